@@ -1,0 +1,28 @@
+package io.kubezen.api.v1alpha1;
+
+import io.fabric8.kubernetes.api.model.Namespaced;
+import io.fabric8.kubernetes.client.CustomResource;
+import io.fabric8.kubernetes.model.annotation.Group;
+import io.fabric8.kubernetes.model.annotation.Kind;
+import io.fabric8.kubernetes.model.annotation.Plural;
+import io.fabric8.kubernetes.model.annotation.ShortNames;
+import io.fabric8.kubernetes.model.annotation.Singular;
+import io.fabric8.kubernetes.model.annotation.Version;
+
+/** One normalized security or compliance finding: {@code zen.kube-zen.io/v1alpha1 Observation}. */
+@Group(Observation.GROUP)
+@Version(Observation.VERSION)
+@Kind("Observation")
+@Plural("observations")
+@Singular("observation")
+@ShortNames("obs")
+public class Observation extends CustomResource<ObservationSpec, ObservationStatus> implements Namespaced {
+  public static final String GROUP = "zen.kube-zen.io";
+  public static final String VERSION = "v1alpha1";
+  public static final String API_VERSION = GROUP + "/" + VERSION;
+
+  /** Labels every Observation carries, so that {@code kubectl get obs -l ...} can select on them. */
+  public static final String LABEL_SOURCE = GROUP + "/source";
+  public static final String LABEL_CATEGORY = GROUP + "/category";
+  public static final String LABEL_SEVERITY = GROUP + "/severity";
+}

@@ -1,0 +1,63 @@
+package io.kubezen.watcher.model;
+
+import io.kubezen.api.v1alpha1.Category;
+import io.kubezen.api.v1alpha1.ResourceRef;
+import io.kubezen.api.v1alpha1.Severity;
+import java.time.Instant;
+import java.util.List;
+import java.util.Map;
+import java.util.Objects;
+import java.util.regex.Pattern;
+
+/**
+ * One normalized finding, as a normalizer produces it from one raw input. Pure data: no client, no
+ * clock.
+ *
+ * @param source the source name (falco, k8s-audit, ...), a DNS-1123 label
+ * @param eventType what kind of finding, {@code ^[a-z0-9_]+$}
+ * @param resource the object it is about, or null (a host-level alert)
+ * @param title one human line
+ * @param details small, source-specific facts (see {@link Details})
+ * @param detectedAt when the tool saw it: the input's own time, else the time it was received
+ * @param identity the values that make two inputs "the same finding"; the fingerprint is a hash of
+ *     the source, these values and, for event-like sources, the dedup time bucket
+ */
+public record Finding(
+    String source,
+    Category category,
+    Severity severity,
+    String eventType,
+    ResourceRef resource,
+    String title,
+    Map<String, Object> details,
+    Instant detectedAt,
+    List<String> identity) {
+
+  public static final Pattern EVENT_TYPE = Pattern.compile("^[a-z0-9_]+$");
+  public static final Pattern SOURCE_NAME = Pattern.compile("^[a-z0-9]([-a-z0-9]{0,38}[a-z0-9])?$");
+  /** Titles longer than this are cut: a title is one line, not a document. */
+  public static final int MAX_TITLE = 512;
+
+  public Finding {
+    Objects.requireNonNull(source, "source");
+    Objects.requireNonNull(category, "category");
+    Objects.requireNonNull(severity, "severity");
+    Objects.requireNonNull(eventType, "eventType");
+    Objects.requireNonNull(detectedAt, "detectedAt");
+    Objects.requireNonNull(identity, "identity");
+    if (!SOURCE_NAME.matcher(source).matches()) {
+      throw new IllegalArgumentException("source must be a DNS-1123 label of at most 40 characters: " + source);
+    }
+    if (!EVENT_TYPE.matcher(eventType).matches()) {
+      throw new IllegalArgumentException("eventType must match ^[a-z0-9_]+$: " + eventType);
+    }
+    title = oneLine(title == null || title.isBlank() ? eventType : title);
+    details = details == null ? Map.of() : details;
+    identity = identity.stream().map(v -> v == null ? "" : v).toList();
+  }
+
+  private static String oneLine(String s) {
+    String line = s.strip().replaceAll("\\s*[\\r\\n]+\\s*", " ");
+    return line.length() <= MAX_TITLE ? line : line.substring(0, MAX_TITLE - 1) + "…";
+  }
+}
