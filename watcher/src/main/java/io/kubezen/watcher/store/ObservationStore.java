@@ -1,0 +1,50 @@
+package io.kubezen.watcher.store;
+
+import io.kubezen.api.v1alpha1.Observation;
+import java.time.Instant;
+import java.util.List;
+import java.util.Optional;
+
+/**
+ * Where Observations live: SQLite standalone, custom resources in a cluster. Blocking; the writer
+ * calls the write methods from its own thread, reads come from a worker pool. Every method is safe
+ * to call from several threads at once.
+ *
+ * <p>Failures other than "not found" throw {@link StoreException}; nothing half-written is reported
+ * as stored.
+ */
+public interface ObservationStore extends AutoCloseable {
+
+  /**
+   * Stores each Observation: creates it when no Observation of that namespace/name exists;
+   * otherwise merges it into the existing one ({@code status.count += its status.count},
+   * {@code lastSeen = max}, {@code firstSeen = min}; the spec is left as it was). The store sets
+   * {@code metadata.creationTimestamp} on creation. Returns one outcome per input, in order
+   * ({@link WriteOutcome#CREATED} or {@link WriteOutcome#MERGED}).
+   */
+  List<WriteOutcome> createOrMerge(List<Observation> observations);
+
+  /**
+   * Adds repeats to existing Observations ({@code count += delta}, {@code lastSeen = max}). One
+   * outcome per input: {@link WriteOutcome#MERGED}, or {@link WriteOutcome#MISSING} when the
+   * Observation no longer exists (deleted by GC or by hand); a missing one is not re-created.
+   */
+  List<WriteOutcome> addRepeats(List<Repeat> repeats);
+
+  Optional<Observation> get(String namespace, String name);
+
+  /** Newest first (creation time, then name), filtered by the query, paged by its continue token. */
+  ObservationPage list(ObservationQuery query);
+
+  /**
+   * Deletes every Observation whose {@code creationTimestamp + spec.ttlSecondsAfterCreation} is
+   * before {@code now}. One failing delete does not stop the sweep.
+   */
+  GcResult deleteExpired(Instant now);
+
+  /** For readiness: true when the store answers a trivial query. Never throws. */
+  boolean isReachable();
+
+  @Override
+  void close();
+}

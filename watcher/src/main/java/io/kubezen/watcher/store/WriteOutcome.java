@@ -1,0 +1,11 @@
+package io.kubezen.watcher.store;
+
+/** What a write did to one Observation. */
+public enum WriteOutcome {
+  /** A new Observation was stored. */
+  CREATED,
+  /** The Observation existed already; the repeat was added to its status. */
+  MERGED,
+  /** The Observation to add repeats to does not exist (any more). */
+  MISSING
+}
