@@ -1,0 +1,204 @@
+package io.kubezen.watcher.config;
+
+import io.kubezen.watcher.model.Finding;
+import java.net.InetAddress;
+import java.net.UnknownHostException;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Locale;
+import java.util.Map;
+import java.util.Optional;
+import java.util.function.Function;
+
+/**
+ * Every setting of zen-watcher, read from environment variables and validated at start. This record
+ * and docs/configuration.md are the one list of settings: a setting missing from either is a bug.
+ */
+public record Settings(
+    StoreKind store,
+    Path sqlitePath,
+    String podNamespace,
+    String bindAddress,
+    int port,
+    Duration dedupWindow,
+    int dedupMaxSize,
+    Duration flushInterval,
+    long observationTtlSeconds,
+    Duration gcInterval,
+    Optional<Path> filterConfig,
+    Duration filterReloadInterval,
+    long maxBodyBytes,
+    Map<String, Long> maxBodyBytesBySource,
+    Optional<String> authToken,
+    List<Cidr> allowedCidrs,
+    double rateLimitPerSecond,
+    int rateLimitBurst,
+    int writeQueueSize,
+    int writeBatchSize,
+    LogFormat logFormat,
+    String logLevel) {
+
+  public enum StoreKind { SQLITE, KUBERNETES }
+
+  public enum LogFormat { JSON, TEXT }
+
+  /** The per-source body limit variables: {@code WEBHOOK_MAX_BODY_BYTES_<SOURCE>}. */
+  public static final String BODY_LIMIT_PREFIX = "WEBHOOK_MAX_BODY_BYTES_";
+
+  /** Audit batches of 400 events with request objects are large: their default limit is higher. */
+  public static final long DEFAULT_AUDIT_MAX_BODY_BYTES = 8L * 1024 * 1024;
+
+  public long maxBodyBytesFor(String source) {
+    return maxBodyBytesBySource.getOrDefault(source, maxBodyBytes);
+  }
+
+  /** Reads and validates every setting; all problems are reported together. */
+  public static Settings fromEnv(Map<String, String> env) {
+    Reader r = new Reader(env);
+    StoreKind defaultStore = env.containsKey("KUBERNETES_SERVICE_HOST") ? StoreKind.KUBERNETES : StoreKind.SQLITE;
+    StoreKind store = r.enumValue("OBSERVATION_STORE", StoreKind.class, defaultStore);
+    Path sqlitePath = r.get("SQLITE_PATH", "./data/zen-watcher.db", Path::of);
+    String podNamespace = r.get("POD_NAMESPACE", "zen-system", v -> {
+      if (!v.matches("^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$")) {
+        throw new IllegalArgumentException("must be a Kubernetes namespace name (DNS-1123 label)");
+      }
+      return v;
+    });
+    String bind = r.get("WATCHER_BIND_ADDRESS", "0.0.0.0", v -> {
+      try {
+        InetAddress.getByName(v);
+        return v;
+      } catch (UnknownHostException e) {
+        throw new IllegalArgumentException("not an IP address or resolvable host name");
+      }
+    });
+    int port = (int) r.longIn("WATCHER_PORT", 8080, 1, 65535);
+    Duration window = Duration.ofSeconds(r.longIn("DEDUP_WINDOW_SECONDS", 60, 1, 86_400));
+    int dedupMax = (int) r.longIn("DEDUP_MAX_SIZE", 10_000, 1, 10_000_000);
+    Duration flush = Duration.ofMillis(r.longIn("DEDUP_FLUSH_INTERVAL_MILLIS", 2000, 50, 600_000));
+    long ttl = r.longIn("OBSERVATION_TTL_SECONDS", 604_800, 60, 10L * 365 * 86_400);
+    Duration gc = Duration.ofMinutes(r.longIn("GC_INTERVAL_MINUTES", 60, 1, 7 * 24 * 60));
+    Optional<Path> filter = r.optional("FILTER_CONFIG", Path::of);
+    Duration filterReload = Duration.ofSeconds(r.longIn("FILTER_RELOAD_INTERVAL_SECONDS", 5, 1, 3600));
+    long maxBody = r.longIn("WEBHOOK_MAX_BODY_BYTES", 1L << 20, 1024, 256L << 20);
+    Map<String, Long> bySource = new LinkedHashMap<>();
+    bySource.put("k8s-audit", DEFAULT_AUDIT_MAX_BODY_BYTES);
+    env.keySet().stream().filter(k -> k.startsWith(BODY_LIMIT_PREFIX)).sorted().forEach(k -> {
+      String source = k.substring(BODY_LIMIT_PREFIX.length()).toLowerCase(Locale.ROOT).replace('_', '-');
+      if (!Finding.SOURCE_NAME.matcher(source).matches()) {
+        r.problems.add(k + ": '" + source + "' is not a source name");
+        return;
+      }
+      bySource.put(source, r.longIn(k, maxBody, 1024, 256L << 20));
+    });
+    Optional<String> token = r.optional("WEBHOOK_AUTH_TOKEN", v -> {
+      if (v.length() < 16) {
+        throw new IllegalArgumentException("must be at least 16 characters");
+      }
+      return v;
+    });
+    List<Cidr> cidrs = r.get("WEBHOOK_ALLOWED_CIDRS", "", v -> {
+      List<Cidr> out = new ArrayList<>();
+      for (String part : v.split(",")) {
+        if (!part.isBlank()) {
+          out.add(Cidr.parse(part.trim()));
+        }
+      }
+      return List.copyOf(out);
+    });
+    double rate = r.get("WEBHOOK_RATE_LIMIT_PER_SECOND", "0", v -> {
+      double d = Double.parseDouble(v);
+      if (d < 0 || d > 1_000_000 || Double.isNaN(d)) {
+        throw new IllegalArgumentException("must be between 0 (off) and 1000000");
+      }
+      return d;
+    });
+    int burst = (int) r.longIn("WEBHOOK_RATE_LIMIT_BURST", Math.max(1, (long) Math.ceil(rate * 2)), 1, 10_000_000);
+    int queue = (int) r.longIn("WRITE_QUEUE_SIZE", 10_000, 1, 1_000_000);
+    int batch = (int) r.longIn("WRITE_BATCH_SIZE", 500, 1, 10_000);
+    LogFormat logFormat = r.enumValue("LOG_FORMAT", LogFormat.class, LogFormat.JSON);
+    String logLevel = r.get("LOG_LEVEL", "info", v -> {
+      String l = v.toLowerCase(Locale.ROOT);
+      if (!List.of("trace", "debug", "info", "warn", "error").contains(l)) {
+        throw new IllegalArgumentException("must be one of trace, debug, info, warn, error");
+      }
+      return l;
+    });
+    if (!r.problems.isEmpty()) {
+      throw new SettingsException(r.problems);
+    }
+    return new Settings(store, sqlitePath, podNamespace, bind, port, window, dedupMax, flush, ttl, gc, filter,
+        filterReload, maxBody, Map.copyOf(bySource), token, cidrs, rate, burst, queue, batch, logFormat, logLevel);
+  }
+
+  /** Collects every problem instead of stopping at the first. */
+  private static final class Reader {
+    private final Map<String, String> env;
+    private final List<String> problems = new ArrayList<>();
+
+    Reader(Map<String, String> env) {
+      this.env = env;
+    }
+
+    <T> T get(String name, String defaultValue, Function<String, T> parse) {
+      String raw = env.get(name);
+      String value = raw == null || raw.isBlank() ? defaultValue : raw.trim();
+      try {
+        return parse.apply(value);
+      } catch (RuntimeException e) {
+        problems.add(name + "='" + value + "': " + e.getMessage());
+        try {
+          return parse.apply(defaultValue);
+        } catch (RuntimeException again) {
+          return null;
+        }
+      }
+    }
+
+    <T> Optional<T> optional(String name, Function<String, T> parse) {
+      String raw = env.get(name);
+      if (raw == null || raw.isBlank()) {
+        return Optional.empty();
+      }
+      try {
+        return Optional.of(parse.apply(raw.trim()));
+      } catch (RuntimeException e) {
+        problems.add(name + ": " + e.getMessage());
+        return Optional.empty();
+      }
+    }
+
+    long longIn(String name, long defaultValue, long min, long max) {
+      Long v = get(name, Long.toString(defaultValue), s -> {
+        long l;
+        try {
+          l = Long.parseLong(s);
+        } catch (NumberFormatException e) {
+          throw new IllegalArgumentException("must be a whole number");
+        }
+        if (l < min || l > max) {
+          throw new IllegalArgumentException("must be between " + min + " and " + max);
+        }
+        return l;
+      });
+      return v == null ? defaultValue : v;
+    }
+
+    <E extends Enum<E>> E enumValue(String name, Class<E> type, E defaultValue) {
+      return get(name, defaultValue.name(), v -> {
+        try {
+          return Enum.valueOf(type, v.toUpperCase(Locale.ROOT));
+        } catch (IllegalArgumentException e) {
+          List<String> allowed = new ArrayList<>();
+          for (E c : type.getEnumConstants()) {
+            allowed.add(c.name().toLowerCase(Locale.ROOT));
+          }
+          throw new IllegalArgumentException("must be one of " + String.join(", ", allowed));
+        }
+      });
+    }
+  }
+}

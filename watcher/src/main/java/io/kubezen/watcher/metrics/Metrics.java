@@ -1,0 +1,205 @@
+package io.kubezen.watcher.metrics;
+
+import io.kubezen.api.v1alpha1.Category;
+import io.kubezen.api.v1alpha1.Severity;
+import io.micrometer.core.instrument.Counter;
+import io.micrometer.core.instrument.Gauge;
+import io.micrometer.core.instrument.MeterRegistry;
+import io.micrometer.core.instrument.Timer;
+import io.micrometer.core.instrument.binder.jvm.ClassLoaderMetrics;
+import io.micrometer.core.instrument.binder.jvm.JvmGcMetrics;
+import io.micrometer.core.instrument.binder.jvm.JvmMemoryMetrics;
+import io.micrometer.core.instrument.binder.jvm.JvmThreadMetrics;
+import io.micrometer.core.instrument.binder.system.ProcessorMetrics;
+import io.micrometer.core.instrument.binder.system.UptimeMetrics;
+import io.micrometer.prometheusmetrics.PrometheusConfig;
+import io.micrometer.prometheusmetrics.PrometheusMeterRegistry;
+import java.time.Duration;
+import java.util.Map;
+import java.util.Set;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.function.Supplier;
+
+/**
+ * Every metric zen-watcher exports, named in one place. Dashboards and alert rules depend on these
+ * names: change one only together with them. Label values are bounded: source names (built-in ones,
+ * and at most {@link #MAX_CUSTOM_SOURCE_LABELS} custom ones, the rest as {@code other}), severities,
+ * categories, HTTP codes and fixed reason words; never object names or IDs.
+ */
+public final class Metrics {
+  // Prometheus names: Micrometer appends _total to counters and _seconds to timers.
+  public static final String OBSERVATIONS_CREATED = "zen_watcher_observations_created";
+  public static final String OBSERVATIONS_FILTERED = "zen_watcher_observations_filtered";
+  public static final String OBSERVATIONS_DEDUPED = "zen_watcher_observations_deduped";
+  public static final String OBSERVATIONS_CREATE_ERRORS = "zen_watcher_observations_create_errors";
+  public static final String WEBHOOK_REQUESTS = "zen_watcher_webhook_requests";
+  public static final String WEBHOOK_EVENTS_DROPPED = "zen_watcher_webhook_events_dropped";
+  public static final String EVENTS = "zen_watcher_events";
+  public static final String GC_DELETED = "zen_watcher_gc_deleted";
+  public static final String GC_ERRORS = "zen_watcher_gc_errors";
+  public static final String PROCESSING_DURATION = "zen_watcher_processing_duration";
+  public static final String WRITE_DURATION = "zen_watcher_store_write_duration";
+  public static final String WRITE_QUEUE_DEPTH = "zen_watcher_write_queue_depth";
+  public static final String DEDUP_CACHE_SIZE = "zen_watcher_dedup_cache_size";
+  public static final String FILTER_RELOADS = "zen_watcher_filter_reloads";
+  public static final String FILTER_EXPRESSION_ERRORS = "zen_watcher_filter_expression_errors";
+
+  public static final int MAX_CUSTOM_SOURCE_LABELS = 32;
+  public static final String OTHER = "other";
+
+  private final MeterRegistry registry;
+  private final PrometheusMeterRegistry prometheus;
+  private final Set<String> builtInSources;
+  private final Set<String> customSourceLabels = ConcurrentHashMap.newKeySet();
+  private final Map<Key, Counter> counters = new ConcurrentHashMap<>();
+  private final Map<String, Timer> processingTimers = new ConcurrentHashMap<>();
+  private final Timer writeTimer;
+
+  private record Key(String name, String a, String b, String c) {}
+
+  private Metrics(MeterRegistry registry, PrometheusMeterRegistry prometheus, Set<String> builtInSources) {
+    this.registry = registry;
+    this.prometheus = prometheus;
+    this.builtInSources = Set.copyOf(builtInSources);
+    this.writeTimer = Timer.builder(WRITE_DURATION)
+        .description("Time to write one batch of Observations to the store")
+        .publishPercentileHistogram()
+        .minimumExpectedValue(Duration.ofMillis(1))
+        .maximumExpectedValue(Duration.ofSeconds(30))
+        .register(registry);
+  }
+
+  /** A Prometheus registry with JVM and process metrics bound. */
+  public static Metrics prometheus(Set<String> builtInSources) {
+    PrometheusMeterRegistry p = new PrometheusMeterRegistry(PrometheusConfig.DEFAULT);
+    new JvmMemoryMetrics().bindTo(p);
+    new JvmGcMetrics().bindTo(p);
+    new JvmThreadMetrics().bindTo(p);
+    new ClassLoaderMetrics().bindTo(p);
+    new ProcessorMetrics().bindTo(p);
+    new UptimeMetrics().bindTo(p);
+    return new Metrics(p, p, builtInSources);
+  }
+
+  /** Over any registry (tests use a SimpleMeterRegistry). */
+  public static Metrics over(MeterRegistry registry, Set<String> builtInSources) {
+    return new Metrics(registry, registry instanceof PrometheusMeterRegistry p ? p : null, builtInSources);
+  }
+
+  public MeterRegistry registry() {
+    return registry;
+  }
+
+  /** The Prometheus text exposition; empty when the registry is not a Prometheus one. */
+  public String scrape() {
+    return prometheus == null ? "" : prometheus.scrape();
+  }
+
+  /** The label value for a source: its name when built in or among the first custom ones, else {@code other}. */
+  public String sourceLabel(String source) {
+    if (builtInSources.contains(source) || customSourceLabels.contains(source)) {
+      return source;
+    }
+    if (customSourceLabels.size() < MAX_CUSTOM_SOURCE_LABELS) {
+      customSourceLabels.add(source);
+      return source;
+    }
+    return OTHER;
+  }
+
+  public void observationCreated(String source, Category category, Severity severity) {
+    counter(OBSERVATIONS_CREATED, "Observations created in the store", "source", sourceLabel(source),
+        "category", category.wire(), "severity", severity.wire()).increment();
+  }
+
+  public void filtered(String source, String reason) {
+    counter(OBSERVATIONS_FILTERED, "Findings dropped by the filter, by reason", "source", sourceLabel(source),
+        "reason", reason, null, null).increment();
+  }
+
+  public void deduped(String source) {
+    counter(OBSERVATIONS_DEDUPED, "Findings merged into an existing Observation", "source", sourceLabel(source),
+        null, null, null, null).increment();
+  }
+
+  public void createErrors(String source, int n) {
+    counter(OBSERVATIONS_CREATE_ERRORS, "Observations that could not be stored", "source", sourceLabel(source),
+        null, null, null, null).increment(n);
+  }
+
+  public void webhookRequest(String source, int code) {
+    counter(WEBHOOK_REQUESTS, "Webhook requests by source and HTTP status", "source",
+        source == null ? "unknown" : sourceLabel(source), "code", Integer.toString(code), null, null).increment();
+  }
+
+  public void webhookEventsDropped(String source, String reason, int n) {
+    counter(WEBHOOK_EVENTS_DROPPED, "Webhook requests or events refused before processing, by reason", "source",
+        source == null ? "unknown" : sourceLabel(source), "reason", reason, null, null).increment(n);
+  }
+
+  public void event(String source, Severity severity) {
+    counter(EVENTS, "Findings received, by source and severity", "source", sourceLabel(source),
+        "severity", severity.wire(), null, null).increment();
+  }
+
+  public void gcDeleted(int n) {
+    counter(GC_DELETED, "Observations deleted by the TTL garbage collector", null, null, null, null, null, null)
+        .increment(n);
+  }
+
+  public void gcErrors(int n) {
+    counter(GC_ERRORS, "Garbage-collector deletes or sweeps that failed", null, null, null, null, null, null)
+        .increment(n);
+  }
+
+  public void filterReload(boolean ok) {
+    counter(FILTER_RELOADS, "Filter configuration loads, by result", "result", ok ? "success" : "error",
+        null, null, null, null).increment();
+  }
+
+  public void filterExpressionError(String source) {
+    counter(FILTER_EXPRESSION_ERRORS, "Filter expressions that failed to evaluate (the finding was kept)",
+        "source", sourceLabel(source), null, null, null, null).increment();
+  }
+
+  /** Time from receiving a webhook body to answering it, per source. */
+  public Timer processing(String source) {
+    return processingTimers.computeIfAbsent(sourceLabel(source), s -> Timer.builder(PROCESSING_DURATION)
+        .description("Time from receiving a webhook request to answering it, after every Observation is stored")
+        .tag("source", s)
+        .publishPercentileHistogram()
+        .minimumExpectedValue(Duration.ofMillis(1))
+        .maximumExpectedValue(Duration.ofSeconds(30))
+        .register(registry));
+  }
+
+  public Timer writeBatch() {
+    return writeTimer;
+  }
+
+  public void gauge(String name, String description, Supplier<Number> value) {
+    Gauge.builder(name, value).description(description).register(registry);
+  }
+
+  private Counter counter(String name, String description, String k1, String v1, String k2, String v2, String k3,
+      String v3) {
+    Key key = new Key(name, v1, v2, v3);
+    Counter c = counters.get(key);
+    if (c != null) {
+      return c;
+    }
+    return counters.computeIfAbsent(key, k -> {
+      Counter.Builder b = Counter.builder(name).description(description);
+      if (k1 != null) {
+        b.tag(k1, v1);
+      }
+      if (k2 != null) {
+        b.tag(k2, v2);
+      }
+      if (k3 != null) {
+        b.tag(k3, v3);
+      }
+      return b.register(registry);
+    });
+  }
+}

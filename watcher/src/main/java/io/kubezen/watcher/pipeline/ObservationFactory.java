@@ -1,0 +1,67 @@
+package io.kubezen.watcher.pipeline;
+
+import io.fabric8.kubernetes.api.model.ObjectMetaBuilder;
+import io.kubezen.api.v1alpha1.Observation;
+import io.kubezen.api.v1alpha1.ObservationSpec;
+import io.kubezen.api.v1alpha1.ObservationStatus;
+import io.kubezen.watcher.model.Finding;
+import io.kubezen.watcher.model.Fingerprint;
+import io.kubezen.watcher.source.SourceKind;
+import java.time.Duration;
+import java.time.Instant;
+import java.util.LinkedHashMap;
+import java.util.Map;
+
+/**
+ * Derives a Finding's fingerprint, its deterministic Observation name and namespace, and builds the
+ * Observation that stores it. Pure.
+ */
+public final class ObservationFactory {
+  private final String defaultNamespace;
+  private final long ttlSeconds;
+  private final String clusterName;
+  private final long windowSeconds;
+
+  /**
+   * @param defaultNamespace where Observations of findings with no namespace go
+   * @param dedupWindow event-like findings in the same window bucket are the same Observation
+   * @param clusterName written on every Observation; null for none
+   */
+  public ObservationFactory(String defaultNamespace, long ttlSeconds, Duration dedupWindow, String clusterName) {
+    this.defaultNamespace = defaultNamespace;
+    this.ttlSeconds = ttlSeconds;
+    this.windowSeconds = Math.max(1, dedupWindow.toSeconds());
+    this.clusterName = clusterName;
+  }
+
+  /** Where a finding is stored, and under which name. */
+  public record Placement(String fingerprint, String namespace, String name) {}
+
+  public Placement place(Finding finding, SourceKind kind) {
+    long bucket = kind == SourceKind.EVENT ? Math.floorDiv(finding.detectedAt().getEpochSecond(), windowSeconds) : -1;
+    String fingerprint = Fingerprint.of(finding.source(), finding.identity(), bucket);
+    String ns = finding.resource() != null && finding.resource().namespace() != null
+        ? finding.resource().namespace()
+        : defaultNamespace;
+    return new Placement(fingerprint, ns, Fingerprint.observationName(finding.source(), fingerprint));
+  }
+
+  /** The Observation for the first sighting of a finding ({@code status.count} 1). */
+  public Observation build(Finding f, Placement p) {
+    Map<String, String> labels = new LinkedHashMap<>();
+    labels.put(Observation.LABEL_SOURCE, f.source());
+    labels.put(Observation.LABEL_CATEGORY, f.category().wire());
+    labels.put(Observation.LABEL_SEVERITY, f.severity().wire());
+    Observation o = new Observation();
+    o.setMetadata(new ObjectMetaBuilder().withName(p.name()).withNamespace(p.namespace()).withLabels(labels).build());
+    String seen = format(f.detectedAt());
+    o.setSpec(new ObservationSpec(f.source(), f.category(), f.severity(), f.eventType(), f.resource(), f.title(),
+        f.details(), seen, p.fingerprint(), ttlSeconds, clusterName));
+    o.setStatus(ObservationStatus.seen(1, seen, seen));
+    return o;
+  }
+
+  static String format(Instant t) {
+    return t.toString();
+  }
+}

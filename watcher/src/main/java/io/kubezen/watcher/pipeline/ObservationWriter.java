@@ -1,0 +1,203 @@
+package io.kubezen.watcher.pipeline;
+
+import io.kubezen.api.v1alpha1.Observation;
+import io.kubezen.watcher.metrics.Metrics;
+import io.kubezen.watcher.pipeline.dedup.Deduplicator;
+import io.kubezen.watcher.store.ObservationStore;
+import io.kubezen.watcher.store.WriteOutcome;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.LinkedBlockingQueue;
+import java.util.concurrent.Semaphore;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicBoolean;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * The one path to the store. New Observations queue here (bounded: a full queue refuses the whole
+ * request, which is answered 503) and are written in batches by one thread; every flush interval the
+ * same thread writes the repeats the {@link Deduplicator} collected, one update per Observation.
+ * Closing drains the queue and flushes the repeats before it returns.
+ */
+public final class ObservationWriter implements AutoCloseable {
+  private static final Logger log = LoggerFactory.getLogger(ObservationWriter.class);
+
+  /** One Observation to create (or merge), and who waits for the result. */
+  public record Create(Observation observation, CompletableFuture<WriteOutcome> result) {
+    public static Create of(Observation observation) {
+      return new Create(observation, new CompletableFuture<>());
+    }
+  }
+
+  /** The write queue is full: answer 503 and let the sender retry. */
+  public static final class OverloadedException extends RuntimeException {
+    private static final long serialVersionUID = 1L;
+
+    public OverloadedException(String message) {
+      super(message, null, false, false);
+    }
+  }
+
+  /** A queued create, and whether it holds one permit of the queue's room. */
+  private record Queued(Create create, boolean holdsPermit) {}
+
+  private final ObservationStore store;
+  private final Deduplicator dedup;
+  private final Metrics metrics;
+  private final int capacity;
+  private final int batchSize;
+  private final long flushNanos;
+  private final LinkedBlockingQueue<Queued> queue = new LinkedBlockingQueue<>();
+  private final Semaphore room;
+  private final AtomicBoolean accepting = new AtomicBoolean(true);
+  private final Thread thread;
+  private volatile boolean running = true;
+
+  public ObservationWriter(ObservationStore store, Deduplicator dedup, Metrics metrics, int capacity, int batchSize,
+      Duration flushInterval) {
+    this.store = store;
+    this.dedup = dedup;
+    this.metrics = metrics;
+    this.capacity = capacity;
+    this.batchSize = batchSize;
+    this.flushNanos = flushInterval.toNanos();
+    this.room = new Semaphore(capacity);
+    this.thread = new Thread(this::run, "observation-writer");
+    this.thread.setDaemon(true);
+  }
+
+  public ObservationWriter start() {
+    thread.start();
+    return this;
+  }
+
+  /** Creates waiting to be written. */
+  public int queued() {
+    return queue.size();
+  }
+
+  /**
+   * Queues all of {@code creates}, or none of them.
+   *
+   * @throws OverloadedException when the queue has no room for them, or the writer is closing
+   */
+  public void submit(List<Create> creates) {
+    if (creates.isEmpty()) {
+      return;
+    }
+    if (!accepting.get()) {
+      throw new OverloadedException("shutting down");
+    }
+    // A single request larger than the whole queue is let through when the queue is empty, so that
+    // a large report is never refused forever; the body size limit bounds it.
+    int permits = Math.min(creates.size(), capacity);
+    if (!room.tryAcquire(permits)) {
+      throw new OverloadedException("the write queue is full (" + capacity + " Observations waiting)");
+    }
+    for (int i = 0; i < creates.size(); i++) {
+      queue.add(new Queued(creates.get(i), i < permits));
+    }
+  }
+
+  private void run() {
+    long nextFlush = System.nanoTime() + flushNanos;
+    List<Queued> batch = new ArrayList<>(batchSize);
+    while (running || !queue.isEmpty()) {
+      try {
+        long wait = Math.max(0, nextFlush - System.nanoTime());
+        Queued first = queue.poll(wait, TimeUnit.NANOSECONDS);
+        if (first != null) {
+          batch.add(first);
+          queue.drainTo(batch, batchSize - 1);
+          write(batch);
+          batch.clear();
+        }
+        if (System.nanoTime() - nextFlush >= 0) {
+          flushRepeats();
+          nextFlush = System.nanoTime() + flushNanos;
+        }
+      } catch (InterruptedException e) {
+        Thread.currentThread().interrupt();
+        break;
+      } catch (RuntimeException e) {
+        log.error("writer loop error", e);
+      }
+    }
+  }
+
+  private void write(List<Queued> batch) {
+    List<Observation> observations = new ArrayList<>(batch.size());
+    for (Queued q : batch) {
+      observations.add(q.create().observation());
+      if (q.holdsPermit()) {
+        room.release();
+      }
+    }
+    long start = System.nanoTime();
+    try {
+      List<WriteOutcome> outcomes = store.createOrMerge(observations);
+      metrics.writeBatch().record(System.nanoTime() - start, TimeUnit.NANOSECONDS);
+      for (int i = 0; i < batch.size(); i++) {
+        batch.get(i).create().result().complete(outcomes.get(i));
+      }
+    } catch (RuntimeException e) {
+      log.warn("could not store {} Observations: {}", batch.size(), e.toString());
+      for (Queued q : batch) {
+        q.create().result().completeExceptionally(e);
+      }
+    }
+  }
+
+  /** Writes the collected repeats now. Called by the writer thread; public for tests. */
+  void flushRepeats() {
+    List<Deduplicator.Pending> pending = dedup.drainRepeats();
+    if (pending.isEmpty()) {
+      return;
+    }
+    List<io.kubezen.watcher.store.Repeat> repeats = new ArrayList<>(pending.size());
+    for (Deduplicator.Pending p : pending) {
+      repeats.add(p.toRepeat());
+    }
+    long start = System.nanoTime();
+    try {
+      List<WriteOutcome> outcomes = store.addRepeats(repeats);
+      metrics.writeBatch().record(System.nanoTime() - start, TimeUnit.NANOSECONDS);
+      long missing = outcomes.stream().filter(o -> o == WriteOutcome.MISSING).count();
+      if (missing > 0) {
+        log.debug("{} Observations with repeats no longer exist (collected or deleted)", missing);
+      }
+    } catch (RuntimeException e) {
+      log.warn("could not flush repeats of {} Observations, will retry: {}", pending.size(), e.toString());
+      dedup.restore(pending);
+    }
+  }
+
+  /** Stops taking new work, writes everything queued, flushes the repeats, and returns within {@code timeout}. */
+  public void close(Duration timeout) {
+    accepting.set(false);
+    running = false;
+    try {
+      thread.join(timeout.toMillis());
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+    }
+    if (thread.isAlive()) {
+      log.warn("the writer did not finish within {}; {} Observations still queued", timeout, queue.size());
+      thread.interrupt();
+      return;
+    }
+    flushRepeats();
+    // A submit that raced with close may have queued after the thread left: fail it, don't hang it.
+    for (Queued q; (q = queue.poll()) != null; ) {
+      q.create().result().completeExceptionally(new OverloadedException("shutting down"));
+    }
+  }
+
+  @Override
+  public void close() {
+    close(Duration.ofSeconds(20));
+  }
+}

@@ -1,0 +1,122 @@
+package io.kubezen.watcher.pipeline;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import io.kubezen.watcher.metrics.Metrics;
+import io.kubezen.watcher.model.Finding;
+import io.kubezen.watcher.pipeline.ObservationFactory.Placement;
+import io.kubezen.watcher.pipeline.dedup.Deduplicator;
+import io.kubezen.watcher.pipeline.filter.Filter;
+import io.kubezen.watcher.source.IngestContext;
+import io.kubezen.watcher.source.Normalizer;
+import io.kubezen.watcher.store.WriteOutcome;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.CompletableFuture;
+import java.util.function.Supplier;
+
+/**
+ * The path of every input, whatever adapter brought it (HTTP or informer): normalize, filter,
+ * dedup/aggregate, write. The returned future completes only when every resulting Observation is
+ * in the store (created, or merged into an existing one): an acknowledged input is never lost.
+ */
+public final class Pipeline {
+  private final Supplier<Filter> filter;
+  private final ObservationFactory factory;
+  private final Deduplicator dedup;
+  private final ObservationWriter writer;
+  private final Metrics metrics;
+
+  public Pipeline(Supplier<Filter> filter, ObservationFactory factory, Deduplicator dedup, ObservationWriter writer,
+      Metrics metrics) {
+    this.filter = filter;
+    this.factory = factory;
+    this.dedup = dedup;
+    this.writer = writer;
+    this.metrics = metrics;
+  }
+
+  /**
+   * @throws io.kubezen.watcher.source.InvalidInputException when the input is not of the source's shape
+   * @throws ObservationWriter.OverloadedException when the write queue has no room (nothing was taken)
+   */
+  public CompletableFuture<IngestResult> ingest(Normalizer normalizer, JsonNode input, IngestContext context) {
+    return process(normalizer, normalizer.normalize(input, context));
+  }
+
+  /** The same for findings already normalized. */
+  public CompletableFuture<IngestResult> process(Normalizer normalizer, List<Finding> findings) {
+    Filter current = filter.get();
+    String source = normalizer.source();
+    List<ObservationWriter.Create> creates = new ArrayList<>();
+    List<CompletableFuture<?>> waits = new ArrayList<>();
+    List<Runnable> rollbacks = new ArrayList<>();
+    int filtered = 0;
+    int repeats = 0;
+    for (Finding f : findings) {
+      metrics.event(source, f.severity());
+      Filter.Decision decision = current.apply(f);
+      if (decision.expressionError()) {
+        metrics.filterExpressionError(source);
+      }
+      if (!decision.kept()) {
+        metrics.filtered(source, decision.reason().wire());
+        filtered++;
+        continue;
+      }
+      Placement p = factory.place(f, normalizer.kind());
+      Deduplicator.Admission admission = dedup.admit(p.fingerprint(), p.namespace(), p.name(), f.detectedAt());
+      Deduplicator.Entry entry = admission.entry();
+      if (admission instanceof Deduplicator.First) {
+        ObservationWriter.Create create = ObservationWriter.Create.of(factory.build(f, p));
+        create.result().whenComplete((outcome, error) -> {
+          if (error != null) {
+            metrics.createErrors(source, 1);
+            dedup.failed(p.fingerprint(), entry, error);
+          } else {
+            if (outcome == WriteOutcome.CREATED) {
+              metrics.observationCreated(source, f.category(), f.severity());
+            } else {
+              metrics.deduped(source);
+            }
+            dedup.stored(entry);
+          }
+        });
+        creates.add(create);
+        rollbacks.add(() -> dedup.failed(p.fingerprint(), entry,
+            new ObservationWriter.OverloadedException("not queued")));
+      } else {
+        repeats++;
+        metrics.deduped(source);
+        if (!entry.stored().isDone()) {
+          waits.add(entry.stored());
+        } else if (entry.stored().isCompletedExceptionally()) {
+          waits.add(entry.stored());
+        }
+      }
+    }
+    try {
+      writer.submit(creates);
+    } catch (ObservationWriter.OverloadedException e) {
+      rollbacks.forEach(Runnable::run);
+      throw e;
+    }
+    int accepted = findings.size();
+    int filteredCount = filtered;
+    int repeatCount = repeats;
+    for (ObservationWriter.Create c : creates) {
+      waits.add(c.result());
+    }
+    if (waits.isEmpty()) {
+      return CompletableFuture.completedFuture(new IngestResult(accepted, 0, repeatCount, filteredCount));
+    }
+    return CompletableFuture.allOf(waits.toArray(CompletableFuture[]::new)).thenApply(done -> {
+      int created = 0;
+      for (ObservationWriter.Create c : creates) {
+        if (c.result().join() == WriteOutcome.CREATED) {
+          created++;
+        }
+      }
+      return new IngestResult(accepted, created, accepted - filteredCount - created, filteredCount);
+    });
+  }
+}
