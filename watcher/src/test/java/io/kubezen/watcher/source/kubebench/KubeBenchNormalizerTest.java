@@ -79,6 +79,8 @@ class KubeBenchNormalizerTest {
         .doesNotContainKey("audit");
     assertThat((String) f.details().get("remediation")).contains("chown etcd:etcd /var/lib/etcd");
     assertThat(f.identity()).containsExactly("cp-1", "1.1.12");
+    // the example Observation of docs/sources/kube-bench.md
+    assertThat(Fingerprint.observationName("kube-bench", Fingerprint.of("kube-bench", f.identity(), -1))).isEqualTo("kube-bench-7431b40845db1dc3");
 
     Finding manual = normalizer.normalize(sample(), NODE_PARAM).get(1);
     assertThat(manual.details()).containsEntry("reason", "Test marked as a manual test").containsEntry("scored", false);

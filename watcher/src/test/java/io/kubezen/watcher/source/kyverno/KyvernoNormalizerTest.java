@@ -81,6 +81,8 @@ class KyvernoNormalizerTest {
         .containsEntry("report", "polr-ns-shop");
     assertThat((String) f.details().get("message")).startsWith("validation error: Privileged mode is disallowed.");
     assertThat(f.identity()).containsExactly("disallow-privileged-containers", "privileged-containers", "uid", DEBUG_POD_UID);
+    // the example Observation of docs/sources/kyverno.md
+    assertThat(Fingerprint.observationName("kyverno", Fingerprint.of("kyverno", f.identity(), -1))).isEqualTo("kyverno-5fe9f4d38a727799");
   }
 
   @Test

@@ -75,6 +75,8 @@ class TrivyNormalizerTest {
         .containsEntry("title", "HTTP/2: Multiple HTTP/2 enabled web servers are vulnerable to a DDoS attack (Rapid Reset Attack)");
     assertThat(high.identity())
         .containsExactly("ReplicaSet/default/nginx-6d4cf56db6", "nginx", "CVE-2023-44487", "libnghttp2-14", "1.52.0-1");
+    // the example Observation of docs/sources/trivy.md
+    assertThat(Fingerprint.observationName("trivy", Fingerprint.of("trivy", high.identity(), -1))).isEqualTo("trivy-5a633427e7ffe03e");
   }
 
   @Test
