@@ -1,6 +1,7 @@
 package io.kubezen.watcher.store.sqlite;
 
 import com.fasterxml.jackson.core.JsonProcessingException;
+import com.fasterxml.jackson.databind.node.ObjectNode;
 import io.fabric8.kubernetes.api.model.ObjectMeta;
 import io.fabric8.kubernetes.api.model.ObjectMetaBuilder;
 import io.kubezen.api.v1alpha1.Observation;
@@ -72,7 +73,7 @@ public final class SqliteObservationStore implements ObservationStore {
   private static final String REPEAT = """
       UPDATE observations SET count = count + ?, last_seen = max(last_seen, coalesce(?, last_seen))
       WHERE namespace = ? AND name = ?""";
-  private static final String GC = """
+  static final String GC = """
       DELETE FROM observations WHERE rowid IN
         (SELECT rowid FROM observations WHERE expires_at < ? LIMIT ?)""";
 
@@ -153,6 +154,8 @@ public final class SqliteObservationStore implements ObservationStore {
         }
       }
       st.execute("PRAGMA synchronous = FULL");
+      // After a large sweep, the WAL file is truncated back to this size at the next checkpoint.
+      st.execute("PRAGMA journal_size_limit = " + (64L << 20));
       return c;
     } catch (SQLException e) {
       closeQuietly(c);
@@ -300,12 +303,14 @@ public final class SqliteObservationStore implements ObservationStore {
         .withLabels(meta.getLabels() == null || meta.getLabels().isEmpty() ? null : meta.getLabels())
         .withAnnotations(meta.getAnnotations() == null || meta.getAnnotations().isEmpty() ? null : meta.getAnnotations())
         .build();
-    Observation copy = new Observation();
-    copy.setMetadata(stored);
-    copy.setSpec(spec);
+    // apiVersion and kind are fixed by the class (fabric8 logs each attempt to set them on read),
+    // and the status lives in columns: the body is {metadata, spec}.
+    ObjectNode tree = Json.MAPPER.createObjectNode();
+    tree.set("metadata", Json.MAPPER.valueToTree(stored));
+    tree.set("spec", Json.MAPPER.valueToTree(spec));
     String body;
     try {
-      body = Json.MAPPER.writeValueAsString(copy);
+      body = Json.MAPPER.writeValueAsString(tree);
     } catch (JsonProcessingException e) {
       throw new IllegalArgumentException("Observation " + meta.getNamespace() + "/" + meta.getName()
           + " cannot be written as JSON: " + e.getOriginalMessage(), e);
@@ -413,6 +418,18 @@ public final class SqliteObservationStore implements ObservationStore {
     }
   }
 
+  /** Runs one statement on the write connection, outside any transaction (tests: PRAGMAs). */
+  void executeOnWriter(String sql) {
+    writeLock.lock();
+    try (Statement st = writer().createStatement()) {
+      st.execute(sql);
+    } catch (SQLException e) {
+      throw failure(sql, e);
+    } finally {
+      writeLock.unlock();
+    }
+  }
+
   private Connection writer() throws SQLException {
     if (writer == null) {
       writer = openWriter();
@@ -458,27 +475,11 @@ public final class SqliteObservationStore implements ObservationStore {
   @Override
   public ObservationPage list(ObservationQuery query) {
     ContinueToken after = query.continueToken() == null ? null : ContinueToken.decode(query.continueToken());
-    StringBuilder sql = new StringBuilder("SELECT ").append(COLUMNS).append(" FROM observations WHERE 1 = 1");
     List<Object> args = new ArrayList<>();
-    filter(sql, args, "source", query.source());
-    filter(sql, args, "severity", query.severity());
-    filter(sql, args, "category", query.category());
-    filter(sql, args, "namespace", query.namespace());
-    filter(sql, args, "event_type", query.eventType());
-    if (after != null) {
-      // Rows after the last one in the order (created_at DESC, name ASC, namespace ASC).
-      sql.append(" AND (created_at < ? OR (created_at = ? AND (name > ? OR (name = ? AND namespace > ?))))");
-      args.add(after.createdAt());
-      args.add(after.createdAt());
-      args.add(after.name());
-      args.add(after.name());
-      args.add(after.namespace());
-    }
-    sql.append(" ORDER BY created_at DESC, name ASC, namespace ASC LIMIT ?");
+    String sql = listSql(query, after, args);
     int limit = query.limit();
-    args.add(limit + 1); // one more tells whether there is a next page
     return read("list", conn -> {
-      try (PreparedStatement st = conn.prepareStatement(sql.toString())) {
+      try (PreparedStatement st = conn.prepareStatement(sql)) {
         for (int i = 0; i < args.size(); i++) {
           st.setObject(i + 1, args.get(i));
         }
@@ -498,6 +499,28 @@ public final class SqliteObservationStore implements ObservationStore {
         return new ObservationPage(items, more ? last.encode() : null);
       }
     });
+  }
+
+  /** The page query; fills {@code args}. Every filter has an index that also serves the order. */
+  static String listSql(ObservationQuery query, ContinueToken after, List<Object> args) {
+    StringBuilder sql = new StringBuilder("SELECT ").append(COLUMNS).append(" FROM observations WHERE 1 = 1");
+    filter(sql, args, "source", query.source());
+    filter(sql, args, "severity", query.severity());
+    filter(sql, args, "category", query.category());
+    filter(sql, args, "namespace", query.namespace());
+    filter(sql, args, "event_type", query.eventType());
+    if (after != null) {
+      // Rows after the last one in the order (created_at DESC, name ASC, namespace ASC).
+      sql.append(" AND (created_at < ? OR (created_at = ? AND (name > ? OR (name = ? AND namespace > ?))))");
+      args.add(after.createdAt());
+      args.add(after.createdAt());
+      args.add(after.name());
+      args.add(after.name());
+      args.add(after.namespace());
+    }
+    sql.append(" ORDER BY created_at DESC, name ASC, namespace ASC LIMIT ?");
+    args.add(query.limit() + 1); // one more tells whether there is a next page
+    return sql.toString();
   }
 
   private static void filter(StringBuilder sql, List<Object> args, String column, String value) {

@@ -446,6 +446,25 @@ class SqliteObservationStoreTest {
     assertThat(store.get("a", "x").orElseThrow().getStatus().count()).isEqualTo(2L);
   }
 
+  @Test
+  void aFullDiskFailsTheBatchWholeAndTheStoreRecovers() {
+    store.createOrMerge(List.of(falco("a", "x")));
+    store.executeOnWriter("PRAGMA max_page_count = 30"); // a tiny "disk"
+    List<Observation> big = new ArrayList<>();
+    for (int i = 0; i < 500; i++) {
+      big.add(falco("a", "big-" + i));
+    }
+    big.add(falco("a", "x"));
+    assertThatThrownBy(() -> store.createOrMerge(big))
+        .isInstanceOf(StoreException.class)
+        .hasMessageContaining(db.toString())
+        .hasMessageContaining("full");
+    store.executeOnWriter("PRAGMA max_page_count = 1073741823");
+    assertThat(store.get("a", "big-0")).isEmpty();
+    assertThat(store.get("a", "x").orElseThrow().getStatus().count()).isEqualTo(1L);
+    assertThat(store.createOrMerge(big)).hasSize(501).endsWith(WriteOutcome.MERGED);
+  }
+
   private List<String> names(ObservationQuery q) {
     return store.list(q).items().stream().map(o -> o.getMetadata().getName()).toList();
   }
