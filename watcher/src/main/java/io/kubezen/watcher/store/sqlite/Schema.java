@@ -1,0 +1,82 @@
+package io.kubezen.watcher.store.sqlite;
+
+import java.sql.Connection;
+import java.sql.ResultSet;
+import java.sql.SQLException;
+import java.sql.Statement;
+import java.util.List;
+
+/**
+ * The database layout, versioned with {@code PRAGMA user_version}. Each entry of {@link #MIGRATIONS}
+ * moves the schema one version up; a database newer than this program is refused.
+ */
+final class Schema {
+  /** Index i holds the statements that move a database from version i to version i + 1. */
+  static final List<List<String>> MIGRATIONS = List.of(
+      List.of(
+          """
+          CREATE TABLE observations (
+            namespace   TEXT    NOT NULL,
+            name        TEXT    NOT NULL,
+            source      TEXT,
+            category    TEXT,
+            severity    TEXT,
+            event_type  TEXT,
+            fingerprint TEXT,
+            created_at  INTEGER NOT NULL,
+            expires_at  INTEGER,
+            first_seen  INTEGER NOT NULL,
+            last_seen   INTEGER NOT NULL,
+            count       INTEGER NOT NULL,
+            resolved    INTEGER,
+            resolved_at TEXT,
+            body        TEXT    NOT NULL,
+            PRIMARY KEY (namespace, name)
+          )""",
+          // The list order (newest first, then name, then namespace) and one index per filter that
+          // also serves that order, so a filtered page is an index range scan.
+          "CREATE INDEX observations_order ON observations (created_at DESC, name, namespace)",
+          "CREATE INDEX observations_source ON observations (source, created_at DESC, name, namespace)",
+          "CREATE INDEX observations_severity ON observations (severity, created_at DESC, name, namespace)",
+          "CREATE INDEX observations_category ON observations (category, created_at DESC, name, namespace)",
+          "CREATE INDEX observations_event_type ON observations (event_type, created_at DESC, name, namespace)",
+          "CREATE INDEX observations_namespace ON observations (namespace, created_at DESC, name)",
+          "CREATE INDEX observations_expires ON observations (expires_at) WHERE expires_at IS NOT NULL"));
+
+  static final int VERSION = MIGRATIONS.size();
+
+  private Schema() {}
+
+  /** Brings the database to {@link #VERSION}, in one transaction per step. */
+  static void migrate(Connection conn) throws SQLException {
+    int current = userVersion(conn);
+    if (current > VERSION) {
+      throw new SQLException("database schema version " + current
+          + " is newer than this program's version " + VERSION);
+    }
+    try (Statement st = conn.createStatement()) {
+      for (int v = current; v < VERSION; v++) {
+        st.execute("BEGIN IMMEDIATE");
+        boolean done = false;
+        try {
+          for (String sql : MIGRATIONS.get(v)) {
+            st.execute(sql);
+          }
+          st.execute("PRAGMA user_version = " + (v + 1));
+          st.execute("COMMIT");
+          done = true;
+        } finally {
+          if (!done) {
+            st.execute("ROLLBACK");
+          }
+        }
+      }
+    }
+  }
+
+  static int userVersion(Connection conn) throws SQLException {
+    try (Statement st = conn.createStatement(); ResultSet rs = st.executeQuery("PRAGMA user_version")) {
+      return rs.next() ? rs.getInt(1) : 0;
+    }
+  }
+}

@@ -1,0 +1,657 @@
+package io.kubezen.watcher.store.sqlite;
+
+import com.fasterxml.jackson.core.JsonProcessingException;
+import com.fasterxml.jackson.databind.node.ObjectNode;
+import io.fabric8.kubernetes.api.model.ObjectMeta;
+import io.fabric8.kubernetes.api.model.ObjectMetaBuilder;
+import io.kubezen.api.v1alpha1.Observation;
+import io.kubezen.api.v1alpha1.ObservationSpec;
+import io.kubezen.api.v1alpha1.ObservationStatus;
+import io.kubezen.watcher.model.Json;
+import io.kubezen.watcher.store.GcResult;
+import io.kubezen.watcher.store.ObservationPage;
+import io.kubezen.watcher.store.ObservationQuery;
+import io.kubezen.watcher.store.ObservationStore;
+import io.kubezen.watcher.store.Repeat;
+import io.kubezen.watcher.store.StoreException;
+import io.kubezen.watcher.store.WriteOutcome;
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.sql.Connection;
+import java.sql.PreparedStatement;
+import java.sql.ResultSet;
+import java.sql.SQLException;
+import java.sql.Statement;
+import java.sql.Types;
+import java.time.Clock;
+import java.time.Instant;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Objects;
+import java.util.Optional;
+import java.util.concurrent.ArrayBlockingQueue;
+import java.util.concurrent.BlockingQueue;
+import java.util.concurrent.CopyOnWriteArrayList;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicBoolean;
+import java.util.concurrent.locks.ReentrantLock;
+import org.sqlite.SQLiteConfig;
+
+/**
+ * {@link ObservationStore} in one SQLite file, for standalone mode.
+ *
+ * <p>One write connection, used under a fair lock (SQLite has one writer); each write call is one
+ * {@code BEGIN IMMEDIATE ... COMMIT} transaction for the whole batch, with {@code synchronous=FULL}
+ * so that a committed (acknowledged) Observation survives a crash or power loss. Reads use a small
+ * pool of read-only connections, which WAL mode lets run while a write is in progress.
+ *
+ * <p>Rows keep the Observation's metadata and spec as JSON; the status, the creation time and the
+ * columns the list filters on are columns of their own.
+ */
+public final class SqliteObservationStore implements ObservationStore {
+  /** Read connections opened by {@link #open(Path, Clock)}. */
+  public static final int DEFAULT_READERS = 4;
+  /** How long a statement waits for a lock held by someone else, and a read for a free connection. */
+  static final int BUSY_TIMEOUT_MILLIS = 5_000;
+  /** Rows deleted per GC transaction, so that a large sweep never holds the write lock for long. */
+  static final int GC_CHUNK = 1_000;
+  /** A GC sweep gives up after this many chunks failing in a row (the next sweep tries again). */
+  static final int GC_MAX_CONSECUTIVE_FAILURES = 3;
+
+  private static final String COLUMNS =
+      "namespace, name, body, created_at, count, first_seen, last_seen, resolved, resolved_at";
+
+  private static final String INSERT = """
+      INSERT INTO observations (namespace, name, source, category, severity, event_type, fingerprint,
+        created_at, expires_at, first_seen, last_seen, count, resolved, resolved_at, body)
+      VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+      ON CONFLICT (namespace, name) DO NOTHING""";
+  private static final String MERGE = """
+      UPDATE observations SET count = count + ?, first_seen = min(first_seen, ?), last_seen = max(last_seen, ?)
+      WHERE namespace = ? AND name = ?""";
+  private static final String REPEAT = """
+      UPDATE observations SET count = count + ?, last_seen = max(last_seen, coalesce(?, last_seen))
+      WHERE namespace = ? AND name = ?""";
+  static final String GC = """
+      DELETE FROM observations WHERE rowid IN
+        (SELECT rowid FROM observations WHERE expires_at < ? LIMIT ?)""";
+
+  private final Path path;
+  private final Clock clock;
+  private final ReentrantLock writeLock = new ReentrantLock(true);
+  private Connection writer; // guarded by writeLock; null after a failure it could not recover from
+  private final BlockingQueue<Connection> idleReaders;
+  private final List<Connection> readers = new CopyOnWriteArrayList<>();
+  private final AtomicBoolean closed = new AtomicBoolean();
+
+  private SqliteObservationStore(Path path, Clock clock, int readerCount) {
+    this.path = path;
+    this.clock = clock;
+    this.idleReaders = new ArrayBlockingQueue<>(readerCount);
+  }
+
+  /** Opens (creating when needed) the database at {@code dbPath}, with {@link #DEFAULT_READERS}. */
+  public static SqliteObservationStore open(Path dbPath, Clock clock) {
+    return open(dbPath, clock, DEFAULT_READERS);
+  }
+
+  /**
+   * Opens (creating when needed) the database at {@code dbPath} and its parent directories, and
+   * brings its schema up to date.
+   *
+   * @throws StoreException naming the path and the cause when it cannot be created or opened
+   */
+  public static SqliteObservationStore open(Path dbPath, Clock clock, int readerCount) {
+    Objects.requireNonNull(dbPath, "dbPath");
+    Objects.requireNonNull(clock, "clock");
+    if (readerCount < 1) {
+      throw new IllegalArgumentException("readerCount must be at least 1: " + readerCount);
+    }
+    Path path = dbPath.toAbsolutePath().normalize();
+    try {
+      Path parent = path.getParent();
+      if (parent != null) {
+        Files.createDirectories(parent);
+      }
+    } catch (IOException | SecurityException e) {
+      throw new StoreException("cannot create the directory of SQLite database " + path + ": " + e, e);
+    }
+    SqliteObservationStore store = new SqliteObservationStore(path, clock, readerCount);
+    try {
+      store.writer = store.openWriter();
+      Schema.migrate(store.writer);
+      for (int i = 0; i < readerCount; i++) {
+        Connection c = store.openReader();
+        store.readers.add(c);
+        store.idleReaders.add(c);
+      }
+      return store;
+    } catch (SQLException | RuntimeException e) {
+      store.close();
+      throw new StoreException("cannot open SQLite database " + path + ": " + e.getMessage(), e);
+    }
+  }
+
+  public Path path() {
+    return path;
+  }
+
+  private String url() {
+    return "jdbc:sqlite:" + path;
+  }
+
+  private Connection openWriter() throws SQLException {
+    SQLiteConfig config = new SQLiteConfig();
+    config.setBusyTimeout(BUSY_TIMEOUT_MILLIS);
+    Connection c = config.createConnection(url());
+    try (Statement st = c.createStatement()) {
+      st.execute("PRAGMA busy_timeout = " + BUSY_TIMEOUT_MILLIS);
+      try (ResultSet rs = st.executeQuery("PRAGMA journal_mode = WAL")) {
+        String mode = rs.next() ? rs.getString(1) : null;
+        if (!"wal".equalsIgnoreCase(mode)) {
+          throw new SQLException("could not switch to WAL journal mode (got " + mode + ")");
+        }
+      }
+      st.execute("PRAGMA synchronous = FULL");
+      // After a large sweep, the WAL file is truncated back to this size at the next checkpoint.
+      st.execute("PRAGMA journal_size_limit = " + (64L << 20));
+      return c;
+    } catch (SQLException e) {
+      closeQuietly(c);
+      throw e;
+    }
+  }
+
+  private Connection openReader() throws SQLException {
+    SQLiteConfig config = new SQLiteConfig();
+    config.setReadOnly(true);
+    config.setBusyTimeout(BUSY_TIMEOUT_MILLIS);
+    Connection c = config.createConnection(url());
+    try (Statement st = c.createStatement()) {
+      st.execute("PRAGMA busy_timeout = " + BUSY_TIMEOUT_MILLIS);
+      return c;
+    } catch (SQLException e) {
+      closeQuietly(c);
+      throw e;
+    }
+  }
+
+  // ---------------------------------------------------------------- writes
+
+  /** One Observation ready to be written: everything computed outside the write lock. */
+  private record Row(
+      String namespace,
+      String name,
+      ObservationSpec spec,
+      Long ttlSeconds,
+      long count,
+      long firstSeen,
+      long lastSeen,
+      Boolean resolved,
+      String resolvedAt,
+      String body) {}
+
+  @Override
+  public List<WriteOutcome> createOrMerge(List<Observation> observations) {
+    if (observations.isEmpty()) {
+      return List.of();
+    }
+    List<Row> rows = new ArrayList<>(observations.size());
+    for (Observation o : observations) {
+      rows.add(row(o));
+    }
+    return inWriteTransaction("createOrMerge of " + rows.size(), conn -> {
+      long now = clock.millis();
+      List<WriteOutcome> outcomes = new ArrayList<>(rows.size());
+      try (PreparedStatement insert = conn.prepareStatement(INSERT);
+          PreparedStatement merge = conn.prepareStatement(MERGE)) {
+        for (Row r : rows) {
+          if (insert(insert, r, now) == 1) {
+            outcomes.add(WriteOutcome.CREATED);
+            continue;
+          }
+          merge.setLong(1, r.count());
+          merge.setLong(2, r.firstSeen());
+          merge.setLong(3, r.lastSeen());
+          merge.setString(4, r.namespace());
+          merge.setString(5, r.name());
+          if (merge.executeUpdate() != 1) {
+            throw new SQLException("row " + r.namespace() + "/" + r.name() + " vanished inside a transaction");
+          }
+          outcomes.add(WriteOutcome.MERGED);
+        }
+      }
+      return outcomes;
+    });
+  }
+
+  private static int insert(PreparedStatement st, Row r, long now) throws SQLException {
+    ObservationSpec spec = r.spec();
+    st.setString(1, r.namespace());
+    st.setString(2, r.name());
+    st.setString(3, spec.source());
+    st.setString(4, spec.category() == null ? null : spec.category().wire());
+    st.setString(5, spec.severity() == null ? null : spec.severity().wire());
+    st.setString(6, spec.eventType());
+    st.setString(7, spec.fingerprint());
+    st.setLong(8, now);
+    Long expires = expiresAt(now, r.ttlSeconds());
+    if (expires == null) {
+      st.setNull(9, Types.INTEGER);
+    } else {
+      st.setLong(9, expires);
+    }
+    st.setLong(10, r.firstSeen());
+    st.setLong(11, r.lastSeen());
+    st.setLong(12, r.count());
+    if (r.resolved() == null) {
+      st.setNull(13, Types.INTEGER);
+    } else {
+      st.setInt(13, r.resolved() ? 1 : 0);
+    }
+    st.setString(14, r.resolvedAt());
+    st.setString(15, r.body());
+    return st.executeUpdate();
+  }
+
+  /** Creation time plus the TTL; null (never) without a TTL or when it lies beyond the long range. */
+  static Long expiresAt(long createdAtMillis, Long ttlSeconds) {
+    if (ttlSeconds == null) {
+      return null;
+    }
+    long ttl = Math.max(0, ttlSeconds);
+    if (ttl > (Long.MAX_VALUE - createdAtMillis) / 1000) {
+      return null;
+    }
+    return createdAtMillis + ttl * 1000;
+  }
+
+  private Row row(Observation o) {
+    Objects.requireNonNull(o, "observation");
+    ObjectMeta meta = o.getMetadata();
+    if (meta == null || isBlank(meta.getName()) || isBlank(meta.getNamespace())) {
+      throw new IllegalArgumentException("an Observation needs metadata.name and metadata.namespace");
+    }
+    ObservationSpec spec = o.getSpec();
+    if (spec == null) {
+      throw new IllegalArgumentException("Observation " + meta.getNamespace() + "/" + meta.getName() + " has no spec");
+    }
+    ObservationStatus status = o.getStatus();
+    long count = status != null && status.count() != null ? status.count() : 1;
+    if (count < 1) {
+      throw new IllegalArgumentException("status.count must be positive: " + count);
+    }
+    // Without times of its own, the Observation was first seen when detected, else now. Status
+    // times come from the pipeline and must parse; detectedAt comes from the input and may not.
+    Long first = status != null && status.firstSeen() != null ? Times.parseMicros(status.firstSeen()) : null;
+    Long last = status != null && status.lastSeen() != null ? Times.parseMicros(status.lastSeen()) : null;
+    if (first == null && last == null && spec.detectedAt() != null) {
+      try {
+        first = Times.parseMicros(spec.detectedAt());
+      } catch (IllegalArgumentException e) {
+        first = null;
+      }
+    }
+    long firstSeen = first != null ? first : last != null ? last : Times.micros(clock.instant());
+    long lastSeen = last != null ? last : firstSeen;
+
+    // Only what a client sets is stored; the store owns creationTimestamp (from created_at).
+    ObjectMeta stored = new ObjectMetaBuilder()
+        .withName(meta.getName())
+        .withNamespace(meta.getNamespace())
+        .withLabels(meta.getLabels() == null || meta.getLabels().isEmpty() ? null : meta.getLabels())
+        .withAnnotations(meta.getAnnotations() == null || meta.getAnnotations().isEmpty() ? null : meta.getAnnotations())
+        .build();
+    // apiVersion and kind are fixed by the class (fabric8 logs each attempt to set them on read),
+    // and the status lives in columns: the body is {metadata, spec}.
+    ObjectNode tree = Json.MAPPER.createObjectNode();
+    tree.set("metadata", Json.MAPPER.valueToTree(stored));
+    tree.set("spec", Json.MAPPER.valueToTree(spec));
+    String body;
+    try {
+      body = Json.MAPPER.writeValueAsString(tree);
+    } catch (JsonProcessingException e) {
+      throw new IllegalArgumentException("Observation " + meta.getNamespace() + "/" + meta.getName()
+          + " cannot be written as JSON: " + e.getOriginalMessage(), e);
+    }
+    return new Row(meta.getNamespace(), meta.getName(), spec, spec.ttlSecondsAfterCreation(), count,
+        Math.min(firstSeen, lastSeen), Math.max(firstSeen, lastSeen),
+        status == null ? null : status.resolved(), status == null ? null : status.resolvedAt(), body);
+  }
+
+  @Override
+  public List<WriteOutcome> addRepeats(List<Repeat> repeats) {
+    if (repeats.isEmpty()) {
+      return List.of();
+    }
+    // Parse everything before taking the lock.
+    List<Long> lastSeen = new ArrayList<>(repeats.size());
+    for (Repeat r : repeats) {
+      Objects.requireNonNull(r, "repeat");
+      lastSeen.add(r.lastSeen() == null ? null : Times.micros(r.lastSeen()));
+    }
+    return inWriteTransaction("addRepeats of " + repeats.size(), conn -> {
+      List<WriteOutcome> outcomes = new ArrayList<>(repeats.size());
+      try (PreparedStatement st = conn.prepareStatement(REPEAT)) {
+        for (int i = 0; i < repeats.size(); i++) {
+          Repeat r = repeats.get(i);
+          st.setLong(1, r.delta());
+          if (lastSeen.get(i) == null) {
+            st.setNull(2, Types.INTEGER);
+          } else {
+            st.setLong(2, lastSeen.get(i));
+          }
+          st.setString(3, r.namespace());
+          st.setString(4, r.name());
+          outcomes.add(st.executeUpdate() == 1 ? WriteOutcome.MERGED : WriteOutcome.MISSING);
+        }
+      }
+      return outcomes;
+    });
+  }
+
+  @Override
+  public GcResult deleteExpired(Instant now) {
+    long cutoff = now.toEpochMilli();
+    int deleted = 0;
+    int errors = 0;
+    int failuresInARow = 0;
+    while (failuresInARow < GC_MAX_CONSECUTIVE_FAILURES) {
+      int n;
+      try {
+        // One chunk per transaction: the lock is released between chunks, so writes interleave.
+        n = inWriteTransaction("deleteExpired", conn -> {
+          try (PreparedStatement st = conn.prepareStatement(GC)) {
+            st.setLong(1, cutoff);
+            st.setInt(2, GC_CHUNK);
+            return st.executeUpdate();
+          }
+        });
+      } catch (StoreException e) {
+        if (closed.get()) {
+          throw e;
+        }
+        errors++;
+        failuresInARow++;
+        continue;
+      }
+      failuresInARow = 0;
+      deleted += n;
+      if (n < GC_CHUNK) {
+        break;
+      }
+    }
+    return new GcResult(deleted, errors);
+  }
+
+  @FunctionalInterface
+  private interface SqlWork<T> {
+    T run(Connection conn) throws SQLException;
+  }
+
+  /** Runs {@code work} in one immediate transaction on the write connection; all or nothing. */
+  private <T> T inWriteTransaction(String what, SqlWork<T> work) {
+    ensureOpen();
+    writeLock.lock();
+    try {
+      ensureOpen();
+      Connection conn = writer();
+      boolean committed = false;
+      try (Statement st = conn.createStatement()) {
+        st.execute("BEGIN IMMEDIATE");
+        try {
+          T result = work.run(conn);
+          st.execute("COMMIT");
+          committed = true;
+          return result;
+        } finally {
+          if (!committed) {
+            rollback(st);
+          }
+        }
+      }
+    } catch (SQLException e) {
+      throw failure(what, e);
+    } finally {
+      writeLock.unlock();
+    }
+  }
+
+  /** Runs one statement on the write connection, outside any transaction (tests: PRAGMAs). */
+  void executeOnWriter(String sql) {
+    writeLock.lock();
+    try (Statement st = writer().createStatement()) {
+      st.execute(sql);
+    } catch (SQLException e) {
+      throw failure(sql, e);
+    } finally {
+      writeLock.unlock();
+    }
+  }
+
+  private Connection writer() throws SQLException {
+    if (writer == null) {
+      writer = openWriter();
+    }
+    return writer;
+  }
+
+  /**
+   * Never leaves a transaction open. SQLite itself rolls back on some errors (disk full, I/O), in
+   * which case ROLLBACK reports "no transaction is active"; anything else means the connection is
+   * in an unknown state, and it is replaced on the next write.
+   */
+  private void rollback(Statement st) {
+    try {
+      st.execute("ROLLBACK");
+    } catch (SQLException e) {
+      String msg = String.valueOf(e.getMessage());
+      if (!msg.contains("no transaction is active")) {
+        closeQuietly(writer);
+        writer = null;
+      }
+    }
+  }
+
+  // ---------------------------------------------------------------- reads
+
+  @Override
+  public Optional<Observation> get(String namespace, String name) {
+    Objects.requireNonNull(namespace, "namespace");
+    Objects.requireNonNull(name, "name");
+    return read("get " + namespace + "/" + name, conn -> {
+      try (PreparedStatement st = conn.prepareStatement(
+          "SELECT " + COLUMNS + " FROM observations WHERE namespace = ? AND name = ?")) {
+        st.setString(1, namespace);
+        st.setString(2, name);
+        try (ResultSet rs = st.executeQuery()) {
+          return rs.next() ? Optional.of(observation(rs)) : Optional.<Observation>empty();
+        }
+      }
+    });
+  }
+
+  @Override
+  public ObservationPage list(ObservationQuery query) {
+    ContinueToken after = query.continueToken() == null ? null : ContinueToken.decode(query.continueToken());
+    List<Object> args = new ArrayList<>();
+    String sql = listSql(query, after, args);
+    int limit = query.limit();
+    return read("list", conn -> {
+      try (PreparedStatement st = conn.prepareStatement(sql)) {
+        for (int i = 0; i < args.size(); i++) {
+          st.setObject(i + 1, args.get(i));
+        }
+        List<Observation> items = new ArrayList<>();
+        ContinueToken last = null;
+        boolean more = false;
+        try (ResultSet rs = st.executeQuery()) {
+          while (rs.next()) {
+            if (items.size() == limit) {
+              more = true;
+              break;
+            }
+            items.add(observation(rs));
+            last = new ContinueToken(rs.getLong("created_at"), rs.getString("name"), rs.getString("namespace"));
+          }
+        }
+        return new ObservationPage(items, more ? last.encode() : null);
+      }
+    });
+  }
+
+  /** The page query; fills {@code args}. Every filter has an index that also serves the order. */
+  static String listSql(ObservationQuery query, ContinueToken after, List<Object> args) {
+    StringBuilder sql = new StringBuilder("SELECT ").append(COLUMNS).append(" FROM observations WHERE 1 = 1");
+    filter(sql, args, "source", query.source());
+    filter(sql, args, "severity", query.severity());
+    filter(sql, args, "category", query.category());
+    filter(sql, args, "namespace", query.namespace());
+    filter(sql, args, "event_type", query.eventType());
+    if (after != null) {
+      // Rows after the last one in the order (created_at DESC, name ASC, namespace ASC).
+      sql.append(" AND (created_at < ? OR (created_at = ? AND (name > ? OR (name = ? AND namespace > ?))))");
+      args.add(after.createdAt());
+      args.add(after.createdAt());
+      args.add(after.name());
+      args.add(after.name());
+      args.add(after.namespace());
+    }
+    sql.append(" ORDER BY created_at DESC, name ASC, namespace ASC LIMIT ?");
+    args.add(query.limit() + 1); // one more tells whether there is a next page
+    return sql.toString();
+  }
+
+  private static void filter(StringBuilder sql, List<Object> args, String column, String value) {
+    if (value != null) {
+      sql.append(" AND ").append(column).append(" = ?");
+      args.add(value);
+    }
+  }
+
+  private static Observation observation(ResultSet rs) throws SQLException {
+    String body = rs.getString("body");
+    Observation o;
+    try {
+      o = Json.MAPPER.readValue(body, Observation.class);
+    } catch (JsonProcessingException e) {
+      throw new SQLException("stored Observation " + rs.getString("namespace") + "/" + rs.getString("name")
+          + " is not valid JSON: " + e.getOriginalMessage(), e);
+    }
+    if (o.getMetadata() == null) {
+      o.setMetadata(new ObjectMeta());
+    }
+    o.getMetadata().setName(rs.getString("name"));
+    o.getMetadata().setNamespace(rs.getString("namespace"));
+    o.getMetadata().setCreationTimestamp(Times.formatCreation(rs.getLong("created_at")));
+    int resolved = rs.getInt("resolved");
+    Boolean resolvedValue = rs.wasNull() ? null : resolved != 0;
+    o.setStatus(new ObservationStatus(
+        rs.getLong("count"),
+        Times.formatMicros(rs.getLong("first_seen")),
+        Times.formatMicros(rs.getLong("last_seen")),
+        resolvedValue,
+        rs.getString("resolved_at")));
+    return o;
+  }
+
+  private <T> T read(String what, SqlWork<T> work) {
+    ensureOpen();
+    Connection conn;
+    try {
+      conn = idleReaders.poll(BUSY_TIMEOUT_MILLIS, TimeUnit.MILLISECONDS);
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+      throw new StoreException("interrupted waiting for a read connection to " + path, e);
+    }
+    if (conn == null) {
+      throw new StoreException("SQLite store " + path + ": no read connection free after "
+          + BUSY_TIMEOUT_MILLIS + " ms (" + what + ")");
+    }
+    try {
+      return work.run(conn);
+    } catch (SQLException e) {
+      throw failure(what, e);
+    } finally {
+      if (closed.get()) {
+        closeQuietly(conn);
+      } else {
+        idleReaders.offer(conn);
+      }
+    }
+  }
+
+  @Override
+  public boolean isReachable() {
+    if (closed.get()) {
+      return false;
+    }
+    try {
+      return read("isReachable", conn -> {
+        try (Statement st = conn.createStatement(); ResultSet rs = st.executeQuery("SELECT 1")) {
+          return rs.next() && rs.getInt(1) == 1;
+        }
+      });
+    } catch (RuntimeException e) {
+      return false;
+    }
+  }
+
+  // ---------------------------------------------------------------- lifecycle and errors
+
+  @Override
+  public void close() {
+    if (!closed.compareAndSet(false, true)) {
+      return;
+    }
+    for (Connection c : readers) {
+      closeQuietly(c);
+    }
+    idleReaders.clear();
+    // Wait for a write in progress to finish; the writer is closed last, so that SQLite
+    // checkpoints the WAL into the database file and removes it.
+    boolean locked = false;
+    try {
+      locked = writeLock.tryLock(BUSY_TIMEOUT_MILLIS, TimeUnit.MILLISECONDS);
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+    }
+    try {
+      closeQuietly(writer);
+      writer = null;
+    } finally {
+      if (locked) {
+        writeLock.unlock();
+      }
+    }
+  }
+
+  private void ensureOpen() {
+    if (closed.get()) {
+      throw new StoreException("SQLite store " + path + " is closed");
+    }
+  }
+
+  private StoreException failure(String what, SQLException e) {
+    if (closed.get()) {
+      return new StoreException("SQLite store " + path + " is closed (" + what + ")", e);
+    }
+    return new StoreException("SQLite store " + path + ": " + what + " failed: " + e.getMessage(), e);
+  }
+
+  private static void closeQuietly(Connection c) {
+    if (c == null) {
+      return;
+    }
+    try {
+      c.close();
+    } catch (SQLException ignored) {
+      // closing: nothing left to do with it
+    }
+  }
+
+  private static boolean isBlank(String s) {
+    return s == null || s.isBlank();
+  }
+}

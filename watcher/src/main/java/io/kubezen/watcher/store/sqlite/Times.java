@@ -1,0 +1,47 @@
+package io.kubezen.watcher.store.sqlite;
+
+import java.time.DateTimeException;
+import java.time.Instant;
+import java.time.OffsetDateTime;
+import java.time.temporal.ChronoUnit;
+
+/**
+ * Status times are kept as epoch microseconds (the precision of a Kubernetes MicroTime), so that
+ * SQLite can take min/max of them; they are written back as RFC 3339 in UTC.
+ */
+final class Times {
+  /** Times outside 0001-01-01 .. 9999-12-31 are clamped to these bounds. */
+  static final Instant MIN = Instant.parse("0001-01-01T00:00:00Z");
+  static final Instant MAX = Instant.parse("9999-12-31T23:59:59.999999Z");
+
+  private Times() {}
+
+  /** RFC 3339 (any offset) to epoch microseconds; throws IllegalArgumentException when unparseable. */
+  static long parseMicros(String rfc3339) {
+    Instant t;
+    try {
+      t = OffsetDateTime.parse(rfc3339).toInstant();
+    } catch (DateTimeException e) {
+      try {
+        t = Instant.parse(rfc3339);
+      } catch (DateTimeException e2) {
+        throw new IllegalArgumentException("not an RFC 3339 time: " + rfc3339, e);
+      }
+    }
+    return micros(t);
+  }
+
+  static long micros(Instant t) {
+    Instant c = t.isBefore(MIN) ? MIN : t.isAfter(MAX) ? MAX : t;
+    return c.getEpochSecond() * 1_000_000L + c.getNano() / 1_000;
+  }
+
+  static String formatMicros(long micros) {
+    return Instant.EPOCH.plus(micros, ChronoUnit.MICROS).toString();
+  }
+
+  /** Kubernetes style creationTimestamp: RFC 3339, UTC, whole seconds. */
+  static String formatCreation(long epochMillis) {
+    return Instant.ofEpochMilli(epochMillis).truncatedTo(ChronoUnit.SECONDS).toString();
+  }
+}
