@@ -43,6 +43,7 @@ public final class GenericNormalizer implements Normalizer {
   static final List<String> TIME_FIELDS = List.of("timestamp", "time", "@timestamp", "eventTime");
 
   private static final Pattern EVENT_TYPE_SEPARATORS = Pattern.compile("[-./ ]");
+  private static final Pattern NAMESPACE = Pattern.compile("^[a-z0-9]([-a-z0-9]*[a-z0-9])?$");
   private static final Pattern WHITESPACE = Pattern.compile("\\s+");
   private static final BigDecimal EPOCH_SECONDS_LIMIT = BigDecimal.valueOf(100_000_000_000L);
 
@@ -191,7 +192,7 @@ public final class GenericNormalizer implements Normalizer {
   }
 
   // resource {apiVersion, kind, name, namespace} when it is an object, else the top-level fields;
-  // namespace from namespace, metadata.namespace, resource.namespace.
+  // namespace from namespace, metadata.namespace, resource.namespace: the first valid one.
   private static ResourceRef resource(JsonNode n, Set<String> used) {
     JsonNode r = JsonFields.at(n, "resource");
     String apiVersion;
@@ -210,15 +211,21 @@ public final class GenericNormalizer implements Normalizer {
         name = JsonFields.text(n, "metadata", "name");
       }
     }
-    String namespace = take(n, "namespace", used);
+    String namespace = validNamespace(take(n, "namespace", used));
     if (namespace == null) {
-      namespace = JsonFields.text(n, "metadata", "namespace");
+      used.remove("namespace");
+      namespace = validNamespace(JsonFields.text(n, "metadata", "namespace"));
     }
     if (namespace == null) {
-      namespace = JsonFields.text(n, "resource", "namespace");
+      namespace = validNamespace(JsonFields.text(n, "resource", "namespace"));
     }
     ResourceRef ref = ResourceRef.of(apiVersion, kind, namespace, name);
     return ref.apiVersion() == null && ref.kind() == null && ref.name() == null && ref.namespace() == null ? null : ref;
+  }
+
+  // A namespace must be one Kubernetes could hold (a DNS-1123 label): the Observation is stored in it.
+  private static String validNamespace(String ns) {
+    return ns != null && ns.length() <= 63 && NAMESPACE.matcher(ns).matches() ? ns : null;
   }
 
   private static String take(JsonNode n, String field, Set<String> used) {
@@ -241,18 +248,18 @@ public final class GenericNormalizer implements Normalizer {
     if (!v.isNumber()) {
       return null;
     }
-    BigDecimal d = v.decimalValue();
-    if (d.signum() <= 0) {
-      return null;
-    }
     try {
+      BigDecimal d = v.decimalValue(); // NumberFormatException for an infinite double such as 1e400
+      if (d.signum() <= 0) {
+        return null;
+      }
       BigDecimal whole = d.setScale(0, RoundingMode.FLOOR);
       if (d.compareTo(EPOCH_SECONDS_LIMIT) < 0) {
         long nanos = d.subtract(whole).movePointRight(9).longValue();
         return Instant.ofEpochSecond(whole.longValueExact(), nanos);
       }
       return Instant.ofEpochMilli(whole.longValueExact());
-    } catch (ArithmeticException | DateTimeException e) {
+    } catch (ArithmeticException | NumberFormatException | DateTimeException e) {
       return null;
     }
   }
