@@ -2,7 +2,6 @@ package io.kubezen.watcher.source.checkov;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import io.kubezen.api.v1alpha1.Category;
-import io.kubezen.api.v1alpha1.ResourceRef;
 import io.kubezen.api.v1alpha1.Severity;
 import io.kubezen.watcher.model.Details;
 import io.kubezen.watcher.model.Finding;

@@ -64,6 +64,9 @@ class CheckovNormalizerTest {
         Map.entry("guideline", "https://docs.prismacloud.io/en/enterprise-edition/policy-reference/kubernetes-policies/kubernetes-policy-index/bc-k8s-15"),
         Map.entry("severity", "HIGH"));
     assertThat(f.identity()).containsExactly("kubernetes", "CKV_K8S_16", "Deployment.web.nginx");
+    // the example Observation in docs/sources/checkov.md
+    assertThat(Fingerprint.observationName("checkov", Fingerprint.of("checkov", f.identity(), -1)))
+        .isEqualTo("checkov-ba014acfdd99d2b1");
   }
 
   @Test

@@ -11,6 +11,7 @@ import io.kubezen.api.v1alpha1.ResourceRef;
 import io.kubezen.api.v1alpha1.Severity;
 import io.kubezen.watcher.model.Details;
 import io.kubezen.watcher.model.Finding;
+import io.kubezen.watcher.model.Fingerprint;
 import io.kubezen.watcher.source.IngestContext;
 import io.kubezen.watcher.source.InvalidInputException;
 import io.kubezen.watcher.source.SourceKind;
@@ -75,6 +76,9 @@ class GenericNormalizerTest {
         Map.entry("blocked", true));
     assertThat(f.identity()).containsExactly("high", "Brute-force login detected", "security", "auth_brute_force",
         "apps/v1", "Deployment", "identity", "keycloak");
+    // the example Observation in docs/sources/generic.md (60 s dedup window)
+    assertThat(Fingerprint.of("my-scanner", f.identity(), f.detectedAt().getEpochSecond() / 60))
+        .isEqualTo("6286b9ec960df6832bab820740f2072b044e34f0b9fe1f9c5a158cba990384ed");
   }
 
   @Test

@@ -4,6 +4,10 @@ import static org.assertj.core.api.Assertions.assertThat;
 
 import io.kubezen.api.v1alpha1.Category;
 import io.kubezen.watcher.model.Finding;
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.List;
 import java.util.Optional;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.CsvSource;
@@ -76,5 +80,20 @@ class EventRulesTest {
           r.eventType().equals("access_control_violation") || r.eventType().equals("policy_violation")
               ? Category.SECURITY : Category.OPERATIONS);
     });
+  }
+
+  @Test
+  void theDocumentedTableListsEveryRuleInOrderWithItsEventTypeAndSeverity() throws IOException {
+    List<String> rows = Files.readAllLines(Path.of("../docs/sources/k8s-events.md")).stream()
+        .filter(l -> l.matches("\\| \\d+ \\| `[a-z0-9-]+` \\|.*"))
+        .toList();
+
+    assertThat(rows).hasSize(EventRules.RULES.size());
+    for (int i = 0; i < rows.size(); i++) {
+      EventRules.Rule r = EventRules.RULES.get(i);
+      assertThat(rows.get(i)).as("row %d", i + 1)
+          .startsWith("| " + (i + 1) + " | `" + r.name() + "` |")
+          .endsWith("| " + r.eventType() + " | " + r.severity().wire() + " |");
+    }
   }
 }

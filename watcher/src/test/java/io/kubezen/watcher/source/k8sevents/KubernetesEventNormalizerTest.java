@@ -10,6 +10,7 @@ import io.kubezen.api.v1alpha1.Category;
 import io.kubezen.api.v1alpha1.ResourceRef;
 import io.kubezen.api.v1alpha1.Severity;
 import io.kubezen.watcher.model.Finding;
+import io.kubezen.watcher.model.Fingerprint;
 import io.kubezen.watcher.source.IngestContext;
 import io.kubezen.watcher.source.InvalidInputException;
 import io.kubezen.watcher.source.SourceKind;
@@ -77,6 +78,9 @@ class KubernetesEventNormalizerTest {
         Map.entry("involvedObjectUid", "6f1c1d2e-0001-4a5b-9c8d-000000000001"));
     assertThat((String) f.details().get("message")).startsWith("Error creating: pods").contains("runAsNonRoot != true");
     assertThat(f.identity()).containsExactly("uid:6f1c1d2e-0001-4a5b-9c8d-000000000001", "FailedCreate", "policy_violation");
+    // the example Observation in docs/sources/k8s-events.md (60 s dedup window)
+    assertThat(Fingerprint.of("k8s-events", f.identity(), f.detectedAt().getEpochSecond() / 60))
+        .isEqualTo("e1cf43daa0c87923fbe90b4c399c22d86fd58757f4c7fe522f0f6014a4aec86d");
   }
 
   @Test
