@@ -80,7 +80,11 @@ public final class ZenWatcher {
           }
         }))
         .orElseGet(FilterReloader::none);
-    filter.start();
+    try {
+      filter.start();
+    } catch (io.kubezen.watcher.pipeline.filter.FilterConfigException e) {
+      throw new IllegalStateException("FILTER_CONFIG: " + e.getMessage(), e);
+    }
     Deduplicator dedup = new Deduplicator(settings.dedupMaxSize(), settings.dedupWindow());
     writer = new ObservationWriter(store, dedup, metrics, settings.writeQueueSize(), settings.writeBatchSize(),
         settings.flushInterval()).start();

@@ -75,7 +75,7 @@ public record Settings(
         throw new IllegalArgumentException("not an IP address or resolvable host name");
       }
     });
-    int port = (int) r.longIn("WATCHER_PORT", 8080, 1, 65535);
+    int port = (int) r.longIn("WATCHER_PORT", 8080, 0, 65535);
     Duration window = Duration.ofSeconds(r.longIn("DEDUP_WINDOW_SECONDS", 60, 1, 86_400));
     int dedupMax = (int) r.longIn("DEDUP_MAX_SIZE", 10_000, 1, 10_000_000);
     Duration flush = Duration.ofMillis(r.longIn("DEDUP_FLUSH_INTERVAL_MILLIS", 2000, 50, 600_000));

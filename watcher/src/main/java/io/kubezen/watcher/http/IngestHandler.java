@@ -122,9 +122,16 @@ public final class IngestHandler {
     Map<String, String> params = new HashMap<>();
     ctx.queryParams().forEach(e -> params.putIfAbsent(e.getKey(), e.getValue()));
     IngestContext context = new IngestContext(clock.instant(), params);
-    Future<CompletableFuture<IngestResult>> started = body.length <= INLINE_BODY_BYTES
-        ? Future.succeededFuture(start(normalizer, format, body, context))
-        : ctx.vertx().executeBlocking(() -> start(normalizer, format, body, context), false);
+    Future<CompletableFuture<IngestResult>> started;
+    if (body.length <= INLINE_BODY_BYTES) {
+      try {
+        started = Future.succeededFuture(start(normalizer, format, body, context));
+      } catch (RuntimeException e) {
+        started = Future.failedFuture(e);
+      }
+    } else {
+      started = ctx.vertx().executeBlocking(() -> start(normalizer, format, body, context), false);
+    }
     started.onComplete(ar -> {
       if (ar.failed()) {
         fail(ctx, name, ar.cause());

@@ -7,7 +7,6 @@ import io.vertx.core.DeploymentOptions;
 import io.vertx.core.Future;
 import io.vertx.core.Promise;
 import io.vertx.core.Vertx;
-import io.vertx.core.http.HttpServer;
 import io.vertx.core.http.HttpServerOptions;
 import io.vertx.core.json.JsonObject;
 import io.vertx.ext.web.Router;
@@ -27,7 +26,7 @@ public final class WebServer {
   private final Metrics metrics;
   private final String storeName;
   private final AtomicBoolean ready = new AtomicBoolean(false);
-  private final java.util.List<String> deployments = new java.util.concurrent.CopyOnWriteArrayList<>();
+  private volatile String deployment;
   private volatile int port = -1;
 
   public WebServer(Vertx vertx, IngestHandler ingest, ObservationsApi api, ObservationStore store, Metrics metrics,
@@ -97,42 +96,43 @@ public final class WebServer {
     return ready.get();
   }
 
-  /** Starts one server verticle per event loop on host:port (port 0 picks a free one); returns the port. */
+  /**
+   * Starts one server verticle per event loop on host:port, sharing the port; returns the port.
+   * Port 0 picks a free port first (Vert.x does not share servers bound to port 0).
+   */
   public Future<Integer> start(String host, int requestedPort, int instances) {
+    int chosen;
+    try {
+      chosen = requestedPort != 0 ? requestedPort : freePort(host);
+    } catch (java.io.IOException e) {
+      return Future.failedFuture(e);
+    }
     Supplier<AbstractVerticle> verticle = () -> new AbstractVerticle() {
       @Override
       public void start(Promise<Void> started) {
         HttpServerOptions options = new HttpServerOptions()
             .setHost(host)
-            .setPort(requestedPort == 0 && port > 0 ? port : requestedPort)
+            .setPort(chosen)
             .setIdleTimeout(120)
             .setMaxHeaderSize(16 * 1024)
             .setMaxInitialLineLength(8 * 1024)
             .setDecompressionSupported(true);
-        HttpServer server = vertx.createHttpServer(options).requestHandler(router());
-        server.listen().onSuccess(s -> {
-          port = s.actualPort();
-          started.complete();
-        }).onFailure(started::fail);
+        vertx.createHttpServer(options).requestHandler(router()).listen()
+            .onSuccess(s -> started.complete())
+            .onFailure(started::fail);
       }
     };
-    if (requestedPort == 0) {
-      // Port 0: the first instance picks a free port, the others share it.
-      return vertx.deployVerticle(verticle.get()).compose(id -> {
-        deployments.add(id);
-        return instances > 1
-            ? vertx.deployVerticle(verticle::get, new DeploymentOptions().setInstances(instances - 1))
-                .map(more -> {
-                  deployments.add(more);
-                  return port;
-                })
-            : Future.succeededFuture(port);
-      });
-    }
     return vertx.deployVerticle(verticle::get, new DeploymentOptions().setInstances(instances)).map(id -> {
-      deployments.add(id);
-      return port;
+      deployment = id;
+      port = chosen;
+      return chosen;
     });
+  }
+
+  private static int freePort(String host) throws java.io.IOException {
+    try (java.net.ServerSocket s = new java.net.ServerSocket(0, 1, java.net.InetAddress.getByName(host))) {
+      return s.getLocalPort();
+    }
   }
 
   public int port() {
@@ -141,6 +141,6 @@ public final class WebServer {
 
   /** Stops accepting connections. */
   public Future<Void> stop() {
-    return Future.all(deployments.stream().map(vertx::undeploy).toList()).mapEmpty();
+    return deployment == null ? Future.succeededFuture() : vertx.undeploy(deployment);
   }
 }

@@ -57,6 +57,33 @@ public final class Metrics {
 
   private record Key(String name, String a, String b, String c) {}
 
+  /**
+   * Keeps our names as written. The default convention sanitizes names through the Prometheus
+   * client, which strips OpenMetrics' reserved suffixes and would turn the documented
+   * {@code zen_watcher_observations_created_total} into {@code zen_watcher_observations_total}.
+   * Counters still get {@code _total} and timers {@code _seconds}.
+   */
+  private static final class ExactNames implements io.micrometer.core.instrument.config.NamingConvention {
+    private final io.micrometer.prometheusmetrics.PrometheusNamingConvention standard =
+        new io.micrometer.prometheusmetrics.PrometheusNamingConvention();
+
+    @Override
+    public String name(String name, io.micrometer.core.instrument.Meter.Type type, String baseUnit) {
+      if (!name.startsWith("zen_watcher_")) {
+        return standard.name(name, type, baseUnit);
+      }
+      return switch (type) {
+        case TIMER, LONG_TASK_TIMER -> name + "_seconds";
+        default -> name;
+      };
+    }
+
+    @Override
+    public String tagKey(String key) {
+      return standard.tagKey(key);
+    }
+  }
+
   private Metrics(MeterRegistry registry, PrometheusMeterRegistry prometheus, Set<String> builtInSources) {
     this.registry = registry;
     this.prometheus = prometheus;
@@ -72,6 +99,7 @@ public final class Metrics {
   /** A Prometheus registry with JVM and process metrics bound. */
   public static Metrics prometheus(Set<String> builtInSources) {
     PrometheusMeterRegistry p = new PrometheusMeterRegistry(PrometheusConfig.DEFAULT);
+    p.config().namingConvention(new ExactNames());
     new JvmMemoryMetrics().bindTo(p);
     new JvmGcMetrics().bindTo(p);
     new JvmThreadMetrics().bindTo(p);

@@ -5,6 +5,7 @@ import io.kubezen.watcher.metrics.Metrics;
 import io.kubezen.watcher.model.Finding;
 import io.kubezen.watcher.pipeline.ObservationFactory.Placement;
 import io.kubezen.watcher.pipeline.dedup.Deduplicator;
+import io.kubezen.watcher.pipeline.filter.Decision;
 import io.kubezen.watcher.pipeline.filter.Filter;
 import io.kubezen.watcher.source.IngestContext;
 import io.kubezen.watcher.source.Normalizer;
@@ -54,7 +55,7 @@ public final class Pipeline {
     int repeats = 0;
     for (Finding f : findings) {
       metrics.event(source, f.severity());
-      Filter.Decision decision = current.apply(f);
+      Decision decision = current.apply(f);
       if (decision.expressionError()) {
         metrics.filterExpressionError(source);
       }
