@@ -27,6 +27,11 @@ public final class Samples {
     return parse(text(path));
   }
 
+  /** The same as {@link #json}: the parsed fixture at {@code samples/<path>}. */
+  public static JsonNode sample(String path) {
+    return json(path);
+  }
+
   public static JsonNode parse(String json) {
     try {
       return Json.MAPPER.readTree(json);

@@ -1,7 +1,7 @@
 package io.kubezen.watcher.source.checkov;
 
-import static io.kubezen.watcher.source.checkov.Fixtures.json;
-import static io.kubezen.watcher.source.checkov.Fixtures.sample;
+import static io.kubezen.watcher.source.Samples.parse;
+import static io.kubezen.watcher.source.Samples.sample;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
@@ -187,15 +187,15 @@ class CheckovNormalizerTest {
   @Test
   void emptyReportsGiveNoFindings() {
     assertThat(normalize("checkov/summary-only.json")).isEmpty();
-    assertThat(normalizer.normalize(json("[]"), IngestContext.at(RECEIVED))).isEmpty();
-    assertThat(normalizer.normalize(json("""
+    assertThat(normalizer.normalize(parse("[]"), IngestContext.at(RECEIVED))).isEmpty();
+    assertThat(normalizer.normalize(parse("""
         {"check_type":"kubernetes","results":{"passed_checks":[],"failed_checks":[],"skipped_checks":[],"parsing_errors":[]}}
         """), IngestContext.at(RECEIVED))).isEmpty();
   }
 
   @Test
   void aCheckWithNothingButAnEmptyObjectStillGivesAFinding() {
-    List<Finding> findings = normalizer.normalize(json("""
+    List<Finding> findings = normalizer.normalize(parse("""
         {"check_type":"kubernetes","results":{"failed_checks":[{}]}}
         """), IngestContext.at(RECEIVED));
 
@@ -210,19 +210,19 @@ class CheckovNormalizerTest {
   @Test
   void wrongShapesAreRefused() {
     IngestContext ctx = IngestContext.at(RECEIVED);
-    assertThatThrownBy(() -> normalizer.normalize(json("{\"apiVersion\":\"v1\",\"kind\":\"Pod\"}"), ctx))
+    assertThatThrownBy(() -> normalizer.normalize(parse("{\"apiVersion\":\"v1\",\"kind\":\"Pod\"}"), ctx))
         .isInstanceOf(InvalidInputException.class)
         .hasMessageContaining("checkov -o json")
         .hasMessageContaining("[apiVersion, kind]");
-    assertThatThrownBy(() -> normalizer.normalize(json("{\"results\":[1,2]}"), ctx))
+    assertThatThrownBy(() -> normalizer.normalize(parse("{\"results\":[1,2]}"), ctx))
         .isInstanceOf(InvalidInputException.class).hasMessageContaining("results must be an object");
-    assertThatThrownBy(() -> normalizer.normalize(json("{\"results\":{\"failed_checks\":{}}}"), ctx))
+    assertThatThrownBy(() -> normalizer.normalize(parse("{\"results\":{\"failed_checks\":{}}}"), ctx))
         .isInstanceOf(InvalidInputException.class).hasMessageContaining("failed_checks must be an array");
-    assertThatThrownBy(() -> normalizer.normalize(json("{\"results\":{\"failed_checks\":[\"CKV_K8S_1\"]}}"), ctx))
+    assertThatThrownBy(() -> normalizer.normalize(parse("{\"results\":{\"failed_checks\":[\"CKV_K8S_1\"]}}"), ctx))
         .isInstanceOf(InvalidInputException.class).hasMessageContaining("must be an object, found string");
-    assertThatThrownBy(() -> normalizer.normalize(json("[{\"check_type\":\"kubernetes\",\"results\":{}}, 3]"), ctx))
+    assertThatThrownBy(() -> normalizer.normalize(parse("[{\"check_type\":\"kubernetes\",\"results\":{}}, 3]"), ctx))
         .isInstanceOf(InvalidInputException.class);
-    assertThatThrownBy(() -> normalizer.normalize(json("\"report\""), ctx))
+    assertThatThrownBy(() -> normalizer.normalize(parse("\"report\""), ctx))
         .isInstanceOf(InvalidInputException.class);
   }
 
@@ -235,7 +235,7 @@ class CheckovNormalizerTest {
     }
     sb.append("]}}");
 
-    List<Finding> findings = normalizer.normalize(json(sb.toString()), IngestContext.at(RECEIVED));
+    List<Finding> findings = normalizer.normalize(parse(sb.toString()), IngestContext.at(RECEIVED));
 
     assertThat(findings).hasSize(5000);
     assertThat(findings).extracting(Finding::identity).doesNotHaveDuplicates();

@@ -1,7 +1,7 @@
 package io.kubezen.watcher.source.generic;
 
-import static io.kubezen.watcher.source.generic.Fixtures.json;
-import static io.kubezen.watcher.source.generic.Fixtures.sample;
+import static io.kubezen.watcher.source.Samples.parse;
+import static io.kubezen.watcher.source.Samples.sample;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
@@ -33,7 +33,7 @@ class GenericNormalizerTest {
   }
 
   private Finding one(String json) {
-    List<Finding> findings = normalizer.normalize(json(json), IngestContext.at(RECEIVED));
+    List<Finding> findings = normalizer.normalize(parse(json), IngestContext.at(RECEIVED));
     assertThat(findings).hasSize(1);
     return findings.get(0);
   }
@@ -291,18 +291,18 @@ class GenericNormalizerTest {
 
   @Test
   void arraysAndKubernetesListsGiveOneFindingPerObject() {
-    assertThat(normalizer.normalize(json("[{\"title\":\"a\"},{\"title\":\"b\"}]"), IngestContext.at(RECEIVED)))
+    assertThat(normalizer.normalize(parse("[{\"title\":\"a\"},{\"title\":\"b\"}]"), IngestContext.at(RECEIVED)))
         .extracting(Finding::title).containsExactly("a", "b");
-    assertThat(normalizer.normalize(json("{\"kind\":\"List\",\"items\":[{\"title\":\"a\"}]}"), IngestContext.at(RECEIVED)))
+    assertThat(normalizer.normalize(parse("{\"kind\":\"List\",\"items\":[{\"title\":\"a\"}]}"), IngestContext.at(RECEIVED)))
         .extracting(Finding::title).containsExactly("a");
-    assertThat(normalizer.normalize(json("[]"), IngestContext.at(RECEIVED))).isEmpty();
+    assertThat(normalizer.normalize(parse("[]"), IngestContext.at(RECEIVED))).isEmpty();
   }
 
   @Test
   void nonObjectsAreRefused() {
     IngestContext ctx = IngestContext.at(RECEIVED);
     for (String bad : List.of("\"alert\"", "42", "true", "null", "[{\"title\":\"a\"}, \"b\"]", "[[1]]", "[null]")) {
-      assertThatThrownBy(() -> normalizer.normalize(json(bad), ctx))
+      assertThatThrownBy(() -> normalizer.normalize(parse(bad), ctx))
           .as(bad).isInstanceOf(InvalidInputException.class);
     }
   }

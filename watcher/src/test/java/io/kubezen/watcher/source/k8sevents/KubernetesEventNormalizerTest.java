@@ -1,7 +1,7 @@
 package io.kubezen.watcher.source.k8sevents;
 
-import static io.kubezen.watcher.source.k8sevents.Fixtures.json;
-import static io.kubezen.watcher.source.k8sevents.Fixtures.sample;
+import static io.kubezen.watcher.source.Samples.parse;
+import static io.kubezen.watcher.source.Samples.sample;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
@@ -195,7 +195,7 @@ class KubernetesEventNormalizerTest {
 
   @Test
   void withoutAUidTheIdentityIsKindNamespaceName() {
-    List<Finding> findings = normalizer.normalize(json("""
+    List<Finding> findings = normalizer.normalize(parse("""
         {"apiVersion":"v1","kind":"Event","type":"Warning","reason":"BackOff",
          "message":"Back-off restarting failed container app in pod app-0_shop(…)",
          "involvedObject":{"kind":"Pod","namespace":"shop","name":"app-0"}}
@@ -210,7 +210,7 @@ class KubernetesEventNormalizerTest {
 
   @Test
   void missingFieldsAreTolerated() {
-    assertThat(normalizer.normalize(json("""
+    assertThat(normalizer.normalize(parse("""
         {"apiVersion":"v1","kind":"Event","type":"Warning","reason":"Forbidden"}
         """), IngestContext.at(RECEIVED))).singleElement().satisfies(f -> {
           assertThat(f.resource()).isNull();
@@ -218,16 +218,16 @@ class KubernetesEventNormalizerTest {
           assertThat(f.identity()).containsExactly("", "Forbidden", "access_control_violation");
         });
     // no type, no reason: not a Warning, nothing to say
-    assertThat(normalizer.normalize(json("{\"apiVersion\":\"v1\",\"kind\":\"Event\"}"), IngestContext.at(RECEIVED)))
+    assertThat(normalizer.normalize(parse("{\"apiVersion\":\"v1\",\"kind\":\"Event\"}"), IngestContext.at(RECEIVED)))
         .isEmpty();
-    assertThat(normalizer.normalize(json("[]"), IngestContext.at(RECEIVED))).isEmpty();
-    assertThat(normalizer.normalize(json("{\"apiVersion\":\"v1\",\"kind\":\"EventList\",\"items\":[]}"),
+    assertThat(normalizer.normalize(parse("[]"), IngestContext.at(RECEIVED))).isEmpty();
+    assertThat(normalizer.normalize(parse("{\"apiVersion\":\"v1\",\"kind\":\"EventList\",\"items\":[]}"),
         IngestContext.at(RECEIVED))).isEmpty();
   }
 
   @Test
   void unparsableTimesFallBackToTheTimeOfReceipt() {
-    Finding f = normalizer.normalize(json("""
+    Finding f = normalizer.normalize(parse("""
         {"apiVersion":"v1","kind":"Event","type":"Warning","reason":"FailedMount","message":"timed out",
          "lastTimestamp":"yesterday","involvedObject":{"kind":"Pod","namespace":"a","name":"b","uid":"u1"}}
         """), IngestContext.at(RECEIVED)).get(0);
@@ -242,15 +242,15 @@ class KubernetesEventNormalizerTest {
         .isInstanceOf(InvalidInputException.class)
         .hasMessageContaining("found Event audit.k8s.io/v1")
         .hasMessageContaining("/ingest/k8s-audit");
-    assertThatThrownBy(() -> normalizer.normalize(json("{\"apiVersion\":\"v1\",\"kind\":\"Pod\",\"metadata\":{}}"), ctx))
+    assertThatThrownBy(() -> normalizer.normalize(parse("{\"apiVersion\":\"v1\",\"kind\":\"Pod\",\"metadata\":{}}"), ctx))
         .isInstanceOf(InvalidInputException.class)
         .hasMessageContaining("found Pod v1");
-    assertThatThrownBy(() -> normalizer.normalize(json("{\"output\":\"x\",\"priority\":\"Warning\"}"), ctx))
+    assertThatThrownBy(() -> normalizer.normalize(parse("{\"output\":\"x\",\"priority\":\"Warning\"}"), ctx))
         .isInstanceOf(InvalidInputException.class)
         .hasMessageContaining("no apiVersion/kind and fields [output, priority]");
-    assertThatThrownBy(() -> normalizer.normalize(json("[{\"apiVersion\":\"v1\",\"kind\":\"Event\"}, 42]"), ctx))
+    assertThatThrownBy(() -> normalizer.normalize(parse("[{\"apiVersion\":\"v1\",\"kind\":\"Event\"}, 42]"), ctx))
         .isInstanceOf(InvalidInputException.class);
-    assertThatThrownBy(() -> normalizer.normalize(json("\"Warning\""), ctx))
+    assertThatThrownBy(() -> normalizer.normalize(parse("\"Warning\""), ctx))
         .isInstanceOf(InvalidInputException.class);
   }
 
@@ -261,7 +261,7 @@ class KubernetesEventNormalizerTest {
           {"apiVersion":"v1","kind":"Event","type":"Warning","reason":"Forbidden","involvedObject":{"kind":"Pod","name":"a"}},
           {"apiVersion":"v1","kind":"ConfigMap","metadata":{"name":"x"}}
         ]}""";
-    assertThatThrownBy(() -> normalizer.normalize(json(batch), IngestContext.at(RECEIVED)))
+    assertThatThrownBy(() -> normalizer.normalize(parse(batch), IngestContext.at(RECEIVED)))
         .isInstanceOf(InvalidInputException.class)
         .hasMessageContaining("found ConfigMap v1");
   }
