@@ -25,4 +25,10 @@ public class Observation extends CustomResource<ObservationSpec, ObservationStat
   public static final String LABEL_SOURCE = GROUP + "/source";
   public static final String LABEL_CATEGORY = GROUP + "/category";
   public static final String LABEL_SEVERITY = GROUP + "/severity";
+  /**
+   * The uid of the watched object (a report, a ConfigMap) an Observation was created from; absent
+   * for webhook findings. Lets a source find the Observations of a report to resolve the ones whose
+   * finding disappeared.
+   */
+  public static final String LABEL_ORIGIN_UID = GROUP + "/origin-uid";
 }

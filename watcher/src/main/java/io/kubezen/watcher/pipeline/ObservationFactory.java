@@ -48,10 +48,21 @@ public final class ObservationFactory {
 
   /** The Observation for the first sighting of a finding ({@code status.count} 1). */
   public Observation build(Finding f, Placement p) {
+    return build(f, p, null);
+  }
+
+  /**
+   * The same, labelled with the uid of the watched object it came from ({@code originUid}, null
+   * for none).
+   */
+  public Observation build(Finding f, Placement p, String originUid) {
     Map<String, String> labels = new LinkedHashMap<>();
     labels.put(Observation.LABEL_SOURCE, f.source());
     labels.put(Observation.LABEL_CATEGORY, f.category().wire());
     labels.put(Observation.LABEL_SEVERITY, f.severity().wire());
+    if (originUid != null) {
+      labels.put(Observation.LABEL_ORIGIN_UID, originUid);
+    }
     Observation o = new Observation();
     o.setMetadata(new ObjectMetaBuilder().withName(p.name()).withNamespace(p.namespace()).withLabels(labels).build());
     String seen = format(f.detectedAt());

@@ -25,10 +25,18 @@ import org.slf4j.LoggerFactory;
 public final class ObservationWriter implements AutoCloseable {
   private static final Logger log = LoggerFactory.getLogger(ObservationWriter.class);
 
-  /** One Observation to create (or merge), and who waits for the result. */
-  public record Create(Observation observation, CompletableFuture<WriteOutcome> result) {
+  /**
+   * One Observation to create, and who waits for the result. When it exists already it is merged
+   * (a sighting: {@link ObservationStore#createOrMerge}) or, for reconciling a watched source, left
+   * alone ({@link ObservationStore#createIfAbsent}).
+   */
+  public record Create(Observation observation, boolean mergeIfExists, CompletableFuture<WriteOutcome> result) {
     public static Create of(Observation observation) {
-      return new Create(observation, new CompletableFuture<>());
+      return new Create(observation, true, new CompletableFuture<>());
+    }
+
+    public static Create ifAbsent(Observation observation) {
+      return new Create(observation, false, new CompletableFuture<>());
     }
   }
 
@@ -129,24 +137,38 @@ public final class ObservationWriter implements AutoCloseable {
   }
 
   private void write(List<Queued> batch) {
-    List<Observation> observations = new ArrayList<>(batch.size());
+    List<Create> merge = new ArrayList<>(batch.size());
+    List<Create> ifAbsent = new ArrayList<>();
     for (Queued q : batch) {
-      observations.add(q.create().observation());
+      (q.create().mergeIfExists() ? merge : ifAbsent).add(q.create());
       if (q.holdsPermit()) {
         room.release();
       }
     }
+    write(merge, true);
+    write(ifAbsent, false);
+  }
+
+  private void write(List<Create> creates, boolean mergeIfExists) {
+    if (creates.isEmpty()) {
+      return;
+    }
+    List<Observation> observations = new ArrayList<>(creates.size());
+    for (Create c : creates) {
+      observations.add(c.observation());
+    }
     long start = System.nanoTime();
     try {
-      List<WriteOutcome> outcomes = store.createOrMerge(observations);
+      List<WriteOutcome> outcomes = mergeIfExists ? store.createOrMerge(observations)
+          : store.createIfAbsent(observations);
       metrics.writeBatch().record(System.nanoTime() - start, TimeUnit.NANOSECONDS);
-      for (int i = 0; i < batch.size(); i++) {
-        batch.get(i).create().result().complete(outcomes.get(i));
+      for (int i = 0; i < creates.size(); i++) {
+        creates.get(i).result().complete(outcomes.get(i));
       }
     } catch (RuntimeException e) {
-      log.warn("could not store {} Observations: {}", batch.size(), e.toString());
-      for (Queued q : batch) {
-        q.create().result().completeExceptionally(e);
+      log.warn("could not store {} Observations: {}", creates.size(), e.toString());
+      for (Create c : creates) {
+        c.result().completeExceptionally(e);
       }
     }
   }

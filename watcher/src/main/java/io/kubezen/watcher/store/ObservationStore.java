@@ -25,6 +25,28 @@ public interface ObservationStore extends AutoCloseable {
   List<WriteOutcome> createOrMerge(List<Observation> observations);
 
   /**
+   * Creates each Observation that does not exist yet and leaves existing ones as they are (their
+   * count is not changed), except that a resolved one is marked unresolved again: its finding is
+   * back. This is how informer sources reconcile: re-listing a report any number of times creates
+   * nothing twice and counts nothing twice. One outcome per input, in order:
+   * {@link WriteOutcome#CREATED} or {@link WriteOutcome#EXISTED}.
+   */
+  List<WriteOutcome> createIfAbsent(List<Observation> observations);
+
+  /**
+   * The Observations created from the object with this uid (label
+   * {@link io.kubezen.api.v1alpha1.Observation#LABEL_ORIGIN_UID}), resolved or not.
+   */
+  List<Observation> listByOrigin(String originUid);
+
+  /**
+   * Marks Observations resolved ({@code status.resolved = true}, {@code status.resolvedAt = at}) when
+   * their finding disappeared from its source. One outcome per key: {@link WriteOutcome#MERGED}
+   * (resolved now or already), or {@link WriteOutcome#MISSING}.
+   */
+  List<WriteOutcome> resolve(List<ObservationKey> keys, Instant at);
+
+  /**
    * Adds repeats to existing Observations ({@code count += delta}, {@code lastSeen = max}). One
    * outcome per input: {@link WriteOutcome#MERGED}, or {@link WriteOutcome#MISSING} when the
    * Observation no longer exists (deleted by GC or by hand); a missing one is not re-created.

@@ -6,6 +6,8 @@ public enum WriteOutcome {
   CREATED,
   /** The Observation existed already; the repeat was added to its status. */
   MERGED,
+  /** The Observation existed already and was left as it was (create-if-absent). */
+  EXISTED,
   /** The Observation to add repeats to does not exist (any more). */
   MISSING
 }

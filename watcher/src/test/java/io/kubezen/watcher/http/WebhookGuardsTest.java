@@ -115,6 +115,21 @@ class WebhookGuardsTest {
     }
 
     @Override
+    public List<WriteOutcome> createIfAbsent(List<Observation> observations) {
+      return real.createIfAbsent(observations);
+    }
+
+    @Override
+    public List<Observation> listByOrigin(String originUid) {
+      return real.listByOrigin(originUid);
+    }
+
+    @Override
+    public List<WriteOutcome> resolve(List<io.kubezen.watcher.store.ObservationKey> keys, Instant at) {
+      return real.resolve(keys, at);
+    }
+
+    @Override
     public Optional<Observation> get(String namespace, String name) {
       return real.get(namespace, name);
     }

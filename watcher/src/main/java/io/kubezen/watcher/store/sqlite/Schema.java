@@ -41,7 +41,11 @@ final class Schema {
           "CREATE INDEX observations_category ON observations (category, created_at DESC, name, namespace)",
           "CREATE INDEX observations_event_type ON observations (event_type, created_at DESC, name, namespace)",
           "CREATE INDEX observations_namespace ON observations (namespace, created_at DESC, name)",
-          "CREATE INDEX observations_expires ON observations (expires_at) WHERE expires_at IS NOT NULL"));
+          "CREATE INDEX observations_expires ON observations (expires_at) WHERE expires_at IS NOT NULL"),
+      List.of(
+          // Version 2: the uid of the watched object an Observation came from (label origin-uid).
+          "ALTER TABLE observations ADD COLUMN origin_uid TEXT",
+          "CREATE INDEX observations_origin ON observations (origin_uid) WHERE origin_uid IS NOT NULL"));
 
   static final int VERSION = MIGRATIONS.size();
 

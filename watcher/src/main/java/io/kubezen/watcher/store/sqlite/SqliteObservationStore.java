@@ -11,6 +11,7 @@ import io.kubezen.watcher.model.Json;
 import io.kubezen.watcher.store.GcResult;
 import io.kubezen.watcher.store.ObservationPage;
 import io.kubezen.watcher.store.ObservationQuery;
+import io.kubezen.watcher.store.ObservationKey;
 import io.kubezen.watcher.store.ObservationStore;
 import io.kubezen.watcher.store.Repeat;
 import io.kubezen.watcher.store.StoreException;
@@ -64,11 +65,17 @@ public final class SqliteObservationStore implements ObservationStore {
 
   private static final String INSERT = """
       INSERT INTO observations (namespace, name, source, category, severity, event_type, fingerprint,
-        created_at, expires_at, first_seen, last_seen, count, resolved, resolved_at, body)
-      VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+        created_at, expires_at, first_seen, last_seen, count, resolved, resolved_at, body, origin_uid)
+      VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
       ON CONFLICT (namespace, name) DO NOTHING""";
   private static final String MERGE = """
-      UPDATE observations SET count = count + ?, first_seen = min(first_seen, ?), last_seen = max(last_seen, ?)
+      UPDATE observations SET count = count + ?, first_seen = min(first_seen, ?), last_seen = max(last_seen, ?),
+        resolved = CASE WHEN resolved = 1 THEN 0 ELSE resolved END
+      WHERE namespace = ? AND name = ?""";
+  private static final String UNRESOLVE = """
+      UPDATE observations SET resolved = 0 WHERE namespace = ? AND name = ? AND resolved = 1""";
+  private static final String RESOLVE = """
+      UPDATE observations SET resolved = 1, resolved_at = coalesce(CASE WHEN resolved = 1 THEN resolved_at END, ?)
       WHERE namespace = ? AND name = ?""";
   private static final String REPEAT = """
       UPDATE observations SET count = count + ?, last_seen = max(last_seen, coalesce(?, last_seen))
@@ -190,7 +197,8 @@ public final class SqliteObservationStore implements ObservationStore {
       long lastSeen,
       Boolean resolved,
       String resolvedAt,
-      String body) {}
+      String body,
+      String originUid) {}
 
   @Override
   public List<WriteOutcome> createOrMerge(List<Observation> observations) {
@@ -252,6 +260,7 @@ public final class SqliteObservationStore implements ObservationStore {
     }
     st.setString(14, r.resolvedAt());
     st.setString(15, r.body());
+    st.setString(16, r.originUid());
     return st.executeUpdate();
   }
 
@@ -317,7 +326,75 @@ public final class SqliteObservationStore implements ObservationStore {
     }
     return new Row(meta.getNamespace(), meta.getName(), spec, spec.ttlSecondsAfterCreation(), count,
         Math.min(firstSeen, lastSeen), Math.max(firstSeen, lastSeen),
-        status == null ? null : status.resolved(), status == null ? null : status.resolvedAt(), body);
+        status == null ? null : status.resolved(), status == null ? null : status.resolvedAt(), body,
+        meta.getLabels() == null ? null : meta.getLabels().get(Observation.LABEL_ORIGIN_UID));
+  }
+
+  @Override
+  public List<WriteOutcome> createIfAbsent(List<Observation> observations) {
+    if (observations.isEmpty()) {
+      return List.of();
+    }
+    List<Row> rows = new ArrayList<>(observations.size());
+    for (Observation o : observations) {
+      rows.add(row(o));
+    }
+    return inWriteTransaction("createIfAbsent of " + rows.size(), conn -> {
+      long now = clock.millis();
+      List<WriteOutcome> outcomes = new ArrayList<>(rows.size());
+      try (PreparedStatement insert = conn.prepareStatement(INSERT);
+          PreparedStatement unresolve = conn.prepareStatement(UNRESOLVE)) {
+        for (Row r : rows) {
+          if (insert(insert, r, now) == 1) {
+            outcomes.add(WriteOutcome.CREATED);
+            continue;
+          }
+          unresolve.setString(1, r.namespace());
+          unresolve.setString(2, r.name());
+          unresolve.executeUpdate();
+          outcomes.add(WriteOutcome.EXISTED);
+        }
+      }
+      return outcomes;
+    });
+  }
+
+  @Override
+  public List<Observation> listByOrigin(String originUid) {
+    Objects.requireNonNull(originUid, "originUid");
+    return read("listByOrigin " + originUid, conn -> {
+      try (PreparedStatement st = conn.prepareStatement(
+          "SELECT " + COLUMNS + " FROM observations WHERE origin_uid = ? ORDER BY namespace, name")) {
+        st.setString(1, originUid);
+        List<Observation> out = new ArrayList<>();
+        try (ResultSet rs = st.executeQuery()) {
+          while (rs.next()) {
+            out.add(observation(rs));
+          }
+        }
+        return out;
+      }
+    });
+  }
+
+  @Override
+  public List<WriteOutcome> resolve(List<ObservationKey> keys, Instant at) {
+    if (keys.isEmpty()) {
+      return List.of();
+    }
+    String when = Times.formatMicros(Times.micros(at));
+    return inWriteTransaction("resolve of " + keys.size(), conn -> {
+      List<WriteOutcome> outcomes = new ArrayList<>(keys.size());
+      try (PreparedStatement st = conn.prepareStatement(RESOLVE)) {
+        for (ObservationKey k : keys) {
+          st.setString(1, when);
+          st.setString(2, k.namespace());
+          st.setString(3, k.name());
+          outcomes.add(st.executeUpdate() == 1 ? WriteOutcome.MERGED : WriteOutcome.MISSING);
+        }
+      }
+      return outcomes;
+    });
   }
 
   @Override
