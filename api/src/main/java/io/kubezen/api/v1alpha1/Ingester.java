@@ -1,0 +1,23 @@
+package io.kubezen.api.v1alpha1;
+
+import io.fabric8.kubernetes.api.model.Namespaced;
+import io.fabric8.kubernetes.client.CustomResource;
+import io.fabric8.kubernetes.model.annotation.Group;
+import io.fabric8.kubernetes.model.annotation.Kind;
+import io.fabric8.kubernetes.model.annotation.Plural;
+import io.fabric8.kubernetes.model.annotation.ShortNames;
+import io.fabric8.kubernetes.model.annotation.Singular;
+import io.fabric8.kubernetes.model.annotation.Version;
+
+/**
+ * A source declared as a resource: {@code zen.kube-zen.io/v1alpha1 Ingester}. Either an informer
+ * over any resource (by group/version/resource) or a webhook path under {@code /ingest/}, with a
+ * mapping from the input to findings, and its own filter and dedup window.
+ */
+@Group(Observation.GROUP)
+@Version(Observation.VERSION)
+@Kind("Ingester")
+@Plural("ingesters")
+@Singular("ingester")
+@ShortNames("ing")
+public class Ingester extends CustomResource<IngesterSpec, IngesterStatus> implements Namespaced {}
