@@ -82,6 +82,22 @@ public final class KubeApiServer {
     return applied;
   }
 
+  /** Applies zen-watcher's own CRDs, the ones under charts/zen-watcher/crds/ (once per JVM). */
+  public static synchronized void applyZenCrds() {
+    if (zenCrdsApplied) {
+      return;
+    }
+    try (Stream<Path> files = Files.list(repositoryRoot().resolve("charts/zen-watcher/crds"))) {
+      files.filter(f -> f.toString().endsWith(".yml") || f.toString().endsWith(".yaml")).sorted()
+          .forEach(KubeApiServer::apply);
+    } catch (IOException e) {
+      throw new IllegalStateException("cannot read charts/zen-watcher/crds", e);
+    }
+    zenCrdsApplied = true;
+  }
+
+  private static boolean zenCrdsApplied;
+
   /** The repository's root (the folder with the parent pom). */
   public static Path repositoryRoot() {
     Path p = Path.of(System.getProperty("user.dir")).toAbsolutePath();
