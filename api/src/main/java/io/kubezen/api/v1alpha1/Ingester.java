@@ -1,5 +1,6 @@
 package io.kubezen.api.v1alpha1;
 
+import io.fabric8.crd.generator.annotation.AdditionalPrinterColumn;
 import io.fabric8.kubernetes.api.model.Namespaced;
 import io.fabric8.kubernetes.client.CustomResource;
 import io.fabric8.kubernetes.model.annotation.Group;
@@ -20,4 +21,6 @@ import io.fabric8.kubernetes.model.annotation.Version;
 @Plural("ingesters")
 @Singular("ingester")
 @ShortNames("ing")
+@AdditionalPrinterColumn(name = "Ready", jsonPath = ".status.conditions[?(@.type==\"Ready\")].status")
+@AdditionalPrinterColumn(name = "Age", jsonPath = ".metadata.creationTimestamp", type = AdditionalPrinterColumn.Type.DATE)
 public class Ingester extends CustomResource<IngesterSpec, IngesterStatus> implements Namespaced {}

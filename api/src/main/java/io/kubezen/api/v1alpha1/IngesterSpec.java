@@ -3,6 +3,7 @@ package io.kubezen.api.v1alpha1;
 import com.fasterxml.jackson.annotation.JsonCreator;
 import com.fasterxml.jackson.annotation.JsonInclude;
 import com.fasterxml.jackson.annotation.JsonValue;
+import io.fabric8.crd.generator.annotation.PrinterColumn;
 import java.util.List;
 import java.util.Map;
 
@@ -20,8 +21,8 @@ import java.util.Map;
  */
 @JsonInclude(JsonInclude.Include.NON_NULL)
 public record IngesterSpec(
-    String source,
-    Type type,
+    @PrinterColumn(name = "Source") String source,
+    @PrinterColumn(name = "Type") Type type,
     Informer informer,
     Webhook webhook,
     Mapping mapping,

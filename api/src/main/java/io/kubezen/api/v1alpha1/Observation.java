@@ -1,5 +1,6 @@
 package io.kubezen.api.v1alpha1;
 
+import io.fabric8.crd.generator.annotation.AdditionalPrinterColumn;
 import io.fabric8.kubernetes.api.model.Namespaced;
 import io.fabric8.kubernetes.client.CustomResource;
 import io.fabric8.kubernetes.model.annotation.Group;
@@ -16,6 +17,7 @@ import io.fabric8.kubernetes.model.annotation.Version;
 @Plural("observations")
 @Singular("observation")
 @ShortNames("obs")
+@AdditionalPrinterColumn(name = "Age", jsonPath = ".metadata.creationTimestamp", type = AdditionalPrinterColumn.Type.DATE)
 public class Observation extends CustomResource<ObservationSpec, ObservationStatus> implements Namespaced {
   public static final String GROUP = "zen.kube-zen.io";
   public static final String VERSION = "v1alpha1";
