@@ -213,6 +213,16 @@ public final class SourceManager implements AutoCloseable {
     return out;
   }
 
+  /** The namespaces a watched source has an informer in ("" for all namespaces or cluster scope). For tests and diagnostics. */
+  public Set<String> watchedNamespaces(String id) {
+    for (Unit u : units) {
+      if (u.source.id().equals(id)) {
+        return Set.copyOf(u.informers.keySet());
+      }
+    }
+    throw new IllegalArgumentException("no watched source " + id);
+  }
+
   /** True when started and every enabled source whose resource is served has synced its informers. */
   public boolean synced() {
     Run r;
@@ -245,10 +255,7 @@ public final class SourceManager implements AutoCloseable {
     if (u.source.namespaced() && namespaceSelector != null && !r.namespacesSynced) {
       return "waiting for namespaces";
     }
-    if (u.source.namespaced() && options.scoped() && u.informers.isEmpty()) {
-      return "synced";
-    }
-    if (u.informers.isEmpty()) {
+    if (!u.informers.keySet().containsAll(wantedKeys(u, r))) {
       return "syncing";
     }
     for (SharedIndexInformer<GenericKubernetesResource> i : u.informers.values()) {
@@ -470,48 +477,62 @@ public final class SourceManager implements AutoCloseable {
 
   private void startNamespaceInformer(Run r) {
     SharedIndexInformer<Namespace> informer = client.namespaces().runnableInformer(0);
+    // The selection is read from the informer's cache, which is up to date before handlers are called
+    // (and before start() completes, when handlers may not have run yet).
+    Runnable reselect = () -> {
+      if (r.stopped) {
+        return;
+      }
+      Set<String> now = new TreeSet<>();
+      for (Namespace ns : informer.getStore().list()) {
+        if (namespaceSelector.matches(ns.getMetadata().getLabels())) {
+          now.add(ns.getMetadata().getName());
+        }
+      }
+      boolean changed;
+      synchronized (r.selectedNamespaces) {
+        changed = !now.equals(r.selectedNamespaces);
+        if (changed) {
+          Set<String> added = new TreeSet<>(now);
+          added.removeAll(r.selectedNamespaces);
+          Set<String> removed = new TreeSet<>(r.selectedNamespaces);
+          removed.removeAll(now);
+          log.info("namespaces selected by {}: {} (added {}, removed {})", namespaceSelector, now, added, removed);
+          r.selectedNamespaces.clear();
+          r.selectedNamespaces.addAll(now);
+        }
+      }
+      if (changed && r.namespacesSynced) {
+        reconcileInformers(r);
+      }
+    };
     informer.addEventHandler(new ResourceEventHandler<>() {
       @Override
       public void onAdd(Namespace ns) {
-        changed(ns, false);
+        reselect.run();
       }
 
       @Override
       public void onUpdate(Namespace oldNs, Namespace newNs) {
-        changed(newNs, false);
+        reselect.run();
       }
 
       @Override
       public void onDelete(Namespace ns, boolean unknown) {
-        changed(ns, true);
-      }
-
-      private void changed(Namespace ns, boolean deleted) {
-        if (r.stopped) {
-          return;
-        }
-        String name = ns.getMetadata().getName();
-        boolean selected = !deleted && namespaceSelector.matches(ns.getMetadata().getLabels());
-        boolean changedSet = selected ? r.selectedNamespaces.add(name) : r.selectedNamespaces.remove(name);
-        if (changedSet) {
-          log.info("namespace {} {} the selector {}", name, selected ? "matches" : "no longer matches", namespaceSelector);
-          if (r.namespacesSynced) {
-            reconcileInformers(r);
-          }
-        }
+        reselect.run();
       }
     });
     informer.exceptionHandler((started, t) -> {
       if (r.stopped) {
         return false;
       }
-      metrics.sourceWatchRestart("namespaces", "v1/namespaces");
       log.warn("the namespace watch failed; retrying: {}", t.toString());
       return true;
     });
     r.namespaceInformer = informer;
     informer.start().whenComplete((v, e) -> {
       if (e == null) {
+        reselect.run();
         r.namespacesSynced = true;
         reconcileInformers(r);
       }
