@@ -270,6 +270,12 @@ class SourceManagerApiServerTest {
       assertThat(o.getSpec().source()).isEqualTo("k8s-events");
       assertThat(o.getSpec().eventType()).isEqualTo("access_control_violation");
       assertThat(rig.byOrigin(ok.getMetadata().getUid())).isEmpty();
+      // This server has no core v1 Events: that informer's list fails, is counted, and retried.
+      await().atMost(Duration.ofSeconds(10)).until(() -> {
+        Double restarts = rig.sample("zenwatcher_source_watch_restarts_total", "gvr=\"v1/events\"");
+        return restarts != null && restarts >= 1;
+      });
+      assertThat(rig.metrics.scrape()).contains("zenwatcher_source_watch_last_event_timestamp_seconds{gvr=\"events.k8s.io/v1/events\",source=\"k8s-events\"}");
 
       rig.manager.stop();
       rig.manager.start();
