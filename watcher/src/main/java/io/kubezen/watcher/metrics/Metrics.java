@@ -43,6 +43,11 @@ public final class Metrics {
   public static final String DEDUP_CACHE_SIZE = "zen_watcher_dedup_cache_size";
   public static final String FILTER_RELOADS = "zen_watcher_filter_reloads";
   public static final String FILTER_EXPRESSION_ERRORS = "zen_watcher_filter_expression_errors";
+  // Watched (informer) sources. The last two keep the names the issue gives them: zenwatcher_, not zen_watcher_.
+  public static final String INFORMER_CACHE_SYNCED = "zen_watcher_informer_cache_synced";
+  public static final String SOURCE_AVAILABLE = "zen_watcher_source_available";
+  public static final String SOURCE_WATCH_RESTARTS = "zenwatcher_source_watch_restarts";
+  public static final String SOURCE_WATCH_LAST_EVENT = "zenwatcher_source_watch_last_event_timestamp_seconds";
 
   public static final int MAX_CUSTOM_SOURCE_LABELS = 32;
   public static final String OTHER = "other";
@@ -53,6 +58,7 @@ public final class Metrics {
   private final Set<String> customSourceLabels = ConcurrentHashMap.newKeySet();
   private final Map<Key, Counter> counters = new ConcurrentHashMap<>();
   private final Map<String, Timer> processingTimers = new ConcurrentHashMap<>();
+  private final Map<Key, java.util.concurrent.atomic.AtomicLong> gaugeValues = new ConcurrentHashMap<>();
   private final Timer writeTimer;
 
   private record Key(String name, String a, String b, String c) {}
@@ -69,7 +75,7 @@ public final class Metrics {
 
     @Override
     public String name(String name, io.micrometer.core.instrument.Meter.Type type, String baseUnit) {
-      if (!name.startsWith("zen_watcher_")) {
+      if (!name.startsWith("zen_watcher_") && !name.startsWith("zenwatcher_")) {
         return standard.name(name, type, baseUnit);
       }
       return switch (type) {
@@ -203,6 +209,44 @@ public final class Metrics {
 
   public Timer writeBatch() {
     return writeTimer;
+  }
+
+  /** 1 when every informer of a watched source has listed its objects, else 0. */
+  public void informerCacheSynced(String source, boolean synced) {
+    gaugeValue(INFORMER_CACHE_SYNCED, "1 when every informer of a watched source has synced its cache, else 0",
+        "source", sourceLabel(source), null, null).set(synced ? 1 : 0);
+  }
+
+  /** 1 when a watched source's resource is served (its CRD is installed), else 0. */
+  public void sourceAvailable(String source, String gvr, boolean available) {
+    gaugeValue(SOURCE_AVAILABLE, "1 when a watched source's resource is served (its CRD is installed), else 0",
+        "source", sourceLabel(source), "gvr", gvr).set(available ? 1 : 0);
+  }
+
+  /** A watch or list of a watched source failed and is retried. */
+  public void sourceWatchRestart(String source, String gvr) {
+    counter(SOURCE_WATCH_RESTARTS, "Watches or lists of a watched source that failed and were restarted", "source",
+        sourceLabel(source), "gvr", gvr, null, null).increment();
+  }
+
+  /** When a watched source last delivered an object (added, updated or deleted). */
+  public void sourceWatchLastEvent(String source, String gvr, java.time.Instant at) {
+    gaugeValue(SOURCE_WATCH_LAST_EVENT, "Unix time of the last object a watched source delivered", "source",
+        sourceLabel(source), "gvr", gvr).set(at.getEpochSecond());
+  }
+
+  private java.util.concurrent.atomic.AtomicLong gaugeValue(String name, String description, String k1, String v1,
+      String k2, String v2) {
+    return gaugeValues.computeIfAbsent(new Key(name, v1, v2, null), k -> {
+      java.util.concurrent.atomic.AtomicLong v = new java.util.concurrent.atomic.AtomicLong();
+      Gauge.Builder<java.util.concurrent.atomic.AtomicLong> b = Gauge.builder(name, v,
+          java.util.concurrent.atomic.AtomicLong::doubleValue).description(description).tag(k1, v1);
+      if (k2 != null) {
+        b.tag(k2, v2);
+      }
+      b.strongReference(true).register(registry);
+      return v;
+    });
   }
 
   public void gauge(String name, String description, Supplier<Number> value) {

@@ -1,0 +1,205 @@
+package io.kubezen.watcher.kube;
+
+import io.fabric8.kubernetes.api.model.GenericKubernetesResource;
+import io.kubezen.api.v1alpha1.Observation;
+import io.kubezen.watcher.model.Finding;
+import io.kubezen.watcher.pipeline.ObservationWriter;
+import io.kubezen.watcher.pipeline.Pipeline;
+import io.kubezen.watcher.source.IngestContext;
+import io.kubezen.watcher.source.InvalidInputException;
+import io.kubezen.watcher.store.ObservationKey;
+import io.kubezen.watcher.store.ObservationStore;
+import java.time.Clock;
+import java.time.Duration;
+import java.util.HashSet;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.CompletionException;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicInteger;
+import java.util.function.Supplier;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * Turns the informer events of one watched object into store writes, one object at a time (the
+ * events of one uid are applied in order, those of different uids concurrently):
+ *
+ * <ul>
+ *   <li>added or updated: normalize, {@link Pipeline#reconcile} (creates the missing Observations,
+ *       leaves the existing ones), then, for state-like sources, resolve the Observations of that
+ *       origin whose finding is no longer in the object;
+ *   <li>deleted: for state-like sources, resolve every Observation of that origin; event-like
+ *       sources (Kubernetes Events expire) resolve nothing.
+ * </ul>
+ *
+ * <p>A full write queue is waited out (retried with backoff for as long as this runs); other
+ * failures are retried {@link #MAX_ATTEMPTS} times, then logged: the next update or re-list of
+ * the object reconciles it again.
+ */
+final class OriginReconciler implements AutoCloseable {
+  private static final Logger log = LoggerFactory.getLogger(OriginReconciler.class);
+  static final int MAX_ATTEMPTS = 5;
+  private static final Duration FIRST_BACKOFF = Duration.ofMillis(200);
+  private static final Duration MAX_BACKOFF = Duration.ofSeconds(10);
+
+  private final Pipeline pipeline;
+  private final ObservationStore store;
+  private final Clock clock;
+  private final ExecutorService executor;
+  private final Map<String, CompletableFuture<Void>> tails = new ConcurrentHashMap<>();
+  private volatile boolean open = true;
+
+  OriginReconciler(Pipeline pipeline, ObservationStore store, Clock clock, int threads) {
+    this.pipeline = pipeline;
+    this.store = store;
+    this.clock = clock;
+    AtomicInteger n = new AtomicInteger();
+    this.executor = Executors.newFixedThreadPool(threads, r -> {
+      Thread t = new Thread(r, "source-reconcile-" + n.incrementAndGet());
+      t.setDaemon(true);
+      return t;
+    });
+  }
+
+  /** The object was added or changed. */
+  CompletableFuture<Void> upserted(WatchedSource source, GenericKubernetesResource object) {
+    String uid = object.getMetadata().getUid();
+    return inOrder(uid, () -> upsert(source, object, uid), source, object);
+  }
+
+  /** The object was deleted. */
+  CompletableFuture<Void> deleted(WatchedSource source, GenericKubernetesResource object) {
+    if (!source.stateLike()) {
+      return CompletableFuture.completedFuture(null);
+    }
+    String uid = object.getMetadata().getUid();
+    return inOrder(uid, () -> CompletableFuture.runAsync(() -> resolveExcept(uid, Set.of()), executor), source, object);
+  }
+
+  private CompletableFuture<Void> upsert(WatchedSource source, GenericKubernetesResource object, String uid) {
+    List<Finding> findings;
+    try {
+      WatchedSource.Input input = source.reader().read(object);
+      findings = input == null ? List.of()
+          : source.normalizer().normalize(input.json(), new IngestContext(clock.instant(), input.params()));
+    } catch (InvalidInputException e) {
+      // Unreadable: nothing is known about its findings, so nothing is resolved either.
+      log.warn("{} {}: cannot read {}: {}", source.source(), source.gvr(), ObjectReaders.name(object), e.getMessage());
+      return CompletableFuture.completedFuture(null);
+    }
+    return pipeline.reconcile(source.normalizer(), findings, uid).thenAcceptAsync(result -> {
+      if (source.stateLike()) {
+        resolveExcept(uid, new HashSet<>(result.current()));
+      }
+    }, executor);
+  }
+
+  /** Resolves the unresolved Observations of {@code uid} that are not in {@code keep}. */
+  private void resolveExcept(String uid, Set<ObservationKey> keep) {
+    List<ObservationKey> gone = store.listByOrigin(uid).stream()
+        .filter(o -> !resolved(o))
+        .map(o -> new ObservationKey(o.getMetadata().getNamespace(), o.getMetadata().getName()))
+        .filter(k -> !keep.contains(k))
+        .toList();
+    if (!gone.isEmpty()) {
+      store.resolve(gone, clock.instant());
+    }
+  }
+
+  private static boolean resolved(Observation o) {
+    return o.getStatus() != null && Boolean.TRUE.equals(o.getStatus().resolved());
+  }
+
+  // Chains the work on one uid after the previous work on it.
+  private CompletableFuture<Void> inOrder(String uid, Supplier<CompletableFuture<Void>> work, WatchedSource source,
+      GenericKubernetesResource object) {
+    if (uid == null) {
+      log.warn("{} {}: {} has no uid; ignored", source.source(), source.gvr(), ObjectReaders.name(object));
+      return CompletableFuture.completedFuture(null);
+    }
+    CompletableFuture<Void> next = new CompletableFuture<>();
+    CompletableFuture<Void> previous = tails.put(uid, next);
+    CompletableFuture<Void> before = previous == null ? CompletableFuture.completedFuture(null) : previous;
+    before.whenComplete((v, e) -> attempt(work, 1, next, source, object));
+    next.whenComplete((v, e) -> tails.remove(uid, next));
+    return next;
+  }
+
+  private void attempt(Supplier<CompletableFuture<Void>> work, int attempt, CompletableFuture<Void> done,
+      WatchedSource source, GenericKubernetesResource object) {
+    if (!open) {
+      done.complete(null);
+      return;
+    }
+    CompletableFuture<Void> f;
+    try {
+      f = work.get();
+    } catch (RuntimeException e) {
+      f = CompletableFuture.failedFuture(e);
+    }
+    f.whenComplete((v, e) -> {
+      if (e == null) {
+        done.complete(null);
+        return;
+      }
+      Throwable cause = e instanceof CompletionException && e.getCause() != null ? e.getCause() : e;
+      boolean overloaded = cause instanceof ObservationWriter.OverloadedException;
+      if (!open || (!overloaded && attempt >= MAX_ATTEMPTS)) {
+        if (open) {
+          log.warn("{} {}: giving up on {} after {} attempts: {}", source.source(), source.gvr(),
+              ObjectReaders.name(object), attempt, cause.toString());
+        }
+        done.complete(null);
+        return;
+      }
+      long delay = Math.min(MAX_BACKOFF.toMillis(), FIRST_BACKOFF.toMillis() << Math.min(attempt - 1, 10));
+      if (!overloaded) {
+        log.debug("{} {}: retrying {} in {} ms: {}", source.source(), source.gvr(), ObjectReaders.name(object), delay,
+            cause.toString());
+      }
+      try {
+        CompletableFuture.delayedExecutor(delay, TimeUnit.MILLISECONDS, executor)
+            .execute(() -> attempt(work, attempt + 1, done, source, object));
+      } catch (java.util.concurrent.RejectedExecutionException closed) {
+        done.complete(null);
+      }
+    });
+  }
+
+  /** The number of objects with work under way. */
+  int pending() {
+    return tails.size();
+  }
+
+  /** Stops taking work; waits up to {@code timeout} for the work under way. */
+  void close(Duration timeout) {
+    long deadline = System.nanoTime() + timeout.toNanos();
+    while (!tails.isEmpty() && System.nanoTime() < deadline) {
+      try {
+        Thread.sleep(10);
+      } catch (InterruptedException e) {
+        Thread.currentThread().interrupt();
+        break;
+      }
+    }
+    open = false;
+    executor.shutdown();
+    try {
+      executor.awaitTermination(Math.max(0, deadline - System.nanoTime()), TimeUnit.NANOSECONDS);
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+    }
+    executor.shutdownNow();
+  }
+
+  @Override
+  public void close() {
+    close(Duration.ofSeconds(5));
+  }
+}

@@ -1,0 +1,541 @@
+package io.kubezen.watcher.kube;
+
+import io.fabric8.kubernetes.api.model.GenericKubernetesResource;
+import io.fabric8.kubernetes.api.model.GenericKubernetesResourceList;
+import io.fabric8.kubernetes.api.model.Namespace;
+import io.fabric8.kubernetes.api.model.apiextensions.v1.CustomResourceDefinition;
+import io.fabric8.kubernetes.client.KubernetesClient;
+import io.fabric8.kubernetes.client.KubernetesClientException;
+import io.fabric8.kubernetes.client.dsl.FilterWatchListDeletable;
+import io.fabric8.kubernetes.client.dsl.MixedOperation;
+import io.fabric8.kubernetes.client.dsl.Resource;
+import io.fabric8.kubernetes.client.informers.ResourceEventHandler;
+import io.fabric8.kubernetes.client.informers.SharedIndexInformer;
+import io.kubezen.watcher.metrics.Metrics;
+import io.kubezen.watcher.pipeline.Pipeline;
+import io.kubezen.watcher.store.ObservationStore;
+import java.time.Clock;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.LinkedHashMap;
+import java.util.LinkedHashSet;
+import java.util.List;
+import java.util.Map;
+import java.util.Objects;
+import java.util.Set;
+import java.util.TreeSet;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.Executors;
+import java.util.concurrent.ScheduledExecutorService;
+import java.util.concurrent.TimeUnit;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * Runs the informers of every enabled {@link WatchedSource} and feeds what they see into the
+ * pipeline (see {@link OriginReconciler}). {@link #start} and {@link #stop} may be called any number
+ * of times on one instance (the leader elector starts it on gaining leadership and stops it on
+ * losing it); every start re-lists everything, which creates and counts nothing twice.
+ *
+ * <p>A source whose CRD is not installed waits for it: a WARN log once, {@code
+ * zen_watcher_source_available 0}, {@link #status()} "waiting for CRD ..."; the CRD is looked for
+ * every {@link SourceOptions#crdCheckInterval()} and the source starts as soon as it is there (and
+ * stops when it is removed), without a restart.
+ *
+ * <p>Namespaced sources run one informer across all namespaces, or, when scoped, one informer per
+ * watched namespace: those of {@code WATCH_NAMESPACE}, plus those whose labels match {@code
+ * WATCH_NAMESPACE_SELECTOR} (a Namespace informer follows them as they are created, relabelled and
+ * deleted; the selector is matched here, so set-based selectors work the same everywhere).
+ */
+public final class SourceManager implements AutoCloseable {
+  private static final Logger log = LoggerFactory.getLogger(SourceManager.class);
+  /** The informer key of an informer over all namespaces, or over a cluster-scoped resource. */
+  static final String ALL = "";
+  private static final int RECONCILE_THREADS = 2;
+
+  private final KubernetesClient client;
+  private final Pipeline pipeline;
+  private final ObservationStore store;
+  private final Metrics metrics;
+  private final Clock clock;
+  private final SourceOptions options;
+  private final LabelSelector namespaceSelector;
+  private final List<Unit> units;
+
+  private Run run;
+
+  /** One enabled watched source and its state. */
+  private final class Unit {
+    final WatchedSource source;
+    volatile Availability availability;
+    volatile boolean warned;
+    final Map<String, SharedIndexInformer<GenericKubernetesResource>> informers = new ConcurrentHashMap<>();
+
+    Unit(WatchedSource source) {
+      this.source = source;
+      this.availability = source.crdName() == null ? Availability.AVAILABLE : Availability.UNKNOWN;
+    }
+  }
+
+  private record Availability(boolean available, String message) {
+    static final Availability AVAILABLE = new Availability(true, null);
+    static final Availability UNKNOWN = new Availability(false, "checking CRD");
+  }
+
+  /** What one start() brought up; dropped by stop(). */
+  private static final class Run {
+    final OriginReconciler reconciler;
+    final ScheduledExecutorService checker;
+    final Set<String> selectedNamespaces = ConcurrentHashMap.newKeySet();
+    SharedIndexInformer<Namespace> namespaceInformer;
+    volatile boolean namespacesSynced;
+    volatile boolean stopped;
+
+    Run(OriginReconciler reconciler, ScheduledExecutorService checker) {
+      this.reconciler = reconciler;
+      this.checker = checker;
+    }
+  }
+
+  public SourceManager(KubernetesClient client, Pipeline pipeline, ObservationStore store, Metrics metrics, Clock clock,
+      SourceOptions options) {
+    this(client, pipeline, store, metrics, clock, options, BuiltInSources.all());
+  }
+
+  /**
+   * With the watched sources of the caller's choosing (tests; later, Ingesters).
+   *
+   * @throws IllegalArgumentException when the namespace selector is invalid, or a source named in
+   *     {@link SourceOptions#sources()} is not among {@code watched}
+   */
+  public SourceManager(KubernetesClient client, Pipeline pipeline, ObservationStore store, Metrics metrics, Clock clock,
+      SourceOptions options, List<WatchedSource> watched) {
+    this.client = Objects.requireNonNull(client, "client");
+    this.pipeline = Objects.requireNonNull(pipeline, "pipeline");
+    this.store = Objects.requireNonNull(store, "store");
+    this.metrics = Objects.requireNonNull(metrics, "metrics");
+    this.clock = Objects.requireNonNull(clock, "clock");
+    this.options = Objects.requireNonNull(options, "options");
+    this.namespaceSelector = options.namespaceSelector() == null ? null : LabelSelector.parse(options.namespaceSelector());
+    Set<String> known = new TreeSet<>();
+    Set<String> ids = new LinkedHashSet<>();
+    List<Unit> u = new ArrayList<>();
+    for (WatchedSource w : watched) {
+      known.add(w.source());
+      if (!ids.add(w.id())) {
+        throw new IllegalArgumentException("watched source " + w.id() + " is listed twice");
+      }
+      if (options.enabled(w.source())) {
+        u.add(new Unit(w));
+      }
+    }
+    for (String s : options.sources()) {
+      if (!known.contains(s)) {
+        throw new IllegalArgumentException("SOURCES names '" + s + "', which is not a watched source; known: " + known);
+      }
+    }
+    this.units = List.copyOf(u);
+  }
+
+  /** Starts every enabled source (no-op when started). Returns at once; the informers sync in the background. */
+  public synchronized SourceManager start() {
+    if (run != null) {
+      return this;
+    }
+    ScheduledExecutorService checker = Executors.newSingleThreadScheduledExecutor(r -> {
+      Thread t = new Thread(r, "source-crd-check");
+      t.setDaemon(true);
+      return t;
+    });
+    Run r = new Run(new OriginReconciler(pipeline, store, clock, RECONCILE_THREADS), checker);
+    run = r;
+    if (namespaceSelector != null) {
+      startNamespaceInformer(r);
+    }
+    for (Unit u : units) {
+      if (u.source.crdName() == null) {
+        metrics.sourceAvailable(u.source.source(), u.source.gvr(), true);
+      }
+    }
+    long every = options.crdCheckInterval().toMillis();
+    checker.scheduleWithFixedDelay(() -> checkCrds(r), 0, every, TimeUnit.MILLISECONDS);
+    log.info("watched sources starting: {}", units.stream().map(u -> u.source.id()).toList());
+    return this;
+  }
+
+  /** Stops every informer and waits (briefly) for the work under way; start() may be called again. */
+  public synchronized void stop() {
+    Run r = run;
+    if (r == null) {
+      return;
+    }
+    run = null;
+    r.stopped = true;
+    r.checker.shutdownNow();
+    if (r.namespaceInformer != null) {
+      r.namespaceInformer.stop();
+    }
+    for (Unit u : units) {
+      for (SharedIndexInformer<GenericKubernetesResource> i : u.informers.values()) {
+        i.stop();
+      }
+      u.informers.clear();
+      metrics.informerCacheSynced(u.source.source(), false);
+    }
+    r.reconciler.close(Duration.ofSeconds(10));
+    log.info("watched sources stopped");
+  }
+
+  @Override
+  public void close() {
+    stop();
+  }
+
+  public synchronized boolean running() {
+    return run != null;
+  }
+
+  /**
+   * Per watched source ({@link WatchedSource#id()}, e.g. {@code trivy:aquasecurity.github.io/v1alpha1/vulnerabilityreports}):
+   * "synced", "syncing", "waiting for CRD <name>", "waiting for namespaces", "cluster-scoped: not
+   * watched (namespaces are scoped)", or "stopped". For the readiness details.
+   */
+  public Map<String, String> status() {
+    Map<String, String> out = new LinkedHashMap<>();
+    Run r;
+    synchronized (this) {
+      r = run;
+    }
+    for (Unit u : units) {
+      out.put(u.source.id(), status(u, r));
+    }
+    return out;
+  }
+
+  /** The namespaces a watched source has an informer in ("" for all namespaces or cluster scope). For tests and diagnostics. */
+  public Set<String> watchedNamespaces(String id) {
+    for (Unit u : units) {
+      if (u.source.id().equals(id)) {
+        return Set.copyOf(u.informers.keySet());
+      }
+    }
+    throw new IllegalArgumentException("no watched source " + id);
+  }
+
+  /** True when started and every enabled source whose resource is served has synced its informers. */
+  public boolean synced() {
+    Run r;
+    synchronized (this) {
+      r = run;
+    }
+    if (r == null) {
+      return false;
+    }
+    for (Unit u : units) {
+      String s = status(u, r);
+      if (s.equals("syncing") || s.startsWith("checking")) {
+        return false;
+      }
+    }
+    return true;
+  }
+
+  private String status(Unit u, Run r) {
+    if (r == null) {
+      return "stopped";
+    }
+    Availability a = u.availability;
+    if (!a.available()) {
+      return a.message();
+    }
+    if (!u.source.namespaced() && !options.clusterScopedWatched()) {
+      return "cluster-scoped: not watched (namespaces are scoped; WATCH_CLUSTER_SCOPED=true watches them)";
+    }
+    if (u.source.namespaced() && namespaceSelector != null && !r.namespacesSynced) {
+      return "waiting for namespaces";
+    }
+    if (!u.informers.keySet().containsAll(wantedKeys(u, r))) {
+      return "syncing";
+    }
+    for (SharedIndexInformer<GenericKubernetesResource> i : u.informers.values()) {
+      if (!i.hasSynced()) {
+        return "syncing";
+      }
+    }
+    return "synced";
+  }
+
+  // --- CRDs ---
+
+  private void checkCrds(Run r) {
+    for (Unit u : units) {
+      if (r.stopped) {
+        return;
+      }
+      if (u.source.crdName() == null) {
+        continue;
+      }
+      Availability a;
+      try {
+        a = crdAvailability(u.source);
+      } catch (KubernetesClientException e) {
+        if (r.stopped) {
+          return;
+        }
+        if (!u.warned) {
+          log.warn("{}: cannot check CRD {} (will retry): {}", u.source.id(), u.source.crdName(), e.getMessage());
+          u.warned = true;
+        }
+        continue;
+      } catch (RuntimeException e) {
+        if (r.stopped) {
+          return;
+        }
+        log.warn("{}: checking CRD {} failed (will retry): {}", u.source.id(), u.source.crdName(), e.toString());
+        continue;
+      }
+      Availability before = u.availability;
+      u.availability = a;
+      metrics.sourceAvailable(u.source.source(), u.source.gvr(), a.available());
+      if (a.available() && !before.available()) {
+        log.info("{}: CRD {} is installed; watching", u.source.id(), u.source.crdName());
+        u.warned = false;
+      } else if (!a.available() && !u.warned) {
+        log.warn("{}: {}; the source starts when it is installed (checked every {} s)", u.source.id(), a.message(),
+            options.crdCheckInterval().toSeconds());
+        u.warned = true;
+      }
+    }
+    reconcileInformers(r);
+  }
+
+  private Availability crdAvailability(WatchedSource w) {
+    CustomResourceDefinition crd = client.apiextensions().v1().customResourceDefinitions().withName(w.crdName()).get();
+    if (crd == null) {
+      return new Availability(false, "waiting for CRD " + w.crdName());
+    }
+    boolean established = crd.getStatus() != null && crd.getStatus().getConditions() != null
+        && crd.getStatus().getConditions().stream()
+            .anyMatch(c -> "Established".equals(c.getType()) && "True".equals(c.getStatus()));
+    if (!established) {
+      return new Availability(false, "waiting for CRD " + w.crdName() + " to be established");
+    }
+    String version = w.resource().getVersion();
+    boolean served = crd.getSpec().getVersions().stream()
+        .anyMatch(v -> version.equals(v.getName()) && Boolean.TRUE.equals(v.getServed()));
+    if (!served) {
+      return new Availability(false, "waiting for CRD " + w.crdName() + " to serve version " + version);
+    }
+    return Availability.AVAILABLE;
+  }
+
+  // --- informers ---
+
+  /** Starts and stops informers so that each unit runs exactly the ones it should now. */
+  private synchronized void reconcileInformers(Run r) {
+    if (r.stopped || run != r) {
+      return;
+    }
+    for (Unit u : units) {
+      Set<String> wanted = wantedKeys(u, r);
+      for (Map.Entry<String, SharedIndexInformer<GenericKubernetesResource>> e : new HashMap<>(u.informers).entrySet()) {
+        if (!wanted.contains(e.getKey())) {
+          e.getValue().stop();
+          u.informers.remove(e.getKey());
+          log.info("{}: stopped watching {}", u.source.id(), e.getKey().isEmpty() ? "all namespaces" : e.getKey());
+        }
+      }
+      for (String key : wanted) {
+        if (!u.informers.containsKey(key)) {
+          u.informers.put(key, startInformer(u, key, r));
+        }
+      }
+      refreshSynced(u, r);
+    }
+  }
+
+  private Set<String> wantedKeys(Unit u, Run r) {
+    if (!u.availability.available()) {
+      return Set.of();
+    }
+    if (!u.source.namespaced()) {
+      return options.clusterScopedWatched() ? Set.of(ALL) : Set.of();
+    }
+    if (!options.scoped()) {
+      return Set.of(ALL);
+    }
+    Set<String> ns = new TreeSet<>(options.watchNamespaces());
+    ns.addAll(r.selectedNamespaces);
+    return ns;
+  }
+
+  private SharedIndexInformer<GenericKubernetesResource> startInformer(Unit u, String key, Run r) {
+    WatchedSource w = u.source;
+    MixedOperation<GenericKubernetesResource, GenericKubernetesResourceList, Resource<GenericKubernetesResource>> op =
+        client.genericKubernetesResources(w.resource());
+    FilterWatchListDeletable<GenericKubernetesResource, GenericKubernetesResourceList, Resource<GenericKubernetesResource>> scoped =
+        !w.namespaced() ? op : key.equals(ALL) ? op.inAnyNamespace() : op.inNamespace(key);
+    if (w.labelSelector() != null) {
+      scoped = scoped.withLabelSelector(w.labelSelector());
+    }
+    SharedIndexInformer<GenericKubernetesResource> informer = scoped.runnableInformer(0);
+    java.util.concurrent.atomic.AtomicInteger failures = new java.util.concurrent.atomic.AtomicInteger();
+    informer.addEventHandler(new Handler(w, r));
+    informer.exceptionHandler((started, t) -> {
+      if (r.stopped) {
+        return false;
+      }
+      metrics.sourceWatchRestart(w.source(), w.gvr());
+      // WARN once per informer, then DEBUG: a resource that is not served fails every few seconds.
+      boolean first = failures.getAndIncrement() == 0;
+      String msg = "{}{}: {} failed; retrying: {}";
+      Object[] args = {w.id(), key.isEmpty() ? "" : " in " + key, started ? "the watch" : "the initial list",
+          t.toString()};
+      if (first) {
+        log.warn(msg, args);
+      } else {
+        log.debug(msg, args);
+      }
+      if (t instanceof KubernetesClientException k && k.getCode() == 404 && w.crdName() != null) {
+        // The CRD may have been removed: look now rather than at the next tick.
+        try {
+          r.checker.execute(() -> checkCrds(r));
+        } catch (java.util.concurrent.RejectedExecutionException ignored) {
+          // stopping
+        }
+      }
+      return true;
+    });
+    informer.start().whenComplete((v, e) -> refreshSynced(u, r));
+    log.info("{}: watching {}{}", w.id(), w.namespaced() ? (key.isEmpty() ? "all namespaces" : "namespace " + key)
+        : "cluster-scoped objects", w.labelSelector() == null ? "" : " labelled " + w.labelSelector());
+    return informer;
+  }
+
+  private void refreshSynced(Unit changed, Run r) {
+    if (r.stopped) {
+      return;
+    }
+    // The gauge is per source name: all the units of that name.
+    boolean all = true;
+    for (Unit u : units) {
+      if (u.source.source().equals(changed.source.source()) && !status(u, r).startsWith("synced")
+          && !status(u, r).startsWith("cluster-scoped")) {
+        all = false;
+      }
+    }
+    metrics.informerCacheSynced(changed.source.source(), all);
+  }
+
+  private final class Handler implements ResourceEventHandler<GenericKubernetesResource> {
+    private final WatchedSource source;
+    private final Run run;
+
+    Handler(WatchedSource source, Run run) {
+      this.source = source;
+      this.run = run;
+    }
+
+    @Override
+    public void onAdd(GenericKubernetesResource obj) {
+      if (seen()) {
+        run.reconciler.upserted(source, obj);
+      }
+    }
+
+    @Override
+    public void onUpdate(GenericKubernetesResource oldObj, GenericKubernetesResource newObj) {
+      if (!seen()) {
+        return;
+      }
+      String before = oldObj == null ? null : oldObj.getMetadata().getResourceVersion();
+      String after = newObj.getMetadata().getResourceVersion();
+      if (before != null && before.equals(after)) {
+        return; // a resync: nothing changed
+      }
+      run.reconciler.upserted(source, newObj);
+    }
+
+    @Override
+    public void onDelete(GenericKubernetesResource obj, boolean deletedFinalStateUnknown) {
+      if (seen()) {
+        run.reconciler.deleted(source, obj);
+      }
+    }
+
+    private boolean seen() {
+      if (run.stopped) {
+        return false;
+      }
+      metrics.sourceWatchLastEvent(source.source(), source.gvr(), clock.instant());
+      return true;
+    }
+  }
+
+  // --- namespaces ---
+
+  private void startNamespaceInformer(Run r) {
+    SharedIndexInformer<Namespace> informer = client.namespaces().runnableInformer(0);
+    // The selection is read from the informer's cache, which is up to date before handlers are called
+    // (and before start() completes, when handlers may not have run yet).
+    Runnable reselect = () -> {
+      if (r.stopped) {
+        return;
+      }
+      Set<String> now = new TreeSet<>();
+      for (Namespace ns : informer.getStore().list()) {
+        if (namespaceSelector.matches(ns.getMetadata().getLabels())) {
+          now.add(ns.getMetadata().getName());
+        }
+      }
+      boolean changed;
+      synchronized (r.selectedNamespaces) {
+        changed = !now.equals(r.selectedNamespaces);
+        if (changed) {
+          Set<String> added = new TreeSet<>(now);
+          added.removeAll(r.selectedNamespaces);
+          Set<String> removed = new TreeSet<>(r.selectedNamespaces);
+          removed.removeAll(now);
+          log.info("namespaces selected by {}: {} (added {}, removed {})", namespaceSelector, now, added, removed);
+          r.selectedNamespaces.clear();
+          r.selectedNamespaces.addAll(now);
+        }
+      }
+      if (changed && r.namespacesSynced) {
+        reconcileInformers(r);
+      }
+    };
+    informer.addEventHandler(new ResourceEventHandler<>() {
+      @Override
+      public void onAdd(Namespace ns) {
+        reselect.run();
+      }
+
+      @Override
+      public void onUpdate(Namespace oldNs, Namespace newNs) {
+        reselect.run();
+      }
+
+      @Override
+      public void onDelete(Namespace ns, boolean unknown) {
+        reselect.run();
+      }
+    });
+    informer.exceptionHandler((started, t) -> {
+      if (r.stopped) {
+        return false;
+      }
+      log.warn("the namespace watch failed; retrying: {}", t.toString());
+      return true;
+    });
+    r.namespaceInformer = informer;
+    informer.start().whenComplete((v, e) -> {
+      if (e == null) {
+        reselect.run();
+        r.namespacesSynced = true;
+        reconcileInformers(r);
+      }
+    });
+  }
+}

@@ -1,0 +1,111 @@
+package io.kubezen.watcher.kube;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import io.fabric8.kubernetes.api.model.GenericKubernetesResource;
+import io.fabric8.kubernetes.client.dsl.base.ResourceDefinitionContext;
+import io.kubezen.watcher.source.Normalizer;
+import io.kubezen.watcher.source.SourceKind;
+import java.util.Map;
+import java.util.Objects;
+import java.util.function.Function;
+
+/**
+ * One kind of object zen-watcher watches with an informer, and how to read it: which resource
+ * (always a full {@link ResourceDefinitionContext}: no discovery is needed), an optional label
+ * selector, how to turn one object into the input of its {@link Normalizer}, and whether a CRD must
+ * be installed first.
+ *
+ * <p>State-like sources (the normalizer's kind is {@link SourceKind#STATE}: reports, ConfigMaps)
+ * resolve the Observations of findings that left their object; event-like ones (Kubernetes Events)
+ * never resolve anything.
+ *
+ * @param source the source name ({@code SOURCES} enables it by this name)
+ * @param resource group/version/plural/kind/namespaced of the watched objects
+ * @param labelSelector a label selector for the watch, or null for all objects
+ * @param reader turns one object into the normalizer's input
+ * @param normalizer what turns that input into findings
+ * @param crdName the CRD that must exist before the resource can be watched
+ *     ({@code <plural>.<group>}), or null for types every cluster serves
+ */
+public record WatchedSource(String source, ResourceDefinitionContext resource, String labelSelector, InputReader reader,
+    Normalizer normalizer, String crdName) {
+
+  public WatchedSource {
+    Objects.requireNonNull(source, "source");
+    Objects.requireNonNull(resource, "resource");
+    Objects.requireNonNull(reader, "reader");
+    Objects.requireNonNull(normalizer, "normalizer");
+  }
+
+  /** What a normalizer is given for one watched object. */
+  public record Input(JsonNode json, Map<String, String> params) {
+    public Input {
+      Objects.requireNonNull(json, "json");
+      params = params == null ? Map.of() : Map.copyOf(params);
+    }
+  }
+
+  /** Reads one watched object. */
+  @FunctionalInterface
+  public interface InputReader {
+    /**
+     * The normalizer's input for {@code object}, or null when the object holds nothing to
+     * normalize (for a state-like source: no findings, so its Observations are resolved).
+     *
+     * @throws io.kubezen.watcher.source.InvalidInputException when the object is unreadable
+     */
+    Input read(GenericKubernetesResource object);
+  }
+
+  /** A custom resource (a CRD must be installed), read as it is. */
+  public static WatchedSource customResource(String source, String group, String version, String plural, String kind,
+      boolean namespaced, Normalizer normalizer) {
+    return new WatchedSource(source, context(group, version, plural, kind, namespaced), null, ObjectReaders.asIs(),
+        normalizer, plural + "." + group);
+  }
+
+  /** A built-in type (no CRD check), read as it is. */
+  public static WatchedSource builtIn(String source, String group, String version, String plural, String kind,
+      boolean namespaced, Normalizer normalizer) {
+    return new WatchedSource(source, context(group, version, plural, kind, namespaced), null, ObjectReaders.asIs(),
+        normalizer, null);
+  }
+
+  /** ConfigMaps with a label selector, whose {@code data[key]} holds the tool's JSON output. */
+  public static WatchedSource configMaps(String source, String labelSelector, String key,
+      Function<GenericKubernetesResource, Map<String, String>> params, Normalizer normalizer) {
+    return new WatchedSource(source, context("", "v1", "configmaps", "ConfigMap", true), labelSelector,
+        ObjectReaders.configMapKey(key, params), normalizer, null);
+  }
+
+  public static ResourceDefinitionContext context(String group, String version, String plural, String kind,
+      boolean namespaced) {
+    return new ResourceDefinitionContext.Builder().withGroup(group).withVersion(version).withPlural(plural)
+        .withKind(kind).withNamespaced(namespaced).build();
+  }
+
+  public boolean namespaced() {
+    return resource.isNamespaceScoped();
+  }
+
+  public boolean stateLike() {
+    return normalizer.kind() == SourceKind.STATE;
+  }
+
+  /** {@code group/version/plural} ({@code v1/events} for the core group): the {@code gvr} metric label. */
+  public String gvr() {
+    String g = resource.getGroup();
+    return (g == null || g.isEmpty() ? "" : g + "/") + resource.getVersion() + "/" + resource.getPlural();
+  }
+
+  /** {@code source:gvr}, unique among the watched sources: the key of {@link SourceManager#status()}. */
+  public String id() {
+    return source + ":" + gvr();
+  }
+
+  /** The {@code apiVersion} of the watched objects. */
+  public String apiVersion() {
+    String g = resource.getGroup();
+    return (g == null || g.isEmpty() ? "" : g + "/") + resource.getVersion();
+  }
+}
