@@ -38,6 +38,14 @@ public final class IngesterPipelines {
     this.defaultWindow = defaultWindow;
   }
 
+  /** The webhook route of a webhook Ingester, with its pipeline. */
+  public IngesterRegistry.Route route(IngesterDefinition d, WebhookAuth auth, IngesterStats stats) {
+    if (!d.isWebhook()) {
+      throw new IllegalArgumentException("not a webhook Ingester: " + d.key());
+    }
+    return new IngesterRegistry.Route(d.path(), d.key(), d.normalizer(), create(d), auth, stats);
+  }
+
   /** The pipeline of one Ingester. */
   public Pipeline create(IngesterDefinition d) {
     Duration window = d.dedupWindow() != null ? d.dedupWindow() : defaultWindow;
