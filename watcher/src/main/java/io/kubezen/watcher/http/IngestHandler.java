@@ -10,6 +10,7 @@ import io.kubezen.watcher.source.IngestContext;
 import io.kubezen.watcher.source.InvalidInputException;
 import io.kubezen.watcher.source.Normalizer;
 import io.kubezen.watcher.source.Sources;
+import io.kubezen.watcher.source.ingester.IngesterRegistry;
 import io.kubezen.watcher.store.StoreException;
 import io.micrometer.core.instrument.Timer;
 import io.vertx.core.Future;
@@ -52,11 +53,23 @@ public final class IngestHandler {
   private final Settings settings;
   private final Clock clock;
   private final BooleanSupplier accepting;
+  private final IngesterRegistry ingesters;
   private final Map<Long, BodyHandler> bodyHandlers = new ConcurrentHashMap<>();
   private final java.util.concurrent.atomic.AtomicInteger inFlight = new java.util.concurrent.atomic.AtomicInteger();
 
   public IngestHandler(Sources sources, Pipeline pipeline, WebhookGuard guard, Metrics metrics, Settings settings,
       Clock clock, BooleanSupplier accepting) {
+    this(sources, pipeline, guard, metrics, settings, clock, accepting, new IngesterRegistry());
+  }
+
+  /**
+   * With the webhook routes Ingesters declare: a declared path takes precedence over the generic
+   * source of the same name (built-in source names cannot be declared); a route with bearer or
+   * basic auth checks its own credentials instead of the global token.
+   */
+  public IngestHandler(Sources sources, Pipeline pipeline, WebhookGuard guard, Metrics metrics, Settings settings,
+      Clock clock, BooleanSupplier accepting, IngesterRegistry ingesters) {
+    this.ingesters = ingesters;
     this.sources = sources;
     this.pipeline = pipeline;
     this.guard = guard;
@@ -71,7 +84,11 @@ public final class IngestHandler {
     long started = System.nanoTime();
     String name = ctx.pathParam("source");
     ctx.put("started", started);
-    ctx.addHeadersEndHandler(v -> metrics.webhookRequest(known(name), ctx.response().getStatusCode()));
+    IngesterRegistry.Route route = sources.builtInNames().contains(name) ? null : ingesters.find(name).orElse(null);
+    if (route != null) {
+      ctx.put("route", route);
+    }
+    ctx.addHeadersEndHandler(v -> metrics.webhookRequest(known(ctx, name), ctx.response().getStatusCode()));
     inFlight.incrementAndGet();
     ctx.addEndHandler(v -> inFlight.decrementAndGet());
     if (!accepting.getAsBoolean()) {
@@ -79,22 +96,31 @@ public final class IngestHandler {
       return;
     }
     String peer = ctx.request().remoteAddress() == null ? null : ctx.request().remoteAddress().hostAddress();
-    WebhookGuard.Refusal refusal = guard.check(peer, ctx.request().getHeader("Authorization"), started);
+    String authorization = ctx.request().getHeader("Authorization");
+    boolean ownAuth = route != null && route.auth().ownsAuthorization();
+    WebhookGuard.Refusal refusal = guard.check(peer, authorization, started, !ownAuth);
     if (refusal != null) {
       refuse(ctx, name, refusal.status(), refusal.message(), refusal.retryAfterSeconds());
       return;
+    }
+    if (ownAuth) {
+      String problem = route.auth().check(authorization);
+      if (problem != null) {
+        refuse(ctx, name, 401, problem, 0);
+        return;
+      }
     }
     if (ctx.request().method() != HttpMethod.POST) {
       ctx.response().putHeader("Allow", "POST");
       refuse(ctx, name, 405, "use POST to send findings to /ingest/" + name, 0);
       return;
     }
-    if (sources.forName(name).isEmpty()) {
+    if (route == null && sources.forName(name).isEmpty()) {
       refuse(ctx, name, 404, "'" + name + "' is not a source name (lower-case letters, digits and '-', at most 40)", 0);
       return;
     }
     BodyFormat format = BodyFormat.of(ctx.request().getHeader("Content-Type"));
-    Set<BodyFormat> accepted = BodyFormat.acceptedBy(name);
+    Set<BodyFormat> accepted = route != null ? Set.of(BodyFormat.JSON) : BodyFormat.acceptedBy(name);
     if (format == null || !accepted.contains(format)) {
       StringBuilder types = new StringBuilder();
       accepted.forEach(f -> types.append(types.length() == 0 ? "" : ", ").append(f.mediaTypes()));
@@ -116,7 +142,9 @@ public final class IngestHandler {
   /** Runs once the body is read: parse, normalize, filter, dedup, write, answer. */
   public void ingest(RoutingContext ctx) {
     String name = ctx.pathParam("source");
-    Normalizer normalizer = sources.forName(name).orElseThrow();
+    IngesterRegistry.Route route = ctx.get("route");
+    Normalizer normalizer = route != null ? route.normalizer() : sources.forName(name).orElseThrow();
+    Pipeline target = route != null ? route.pipeline() : pipeline;
     BodyFormat format = ctx.get("format");
     byte[] body = ctx.body().buffer() == null ? new byte[0] : ctx.body().buffer().getBytes();
     Map<String, String> params = new HashMap<>();
@@ -125,12 +153,12 @@ public final class IngestHandler {
     Future<CompletableFuture<IngestResult>> started;
     if (body.length <= INLINE_BODY_BYTES) {
       try {
-        started = Future.succeededFuture(start(normalizer, format, body, context));
+        started = Future.succeededFuture(start(target, normalizer, format, body, context));
       } catch (RuntimeException e) {
         started = Future.failedFuture(e);
       }
     } else {
-      started = ctx.vertx().executeBlocking(() -> start(normalizer, format, body, context), false);
+      started = ctx.vertx().executeBlocking(() -> start(target, normalizer, format, body, context), false);
     }
     started.onComplete(ar -> {
       if (ar.failed()) {
@@ -143,21 +171,24 @@ public final class IngestHandler {
             if (error != null) {
               fail(ctx, name, error);
             } else {
+              if (route != null) {
+                route.stats().record(result.accepted(), result.created(), context.receivedAt());
+              }
               answer(ctx, name, result);
             }
           }));
     });
   }
 
-  private CompletableFuture<IngestResult> start(Normalizer normalizer, BodyFormat format, byte[] body,
-      IngestContext context) {
+  private CompletableFuture<IngestResult> start(Pipeline target, Normalizer normalizer, BodyFormat format,
+      byte[] body, IngestContext context) {
     JsonNode input = BodyParser.parse(body, format, normalizer.source().equals("k8s-audit"));
-    return pipeline.ingest(normalizer, input, context);
+    return target.ingest(normalizer, input, context);
   }
 
   private void answer(RoutingContext ctx, String name, IngestResult r) {
     Long started = ctx.get("started");
-    Timer timer = metrics.processing(known(name));
+    Timer timer = metrics.processing(known(ctx, name));
     timer.record(System.nanoTime() - started, TimeUnit.NANOSECONDS);
     JsonObject body = new JsonObject()
         .put("accepted", r.accepted())
@@ -185,15 +216,19 @@ public final class IngestHandler {
   }
 
   private void refuse(RoutingContext ctx, String name, int status, String message, long retryAfter) {
-    metrics.webhookEventsDropped(known(name), HttpError.reasonFor(status), 1);
+    metrics.webhookEventsDropped(known(ctx, name), HttpError.reasonFor(status), 1);
     if (retryAfter > 0) {
       ctx.response().putHeader("Retry-After", Long.toString(retryAfter));
     }
     HttpError.send(ctx, status, HttpError.reasonFor(status), message);
   }
 
-  /** A source name fit for a metric label: invalid names are "unknown". */
-  private String known(String name) {
+  /** A source name fit for a metric label: an Ingester's source, else the name; invalid names are "unknown". */
+  private String known(RoutingContext ctx, String name) {
+    IngesterRegistry.Route route = ctx.get("route");
+    if (route != null) {
+      return route.normalizer().source();
+    }
     return name != null && sources.forName(name).isPresent() ? name : "unknown";
   }
 }

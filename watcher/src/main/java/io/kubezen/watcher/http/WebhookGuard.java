@@ -40,10 +40,18 @@ public final class WebhookGuard {
    * @param nowNanos a monotonic time (System.nanoTime)
    */
   public Refusal check(String clientAddress, String authorization, long nowNanos) {
+    return check(clientAddress, authorization, nowNanos, true);
+  }
+
+  /**
+   * The same; with {@code checkToken} false the global bearer token is not required (for a route
+   * with auth of its own, such as an Ingester's webhook with bearer or basic auth).
+   */
+  public Refusal check(String clientAddress, String authorization, long nowNanos, boolean checkToken) {
     if (!allowed.isEmpty() && !isAllowed(clientAddress)) {
       return new Refusal(403, "client address " + clientAddress + " is not in WEBHOOK_ALLOWED_CIDRS", 0);
     }
-    if (token != null && !tokenMatches(authorization)) {
+    if (checkToken && token != null && !tokenMatches(authorization)) {
       return new Refusal(401, authorization == null
           ? "missing 'Authorization: Bearer <token>' header"
           : "invalid bearer token", 0);

@@ -30,11 +30,32 @@ public final class Filter {
   private final FilterConfig config;
   private final Scope global;
   private final Map<String, Scope> sources;
+  /** A filter a finding must pass as well, after this one (an Ingester's own); null for none. */
+  private final Filter next;
 
   private Filter(FilterConfig config, Scope global, Map<String, Scope> sources) {
+    this(config, global, sources, null);
+  }
+
+  private Filter(FilterConfig config, Scope global, Map<String, Scope> sources, Filter next) {
     this.config = config;
     this.global = global;
     this.sources = sources;
+    this.next = next;
+  }
+
+  /**
+   * This filter, then {@code other}: a finding is kept only when both keep it; the first drop gives
+   * the reason, an expression error of either is reported. {@link #config()} stays this filter's.
+   */
+  public Filter andThen(Filter other) {
+    if (other == null || other.allowsAll()) {
+      return this;
+    }
+    if (allowsAll()) {
+      return other;
+    }
+    return new Filter(config, global, sources, next == null ? other : next.andThen(other));
   }
 
   /**
@@ -68,11 +89,20 @@ public final class Filter {
 
   /** True when no rule can drop anything. */
   public boolean allowsAll() {
-    return global == null && sources.isEmpty();
+    return global == null && sources.isEmpty() && next == null;
   }
 
   /** Decides for one finding. Never throws for a valid Finding. */
   public Decision apply(Finding finding) {
+    Decision own = applyOwn(finding);
+    if (next == null || own.dropped()) {
+      return own;
+    }
+    Decision then = next.apply(finding);
+    return then.dropped() || !own.expressionError() ? then : own;
+  }
+
+  private Decision applyOwn(Finding finding) {
     Scope source = sources.isEmpty() ? null : sources.get(finding.source());
     if (global == null && source == null) {
       return Decision.KEEP;

@@ -1,0 +1,57 @@
+package io.kubezen.watcher.source.ingester;
+
+import io.kubezen.watcher.metrics.Metrics;
+import io.kubezen.watcher.pipeline.ObservationFactory;
+import io.kubezen.watcher.pipeline.ObservationWriter;
+import io.kubezen.watcher.pipeline.Pipeline;
+import io.kubezen.watcher.pipeline.dedup.Deduplicator;
+import io.kubezen.watcher.pipeline.filter.Filter;
+import java.time.Duration;
+import java.util.function.Supplier;
+
+/**
+ * Makes the pipeline of one Ingester: the program's global filter followed by the Ingester's own,
+ * and an {@link ObservationFactory} whose time bucket is the Ingester's dedup window; the dedup
+ * cache, the writer and the metrics are the program's. A window longer than the global one stays
+ * correct: a repeat that outlives the cache entry goes to the store, whose create merges it into
+ * the Observation of the same bucket (one more write, no duplicate).
+ */
+public final class IngesterPipelines {
+  private final Supplier<Filter> globalFilter;
+  private final Deduplicator dedup;
+  private final ObservationWriter writer;
+  private final Metrics metrics;
+  private final String defaultNamespace;
+  private final long ttlSeconds;
+  private final String clusterName;
+  private final Duration defaultWindow;
+
+  public IngesterPipelines(Supplier<Filter> globalFilter, Deduplicator dedup, ObservationWriter writer,
+      Metrics metrics, String defaultNamespace, long ttlSeconds, String clusterName, Duration defaultWindow) {
+    this.globalFilter = globalFilter;
+    this.dedup = dedup;
+    this.writer = writer;
+    this.metrics = metrics;
+    this.defaultNamespace = defaultNamespace;
+    this.ttlSeconds = ttlSeconds;
+    this.clusterName = clusterName;
+    this.defaultWindow = defaultWindow;
+  }
+
+  /** The webhook route of a webhook Ingester, with its pipeline. */
+  public IngesterRegistry.Route route(IngesterDefinition d, WebhookAuth auth, IngesterStats stats) {
+    if (!d.isWebhook()) {
+      throw new IllegalArgumentException("not a webhook Ingester: " + d.key());
+    }
+    return new IngesterRegistry.Route(d.path(), d.key(), d.normalizer(), create(d), auth, stats);
+  }
+
+  /** The pipeline of one Ingester. */
+  public Pipeline create(IngesterDefinition d) {
+    Duration window = d.dedupWindow() != null ? d.dedupWindow() : defaultWindow;
+    Filter own = d.filter() == null ? Filter.ALLOW_ALL : d.filter();
+    ObservationFactory factory = new ObservationFactory(defaultNamespace, ttlSeconds, window, clusterName);
+    Supplier<Filter> filter = own.allowsAll() ? globalFilter : () -> globalFilter.get().andThen(own);
+    return new Pipeline(filter, factory, dedup, writer, metrics);
+  }
+}
