@@ -11,6 +11,8 @@ import java.util.List;
 import java.util.Locale;
 import java.util.Map;
 import java.util.Optional;
+import java.util.Set;
+import java.util.LinkedHashSet;
 import java.util.function.Function;
 
 /**
@@ -39,7 +41,40 @@ public record Settings(
     int writeQueueSize,
     int writeBatchSize,
     LogFormat logFormat,
-    String logLevel) {
+    String logLevel,
+    Kube kube,
+    Watch watch,
+    Ingesters ingesters) {
+
+  /**
+   * Kubernetes mode: the store's limits and the cluster's name.
+   *
+   * @param clusterName written on every Observation ({@code spec.clusterName}); empty for none
+   * @param maxObservations live Observations kept at most, lowest severities shed first; 0 for no cap
+   */
+  public record Kube(Optional<String> clusterName, double writeQps, int writeBurst, int maxInFlight,
+      long maxObservations, int maxDetailsBytes) {}
+
+  /**
+   * What the informer sources watch (Kubernetes mode).
+   *
+   * @param sources enabled built-in watched sources; empty for all
+   * @param namespaces watch only these namespaces; empty for all
+   * @param namespaceSelector also watch namespaces with these labels; null for none
+   * @param clusterScoped watch cluster-scoped reports even when namespaces are scoped
+   */
+  public record Watch(Set<String> sources, List<String> namespaces, String namespaceSelector, boolean clusterScoped,
+      Duration crdCheckInterval) {}
+
+  /**
+   * Declared sources and the filter from a ConfigMap.
+   *
+   * @param dir standalone: a directory of Ingester YAML files (webhook Ingesters)
+   * @param namespace Kubernetes mode: watch Ingesters only in this namespace; empty for all namespaces
+   * @param filterConfigMap the global filter from a ConfigMap ({@code name} or {@code namespace/name}, key filter.yaml)
+   */
+  public record Ingesters(Optional<Path> dir, Duration dirPoll, Optional<String> namespace,
+      Optional<String> filterConfigMap, Duration statusInterval, Duration resync) {}
 
   public enum StoreKind { SQLITE, KUBERNETES }
 
@@ -127,11 +162,90 @@ public record Settings(
       }
       return l;
     });
+    Kube kube = new Kube(
+        r.optional("CLUSTER_NAME", v -> {
+          if (v.length() > 253) {
+            throw new IllegalArgumentException("must be at most 253 characters");
+          }
+          return v;
+        }),
+        r.get("KUBE_WRITE_QPS", "20", v -> {
+          double d = Double.parseDouble(v);
+          if (!(d > 0) || d > 100_000) {
+            throw new IllegalArgumentException("must be a number above 0 and at most 100000");
+          }
+          return d;
+        }),
+        (int) r.longIn("KUBE_WRITE_BURST", 40, 1, 100_000),
+        (int) r.longIn("KUBE_MAX_IN_FLIGHT", 8, 1, 256),
+        r.longIn("MAX_OBSERVATIONS", 0, 0, 100_000_000),
+        (int) r.longIn("OBSERVATION_MAX_DETAILS_BYTES", 8192, 64, 1 << 20));
+    Set<String> known = Set.of("trivy", "kyverno", "k8s-events", "checkov", "kube-bench");
+    Set<String> sources = r.get("SOURCES", "", v -> {
+      Set<String> out = new LinkedHashSet<>();
+      for (String part : v.split(",")) {
+        String name = part.trim().toLowerCase(Locale.ROOT);
+        if (name.isEmpty()) {
+          continue;
+        }
+        if (!known.contains(name)) {
+          throw new IllegalArgumentException("'" + name + "' is not a watched source (one of "
+              + String.join(", ", new java.util.TreeSet<>(known)) + ")");
+        }
+        out.add(name);
+      }
+      return Set.copyOf(out);
+    });
+    List<String> namespaces = r.get("WATCH_NAMESPACE", "", v -> {
+      List<String> out = new ArrayList<>();
+      for (String part : v.split(",")) {
+        String ns = part.trim();
+        if (ns.isEmpty()) {
+          continue;
+        }
+        if (!ns.matches("^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$")) {
+          throw new IllegalArgumentException("'" + ns + "' is not a namespace name");
+        }
+        out.add(ns);
+      }
+      return List.copyOf(out);
+    });
+    String selector = r.get("WATCH_NAMESPACE_SELECTOR", "", v -> {
+      if (!v.isBlank()) {
+        io.kubezen.watcher.kube.LabelSelector.parse(v);
+      }
+      return v.isBlank() ? null : v;
+    });
+    Watch watch = new Watch(sources == null ? Set.of() : sources, namespaces == null ? List.of() : namespaces,
+        selector, r.bool("WATCH_CLUSTER_SCOPED", false),
+        Duration.ofSeconds(r.longIn("SOURCE_CRD_CHECK_INTERVAL_SECONDS", 30, 1, 3600)));
+    Optional<String> filterConfigMap = r.optional("FILTER_CONFIGMAP", v -> {
+      if (!v.matches("^([a-z0-9]([-a-z0-9]*[a-z0-9])?/)?[a-z0-9]([-.a-z0-9]*[a-z0-9])?$")) {
+        throw new IllegalArgumentException("must be a ConfigMap name or namespace/name");
+      }
+      return v;
+    });
+    if (filterConfigMap.isPresent() && filter.isPresent()) {
+      r.problems.add("FILTER_CONFIGMAP and FILTER_CONFIG: set one of them, not both");
+    }
+    Ingesters ingesters = new Ingesters(
+        r.optional("INGESTERS_DIR", Path::of),
+        Duration.ofSeconds(r.longIn("INGESTERS_POLL_SECONDS", 5, 1, 3600)),
+        r.optional("INGESTER_NAMESPACE", v -> {
+          if (!v.matches("^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$")) {
+            throw new IllegalArgumentException("must be a namespace name");
+          }
+          return v;
+        }),
+        filterConfigMap,
+        Duration.ofSeconds(r.longIn("INGESTER_STATUS_INTERVAL_SECONDS", 5, 1, 300)),
+        Duration.ofSeconds(r.longIn("INGESTER_RESYNC_SECONDS", 300, 10, 3600)));
     if (!r.problems.isEmpty()) {
       throw new SettingsException(r.problems);
     }
     return new Settings(store, sqlitePath, podNamespace, bind, port, window, dedupMax, flush, ttl, gc, filter,
-        filterReload, maxBody, Map.copyOf(bySource), token, cidrs, rate, burst, queue, batch, logFormat, logLevel);
+        filterReload, maxBody, Map.copyOf(bySource), token, cidrs, rate, burst, queue, batch, logFormat, logLevel,
+        kube, watch, ingesters);
   }
 
   /** Collects every problem instead of stopping at the first. */
@@ -169,6 +283,15 @@ public record Settings(
         problems.add(name + ": " + e.getMessage());
         return Optional.empty();
       }
+    }
+
+    boolean bool(String name, boolean defaultValue) {
+      Boolean v = get(name, Boolean.toString(defaultValue), s -> switch (s.toLowerCase(Locale.ROOT)) {
+        case "true", "1", "yes" -> true;
+        case "false", "0", "no" -> false;
+        default -> throw new IllegalArgumentException("must be true or false");
+      });
+      return v == null ? defaultValue : v;
     }
 
     long longIn(String name, long defaultValue, long min, long max) {
