@@ -1,0 +1,63 @@
+package io.kubezen.watcher.store.kubernetes;
+
+/**
+ * Limits of the {@link KubernetesObservationStore}.
+ *
+ * @param writeQps writes (create, status update, delete) per second, on average; above 0
+ * @param writeBurst writes allowed at once after a quiet period; at least 1
+ * @param maxInFlight API requests of one batch running at once (the store's worker threads); at least 1
+ * @param maxObservations live Observations kept at most (lowest severities shed first); 0 for no cap
+ * @param maxDetailsBytes {@code spec.details} larger than this (as JSON) is cut; at least 64
+ * @param clusterName written into {@code spec.clusterName} when an Observation has none; null for none
+ */
+public record KubernetesStoreOptions(
+    double writeQps, int writeBurst, int maxInFlight, long maxObservations, int maxDetailsBytes, String clusterName) {
+  public static final double DEFAULT_WRITE_QPS = 20;
+  public static final int DEFAULT_WRITE_BURST = 40;
+  public static final int DEFAULT_MAX_IN_FLIGHT = 8;
+  public static final int DEFAULT_MAX_DETAILS_BYTES = 8192;
+  /** The smallest details cap: room for a few small facts and the {@code truncated} marker. */
+  public static final int MIN_DETAILS_BYTES = 64;
+
+  public KubernetesStoreOptions {
+    if (!(writeQps > 0) || Double.isInfinite(writeQps)) {
+      throw new IllegalArgumentException("writeQps must be a positive number: " + writeQps);
+    }
+    if (writeBurst < 1) {
+      throw new IllegalArgumentException("writeBurst must be at least 1: " + writeBurst);
+    }
+    if (maxInFlight < 1) {
+      throw new IllegalArgumentException("maxInFlight must be at least 1: " + maxInFlight);
+    }
+    if (maxObservations < 0) {
+      throw new IllegalArgumentException("maxObservations must be 0 (no cap) or positive: " + maxObservations);
+    }
+    if (maxDetailsBytes < MIN_DETAILS_BYTES) {
+      throw new IllegalArgumentException("maxDetailsBytes must be at least " + MIN_DETAILS_BYTES + ": " + maxDetailsBytes);
+    }
+    if (clusterName != null && clusterName.isBlank()) {
+      clusterName = null;
+    }
+  }
+
+  public static KubernetesStoreOptions defaults() {
+    return new KubernetesStoreOptions(DEFAULT_WRITE_QPS, DEFAULT_WRITE_BURST, DEFAULT_MAX_IN_FLIGHT, 0,
+        DEFAULT_MAX_DETAILS_BYTES, null);
+  }
+
+  public KubernetesStoreOptions withWriteRate(double qps, int burst) {
+    return new KubernetesStoreOptions(qps, burst, maxInFlight, maxObservations, maxDetailsBytes, clusterName);
+  }
+
+  public KubernetesStoreOptions withMaxInFlight(int n) {
+    return new KubernetesStoreOptions(writeQps, writeBurst, n, maxObservations, maxDetailsBytes, clusterName);
+  }
+
+  public KubernetesStoreOptions withMaxObservations(long n) {
+    return new KubernetesStoreOptions(writeQps, writeBurst, maxInFlight, n, maxDetailsBytes, clusterName);
+  }
+
+  public KubernetesStoreOptions withMaxDetailsBytes(int n) {
+    return new KubernetesStoreOptions(writeQps, writeBurst, maxInFlight, maxObservations, n, clusterName);
+  }
+}

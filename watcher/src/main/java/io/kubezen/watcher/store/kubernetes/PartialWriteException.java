@@ -1,0 +1,33 @@
+package io.kubezen.watcher.store.kubernetes;
+
+import io.kubezen.watcher.store.StoreException;
+import io.kubezen.watcher.store.WriteOutcome;
+import java.util.ArrayList;
+import java.util.Collections;
+import java.util.List;
+
+/**
+ * Some items of a batch were written and some failed. {@link #outcomes()} has one entry per input, in
+ * order: the outcome of each item that was written, null for each that failed. A caller that
+ * retries only the null ones counts nothing twice; a caller that retries the whole batch counts the
+ * written ones again (a create meets 409 and merges: count + 1).
+ */
+public final class PartialWriteException extends StoreException {
+  private static final long serialVersionUID = 1L;
+
+  private final transient List<WriteOutcome> outcomes;
+
+  PartialWriteException(String message, List<WriteOutcome> outcomes, Throwable firstCause) {
+    super(message, firstCause);
+    this.outcomes = Collections.unmodifiableList(new ArrayList<>(outcomes));
+  }
+
+  /** One per input; null where the item failed. */
+  public List<WriteOutcome> outcomes() {
+    return outcomes;
+  }
+
+  public int failed() {
+    return (int) outcomes.stream().filter(o -> o == null).count();
+  }
+}
