@@ -1,6 +1,23 @@
 package io.kubezen.watcher;
 
+import io.fabric8.kubernetes.client.KubernetesClient;
+import io.fabric8.kubernetes.client.KubernetesClientBuilder;
 import io.kubezen.watcher.config.Settings;
+import io.kubezen.watcher.kube.SourceManager;
+import io.kubezen.watcher.kube.SourceOptions;
+import io.kubezen.watcher.kube.ingester.ConfigMapFilter;
+import io.kubezen.watcher.kube.ingester.IngesterInformers;
+import io.kubezen.watcher.kube.ingester.IngesterStatusWriter;
+import io.kubezen.watcher.kube.ingester.IngesterWebhookController;
+import io.kubezen.watcher.pipeline.filter.FilterConfigException;
+import io.kubezen.watcher.source.ingester.IngesterPipelines;
+import io.kubezen.watcher.source.ingester.IngesterRegistry;
+import io.kubezen.watcher.source.ingester.IngestersDirectory;
+import io.kubezen.watcher.store.kubernetes.KubernetesObservationStore;
+import io.kubezen.watcher.store.kubernetes.KubernetesStoreOptions;
+import java.util.LinkedHashMap;
+import java.util.Map;
+import java.util.function.Supplier;
 import io.kubezen.watcher.http.IngestHandler;
 import io.kubezen.watcher.http.ObservationsApi;
 import io.kubezen.watcher.http.WebServer;
@@ -46,7 +63,15 @@ public final class ZenWatcher {
   private WebServer web;
   private IngestHandler ingest;
   private ScheduledExecutorService gc;
+  private java.util.concurrent.ScheduledFuture<?> gcTask;
   private int port;
+  private KubernetesClient client;
+  private ConfigMapFilter configMapFilter;
+  private SourceManager sourceManager;
+  private IngesterWebhookController ingesterWebhooks;
+  private IngesterInformers ingesterInformers;
+  private IngestersDirectory ingestersDirectory;
+  private boolean leaderWork;
 
   private final java.util.function.Function<Settings, ObservationStore> storeFactory;
 
@@ -66,41 +91,68 @@ public final class ZenWatcher {
   public ZenWatcher start() {
     long t0 = System.nanoTime();
     Sources sources = Sources.standard();
-    store = openStore();
-    filter = settings.filterConfig()
-        .map(path -> new FilterReloader(path, settings.filterReloadInterval(), new FilterReloader.Listener() {
-          @Override
-          public void onLoaded(Filter f, String contentHash) {
-            metrics.filterReload(true);
-          }
-
-          @Override
-          public void onInvalid(String message) {
-            metrics.filterReload(false);
-          }
-        }))
-        .orElseGet(FilterReloader::none);
-    try {
-      filter.start();
-    } catch (io.kubezen.watcher.pipeline.filter.FilterConfigException e) {
-      throw new IllegalStateException("FILTER_CONFIG: " + e.getMessage(), e);
+    if (settings.store() == Settings.StoreKind.KUBERNETES && storeFactory == null) {
+      // In a pod: the service account; outside: KUBECONFIG or ~/.kube/config.
+      client = new KubernetesClientBuilder().build();
     }
+    store = openStore();
+    FilterReloader.Listener filterEvents = new FilterReloader.Listener() {
+      @Override
+      public void onLoaded(Filter f, String contentHash) {
+        metrics.filterReload(true);
+      }
+
+      @Override
+      public void onInvalid(String message) {
+        metrics.filterReload(false);
+      }
+    };
+    Supplier<Filter> globalFilter = startFilter(filterEvents);
     Deduplicator dedup = new Deduplicator(settings.dedupMaxSize(), settings.dedupWindow());
     writer = new ObservationWriter(store, dedup, metrics, settings.writeQueueSize(), settings.writeBatchSize(),
         settings.flushInterval()).start();
+    String clusterName = settings.kube().clusterName().orElse(null);
     ObservationFactory factory = new ObservationFactory(settings.podNamespace(), settings.observationTtlSeconds(),
-        settings.dedupWindow(), null);
-    Pipeline pipeline = new Pipeline(filter::current, factory, dedup, writer, metrics);
+        settings.dedupWindow(), clusterName);
+    Pipeline pipeline = new Pipeline(globalFilter, factory, dedup, writer, metrics);
     metrics.gauge(Metrics.WRITE_QUEUE_DEPTH, "Observations waiting to be written", writer::queued);
     metrics.gauge(Metrics.DEDUP_CACHE_SIZE, "Fingerprints remembered for dedup", dedup::size);
+
+    // Declared sources (Ingesters): webhook routes on every replica.
+    IngesterRegistry ingesterRoutes = new IngesterRegistry();
+    IngesterPipelines ingesterPipelines = new IngesterPipelines(globalFilter, dedup, writer, metrics,
+        settings.podNamespace(), settings.observationTtlSeconds(), clusterName, settings.dedupWindow());
+    String ingesterNamespace = settings.ingesters().namespace().orElse(null);
+    if (client != null) {
+      IngesterStatusWriter ingesterStatus = new IngesterStatusWriter(client, clock);
+      ingesterWebhooks = new IngesterWebhookController(client, ingesterNamespace, sources.builtInNames(),
+          ingesterRoutes, ingesterPipelines, ingesterStatus, settings.ingesters().statusInterval(),
+          settings.ingesters().resync());
+      ingesterWebhooks.start();
+      ingesterInformers = new IngesterInformers(client, ingesterNamespace, sources.builtInNames(), ingesterPipelines,
+          store, ingesterStatus, clock, settings.ingesters().statusInterval(), settings.ingesters().resync());
+      Settings.Watch w = settings.watch();
+      sourceManager = new SourceManager(client, pipeline, store, metrics, clock,
+          new SourceOptions(w.sources(), w.namespaces(), w.namespaceSelector(), w.clusterScoped(),
+              w.crdCheckInterval()));
+    }
+    if (settings.ingesters().dir().isPresent()) {
+      ingestersDirectory = new IngestersDirectory(settings.ingesters().dir().get(), settings.ingesters().dirPoll(),
+          sources.builtInNames(), ingesterRoutes, ingesterPipelines);
+      ingestersDirectory.start();
+    }
+    if (store instanceof KubernetesObservationStore kube) {
+      metrics.gauge(Metrics.OBSERVATIONS_LIVE, "Observations in the cluster (as this replica counts them)",
+          kube::liveCount);
+    }
 
     int loops = Math.max(1, Runtime.getRuntime().availableProcessors());
     vertx = Vertx.vertx(new VertxOptions().setEventLoopPoolSize(loops).setWorkerPoolSize(8));
     WebhookGuard guard = new WebhookGuard(settings.allowedCidrs(), settings.authToken(),
         settings.rateLimitPerSecond(), settings.rateLimitBurst());
-    ingest = new IngestHandler(sources, pipeline, guard, metrics, settings, clock, accepting::get);
+    ingest = new IngestHandler(sources, pipeline, guard, metrics, settings, clock, accepting::get, ingesterRoutes);
     web = new WebServer(vertx, ingest, new ObservationsApi(store), store, metrics,
-        settings.store().name().toLowerCase());
+        settings.store().name().toLowerCase(), this::readyDetails);
     port = web.start(settings.bindAddress(), settings.port(), loops).toCompletionStage().toCompletableFuture().join();
 
     gc = Executors.newSingleThreadScheduledExecutor(r -> {
@@ -108,12 +160,79 @@ public final class ZenWatcher {
       t.setDaemon(true);
       return t;
     });
-    long gcMillis = settings.gcInterval().toMillis();
-    gc.scheduleWithFixedDelay(this::collectGarbage, Math.min(gcMillis, 60_000), gcMillis, TimeUnit.MILLISECONDS);
+    startLeaderWork();
     web.setReady(true);
     log.info("zen-watcher ready on {}:{} with the {} store in {} ms", settings.bindAddress(), port,
         settings.store().name().toLowerCase(), (System.nanoTime() - t0) / 1_000_000);
     return this;
+  }
+
+  private Supplier<Filter> startFilter(FilterReloader.Listener events) {
+    try {
+      if (settings.ingesters().filterConfigMap().isPresent()) {
+        if (client == null) {
+          throw new IllegalStateException("FILTER_CONFIGMAP needs the Kubernetes store (OBSERVATION_STORE=kubernetes)");
+        }
+        ConfigMapFilter cm = ConfigMapFilter.of(client, settings.ingesters().filterConfigMap().get(),
+            settings.podNamespace(), events);
+        cm.start();
+        configMapFilter = cm;
+        return cm::current;
+      }
+      filter = settings.filterConfig()
+          .map(path -> new FilterReloader(path, settings.filterReloadInterval(), events))
+          .orElseGet(FilterReloader::none);
+      filter.start();
+      return filter::current;
+    } catch (FilterConfigException e) {
+      throw new IllegalStateException(settings.filterConfig().isPresent() ? "FILTER_CONFIG: " + e.getMessage()
+          : "FILTER_CONFIGMAP: " + e.getMessage(), e);
+    }
+  }
+
+  /**
+   * Starts the work only one replica does: informer sources, informer Ingesters and the garbage
+   * collector. Without leader election this replica always does it.
+   */
+  public synchronized void startLeaderWork() {
+    if (leaderWork) {
+      return;
+    }
+    leaderWork = true;
+    if (sourceManager != null) {
+      sourceManager.start();
+    }
+    if (ingesterInformers != null) {
+      ingesterInformers.start();
+    }
+    long gcMillis = settings.gcInterval().toMillis();
+    gcTask = gc.scheduleWithFixedDelay(this::collectGarbage, Math.min(gcMillis, 60_000), gcMillis,
+        TimeUnit.MILLISECONDS);
+  }
+
+  /** Stops the leader-only work; the replica keeps serving webhooks. */
+  public synchronized void stopLeaderWork() {
+    if (!leaderWork) {
+      return;
+    }
+    leaderWork = false;
+    if (gcTask != null) {
+      gcTask.cancel(false);
+    }
+    if (ingesterInformers != null) {
+      ingesterInformers.stop();
+    }
+    if (sourceManager != null) {
+      sourceManager.stop();
+    }
+  }
+
+  private Map<String, Object> readyDetails() {
+    Map<String, Object> details = new LinkedHashMap<>();
+    if (sourceManager != null) {
+      details.put("sources", sourceManager.status());
+    }
+    return details;
   }
 
   private ObservationStore openStore() {
@@ -122,8 +241,11 @@ public final class ZenWatcher {
     }
     return switch (settings.store()) {
       case SQLITE -> SqliteObservationStore.open(settings.sqlitePath(), clock);
-      case KUBERNETES -> throw new IllegalStateException(
-          "OBSERVATION_STORE=kubernetes is not available in this version; use OBSERVATION_STORE=sqlite");
+      case KUBERNETES -> {
+        Settings.Kube k = settings.kube();
+        yield new KubernetesObservationStore(client, clock, new KubernetesStoreOptions(k.writeQps(), k.writeBurst(),
+            k.maxInFlight(), k.maxObservations(), k.maxDetailsBytes(), k.clusterName().orElse(null)));
+      }
     };
   }
 
@@ -158,6 +280,13 @@ public final class ZenWatcher {
     while (ingest != null && ingest.inFlight() > 0 && System.nanoTime() < deadline) {
       sleep(10);
     }
+    stopLeaderWork();
+    if (ingesterWebhooks != null) {
+      ingesterWebhooks.stop();
+    }
+    if (ingestersDirectory != null) {
+      ingestersDirectory.close();
+    }
     if (writer != null) {
       writer.close(Duration.ofNanos(Math.max(0, deadline - System.nanoTime())));
     }
@@ -166,6 +295,9 @@ public final class ZenWatcher {
     }
     if (filter != null) {
       filter.close();
+    }
+    if (configMapFilter != null) {
+      configMapFilter.close();
     }
     if (vertx != null) {
       try {
@@ -177,6 +309,9 @@ public final class ZenWatcher {
     }
     if (store != null) {
       store.close();
+    }
+    if (client != null) {
+      client.close();
     }
     log.info("zen-watcher stopped");
   }

@@ -29,8 +29,11 @@ public final class WebServer {
   private volatile String deployment;
   private volatile int port = -1;
 
+  private final Supplier<java.util.Map<String, Object>> readyDetails;
+
   public WebServer(Vertx vertx, IngestHandler ingest, ObservationsApi api, ObservationStore store, Metrics metrics,
-      String storeName) {
+      String storeName, Supplier<java.util.Map<String, Object>> readyDetails) {
+    this.readyDetails = readyDetails;
     this.vertx = vertx;
     this.ingest = ingest;
     this.api = api;
@@ -84,6 +87,7 @@ public final class WebServer {
       boolean ok = ar.succeeded() && Boolean.TRUE.equals(ar.result());
       JsonObject body = new JsonObject().put("status", ok ? "ready" : "not ready").put("store", storeName)
           .put("storeReachable", ok);
+      readyDetails.get().forEach(body::put);
       ctx.response().setStatusCode(ok ? 200 : 503).putHeader("Content-Type", "application/json").end(body.encode());
     });
   }

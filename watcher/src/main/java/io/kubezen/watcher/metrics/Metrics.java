@@ -39,6 +39,7 @@ public final class Metrics {
   public static final String GC_ERRORS = "zen_watcher_gc_errors";
   public static final String PROCESSING_DURATION = "zen_watcher_processing_duration";
   public static final String WRITE_DURATION = "zen_watcher_store_write_duration";
+  public static final String OBSERVATIONS_LIVE = "zen_watcher_observations_live";
   public static final String WRITE_QUEUE_DEPTH = "zen_watcher_write_queue_depth";
   public static final String DEDUP_CACHE_SIZE = "zen_watcher_dedup_cache_size";
   public static final String FILTER_RELOADS = "zen_watcher_filter_reloads";

@@ -4,6 +4,7 @@ import io.kubezen.api.v1alpha1.Observation;
 import io.kubezen.watcher.metrics.Metrics;
 import io.kubezen.watcher.pipeline.dedup.Deduplicator;
 import io.kubezen.watcher.store.ObservationStore;
+import io.kubezen.watcher.store.PartialWriteException;
 import io.kubezen.watcher.store.WriteOutcome;
 import java.time.Duration;
 import java.util.ArrayList;
@@ -164,6 +165,17 @@ public final class ObservationWriter implements AutoCloseable {
       metrics.writeBatch().record(System.nanoTime() - start, TimeUnit.NANOSECONDS);
       for (int i = 0; i < creates.size(); i++) {
         creates.get(i).result().complete(outcomes.get(i));
+      }
+    } catch (PartialWriteException e) {
+      // Some were written: acknowledge those, fail only the others (their senders retry them).
+      log.warn("could not store {} of {} Observations: {}", e.failed(), creates.size(), e.getMessage());
+      for (int i = 0; i < creates.size(); i++) {
+        WriteOutcome o = e.outcomes().get(i);
+        if (o != null) {
+          creates.get(i).result().complete(o);
+        } else {
+          creates.get(i).result().completeExceptionally(e);
+        }
       }
     } catch (RuntimeException e) {
       log.warn("could not store {} Observations: {}", creates.size(), e.toString());

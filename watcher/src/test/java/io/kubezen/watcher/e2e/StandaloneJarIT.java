@@ -17,64 +17,30 @@ import java.time.Duration;
 import java.util.List;
 import java.util.Map;
 import java.util.concurrent.TimeUnit;
+import io.kubezen.watcher.e2e.JarRunner.Running;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
 /** The built jar as a process, driven over loopback HTTP, as a user runs it. */
 class StandaloneJarIT {
-  static final String JAR = System.getProperty("zenwatcher.jar", "target/zen-watcher.jar");
-  final HttpClient http = HttpClient.newBuilder().connectTimeout(Duration.ofSeconds(2)).build();
+
+  final JarRunner jar = new JarRunner();
   @TempDir Path dir;
 
-  record Running(Process process, int port, Path log) {}
-
   Running start(Map<String, String> env) throws Exception {
-    int port;
-    try (ServerSocket s = new ServerSocket(0)) {
-      port = s.getLocalPort();
-    }
-    Path log = Files.createTempFile(dir, "zw", ".log");
-    ProcessBuilder pb = new ProcessBuilder(List.of(javaBin(), "-Xmx256m", "-jar", JAR))
-        .redirectErrorStream(true).redirectOutput(log.toFile());
-    pb.environment().put("WATCHER_PORT", Integer.toString(port));
-    pb.environment().put("WATCHER_BIND_ADDRESS", "127.0.0.1");
-    pb.environment().put("SQLITE_PATH", dir.resolve("data/zw.db").toString());
-    pb.environment().put("DEDUP_FLUSH_INTERVAL_MILLIS", "200");
-    pb.environment().putAll(env);
-    return new Running(pb.start(), port, log);
-  }
-
-  static String javaBin() {
-    return Path.of(System.getProperty("java.home"), "bin", "java").toString();
-  }
-
-  HttpResponse<String> call(String method, String url, String body) throws IOException, InterruptedException {
-    HttpRequest.Builder b = HttpRequest.newBuilder(URI.create(url)).timeout(Duration.ofSeconds(10));
-    b = body == null ? b.method(method, HttpRequest.BodyPublishers.noBody())
-        : b.header("Content-Type", "application/json").method(method, HttpRequest.BodyPublishers.ofString(body));
-    return http.send(b.build(), HttpResponse.BodyHandlers.ofString());
+    return jar.start(dir, env);
   }
 
   long awaitReady(Running r) throws Exception {
-    long t0 = System.nanoTime();
-    while (System.nanoTime() - t0 < TimeUnit.SECONDS.toNanos(30)) {
-      assertThat(r.process().isAlive()).as("process died: " + Files.readString(r.log())).isTrue();
-      try {
-        if (call("GET", "http://127.0.0.1:" + r.port() + "/ready", null).statusCode() == 200) {
-          return (System.nanoTime() - t0) / 1_000_000;
-        }
-      } catch (IOException notYet) {
-        // not listening yet
-      }
-      Thread.sleep(50);
-    }
-    throw new AssertionError("not ready within 30 s: " + Files.readString(r.log()));
+    return jar.awaitReady(r);
+  }
+
+  HttpResponse<String> call(String method, String url, String body) throws IOException, InterruptedException {
+    return jar.call(method, url, body);
   }
 
   static String sample(String name) throws IOException {
-    try (var in = StandaloneJarIT.class.getResourceAsStream("/http/" + name)) {
-      return new String(in.readAllBytes(), StandardCharsets.UTF_8);
-    }
+    return JarRunner.sample(name);
   }
 
   @Test
@@ -121,13 +87,5 @@ class StandaloneJarIT {
     assertThat(Files.readString(r.log()))
         .contains("DEDUP_WINDOW_SECONDS='soon': must be a whole number")
         .contains("LOG_FORMAT='xml': must be one of json, text");
-  }
-
-  @Test
-  void kubernetesStoreIsRefusedClearlyUntilItExists() throws Exception {
-    Running r = start(Map.of("OBSERVATION_STORE", "kubernetes", "LOG_FORMAT", "text"));
-    assertThat(r.process().waitFor(20, TimeUnit.SECONDS)).isTrue();
-    assertThat(r.process().exitValue()).isEqualTo(1);
-    assertThat(Files.readString(r.log())).contains("OBSERVATION_STORE=kubernetes is not available");
   }
 }

@@ -20,6 +20,7 @@ import io.kubezen.watcher.store.ObservationKey;
 import io.kubezen.watcher.store.ObservationPage;
 import io.kubezen.watcher.store.ObservationQuery;
 import io.kubezen.watcher.store.ObservationStore;
+import io.kubezen.watcher.store.PartialWriteException;
 import io.kubezen.watcher.store.Repeat;
 import io.kubezen.watcher.store.StoreException;
 import io.kubezen.watcher.store.WriteOutcome;

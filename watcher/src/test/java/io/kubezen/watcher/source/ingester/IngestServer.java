@@ -57,7 +57,7 @@ public final class IngestServer implements AutoCloseable {
     WebhookGuard guard = new WebhookGuard(settings.allowedCidrs(), settings.authToken(), 0, 1);
     IngestHandler ingest = new IngestHandler(sources, pipeline, guard, metrics, settings, Clock.systemUTC(),
         () -> true, registry);
-    web = new WebServer(vertx, ingest, new ObservationsApi(store), store, metrics, "sqlite");
+    web = new WebServer(vertx, ingest, new ObservationsApi(store), store, metrics, "sqlite", java.util.Map::of);
     int port = web.start("127.0.0.1", 0, 1).toCompletionStage().toCompletableFuture().join();
     base = "http://127.0.0.1:" + port;
   }

@@ -1,6 +1,6 @@
-package io.kubezen.watcher.store.kubernetes;
+package io.kubezen.watcher.store;
 
-import io.kubezen.watcher.store.StoreException;
+
 import io.kubezen.watcher.store.WriteOutcome;
 import java.util.ArrayList;
 import java.util.Collections;
@@ -17,7 +17,7 @@ public final class PartialWriteException extends StoreException {
 
   private final transient List<WriteOutcome> outcomes;
 
-  PartialWriteException(String message, List<WriteOutcome> outcomes, Throwable firstCause) {
+  public PartialWriteException(String message, List<WriteOutcome> outcomes, Throwable firstCause) {
     super(message, firstCause);
     this.outcomes = Collections.unmodifiableList(new ArrayList<>(outcomes));
   }

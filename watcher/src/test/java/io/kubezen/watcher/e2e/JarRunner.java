@@ -1,0 +1,74 @@
+package io.kubezen.watcher.e2e;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import java.io.IOException;
+import java.net.ServerSocket;
+import java.net.URI;
+import java.net.http.HttpClient;
+import java.net.http.HttpRequest;
+import java.net.http.HttpResponse;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.TimeUnit;
+
+/** Starts the built jar as a process on a free loopback port and talks to it over HTTP. */
+final class JarRunner {
+  record Running(Process process, int port, Path log) {}
+
+  static final String JAR = System.getProperty("zenwatcher.jar", "target/zen-watcher.jar");
+  final HttpClient http = HttpClient.newBuilder().connectTimeout(Duration.ofSeconds(2)).build();
+
+  Running start(Path dir, Map<String, String> env) throws Exception {
+    int port;
+    try (ServerSocket s = new ServerSocket(0)) {
+      port = s.getLocalPort();
+    }
+    Path log = Files.createTempFile(dir, "zw", ".log");
+    ProcessBuilder pb = new ProcessBuilder(List.of(javaBin(), "-Xmx256m", "-jar", JAR))
+        .redirectErrorStream(true).redirectOutput(log.toFile());
+    pb.environment().put("WATCHER_PORT", Integer.toString(port));
+    pb.environment().put("WATCHER_BIND_ADDRESS", "127.0.0.1");
+    pb.environment().put("SQLITE_PATH", dir.resolve("data/zw.db").toString());
+    pb.environment().put("DEDUP_FLUSH_INTERVAL_MILLIS", "200");
+    pb.environment().putAll(env);
+    return new Running(pb.start(), port, log);
+  }
+
+  static String javaBin() {
+    return Path.of(System.getProperty("java.home"), "bin", "java").toString();
+  }
+
+  HttpResponse<String> call(String method, String url, String body) throws IOException, InterruptedException {
+    HttpRequest.Builder b = HttpRequest.newBuilder(URI.create(url)).timeout(Duration.ofSeconds(10));
+    b = body == null ? b.method(method, HttpRequest.BodyPublishers.noBody())
+        : b.header("Content-Type", "application/json").method(method, HttpRequest.BodyPublishers.ofString(body));
+    return http.send(b.build(), HttpResponse.BodyHandlers.ofString());
+  }
+
+  long awaitReady(Running r) throws Exception {
+    long t0 = System.nanoTime();
+    while (System.nanoTime() - t0 < TimeUnit.SECONDS.toNanos(30)) {
+      assertThat(r.process().isAlive()).as("process died: " + Files.readString(r.log())).isTrue();
+      try {
+        if (call("GET", "http://127.0.0.1:" + r.port() + "/ready", null).statusCode() == 200) {
+          return (System.nanoTime() - t0) / 1_000_000;
+        }
+      } catch (IOException notYet) {
+        // not listening yet
+      }
+      Thread.sleep(50);
+    }
+    throw new AssertionError("not ready within 30 s: " + Files.readString(r.log()));
+  }
+
+  static String sample(String name) throws IOException {
+    try (var in = StandaloneJarIT.class.getResourceAsStream("/http/" + name)) {
+      return new String(in.readAllBytes(), StandardCharsets.UTF_8);
+    }
+  }
+}
