@@ -178,7 +178,10 @@ public final class KubernetesObservationStore implements ObservationStore {
       }
       shed.put(s, m);
     }
-    workers.execute(this::countLive);
+    // A thread of its own: a large count must neither delay writes nor the readiness probe.
+    Thread counter = new Thread(this::countLive, "kube-store-count");
+    counter.setDaemon(true);
+    counter.start();
   }
 
   // ---------------------------------------------------------------- metrics

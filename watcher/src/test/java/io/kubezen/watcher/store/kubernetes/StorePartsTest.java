@@ -1,0 +1,95 @@
+package io.kubezen.watcher.store.kubernetes;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import io.kubezen.api.v1alpha1.Observation;
+import io.kubezen.api.v1alpha1.ObservationStatus;
+import java.time.Instant;
+import java.util.LinkedHashMap;
+import java.util.Map;
+import java.util.concurrent.atomic.AtomicLong;
+import org.junit.jupiter.api.Test;
+
+/** The pure parts of the kubernetes store: token bucket, details cap, status arithmetic, TTL. */
+class StorePartsTest {
+
+  @Test
+  void tokenBucketGivesTheBurstAtOnceThenOneTokenPerInterval() {
+    AtomicLong now = new AtomicLong(1_000_000_000L);
+    TokenBucket bucket = new TokenBucket(20, 5, now::get);
+    for (int i = 0; i < 5; i++) {
+      assertThat(bucket.reserve()).isZero();
+    }
+    // The next ones are queued 50 ms apart.
+    assertThat(bucket.reserve()).isEqualTo(50_000_000L);
+    assertThat(bucket.reserve()).isEqualTo(100_000_000L);
+    now.addAndGet(1_000_000_000L); // a quiet second refills, but never beyond the burst
+    for (int i = 0; i < 5; i++) {
+      bucket.reserve();
+    }
+    now.addAndGet(10_000_000_000L);
+    for (int i = 0; i < 5; i++) {
+      assertThat(bucket.reserve()).isZero();
+    }
+    assertThat(bucket.reserve()).isPositive();
+  }
+
+  @Test
+  void detailsCapDropsTheLargestValuesFirstAndMarksTheCut() {
+    Map<String, Object> d = new LinkedHashMap<>();
+    d.put("rule", "Terminal shell");
+    d.put("output", "x".repeat(400));
+    d.put("cmdline", "y".repeat(100));
+    Map<String, Object> capped = DetailsCap.cap(d, 160);
+    assertThat(capped).containsEntry("rule", "Terminal shell").containsEntry("cmdline", "y".repeat(100))
+        .containsEntry("truncated", true).doesNotContainKey("output");
+    assertThat(DetailsCap.size(capped)).isLessThanOrEqualTo(160);
+    assertThat(DetailsCap.cap(d, 10_000)).isSameAs(d);
+    assertThat(DetailsCap.cap(null, 64)).isNull();
+  }
+
+  @Test
+  void mergeAddsCountsAndWidensTheTimesAndUnresolves() {
+    ObservationStatus current = new ObservationStatus(4L, "2024-05-01T10:00:00Z", "2024-05-01T11:00:00Z", true,
+        "2024-05-01T12:00:00Z");
+    ObservationStatus merged = Statuses.merge(current,
+        ObservationStatus.seen(2, "2024-05-01T09:00:00+00:00", "2024-05-01T10:30:00Z"), 0);
+    assertThat(merged).isEqualTo(new ObservationStatus(6L, "2024-05-01T09:00:00+00:00", "2024-05-01T11:00:00Z",
+        false, "2024-05-01T12:00:00Z"));
+    // The creator's own merge onto the implicit status: its first sighting is counted already.
+    assertThat(Statuses.merge(ObservationStatus.seen(1, "2024-05-01T10:00:00Z", "2024-05-01T10:00:00Z"),
+        ObservationStatus.seen(3, null, null), 1).count()).isEqualTo(3);
+    assertThat(Statuses.repeat(current, 5, Instant.parse("2024-05-01T10:59:00Z")).lastSeen())
+        .isEqualTo("2024-05-01T11:00:00Z");
+    assertThat(Statuses.resolve(current, Instant.parse("2024-06-01T00:00:00Z"))).isSameAs(current);
+  }
+
+  @Test
+  void theImplicitStatusComesFromDetectedAt() {
+    Observation o = KubeFixtures.obs("ns", "falco-x");
+    assertThat(Statuses.isImplicit(o)).isTrue();
+    o.setStatus(null);
+    assertThat(Statuses.effective(o)).isEqualTo(ObservationStatus.seen(1, KubeFixtures.DETECTED, KubeFixtures.DETECTED));
+    assertThat(Statuses.isImplicit(KubeFixtures.withStatus(KubeFixtures.obs("ns", "y"), 2, KubeFixtures.DETECTED,
+        KubeFixtures.DETECTED))).isFalse();
+  }
+
+  @Test
+  void expiresAfterCreationPlusTtlAndNeverWithoutOne() {
+    Observation o = KubeFixtures.obs("ns", "falco-ttl", io.kubezen.api.v1alpha1.Severity.LOW, "x", 60);
+    o.getMetadata().setCreationTimestamp("2024-05-01T10:00:00Z");
+    assertThat(KubernetesObservationStore.expired(o, Instant.parse("2024-05-01T10:01:00Z"))).isFalse();
+    assertThat(KubernetesObservationStore.expired(o, Instant.parse("2024-05-01T10:01:01Z"))).isTrue();
+    Observation forever = KubeFixtures.obs("ns", "falco-ttl", io.kubezen.api.v1alpha1.Severity.LOW, "x", Long.MAX_VALUE);
+    forever.getMetadata().setCreationTimestamp("2024-05-01T10:00:00Z");
+    assertThat(KubernetesObservationStore.expired(forever, Instant.parse("9999-01-01T00:00:00Z"))).isFalse();
+  }
+
+  @Test
+  void eventTypeLabelIsTheValueOrAStableHash() {
+    assertThat(KubernetesObservationStore.eventTypeLabel("runtime_threat")).isEqualTo("runtime_threat");
+    String odd = KubernetesObservationStore.eventTypeLabel("_leading");
+    assertThat(odd).startsWith("h.").hasSize(42).isEqualTo(KubernetesObservationStore.eventTypeLabel("_leading"));
+    assertThat(KubernetesObservationStore.eventTypeLabel("a".repeat(64))).startsWith("h.");
+  }
+}
