@@ -2,6 +2,7 @@ package io.kubezen.watcher;
 
 import io.fabric8.kubernetes.client.KubernetesClient;
 import io.fabric8.kubernetes.client.KubernetesClientBuilder;
+import io.kubezen.api.v1alpha1.Severity;
 import io.kubezen.watcher.config.Settings;
 import io.kubezen.watcher.kube.SourceManager;
 import io.kubezen.watcher.kube.SourceOptions;
@@ -142,8 +143,7 @@ public final class ZenWatcher {
       ingestersDirectory.start();
     }
     if (store instanceof KubernetesObservationStore kube) {
-      metrics.gauge(Metrics.OBSERVATIONS_LIVE, "Observations in the cluster (as this replica counts them)",
-          kube::liveCount);
+      exportStoreMetrics(kube);
     }
 
     int loops = Math.max(1, Runtime.getRuntime().availableProcessors());
@@ -165,6 +165,28 @@ public final class ZenWatcher {
     log.info("zen-watcher ready on {}:{} with the {} store in {} ms", settings.bindAddress(), port,
         settings.store().name().toLowerCase(), (System.nanoTime() - t0) / 1_000_000);
     return this;
+  }
+
+  private void exportStoreMetrics(KubernetesObservationStore kube) {
+    metrics.gauge(Metrics.OBSERVATIONS_LIVE, "Observations in the cluster (as this replica counts them; -1 until counted)",
+        kube::liveCount);
+    for (Severity severity : Severity.values()) {
+      for (KubernetesObservationStore.Shed action : KubernetesObservationStore.Shed.values()) {
+        metrics.functionCounter(Metrics.OBSERVATIONS_SHED, "Observations refused or evicted to respect MAX_OBSERVATIONS",
+            () -> kube.shedCount(severity, action), "severity", severity.wire(), "action",
+            action.name().toLowerCase(java.util.Locale.ROOT));
+      }
+    }
+    metrics.functionCounter(Metrics.KUBE_WRITES, "API writes of the store, by verb", () -> kube.writeCounts().creates(),
+        "verb", "create");
+    metrics.functionCounter(Metrics.KUBE_WRITES, "API writes of the store, by verb",
+        () -> kube.writeCounts().statusUpdates(), "verb", "update_status");
+    metrics.functionCounter(Metrics.KUBE_WRITES, "API writes of the store, by verb", () -> kube.writeCounts().deletes(),
+        "verb", "delete");
+    metrics.functionCounter(Metrics.KUBE_CONFLICT_RETRIES, "Status updates retried after 409 Conflict",
+        kube::conflictRetries);
+    metrics.functionCounter(Metrics.KUBE_THROTTLED_RETRIES, "Writes retried after 429 Too Many Requests",
+        kube::throttledRetries);
   }
 
   private Supplier<Filter> startFilter(FilterReloader.Listener events) {

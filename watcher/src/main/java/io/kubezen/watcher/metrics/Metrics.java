@@ -40,6 +40,10 @@ public final class Metrics {
   public static final String PROCESSING_DURATION = "zen_watcher_processing_duration";
   public static final String WRITE_DURATION = "zen_watcher_store_write_duration";
   public static final String OBSERVATIONS_LIVE = "zen_watcher_observations_live";
+  public static final String OBSERVATIONS_SHED = "zen_watcher_observations_shed";
+  public static final String KUBE_WRITES = "zen_watcher_kube_writes";
+  public static final String KUBE_CONFLICT_RETRIES = "zen_watcher_kube_conflict_retries";
+  public static final String KUBE_THROTTLED_RETRIES = "zen_watcher_kube_throttled_retries";
   public static final String WRITE_QUEUE_DEPTH = "zen_watcher_write_queue_depth";
   public static final String DEDUP_CACHE_SIZE = "zen_watcher_dedup_cache_size";
   public static final String FILTER_RELOADS = "zen_watcher_filter_reloads";
@@ -248,6 +252,12 @@ public final class Metrics {
       b.strongReference(true).register(registry);
       return v;
     });
+  }
+
+  /** A counter whose value is read from {@code value} (a monotonic count kept elsewhere). */
+  public void functionCounter(String name, String description, Supplier<Number> value, String... tags) {
+    io.micrometer.core.instrument.FunctionCounter.builder(name, value, v -> v.get().doubleValue())
+        .description(description).tags(tags).register(registry);
   }
 
   public void gauge(String name, String description, Supplier<Number> value) {

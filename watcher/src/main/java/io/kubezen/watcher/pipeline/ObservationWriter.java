@@ -203,6 +203,17 @@ public final class ObservationWriter implements AutoCloseable {
       if (missing > 0) {
         log.debug("{} Observations with repeats no longer exist (collected or deleted)", missing);
       }
+    } catch (PartialWriteException e) {
+      // Give back only the repeats that were not written, so that nothing is counted twice.
+      List<Deduplicator.Pending> failed = new ArrayList<>();
+      for (int i = 0; i < pending.size(); i++) {
+        if (e.outcomes().get(i) == null) {
+          failed.add(pending.get(i));
+        }
+      }
+      log.warn("could not flush repeats of {} of {} Observations, will retry: {}", failed.size(), pending.size(),
+          e.getMessage());
+      dedup.restore(failed);
     } catch (RuntimeException e) {
       log.warn("could not flush repeats of {} Observations, will retry: {}", pending.size(), e.toString());
       dedup.restore(pending);

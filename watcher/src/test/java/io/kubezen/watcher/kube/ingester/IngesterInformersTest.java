@@ -151,11 +151,11 @@ class IngesterInformersTest {
 
   @Test
   void deleteAndRecreateTheIngesterWatchesAgain() throws Exception {
-    createIngester("scans", spec(null, null));
+    createIngester("scans", spec(List.of(ns), null));
     await().atMost(Duration.ofSeconds(10)).until(() -> informers.runningKeys().contains(ns + "/scans"));
     client.resources(Ingester.class).inNamespace(ns).withName("scans").delete();
     await().atMost(Duration.ofSeconds(10)).until(() -> informers.runningKeys().isEmpty());
-    createIngester("scans", spec(null, null));
+    createIngester("scans", spec(List.of(ns), null));
     await().atMost(Duration.ofSeconds(10)).until(() -> informers.runningKeys().contains(ns + "/scans"));
     report(ns, "later", Map.of());
     await().atMost(Duration.ofSeconds(15)).until(() -> observations().size() == 3);

@@ -36,7 +36,7 @@ final class KubeFixtures {
     details.put("tags", List.of("container", "shell", "mitre_execution"));
     ObservationSpec spec = new ObservationSpec("falco", Category.SECURITY, severity, eventType,
         ResourceRef.of("v1", "Pod", namespace, "web-7d4b9c"), "A shell was spawned in container web",
-        details, DETECTED, "9f2c" + Integer.toHexString(name.hashCode()), ttl, null);
+        details, DETECTED, io.kubezen.watcher.model.Fingerprint.of("falco", java.util.List.of(namespace, name), -1), ttl, null);
     Observation o = new Observation();
     o.setMetadata(new ObjectMetaBuilder().withName(name).withNamespace(namespace)
         .addToLabels(Observation.LABEL_SOURCE, "falco")
