@@ -56,8 +56,13 @@ public record Finding(
     identity = identity.stream().map(v -> v == null ? "" : v).toList();
   }
 
+  private static final Pattern LINE_BREAKS = Pattern.compile("\\s*[\\r\\n]+\\s*");
+
   private static String oneLine(String s) {
-    String line = s.strip().replaceAll("\\s*[\\r\\n]+\\s*", " ");
+    String line = s.strip();
+    if (line.indexOf('\n') >= 0 || line.indexOf('\r') >= 0) {
+      line = LINE_BREAKS.matcher(line).replaceAll(" ");
+    }
     return line.length() <= MAX_TITLE ? line : line.substring(0, MAX_TITLE - 1) + "…";
   }
 }

@@ -45,11 +45,18 @@ public final class Fingerprint {
     sha.update(bytes);
   }
 
-  private static MessageDigest sha256() {
+  // One digest per thread, reset before each use: getInstance per call costs a provider lookup.
+  private static final ThreadLocal<MessageDigest> SHA256 = ThreadLocal.withInitial(() -> {
     try {
       return MessageDigest.getInstance("SHA-256");
     } catch (NoSuchAlgorithmException e) {
       throw new IllegalStateException("the JVM has no SHA-256", e);
     }
+  });
+
+  private static MessageDigest sha256() {
+    MessageDigest d = SHA256.get();
+    d.reset();
+    return d;
   }
 }
