@@ -47,66 +47,6 @@ public final class Pipeline {
     return process(normalizer, normalizer.normalize(input, context));
   }
 
-  /**
-   * What reconciling a watched object gave: Observations {@code created} and {@code existing}, and
-   * {@code current}, the keys of all Observations its findings map to now (to resolve the others).
-   */
-  public record ReconcileResult(int created, int existing, int filtered, List<ObservationKey> current) {}
-
-  /**
-   * Reconciles the findings of one watched object (a report, a ConfigMap): creates the Observations
-   * missing for them and leaves existing ones alone, so that re-listing creates and counts nothing
-   * twice. No dedup cache and no repeat counting: the store's create-if-absent is the dedup. The
-   * Observations are labelled with {@code originUid}.
-   *
-   * @throws ObservationWriter.OverloadedException when the write queue has no room (nothing was taken)
-   */
-  public CompletableFuture<ReconcileResult> reconcile(Normalizer normalizer, List<Finding> findings,
-      String originUid) {
-    Filter current = filter.get();
-    String source = normalizer.source();
-    Map<ObservationKey, ObservationWriter.Create> creates = new LinkedHashMap<>();
-    int filtered = 0;
-    for (Finding f : findings) {
-      metrics.event(source, f.severity());
-      Decision decision = current.apply(f);
-      if (decision.expressionError()) {
-        metrics.filterExpressionError(source);
-      }
-      if (!decision.kept()) {
-        metrics.filtered(source, decision.reason().wire());
-        filtered++;
-        continue;
-      }
-      Placement p = factory.place(f, normalizer.kind());
-      creates.putIfAbsent(new ObservationKey(p.namespace(), p.name()),
-          ObservationWriter.Create.ifAbsent(factory.build(f, p, originUid)));
-    }
-    List<ObservationWriter.Create> list = new ArrayList<>(creates.values());
-    writer.submit(list);
-    int filteredCount = filtered;
-    List<ObservationKey> keys = List.copyOf(creates.keySet());
-    return CompletableFuture.allOf(list.stream().map(ObservationWriter.Create::result)
-        .toArray(CompletableFuture[]::new)).handle((done, error) -> {
-          int created = 0;
-          for (ObservationWriter.Create c : list) {
-            WriteOutcome o = c.result().isCompletedExceptionally() ? null : c.result().join();
-            if (o == WriteOutcome.CREATED) {
-              created++;
-              metrics.observationCreated(source, c.observation().getSpec().category(),
-                  c.observation().getSpec().severity());
-            } else if (c.result().isCompletedExceptionally()) {
-              metrics.createErrors(source, 1);
-            }
-          }
-          if (error != null) {
-            throw error instanceof java.util.concurrent.CompletionException ce ? ce
-                : new java.util.concurrent.CompletionException(error);
-          }
-          return new ReconcileResult(created, list.size() - created, filteredCount, keys);
-        });
-  }
-
   /** The same for findings already normalized. */
   public CompletableFuture<IngestResult> process(Normalizer normalizer, List<Finding> findings) {
     Filter current = filter.get();
@@ -117,13 +57,7 @@ public final class Pipeline {
     int filtered = 0;
     int repeats = 0;
     for (Finding f : findings) {
-      metrics.event(source, f.severity());
-      Decision decision = current.apply(f);
-      if (decision.expressionError()) {
-        metrics.filterExpressionError(source);
-      }
-      if (!decision.kept()) {
-        metrics.filtered(source, decision.reason().wire());
+      if (!passes(current, source, f)) {
         filtered++;
         continue;
       }
@@ -180,5 +114,73 @@ public final class Pipeline {
       }
       return new IngestResult(accepted, created, accepted - filteredCount - created, filteredCount);
     });
+  }
+
+  /**
+   * What reconciling a watched object gave: Observations {@code created} and {@code existing}, and
+   * {@code current}, the keys of all Observations its findings map to now (to resolve the others).
+   */
+  public record ReconcileResult(int created, int existing, int filtered, List<ObservationKey> current) {}
+
+  /**
+   * Reconciles the findings of one watched object (a report, a ConfigMap): creates the Observations
+   * missing for them and leaves existing ones alone, so that re-listing creates and counts nothing
+   * twice. No dedup cache and no repeat counting: the store's create-if-absent is the dedup. The
+   * Observations are labelled with {@code originUid}.
+   *
+   * @throws ObservationWriter.OverloadedException when the write queue has no room (nothing was taken)
+   */
+  public CompletableFuture<ReconcileResult> reconcile(Normalizer normalizer, List<Finding> findings,
+      String originUid) {
+    Filter current = filter.get();
+    String source = normalizer.source();
+    Map<ObservationKey, ObservationWriter.Create> creates = new LinkedHashMap<>();
+    int filtered = 0;
+    for (Finding f : findings) {
+      if (!passes(current, source, f)) {
+        filtered++;
+        continue;
+      }
+      Placement p = factory.place(f, normalizer.kind());
+      creates.putIfAbsent(new ObservationKey(p.namespace(), p.name()),
+          ObservationWriter.Create.ifAbsent(factory.build(f, p, originUid)));
+    }
+    List<ObservationWriter.Create> list = new ArrayList<>(creates.values());
+    writer.submit(list);
+    int filteredCount = filtered;
+    List<ObservationKey> keys = List.copyOf(creates.keySet());
+    return CompletableFuture.allOf(list.stream().map(ObservationWriter.Create::result)
+        .toArray(CompletableFuture[]::new)).handle((done, error) -> {
+          int created = 0;
+          for (ObservationWriter.Create c : list) {
+            WriteOutcome o = c.result().isCompletedExceptionally() ? null : c.result().join();
+            if (o == WriteOutcome.CREATED) {
+              created++;
+              metrics.observationCreated(source, c.observation().getSpec().category(),
+                  c.observation().getSpec().severity());
+            } else if (c.result().isCompletedExceptionally()) {
+              metrics.createErrors(source, 1);
+            }
+          }
+          if (error != null) {
+            throw error instanceof java.util.concurrent.CompletionException ce ? ce
+                : new java.util.concurrent.CompletionException(error);
+          }
+          return new ReconcileResult(created, list.size() - created, filteredCount, keys);
+        });
+  }
+
+  /** Counts the finding, applies the filter, and counts a drop or an expression error; true when kept. */
+  private boolean passes(Filter current, String source, Finding f) {
+    metrics.event(source, f.severity());
+    Decision decision = current.apply(f);
+    if (decision.expressionError()) {
+      metrics.filterExpressionError(source);
+    }
+    if (!decision.kept()) {
+      metrics.filtered(source, decision.reason().wire());
+      return false;
+    }
+    return true;
   }
 }

@@ -20,6 +20,7 @@ import io.kubezen.watcher.store.ObservationKey;
 import io.kubezen.watcher.store.ObservationPage;
 import io.kubezen.watcher.store.ObservationQuery;
 import io.kubezen.watcher.store.ObservationStore;
+import io.kubezen.watcher.store.Observations;
 import io.kubezen.watcher.store.PartialWriteException;
 import io.kubezen.watcher.store.Repeat;
 import io.kubezen.watcher.store.StoreException;
@@ -237,19 +238,10 @@ public final class KubernetesObservationStore implements ObservationStore {
   }
 
   private Prepared prepare(Observation o) {
-    Objects.requireNonNull(o, "observation");
+    Observations.requireWritable(o);
     ObjectMeta meta = o.getMetadata();
-    if (meta == null || isBlank(meta.getName()) || isBlank(meta.getNamespace())) {
-      throw new IllegalArgumentException("an Observation needs metadata.name and metadata.namespace");
-    }
     ObservationSpec spec = o.getSpec();
-    if (spec == null) {
-      throw new IllegalArgumentException("Observation " + meta.getNamespace() + "/" + meta.getName() + " has no spec");
-    }
     ObservationStatus status = o.getStatus();
-    if (status != null && status.count() != null && status.count() < 1) {
-      throw new IllegalArgumentException("status.count must be positive: " + status.count());
-    }
     Map<String, String> labels = new LinkedHashMap<>();
     if (meta.getLabels() != null) {
       labels.putAll(meta.getLabels());
@@ -505,9 +497,9 @@ public final class KubernetesObservationStore implements ObservationStore {
     return outcomes;
   }
 
-  /** One API write, after a token of the bucket; a 429 the client gave up on is retried (bounded). */
+  /** One API write, after a token of the bucket (each retry takes a token too). */
   private <T> T write(AtomicLong counter, Callable<T> call) {
-    for (int attempt = 0; ; attempt++) {
+    return read(() -> {
       try {
         bucket.acquire();
       } catch (InterruptedException e) {
@@ -515,23 +507,11 @@ public final class KubernetesObservationStore implements ObservationStore {
         throw new StoreException("interrupted waiting for the write rate limit", e);
       }
       counter.incrementAndGet();
-      try {
-        return call.call();
-      } catch (KubernetesClientException e) {
-        if (e.getCode() != 429 || attempt >= MAX_THROTTLE_RETRIES) {
-          throw e;
-        }
-        throttled.incrementAndGet();
-        sleepMillis(retryAfterMillis(e));
-      } catch (RuntimeException e) {
-        throw e;
-      } catch (Exception e) {
-        throw new StoreException(e.toString(), e);
-      }
-    }
+      return call.call();
+    });
   }
 
-  /** A read: no token, same 429 handling. */
+  /** An API call; a 429 the client gave up on is retried after its Retry-After (bounded). */
   private <T> T read(Callable<T> call) {
     for (int attempt = 0; ; attempt++) {
       try {

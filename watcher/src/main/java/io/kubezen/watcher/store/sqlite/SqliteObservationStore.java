@@ -13,6 +13,7 @@ import io.kubezen.watcher.store.ObservationPage;
 import io.kubezen.watcher.store.ObservationQuery;
 import io.kubezen.watcher.store.ObservationKey;
 import io.kubezen.watcher.store.ObservationStore;
+import io.kubezen.watcher.store.Observations;
 import io.kubezen.watcher.store.Repeat;
 import io.kubezen.watcher.store.StoreException;
 import io.kubezen.watcher.store.WriteOutcome;
@@ -277,20 +278,11 @@ public final class SqliteObservationStore implements ObservationStore {
   }
 
   private Row row(Observation o) {
-    Objects.requireNonNull(o, "observation");
+    Observations.requireWritable(o);
     ObjectMeta meta = o.getMetadata();
-    if (meta == null || isBlank(meta.getName()) || isBlank(meta.getNamespace())) {
-      throw new IllegalArgumentException("an Observation needs metadata.name and metadata.namespace");
-    }
     ObservationSpec spec = o.getSpec();
-    if (spec == null) {
-      throw new IllegalArgumentException("Observation " + meta.getNamespace() + "/" + meta.getName() + " has no spec");
-    }
     ObservationStatus status = o.getStatus();
     long count = status != null && status.count() != null ? status.count() : 1;
-    if (count < 1) {
-      throw new IllegalArgumentException("status.count must be positive: " + count);
-    }
     // Without times of its own, the Observation was first seen when detected, else now. Status
     // times come from the pipeline and must parse; detectedAt comes from the input and may not.
     Long first = status != null && status.firstSeen() != null ? Times.parseMicros(status.firstSeen()) : null;
