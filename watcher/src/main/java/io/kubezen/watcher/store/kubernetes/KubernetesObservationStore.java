@@ -833,7 +833,4 @@ public final class KubernetesObservationStore implements ObservationStore {
     }
   }
 
-  private static boolean isBlank(String s) {
-    return s == null || s.isBlank();
-  }
 }

@@ -720,7 +720,4 @@ public final class SqliteObservationStore implements ObservationStore {
     }
   }
 
-  private static boolean isBlank(String s) {
-    return s == null || s.isBlank();
-  }
 }
