@@ -8,15 +8,14 @@
 
 FROM maven:3.9-eclipse-temurin-17 AS build
 WORKDIR /src
-# Poms first so that the dependency layer is cached while only sources change.
 COPY mvnw pom.xml ./
 COPY .mvn/ .mvn/
-COPY api/pom.xml api/
-COPY watcher/pom.xml watcher/
+# The reactor reads every module's pom; bench itself is not built.
 COPY bench/pom.xml bench/
 COPY api/ api/
 COPY watcher/ watcher/
 COPY charts/zen-watcher/crds/ charts/zen-watcher/crds/
+# The cache mount keeps ~/.m2 (the wrapper's Maven and the dependencies) between builds.
 RUN --mount=type=cache,target=/root/.m2 \
     ./mvnw -B -q -pl watcher -am package -DskipTests \
  && cp watcher/target/zen-watcher.jar /zen-watcher.jar
