@@ -10,8 +10,9 @@ FROM maven:3.9-eclipse-temurin-17 AS build
 WORKDIR /src
 COPY mvnw pom.xml ./
 COPY .mvn/ .mvn/
-# The reactor reads every module's pom; bench itself is not built.
+# The reactor reads every module's pom; bench and chart-tests are not built.
 COPY bench/pom.xml bench/
+COPY chart-tests/pom.xml chart-tests/
 COPY api/ api/
 COPY watcher/ watcher/
 COPY charts/zen-watcher/crds/ charts/zen-watcher/crds/
