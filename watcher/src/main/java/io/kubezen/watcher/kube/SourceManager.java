@@ -288,7 +288,8 @@ public final class SourceManager implements AutoCloseable {
     }
     for (Unit u : units) {
       String s = status(u, r);
-      if (s.equals("syncing") || s.startsWith("checking")) {
+      // "waiting for namespaces": the namespace informer itself has not synced yet.
+      if (s.equals("syncing") || s.startsWith("checking") || s.startsWith("waiting for namespaces")) {
         return false;
       }
     }
