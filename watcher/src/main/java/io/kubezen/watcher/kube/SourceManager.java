@@ -437,7 +437,7 @@ public final class SourceManager implements AutoCloseable {
           () -> refreshSynced(u, r));
       r.eventSources.add(es);
       es.start();
-      log.info("{}: watching {} (resumed from the checkpoint in Lease {}/{})", w.id(),
+      log.info("{}: watching {} (progress checkpointed in Lease {}/{})", w.id(),
           w.namespaced() ? (key.isEmpty() ? "all namespaces" : "namespace " + key) : "cluster-scoped objects",
           r.checkpoint.namespace(), r.checkpoint.name());
       return es;
