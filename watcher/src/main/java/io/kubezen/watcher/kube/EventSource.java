@@ -66,6 +66,7 @@ final class EventSource implements SourceManager.Feed {
   private volatile Watch watch;
   private volatile String lastSeen;
   private volatile int relists;
+  private volatile boolean heldWarned;
 
   /**
    * @param namespace the watched namespace, or "" for all namespaces (or cluster scope)
@@ -124,6 +125,12 @@ final class EventSource implements SourceManager.Feed {
     if (rv != null) {
       checkpoint.record(key, rv);
     }
+    boolean held = progress.held();
+    if (held && !heldWarned && !stopped) {
+      log.warn("{}: an Event could not be stored; the checkpoint stays at resourceVersion {} (a new leader replays "
+          + "from there) until the next re-list", where(), rv);
+    }
+    heldWarned = held;
   }
 
   /** How many times this stream listed everything (the first list included). For tests and diagnostics. */
