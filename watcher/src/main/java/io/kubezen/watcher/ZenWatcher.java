@@ -139,7 +139,11 @@ public final class ZenWatcher {
       Settings.Watch w = settings.watch();
       sourceManager = new SourceManager(client, pipeline, store, metrics, clock,
           new SourceOptions(w.sources(), w.namespaces(), w.namespaceSelector(), w.clusterScoped(),
-              w.crdCheckInterval()));
+              w.crdCheckInterval())
+              // Kubernetes Events resume from the resourceVersion stored so far, kept in a Lease of
+              // their own beside the election's, so a new leader misses none of them.
+              .withCheckpoint(settings.podNamespace(),
+                  SourceOptions.checkpointNameFor(settings.leaderElection().id())));
     }
     if (settings.ingesters().dir().isPresent()) {
       ingestersDirectory = new IngestersDirectory(settings.ingesters().dir().get(), settings.ingesters().dirPoll(),
