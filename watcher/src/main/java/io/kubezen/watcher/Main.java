@@ -33,6 +33,6 @@ public final class Main {
       System.exit(1);
       return;
     }
-    Runtime.getRuntime().addShutdownHook(new Thread(() -> watcher.stop(Duration.ofSeconds(20)), "shutdown"));
+    Runtime.getRuntime().addShutdownHook(new Thread(() -> watcher.stop(settings.shutdownTimeout()), "shutdown"));
   }
 }

@@ -6,6 +6,8 @@ import io.kubezen.api.v1alpha1.Severity;
 import io.kubezen.watcher.config.Settings;
 import io.kubezen.watcher.kube.SourceManager;
 import io.kubezen.watcher.kube.SourceOptions;
+import io.kubezen.watcher.kube.leader.ElectionConfig;
+import io.kubezen.watcher.kube.leader.LeaseElector;
 import io.kubezen.watcher.kube.ingester.ConfigMapFilter;
 import io.kubezen.watcher.kube.ingester.IngesterInformers;
 import io.kubezen.watcher.kube.ingester.IngesterStatusWriter;
@@ -44,6 +46,7 @@ import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicBoolean;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
+import static net.logstash.logback.argument.StructuredArguments.kv;
 
 /**
  * The whole program, assembled from its settings: store, filter, pipeline, writer, HTTP server and
@@ -72,7 +75,8 @@ public final class ZenWatcher {
   private IngesterWebhookController ingesterWebhooks;
   private IngesterInformers ingesterInformers;
   private IngestersDirectory ingestersDirectory;
-  private boolean leaderWork;
+  private volatile boolean leaderWork;
+  private LeaseElector elector;
 
   private final java.util.function.Function<Settings, ObservationStore> storeFactory;
 
@@ -160,8 +164,35 @@ public final class ZenWatcher {
       t.setDaemon(true);
       return t;
     });
-    startLeaderWork();
+    metrics.gauge(Metrics.IS_LEADER, "1 while this replica runs the leader-only work (informers, GC), else 0",
+        () -> leaderWork ? 1 : 0);
+    metrics.functionCounter(Metrics.LEADER_TRANSITIONS,
+        "Times this replica became leader or stopped being leader (builtin leader election)",
+        () -> elector == null ? 0 : elector.transitions());
+    Settings.LeaderElection le = settings.leaderElection();
+    if (le.mode() == Settings.LeaderElectionMode.BUILTIN && client != null) {
+      elector = new LeaseElector(client, new ElectionConfig(settings.podNamespace(), le.id(), le.identity(),
+          le.leaseDuration(), le.renewDeadline(), le.retryPeriod()), clock, new LeaseElector.Listener() {
+            @Override
+            public void startLeading(Duration failover) {
+              if (failover != null) {
+                metrics.failover(failover);
+              }
+              startLeaderWork();
+            }
+
+            @Override
+            public void stopLeading(String reason, Duration budget) {
+              stopLeaderWork(reason, budget);
+            }
+          });
+    } else {
+      startLeaderWork();
+    }
     web.setReady(true);
+    if (elector != null) {
+      elector.start();
+    }
     log.info("zen-watcher ready on {}:{} with the {} store in {} ms", settings.bindAddress(), port,
         settings.store().name().toLowerCase(), (System.nanoTime() - t0) / 1_000_000);
     return this;
@@ -221,8 +252,14 @@ public final class ZenWatcher {
       return;
     }
     leaderWork = true;
+    log.info("leader work started {}", kv("identity", identity()));
     if (sourceManager != null) {
       sourceManager.start();
+      sourceManager.catchUp().thenAccept(c -> {
+        metrics.catchUp(c.took(), c.created());
+        log.info("catch-up done {} {} {}", kv("identity", identity()), kv("catchupMillis", c.took().toMillis()),
+            kv("created", c.created()));
+      });
     }
     if (ingesterInformers != null) {
       ingesterInformers.start();
@@ -232,26 +269,73 @@ public final class ZenWatcher {
         TimeUnit.MILLISECONDS);
   }
 
-  /** Stops the leader-only work; the replica keeps serving webhooks. */
-  public synchronized void stopLeaderWork() {
-    if (!leaderWork) {
-      return;
+  /** Stops the leader-only work (within 10 s); the replica keeps serving webhooks. */
+  public void stopLeaderWork() {
+    stopLeaderWork("stopped", Duration.ofSeconds(10));
+  }
+
+  /**
+   * Stops the leader-only work within {@code timeout}; the replica keeps serving webhooks. The
+   * watched sources are fenced first (their informer events are ignored and no new store work
+   * starts, at once), then the informers are stopped on another thread, waited for up to {@code
+   * timeout}: an informer that hangs on a dead API server stops in the background but writes
+   * nothing more. {@code leader work stopped} is logged when that is so.
+   */
+  public void stopLeaderWork(String reason, Duration timeout) {
+    long deadline = System.nanoTime() + timeout.toNanos();
+    SourceManager sources;
+    IngesterInformers ingesterSources;
+    synchronized (this) {
+      if (!leaderWork) {
+        return;
+      }
+      leaderWork = false;
+      sources = sourceManager;
+      ingesterSources = ingesterInformers;
+      if (sources != null) {
+        sources.halt();
+      }
+      if (gcTask != null) {
+        gcTask.cancel(true);
+        gcTask = null;
+      }
     }
-    leaderWork = false;
-    if (gcTask != null) {
-      gcTask.cancel(false);
+    Thread stopper = new Thread(() -> {
+      if (ingesterSources != null) {
+        ingesterSources.stop();
+      }
+      if (sources != null) {
+        sources.stop();
+      }
+    }, "leader-work-stop");
+    stopper.setDaemon(true);
+    stopper.start();
+    try {
+      stopper.join(Math.max(1, (deadline - System.nanoTime()) / 1_000_000));
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
     }
-    if (ingesterInformers != null) {
-      ingesterInformers.stop();
+    if (stopper.isAlive()) {
+      log.warn("leader work did not stop within {} ms; the watched sources are fenced and stop in the background",
+          timeout.toMillis());
     }
-    if (sourceManager != null) {
-      sourceManager.stop();
-    }
+    log.info("leader work stopped {} {}", kv("identity", identity()), kv("reason", reason));
+  }
+
+  /** True while this replica runs the leader-only work. */
+  public boolean isLeader() {
+    return leaderWork;
+  }
+
+  private String identity() {
+    return settings.leaderElection().identity();
   }
 
   private Map<String, Object> readyDetails() {
     Map<String, Object> details = new LinkedHashMap<>();
-    if (sourceManager != null) {
+    details.put("role", leaderWork ? "leader" : "follower");
+    details.put("identity", identity());
+    if (sourceManager != null && leaderWork) {
       details.put("sources", sourceManager.status());
     }
     return details;
@@ -302,7 +386,11 @@ public final class ZenWatcher {
     while (ingest != null && ingest.inFlight() > 0 && System.nanoTime() < deadline) {
       sleep(10);
     }
-    stopLeaderWork();
+    if (elector != null) {
+      // Stops the leader work (listener), then releases the Lease so that a follower takes it at once.
+      elector.close(Duration.ofNanos(Math.max(1, deadline - System.nanoTime())));
+    }
+    stopLeaderWork("shutdown", Duration.ofNanos(Math.max(1, deadline - System.nanoTime())));
     if (ingesterWebhooks != null) {
       ingesterWebhooks.stop();
     }

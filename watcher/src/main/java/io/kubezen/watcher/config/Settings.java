@@ -44,7 +44,21 @@ public record Settings(
     String logLevel,
     Kube kube,
     Watch watch,
-    Ingesters ingesters) {
+    Ingesters ingesters,
+    LeaderElection leaderElection,
+    Duration shutdownTimeout) {
+
+  /**
+   * Lease leader election (high availability).
+   *
+   * @param mode builtin: elect one leader among the replicas; disabled: this replica always leads
+   * @param id the Lease's name (in {@link #podNamespace()})
+   * @param identity this replica's holder identity ({@code POD_NAME}, else the host name)
+   */
+  public record LeaderElection(LeaderElectionMode mode, String id, String identity, Duration leaseDuration,
+      Duration renewDeadline, Duration retryPeriod) {}
+
+  public enum LeaderElectionMode { BUILTIN, DISABLED }
 
   /**
    * Kubernetes mode: the store's limits and the cluster's name.
@@ -240,12 +254,80 @@ public record Settings(
         filterConfigMap,
         Duration.ofSeconds(r.longIn("INGESTER_STATUS_INTERVAL_SECONDS", 5, 1, 300)),
         Duration.ofSeconds(r.longIn("INGESTER_RESYNC_SECONDS", 300, 10, 3600)));
+    LeaderElectionMode leMode = r.enumValue("LEADER_ELECTION_MODE", LeaderElectionMode.class,
+        store == StoreKind.KUBERNETES ? LeaderElectionMode.BUILTIN : LeaderElectionMode.DISABLED);
+    if (leMode == LeaderElectionMode.BUILTIN && store != StoreKind.KUBERNETES) {
+      r.problems.add("LEADER_ELECTION_MODE=builtin needs OBSERVATION_STORE=kubernetes (the Lease is in the cluster)");
+    }
+    String leId = r.get("LEADER_ELECTION_ID", "zen-watcher-leader-election", v -> {
+      if (!v.matches("^[a-z0-9]([-.a-z0-9]{0,251}[a-z0-9])?$")) {
+        throw new IllegalArgumentException("must be a Kubernetes object name (DNS-1123 subdomain)");
+      }
+      return v;
+    });
+    String identity = r.get("POD_NAME", defaultIdentity(env), v -> {
+      if (v.length() > 253) {
+        throw new IllegalArgumentException("must be at most 253 characters");
+      }
+      return v;
+    });
+    Duration lease = r.duration("LEADER_ELECTION_LEASE_DURATION", "15s", Duration.ofMillis(100), Duration.ofHours(1));
+    Duration renew = r.duration("LEADER_ELECTION_RENEW_DEADLINE", "10s", Duration.ofMillis(50), Duration.ofHours(1));
+    Duration retry = r.duration("LEADER_ELECTION_RETRY_PERIOD", "2s", Duration.ofMillis(10), Duration.ofHours(1));
+    if (lease != null && renew != null && retry != null) {
+      if (lease.compareTo(renew) <= 0) {
+        r.problems.add("LEADER_ELECTION_LEASE_DURATION (" + human(lease) + ") must be longer than "
+            + "LEADER_ELECTION_RENEW_DEADLINE (" + human(renew) + ")");
+      }
+      if (renew.compareTo(retry) <= 0) {
+        r.problems.add("LEADER_ELECTION_RENEW_DEADLINE (" + human(renew) + ") must be longer than "
+            + "LEADER_ELECTION_RETRY_PERIOD (" + human(retry) + ")");
+      }
+    }
+    LeaderElection leaderElection = new LeaderElection(leMode, leId, identity, lease, renew, retry);
+    Duration shutdownTimeout = r.duration("SHUTDOWN_TIMEOUT", "20s", Duration.ofSeconds(1), Duration.ofMinutes(10));
     if (!r.problems.isEmpty()) {
       throw new SettingsException(r.problems);
     }
     return new Settings(store, sqlitePath, podNamespace, bind, port, window, dedupMax, flush, ttl, gc, filter,
         filterReload, maxBody, Map.copyOf(bySource), token, cidrs, rate, burst, queue, batch, logFormat, logLevel,
-        kube, watch, ingesters);
+        kube, watch, ingesters, leaderElection, shutdownTimeout);
+  }
+
+  private static String defaultIdentity(Map<String, String> env) {
+    String h = env.get("HOSTNAME");
+    if (h != null && !h.isBlank()) {
+      return h.trim();
+    }
+    try {
+      return InetAddress.getLocalHost().getHostName();
+    } catch (UnknownHostException e) {
+      return "zen-watcher-" + ProcessHandle.current().pid();
+    }
+  }
+
+  private static String human(Duration d) {
+    return d.toMillis() % 1000 == 0 ? d.toSeconds() + "s" : d.toMillis() + "ms";
+  }
+
+  /**
+   * A duration: a whole number with a unit ({@code 500ms}, {@code 15s}, {@code 1m}, {@code 1h}), or
+   * a plain number of seconds.
+   */
+  public static Duration parseDuration(String v) {
+    java.util.regex.Matcher m = java.util.regex.Pattern.compile("^(\\d{1,9})(ms|s|m|h)?$")
+        .matcher(v.trim().toLowerCase(Locale.ROOT));
+    if (!m.matches()) {
+      throw new IllegalArgumentException("must be a duration like 500ms, 15s, 1m or a number of seconds");
+    }
+    long n = Long.parseLong(m.group(1));
+    String unit = m.group(2) == null ? "s" : m.group(2);
+    return switch (unit) {
+      case "ms" -> Duration.ofMillis(n);
+      case "m" -> Duration.ofMinutes(n);
+      case "h" -> Duration.ofHours(n);
+      default -> Duration.ofSeconds(n);
+    };
   }
 
   /** Collects every problem instead of stopping at the first. */
@@ -283,6 +365,16 @@ public record Settings(
         problems.add(name + ": " + e.getMessage());
         return Optional.empty();
       }
+    }
+
+    Duration duration(String name, String defaultValue, Duration min, Duration max) {
+      return get(name, defaultValue, v -> {
+        Duration d = parseDuration(v);
+        if (d.compareTo(min) < 0 || d.compareTo(max) > 0) {
+          throw new IllegalArgumentException("must be between " + human(min) + " and " + human(max));
+        }
+        return d;
+      });
     }
 
     boolean bool(String name, boolean defaultValue) {

@@ -54,6 +54,9 @@ final class OriginReconciler implements AutoCloseable {
   private final ExecutorService executor;
   private final Map<String, CompletableFuture<Void>> tails = new ConcurrentHashMap<>();
   private volatile boolean open = true;
+  // For the catch-up of a new leader: the uids whose upsert is done (or given up), and the Observations created.
+  private final Set<String> handled = ConcurrentHashMap.newKeySet();
+  private final java.util.concurrent.atomic.AtomicLong created = new java.util.concurrent.atomic.AtomicLong();
 
   OriginReconciler(Pipeline pipeline, ObservationStore store, Clock clock, int threads) {
     this.pipeline = pipeline;
@@ -70,7 +73,26 @@ final class OriginReconciler implements AutoCloseable {
   /** The object was added or changed. */
   CompletableFuture<Void> upserted(WatchedSource source, GenericKubernetesResource object) {
     String uid = object.getMetadata().getUid();
-    return inOrder(uid, () -> upsert(source, object, uid), source, object);
+    CompletableFuture<Void> f = inOrder(uid, () -> upsert(source, object, uid), source, object);
+    if (uid != null) {
+      f.whenComplete((v, e) -> handled.add(uid));
+    }
+    return f;
+  }
+
+  /** True when an upsert of {@code uid} has been done (or given up on). */
+  boolean handled(String uid) {
+    return handled.contains(uid);
+  }
+
+  /** Observations created by the upserts so far. */
+  long created() {
+    return created.get();
+  }
+
+  /** Starts no more store work (writes already handed to the writer complete); {@link #close} still waits. */
+  void halt() {
+    open = false;
   }
 
   /** The object was deleted. */
@@ -94,6 +116,7 @@ final class OriginReconciler implements AutoCloseable {
       return CompletableFuture.completedFuture(null);
     }
     return pipeline.reconcile(source.normalizer(), findings, uid).thenAcceptAsync(result -> {
+      created.addAndGet(result.created());
       if (source.stateLike()) {
         resolveExcept(uid, new HashSet<>(result.current()));
       }
@@ -102,12 +125,15 @@ final class OriginReconciler implements AutoCloseable {
 
   /** Resolves the unresolved Observations of {@code uid} that are not in {@code keep}. */
   private void resolveExcept(String uid, Set<ObservationKey> keep) {
+    if (!open) {
+      return; // no longer leading: the next leader reconciles this object
+    }
     List<ObservationKey> gone = store.listByOrigin(uid).stream()
         .filter(o -> !resolved(o))
         .map(o -> new ObservationKey(o.getMetadata().getNamespace(), o.getMetadata().getName()))
         .filter(k -> !keep.contains(k))
         .toList();
-    if (!gone.isEmpty()) {
+    if (!gone.isEmpty() && open) {
       store.resolve(gone, clock.instant());
     }
   }

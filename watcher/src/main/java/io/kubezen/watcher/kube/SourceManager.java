@@ -63,7 +63,13 @@ public final class SourceManager implements AutoCloseable {
   private final LabelSelector namespaceSelector;
   private final List<Unit> units;
 
-  private Run run;
+  private volatile Run run;
+
+  /**
+   * One catch-up: the time from {@link #start} until every watched source had synced and every
+   * object of its initial list was reconciled, and the Observations created meanwhile.
+   */
+  public record CatchUp(Duration took, long created) {}
 
   /** One enabled watched source and its state. */
   private final class Unit {
@@ -91,6 +97,8 @@ public final class SourceManager implements AutoCloseable {
     SharedIndexInformer<Namespace> namespaceInformer;
     volatile boolean namespacesSynced;
     volatile boolean stopped;
+    final long startedNanos = System.nanoTime();
+    final java.util.concurrent.CompletableFuture<CatchUp> caughtUp = new java.util.concurrent.CompletableFuture<>();
 
     Run(OriginReconciler reconciler, ScheduledExecutorService checker) {
       this.reconciler = reconciler;
@@ -160,8 +168,54 @@ public final class SourceManager implements AutoCloseable {
     }
     long every = options.crdCheckInterval().toMillis();
     checker.scheduleWithFixedDelay(() -> checkCrds(r), 0, every, TimeUnit.MILLISECONDS);
+    checker.scheduleWithFixedDelay(() -> checkCaughtUp(r), 20, 50, TimeUnit.MILLISECONDS);
     log.info("watched sources starting: {}", units.stream().map(u -> u.source.id()).toList());
     return this;
+  }
+
+  /**
+   * Completes when the run started by the last {@link #start} has caught up: every source synced
+   * (or waiting for its CRD) and every object of the informers' caches reconciled once. Never
+   * completes when stopped first; an incomplete future when not started.
+   */
+  public java.util.concurrent.CompletableFuture<CatchUp> catchUp() {
+    Run r = run;
+    return r == null ? new java.util.concurrent.CompletableFuture<>() : r.caughtUp;
+  }
+
+  /**
+   * Fences the current run at once, without waiting: informer events are ignored from now on and no
+   * new store work starts (the reconciles already handed to the writer complete). Call before a
+   * {@link #stop} that may take long, so that nothing this replica's informers saw is written by
+   * it after it stopped leading. {@link #stop} must still be called.
+   */
+  public void halt() {
+    Run r = run;
+    if (r != null) {
+      r.stopped = true;
+      r.reconciler.halt();
+    }
+  }
+
+  private void checkCaughtUp(Run r) {
+    if (r.stopped || r.caughtUp.isDone()) {
+      return;
+    }
+    for (Unit u : units) {
+      String s = status(u, r);
+      if (s.equals("syncing") || s.startsWith("checking") || s.startsWith("waiting for namespaces")) {
+        return;
+      }
+      for (SharedIndexInformer<GenericKubernetesResource> i : u.informers.values()) {
+        for (GenericKubernetesResource o : i.getStore().list()) {
+          String uid = o.getMetadata().getUid();
+          if (uid != null && !r.reconciler.handled(uid)) {
+            return;
+          }
+        }
+      }
+    }
+    r.caughtUp.complete(new CatchUp(Duration.ofNanos(System.nanoTime() - r.startedNanos), r.reconciler.created()));
   }
 
   /** Stops every informer and waits (briefly) for the work under way; start() may be called again. */

@@ -54,6 +54,13 @@ public final class Metrics {
   public static final String SOURCE_WATCH_RESTARTS = "zenwatcher_source_watch_restarts";
   public static final String SOURCE_WATCH_LAST_EVENT = "zenwatcher_source_watch_last_event_timestamp_seconds";
 
+  // High availability (issue 4): the names the issue gives them.
+  public static final String IS_LEADER = "zenwatcher_is_leader";
+  public static final String LEADER_TRANSITIONS = "zenwatcher_leader_election_transitions";
+  public static final String FAILOVER_DURATION = "zenwatcher_failover_duration";
+  public static final String CATCHUP_DURATION = "zenwatcher_catchup_duration";
+  public static final String CATCHUP_CREATED = "zenwatcher_catchup_created";
+
   public static final int MAX_CUSTOM_SOURCE_LABELS = 32;
   public static final String OTHER = "other";
 
@@ -238,6 +245,32 @@ public final class Metrics {
   public void sourceWatchLastEvent(String source, String gvr, java.time.Instant at) {
     gaugeValue(SOURCE_WATCH_LAST_EVENT, "Unix time of the last object a watched source delivered", "source",
         sourceLabel(source), "gvr", gvr).set(at.getEpochSecond());
+  }
+
+  private static final Duration[] HANDOFF_BUCKETS = {Duration.ofMillis(50), Duration.ofMillis(100),
+      Duration.ofMillis(250), Duration.ofMillis(500), Duration.ofSeconds(1), Duration.ofSeconds(2),
+      Duration.ofSeconds(5), Duration.ofSeconds(10), Duration.ofSeconds(15), Duration.ofSeconds(20),
+      Duration.ofSeconds(30), Duration.ofSeconds(60), Duration.ofSeconds(120), Duration.ofSeconds(300)};
+
+  /** Time from the previous leader's last Lease renew (or its release) to this replica starting the leader work. */
+  public void failover(Duration d) {
+    Timer.builder(FAILOVER_DURATION)
+        .description("Time from the previous leader's last Lease renew or release to this replica starting leader work")
+        .serviceLevelObjectives(HANDOFF_BUCKETS)
+        .register(registry).record(d);
+  }
+
+  /**
+   * One catch-up of a new leader: from starting the leader work until every watched source has
+   * listed and reconciled what it found; {@code created} Observations were missing and created.
+   */
+  public void catchUp(Duration d, long created) {
+    Timer.builder(CATCHUP_DURATION)
+        .description("Time from starting leader work until every watched source has listed and reconciled its objects")
+        .serviceLevelObjectives(HANDOFF_BUCKETS)
+        .register(registry).record(d);
+    counter(CATCHUP_CREATED, "Observations created by the catch-up of a new leader (missing after a failover)", null,
+        null, null, null, null, null).increment(created);
   }
 
   private java.util.concurrent.atomic.AtomicLong gaugeValue(String name, String description, String k1, String v1,
