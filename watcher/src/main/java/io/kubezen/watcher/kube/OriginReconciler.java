@@ -41,6 +41,11 @@ import org.slf4j.LoggerFactory;
  * <p>A full write queue is waited out (retried with backoff for as long as this runs); other
  * failures are retried {@link #MAX_ATTEMPTS} times, then logged: the next update or re-list of
  * the object reconciles it again.
+ *
+ * <p>The future {@link #upserted} and {@link #deleted} return completes normally when the work is
+ * done (stored, or nothing to store), and exceptionally with {@link NotStoredException} when it was
+ * given up or dropped because this reconciler closed: {@link EventSource} checkpoints only past
+ * work that completed normally.
  */
 final class OriginReconciler implements AutoCloseable {
   private static final Logger log = LoggerFactory.getLogger(OriginReconciler.class);
@@ -57,6 +62,13 @@ final class OriginReconciler implements AutoCloseable {
   // For the catch-up of a new leader: the uids whose upsert is done (or given up), and the Observations created.
   private final Set<String> handled = ConcurrentHashMap.newKeySet();
   private final java.util.concurrent.atomic.AtomicLong created = new java.util.concurrent.atomic.AtomicLong();
+
+  /** The work on one object was given up, or dropped on close: what it should have stored may be missing. */
+  static final class NotStoredException extends RuntimeException {
+    NotStoredException(String message, Throwable cause) {
+      super(message, cause, false, false);
+    }
+  }
 
   OriginReconciler(Pipeline pipeline, ObservationStore store, Clock clock, int threads) {
     this.pipeline = pipeline;
@@ -160,7 +172,7 @@ final class OriginReconciler implements AutoCloseable {
   private void attempt(Supplier<CompletableFuture<Void>> work, int attempt, CompletableFuture<Void> done,
       WatchedSource source, GenericKubernetesResource object) {
     if (!open) {
-      done.complete(null);
+      done.completeExceptionally(new NotStoredException("closed", null));
       return;
     }
     CompletableFuture<Void> f;
@@ -181,7 +193,7 @@ final class OriginReconciler implements AutoCloseable {
           log.warn("{} {}: giving up on {} after {} attempts: {}", source.source(), source.gvr(),
               ObjectReaders.name(object), attempt, cause.toString());
         }
-        done.complete(null);
+        done.completeExceptionally(new NotStoredException(open ? "given up" : "closed", cause));
         return;
       }
       long delay = Math.min(MAX_BACKOFF.toMillis(), FIRST_BACKOFF.toMillis() << Math.min(attempt - 1, 10));
@@ -193,7 +205,7 @@ final class OriginReconciler implements AutoCloseable {
         CompletableFuture.delayedExecutor(delay, TimeUnit.MILLISECONDS, executor)
             .execute(() -> attempt(work, attempt + 1, done, source, object));
       } catch (java.util.concurrent.RejectedExecutionException closed) {
-        done.complete(null);
+        done.completeExceptionally(new NotStoredException("closed", cause));
       }
     });
   }

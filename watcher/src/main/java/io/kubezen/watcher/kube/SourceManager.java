@@ -24,6 +24,7 @@ import java.util.List;
 import java.util.Map;
 import java.util.Objects;
 import java.util.Set;
+import java.util.TreeMap;
 import java.util.TreeSet;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.Executors;
@@ -47,6 +48,11 @@ import org.slf4j.LoggerFactory;
  * watched namespace: those of {@code WATCH_NAMESPACE}, plus those whose labels match {@code
  * WATCH_NAMESPACE_SELECTOR} (a Namespace informer follows them as they are created, relabelled and
  * deleted; the selector is matched here, so set-based selectors work the same everywhere).
+ *
+ * <p>With a checkpoint ({@link SourceOptions#checkpointed()}), event-like sources (Kubernetes
+ * Events) are not informers but {@link EventSource}s: they resume their watch from the
+ * resourceVersion {@link EventCheckpoint} recorded (written every {@link
+ * SourceOptions#checkpointInterval()} and on stop), so Events created while no leader ran are seen.
  */
 public final class SourceManager implements AutoCloseable {
   private static final Logger log = LoggerFactory.getLogger(SourceManager.class);
@@ -71,12 +77,31 @@ public final class SourceManager implements AutoCloseable {
    */
   public record CatchUp(Duration took, long created) {}
 
+  /** What runs one watched source in one namespace scope: an informer, or an {@link EventSource}. */
+  interface Feed {
+    void stop();
+
+    boolean hasSynced();
+  }
+
+  private record InformerFeed(SharedIndexInformer<GenericKubernetesResource> informer) implements Feed {
+    @Override
+    public void stop() {
+      informer.stop();
+    }
+
+    @Override
+    public boolean hasSynced() {
+      return informer.hasSynced();
+    }
+  }
+
   /** One enabled watched source and its state. */
   private final class Unit {
     final WatchedSource source;
     volatile Availability availability;
     volatile boolean warned;
-    final Map<String, SharedIndexInformer<GenericKubernetesResource>> informers = new ConcurrentHashMap<>();
+    final Map<String, Feed> informers = new ConcurrentHashMap<>();
 
     Unit(WatchedSource source) {
       this.source = source;
@@ -93,6 +118,10 @@ public final class SourceManager implements AutoCloseable {
   private static final class Run {
     final OriginReconciler reconciler;
     final ScheduledExecutorService checker;
+    /** Null without a checkpoint. */
+    final EventCheckpoint checkpoint;
+    final ScheduledExecutorService eventExecutor;
+    final Set<EventSource> eventSources = ConcurrentHashMap.newKeySet();
     final Set<String> selectedNamespaces = ConcurrentHashMap.newKeySet();
     SharedIndexInformer<Namespace> namespaceInformer;
     volatile boolean namespacesSynced;
@@ -100,9 +129,12 @@ public final class SourceManager implements AutoCloseable {
     final long startedNanos = System.nanoTime();
     final java.util.concurrent.CompletableFuture<CatchUp> caughtUp = new java.util.concurrent.CompletableFuture<>();
 
-    Run(OriginReconciler reconciler, ScheduledExecutorService checker) {
+    Run(OriginReconciler reconciler, ScheduledExecutorService checker, EventCheckpoint checkpoint,
+        ScheduledExecutorService eventExecutor) {
       this.reconciler = reconciler;
       this.checker = checker;
+      this.checkpoint = checkpoint;
+      this.eventExecutor = eventExecutor;
     }
   }
 
@@ -156,7 +188,15 @@ public final class SourceManager implements AutoCloseable {
       t.setDaemon(true);
       return t;
     });
-    Run r = new Run(new OriginReconciler(pipeline, store, clock, RECONCILE_THREADS), checker);
+    EventCheckpoint checkpoint = options.checkpointed()
+        ? new EventCheckpoint(client, options.checkpointNamespace(), options.checkpointName()) : null;
+    ScheduledExecutorService eventExecutor = Executors.newSingleThreadScheduledExecutor(t -> {
+      Thread th = new Thread(t, "event-source");
+      th.setDaemon(true);
+      return th;
+    });
+    Run r = new Run(new OriginReconciler(pipeline, store, clock, RECONCILE_THREADS), checker, checkpoint,
+        eventExecutor);
     run = r;
     if (namespaceSelector != null) {
       startNamespaceInformer(r);
@@ -169,6 +209,10 @@ public final class SourceManager implements AutoCloseable {
     long every = options.crdCheckInterval().toMillis();
     checker.scheduleWithFixedDelay(() -> checkCrds(r), 0, every, TimeUnit.MILLISECONDS);
     checker.scheduleWithFixedDelay(() -> checkCaughtUp(r), 20, 50, TimeUnit.MILLISECONDS);
+    if (checkpoint != null) {
+      long cp = options.checkpointInterval().toMillis();
+      checker.scheduleWithFixedDelay(() -> writeCheckpoint(r), cp, cp, TimeUnit.MILLISECONDS);
+    }
     log.info("watched sources starting: {}", units.stream().map(u -> u.source.id()).toList());
     return this;
   }
@@ -206,8 +250,11 @@ public final class SourceManager implements AutoCloseable {
       if (s.equals("syncing") || s.startsWith("checking") || s.startsWith("waiting for namespaces")) {
         return;
       }
-      for (SharedIndexInformer<GenericKubernetesResource> i : u.informers.values()) {
-        for (GenericKubernetesResource o : i.getStore().list()) {
+      for (Feed f : u.informers.values()) {
+        if (!(f instanceof InformerFeed i)) {
+          continue; // an EventSource: synced means its list was handed over (its checkpoint covers the rest)
+        }
+        for (GenericKubernetesResource o : i.informer().getStore().list()) {
           String uid = o.getMetadata().getUid();
           if (uid != null && !r.reconciler.handled(uid)) {
             return;
@@ -231,13 +278,18 @@ public final class SourceManager implements AutoCloseable {
       r.namespaceInformer.stop();
     }
     for (Unit u : units) {
-      for (SharedIndexInformer<GenericKubernetesResource> i : u.informers.values()) {
+      for (Feed i : u.informers.values()) {
         i.stop();
       }
       u.informers.clear();
       metrics.informerCacheSynced(u.source.source(), false);
     }
+    r.eventExecutor.shutdownNow();
     r.reconciler.close(Duration.ofSeconds(10));
+    if (r.checkpoint != null) {
+      // The work under way is done (or dropped: then the position stays before it): the last word.
+      writeCheckpoint(r);
+    }
     log.info("watched sources stopped");
   }
 
@@ -312,7 +364,7 @@ public final class SourceManager implements AutoCloseable {
     if (!u.informers.keySet().containsAll(wantedKeys(u, r))) {
       return "syncing";
     }
-    for (SharedIndexInformer<GenericKubernetesResource> i : u.informers.values()) {
+    for (Feed i : u.informers.values()) {
       if (!i.hasSynced()) {
         return "syncing";
       }
@@ -393,16 +445,20 @@ public final class SourceManager implements AutoCloseable {
     }
     for (Unit u : units) {
       Set<String> wanted = wantedKeys(u, r);
-      for (Map.Entry<String, SharedIndexInformer<GenericKubernetesResource>> e : new HashMap<>(u.informers).entrySet()) {
+      for (Map.Entry<String, Feed> e : new HashMap<>(u.informers).entrySet()) {
         if (!wanted.contains(e.getKey())) {
           e.getValue().stop();
           u.informers.remove(e.getKey());
+          if (e.getValue() instanceof EventSource es) {
+            es.publish();
+            r.eventSources.remove(es);
+          }
           log.info("{}: stopped watching {}", u.source.id(), e.getKey().isEmpty() ? "all namespaces" : e.getKey());
         }
       }
       for (String key : wanted) {
         if (!u.informers.containsKey(key)) {
-          u.informers.put(key, startInformer(u, key, r));
+          u.informers.put(key, startFeed(u, key, r));
         }
       }
       refreshSynced(u, r);
@@ -424,7 +480,7 @@ public final class SourceManager implements AutoCloseable {
     return ns;
   }
 
-  private SharedIndexInformer<GenericKubernetesResource> startInformer(Unit u, String key, Run r) {
+  private Feed startFeed(Unit u, String key, Run r) {
     WatchedSource w = u.source;
     MixedOperation<GenericKubernetesResource, GenericKubernetesResourceList, Resource<GenericKubernetesResource>> op =
         client.genericKubernetesResources(w.resource());
@@ -433,6 +489,23 @@ public final class SourceManager implements AutoCloseable {
     if (w.labelSelector() != null) {
       scoped = scoped.withLabelSelector(w.labelSelector());
     }
+    if (r.checkpoint != null && !w.stateLike()) {
+      EventSource es = new EventSource(w, key, scoped, r.reconciler, r.checkpoint, r.eventExecutor, metrics, clock,
+          () -> refreshSynced(u, r));
+      r.eventSources.add(es);
+      es.start();
+      log.info("{}: watching {} (progress checkpointed in Lease {}/{})", w.id(),
+          w.namespaced() ? (key.isEmpty() ? "all namespaces" : "namespace " + key) : "cluster-scoped objects",
+          r.checkpoint.namespace(), r.checkpoint.name());
+      return es;
+    }
+    return new InformerFeed(startInformer(u, scoped, key, r));
+  }
+
+  private SharedIndexInformer<GenericKubernetesResource> startInformer(Unit u,
+      FilterWatchListDeletable<GenericKubernetesResource, GenericKubernetesResourceList, Resource<GenericKubernetesResource>> scoped,
+      String key, Run r) {
+    WatchedSource w = u.source;
     SharedIndexInformer<GenericKubernetesResource> informer = scoped.runnableInformer(0);
     java.util.concurrent.atomic.AtomicInteger failures = new java.util.concurrent.atomic.AtomicInteger();
     informer.addEventHandler(new Handler(w, r));
@@ -465,6 +538,35 @@ public final class SourceManager implements AutoCloseable {
     log.info("{}: watching {}{}", w.id(), w.namespaced() ? (key.isEmpty() ? "all namespaces" : "namespace " + key)
         : "cluster-scoped objects", w.labelSelector() == null ? "" : " labelled " + w.labelSelector());
     return informer;
+  }
+
+  /** Records every event stream's stored position and writes the checkpoint (a failure is retried next time). */
+  private void writeCheckpoint(Run r) {
+    try {
+      for (EventSource es : r.eventSources) {
+        es.publish();
+      }
+      r.checkpoint.flush();
+    } catch (RuntimeException e) {
+      log.warn("cannot write the events checkpoint {}/{} (retried): {}", r.checkpoint.namespace(),
+          r.checkpoint.name(), e.toString());
+    }
+  }
+
+  /** The event streams of a watched source, by namespace key ("" for all). For tests and diagnostics. */
+  Map<String, EventSource> eventSources(String id) {
+    for (Unit u : units) {
+      if (u.source.id().equals(id)) {
+        Map<String, EventSource> out = new TreeMap<>();
+        u.informers.forEach((k, f) -> {
+          if (f instanceof EventSource es) {
+            out.put(k, es);
+          }
+        });
+        return out;
+      }
+    }
+    throw new IllegalArgumentException("no watched source " + id);
   }
 
   private void refreshSynced(Unit changed, Run r) {

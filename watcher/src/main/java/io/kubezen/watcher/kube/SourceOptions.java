@@ -17,11 +17,36 @@ import java.util.Set;
  * @param watchClusterScoped watch cluster-scoped reports even when namespaces are scoped
  *     ({@code WATCH_CLUSTER_SCOPED}); without scoping they are always watched
  * @param crdCheckInterval how often a missing CRD is looked for ({@code SOURCE_CRD_CHECK_INTERVAL_SECONDS})
+ * @param checkpointNamespace the namespace of the Lease where event-like sources (Kubernetes
+ *     Events) checkpoint how far they stored ({@code POD_NAMESPACE}); null, with {@code
+ *     checkpointName}, for no checkpoint (those sources then re-list on every start, as informers)
+ * @param checkpointName the name of that Lease ({@code <LEADER_ELECTION_ID>-events-checkpoint});
+ *     null for no checkpoint
+ * @param checkpointInterval how often the checkpoint is written at most (and on stop)
  */
 public record SourceOptions(Set<String> sources, List<String> watchNamespaces, String namespaceSelector,
-    boolean watchClusterScoped, Duration crdCheckInterval) {
+    boolean watchClusterScoped, Duration crdCheckInterval, String checkpointNamespace, String checkpointName,
+    Duration checkpointInterval) {
+
+  public static final Duration DEFAULT_CHECKPOINT_INTERVAL = Duration.ofSeconds(5);
+
+  /** Without an Events checkpoint. */
+  public SourceOptions(Set<String> sources, List<String> watchNamespaces, String namespaceSelector,
+      boolean watchClusterScoped, Duration crdCheckInterval) {
+    this(sources, watchNamespaces, namespaceSelector, watchClusterScoped, crdCheckInterval, null, null,
+        DEFAULT_CHECKPOINT_INTERVAL);
+  }
 
   public SourceOptions {
+    checkpointNamespace = checkpointNamespace == null || checkpointNamespace.isBlank() ? null : checkpointNamespace;
+    checkpointName = checkpointName == null || checkpointName.isBlank() ? null : checkpointName;
+    if ((checkpointNamespace == null) != (checkpointName == null)) {
+      throw new IllegalArgumentException("the checkpoint needs both a namespace and a name, or neither");
+    }
+    checkpointInterval = checkpointInterval == null ? DEFAULT_CHECKPOINT_INTERVAL : checkpointInterval;
+    if (checkpointInterval.isNegative() || checkpointInterval.isZero()) {
+      throw new IllegalArgumentException("checkpointInterval must be positive");
+    }
     sources = sources == null ? Set.of() : Set.copyOf(sources);
     watchNamespaces = watchNamespaces == null ? List.of() : List.copyOf(watchNamespaces);
     namespaceSelector = namespaceSelector == null || namespaceSelector.isBlank() ? null : namespaceSelector.trim();
@@ -36,6 +61,16 @@ public record SourceOptions(Set<String> sources, List<String> watchNamespaces, S
   /** Every source, every namespace, CRDs looked for every 30 s. */
   public static SourceOptions defaults() {
     return new SourceOptions(Set.of(), List.of(), null, false, DEFAULT_CRD_CHECK_INTERVAL);
+  }
+
+  /** True when event-like sources checkpoint their progress (and resume from it). */
+  public boolean checkpointed() {
+    return checkpointName != null;
+  }
+
+  /** The checkpoint Lease name for a leader-election id: {@code <id>-events-checkpoint}. */
+  public static String checkpointNameFor(String leaderElectionId) {
+    return leaderElectionId + "-events-checkpoint";
   }
 
   /** True when namespaced sources are restricted (by list or by selector). */
@@ -54,22 +89,38 @@ public record SourceOptions(Set<String> sources, List<String> watchNamespaces, S
   }
 
   public SourceOptions withSources(Set<String> s) {
-    return new SourceOptions(s, watchNamespaces, namespaceSelector, watchClusterScoped, crdCheckInterval);
+    return new SourceOptions(s, watchNamespaces, namespaceSelector, watchClusterScoped, crdCheckInterval,
+        checkpointNamespace, checkpointName, checkpointInterval);
   }
 
   public SourceOptions withWatchNamespaces(List<String> ns) {
-    return new SourceOptions(sources, ns, namespaceSelector, watchClusterScoped, crdCheckInterval);
+    return new SourceOptions(sources, ns, namespaceSelector, watchClusterScoped, crdCheckInterval,
+        checkpointNamespace, checkpointName, checkpointInterval);
   }
 
   public SourceOptions withNamespaceSelector(String sel) {
-    return new SourceOptions(sources, watchNamespaces, sel, watchClusterScoped, crdCheckInterval);
+    return new SourceOptions(sources, watchNamespaces, sel, watchClusterScoped, crdCheckInterval,
+        checkpointNamespace, checkpointName, checkpointInterval);
   }
 
   public SourceOptions withWatchClusterScoped(boolean b) {
-    return new SourceOptions(sources, watchNamespaces, namespaceSelector, b, crdCheckInterval);
+    return new SourceOptions(sources, watchNamespaces, namespaceSelector, b, crdCheckInterval,
+        checkpointNamespace, checkpointName, checkpointInterval);
   }
 
   public SourceOptions withCrdCheckInterval(Duration d) {
-    return new SourceOptions(sources, watchNamespaces, namespaceSelector, watchClusterScoped, d);
+    return new SourceOptions(sources, watchNamespaces, namespaceSelector, watchClusterScoped, d,
+        checkpointNamespace, checkpointName, checkpointInterval);
+  }
+
+  /** Event-like sources checkpoint in Lease {@code namespace/name} (both null: no checkpoint). */
+  public SourceOptions withCheckpoint(String namespace, String name) {
+    return new SourceOptions(sources, watchNamespaces, namespaceSelector, watchClusterScoped, crdCheckInterval,
+        namespace, name, checkpointInterval);
+  }
+
+  public SourceOptions withCheckpointInterval(Duration d) {
+    return new SourceOptions(sources, watchNamespaces, namespaceSelector, watchClusterScoped, crdCheckInterval,
+        checkpointNamespace, checkpointName, d);
   }
 }
