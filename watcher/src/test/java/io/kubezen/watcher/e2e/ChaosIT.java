@@ -201,6 +201,8 @@ class ChaosIT {
     env.put("LEADER_ELECTION_RETRY_PERIOD", RETRY.toSeconds() + "s");
     env.put("SHUTDOWN_TIMEOUT", SHUTDOWN.toSeconds() + "s");
     env.put("DEDUP_WINDOW_SECONDS", Long.toString(DEDUP_WINDOW_SECONDS));
+    // -Dchaos.logLevel=debug for the replicas' debug logs when looking into a failure.
+    env.put("LOG_LEVEL", System.getProperty("chaos.logLevel", "info"));
     System.out.printf("chaos: namespace %s, logs in %s%n", ns, dir);
 
     for (int i = 0; i < REPLICAS; i++) {
@@ -256,14 +258,17 @@ class ChaosIT {
     Life last = leader;
     await("the last leader's sources synced", Duration.ofSeconds(30), () -> synced(last));
     Expected expected = expected(alerts);
-    await("every expected Observation", Duration.ofSeconds(60), () -> {
-      Set<String> names = observations().stream().map(o -> o.getMetadata().getName()).collect(Collectors.toSet());
-      return names.containsAll(expected.all());
-    });
-    System.out.printf("chaos: settled at +%d ms%n", millisSince(loadStart));
-    // Everything that would be written has been: let the writers' last flush pass before counting.
-    Thread.sleep(1000);
+    long settleStart = System.nanoTime();
+    await("every expected Observation, and the report findings no longer reported resolved", Duration.ofSeconds(60),
+        () -> {
+          List<Observation> now = observations();
+          Set<String> names = now.stream().map(o -> o.getMetadata().getName()).collect(Collectors.toSet());
+          return names.containsAll(expected.all()) && openReportFindings(now).equals(expected.reports());
+        });
+    System.out.printf("chaos: settled at +%d ms (%d ms after the load)%n", millisSince(loadStart),
+        millisSince(settleStart));
     List<Observation> all = observations();
+    saveMetrics();
 
     SoftAssertions soft = new SoftAssertions();
     soft.assertThat(problems).as("errors of the load and mutation threads").isEmpty();
@@ -476,6 +481,22 @@ class ChaosIT {
   HttpResponse<String> get(String url) throws IOException, InterruptedException {
     return http.send(HttpRequest.newBuilder(URI.create(url)).timeout(Duration.ofSeconds(5)).GET().build(),
         HttpResponse.BodyHandlers.ofString());
+  }
+
+  /** Each live replica's /metrics beside its logs, for diagnosis. */
+  void saveMetrics() {
+    for (Replica r : replicas) {
+      Life l = r.current;
+      try {
+        if (l.alive()) {
+          Files.writeString(dir.resolve("metrics-" + l + ".txt"), get(l.base() + "/metrics").body());
+        }
+      } catch (IOException e) {
+        System.out.printf("chaos: no metrics from %s: %s%n", l, e);
+      } catch (InterruptedException e) {
+        Thread.currentThread().interrupt();
+      }
+    }
   }
 
   Optional<Lease> lease() {
@@ -818,6 +839,14 @@ class ChaosIT {
         .map(f -> factory.place(f, w.normalizer().kind()).name()).toList();
   }
 
+  /** The trivy and kyverno Observations not resolved (no status is the implicit, unresolved one). */
+  static Set<String> openReportFindings(List<Observation> all) {
+    return all.stream()
+        .filter(o -> o.getSpec().source().equals("trivy") || o.getSpec().source().equals("kyverno"))
+        .filter(o -> o.getStatus() == null || !Boolean.TRUE.equals(o.getStatus().resolved()))
+        .map(o -> o.getMetadata().getName()).collect(Collectors.toCollection(TreeSet::new));
+  }
+
   List<Observation> observations() {
     return k.resources(Observation.class).inNamespace(ns).list().getItems();
   }
@@ -851,11 +880,7 @@ class ChaosIT {
     soft.assertThat(sent).as("falco Observations are of sent alerts").containsAll(perAlert.keySet());
 
     // Reports: exactly the findings of the final reports are open, once each.
-    Set<String> openReportFindings = all.stream()
-        .filter(o -> o.getSpec().source().equals("trivy") || o.getSpec().source().equals("kyverno"))
-        .filter(o -> o.getStatus() == null || !Boolean.TRUE.equals(o.getStatus().resolved()))
-        .map(o -> o.getMetadata().getName()).collect(Collectors.toCollection(TreeSet::new));
-    soft.assertThat(openReportFindings).as("unresolved trivy and kyverno Observations vs the final reports' findings")
+    soft.assertThat(openReportFindings(all)).as("unresolved trivy and kyverno Observations vs the final reports' findings")
         .containsExactlyInAnyOrderElementsOf(expected.reports());
     Map<String, Long> perVuln = bySource.getOrDefault("trivy", List.of()).stream().collect(Collectors.groupingBy(
         o -> o.getSpec().details().get("report") + "/" + o.getSpec().details().get("vulnerabilityID") + "/"
