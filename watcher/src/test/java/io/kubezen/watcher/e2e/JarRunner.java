@@ -24,12 +24,20 @@ final class JarRunner {
   final HttpClient http = HttpClient.newBuilder().connectTimeout(Duration.ofSeconds(2)).build();
 
   Running start(Path dir, Map<String, String> env) throws Exception {
+    return start(dir, env, List.of());
+  }
+
+  /** The same, with JVM options after {@code -Xmx256m} (e.g. a smaller footprint for several processes). */
+  Running start(Path dir, Map<String, String> env, List<String> jvmOptions) throws Exception {
     int port;
     try (ServerSocket s = new ServerSocket(0)) {
       port = s.getLocalPort();
     }
     Path log = Files.createTempFile(dir, "zw", ".log");
-    ProcessBuilder pb = new ProcessBuilder(List.of(javaBin(), "-Xmx256m", "-jar", JAR))
+    List<String> cmd = new java.util.ArrayList<>(List.of(javaBin(), "-Xmx256m"));
+    cmd.addAll(jvmOptions);
+    cmd.addAll(List.of("-jar", JAR));
+    ProcessBuilder pb = new ProcessBuilder(cmd)
         .redirectErrorStream(true).redirectOutput(log.toFile());
     pb.environment().put("WATCHER_PORT", Integer.toString(port));
     pb.environment().put("WATCHER_BIND_ADDRESS", "127.0.0.1");
@@ -37,6 +45,24 @@ final class JarRunner {
     pb.environment().put("DEDUP_FLUSH_INTERVAL_MILLIS", "200");
     pb.environment().putAll(env);
     return new Running(pb.start(), port, log);
+  }
+
+  /** SIGKILL; returns once the process is gone. */
+  static void kill(Running r) throws InterruptedException {
+    r.process().destroyForcibly();
+    if (!r.process().waitFor(10, TimeUnit.SECONDS)) {
+      throw new AssertionError("pid " + r.process().pid() + " survived SIGKILL for 10 s");
+    }
+  }
+
+  /** SIGTERM; true when the process exited within {@code timeout} (it is SIGKILLed otherwise). */
+  static boolean terminate(Running r, Duration timeout) throws InterruptedException {
+    r.process().destroy();
+    if (r.process().waitFor(timeout.toMillis(), TimeUnit.MILLISECONDS)) {
+      return true;
+    }
+    kill(r);
+    return false;
   }
 
   static String javaBin() {
