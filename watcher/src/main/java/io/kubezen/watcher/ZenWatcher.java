@@ -390,11 +390,12 @@ public final class ZenWatcher {
     while (ingest != null && ingest.inFlight() > 0 && System.nanoTime() < deadline) {
       sleep(10);
     }
-    if (elector != null) {
-      // Stops the leader work (listener), then releases the Lease so that a follower takes it at once.
-      elector.close(Duration.ofNanos(Math.max(1, deadline - System.nanoTime())));
-    }
-    stopLeaderWork("shutdown", Duration.ofNanos(Math.max(1, deadline - System.nanoTime())));
+    // Graceful handoff: while this replica still holds (and renews) the Lease, stop the leader work
+    // completely and write everything queued, informer work included; only then release the
+    // Lease, so the next leader starts after this one has fully stopped (no overlap, and no late
+    // write of this replica lands after the next leader's). A reserve is kept for the release.
+    long reserve = Math.min(TimeUnit.SECONDS.toNanos(2), Math.max(0, deadline - System.nanoTime()) / 4);
+    stopLeaderWork("shutdown", Duration.ofNanos(Math.max(1, deadline - reserve - System.nanoTime())));
     if (ingesterWebhooks != null) {
       ingesterWebhooks.stop();
     }
@@ -402,7 +403,11 @@ public final class ZenWatcher {
       ingestersDirectory.close();
     }
     if (writer != null) {
-      writer.close(Duration.ofNanos(Math.max(0, deadline - System.nanoTime())));
+      writer.close(Duration.ofNanos(Math.max(1, deadline - reserve - System.nanoTime())));
+    }
+    if (elector != null) {
+      // Leader work is already stopped: this releases the Lease so that a follower takes it at once.
+      elector.close(Duration.ofNanos(Math.max(1, deadline - System.nanoTime())));
     }
     if (gc != null) {
       gc.shutdownNow();

@@ -15,6 +15,7 @@ import io.micrometer.core.instrument.binder.system.UptimeMetrics;
 import io.micrometer.prometheusmetrics.PrometheusConfig;
 import io.micrometer.prometheusmetrics.PrometheusMeterRegistry;
 import java.time.Duration;
+import java.util.List;
 import java.util.Map;
 import java.util.Set;
 import java.util.concurrent.ConcurrentHashMap;
@@ -289,13 +290,20 @@ public final class Metrics {
 
   /** A counter whose value is read from {@code value} (a monotonic count kept elsewhere). */
   public void functionCounter(String name, String description, Supplier<Number> value, String... tags) {
+    // Micrometer holds a function counter's state object weakly: keep the supplier reachable here,
+    // or it is collected and the counter reads 0 (seen in the chaos test).
+    suppliers.add(value);
     io.micrometer.core.instrument.FunctionCounter.builder(name, value, v -> v.get().doubleValue())
         .description(description).tags(tags).register(registry);
   }
 
   public void gauge(String name, String description, Supplier<Number> value) {
-    Gauge.builder(name, value).description(description).register(registry);
+    suppliers.add(value);
+    Gauge.builder(name, value).description(description).strongReference(true).register(registry);
   }
+
+  /** Suppliers of function counters and gauges, held strongly for the life of the registry. */
+  private final List<Supplier<Number>> suppliers = new java.util.concurrent.CopyOnWriteArrayList<>();
 
   private Counter counter(String name, String description, String k1, String v1, String k2, String v2, String k3,
       String v3) {

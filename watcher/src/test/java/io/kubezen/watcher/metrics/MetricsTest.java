@@ -48,4 +48,19 @@ class MetricsTest {
     long series = m.scrape().lines().filter(l -> l.startsWith("zen_watcher_events_total{")).count();
     assertThat(series).isEqualTo(Metrics.MAX_CUSTOM_SOURCE_LABELS + 1);
   }
+
+  @Test
+  void functionCountersAndGaugesStillReadAfterGarbageCollection() {
+    Metrics m = Metrics.prometheus(Set.of());
+    java.util.concurrent.atomic.AtomicLong n = new java.util.concurrent.atomic.AtomicLong(5);
+    m.functionCounter("zen_watcher_test_things", "things done", n::get, "verb", "create");
+    m.gauge("zen_watcher_test_level", "a level", n::get);
+    for (int i = 0; i < 5; i++) {
+      System.gc();
+    }
+    n.set(7);
+    assertThat(m.scrape())
+        .contains("zen_watcher_test_things_total{verb=\"create\"} 7.0")
+        .contains("zen_watcher_test_level 7.0");
+  }
 }
