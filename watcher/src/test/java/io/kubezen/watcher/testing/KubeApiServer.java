@@ -76,7 +76,8 @@ public final class KubeApiServer {
     CustomResourceDefinition applied = c.apiextensions().v1().customResourceDefinitions().resource(crd)
         .forceConflicts().serverSideApply();
     c.apiextensions().v1().customResourceDefinitions().withName(applied.getMetadata().getName())
-        .waitUntilCondition(d -> d != null && d.getStatus() != null && d.getStatus().getConditions().stream()
+        .waitUntilCondition(d -> d != null && d.getStatus() != null && d.getStatus().getConditions() != null
+            && d.getStatus().getConditions().stream()
             .anyMatch(cond -> "Established".equals(cond.getType()) && "True".equals(cond.getStatus())),
             30, TimeUnit.SECONDS);
     return applied;

@@ -275,6 +275,15 @@ public final class KubernetesObservationStore implements ObservationStore {
   private WriteOutcome create(Prepared p, boolean merge) {
     UnaryOperator<ObservationStatus> onExisting = merge ? s -> Statuses.merge(s, p.wanted(), 0) : Statuses::unresolve;
     WriteOutcome existing = merge ? WriteOutcome.MERGED : WriteOutcome.EXISTED;
+    if (!merge) {
+      // Reconciling a watched source: after a failover almost everything exists already. A read
+      // (not limited by the write token bucket) finds it; a create would cost a throttled write
+      // and a 409 for each of them, which makes a new leader's catch-up crawl.
+      Observation current = read(() -> api.inNamespace(p.namespace()).withName(p.name()).get());
+      if (current != null && mutate(p.namespace(), p.name(), current, onExisting) != Mutation.MISSING) {
+        return existing;
+      }
+    }
     for (int round = 0; round < MAX_ROUNDS; round++) {
       Admission admission = admit(p);
       if (admission.refused()) {
