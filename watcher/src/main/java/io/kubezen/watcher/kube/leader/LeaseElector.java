@@ -295,21 +295,36 @@ public final class LeaseElector implements AutoCloseable {
     }
   }
 
+  /**
+   * How long one call of an acquisition attempt may take. Not the retry period: on a loaded API
+   * server a short bound makes every attempt time out and nobody ever acquires. Safe, because the
+   * renew deadline of a new leader counts from when its acquiring request was sent.
+   */
+  private long acquireTimeoutNanos() {
+    return config.renewDeadline().toNanos();
+  }
+
   private void tryAcquire() {
     long sent = System.nanoTime();
     Lease current;
     try {
-      current = call(this::get, config.retryPeriod().toNanos());
+      current = call(this::get, acquireTimeoutNanos());
     } catch (Exception e) {
       log.debug("cannot read Lease {}: {}", config.lease(), e.toString());
       return;
     }
     if (current == null) {
+      if (last != null && !isEmpty(holder(last)) && !config.identity().equals(holder(last)) && !expired()) {
+        // Deleted while another replica held it: that replica may still run its leader work until
+        // its lease runs out (it learns of the deletion only at its next renew). Wait it out;
+        // schedule() wakes us when it has expired.
+        return;
+      }
       Lease created;
       sent = System.nanoTime();
       try {
         created = call(() -> client.leases().inNamespace(config.namespace()).resource(record(null, 0, null)).create(),
-            config.retryPeriod().toNanos());
+            acquireTimeoutNanos());
       } catch (Exception e) {
         log.debug("cannot create Lease {}: {}", config.lease(), e.toString());
         return;
@@ -332,7 +347,7 @@ public final class LeaseElector implements AutoCloseable {
     try {
       updated = call(() -> client.leases().inNamespace(config.namespace())
           .resource(record(current, ours ? transitionsSoFar : transitionsSoFar + 1, null)).update(),
-          config.retryPeriod().toNanos());
+          acquireTimeoutNanos());
     } catch (Exception e) {
       log.debug("cannot take Lease {} (another replica was faster?): {}", config.lease(), e.toString());
       return;
