@@ -64,7 +64,11 @@ class CatchUpBench {
           stored, c.created(), c.took().toMillis(), next.store.writeCounts());
       assertThat(c.created()).isZero();
     }
-    client.resources(Observation.class).inNamespace(ns).delete();
+    try {
+      client.resources(Observation.class).inNamespace(ns).withTimeout(2, TimeUnit.MINUTES).delete();
+    } catch (RuntimeException e) {
+      System.out.println("cleanup of " + ns + " did not finish: " + e.getMessage());
+    }
   }
 
   static GenericKubernetesResource report(String ns, String name, int vulns) {
