@@ -82,8 +82,7 @@ public final class IngesterInformers implements AutoCloseable {
   private final Duration resync;
   private final Map<String, Running> running = new ConcurrentHashMap<>();
   private final Object lock = new Object();
-  private SharedIndexInformer<Ingester> ingesters;
-  private ScheduledExecutorService flusher;
+  private IngesterWatch watch;
 
   /** One running informer Ingester. */
   private static final class Running {
@@ -138,52 +137,23 @@ public final class IngesterInformers implements AutoCloseable {
   /** Starts (on becoming leader). Repeatable after {@link #stop}. */
   public void start() {
     synchronized (lock) {
-      if (ingesters != null) {
+      if (watch != null) {
         return;
       }
-      var op = client.resources(Ingester.class);
-      var scoped = namespace == null ? op.inAnyNamespace() : op.inNamespace(namespace);
-      ingesters = scoped.inform(new ResourceEventHandler<>() {
-        @Override
-        public void onAdd(Ingester obj) {
-          safely(obj, () -> handle(obj));
-        }
-
-        @Override
-        public void onUpdate(Ingester oldObj, Ingester newObj) {
-          safely(newObj, () -> handle(newObj));
-        }
-
-        @Override
-        public void onDelete(Ingester obj, boolean unknown) {
-          safely(obj, () -> stopOne(key(obj), obj.getMetadata().getUid()));
-        }
-      }, resync.toMillis());
-      flusher = Executors.newSingleThreadScheduledExecutor(r -> {
-        Thread t = new Thread(r, "ingester-informer-status");
-        t.setDaemon(true);
-        return t;
-      });
-      long ms = Math.max(100, statusInterval.toMillis());
-      flusher.scheduleWithFixedDelay(this::flushCounts, ms, ms, TimeUnit.MILLISECONDS);
+      watch = IngesterWatch.start(client, namespace, resync, statusInterval, "ingester-informer-status",
+          this::handle, obj -> stopOne(key(obj), obj.getMetadata().getUid()), this::flushCounts);
     }
   }
 
   /** Stops every informer (on losing leadership or at shutdown); Observations are left as they are. */
   public void stop() {
-    SharedIndexInformer<Ingester> i;
-    ScheduledExecutorService f;
+    IngesterWatch w;
     synchronized (lock) {
-      i = ingesters;
-      f = flusher;
-      ingesters = null;
-      flusher = null;
+      w = watch;
+      watch = null;
     }
-    if (i != null) {
-      i.stop();
-    }
-    if (f != null) {
-      f.shutdownNow();
+    if (w != null) {
+      w.stop();
     }
     synchronized (this) {
       running.values().forEach(Running::stop);
@@ -203,16 +173,9 @@ public final class IngesterInformers implements AutoCloseable {
   }
 
   private static String key(Ingester i) {
-    return i.getMetadata().getNamespace() + "/" + i.getMetadata().getName();
+    return IngesterWatch.key(i);
   }
 
-  private void safely(Ingester i, Runnable r) {
-    try {
-      r.run();
-    } catch (RuntimeException e) {
-      LOG.warn("Ingester {}: {}", key(i), e.toString());
-    }
-  }
 
   private synchronized void stopOne(String key, String uid) {
     Running r = running.get(key);

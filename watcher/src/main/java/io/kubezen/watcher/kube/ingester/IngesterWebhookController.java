@@ -53,8 +53,7 @@ public final class IngesterWebhookController implements AutoCloseable {
   private final Duration resync;
   private final Map<String, Entry> entries = new ConcurrentHashMap<>();
   private final Object lock = new Object();
-  private SharedIndexInformer<Ingester> informer;
-  private ScheduledExecutorService flusher;
+  private IngesterWatch watch;
 
   /** What this controller did with one Ingester. */
   private record Entry(String namespace, String name, String uid, long generation, IngesterStats stats,
@@ -81,57 +80,23 @@ public final class IngesterWebhookController implements AutoCloseable {
   /** Starts watching Ingesters; returns once the first list is handled. Repeatable after {@link #stop}. */
   public void start() {
     synchronized (lock) {
-      if (informer != null) {
+      if (watch != null) {
         return;
       }
-      var op = client.resources(Ingester.class);
-      var scoped = namespace == null ? op.inAnyNamespace() : op.inNamespace(namespace);
-      informer = scoped.inform(new ResourceEventHandler<>() {
-        @Override
-        public void onAdd(Ingester obj) {
-          safely(obj, () -> handle(obj));
-        }
-
-        @Override
-        public void onUpdate(Ingester oldObj, Ingester newObj) {
-          safely(newObj, () -> handle(newObj));
-        }
-
-        @Override
-        public void onDelete(Ingester obj, boolean deletedFinalStateUnknown) {
-          safely(obj, () -> deleted(obj));
-        }
-      }, resync.toMillis());
-      flusher = Executors.newSingleThreadScheduledExecutor(r -> {
-        Thread t = new Thread(r, "ingester-status");
-        t.setDaemon(true);
-        return t;
-      });
-      long ms = Math.max(100, statusInterval.toMillis());
-      flusher.scheduleWithFixedDelay(this::flushCounts, ms, ms, TimeUnit.MILLISECONDS);
+      watch = IngesterWatch.start(client, namespace, resync, statusInterval, "ingester-status", this::handle,
+          this::deleted, this::flushCounts);
     }
   }
 
   /** Stops watching, writes the last counts and removes every route this controller installed. */
   public void stop() {
-    SharedIndexInformer<Ingester> i;
-    ScheduledExecutorService f;
+    IngesterWatch w;
     synchronized (lock) {
-      i = informer;
-      f = flusher;
-      informer = null;
-      flusher = null;
+      w = watch;
+      watch = null;
     }
-    if (i != null) {
-      i.stop();
-    }
-    if (f != null) {
-      f.shutdownNow();
-      try {
-        f.awaitTermination(5, TimeUnit.SECONDS);
-      } catch (InterruptedException e) {
-        Thread.currentThread().interrupt();
-      }
+    if (w != null) {
+      w.stop();
     }
     flushCounts();
     for (String key : entries.keySet()) {
@@ -146,16 +111,9 @@ public final class IngesterWebhookController implements AutoCloseable {
   }
 
   private static String key(Ingester i) {
-    return i.getMetadata().getNamespace() + "/" + i.getMetadata().getName();
+    return IngesterWatch.key(i);
   }
 
-  private void safely(Ingester i, Runnable r) {
-    try {
-      r.run();
-    } catch (RuntimeException e) {
-      LOG.warn("Ingester {}: {}", key(i), e.toString());
-    }
-  }
 
   private synchronized void handle(Ingester ing) {
     String key = key(ing);
@@ -220,10 +178,10 @@ public final class IngesterWebhookController implements AutoCloseable {
     if (e != null) {
       LOG.info("Ingester {} deleted: route removed", key);
     }
-    SharedIndexInformer<Ingester> i = informer;
+    IngesterWatch w = watch;
     for (Entry other : List.copyOf(entries.values())) {
-      if (other.conflict() && i != null) {
-        Ingester again = i.getStore().getByKey(other.namespace() + "/" + other.name());
+      if (other.conflict() && w != null) {
+        Ingester again = w.cached(other.namespace() + "/" + other.name());
         if (again != null) {
           handle(again);
         }
