@@ -117,16 +117,18 @@ public final class ZenWatcher {
     writer = new ObservationWriter(store, dedup, metrics, settings.writeQueueSize(), settings.writeBatchSize(),
         settings.flushInterval()).start();
     String clusterName = settings.kube().clusterName().orElse(null);
-    ObservationFactory factory = new ObservationFactory(settings.podNamespace(), settings.observationTtlSeconds(),
-        settings.dedupWindow(), clusterName);
+    // ACCESS_SCOPE=namespaces: findings about namespaces outside the install's are stored in its own.
+    ObservationFactory factory = new ObservationFactory(settings.podNamespace(),
+        java.util.Set.copyOf(settings.accessNamespaces()), settings.observationTtlSeconds(), settings.dedupWindow(),
+        clusterName);
     Pipeline pipeline = new Pipeline(globalFilter, factory, dedup, writer, metrics);
     metrics.gauge(Metrics.WRITE_QUEUE_DEPTH, "Observations waiting to be written", writer::queued);
     metrics.gauge(Metrics.DEDUP_CACHE_SIZE, "Fingerprints remembered for dedup", dedup::size);
 
     // Declared sources (Ingesters): webhook routes on every replica.
     IngesterRegistry ingesterRoutes = new IngesterRegistry();
-    IngesterPipelines ingesterPipelines = new IngesterPipelines(globalFilter, dedup, writer, metrics,
-        settings.podNamespace(), settings.observationTtlSeconds(), clusterName, settings.dedupWindow());
+    IngesterPipelines ingesterPipelines = new IngesterPipelines(globalFilter, dedup, writer, metrics, factory,
+        settings.dedupWindow());
     String ingesterNamespace = settings.ingesters().namespace().orElse(null);
     if (client != null) {
       IngesterStatusWriter ingesterStatus = new IngesterStatusWriter(client, clock);
@@ -134,8 +136,9 @@ public final class ZenWatcher {
           ingesterRoutes, ingesterPipelines, ingesterStatus, settings.ingesters().statusInterval(),
           settings.ingesters().resync());
       ingesterWebhooks.start();
-      ingesterInformers = new IngesterInformers(client, ingesterNamespace, sources.builtInNames(), ingesterPipelines,
-          store, ingesterStatus, clock, settings.ingesters().statusInterval(), settings.ingesters().resync());
+      ingesterInformers = new IngesterInformers(client, ingesterNamespace, settings.accessNamespaces(),
+          sources.builtInNames(), ingesterPipelines, store, ingesterStatus, clock,
+          settings.ingesters().statusInterval(), settings.ingesters().resync());
       Settings.Watch w = settings.watch();
       sourceManager = new SourceManager(client, pipeline, store, metrics, clock,
           new SourceOptions(w.sources(), w.namespaces(), w.namespaceSelector(), w.clusterScoped(),
@@ -143,7 +146,8 @@ public final class ZenWatcher {
               // Kubernetes Events resume from the resourceVersion stored so far, kept in a Lease of
               // their own beside the election's, so a new leader misses none of them.
               .withCheckpoint(settings.podNamespace(),
-                  SourceOptions.checkpointNameFor(settings.leaderElection().id())));
+                  SourceOptions.checkpointNameFor(settings.leaderElection().id()))
+              .withNamespacedAccess(settings.accessScope() == Settings.AccessScope.NAMESPACES));
     }
     if (settings.ingesters().dir().isPresent()) {
       ingestersDirectory = new IngestersDirectory(settings.ingesters().dir().get(), settings.ingesters().dirPoll(),
@@ -354,7 +358,8 @@ public final class ZenWatcher {
       case KUBERNETES -> {
         Settings.Kube k = settings.kube();
         yield new KubernetesObservationStore(client, clock, new KubernetesStoreOptions(k.writeQps(), k.writeBurst(),
-            k.maxInFlight(), k.maxObservations(), k.maxDetailsBytes(), k.clusterName().orElse(null)));
+            k.maxInFlight(), k.maxObservations(), k.maxDetailsBytes(), k.clusterName().orElse(null),
+            settings.accessNamespaces()));
       }
     };
   }

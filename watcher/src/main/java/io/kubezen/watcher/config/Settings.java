@@ -23,6 +23,7 @@ public record Settings(
     StoreKind store,
     Path sqlitePath,
     String podNamespace,
+    AccessScope accessScope,
     String bindAddress,
     int port,
     Duration dedupWindow,
@@ -92,6 +93,28 @@ public record Settings(
 
   public enum StoreKind { SQLITE, KUBERNETES }
 
+  /**
+   * What the service account may touch (Kubernetes mode). CLUSTER: every namespace (a ClusterRole).
+   * NAMESPACES: only {@link #accessNamespaces()} (namespaced Roles, as a namespace-sharded install
+   * has): every list is made per namespace, CRDs are not read, and findings about other namespaces
+   * are stored in {@code POD_NAMESPACE}.
+   */
+  public enum AccessScope { CLUSTER, NAMESPACES }
+
+  /**
+   * The namespaces this install may read and write when {@link #accessScope()} is NAMESPACES:
+   * {@code POD_NAMESPACE} first, then the watched namespaces; empty for CLUSTER (every namespace).
+   */
+  public List<String> accessNamespaces() {
+    if (accessScope != AccessScope.NAMESPACES) {
+      return List.of();
+    }
+    Set<String> out = new LinkedHashSet<>();
+    out.add(podNamespace);
+    out.addAll(watch.namespaces());
+    return List.copyOf(out);
+  }
+
   public enum LogFormat { JSON, TEXT }
 
   /** The per-source body limit variables: {@code WEBHOOK_MAX_BODY_BYTES_<SOURCE>}. */
@@ -116,6 +139,7 @@ public record Settings(
       }
       return v;
     });
+    AccessScope accessScope = r.enumValue("ACCESS_SCOPE", AccessScope.class, AccessScope.CLUSTER);
     String bind = r.get("WATCHER_BIND_ADDRESS", "0.0.0.0", v -> {
       try {
         InetAddress.getByName(v);
@@ -230,8 +254,25 @@ public record Settings(
       }
       return v.isBlank() ? null : v;
     });
+    boolean watchClusterScoped = r.bool("WATCH_CLUSTER_SCOPED", false);
+    if (accessScope == AccessScope.NAMESPACES && store != StoreKind.KUBERNETES) {
+      r.problems.add("ACCESS_SCOPE=namespaces needs OBSERVATION_STORE=kubernetes (it is about the cluster's RBAC)");
+    }
+    if (accessScope == AccessScope.NAMESPACES) {
+      // Namespaced Roles only: nothing that needs a cluster-wide right.
+      if (selector != null) {
+        r.problems.add("WATCH_NAMESPACE_SELECTOR needs ACCESS_SCOPE=cluster (it lists Namespaces); with "
+            + "ACCESS_SCOPE=namespaces name the namespaces in WATCH_NAMESPACE");
+      }
+      if (watchClusterScoped) {
+        r.problems.add("WATCH_CLUSTER_SCOPED=true needs ACCESS_SCOPE=cluster (cluster-scoped reports need a ClusterRole)");
+      }
+      if (namespaces != null && namespaces.isEmpty() && podNamespace != null) {
+        namespaces = List.of(podNamespace); // the install's own namespace
+      }
+    }
     Watch watch = new Watch(sources == null ? Set.of() : sources, namespaces == null ? List.of() : namespaces,
-        selector, r.bool("WATCH_CLUSTER_SCOPED", false),
+        selector, watchClusterScoped,
         Duration.ofSeconds(r.longIn("SOURCE_CRD_CHECK_INTERVAL_SECONDS", 30, 1, 3600)));
     Optional<String> filterConfigMap = r.optional("FILTER_CONFIGMAP", v -> {
       if (!v.matches("^([a-z0-9]([-a-z0-9]*[a-z0-9])?/)?[a-z0-9]([-.a-z0-9]*[a-z0-9])?$")) {
@@ -242,15 +283,34 @@ public record Settings(
     if (filterConfigMap.isPresent() && filter.isPresent()) {
       r.problems.add("FILTER_CONFIGMAP and FILTER_CONFIG: set one of them, not both");
     }
+    Optional<String> ingesterNamespace = r.optional("INGESTER_NAMESPACE", v -> {
+      if (!v.matches("^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$")) {
+        throw new IllegalArgumentException("must be a namespace name");
+      }
+      return v;
+    });
+    if (accessScope == AccessScope.NAMESPACES && podNamespace != null) {
+      Set<String> scope = new LinkedHashSet<>();
+      scope.add(podNamespace);
+      scope.addAll(watch.namespaces());
+      if (ingesterNamespace.isEmpty()) {
+        ingesterNamespace = Optional.of(podNamespace);
+      } else if (!scope.contains(ingesterNamespace.get())) {
+        r.problems.add("INGESTER_NAMESPACE='" + ingesterNamespace.get() + "' is outside ACCESS_SCOPE=namespaces ("
+            + String.join(", ", scope) + ": POD_NAMESPACE and WATCH_NAMESPACE)");
+      }
+      if (filterConfigMap.isPresent() && filterConfigMap.get().contains("/")) {
+        String cmNamespace = filterConfigMap.get().substring(0, filterConfigMap.get().indexOf('/'));
+        if (!scope.contains(cmNamespace)) {
+          r.problems.add("FILTER_CONFIGMAP='" + filterConfigMap.get() + "' is outside ACCESS_SCOPE=namespaces ("
+              + String.join(", ", scope) + ": POD_NAMESPACE and WATCH_NAMESPACE)");
+        }
+      }
+    }
     Ingesters ingesters = new Ingesters(
         r.optional("INGESTERS_DIR", Path::of),
         Duration.ofSeconds(r.longIn("INGESTERS_POLL_SECONDS", 5, 1, 3600)),
-        r.optional("INGESTER_NAMESPACE", v -> {
-          if (!v.matches("^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$")) {
-            throw new IllegalArgumentException("must be a namespace name");
-          }
-          return v;
-        }),
+        ingesterNamespace,
         filterConfigMap,
         Duration.ofSeconds(r.longIn("INGESTER_STATUS_INTERVAL_SECONDS", 5, 1, 300)),
         Duration.ofSeconds(r.longIn("INGESTER_RESYNC_SECONDS", 300, 10, 3600)));
@@ -289,7 +349,7 @@ public record Settings(
     if (!r.problems.isEmpty()) {
       throw new SettingsException(r.problems);
     }
-    return new Settings(store, sqlitePath, podNamespace, bind, port, window, dedupMax, flush, ttl, gc, filter,
+    return new Settings(store, sqlitePath, podNamespace, accessScope, bind, port, window, dedupMax, flush, ttl, gc, filter,
         filterReload, maxBody, Map.copyOf(bySource), token, cidrs, rate, burst, queue, batch, logFormat, logLevel,
         kube, watch, ingesters, leaderElection, shutdownTimeout);
   }

@@ -105,13 +105,17 @@ public final class SourceManager implements AutoCloseable {
 
     Unit(WatchedSource source) {
       this.source = source;
-      this.availability = source.crdName() == null ? Availability.AVAILABLE : Availability.UNKNOWN;
+      this.availability = source.crdName() == null ? Availability.AVAILABLE
+          : options.namespacedAccess() && !source.namespaced() ? Availability.NOT_IN_SCOPE
+          : Availability.UNKNOWN;
     }
   }
 
   private record Availability(boolean available, String message) {
     static final Availability AVAILABLE = new Availability(true, null);
     static final Availability UNKNOWN = new Availability(false, "checking CRD");
+    static final Availability NOT_IN_SCOPE =
+        new Availability(false, "cluster-scoped: not watched (ACCESS_SCOPE=namespaces has no cluster-wide rights)");
   }
 
   /** What one start() brought up; dropped by stop(). */
@@ -382,7 +386,7 @@ public final class SourceManager implements AutoCloseable {
       if (r.stopped) {
         return;
       }
-      if (u.source.crdName() == null) {
+      if (u.source.crdName() == null || u.availability == Availability.NOT_IN_SCOPE) {
         continue;
       }
       Availability a;
@@ -420,6 +424,9 @@ public final class SourceManager implements AutoCloseable {
   }
 
   private Availability crdAvailability(WatchedSource w) {
+    if (options.namespacedAccess()) {
+      return servedInNamespace(w);
+    }
     CustomResourceDefinition crd = client.apiextensions().v1().customResourceDefinitions().withName(w.crdName()).get();
     if (crd == null) {
       return new Availability(false, "waiting for CRD " + w.crdName());
@@ -437,6 +444,24 @@ public final class SourceManager implements AutoCloseable {
       return new Availability(false, "waiting for CRD " + w.crdName() + " to serve version " + version);
     }
     return Availability.AVAILABLE;
+  }
+
+  /**
+   * Without the right to read CRDs (namespaced Roles): the resource is installed when a list of one
+   * item in the first watched namespace is answered; 404 means it is not served.
+   */
+  private Availability servedInNamespace(WatchedSource w) {
+    String ns = options.watchNamespaces().get(0);
+    try {
+      client.genericKubernetesResources(w.resource()).inNamespace(ns)
+          .list(new io.fabric8.kubernetes.api.model.ListOptionsBuilder().withLimit(1L).build());
+      return Availability.AVAILABLE;
+    } catch (KubernetesClientException e) {
+      if (e.getCode() == 404) {
+        return new Availability(false, "waiting for CRD " + w.crdName() + " (" + w.gvr() + " is not served)");
+      }
+      throw e;
+    }
   }
 
   // --- informers ---

@@ -23,10 +23,13 @@ import java.util.Set;
  * @param checkpointName the name of that Lease ({@code <LEADER_ELECTION_ID>-events-checkpoint});
  *     null for no checkpoint
  * @param checkpointInterval how often the checkpoint is written at most (and on stop)
+ * @param namespacedAccess the service account has namespaced Roles only ({@code ACCESS_SCOPE=namespaces}):
+ *     CRDs are not read; a source counts as installed when its resource can be listed in the first
+ *     watched namespace (404: not installed)
  */
 public record SourceOptions(Set<String> sources, List<String> watchNamespaces, String namespaceSelector,
     boolean watchClusterScoped, Duration crdCheckInterval, String checkpointNamespace, String checkpointName,
-    Duration checkpointInterval) {
+    Duration checkpointInterval, boolean namespacedAccess) {
 
   public static final Duration DEFAULT_CHECKPOINT_INTERVAL = Duration.ofSeconds(5);
 
@@ -34,7 +37,7 @@ public record SourceOptions(Set<String> sources, List<String> watchNamespaces, S
   public SourceOptions(Set<String> sources, List<String> watchNamespaces, String namespaceSelector,
       boolean watchClusterScoped, Duration crdCheckInterval) {
     this(sources, watchNamespaces, namespaceSelector, watchClusterScoped, crdCheckInterval, null, null,
-        DEFAULT_CHECKPOINT_INTERVAL);
+        DEFAULT_CHECKPOINT_INTERVAL, false);
   }
 
   public SourceOptions {
@@ -53,6 +56,10 @@ public record SourceOptions(Set<String> sources, List<String> watchNamespaces, S
     Objects.requireNonNull(crdCheckInterval, "crdCheckInterval");
     if (crdCheckInterval.isNegative() || crdCheckInterval.isZero()) {
       throw new IllegalArgumentException("crdCheckInterval must be positive");
+    }
+    if (namespacedAccess && (watchNamespaces.isEmpty() || namespaceSelector != null || watchClusterScoped)) {
+      throw new IllegalArgumentException("namespaced access needs watched namespaces by list only (no selector, "
+          + "no cluster-scoped sources)");
     }
   }
 
@@ -90,37 +97,43 @@ public record SourceOptions(Set<String> sources, List<String> watchNamespaces, S
 
   public SourceOptions withSources(Set<String> s) {
     return new SourceOptions(s, watchNamespaces, namespaceSelector, watchClusterScoped, crdCheckInterval,
-        checkpointNamespace, checkpointName, checkpointInterval);
+        checkpointNamespace, checkpointName, checkpointInterval, namespacedAccess);
   }
 
   public SourceOptions withWatchNamespaces(List<String> ns) {
     return new SourceOptions(sources, ns, namespaceSelector, watchClusterScoped, crdCheckInterval,
-        checkpointNamespace, checkpointName, checkpointInterval);
+        checkpointNamespace, checkpointName, checkpointInterval, namespacedAccess);
   }
 
   public SourceOptions withNamespaceSelector(String sel) {
     return new SourceOptions(sources, watchNamespaces, sel, watchClusterScoped, crdCheckInterval,
-        checkpointNamespace, checkpointName, checkpointInterval);
+        checkpointNamespace, checkpointName, checkpointInterval, namespacedAccess);
   }
 
   public SourceOptions withWatchClusterScoped(boolean b) {
     return new SourceOptions(sources, watchNamespaces, namespaceSelector, b, crdCheckInterval,
-        checkpointNamespace, checkpointName, checkpointInterval);
+        checkpointNamespace, checkpointName, checkpointInterval, namespacedAccess);
   }
 
   public SourceOptions withCrdCheckInterval(Duration d) {
     return new SourceOptions(sources, watchNamespaces, namespaceSelector, watchClusterScoped, d,
-        checkpointNamespace, checkpointName, checkpointInterval);
+        checkpointNamespace, checkpointName, checkpointInterval, namespacedAccess);
   }
 
   /** Event-like sources checkpoint in Lease {@code namespace/name} (both null: no checkpoint). */
   public SourceOptions withCheckpoint(String namespace, String name) {
     return new SourceOptions(sources, watchNamespaces, namespaceSelector, watchClusterScoped, crdCheckInterval,
-        namespace, name, checkpointInterval);
+        namespace, name, checkpointInterval, namespacedAccess);
   }
 
   public SourceOptions withCheckpointInterval(Duration d) {
     return new SourceOptions(sources, watchNamespaces, namespaceSelector, watchClusterScoped, crdCheckInterval,
-        checkpointNamespace, checkpointName, d);
+        checkpointNamespace, checkpointName, d, namespacedAccess);
+  }
+
+  /** The service account has namespaced Roles only: see {@link #namespacedAccess()}. */
+  public SourceOptions withNamespacedAccess(boolean b) {
+    return new SourceOptions(sources, watchNamespaces, namespaceSelector, watchClusterScoped, crdCheckInterval,
+        checkpointNamespace, checkpointName, checkpointInterval, b);
   }
 }

@@ -11,6 +11,7 @@ import java.time.Duration;
 import java.time.Instant;
 import java.util.LinkedHashMap;
 import java.util.Map;
+import java.util.Set;
 
 /**
  * Derives a Finding's fingerprint, its deterministic Observation name and namespace, and builds the
@@ -18,6 +19,7 @@ import java.util.Map;
  */
 public final class ObservationFactory {
   private final String defaultNamespace;
+  private final Set<String> namespaces;
   private final long ttlSeconds;
   private final String clusterName;
   private final long windowSeconds;
@@ -28,10 +30,26 @@ public final class ObservationFactory {
    * @param clusterName written on every Observation; null for none
    */
   public ObservationFactory(String defaultNamespace, long ttlSeconds, Duration dedupWindow, String clusterName) {
+    this(defaultNamespace, Set.of(), ttlSeconds, dedupWindow, clusterName);
+  }
+
+  /**
+   * @param namespaces the namespaces Observations may be stored in ({@code ACCESS_SCOPE=namespaces});
+   *     a finding about any other namespace is stored in {@code defaultNamespace} (its {@code
+   *     spec.resource.namespace} still names its own). Empty: every namespace.
+   */
+  public ObservationFactory(String defaultNamespace, Set<String> namespaces, long ttlSeconds, Duration dedupWindow,
+      String clusterName) {
     this.defaultNamespace = defaultNamespace;
+    this.namespaces = Set.copyOf(namespaces);
     this.ttlSeconds = ttlSeconds;
     this.windowSeconds = Math.max(1, dedupWindow.toSeconds());
     this.clusterName = clusterName;
+  }
+
+  /** The same, with another dedup window (an Ingester's own). */
+  public ObservationFactory withDedupWindow(Duration dedupWindow) {
+    return new ObservationFactory(defaultNamespace, namespaces, ttlSeconds, dedupWindow, clusterName);
   }
 
   /** Where a finding is stored, and under which name. */
@@ -40,9 +58,8 @@ public final class ObservationFactory {
   public Placement place(Finding finding, SourceKind kind) {
     long bucket = kind == SourceKind.EVENT ? Math.floorDiv(finding.detectedAt().getEpochSecond(), windowSeconds) : -1;
     String fingerprint = Fingerprint.of(finding.source(), finding.identity(), bucket);
-    String ns = finding.resource() != null && finding.resource().namespace() != null
-        ? finding.resource().namespace()
-        : defaultNamespace;
+    String own = finding.resource() == null ? null : finding.resource().namespace();
+    String ns = own != null && (namespaces.isEmpty() || namespaces.contains(own)) ? own : defaultNamespace;
     return new Placement(fingerprint, ns, Fingerprint.observationName(finding.source(), fingerprint));
   }
 

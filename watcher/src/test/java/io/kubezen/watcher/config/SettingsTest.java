@@ -83,4 +83,51 @@ class SettingsTest {
     assertThat(Cidr.parse("0.0.0.0/0").contains(InetAddress.getByName("8.8.8.8"))).isTrue();
     assertThatThrownBy(() -> Cidr.parse("example.com")).hasMessageContaining("not a CIDR");
   }
+
+  @Test
+  void accessScopeDefaultsToClusterAndNeedsNoNamespaces() {
+    Settings s = Settings.fromEnv(Map.of("OBSERVATION_STORE", "kubernetes"));
+    assertThat(s.accessScope()).isEqualTo(Settings.AccessScope.CLUSTER);
+    assertThat(s.accessNamespaces()).isEmpty();
+    assertThat(s.watch().namespaces()).isEmpty();
+    assertThat(s.ingesters().namespace()).isEmpty();
+  }
+
+  @Test
+  void namespacedAccessIsThePodNamespaceAndTheWatchedOnes() {
+    Settings s = Settings.fromEnv(Map.of("OBSERVATION_STORE", "kubernetes", "ACCESS_SCOPE", "namespaces",
+        "POD_NAMESPACE", "zen", "WATCH_NAMESPACE", "team-a,zen,team-b"));
+    assertThat(s.accessNamespaces()).containsExactly("zen", "team-a", "team-b");
+    assertThat(s.watch().namespaces()).containsExactly("team-a", "zen", "team-b");
+    // Ingesters are read where the install may read them: its own namespace.
+    assertThat(s.ingesters().namespace()).contains("zen");
+  }
+
+  @Test
+  void namespacedAccessWithoutWatchNamespaceWatchesThePodNamespace() {
+    Settings s = Settings.fromEnv(Map.of("OBSERVATION_STORE", "kubernetes", "ACCESS_SCOPE", "Namespaces",
+        "POD_NAMESPACE", "zen"));
+    assertThat(s.watch().namespaces()).containsExactly("zen");
+    assertThat(s.accessNamespaces()).containsExactly("zen");
+  }
+
+  @Test
+  void namespacedAccessRefusesWhatNeedsClusterRights() {
+    assertThatThrownBy(() -> Settings.fromEnv(Map.of("OBSERVATION_STORE", "kubernetes", "ACCESS_SCOPE", "namespaces",
+        "POD_NAMESPACE", "zen", "WATCH_NAMESPACE", "a", "WATCH_NAMESPACE_SELECTOR", "team=x",
+        "WATCH_CLUSTER_SCOPED", "true", "INGESTER_NAMESPACE", "elsewhere", "FILTER_CONFIGMAP", "other/filter")))
+        .isInstanceOf(SettingsException.class)
+        .hasMessageContaining("WATCH_NAMESPACE_SELECTOR needs ACCESS_SCOPE=cluster")
+        .hasMessageContaining("WATCH_CLUSTER_SCOPED=true needs ACCESS_SCOPE=cluster")
+        .hasMessageContaining("INGESTER_NAMESPACE='elsewhere' is outside ACCESS_SCOPE=namespaces (zen, a")
+        .hasMessageContaining("FILTER_CONFIGMAP='other/filter' is outside");
+    assertThatThrownBy(() -> Settings.fromEnv(Map.of("ACCESS_SCOPE", "namespaces")))
+        .hasMessageContaining("ACCESS_SCOPE=namespaces needs OBSERVATION_STORE=kubernetes");
+    assertThatThrownBy(() -> Settings.fromEnv(Map.of("ACCESS_SCOPE", "some")))
+        .hasMessageContaining("ACCESS_SCOPE='some': must be one of cluster, namespaces");
+    // In scope: accepted.
+    Settings ok = Settings.fromEnv(Map.of("OBSERVATION_STORE", "kubernetes", "ACCESS_SCOPE", "namespaces",
+        "POD_NAMESPACE", "zen", "WATCH_NAMESPACE", "a", "INGESTER_NAMESPACE", "a", "FILTER_CONFIGMAP", "zen/filter"));
+    assertThat(ok.ingesters().namespace()).contains("a");
+  }
 }

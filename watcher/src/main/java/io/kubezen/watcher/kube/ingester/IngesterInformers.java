@@ -73,6 +73,7 @@ public final class IngesterInformers implements AutoCloseable {
 
   private final KubernetesClient client;
   private final String namespace;
+  private final List<String> accessNamespaces;
   private final Set<String> builtInSources;
   private final IngesterPipelines pipelines;
   private final ObservationStore store;
@@ -123,8 +124,22 @@ public final class IngesterInformers implements AutoCloseable {
   public IngesterInformers(KubernetesClient client, String namespace, Set<String> builtInSources,
       IngesterPipelines pipelines, ObservationStore store, IngesterStatusWriter status, Clock clock,
       Duration statusInterval, Duration resync) {
+    this(client, namespace, List.of(), builtInSources, pipelines, store, status, clock, statusInterval, resync);
+  }
+
+  /**
+   * @param namespace where to look for Ingesters; null for every namespace
+   * @param accessNamespaces the only namespaces this install may read ({@code ACCESS_SCOPE=namespaces}):
+   *     CRDs are not read (the resource is taken as namespaced), an Ingester without {@code
+   *     informer.namespaces} watches these, and one naming another namespace or a cluster-scoped
+   *     resource is not Ready (OutOfScope). Empty: every namespace.
+   */
+  public IngesterInformers(KubernetesClient client, String namespace, List<String> accessNamespaces,
+      Set<String> builtInSources, IngesterPipelines pipelines, ObservationStore store, IngesterStatusWriter status,
+      Clock clock, Duration statusInterval, Duration resync) {
     this.client = client;
     this.namespace = namespace;
+    this.accessNamespaces = List.copyOf(accessNamespaces);
     this.builtInSources = Set.copyOf(builtInSources);
     this.pipelines = pipelines;
     this.store = store;
@@ -226,11 +241,29 @@ public final class IngesterInformers implements AutoCloseable {
       status.setReady(ns, name, uid, generation, new Readiness(false, "ResourceNotFound", e.getMessage()));
       return;
     }
+    boolean allNamespaces = spec.informer().namespaces() == null || spec.informer().namespaces().isEmpty();
+    List<String> namespaces = allNamespaces || !context.isNamespaceScoped() ? java.util.Collections.singletonList(null)
+        : spec.informer().namespaces();
+    if (!accessNamespaces.isEmpty()) {
+      // Namespaced Roles only: every informer in one namespace this install may read.
+      String outside = !context.isNamespaceScoped() ? gvr.resource() + " is cluster-scoped"
+          : allNamespaces ? null
+          : namespaces.stream().filter(n -> !accessNamespaces.contains(n)).findFirst()
+              .map(n -> "informer.namespaces: " + n + " is not").orElse(null);
+      if (outside != null) {
+        String m = outside + " among the namespaces of ACCESS_SCOPE=namespaces (" + String.join(", ", accessNamespaces)
+            + ")";
+        LOG.warn("Ingester {}: {}", key, m);
+        status.setReady(ns, name, uid, generation, new Readiness(false, "OutOfScope", m));
+        return;
+      }
+      if (allNamespaces) {
+        namespaces = accessNamespaces;
+      }
+    }
     Running r = new Running(ing, stats);
     Pipeline pipeline = pipelines.create(def);
     try {
-      List<String> namespaces = spec.informer().namespaces() == null || spec.informer().namespaces().isEmpty()
-          || !context.isNamespaceScoped() ? java.util.Collections.singletonList(null) : spec.informer().namespaces();
       for (String watched : namespaces) {
         var op = client.genericKubernetesResources(context);
         FilterWatchListDeletable<GenericKubernetesResource, GenericKubernetesResourceList,
@@ -285,6 +318,11 @@ public final class IngesterInformers implements AutoCloseable {
     if (builtIn != null) {
       return new ResourceDefinitionContext.Builder().withGroup(group).withVersion(version).withPlural(resource)
           .withKind((String) builtIn[0]).withNamespaced((Boolean) builtIn[1]).build();
+    }
+    if (!accessNamespaces.isEmpty()) {
+      // No right to read CRDs: a custom resource readable with namespaced Roles is a namespaced one.
+      return new ResourceDefinitionContext.Builder().withGroup(group).withVersion(version).withPlural(resource)
+          .withNamespaced(true).build();
     }
     String crdName = resource + "." + group;
     CustomResourceDefinition crd = group.isEmpty() ? null

@@ -21,20 +21,20 @@ public final class IngesterPipelines {
   private final Deduplicator dedup;
   private final ObservationWriter writer;
   private final Metrics metrics;
-  private final String defaultNamespace;
-  private final long ttlSeconds;
-  private final String clusterName;
+  private final ObservationFactory factory;
   private final Duration defaultWindow;
 
+  /**
+   * @param factory the program's Observation factory (namespace placement, TTL, cluster name); each
+   *     Ingester's is this one with the Ingester's dedup window
+   */
   public IngesterPipelines(Supplier<Filter> globalFilter, Deduplicator dedup, ObservationWriter writer,
-      Metrics metrics, String defaultNamespace, long ttlSeconds, String clusterName, Duration defaultWindow) {
+      Metrics metrics, ObservationFactory factory, Duration defaultWindow) {
     this.globalFilter = globalFilter;
     this.dedup = dedup;
     this.writer = writer;
     this.metrics = metrics;
-    this.defaultNamespace = defaultNamespace;
-    this.ttlSeconds = ttlSeconds;
-    this.clusterName = clusterName;
+    this.factory = factory;
     this.defaultWindow = defaultWindow;
   }
 
@@ -50,8 +50,7 @@ public final class IngesterPipelines {
   public Pipeline create(IngesterDefinition d) {
     Duration window = d.dedupWindow() != null ? d.dedupWindow() : defaultWindow;
     Filter own = d.filter() == null ? Filter.ALLOW_ALL : d.filter();
-    ObservationFactory factory = new ObservationFactory(defaultNamespace, ttlSeconds, window, clusterName);
     Supplier<Filter> filter = own.allowsAll() ? globalFilter : () -> globalFilter.get().andThen(own);
-    return new Pipeline(filter, factory, dedup, writer, metrics);
+    return new Pipeline(filter, factory.withDedupWindow(window), dedup, writer, metrics);
   }
 }

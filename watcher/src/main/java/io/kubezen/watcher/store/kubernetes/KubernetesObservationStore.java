@@ -99,6 +99,12 @@ import org.slf4j.LoggerFactory;
  * namespace, and passes limit and continue straight to the API server: in kubernetes mode the order
  * is the API server's (namespace, then name), not newest first, and the continue token is the API
  * server's (it expires after a few minutes: {@link InvalidContinueTokenException}).
+ *
+ * <h2>Namespaced access</h2>
+ * With {@link KubernetesStoreOptions#namespaces()} set (a service account with namespaced Roles
+ * only), no call is made across all namespaces: GC, counting, {@link #listByOrigin}, eviction and
+ * the readiness probe list each namespace in turn, and a {@link #list} without a namespace walks
+ * them in order, its continue token naming the namespace and the API server's token within it.
  */
 public final class KubernetesObservationStore implements ObservationStore {
   private static final Logger log = LoggerFactory.getLogger(KubernetesObservationStore.class);
@@ -371,9 +377,11 @@ public final class KubernetesObservationStore implements ObservationStore {
       Severity s = bySeverityRank(rank);
       ListOptions opts = new ListOptionsBuilder().withLimit(1L)
           .withLabelSelector(Observation.LABEL_SEVERITY + "=" + s.wire()).build();
-      List<Observation> items = read(() -> api.inAnyNamespace().list(opts)).getItems();
-      if (!items.isEmpty()) {
-        return items.get(0);
+      for (String ns : listScopes()) {
+        List<Observation> items = listIn(ns, opts).getItems();
+        if (!items.isEmpty()) {
+          return items.get(0);
+        }
       }
     }
     return null;
@@ -584,10 +592,17 @@ public final class KubernetesObservationStore implements ObservationStore {
         .withContinue(query.continueToken())
         .withLabelSelector(selector.isEmpty() ? null : String.join(",", selector))
         .build();
+    if (!options.namespaces().isEmpty()) {
+      if (query.namespace() != null && !options.namespaces().contains(query.namespace())) {
+        return new ObservationPage(List.of(), null); // this install stores nothing there
+      }
+      if (query.namespace() == null) {
+        return listAcrossScopes(query, opts.getLabelSelector());
+      }
+    }
     KubernetesResourceList<Observation> page;
     try {
-      page = read(() -> query.namespace() == null ? api.inAnyNamespace().list(opts)
-          : api.inNamespace(query.namespace()).list(opts));
+      page = listIn(query.namespace(), opts);
     } catch (KubernetesClientException e) {
       if (query.continueToken() != null && (e.getCode() == 400 || e.getCode() == 410)) {
         throw new InvalidContinueTokenException("continue token not accepted by the API server (HTTP " + e.getCode()
@@ -598,6 +613,77 @@ public final class KubernetesObservationStore implements ObservationStore {
     List<Observation> items = page.getItems().stream().map(this::forReading).toList();
     String next = page.getMetadata() == null ? null : page.getMetadata().getContinue();
     return new ObservationPage(items, next == null || next.isEmpty() ? null : next);
+  }
+
+  /** Prefix of the continue tokens of {@link #listAcrossScopes}: {@code ns1.<index>.<API server token>}. */
+  private static final String SCOPED_TOKEN = "ns1.";
+
+  /**
+   * A list without a namespace under namespaced access: the namespaces in order, each paged by the
+   * API server, filling the page from the next namespace when one runs out.
+   */
+  private ObservationPage listAcrossScopes(ObservationQuery query, String labelSelector) {
+    List<String> scopes = options.namespaces();
+    int index = 0;
+    String cont = null;
+    if (query.continueToken() != null) {
+      String t = query.continueToken();
+      int dot = t.indexOf('.', SCOPED_TOKEN.length());
+      try {
+        if (!t.startsWith(SCOPED_TOKEN) || dot < 0) {
+          throw new NumberFormatException();
+        }
+        index = Integer.parseInt(t.substring(SCOPED_TOKEN.length(), dot));
+        cont = t.substring(dot + 1);
+      } catch (NumberFormatException e) {
+        throw new InvalidContinueTokenException("continue token not issued by this list: start the list again");
+      }
+      if (index < 0 || index >= scopes.size()) {
+        throw new InvalidContinueTokenException("continue token names no namespace of this install: start the "
+            + "list again");
+      }
+      cont = cont.isEmpty() ? null : cont;
+    }
+    List<Observation> items = new ArrayList<>();
+    while (index < scopes.size()) {
+      ListOptions opts = new ListOptionsBuilder().withLimit((long) (query.limit() - items.size())).withContinue(cont)
+          .withLabelSelector(labelSelector).build();
+      KubernetesResourceList<Observation> page;
+      try {
+        page = listIn(scopes.get(index), opts);
+      } catch (KubernetesClientException e) {
+        if (cont != null && (e.getCode() == 400 || e.getCode() == 410)) {
+          throw new InvalidContinueTokenException("continue token not accepted by the API server (HTTP "
+              + e.getCode() + "; it may have expired): start the list again");
+        }
+        throw failure("list in " + scopes.get(index), e);
+      }
+      page.getItems().forEach(o -> items.add(forReading(o)));
+      String next = page.getMetadata() == null ? null : page.getMetadata().getContinue();
+      if (next != null && !next.isEmpty()) {
+        cont = next;
+        if (items.size() >= query.limit()) {
+          return new ObservationPage(items, SCOPED_TOKEN + index + "." + next);
+        }
+        continue;
+      }
+      index++;
+      cont = null;
+      if (items.size() >= query.limit()) {
+        return new ObservationPage(items, index < scopes.size() ? SCOPED_TOKEN + index + "." : null);
+      }
+    }
+    return new ObservationPage(items, null);
+  }
+
+  /** The namespaces lists are made in: null (all at once), or each namespace of the access scope. */
+  private List<String> listScopes() {
+    return options.namespaces().isEmpty() ? java.util.Collections.singletonList(null) : options.namespaces();
+  }
+
+  /** One list call in {@code namespace}, or across all namespaces when null. */
+  private KubernetesResourceList<Observation> listIn(String namespace, ListOptions opts) {
+    return read(() -> namespace == null ? api.inAnyNamespace().list(opts) : api.inNamespace(namespace).list(opts));
   }
 
   private static boolean addSelector(List<String> selector, String label, String value) {
@@ -630,14 +716,16 @@ public final class KubernetesObservationStore implements ObservationStore {
 
   /** Every Observation matching {@code labelSelector} (null: all), page by page. */
   private void forEachPage(String labelSelector, java.util.function.Consumer<List<Observation>> consumer) {
-    String cont = null;
-    do {
-      ListOptions opts = new ListOptionsBuilder().withLimit((long) PAGE).withContinue(cont)
-          .withLabelSelector(labelSelector).build();
-      KubernetesResourceList<Observation> page = read(() -> api.inAnyNamespace().list(opts));
-      consumer.accept(page.getItems());
-      cont = page.getMetadata() == null ? null : page.getMetadata().getContinue();
-    } while (cont != null && !cont.isEmpty());
+    for (String ns : listScopes()) {
+      String cont = null;
+      do {
+        ListOptions opts = new ListOptionsBuilder().withLimit((long) PAGE).withContinue(cont)
+            .withLabelSelector(labelSelector).build();
+        KubernetesResourceList<Observation> page = listIn(ns, opts);
+        consumer.accept(page.getItems());
+        cont = page.getMetadata() == null ? null : page.getMetadata().getContinue();
+      } while (cont != null && !cont.isEmpty());
+    }
   }
 
   /** What readers see: the effective status, no managed fields. */
@@ -659,50 +747,53 @@ public final class KubernetesObservationStore implements ObservationStore {
     int errors = 0;
     long listed = 0;
     boolean restarted = false;
-    String cont = null;
-    while (true) {
-      KubernetesResourceList<Observation> page;
-      try {
-        String c = cont;
-        page = read(() -> api.inAnyNamespace().list(new ListOptionsBuilder().withLimit((long) PAGE).withContinue(c)
-            .build()));
-      } catch (KubernetesClientException e) {
-        if (e.getCode() == 410 && !restarted) {
-          // The continue token expired (a long sweep): list again from the start, once.
-          restarted = true;
-          cont = null;
-          continue;
-        }
-        throw failure("GC list (after " + deleted + " deleted, " + errors + " errors)", e);
-      }
-      listed += page.getItems().size();
-      List<Future<Boolean>> futures = new ArrayList<>();
-      for (Observation o : page.getItems()) {
-        if (expired(o, now)) {
-          futures.add(submit(() -> deleteIfExpired(o, now)));
-        }
-      }
-      for (Future<Boolean> f : futures) {
+    for (String ns : listScopes()) {
+      boolean restartedHere = false;
+      String cont = null;
+      while (true) {
+        KubernetesResourceList<Observation> page;
         try {
-          if (f.get()) {
-            deleted++;
+          page = listIn(ns, new ListOptionsBuilder().withLimit((long) PAGE).withContinue(cont).build());
+        } catch (KubernetesClientException e) {
+          if (e.getCode() == 410 && !restartedHere) {
+            // The continue token expired (a long sweep): list again from the start, once.
+            restarted = true;
+            restartedHere = true;
+            cont = null;
+            continue;
           }
-        } catch (ExecutionException e) {
-          errors++;
-          log.warn("GC: a delete failed: {}", e.getCause().toString());
-        } catch (InterruptedException e) {
-          Thread.currentThread().interrupt();
-          futures.forEach(x -> x.cancel(true));
-          throw new StoreException("GC interrupted after " + deleted + " deletes", e);
+          throw failure("GC list (after " + deleted + " deleted, " + errors + " errors)", e);
         }
-      }
-      cont = page.getMetadata() == null ? null : page.getMetadata().getContinue();
-      if (cont == null || cont.isEmpty()) {
-        break;
+        listed += page.getItems().size();
+        List<Future<Boolean>> futures = new ArrayList<>();
+        for (Observation o : page.getItems()) {
+          if (expired(o, now)) {
+            futures.add(submit(() -> deleteIfExpired(o, now)));
+          }
+        }
+        for (Future<Boolean> f : futures) {
+          try {
+            if (f.get()) {
+              deleted++;
+            }
+          } catch (ExecutionException e) {
+            errors++;
+            log.warn("GC: a delete failed: {}", e.getCause().toString());
+          } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            futures.forEach(x -> x.cancel(true));
+            throw new StoreException("GC interrupted after " + deleted + " deletes", e);
+          }
+        }
+        cont = page.getMetadata() == null ? null : page.getMetadata().getContinue();
+        if (cont == null || cont.isEmpty()) {
+          break;
+        }
       }
     }
     if (!restarted) {
-      // The pages were one snapshot: what it held, less what was deleted, plus what was created since.
+      // The pages were one snapshot (one per namespace under namespaced access): what it held, less
+      // what was deleted, plus what was created since (a small overcount, corrected next sweep).
       live.set(listed - deleted + (createdTotal.get() - createdBefore));
       liveKnown = true;
     }
@@ -784,7 +875,7 @@ public final class KubernetesObservationStore implements ObservationStore {
     }
     try {
       Future<Boolean> probe = prober.submit(() -> {
-        api.inAnyNamespace().list(new ListOptionsBuilder().withLimit(1L).build());
+        listIn(listScopes().get(0), new ListOptionsBuilder().withLimit(1L).build());
         return true;
       });
       try {

@@ -9,9 +9,13 @@ package io.kubezen.watcher.store.kubernetes;
  * @param maxObservations live Observations kept at most (lowest severities shed first); 0 for no cap
  * @param maxDetailsBytes {@code spec.details} larger than this (as JSON) is cut; at least 64
  * @param clusterName written into {@code spec.clusterName} when an Observation has none; null for none
+ * @param namespaces the only namespaces the store reads (every list is made in each of them, none
+ *     across all namespaces), for a service account with namespaced Roles ({@code
+ *     ACCESS_SCOPE=namespaces}); the first is where the readiness probe lists. Empty: all namespaces.
  */
 public record KubernetesStoreOptions(
-    double writeQps, int writeBurst, int maxInFlight, long maxObservations, int maxDetailsBytes, String clusterName) {
+    double writeQps, int writeBurst, int maxInFlight, long maxObservations, int maxDetailsBytes, String clusterName,
+    java.util.List<String> namespaces) {
   public static final double DEFAULT_WRITE_QPS = 20;
   public static final int DEFAULT_WRITE_BURST = 40;
   public static final int DEFAULT_MAX_IN_FLIGHT = 8;
@@ -38,6 +42,13 @@ public record KubernetesStoreOptions(
     if (clusterName != null && clusterName.isBlank()) {
       clusterName = null;
     }
+    namespaces = namespaces == null ? java.util.List.of()
+        : java.util.List.copyOf(new java.util.LinkedHashSet<>(namespaces));
+  }
+
+  public KubernetesStoreOptions(double writeQps, int writeBurst, int maxInFlight, long maxObservations,
+      int maxDetailsBytes, String clusterName) {
+    this(writeQps, writeBurst, maxInFlight, maxObservations, maxDetailsBytes, clusterName, java.util.List.of());
   }
 
   public static KubernetesStoreOptions defaults() {
@@ -46,18 +57,24 @@ public record KubernetesStoreOptions(
   }
 
   public KubernetesStoreOptions withWriteRate(double qps, int burst) {
-    return new KubernetesStoreOptions(qps, burst, maxInFlight, maxObservations, maxDetailsBytes, clusterName);
+    return new KubernetesStoreOptions(qps, burst, maxInFlight, maxObservations, maxDetailsBytes, clusterName, namespaces);
   }
 
   public KubernetesStoreOptions withMaxInFlight(int n) {
-    return new KubernetesStoreOptions(writeQps, writeBurst, n, maxObservations, maxDetailsBytes, clusterName);
+    return new KubernetesStoreOptions(writeQps, writeBurst, n, maxObservations, maxDetailsBytes, clusterName, namespaces);
   }
 
   public KubernetesStoreOptions withMaxObservations(long n) {
-    return new KubernetesStoreOptions(writeQps, writeBurst, maxInFlight, n, maxDetailsBytes, clusterName);
+    return new KubernetesStoreOptions(writeQps, writeBurst, maxInFlight, n, maxDetailsBytes, clusterName, namespaces);
   }
 
   public KubernetesStoreOptions withMaxDetailsBytes(int n) {
-    return new KubernetesStoreOptions(writeQps, writeBurst, maxInFlight, maxObservations, n, clusterName);
+    return new KubernetesStoreOptions(writeQps, writeBurst, maxInFlight, maxObservations, n, clusterName, namespaces);
+  }
+
+  /** Only these namespaces are read (see {@link #namespaces()}); empty for all. */
+  public KubernetesStoreOptions withNamespaces(java.util.List<String> ns) {
+    return new KubernetesStoreOptions(writeQps, writeBurst, maxInFlight, maxObservations, maxDetailsBytes, clusterName,
+        ns);
   }
 }

@@ -50,10 +50,9 @@ public final class IngestServer implements AutoCloseable {
     store = SqliteObservationStore.open(dir.resolve("zw.db"), Clock.systemUTC());
     Deduplicator dedup = new Deduplicator(10_000, Duration.ofSeconds(60));
     writer = new ObservationWriter(store, dedup, metrics, 1000, 100, Duration.ofMillis(100)).start();
-    Pipeline pipeline = new Pipeline(globalFilter::get, new ObservationFactory("zen-system", 3600,
-        Duration.ofSeconds(60), null), dedup, writer, metrics);
-    pipelines = new IngesterPipelines(globalFilter::get, dedup, writer, metrics, "zen-system", 3600, null,
-        Duration.ofSeconds(60));
+    ObservationFactory factory = new ObservationFactory("zen-system", 3600, Duration.ofSeconds(60), null);
+    Pipeline pipeline = new Pipeline(globalFilter::get, factory, dedup, writer, metrics);
+    pipelines = new IngesterPipelines(globalFilter::get, dedup, writer, metrics, factory, Duration.ofSeconds(60));
     WebhookGuard guard = new WebhookGuard(settings.allowedCidrs(), settings.authToken(), 0, 1);
     IngestHandler ingest = new IngestHandler(sources, pipeline, guard, metrics, settings, Clock.systemUTC(),
         () -> true, registry);
