@@ -183,6 +183,8 @@ class ChartTest {
     Map<String, EnvVar> env = env(m);
     assertThat(env.get("WATCH_NAMESPACE").getValue()).isEqualTo("zen-system,team-a,team-b");
     assertThat(env.get("INGESTER_NAMESPACE").getValue()).isEqualTo("zen-system");
+    // The program is told it has namespaced Roles only (no list across namespaces, no CRD reads).
+    assertThat(env.get("ACCESS_SCOPE").getValue()).isEqualTo("namespaces");
   }
 
   // ------------------------------------------------------------------ pod
@@ -262,7 +264,7 @@ class ChartTest {
     assertThat(env.get("OBSERVATION_TTL_SECONDS").getValue()).isEqualTo("604800");
     assertThat(env.get("GC_INTERVAL_MINUTES").getValue()).isEqualTo("60");
     assertThat(env).doesNotContainKeys("WATCH_NAMESPACE", "WEBHOOK_AUTH_TOKEN", "WEBHOOK_ALLOWED_CIDRS",
-        "INGESTER_NAMESPACE");
+        "INGESTER_NAMESPACE", "ACCESS_SCOPE");
     Container c = pod(Chart.template(Chart.defaults())).getContainers().get(0);
     assertThat(c.getResources().getRequests()).containsEntry("memory", new io.fabric8.kubernetes.api.model.Quantity("128Mi"))
         .containsEntry("cpu", new io.fabric8.kubernetes.api.model.Quantity("100m"));

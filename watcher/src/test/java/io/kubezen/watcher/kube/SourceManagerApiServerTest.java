@@ -345,4 +345,59 @@ class SourceManagerApiServerTest {
           .equals("waiting for CRD " + crdName));
     }
   }
+
+  @Test
+  void withNamespacedAccessNoCrdIsReadAndAMissingResourceIsWaitedFor() throws Exception {
+    String group = "t" + UUID.randomUUID().toString().substring(0, 8) + ".zen-test.io";
+    String crdName = "vulnerabilityreports." + group;
+    String yaml = Files.readString(thirdPartyCrd("trivy-vulnerabilityreports.yaml"))
+        .replace("vulnerabilityreports.aquasecurity.github.io", crdName)
+        .replace("group: aquasecurity.github.io", "group: " + group);
+    WatchedSource copy = new WatchedSource("trivy", WatchedSource.context(group, "v1alpha1", "vulnerabilityreports",
+        "VulnerabilityReport", true), null, object -> {
+          ObjectNode json = Json.MAPPER.valueToTree(object);
+          json.put("apiVersion", "aquasecurity.github.io/v1alpha1");
+          return new WatchedSource.Input(json, Map.of());
+        }, new TrivyNormalizer(), crdName);
+    WatchedSource clusterScoped = BuiltInSources.all().stream()
+        .filter(w -> w.gvr().endsWith("clustervulnerabilityreports")).findFirst().orElseThrow();
+    String ns = KubeApiServer.uniqueNamespace("ns-access");
+    // Every request this SourceManager's client makes.
+    List<String> paths = new java.util.concurrent.CopyOnWriteArrayList<>();
+    io.fabric8.kubernetes.client.http.Interceptor recorder = new io.fabric8.kubernetes.client.http.Interceptor() {
+      @Override
+      public void before(io.fabric8.kubernetes.client.http.BasicBuilder b,
+          io.fabric8.kubernetes.client.http.HttpRequest r, RequestTags tags) {
+        paths.add(r.method() + " " + r.uri().getPath());
+      }
+    };
+    try (KubernetesClient recorded = new io.fabric8.kubernetes.client.KubernetesClientBuilder()
+        .withConfig(KubeApiServer.config())
+        .withHttpClientBuilderConsumer(b -> b.addOrReplaceInterceptor("record", recorder)).build();
+        Rig rig = new Rig(dir, recorded, Rig.options().withWatchNamespaces(List.of(ns)).withNamespacedAccess(true),
+            List.of(copy, clusterScoped))) {
+      rig.manager.start();
+      await().atMost(Duration.ofSeconds(10)).until(() -> rig.manager.status().get(copy.id())
+          .startsWith("waiting for CRD " + crdName));
+      assertThat(rig.manager.status().get(clusterScoped.id())).startsWith("cluster-scoped: not watched");
+      assertThat(rig.manager.synced()).isTrue();
+
+      CustomResourceDefinition crd = KubeApiServer.apply(new java.io.ByteArrayInputStream(yaml.getBytes()));
+      try {
+        await().atMost(Duration.ofSeconds(10)).until(() -> "synced".equals(rig.manager.status().get(copy.id())));
+        GenericKubernetesResource report = vulnerabilityReport(ns, "r", 0, 1);
+        report.setApiVersion(group + "/v1alpha1");
+        String uid = create(copy.resource(), report).getMetadata().getUid();
+        await().atMost(Duration.ofSeconds(10)).until(() -> rig.byOrigin(uid).size() == 2);
+      } finally {
+        client.apiextensions().v1().customResourceDefinitions().withName(crd.getMetadata().getName()).delete();
+      }
+      await().atMost(Duration.ofSeconds(20)).until(() -> rig.manager.status().get(copy.id())
+          .startsWith("waiting for CRD " + crdName));
+    }
+    // Only the watched namespace, and never a CRD or the cluster-scoped reports.
+    assertThat(paths).isNotEmpty().allSatisfy(p -> assertThat(p)
+        .matches("^GET /apis/" + java.util.regex.Pattern.quote(group) + "/v1alpha1/namespaces/" + ns
+            + "/vulnerabilityreports$"));
+  }
 }
