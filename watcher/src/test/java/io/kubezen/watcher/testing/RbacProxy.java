@@ -1,6 +1,7 @@
 package io.kubezen.watcher.testing;
 
 import io.fabric8.kubernetes.client.Config;
+import io.vertx.core.Future;
 import io.vertx.core.MultiMap;
 import io.vertx.core.Vertx;
 import io.vertx.core.VertxOptions;
@@ -15,9 +16,11 @@ import io.vertx.core.http.HttpServer;
 import io.vertx.core.http.HttpServerOptions;
 import io.vertx.core.http.HttpServerRequest;
 import io.vertx.core.http.HttpServerResponse;
+import io.vertx.core.http.HttpVersion;
 import io.vertx.core.http.PoolOptions;
 import io.vertx.core.http.RequestOptions;
 import io.vertx.core.json.JsonObject;
+import io.vertx.core.net.NetSocket;
 import io.vertx.core.net.PemKeyCertOptions;
 import io.vertx.core.net.PemTrustOptions;
 import java.io.IOException;
@@ -45,7 +48,8 @@ import java.util.concurrent.atomic.AtomicInteger;
  * <METHOD path>} (non-resource requests show their path as the resource), the refused ones again in
  * {@link #denied()}.
  *
- * <p>Not supported: protocol upgrades (exec, attach, port-forward), which zen-watcher never uses.
+ * <p>HTTP/1.1 upgrades (fabric8 runs its watches over WebSocket by default) are authorized like any
+ * request, then tunnelled byte for byte once the API server switches protocols.
  */
 public final class RbacProxy implements AutoCloseable {
   /** Hop-by-hop headers (RFC 9110 7.6.1) and those the proxy sets itself. */
@@ -341,64 +345,150 @@ public final class RbacProxy implements AutoCloseable {
         return;
       }
       HttpClientRequest upstreamReq = created.result();
+      // Failures reach the response future (or the pipe); a reset after the client left is expected.
+      upstreamReq.exceptionHandler(t -> { });
       copyHeaders(req.headers(), upstreamReq.headers());
       upstreamReq.headers().remove(HttpHeaders.AUTHORIZATION);
       if (upstream.authorization() != null) {
         upstreamReq.putHeader(HttpHeaders.AUTHORIZATION, upstream.authorization());
       }
-      inFlight.incrementAndGet();
-      AtomicBoolean finished = new AtomicBoolean();
-      Runnable finish = () -> {
-        if (finished.compareAndSet(false, true)) {
-          inFlight.decrementAndGet();
-        }
-      };
-      // The client went away (a watch closed): stop the upstream request, which closes its connection.
-      resp.closeHandler(v -> {
-        upstreamReq.reset();
-        finish.run();
-      });
-      resp.endHandler(v -> finish.run());
-      String contentLength = req.getHeader(HttpHeaders.CONTENT_LENGTH);
-      String transferEncoding = req.getHeader(HttpHeaders.TRANSFER_ENCODING);
-      boolean hasBody = (contentLength != null && !contentLength.equals("0"))
-          || (transferEncoding != null && transferEncoding.toLowerCase(Locale.ROOT).contains("chunked"))
-          || req.version() == io.vertx.core.http.HttpVersion.HTTP_2;
-      io.vertx.core.Future<HttpClientResponse> response;
-      if (hasBody) {
-        response = upstreamReq.send(req);
+      if (isUpgrade(req.headers())) {
+        tunnel(req, upstreamReq);
       } else {
-        req.resume();
-        response = upstreamReq.send();
+        stream(req, upstreamReq);
       }
-      response.onComplete(answered -> {
-        if (answered.failed()) {
-          status(resp, 503, "ServiceUnavailable", "the RBAC proxy lost the API server: "
-              + answered.cause().getMessage(), new JsonObject());
-          finish.run();
+    });
+  }
+
+  /** A plain request: the body streamed up, the response streamed down (a watch chunk by chunk). */
+  private void stream(HttpServerRequest req, HttpClientRequest upstreamReq) {
+    HttpServerResponse resp = req.response();
+    Runnable finish = started();
+    // The client went away (a watch closed): stop the upstream request, which closes its connection.
+    resp.closeHandler(v -> {
+      upstreamReq.reset();
+      finish.run();
+    });
+    resp.endHandler(v -> finish.run());
+    String contentLength = req.getHeader(HttpHeaders.CONTENT_LENGTH);
+    String transferEncoding = req.getHeader(HttpHeaders.TRANSFER_ENCODING);
+    boolean hasBody = (contentLength != null && !contentLength.equals("0"))
+        || (transferEncoding != null && transferEncoding.toLowerCase(Locale.ROOT).contains("chunked"))
+        || req.version() == HttpVersion.HTTP_2;
+    Future<HttpClientResponse> response;
+    if (hasBody) {
+      response = upstreamReq.send(req);
+    } else {
+      req.resume();
+      response = upstreamReq.send();
+    }
+    response.onComplete(answered -> {
+      if (answered.failed()) {
+        status(resp, 503, "ServiceUnavailable", "the RBAC proxy lost the API server: "
+            + answered.cause().getMessage(), new JsonObject());
+        finish.run();
+        return;
+      }
+      relay(req, upstreamReq, answered.result(), finish);
+    });
+  }
+
+  private void relay(HttpServerRequest req, HttpClientRequest upstreamReq, HttpClientResponse upstreamResp,
+      Runnable finish) {
+    HttpServerResponse resp = req.response();
+    resp.setStatusCode(upstreamResp.statusCode());
+    if (upstreamResp.statusMessage() != null) {
+      resp.setStatusMessage(upstreamResp.statusMessage());
+    }
+    copyHeaders(upstreamResp.headers(), resp.headers());
+    boolean bodyless = req.method() == HttpMethod.HEAD || upstreamResp.statusCode() == 204
+        || upstreamResp.statusCode() == 304 || upstreamResp.statusCode() < 200;
+    if (!bodyless && !upstreamResp.headers().contains(HttpHeaders.CONTENT_LENGTH)) {
+      resp.setChunked(true); // a watch: streamed chunk by chunk, never buffered
+    }
+    // Not endOnFailure: an upstream that breaks off must break the client's stream too, not end it cleanly.
+    upstreamResp.pipe().endOnFailure(false).to(resp).onComplete(piped -> {
+      if (piped.failed()) {
+        resp.reset();
+        upstreamReq.reset();
+      }
+      finish.run();
+    });
+  }
+
+  /**
+   * An HTTP/1.1 upgrade (fabric8 watches over WebSocket): forwarded with its Upgrade headers; once
+   * the API server switches protocols, the two connections are spliced byte for byte, and when
+   * either closes the other is closed.
+   */
+  private void tunnel(HttpServerRequest req, HttpClientRequest upstreamReq) {
+    upstreamReq.putHeader(HttpHeaders.CONNECTION, "Upgrade");
+    upstreamReq.putHeader(HttpHeaders.UPGRADE, req.getHeader(HttpHeaders.UPGRADE));
+    req.resume(); // an upgrade request has no body; the client sends nothing more before the 101
+    upstreamReq.connect().onComplete(answered -> {
+      if (answered.failed()) {
+        status(req.response(), 503, "ServiceUnavailable", "the RBAC proxy cannot reach the API server: "
+            + answered.cause().getMessage(), new JsonObject());
+        return;
+      }
+      HttpClientResponse upstreamResp = answered.result();
+      if (upstreamResp.statusCode() != 101) {
+        relay(req, upstreamReq, upstreamResp, started());
+        return;
+      }
+      NetSocket up = upstreamResp.netSocket();
+      up.pause();
+      HttpServerResponse resp = req.response();
+      upstreamResp.headers().forEach(e -> {
+        String name = e.getKey().toLowerCase(Locale.ROOT);
+        if (!name.equals("content-length") && !name.equals("transfer-encoding")) {
+          resp.headers().add(e.getKey(), e.getValue());
+        }
+      });
+      req.toNetSocket().onComplete(switched -> {
+        if (switched.failed()) {
+          up.close();
           return;
         }
-        HttpClientResponse upstreamResp = answered.result();
-        resp.setStatusCode(upstreamResp.statusCode());
-        if (upstreamResp.statusMessage() != null) {
-          resp.setStatusMessage(upstreamResp.statusMessage());
-        }
-        copyHeaders(upstreamResp.headers(), resp.headers());
-        boolean bodyless = req.method() == HttpMethod.HEAD || upstreamResp.statusCode() == 204
-            || upstreamResp.statusCode() == 304 || upstreamResp.statusCode() < 200;
-        if (!bodyless && !upstreamResp.headers().contains(HttpHeaders.CONTENT_LENGTH)) {
-          resp.setChunked(true); // a watch: streamed chunk by chunk, never buffered
-        }
-        // Not endOnFailure: an upstream that breaks off must break the client's stream too, not end it cleanly.
-        upstreamResp.pipe().endOnFailure(false).to(resp).onComplete(piped -> {
-          if (piped.failed()) {
-            resp.reset();
-            upstreamReq.reset();
-          }
+        NetSocket down = switched.result();
+        Runnable finish = started();
+        up.closeHandler(v -> {
+          down.close();
           finish.run();
         });
+        down.closeHandler(v -> {
+          up.close();
+          finish.run();
+        });
+        up.pipeTo(down);
+        down.pipeTo(up);
       });
     });
+  }
+
+  /** Counts a forwarded exchange as in flight until the returned action runs (once). */
+  private Runnable started() {
+    inFlight.incrementAndGet();
+    AtomicBoolean finished = new AtomicBoolean();
+    return () -> {
+      if (finished.compareAndSet(false, true)) {
+        inFlight.decrementAndGet();
+      }
+    };
+  }
+
+  private static boolean isUpgrade(MultiMap headers) {
+    if (!headers.contains(HttpHeaders.UPGRADE)) {
+      return false;
+    }
+    for (String connection : headers.getAll(HttpHeaders.CONNECTION)) {
+      for (String token : connection.split(",")) {
+        if (token.trim().equalsIgnoreCase("upgrade")) {
+          return true;
+        }
+      }
+    }
+    return false;
   }
 
   private static void copyHeaders(MultiMap from, MultiMap to) {
