@@ -32,9 +32,10 @@ import java.util.Set;
  * <p>Built from any objects: only {@code rbac.authorization.k8s.io/v1} Role, RoleBinding,
  * ClusterRole and ClusterRoleBinding are read (typed fabric8 objects or generic ones). Aggregated
  * ClusterRoles (aggregationRule) get the rules of the ClusterRoles their selectors match, as the
- * aggregation controller would. Non-resource discovery paths are allowed to everyone, as the
- * default ClusterRoles system:discovery and system:public-info-viewer allow them to every
- * authenticated user. Pure: no I/O.
+ * aggregation controller would. What a cluster's default ClusterRoleBindings grant every
+ * ServiceAccount is allowed too: discovery, health, version and OpenAPI paths (system:discovery,
+ * system:public-info-viewer), the OIDC issuer paths, and self access reviews (system:basic-user).
+ * Pure: no I/O.
  */
 public final class RbacAuthorizer {
   public static final String RBAC_API_VERSION = "rbac.authorization.k8s.io/v1";
@@ -50,11 +51,25 @@ public final class RbacAuthorizer {
     }
   }
 
-  /** What system:discovery and system:public-info-viewer grant every authenticated user (verb get). */
-  private static final PolicyRule DEFAULT_NON_RESOURCE = new PolicyRuleBuilder().withVerbs("get")
-      .withNonResourceURLs("/api", "/api/*", "/apis", "/apis/*", "/healthz", "/livez", "/openapi", "/openapi/*",
-          "/readyz", "/version", "/version/")
-      .build();
+  /**
+   * What a cluster's default bindings grant every ServiceAccount (bound to system:authenticated or
+   * system:serviceaccounts): system:discovery and system:public-info-viewer (discovery, health,
+   * version, OpenAPI paths), system:service-account-issuer-discovery (OIDC paths) and
+   * system:basic-user (self access reviews).
+   */
+  private static final Map<String, PolicyRule> DEFAULT_RULES = Map.of(
+      "system:discovery/system:public-info-viewer", new PolicyRuleBuilder().withVerbs("get")
+          .withNonResourceURLs("/api", "/api/*", "/apis", "/apis/*", "/healthz", "/livez", "/openapi", "/openapi/*",
+              "/readyz", "/version", "/version/")
+          .build(),
+      "system:service-account-issuer-discovery", new PolicyRuleBuilder().withVerbs("get")
+          .withNonResourceURLs("/.well-known/openid-configuration", "/.well-known/openid-configuration/",
+              "/openid/v1/jwks", "/openid/v1/jwks/")
+          .build(),
+      "system:basic-user", new PolicyRuleBuilder().withVerbs("create")
+          .withApiGroups("authorization.k8s.io", "authentication.k8s.io")
+          .withResources("selfsubjectaccessreviews", "selfsubjectrulesreviews", "selfsubjectreviews")
+          .build());
 
   private final String serviceAccountNamespace;
   private final String serviceAccountName;
@@ -128,8 +143,10 @@ public final class RbacAuthorizer {
   }
 
   public Decision authorize(RequestAttributes a) {
-    if (!a.isResourceRequest() && ruleAllows(DEFAULT_NON_RESOURCE, a)) {
-      return Decision.allow("ClusterRoles system:discovery/system:public-info-viewer (every authenticated user)");
+    for (Map.Entry<String, PolicyRule> e : DEFAULT_RULES.entrySet()) {
+      if (ruleAllows(e.getValue(), a)) {
+        return Decision.allow("default ClusterRole " + e.getKey() + " (every ServiceAccount)");
+      }
     }
     Set<String> errors = new LinkedHashSet<>();
     for (ClusterRoleBinding b : clusterRoleBindings) {

@@ -350,6 +350,15 @@ class RbacAuthorizerTest {
     assertThat(metrics.reason()).isEqualTo(
         "User \"system:serviceaccount:zen-system:zen-watcher\" cannot get path \"/metrics\"");
     assertThat(none.authorize(RequestAttributes.parse("POST", "/apis")).allowed()).isFalse();
+    assertThat(none.authorize(RequestAttributes.parse("HEAD", "/version")).allowed()).isFalse(); // verb "head"
+    assertThat(none.authorize(RequestAttributes.parse("GET", "/.well-known/openid-configuration")).allowed()).isTrue();
+    // system:basic-user: anyone may ask what they may do.
+    assertThat(none.authorize(RequestAttributes.parse("POST",
+        "/apis/authorization.k8s.io/v1/selfsubjectaccessreviews")).allowed()).isTrue();
+    assertThat(none.authorize(RequestAttributes.parse("GET",
+        "/apis/authorization.k8s.io/v1/selfsubjectaccessreviews")).allowed()).isFalse();
+    assertThat(none.authorize(RequestAttributes.parse("POST",
+        "/apis/authorization.k8s.io/v1/subjectaccessreviews")).allowed()).isFalse();
     assertThat(none.authorize(list("a")).allowed()).isFalse();
 
     ClusterRole metricsReader = new ClusterRoleBuilder().withNewMetadata().withName("metrics").endMetadata()

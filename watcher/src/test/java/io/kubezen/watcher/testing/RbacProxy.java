@@ -73,7 +73,7 @@ public final class RbacProxy implements AutoCloseable {
     this.upstream = upstream;
     this.authorizer = authorizer;
     this.server = vertx.createHttpServer(new HttpServerOptions().setHost("127.0.0.1").setPort(0)
-        .setHandle100ContinueAutomatically(true));
+        .setHandle100ContinueAutomatically(true).setMaxInitialLineLength(64 * 1024).setMaxHeaderSize(64 * 1024));
     server.requestHandler(this::handle);
   }
 
