@@ -146,15 +146,17 @@ class NamespacedInstallIT {
       String token = null;
       int pages = 0;
       do {
-        String url = base + "/api/v1/observations?limit=2" + (token == null ? "" : "&continue=" + token);
+        String url = base + "/api/v1/observations?limit=2"
+            + (token == null ? "" : "&continue=" + java.net.URLEncoder.encode(token, java.nio.charset.StandardCharsets.UTF_8));
         HttpResponse<String> resp = jar.call("GET", url, null);
         assertThat(resp.statusCode()).as(resp.body()).isEqualTo(200);
         JsonNode page = Json.MAPPER.readTree(resp.body());
         page.get("items").forEach(i -> listed.add(i.at("/metadata/namespace").asText() + "/"
             + i.at("/metadata/name").asText()));
-        token = page.path("continue").isTextual() ? page.get("continue").asText() : null;
+        token = page.at("/metadata/continue").isTextual() ? page.at("/metadata/continue").asText() : null;
         pages++;
       } while (token != null && pages < 50);
+      assertThat(pages).isGreaterThanOrEqualTo(3);
       Set<String> stored = new TreeSet<>();
       for (String ns : List.of(rel, team)) {
         admin.resources(Observation.class).inNamespace(ns).list().getItems()
