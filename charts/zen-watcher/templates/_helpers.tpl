@@ -89,14 +89,14 @@ app.kubernetes.io/part-of: zen-watcher
 {{- end }}
 {{- end -}}
 
-{{/* Observations: exactly the verbs the Kubernetes store uses (create, get, list, delete; status by update). */}}
+{{/* Observations: exactly the verbs the Kubernetes store uses (create, get, list, delete; status by merge patch). */}}
 {{- define "zen-watcher.observationRules" -}}
 - apiGroups: ["zen.kube-zen.io"]
   resources: ["observations"]
   verbs: ["create", "get", "list", "delete"]
 - apiGroups: ["zen.kube-zen.io"]
   resources: ["observations/status"]
-  verbs: ["update"]
+  verbs: ["patch"]
 {{- end -}}
 
 {{/* Ingesters: read, and status counts written by update. */}}

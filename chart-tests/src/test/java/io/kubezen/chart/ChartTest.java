@@ -81,7 +81,7 @@ class ChartTest {
   /** Write verbs allowed per resource: nothing outside these. */
   private static final Map<String, Set<String>> WRITES = Map.of(
       "zen.kube-zen.io/observations", Set.of("create", "delete"),
-      "zen.kube-zen.io/observations/status", Set.of("update"),
+      "zen.kube-zen.io/observations/status", Set.of("patch"),
       "zen.kube-zen.io/ingesters/status", Set.of("update"),
       "coordination.k8s.io/leases", Set.of("create", "update"));
   private static final Set<String> READ_VERBS = Set.of("get", "list", "watch");
@@ -143,7 +143,7 @@ class ChartTest {
     }
     expected.put(cr + " apiextensions.k8s.io/customresourcedefinitions", Set.of("get"));
     expected.put(cr + " zen.kube-zen.io/observations", Set.of("create", "get", "list", "delete"));
-    expected.put(cr + " zen.kube-zen.io/observations/status", Set.of("update"));
+    expected.put(cr + " zen.kube-zen.io/observations/status", Set.of("patch"));
     expected.put(cr + " zen.kube-zen.io/ingesters/status", Set.of("update"));
     expected.put("Role zen-system/zw-zen-watcher-leases coordination.k8s.io/leases",
         Set.of("get", "list", "watch", "create", "update"));

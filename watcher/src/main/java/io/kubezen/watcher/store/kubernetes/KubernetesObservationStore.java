@@ -8,6 +8,8 @@ import io.fabric8.kubernetes.api.model.ObjectMetaBuilder;
 import io.fabric8.kubernetes.api.model.StatusDetails;
 import io.fabric8.kubernetes.client.KubernetesClient;
 import io.fabric8.kubernetes.client.KubernetesClientException;
+import io.fabric8.kubernetes.client.dsl.base.PatchContext;
+import io.fabric8.kubernetes.client.dsl.base.PatchType;
 import io.fabric8.kubernetes.client.dsl.MixedOperation;
 import io.fabric8.kubernetes.client.dsl.Resource;
 import io.kubezen.api.v1alpha1.Observation;
@@ -70,8 +72,8 @@ import org.slf4j.LoggerFactory;
  *       (1 s without it) and retries, at most {@link #MAX_THROTTLE_RETRIES} times.</li>
  *   <li>Create with the deterministic name; 409 AlreadyExists means the finding is stored already
  *       (another replica, a previous pod, a retried request) and the status is merged instead:
- *       get, modify, {@code updateStatus} with the resourceVersion read, again on 409 Conflict (at
- *       most {@link #MAX_CONFLICT_RETRIES} attempts).</li>
+ *       get, modify, a merge patch of the status carrying the resourceVersion read (a precondition),
+ *       again on 409 Conflict (at most {@link #MAX_CONFLICT_RETRIES} attempts).</li>
  *   <li><b>One write per new Observation.</b> The status subresource drops {@code status} on create.
  *       Instead of a second write per create, a missing status means the implicit status (count 1,
  *       first and last seen at {@code spec.detectedAt}), which every read and every merge of this
@@ -453,10 +455,10 @@ public final class KubernetesObservationStore implements ObservationStore {
       if (after.equals(before)) {
         return Mutation.UNCHANGED;
       }
-      Observation update = current;
-      update.setStatus(after);
+      String patch = statusPatch(current.getMetadata().getResourceVersion(), after);
       try {
-        write(statusUpdates, () -> api.inNamespace(ns).resource(update).updateStatus());
+        write(statusUpdates, () -> api.inNamespace(ns).withName(name).subresource("status")
+            .patch(STATUS_PATCH, patch));
         return Mutation.WRITTEN;
       } catch (KubernetesClientException e) {
         if (e.getCode() == 404) {
@@ -473,6 +475,35 @@ public final class KubernetesObservationStore implements ObservationStore {
     throw new StoreException("status of Observation " + ns + "/" + name + " still conflicting after "
         + MAX_CONFLICT_RETRIES + " attempts");
   }
+
+  private static final PatchContext STATUS_PATCH = PatchContext.of(PatchType.JSON_MERGE);
+
+  /**
+   * A JSON merge patch of the status subresource that sets the whole status to {@code status} (a
+   * field it lacks is sent as null, which removes it) and carries {@code resourceVersion}, which
+   * the API server checks as a precondition: 409 Conflict when the Observation changed since it
+   * was read. The RBAC verb is {@code patch} on {@code observations/status}.
+   */
+  static String statusPatch(String resourceVersion, ObservationStatus status) {
+    Map<String, Object> fields = new java.util.LinkedHashMap<>();
+    fields.put("count", status.count());
+    fields.put("firstSeen", status.firstSeen());
+    fields.put("lastSeen", status.lastSeen());
+    fields.put("resolved", status.resolved());
+    fields.put("resolvedAt", status.resolvedAt());
+    Map<String, Object> patch = new java.util.LinkedHashMap<>();
+    patch.put("metadata", Map.of("resourceVersion", Objects.requireNonNull(resourceVersion, "resourceVersion")));
+    patch.put("status", fields);
+    try {
+      return PATCH_JSON.writeValueAsString(patch);
+    } catch (com.fasterxml.jackson.core.JsonProcessingException e) {
+      throw new IllegalStateException("cannot write a status patch", e);
+    }
+  }
+
+  /** Writes nulls (they remove fields in a merge patch). */
+  private static final com.fasterxml.jackson.databind.ObjectMapper PATCH_JSON =
+      new com.fasterxml.jackson.databind.ObjectMapper();
 
   /** Runs the items of a batch on the workers; outcomes in input order. */
   private List<WriteOutcome> fanOut(String what, int size, IntFunction<WriteOutcome> task) {
