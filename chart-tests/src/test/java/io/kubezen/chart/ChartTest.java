@@ -227,6 +227,8 @@ class ChartTest {
     assertThat(c.getLivenessProbe().getHttpGet().getPort().getStrVal()).isEqualTo("http");
     assertThat(c.getReadinessProbe().getHttpGet().getPath()).isEqualTo("/ready");
     assertThat(c.getReadinessProbe().getHttpGet().getPort().getStrVal()).isEqualTo("http");
+    // /ready waits up to 5 s for the store (KubernetesObservationStore.PROBE_TIMEOUT): the probe waits longer.
+    assertThat(c.getReadinessProbe().getTimeoutSeconds()).isGreaterThan(5);
     assertThat(c.getStartupProbe().getHttpGet().getPath()).isEqualTo("/health");
     assertThat(env(m).get("WATCHER_PORT").getValue()).isEqualTo("8080");
     Service svc = m.one(Service.class);

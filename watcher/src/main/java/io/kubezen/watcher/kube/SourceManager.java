@@ -310,8 +310,9 @@ public final class SourceManager implements AutoCloseable {
 
   /**
    * Per watched source ({@link WatchedSource#id()}, e.g. {@code trivy:aquasecurity.github.io/v1alpha1/vulnerabilityreports}):
-   * "synced", "syncing", "waiting for CRD <name>", "waiting for namespaces", "cluster-scoped: not
-   * watched (namespaces are scoped)", or "stopped". For the readiness details.
+   * "synced", "syncing", "checking CRD", "waiting for CRD <name>" (and its variants), "waiting for
+   * namespaces", "cluster-scoped: not watched (...)" (namespaces scoped, or namespaced access), or
+   * "stopped". For the readiness details.
    */
   public Map<String, String> status() {
     Map<String, String> out = new LinkedHashMap<>();
