@@ -219,7 +219,7 @@ public final class ZenWatcher {
     metrics.functionCounter(Metrics.KUBE_WRITES, "API writes of the store, by verb", () -> kube.writeCounts().creates(),
         "verb", "create");
     metrics.functionCounter(Metrics.KUBE_WRITES, "API writes of the store, by verb",
-        () -> kube.writeCounts().statusUpdates(), "verb", "update_status");
+        () -> kube.writeCounts().statusUpdates(), "verb", "patch_status");
     metrics.functionCounter(Metrics.KUBE_WRITES, "API writes of the store, by verb", () -> kube.writeCounts().deletes(),
         "verb", "delete");
     metrics.functionCounter(Metrics.KUBE_CONFLICT_RETRIES, "Status updates retried after 409 Conflict",

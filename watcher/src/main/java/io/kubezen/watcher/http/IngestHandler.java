@@ -195,6 +195,9 @@ public final class IngestHandler {
         .put("created", r.created())
         .put("aggregated", r.aggregated())
         .put("filtered", r.filtered());
+    if (r.shed() > 0) {
+      body.put("shed", r.shed()); // only at the MAX_OBSERVATIONS cap
+    }
     ctx.response().setStatusCode(200).putHeader("Content-Type", "application/json").end(body.encode());
   }
 

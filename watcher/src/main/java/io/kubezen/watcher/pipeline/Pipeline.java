@@ -53,6 +53,7 @@ public final class Pipeline {
     String source = normalizer.source();
     List<ObservationWriter.Create> creates = new ArrayList<>();
     List<CompletableFuture<?>> waits = new ArrayList<>();
+    List<CompletableFuture<?>> bookkeeping = new ArrayList<>();
     List<Runnable> rollbacks = new ArrayList<>();
     int filtered = 0;
     int repeats = 0;
@@ -66,11 +67,18 @@ public final class Pipeline {
       Deduplicator.Entry entry = admission.entry();
       if (admission instanceof Deduplicator.First) {
         ObservationWriter.Create create = ObservationWriter.Create.of(factory.build(f, p));
-        create.result().whenComplete((outcome, error) -> {
+        // The answer waits for this bookkeeping too: a sender's next request sees the dedup state.
+        bookkeeping.add(create.result().whenComplete((outcome, error) -> {
           if (error != null) {
             metrics.createErrors(source, 1);
             dedup.failed(p.fingerprint(), entry, error);
           } else {
+            if (outcome == WriteOutcome.MISSING) {
+              // Refused at the store's cap (counted there as shed): forget it, so that a later
+              // sighting tries again and no repeat is counted against an Observation that is not.
+              dedup.discard(p.fingerprint(), entry);
+              return;
+            }
             if (outcome == WriteOutcome.CREATED) {
               metrics.observationCreated(source, f.category(), f.severity());
             } else {
@@ -78,7 +86,7 @@ public final class Pipeline {
             }
             dedup.stored(entry);
           }
-        });
+        }));
         creates.add(create);
         rollbacks.add(() -> dedup.failed(p.fingerprint(), entry,
             new ObservationWriter.OverloadedException("not queued")));
@@ -99,20 +107,22 @@ public final class Pipeline {
     int accepted = findings.size();
     int filteredCount = filtered;
     int repeatCount = repeats;
-    for (ObservationWriter.Create c : creates) {
-      waits.add(c.result());
-    }
+    waits.addAll(bookkeeping);
     if (waits.isEmpty()) {
       return CompletableFuture.completedFuture(new IngestResult(accepted, 0, repeatCount, filteredCount));
     }
     return CompletableFuture.allOf(waits.toArray(CompletableFuture[]::new)).thenApply(done -> {
       int created = 0;
+      int shed = 0;
       for (ObservationWriter.Create c : creates) {
-        if (c.result().join() == WriteOutcome.CREATED) {
+        WriteOutcome o = c.result().join();
+        if (o == WriteOutcome.CREATED) {
           created++;
+        } else if (o == WriteOutcome.MISSING) {
+          shed++;
         }
       }
-      return new IngestResult(accepted, created, accepted - filteredCount - created, filteredCount);
+      return new IngestResult(accepted, created, accepted - filteredCount - created - shed, filteredCount, shed);
     });
   }
 

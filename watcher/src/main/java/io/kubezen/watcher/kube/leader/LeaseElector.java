@@ -310,9 +310,10 @@ public final class LeaseElector implements AutoCloseable {
     try {
       current = call(this::get, acquireTimeoutNanos());
     } catch (Exception e) {
-      log.debug("cannot read Lease {}: {}", config.lease(), e.toString());
+      leaseCallFailed("cannot read Lease", e);
       return;
     }
+    leaseCallSucceeded();
     if (current == null) {
       if (last != null && !isEmpty(holder(last)) && !config.identity().equals(holder(last)) && !expired()) {
         // Deleted while another replica held it: that replica may still run its leader work until
@@ -326,7 +327,7 @@ public final class LeaseElector implements AutoCloseable {
         created = call(() -> client.leases().inNamespace(config.namespace()).resource(record(null, 0, null)).create(),
             acquireTimeoutNanos());
       } catch (Exception e) {
-        log.debug("cannot create Lease {}: {}", config.lease(), e.toString());
+        leaseCallFailed("cannot create Lease", e);
         return;
       }
       observe(created);
@@ -349,11 +350,36 @@ public final class LeaseElector implements AutoCloseable {
           .resource(record(current, ours ? transitionsSoFar : transitionsSoFar + 1, null)).update(),
           acquireTimeoutNanos());
     } catch (Exception e) {
-      log.debug("cannot take Lease {} (another replica was faster?): {}", config.lease(), e.toString());
+      leaseCallFailed("cannot take Lease", e);
       return;
     }
     observe(updated);
     becameLeader(sent, previous);
+  }
+
+  /** A Lease call failed since the last one that succeeded: the first failure was logged at WARN. */
+  private volatile boolean leaseCallsFailing;
+
+  /**
+   * A failed Lease call: WARN for the first of a run of failures (a refused or unreachable API
+   * server must be visible at the default level), DEBUG for the rest and for 409 Conflict / already
+   * exists, which is another replica writing first and part of normal operation.
+   */
+  private void leaseCallFailed(String what, Exception e) {
+    boolean race = e instanceof KubernetesClientException k && k.getCode() == 409;
+    if (!race && !leaseCallsFailing) {
+      leaseCallsFailing = true;
+      log.warn("{} {}: {} (repeats logged at DEBUG until a Lease call succeeds)", what, config.lease(), e.toString());
+    } else {
+      log.debug("{} {}: {}", what, config.lease(), e.toString());
+    }
+  }
+
+  private void leaseCallSucceeded() {
+    if (leaseCallsFailing) {
+      leaseCallsFailing = false;
+      log.info("Lease {} calls succeed again", config.lease());
+    }
   }
 
   private void becameLeader(long sentNanos, Instant previousRenew) {
@@ -384,6 +410,7 @@ public final class LeaseElector implements AutoCloseable {
       Lease updated = call(() -> client.leases().inNamespace(config.namespace())
           .resource(record(last, transitionsOf(last), last)).update(), renewByNanos - sent);
       observe(updated);
+      leaseCallSucceeded();
       renewByNanos = sent + config.renewDeadline().toNanos();
       return;
     } catch (KubernetesClientException e) {
@@ -392,11 +419,11 @@ public final class LeaseElector implements AutoCloseable {
         return;
       }
       if (e.getCode() != 409) {
-        log.debug("renewing Lease {} failed: {}", config.lease(), e.toString());
+        leaseCallFailed("renewing Lease failed", e);
         return;
       }
     } catch (Exception e) {
-      log.debug("renewing Lease {} failed: {}", config.lease(), e.toString());
+      leaseCallFailed("renewing Lease failed", e);
       if (System.nanoTime() >= renewByNanos) {
         giveUp("renew deadline passed: " + e, true);
       }
@@ -420,7 +447,7 @@ public final class LeaseElector implements AutoCloseable {
       observe(updated);
       renewByNanos = again + config.renewDeadline().toNanos();
     } catch (Exception e) {
-      log.debug("renewing Lease {} after a conflict failed: {}", config.lease(), e.toString());
+      leaseCallFailed("renewing Lease after a conflict failed", e);
       if (System.nanoTime() >= renewByNanos) {
         giveUp("renew deadline passed: " + e, true);
       }

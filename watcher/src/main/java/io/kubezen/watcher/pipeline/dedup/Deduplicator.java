@@ -126,6 +126,17 @@ public final class Deduplicator {
     entry.stored.completeExceptionally(cause);
   }
 
+  /**
+   * Forgets a first sighting that was not stored on purpose (refused at the store's cap): the next
+   * sighting is a first one again, and repeats collected meanwhile are dropped with it. Those
+   * waiting on it complete normally (they were answered as repeats of it).
+   */
+  public void discard(String fingerprint, Entry entry) {
+    map.remove(fingerprint, entry);
+    dirty.remove(entry);
+    entry.stored.complete(null);
+  }
+
   /** Takes the repeats of every stored Observation, at most one {@link Pending} per Observation. */
   public List<Pending> drainRepeats() {
     List<Pending> out = new ArrayList<>();
