@@ -306,21 +306,51 @@ class SourceManagerApiServerTest {
     }
   }
 
+  /**
+   * A copy of Trivy's VulnerabilityReport CRD under a group of the test's own (not installed yet),
+   * and a watched source over it.
+   */
+  record CrdCopy(String group, String crdName, String yaml, WatchedSource source) {
+    static CrdCopy ofTrivy() throws java.io.IOException {
+      String group = "t" + UUID.randomUUID().toString().substring(0, 8) + ".zen-test.io";
+      String crdName = "vulnerabilityreports." + group;
+      String yaml = Files.readString(thirdPartyCrd("trivy-vulnerabilityreports.yaml"))
+          .replace("vulnerabilityreports.aquasecurity.github.io", crdName)
+          .replace("group: aquasecurity.github.io", "group: " + group);
+      // The normalizer reads aquasecurity.github.io reports: present the copy as one.
+      WatchedSource source = new WatchedSource("trivy", WatchedSource.context(group, "v1alpha1",
+          "vulnerabilityreports", "VulnerabilityReport", true), null, object -> {
+            ObjectNode json = Json.MAPPER.valueToTree(object);
+            json.put("apiVersion", "aquasecurity.github.io/v1alpha1");
+            return new WatchedSource.Input(json, Map.of());
+          }, new TrivyNormalizer(), crdName);
+      return new CrdCopy(group, crdName, yaml, source);
+    }
+  }
+
+  /**
+   * Installs the copied CRD, waits for the source to sync ({@code whenSynced} then runs), stores the
+   * two findings of a report through it, and removes the CRD again.
+   */
+  void installUseAndRemove(CrdCopy c, Rig rig, String ns, Runnable whenSynced) {
+    CustomResourceDefinition crd = KubeApiServer.apply(new java.io.ByteArrayInputStream(c.yaml().getBytes()));
+    try {
+      await().atMost(Duration.ofSeconds(10)).until(() -> "synced".equals(rig.manager.status().get(c.source().id())));
+      whenSynced.run();
+      GenericKubernetesResource report = vulnerabilityReport(ns, "r", 0, 1);
+      report.setApiVersion(c.group() + "/v1alpha1");
+      String uid = create(c.source().resource(), report).getMetadata().getUid();
+      await().atMost(Duration.ofSeconds(10)).until(() -> rig.byOrigin(uid).size() == 2);
+    } finally {
+      client.apiextensions().v1().customResourceDefinitions().withName(crd.getMetadata().getName()).delete();
+    }
+  }
+
   @Test
   void aSourceWhoseCrdIsInstalledLaterIsPickedUpWithoutRestart() throws Exception {
-    // A copy of Trivy's VulnerabilityReport CRD under a group of this test's own.
-    String group = "t" + UUID.randomUUID().toString().substring(0, 8) + ".zen-test.io";
-    String crdName = "vulnerabilityreports." + group;
-    String yaml = Files.readString(thirdPartyCrd("trivy-vulnerabilityreports.yaml"))
-        .replace("vulnerabilityreports.aquasecurity.github.io", crdName)
-        .replace("group: aquasecurity.github.io", "group: " + group);
-    // The normalizer reads aquasecurity.github.io reports: present the copy as one.
-    WatchedSource copy = new WatchedSource("trivy", WatchedSource.context(group, "v1alpha1", "vulnerabilityreports",
-        "VulnerabilityReport", true), null, object -> {
-          ObjectNode json = Json.MAPPER.valueToTree(object);
-          json.put("apiVersion", "aquasecurity.github.io/v1alpha1");
-          return new WatchedSource.Input(json, Map.of());
-        }, new TrivyNormalizer(), crdName);
+    CrdCopy c = CrdCopy.ofTrivy();
+    String crdName = c.crdName();
+    WatchedSource copy = c.source();
     String ns = KubeApiServer.uniqueNamespace("inf-crd");
     try (Rig rig = new Rig(dir, client, Rig.options().withWatchNamespaces(List.of(ns)), List.of(copy))) {
       rig.manager.start();
@@ -329,17 +359,8 @@ class SourceManagerApiServerTest {
       assertThat(rig.sample("zen_watcher_source_available", "gvr=\"" + copy.gvr() + "\"")).isEqualTo(0.0);
       assertThat(rig.manager.synced()).isTrue(); // waiting for a CRD does not hold readiness
 
-      CustomResourceDefinition crd = KubeApiServer.apply(new java.io.ByteArrayInputStream(yaml.getBytes()));
-      try {
-        await().atMost(Duration.ofSeconds(10)).until(() -> "synced".equals(rig.manager.status().get(copy.id())));
-        assertThat(rig.sample("zen_watcher_source_available", "gvr=\"" + copy.gvr() + "\"")).isEqualTo(1.0);
-        GenericKubernetesResource report = vulnerabilityReport(ns, "r", 0, 1);
-        report.setApiVersion(group + "/v1alpha1");
-        String uid = create(copy.resource(), report).getMetadata().getUid();
-        await().atMost(Duration.ofSeconds(10)).until(() -> rig.byOrigin(uid).size() == 2);
-      } finally {
-        client.apiextensions().v1().customResourceDefinitions().withName(crd.getMetadata().getName()).delete();
-      }
+      installUseAndRemove(c, rig, ns, () -> assertThat(rig.sample("zen_watcher_source_available",
+          "gvr=\"" + copy.gvr() + "\"")).isEqualTo(1.0));
       // Removed again: back to waiting.
       await().atMost(Duration.ofSeconds(20)).until(() -> rig.manager.status().get(copy.id())
           .equals("waiting for CRD " + crdName));
@@ -348,17 +369,9 @@ class SourceManagerApiServerTest {
 
   @Test
   void withNamespacedAccessNoCrdIsReadAndAMissingResourceIsWaitedFor() throws Exception {
-    String group = "t" + UUID.randomUUID().toString().substring(0, 8) + ".zen-test.io";
-    String crdName = "vulnerabilityreports." + group;
-    String yaml = Files.readString(thirdPartyCrd("trivy-vulnerabilityreports.yaml"))
-        .replace("vulnerabilityreports.aquasecurity.github.io", crdName)
-        .replace("group: aquasecurity.github.io", "group: " + group);
-    WatchedSource copy = new WatchedSource("trivy", WatchedSource.context(group, "v1alpha1", "vulnerabilityreports",
-        "VulnerabilityReport", true), null, object -> {
-          ObjectNode json = Json.MAPPER.valueToTree(object);
-          json.put("apiVersion", "aquasecurity.github.io/v1alpha1");
-          return new WatchedSource.Input(json, Map.of());
-        }, new TrivyNormalizer(), crdName);
+    CrdCopy c = CrdCopy.ofTrivy();
+    String crdName = c.crdName();
+    WatchedSource copy = c.source();
     WatchedSource clusterScoped = BuiltInSources.all().stream()
         .filter(w -> w.gvr().endsWith("clustervulnerabilityreports")).findFirst().orElseThrow();
     String ns = KubeApiServer.uniqueNamespace("ns-access");
@@ -382,22 +395,13 @@ class SourceManagerApiServerTest {
       assertThat(rig.manager.status().get(clusterScoped.id())).startsWith("cluster-scoped: not watched");
       assertThat(rig.manager.synced()).isTrue();
 
-      CustomResourceDefinition crd = KubeApiServer.apply(new java.io.ByteArrayInputStream(yaml.getBytes()));
-      try {
-        await().atMost(Duration.ofSeconds(10)).until(() -> "synced".equals(rig.manager.status().get(copy.id())));
-        GenericKubernetesResource report = vulnerabilityReport(ns, "r", 0, 1);
-        report.setApiVersion(group + "/v1alpha1");
-        String uid = create(copy.resource(), report).getMetadata().getUid();
-        await().atMost(Duration.ofSeconds(10)).until(() -> rig.byOrigin(uid).size() == 2);
-      } finally {
-        client.apiextensions().v1().customResourceDefinitions().withName(crd.getMetadata().getName()).delete();
-      }
+      installUseAndRemove(c, rig, ns, () -> { });
       await().atMost(Duration.ofSeconds(20)).until(() -> rig.manager.status().get(copy.id())
           .startsWith("waiting for CRD " + crdName));
     }
     // Only the watched namespace, and never a CRD or the cluster-scoped reports.
     assertThat(paths).isNotEmpty().allSatisfy(p -> assertThat(p)
-        .matches("^GET /apis/" + java.util.regex.Pattern.quote(group) + "/v1alpha1/namespaces/" + ns
+        .matches("^GET /apis/" + java.util.regex.Pattern.quote(c.group()) + "/v1alpha1/namespaces/" + ns
             + "/vulnerabilityreports$"));
   }
 }
