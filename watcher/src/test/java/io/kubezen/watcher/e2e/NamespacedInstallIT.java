@@ -104,9 +104,11 @@ class NamespacedInstallIT {
       assertThat(jar.call("POST", base + "/ingest/falco", falco(other, "db-1")).statusCode()).isEqualTo(200);
       assertThat(jar.call("POST", base + "/ingest/falco", falco(null, null)).statusCode()).isEqualTo(200);
       // The chart's Ingester, served once its informer (in the release namespace) saw it.
-      await().atMost(Duration.ofSeconds(30)).until(() -> jar.call("POST", base + "/ingest/acme-alerts",
-          "{\"summary\":\"Cryptominer\",\"pod\":\"miner-1\",\"ns\":\"" + team + "\",\"ts\":\"2026-11-22T10:00:00Z\"}")
+      String acme = "{\"summary\":\"Cryptominer\",\"pod\":\"miner-1\",\"ns\":\"" + team
+          + "\",\"ts\":\"2026-11-22T10:00:00Z\"}";
+      await().atMost(Duration.ofSeconds(30)).until(() -> jar.call("POST", base + "/ingest/acme-alerts", acme)
           .statusCode() == 200);
+      String acmeAnswer = jar.call("POST", base + "/ingest/acme-alerts", acme).body();
 
       // A report in the watched namespace (two findings), and one outside that is not watched.
       GenericKubernetesResource report = trivyReport(team);
@@ -130,7 +132,8 @@ class NamespacedInstallIT {
       assertThat(moved).hasSize(2);
       assertThat(moved.stream().map(o -> o.getSpec().resource() == null ? "-" : o.getSpec().resource().namespace()))
           .containsExactlyInAnyOrder(other, "-");
-      assertThat(bySource(admin, team, "acme")).hasSize(1);
+      await().atMost(Duration.ofSeconds(15)).untilAsserted(() -> assertThat(bySource(admin, team, "acme"))
+          .as(() -> "acme answered " + acmeAnswer + "; log:\n" + tail(r)).hasSize(1));
       assertThat(admin.resources(Observation.class).inNamespace(other).list().getItems())
           .extracting(o -> o.getSpec().source()).containsExactly("falco-expired-fixture");
 
@@ -180,6 +183,15 @@ class NamespacedInstallIT {
       } finally {
         JarRunner.kill(wide);
       }
+    }
+  }
+
+  static String tail(Running r) {
+    try {
+      String log = Files.readString(r.log());
+      return log.substring(Math.max(0, log.length() - 6000));
+    } catch (java.io.IOException e) {
+      return e.toString();
     }
   }
 
