@@ -106,14 +106,17 @@ public record Settings(
    * {@code POD_NAMESPACE} first, then the watched namespaces; empty for CLUSTER (every namespace).
    */
   public List<String> accessNamespaces() {
-    if (accessScope != AccessScope.NAMESPACES) {
-      return List.of();
-    }
+    return accessScope == AccessScope.NAMESPACES ? namespacesOf(podNamespace, watch.namespaces()) : List.of();
+  }
+
+  /** The install's namespaces under ACCESS_SCOPE=namespaces: the pod's first, then the watched ones. */
+  private static List<String> namespacesOf(String podNamespace, List<String> watched) {
     Set<String> out = new LinkedHashSet<>();
     out.add(podNamespace);
-    out.addAll(watch.namespaces());
+    out.addAll(watched);
     return List.copyOf(out);
   }
+
 
   public enum LogFormat { JSON, TEXT }
 
@@ -290,9 +293,7 @@ public record Settings(
       return v;
     });
     if (accessScope == AccessScope.NAMESPACES && podNamespace != null) {
-      Set<String> scope = new LinkedHashSet<>();
-      scope.add(podNamespace);
-      scope.addAll(watch.namespaces());
+      List<String> scope = namespacesOf(podNamespace, watch.namespaces());
       if (ingesterNamespace.isEmpty()) {
         ingesterNamespace = Optional.of(podNamespace);
       } else if (!scope.contains(ingesterNamespace.get())) {
