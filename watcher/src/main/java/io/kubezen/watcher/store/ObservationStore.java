@@ -4,6 +4,7 @@ import io.kubezen.api.v1alpha1.Observation;
 import java.time.Instant;
 import java.util.List;
 import java.util.Optional;
+import java.util.Set;
 
 /**
  * Where Observations live: SQLite standalone, custom resources in a cluster. Blocking; the writer
@@ -58,11 +59,24 @@ public interface ObservationStore extends AutoCloseable {
   /** Newest first (creation time, then name), filtered by the query, paged by its continue token. */
   ObservationPage list(ObservationQuery query);
 
+  /** {@link #deleteExpired(Instant, Set)} with no state-like sources (standalone: nothing is watched). */
+  default GcResult deleteExpired(Instant now) {
+    return deleteExpired(now, Set.of());
+  }
+
   /**
-   * Deletes every Observation whose {@code creationTimestamp + spec.ttlSecondsAfterCreation} is
-   * before {@code now}. One failing delete does not stop the sweep.
+   * Deletes every expired Observation. One failing delete does not stop the sweep. When an
+   * Observation expires (its TTL is {@code spec.ttlSecondsAfterCreation}):
+   *
+   * <ul>
+   *   <li>resolved: at {@code status.resolvedAt + TTL};
+   *   <li>unresolved, from a state-like watched source (it has an origin uid and its
+   *       {@code spec.source} is in {@code stateLikeSources}): never, its finding is still in its
+   *       report;
+   *   <li>any other (webhook findings, Kubernetes Events): at {@code creationTimestamp + TTL}.
+   * </ul>
    */
-  GcResult deleteExpired(Instant now);
+  GcResult deleteExpired(Instant now, Set<String> stateLikeSources);
 
   /** For readiness: true when the store answers a trivial query. Never throws. */
   boolean isReachable();

@@ -140,8 +140,8 @@ class WebhookGuardsTest {
     }
 
     @Override
-    public GcResult deleteExpired(Instant now) {
-      return real.deleteExpired(now);
+    public GcResult deleteExpired(Instant now, java.util.Set<String> stateLikeSources) {
+      return real.deleteExpired(now, stateLikeSources);
     }
 
     @Override

@@ -771,7 +771,7 @@ public final class KubernetesObservationStore implements ObservationStore {
   // ---------------------------------------------------------------- GC and counting
 
   @Override
-  public GcResult deleteExpired(Instant now) {
+  public GcResult deleteExpired(Instant now, java.util.Set<String> stateLikeSources) {
     ensureOpen();
     long createdBefore = createdTotal.get();
     int deleted = 0;
@@ -798,8 +798,8 @@ public final class KubernetesObservationStore implements ObservationStore {
         listed += page.getItems().size();
         List<Future<Boolean>> futures = new ArrayList<>();
         for (Observation o : page.getItems()) {
-          if (expired(o, now)) {
-            futures.add(submit(() -> deleteIfExpired(o, now)));
+          if (expired(o, now, stateLikeSources)) {
+            futures.add(submit(() -> deleteIfExpired(o, now, stateLikeSources)));
           }
         }
         for (Future<Boolean> f : futures) {
@@ -840,10 +840,10 @@ public final class KubernetesObservationStore implements ObservationStore {
   }
 
   /** Deletes {@code o} if it is still the object that expired; true when this call deleted it. */
-  private boolean deleteIfExpired(Observation o, Instant now) {
+  private boolean deleteIfExpired(Observation o, Instant now, java.util.Set<String> stateLikeSources) {
     Observation current = o;
     for (int attempt = 0; attempt < MAX_ROUNDS; attempt++) {
-      if (current == null || !expired(current, now)) {
+      if (current == null || !expired(current, now, stateLikeSources)) {
         return false;
       }
       ObjectMeta m = current.getMetadata();
@@ -870,15 +870,33 @@ public final class KubernetesObservationStore implements ObservationStore {
         + " kept changing while being deleted");
   }
 
-  /** {@code creationTimestamp + spec.ttlSecondsAfterCreation < now}; never without a TTL. */
-  static boolean expired(Observation o, Instant now) {
+  /**
+   * Expired by the rule of {@link ObservationStore#deleteExpired(Instant, java.util.Set)}: resolved
+   * at {@code resolvedAt + TTL}; unresolved from a state-like watched source never; others at
+   * {@code creationTimestamp + TTL}. Never without a TTL.
+   */
+  static boolean expired(Observation o, Instant now, java.util.Set<String> stateLikeSources) {
     Long ttl = o.getSpec() == null ? null : o.getSpec().ttlSecondsAfterCreation();
-    Instant created = o.getMetadata() == null ? null : Statuses.parse(o.getMetadata().getCreationTimestamp());
-    if (ttl == null || created == null) {
+    if (ttl == null) {
+      return false;
+    }
+    ObservationStatus status = o.getStatus();
+    Instant from;
+    if (status != null && Boolean.TRUE.equals(status.resolved())) {
+      from = Statuses.parse(status.resolvedAt());
+    } else {
+      boolean watched = o.getMetadata() != null && o.getMetadata().getLabels() != null
+          && o.getMetadata().getLabels().containsKey(Observation.LABEL_ORIGIN_UID);
+      if (watched && stateLikeSources.contains(o.getSpec().source())) {
+        return false; // its finding is still in its report
+      }
+      from = o.getMetadata() == null ? null : Statuses.parse(o.getMetadata().getCreationTimestamp());
+    }
+    if (from == null) {
       return false;
     }
     try {
-      return created.plusSeconds(Math.max(0, ttl)).isBefore(now);
+      return from.plusSeconds(Math.max(0, ttl)).isBefore(now);
     } catch (DateTimeException | ArithmeticException e) {
       return false; // beyond the end of time
     }

@@ -45,7 +45,17 @@ final class Schema {
       List.of(
           // Version 2: the uid of the watched object an Observation came from (label origin-uid).
           "ALTER TABLE observations ADD COLUMN origin_uid TEXT",
-          "CREATE INDEX observations_origin ON observations (origin_uid) WHERE origin_uid IS NOT NULL"));
+          "CREATE INDEX observations_origin ON observations (origin_uid) WHERE origin_uid IS NOT NULL"),
+      List.of(
+          // Version 3: a resolved Observation expires at resolvedAt + TTL (not creation + TTL).
+          "ALTER TABLE observations ADD COLUMN resolved_expires_at INTEGER",
+          """
+          UPDATE observations SET resolved_expires_at =
+            CAST(strftime('%s', resolved_at) AS INTEGER) * 1000
+              + json_extract(body, '$.spec.ttlSecondsAfterCreation') * 1000
+          WHERE resolved = 1 AND resolved_at IS NOT NULL""",
+          "CREATE INDEX observations_resolved_expires ON observations (resolved_expires_at) "
+              + "WHERE resolved_expires_at IS NOT NULL"));
 
   static final int VERSION = MIGRATIONS.size();
 

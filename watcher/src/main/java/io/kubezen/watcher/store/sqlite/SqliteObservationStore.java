@@ -71,19 +71,26 @@ public final class SqliteObservationStore implements ObservationStore {
       ON CONFLICT (namespace, name) DO NOTHING""";
   private static final String MERGE = """
       UPDATE observations SET count = count + ?, first_seen = min(first_seen, ?), last_seen = max(last_seen, ?),
-        resolved = CASE WHEN resolved = 1 THEN 0 ELSE resolved END
+        resolved = CASE WHEN resolved = 1 THEN 0 ELSE resolved END, resolved_expires_at = NULL
       WHERE namespace = ? AND name = ?""";
   private static final String UNRESOLVE = """
-      UPDATE observations SET resolved = 0 WHERE namespace = ? AND name = ? AND resolved = 1""";
+      UPDATE observations SET resolved = 0, resolved_expires_at = NULL
+      WHERE namespace = ? AND name = ? AND resolved = 1""";
   private static final String RESOLVE = """
-      UPDATE observations SET resolved = 1, resolved_at = coalesce(CASE WHEN resolved = 1 THEN resolved_at END, ?)
+      UPDATE observations SET resolved = 1, resolved_at = coalesce(CASE WHEN resolved = 1 THEN resolved_at END, ?),
+        resolved_expires_at = CASE WHEN resolved = 1 THEN resolved_expires_at
+          ELSE ? + max(0, json_extract(body, '$.spec.ttlSecondsAfterCreation')) * 1000 END
       WHERE namespace = ? AND name = ?""";
   private static final String REPEAT = """
       UPDATE observations SET count = count + ?, last_seen = max(last_seen, coalesce(?, last_seen))
       WHERE namespace = ? AND name = ?""";
   static final String GC = """
       DELETE FROM observations WHERE rowid IN
-        (SELECT rowid FROM observations WHERE expires_at < ? LIMIT ?)""";
+        (SELECT rowid FROM observations WHERE expires_at < ?1 AND coalesce(resolved, 0) = 0
+           AND (origin_uid IS NULL OR source NOT IN (SELECT value FROM json_each(?2)))
+         UNION ALL
+         SELECT rowid FROM observations WHERE resolved_expires_at < ?1
+         LIMIT ?3)""";
 
   private final Path path;
   private final Clock clock;
@@ -380,8 +387,9 @@ public final class SqliteObservationStore implements ObservationStore {
       try (PreparedStatement st = conn.prepareStatement(RESOLVE)) {
         for (ObservationKey k : keys) {
           st.setString(1, when);
-          st.setString(2, k.namespace());
-          st.setString(3, k.name());
+          st.setLong(2, at.toEpochMilli());
+          st.setString(3, k.namespace());
+          st.setString(4, k.name());
           outcomes.add(st.executeUpdate() == 1 ? WriteOutcome.MERGED : WriteOutcome.MISSING);
         }
       }
@@ -421,7 +429,8 @@ public final class SqliteObservationStore implements ObservationStore {
   }
 
   @Override
-  public GcResult deleteExpired(Instant now) {
+  public GcResult deleteExpired(Instant now, java.util.Set<String> stateLikeSources) {
+    String stateLike = toJsonArray(stateLikeSources);
     long cutoff = now.toEpochMilli();
     int deleted = 0;
     int errors = 0;
@@ -433,7 +442,8 @@ public final class SqliteObservationStore implements ObservationStore {
         n = inWriteTransaction("deleteExpired", conn -> {
           try (PreparedStatement st = conn.prepareStatement(GC)) {
             st.setLong(1, cutoff);
-            st.setInt(2, GC_CHUNK);
+            st.setString(2, stateLike);
+            st.setInt(3, GC_CHUNK);
             return st.executeUpdate();
           }
         });
@@ -452,6 +462,14 @@ public final class SqliteObservationStore implements ObservationStore {
       }
     }
     return new GcResult(deleted, errors);
+  }
+
+  private static String toJsonArray(java.util.Set<String> values) {
+    try {
+      return new com.fasterxml.jackson.databind.ObjectMapper().writeValueAsString(new java.util.TreeSet<>(values));
+    } catch (com.fasterxml.jackson.core.JsonProcessingException e) {
+      throw new IllegalStateException(e);
+    }
   }
 
   @FunctionalInterface

@@ -303,6 +303,26 @@ class SqliteObservationStoreTest {
   }
 
   @Test
+  void stateLikeFindingsLiveWhileOpenAndResolvedOnesExpireFromResolvedAt() {
+    Observation watched = falco("a", "watched", 60L, 1, "2024-05-01T10:00:00Z", "2024-05-01T10:00:00Z");
+    watched.getMetadata().getLabels().put(Observation.LABEL_ORIGIN_UID, "uid-1");
+    Observation pushed = falco("a", "pushed", 60L, 1, "2024-05-01T10:00:00Z", "2024-05-01T10:00:00Z");
+    store.createIfAbsent(List.of(watched, pushed));
+    String source = watched.getSpec().source();
+
+    clock.advance(Duration.ofDays(30));
+    assertThat(store.deleteExpired(clock.instant(), java.util.Set.of(source))).isEqualTo(new GcResult(1, 0));
+    assertThat(names(ObservationQuery.all(10))).containsExactly("watched"); // still in its report
+
+    store.resolve(List.of(new io.kubezen.watcher.store.ObservationKey("a", "watched")), clock.instant());
+    clock.advance(Duration.ofSeconds(60));
+    assertThat(store.deleteExpired(clock.instant(), java.util.Set.of(source))).isEqualTo(new GcResult(0, 0));
+    clock.advance(Duration.ofMillis(1));
+    assertThat(store.deleteExpired(clock.instant(), java.util.Set.of(source))).isEqualTo(new GcResult(1, 0));
+    assertThat(names(ObservationQuery.all(10))).isEmpty();
+  }
+
+  @Test
   void deleteExpiredWorksThroughManyChunks() {
     int n = SqliteObservationStore.GC_CHUNK * 2 + 500;
     List<Observation> batch = new ArrayList<>();
