@@ -220,6 +220,8 @@ public final class ZenWatcher {
             action.name().toLowerCase(java.util.Locale.ROOT));
       }
     }
+    metrics.gauge(Metrics.KUBE_WRITE_RATE_LIMIT, "Writes per second the adaptive limiter allows now (KUBE_WRITE_QPS caps it)",
+        kube::writeRateLimit);
     metrics.functionCounter(Metrics.KUBE_CONFLICT_RETRIES, "Status updates retried after 409 Conflict",
         kube::conflictRetries);
     metrics.functionCounter(Metrics.KUBE_THROTTLED_RETRIES, "Writes retried after 429 Too Many Requests",

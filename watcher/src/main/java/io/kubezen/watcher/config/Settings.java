@@ -210,10 +210,10 @@ public record Settings(
           }
           return v;
         }),
-        r.get("KUBE_WRITE_QPS", "20", v -> {
+        r.get("KUBE_WRITE_QPS", "0", v -> {
           double d = Double.parseDouble(v);
-          if (!(d > 0) || d > 100_000) {
-            throw new IllegalArgumentException("must be a number above 0 and at most 100000");
+          if (!(d >= 0) || d > 100_000) {
+            throw new IllegalArgumentException("must be 0 (no ceiling: adaptive) or a number above 0 and at most 100000");
           }
           return d;
         }),

@@ -144,7 +144,7 @@ public final class KubernetesObservationStore implements ObservationStore {
   private final MixedOperation<Observation, KubernetesResourceList<Observation>, Resource<Observation>> api;
   private final Clock clock;
   private final KubernetesStoreOptions options;
-  private final TokenBucket bucket;
+  private final AdaptiveLimiter limiter;
   private final ExecutorService workers;
   private final ExecutorService prober;
   private final AtomicBoolean closed = new AtomicBoolean();
@@ -168,7 +168,7 @@ public final class KubernetesObservationStore implements ObservationStore {
     this.clock = Objects.requireNonNull(clock, "clock");
     this.options = Objects.requireNonNull(options, "options");
     this.api = client.resources(Observation.class);
-    this.bucket = new TokenBucket(options.writeQps(), options.writeBurst(), System::nanoTime);
+    this.limiter = new AdaptiveLimiter(options.writeQps(), options.writeBurst(), System::nanoTime);
     AtomicInteger n = new AtomicInteger();
     this.workers = Executors.newFixedThreadPool(options.maxInFlight(), r -> {
       Thread t = new Thread(r, "kube-store-" + n.incrementAndGet());
@@ -607,18 +607,38 @@ public final class KubernetesObservationStore implements ObservationStore {
     return outcomes;
   }
 
-  /** One API write, after a token of the bucket (each retry takes a token too). */
+  /**
+   * One API write, in a slot of the adaptive limiter (each retry takes a slot too), whose rate
+   * follows the answers: success and latency raise or lower it, 429 and 5xx halve it.
+   */
   private <T> T write(AtomicLong counter, Callable<T> call) {
     return read(() -> {
       try {
-        bucket.acquire();
+        limiter.acquire();
       } catch (InterruptedException e) {
         Thread.currentThread().interrupt();
         throw new StoreException("interrupted waiting for the write rate limit", e);
       }
       counter.incrementAndGet();
-      return call.call();
+      long t0 = System.nanoTime();
+      try {
+        T result = call.call();
+        limiter.succeeded(System.nanoTime() - t0);
+        return result;
+      } catch (KubernetesClientException e) {
+        if (e.getCode() == 429 || e.getCode() >= 500) {
+          limiter.throttled(e.getCode() == 429 ? retryAfterMillis(e) : 0);
+        } else if (e.getCode() == 409 || e.getCode() == 404) {
+          limiter.succeeded(System.nanoTime() - t0); // an answer, not push-back
+        }
+        throw e;
+      }
     });
+  }
+
+  /** The write rate the limiter allows now, writes per second. */
+  public double writeRateLimit() {
+    return limiter.rate();
   }
 
   /** An API call; a 429 the client gave up on is retried after its Retry-After (bounded). */

@@ -293,7 +293,7 @@ class KubernetesObservationStoreTest {
   }
 
   @Test
-  void theTokenBucketBoundsTheWriteRate() {
+  void kubeWriteQpsIsAHardCeiling() {
     String ns = KubeApiServer.uniqueNamespace("rate");
     KubernetesStoreOptions slow = KubernetesStoreOptions.defaults().withWriteRate(20, 5).withMaxInFlight(8);
     try (KubernetesObservationStore store = store(client, slow)) {
