@@ -218,7 +218,7 @@ public record Settings(
           return d;
         }),
         (int) r.longIn("KUBE_WRITE_BURST", 40, 1, 100_000),
-        (int) r.longIn("KUBE_MAX_IN_FLIGHT", 8, 1, 256),
+        (int) r.longIn("KUBE_MAX_IN_FLIGHT", 32, 1, 256),
         r.longIn("MAX_OBSERVATIONS", 0, 0, 100_000_000),
         (int) r.longIn("OBSERVATION_MAX_DETAILS_BYTES", 8192, 64, 1 << 20));
     Set<String> known = Set.of("trivy", "kyverno", "k8s-events", "checkov", "kube-bench");

@@ -20,7 +20,7 @@ public record KubernetesStoreOptions(
   /** No ceiling: the adaptive limiter finds the rate the API server allows. */
   public static final double DEFAULT_WRITE_QPS = 0;
   public static final int DEFAULT_WRITE_BURST = 40;
-  public static final int DEFAULT_MAX_IN_FLIGHT = 8;
+  public static final int DEFAULT_MAX_IN_FLIGHT = 32;
   public static final int DEFAULT_MAX_DETAILS_BYTES = 8192;
   /** The smallest details cap: room for a few small facts and the {@code truncated} marker. */
   public static final int MIN_DETAILS_BYTES = 64;
