@@ -152,6 +152,9 @@ public final class ZenWatcher {
               .withCheckpoint(settings.podNamespace(),
                   SourceOptions.checkpointNameFor(settings.leaderElection().id()))
               .withNamespacedAccess(settings.accessScope() == Settings.AccessScope.NAMESPACES));
+      if (w.warmStandby()) {
+        sourceManager.standby();
+      }
     }
     if (settings.ingesters().dir().isPresent()) {
       ingestersDirectory = new IngestersDirectory(settings.ingesters().dir().get(), settings.ingesters().dirPoll(),
@@ -313,7 +316,11 @@ public final class ZenWatcher {
         ingesterSources.stop();
       }
       if (sources != null) {
-        sources.stop();
+        if (settings.watch().warmStandby()) {
+          sources.demote(); // the informers keep running for a later takeover
+        } else {
+          sources.stop();
+        }
       }
     }, "leader-work-stop");
     stopper.setDaemon(true);
@@ -413,6 +420,9 @@ public final class ZenWatcher {
     if (elector != null) {
       // Leader work is already stopped: this releases the Lease so that a follower takes it at once.
       elector.close(Duration.ofNanos(Math.max(1, deadline - System.nanoTime())));
+    }
+    if (sourceManager != null) {
+      sourceManager.close();
     }
     if (gc != null) {
       gc.shutdownNow();

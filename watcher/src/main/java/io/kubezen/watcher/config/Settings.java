@@ -78,8 +78,12 @@ public record Settings(
    * @param namespaceSelector also watch namespaces with these labels; null for none
    * @param clusterScoped watch cluster-scoped reports even when namespaces are scoped
    */
+  /**
+   * @param warmStandby followers keep the watched sources' informers running (read-only) and know
+   *     what each object's findings are, so that a new leader's catch-up reads only what changed
+   */
   public record Watch(Set<String> sources, List<String> namespaces, String namespaceSelector, boolean clusterScoped,
-      Duration crdCheckInterval) {}
+      Duration crdCheckInterval, boolean warmStandby) {}
 
   /**
    * Declared sources and the filter from a ConfigMap.
@@ -276,7 +280,7 @@ public record Settings(
     }
     Watch watch = new Watch(sources == null ? Set.of() : sources, namespaces == null ? List.of() : namespaces,
         selector, watchClusterScoped,
-        Duration.ofSeconds(r.longIn("SOURCE_CRD_CHECK_INTERVAL_SECONDS", 30, 1, 3600)));
+        Duration.ofSeconds(r.longIn("SOURCE_CRD_CHECK_INTERVAL_SECONDS", 30, 1, 3600)), r.bool("WARM_STANDBY", true));
     Optional<String> filterConfigMap = r.optional("FILTER_CONFIGMAP", v -> {
       if (!v.matches("^([a-z0-9]([-a-z0-9]*[a-z0-9])?/)?[a-z0-9]([-.a-z0-9]*[a-z0-9])?$")) {
         throw new IllegalArgumentException("must be a ConfigMap name or namespace/name");
