@@ -96,6 +96,7 @@ public final class ZenWatcher {
   public ZenWatcher start() {
     long t0 = System.nanoTime();
     Sources sources = Sources.standard();
+    metrics.preregister(KnownMetricLabels.of(settings, sources.builtInNames()));
     if (settings.store() == Settings.StoreKind.KUBERNETES && storeFactory == null) {
       // In a pod: the service account; outside: KUBECONFIG or ~/.kube/config.
       client = new KubernetesClientBuilder().build();
