@@ -16,14 +16,14 @@ import java.util.List;
 import java.util.Map;
 import java.util.concurrent.TimeUnit;
 
-/** Starts the built jar as a process on a free loopback port and talks to it over HTTP. */
-final class JarRunner {
-  record Running(Process process, int port, Path log) {}
+/** Starts the built jar as a process on a free loopback port and talks to it over HTTP (used by e2e and ops tests). */
+public final class JarRunner {
+  public record Running(Process process, int port, Path log) {}
 
   static final String JAR = System.getProperty("zenwatcher.jar", "target/zen-watcher.jar");
   final HttpClient http = HttpClient.newBuilder().connectTimeout(Duration.ofSeconds(2)).build();
 
-  Running start(Path dir, Map<String, String> env) throws Exception {
+  public Running start(Path dir, Map<String, String> env) throws Exception {
     return start(dir, env, List.of());
   }
 
@@ -89,14 +89,14 @@ final class JarRunner {
     return Path.of(System.getProperty("java.home"), "bin", "java").toString();
   }
 
-  HttpResponse<String> call(String method, String url, String body) throws IOException, InterruptedException {
+  public HttpResponse<String> call(String method, String url, String body) throws IOException, InterruptedException {
     HttpRequest.Builder b = HttpRequest.newBuilder(URI.create(url)).timeout(Duration.ofSeconds(10));
     b = body == null ? b.method(method, HttpRequest.BodyPublishers.noBody())
         : b.header("Content-Type", "application/json").method(method, HttpRequest.BodyPublishers.ofString(body));
     return http.send(b.build(), HttpResponse.BodyHandlers.ofString());
   }
 
-  long awaitReady(Running r) throws Exception {
+  public long awaitReady(Running r) throws Exception {
     long t0 = System.nanoTime();
     while (System.nanoTime() - t0 < TimeUnit.SECONDS.toNanos(30)) {
       assertThat(r.process().isAlive()).as("process died: " + Files.readString(r.log())).isTrue();
