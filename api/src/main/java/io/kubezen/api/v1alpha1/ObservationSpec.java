@@ -50,11 +50,11 @@ public record ObservationSpec(
         + " custom_event when a generic source or an Ingester gives none that fits. The Type column of kubectl get obs.")
     @Required @Pattern(EVENT_TYPE_PATTERN) @PrinterColumn(name = "Type") String eventType,
     @JsonPropertyDescription("The Kubernetes object the finding is about. Absent when there is none (a host-level Falco"
-        + " alert, a kube-bench check of a node's files).")
+        + " alert, a kube-bench result that names no node).")
     ResourceRef resource,
-    @JsonPropertyDescription("One human-readable line saying what was found, from the input's own text (for example the"
-        + " Falco rule and output, the CVE and package of a Trivy vulnerability). Untrusted text from the reporting"
-        + " tool.")
+    @JsonPropertyDescription("One human-readable line saying what was found, built from the input's own text (for"
+        + " example a Falco rule with the pod or host it fired on; a CVE with its package, version and image for"
+        + " Trivy; see docs/sources/). Untrusted text from the reporting tool.")
     String title,
     @JsonPropertyDescription("Small, source-specific facts about the finding as JSON values (for example the Falco"
         + " rule and output fields; the CVE id, package, installed and fixed version of a Trivy vulnerability; the"
