@@ -97,6 +97,7 @@ public final class ZenWatcher {
   public ZenWatcher start() {
     long t0 = System.nanoTime();
     Sources sources = Sources.standard();
+    metrics.preregister(KnownMetricLabels.of(settings, sources.builtInNames()));
     if (settings.store() == Settings.StoreKind.KUBERNETES && storeFactory == null) {
       // In a pod: the service account; outside: KUBECONFIG or ~/.kube/config.
       // Every request counted by verb, resource and code (zen_watcher_kube_requests_total).
