@@ -372,10 +372,26 @@ public final class ZenWatcher {
     };
   }
 
+  /**
+   * The sources whose open Observations live as long as their finding is reported (TTL from
+   * resolvedAt): the state-like watched sources and the informer Ingesters, when this replica
+   * watches (Kubernetes mode); none standalone.
+   */
+  private java.util.Set<String> stateLikeSources() {
+    java.util.Set<String> out = new java.util.TreeSet<>();
+    if (sourceManager != null) {
+      io.kubezen.watcher.kube.BuiltInSources.all().stream().filter(w -> w.stateLike()).forEach(w -> out.add(w.source()));
+    }
+    if (ingesterInformers != null) {
+      out.addAll(ingesterInformers.sourceNames());
+    }
+    return out;
+  }
+
   /** One TTL sweep. Public so that tests and operators can trigger one. */
   public GcResult collectGarbage() {
     try {
-      GcResult r = store.deleteExpired(clock.instant());
+      GcResult r = store.deleteExpired(clock.instant(), stateLikeSources());
       metrics.gcDeleted(r.deleted());
       metrics.gcErrors(r.errors());
       if (r.deleted() > 0 || r.errors() > 0) {

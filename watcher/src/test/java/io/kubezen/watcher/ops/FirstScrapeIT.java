@@ -29,7 +29,7 @@ class FirstScrapeIT {
    * Exporting them with made-up values would be wrong (a live count of 0, a source "not served").
    */
   static final Set<String> KUBERNETES_ONLY = Set.of("zen_watcher_observations_live",
-      "zen_watcher_observations_shed_total", "zen_watcher_kube_writes_total", "zen_watcher_kube_conflict_retries_total",
+      "zen_watcher_observations_shed_total", "zen_watcher_kube_requests_total", "zen_watcher_kube_conflict_retries_total",
       "zen_watcher_kube_throttled_retries_total", "zen_watcher_source_available", "zen_watcher_informer_cache_synced",
       "zenwatcher_source_watch_restarts_total", "zenwatcher_source_watch_last_event_timestamp_seconds");
 
