@@ -45,7 +45,9 @@ class FailoverAtScaleIT {
   static final ResourceDefinitionContext VULN = new ResourceDefinitionContext.Builder()
       .withGroup("aquasecurity.github.io").withVersion("v1alpha1").withPlural("vulnerabilityreports")
       .withKind("VulnerabilityReport").withNamespaced(true).build();
-  static final List<String> CHART_JVM = List.of("-XX:MaxRAM=512m", "-XX:+ExitOnOutOfMemoryError");
+  /** The image's JVM flags (Dockerfile) in a 512 MiB container. */
+  static final List<String> CHART_JVM = List.of("-XX:MaxRAM=512m", "-XX:MaxRAMPercentage=50", "-XX:+UseSerialGC",
+      "-XX:MaxMetaspaceSize=128m", "-XX:ReservedCodeCacheSize=64m", "-Xss512k", "-XX:+ExitOnOutOfMemoryError");
 
   final JarRunner jar = new JarRunner();
   final List<Running> running = new java.util.ArrayList<>();
