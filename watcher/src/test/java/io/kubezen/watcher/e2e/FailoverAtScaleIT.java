@@ -28,8 +28,8 @@ import org.junit.jupiter.api.io.TempDir;
 /**
  * The short, CI-sized version of bench/ha-scale.py: two jar processes on the real API server with
  * 2,000 findings stored, the leader killed with SIGKILL, a report created right after the kill. The
- * new leader's Observation cache is warm (every replica keeps one), so the gap from the kill to
- * that report's Observation is the lease plus a catch-up that writes only what changed:
+ * new leader's Observation cache and informers are warm (warm standby), so the gap from the kill to
+ * that report's Observation is the lease plus a catch-up that reads and writes only what changed:
  *
  * <ul>
  *   <li>gap ≤ lease duration + 2 s;
@@ -111,6 +111,10 @@ class FailoverAtScaleIT {
     double readsBefore = metric(b, "zen_watcher_kube_requests_total", "resource=\"observations\",verb=\"get\"")
         + metric(b, "zen_watcher_kube_requests_total", "resource=\"observations\",verb=\"list\"");
     double patchesBefore = metric(b, "zen_watcher_kube_requests_total", "resource=\"observations/status\"");
+    double reportListsBefore = metric(b, "zen_watcher_kube_requests_total",
+        "resource=\"vulnerabilityreports\",verb=\"list\"");
+    double reportReadsBefore = metric(b, "zen_watcher_kube_requests_total",
+        "resource=\"vulnerabilityreports\",verb=\"get\"");
 
     long t0 = System.nanoTime();
     JarRunner.kill(a);
@@ -136,6 +140,12 @@ class FailoverAtScaleIT {
     assertThat(metric(b, "zen_watcher_kube_requests_total", "resource=\"observations\",verb=\"get\"")
         + metric(b, "zen_watcher_kube_requests_total", "resource=\"observations\",verb=\"list\"") - readsBefore)
         .as("reads of Observations during the catch-up: none, the cache answers").isZero();
+    // Warm standby: B was watching the reports already; its catch-up reads only the one that
+    // changed since the last leader reconciled it (the report created after the kill).
+    assertThat(metric(b, "zen_watcher_kube_requests_total", "resource=\"vulnerabilityreports\",verb=\"list\"")
+        - reportListsBefore).as("re-lists of the reports at the takeover").isZero();
+    assertThat(metric(b, "zen_watcher_kube_requests_total", "resource=\"vulnerabilityreports\",verb=\"get\"")
+        - reportReadsBefore).as("reports read by the catch-up").isLessThanOrEqualTo(1);
   }
 
   static GenericKubernetesResource report(String ns, String app, int vulns) {
