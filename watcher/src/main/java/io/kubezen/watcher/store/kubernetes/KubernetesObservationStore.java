@@ -231,13 +231,15 @@ public final class KubernetesObservationStore implements ObservationStore {
   @Override
   public List<WriteOutcome> createOrMerge(List<Observation> observations) {
     List<Prepared> items = prepareAll(observations);
-    return fanOut("createOrMerge", items.size(), i -> create(items.get(i), true));
+    return fanOut("createOrMerge", items.size(), i -> create(items.get(i), true),
+        i -> items.get(i).namespace() + "/" + items.get(i).name());
   }
 
   @Override
   public List<WriteOutcome> createIfAbsent(List<Observation> observations) {
     List<Prepared> items = prepareAll(observations);
-    return fanOut("createIfAbsent", items.size(), i -> create(items.get(i), false));
+    return fanOut("createIfAbsent", items.size(), i -> create(items.get(i), false),
+        i -> items.get(i).namespace() + "/" + items.get(i).name());
   }
 
   private List<Prepared> prepareAll(List<Observation> observations) {
@@ -574,39 +576,64 @@ public final class KubernetesObservationStore implements ObservationStore {
 
   /** Runs the items of a batch on the workers; outcomes in input order. */
   private List<WriteOutcome> fanOut(String what, int size, IntFunction<WriteOutcome> task) {
+    return fanOut(what, size, task, null);
+  }
+
+  /**
+   * Runs the items of a batch on the workers; outcomes in input order. Items with the same {@code
+   * keyOf} (the same Observation) run one after the other, in input order, so that the first of
+   * them is the one that creates it.
+   */
+  private List<WriteOutcome> fanOut(String what, int size, IntFunction<WriteOutcome> task, IntFunction<String> keyOf) {
     ensureOpen();
     if (size == 0) {
       return List.of();
     }
-    List<Future<WriteOutcome>> futures = new ArrayList<>(size);
+    Map<String, List<Integer>> groups = new LinkedHashMap<>();
+    for (int i = 0; i < size; i++) {
+      groups.computeIfAbsent(keyOf == null ? Integer.toString(i) : keyOf.apply(i), k -> new ArrayList<>()).add(i);
+    }
+    WriteOutcome[] done = new WriteOutcome[size];
+    Throwable[] failed = new Throwable[size];
+    List<Future<?>> futures = new ArrayList<>(groups.size());
     try {
-      for (int i = 0; i < size; i++) {
-        int index = i;
-        futures.add(workers.submit(() -> task.apply(index)));
+      for (List<Integer> group : groups.values()) {
+        futures.add(workers.submit(() -> {
+          for (int index : group) {
+            try {
+              done[index] = task.apply(index);
+            } catch (RuntimeException | Error e) {
+              failed[index] = e;
+            }
+          }
+        }));
       }
     } catch (java.util.concurrent.RejectedExecutionException e) {
       futures.forEach(f -> f.cancel(true));
       throw new StoreException("kubernetes store is closed (" + what + ")", e);
     }
-    List<WriteOutcome> outcomes = new ArrayList<>(size);
-    Throwable first = null;
-    for (Future<WriteOutcome> f : futures) {
+    for (Future<?> f : futures) {
       try {
-        outcomes.add(f.get());
+        f.get();
       } catch (ExecutionException e) {
-        outcomes.add(null);
-        if (first == null) {
-          first = e.getCause();
-        }
+        throw new StoreException(what + " failed: " + e.getCause(), e.getCause());
       } catch (InterruptedException e) {
         Thread.currentThread().interrupt();
         futures.forEach(x -> x.cancel(true));
         throw new StoreException("interrupted during " + what, e);
       }
     }
+    List<WriteOutcome> outcomes = new ArrayList<>(size);
+    Throwable first = null;
+    for (int i = 0; i < size; i++) {
+      outcomes.add(failed[i] == null ? done[i] : null);
+      if (failed[i] != null && first == null) {
+        first = failed[i];
+      }
+    }
     if (first != null) {
-      int failed = (int) outcomes.stream().filter(Objects::isNull).count();
-      throw new PartialWriteException("kubernetes store: " + what + ": " + failed + " of " + size + " failed: "
+      int count = (int) outcomes.stream().filter(Objects::isNull).count();
+      throw new PartialWriteException("kubernetes store: " + what + ": " + count + " of " + size + " failed: "
           + first.getMessage(), outcomes, first);
     }
     return outcomes;
