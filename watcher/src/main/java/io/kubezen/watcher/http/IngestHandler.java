@@ -209,6 +209,11 @@ public final class IngestHandler {
       refuse(ctx, name, 422, "not a valid " + name + " input: " + e.getMessage(), 0);
     } else if (e instanceof ObservationWriter.OverloadedException) {
       refuse(ctx, name, 503, "cannot take more now: " + e.getMessage(), 1);
+    } else if (e instanceof io.kubezen.watcher.store.RejectedWriteException) {
+      // Permanent: a retry would meet the same refusal. The other findings of the request are stored.
+      log.warn("the store refused a finding of {}: {}", name, e.getMessage());
+      refuse(ctx, name, 422, "a finding was refused by the store as invalid (do not retry; the other findings "
+          + "of the request were stored): " + BodyParser.shorten(e.getMessage()), 0);
     } else if (e instanceof StoreException || e instanceof TimeoutException) {
       log.warn("could not store findings of {}: {}", name, e.toString());
       refuse(ctx, name, 503, "the findings could not be stored; nothing was acknowledged, retry", 2);

@@ -174,7 +174,7 @@ public final class ObservationWriter implements AutoCloseable {
         if (o != null) {
           creates.get(i).result().complete(o);
         } else {
-          creates.get(i).result().completeExceptionally(e);
+          creates.get(i).result().completeExceptionally(e.causeOf(i));
         }
       }
     } catch (RuntimeException e) {

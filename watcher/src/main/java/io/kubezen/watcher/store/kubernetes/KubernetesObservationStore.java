@@ -314,6 +314,10 @@ public final class KubernetesObservationStore implements ObservationStore {
           }
           continue; // deleted between the 409 and the read: create it again
         }
+        if (e.getCode() == 422) {
+          throw new io.kubezen.watcher.store.RejectedWriteException("the API server refused Observation "
+              + p.namespace() + "/" + p.name() + " as invalid (HTTP 422): " + e.getMessage(), e);
+        }
         throw e;
       }
       createdTotal.incrementAndGet();
@@ -522,12 +526,15 @@ public final class KubernetesObservationStore implements ObservationStore {
       throw new StoreException("kubernetes store is closed (" + what + ")", e);
     }
     List<WriteOutcome> outcomes = new ArrayList<>(size);
+    List<Throwable> causes = new ArrayList<>(size);
     Throwable first = null;
     for (Future<WriteOutcome> f : futures) {
       try {
         outcomes.add(f.get());
+        causes.add(null);
       } catch (ExecutionException e) {
         outcomes.add(null);
+        causes.add(e.getCause());
         if (first == null) {
           first = e.getCause();
         }
@@ -540,7 +547,7 @@ public final class KubernetesObservationStore implements ObservationStore {
     if (first != null) {
       int failed = (int) outcomes.stream().filter(Objects::isNull).count();
       throw new PartialWriteException("kubernetes store: " + what + ": " + failed + " of " + size + " failed: "
-          + first.getMessage(), outcomes, first);
+          + first.getMessage(), outcomes, first, causes);
     }
     return outcomes;
   }
