@@ -29,12 +29,17 @@ final class JarRunner {
 
   /** The same, with JVM options after {@code -Xmx256m} (e.g. a smaller footprint for several processes). */
   Running start(Path dir, Map<String, String> env, List<String> jvmOptions) throws Exception {
+    return start(dir, env, jvmOptions, true);
+  }
+
+  /** The same; without {@code -Xmx256m} when {@code defaultHeap} is false (the options size the JVM). */
+  Running start(Path dir, Map<String, String> env, List<String> jvmOptions, boolean defaultHeap) throws Exception {
     int port;
     try (ServerSocket s = new ServerSocket(0)) {
       port = s.getLocalPort();
     }
     Path log = Files.createTempFile(dir, "zw", ".log");
-    List<String> cmd = new java.util.ArrayList<>(List.of(javaBin(), "-Xmx256m"));
+    List<String> cmd = new java.util.ArrayList<>(defaultHeap ? List.of(javaBin(), "-Xmx256m") : List.of(javaBin()));
     cmd.addAll(jvmOptions);
     cmd.addAll(List.of("-jar", JAR));
     ProcessBuilder pb = new ProcessBuilder(cmd)
