@@ -95,6 +95,7 @@ public final class ZenWatcher {
   /** Starts everything; returns once the HTTP port is open and the program is ready. */
   public ZenWatcher start() {
     long t0 = System.nanoTime();
+    io.kubezen.watcher.model.CelBudget.setLimit(settings.guards().celCostLimit()); // before any filter compiles
     Sources sources = Sources.standard();
     if (settings.store() == Settings.StoreKind.KUBERNETES && storeFactory == null) {
       // In a pod: the service account; outside: KUBECONFIG or ~/.kube/config.

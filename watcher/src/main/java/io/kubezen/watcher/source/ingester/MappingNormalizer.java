@@ -310,7 +310,7 @@ public final class MappingNormalizer implements Normalizer {
     }
     Object v;
     try {
-      v = x.program().eval(vars);
+      v = io.kubezen.watcher.model.CelBudget.eval(x.program(), vars);
     } catch (CelEvaluationException e) {
       if (MappingCel.isMissing(e)) {
         return null;
