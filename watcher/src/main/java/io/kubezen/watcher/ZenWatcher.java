@@ -165,7 +165,7 @@ public final class ZenWatcher {
         settings.rateLimitPerSecond(), settings.rateLimitBurst());
     ingest = new IngestHandler(sources, pipeline, guard, metrics, settings, clock, accepting::get, ingesterRoutes);
     web = new WebServer(vertx, ingest, new ObservationsApi(store), store, metrics,
-        settings.store().name().toLowerCase(), this::readyDetails);
+        settings.store().name().toLowerCase(), this::readyDetails).withGuards(settings.guards());
     port = web.start(settings.bindAddress(), settings.port(), loops).toCompletionStage().toCompletableFuture().join();
 
     gc = Executors.newSingleThreadScheduledExecutor(r -> {
@@ -439,6 +439,11 @@ public final class ZenWatcher {
       client.close();
     }
     log.info("zen-watcher stopped");
+  }
+
+  /** The HTTP server (tests read its connection counts). */
+  public WebServer webServer() {
+    return web;
   }
 
   public int port() {
