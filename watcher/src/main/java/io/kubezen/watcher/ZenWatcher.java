@@ -125,6 +125,8 @@ public final class ZenWatcher {
     Pipeline pipeline = new Pipeline(globalFilter, factory, dedup, writer, metrics);
     metrics.gauge(Metrics.WRITE_QUEUE_DEPTH, "Observations waiting to be written", writer::queued);
     metrics.gauge(Metrics.DEDUP_CACHE_SIZE, "Fingerprints remembered for dedup", dedup::size);
+    metrics.gauge(Metrics.REPEATS_PENDING, "Sightings counted as repeats and not yet written to the store",
+        dedup::pendingRepeats);
 
     // Declared sources (Ingesters): webhook routes on every replica.
     IngesterRegistry ingesterRoutes = new IngesterRegistry();
