@@ -60,7 +60,7 @@ class RepeatDurabilityIT {
           return null;
         }));
       }
-      Thread.sleep(3000);
+      Thread.sleep(5000);
       JarRunner.kill(r);
       stop.set(true);
       for (Future<?> f : running) {
@@ -91,7 +91,7 @@ class RepeatDurabilityIT {
         assertThat(count).as("sender " + s + ": every acknowledged sighting counted").isGreaterThanOrEqualTo(acked[s].get());
         total += acked[s].get();
       }
-      assertThat(total).as("the senders got answers before the kill").isGreaterThan(100);
+      assertThat(total).as("the senders got answers before the kill").isGreaterThan(20);
     } finally {
       JarRunner.kill(again);
     }

@@ -104,6 +104,9 @@ public final class SqliteObservationStore implements ObservationStore {
    * {@link #isReachable()} answers false until a write succeeds again, so /ready follows writes.
    */
   private volatile boolean writesFailing;
+  private volatile long lastWriteFailureNanos;
+  /** After a failed write, not ready for this long (unless a write succeeds); then a probe write decides. */
+  static final long WRITE_FAILURE_HOLD_NANOS = TimeUnit.SECONDS.toNanos(10);
 
   private SqliteObservationStore(Path path, Clock clock, int readerCount) {
     this.path = path;
@@ -506,6 +509,7 @@ public final class SqliteObservationStore implements ObservationStore {
       }
     } catch (SQLException e) {
       writesFailing = true;
+      lastWriteFailureNanos = System.nanoTime();
       checkpointAfterFailure();
       throw failure(what, e);
     } finally {
@@ -744,8 +748,12 @@ public final class SqliteObservationStore implements ObservationStore {
     if (closed.get()) {
       return false;
     }
-    if (writesFailing && !probeWrite()) {
-      return false; // readable perhaps, but not writable: not ready
+    if (writesFailing) {
+      // A recent write failed: not ready. Later (no write since), a probe write decides, so that
+      // the store comes back by itself when there is room again even with no traffic.
+      if (System.nanoTime() - lastWriteFailureNanos < WRITE_FAILURE_HOLD_NANOS || !probeWrite()) {
+        return false;
+      }
     }
     try {
       return read("isReachable", conn -> {
