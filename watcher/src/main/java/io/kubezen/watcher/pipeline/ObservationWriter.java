@@ -287,7 +287,9 @@ public final class ObservationWriter implements AutoCloseable {
     flushRepeats();
     // A submit that raced with close may have queued after the thread left: fail it, don't hang it.
     for (Queued q; (q = queue.poll()) != null; ) {
-      q.create().result().completeExceptionally(new OverloadedException("shutting down"));
+      if (q != WAKE) {
+        q.create().result().completeExceptionally(new OverloadedException("shutting down"));
+      }
     }
   }
 
