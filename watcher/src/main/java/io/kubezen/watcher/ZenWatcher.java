@@ -96,6 +96,7 @@ public final class ZenWatcher {
   /** Starts everything; returns once the HTTP port is open and the program is ready. */
   public ZenWatcher start() {
     long t0 = System.nanoTime();
+    io.kubezen.watcher.model.CelBudget.setLimit(settings.guards().celCostLimit()); // before any filter compiles
     Sources sources = Sources.standard();
     metrics.preregister(KnownMetricLabels.of(settings, sources.builtInNames()));
     if (settings.store() == Settings.StoreKind.KUBERNETES && storeFactory == null) {
@@ -129,6 +130,8 @@ public final class ZenWatcher {
     Pipeline pipeline = new Pipeline(globalFilter, factory, dedup, writer, metrics);
     metrics.gauge(Metrics.WRITE_QUEUE_DEPTH, "Observations waiting to be written", writer::queued);
     metrics.gauge(Metrics.DEDUP_CACHE_SIZE, "Fingerprints remembered for dedup", dedup::size);
+    metrics.gauge(Metrics.REPEATS_PENDING, "Sightings counted as repeats and not yet written to the store",
+        dedup::pendingRepeats);
 
     // Declared sources (Ingesters): webhook routes on every replica.
     IngesterRegistry ingesterRoutes = new IngesterRegistry();
@@ -172,7 +175,7 @@ public final class ZenWatcher {
         settings.rateLimitPerSecond(), settings.rateLimitBurst());
     ingest = new IngestHandler(sources, pipeline, guard, metrics, settings, clock, accepting::get, ingesterRoutes);
     web = new WebServer(vertx, ingest, new ObservationsApi(store), store, metrics,
-        settings.store().name().toLowerCase(), this::readyDetails);
+        settings.store().name().toLowerCase(), this::readyDetails).withGuards(settings.guards());
     port = web.start(settings.bindAddress(), settings.port(), loops).toCompletionStage().toCompletableFuture().join();
 
     gc = Executors.newSingleThreadScheduledExecutor(r -> {
@@ -465,6 +468,11 @@ public final class ZenWatcher {
       client.close();
     }
     log.info("zen-watcher stopped");
+  }
+
+  /** The HTTP server (tests read its connection counts). */
+  public WebServer webServer() {
+    return web;
   }
 
   public int port() {

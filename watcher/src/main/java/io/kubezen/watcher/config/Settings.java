@@ -47,7 +47,95 @@ public record Settings(
     Watch watch,
     Ingesters ingesters,
     LeaderElection leaderElection,
-    Duration shutdownTimeout) {
+    Duration shutdownTimeout,
+    Guards guards) {
+
+  // ---- issue 10 (hostile input and faults): the guards block -----------------------------------
+
+  /**
+   * Limits against hostile input and faults (issue 10).
+   *
+   * @param maxFindings findings (top-level elements, then normalized findings) one webhook request may hold
+   * @param maxFindingsBySource per-source overrides ({@code WEBHOOK_MAX_FINDINGS_<SOURCE>})
+   * @param maxInflightBytes the estimated memory of all webhook requests being processed at once
+   * @param maxConnections open HTTP connections at most; more are closed at once
+   * @param headerTimeout a connection must send a complete request head within this
+   * @param readAuth who may read (the read API, the console): none or token
+   * @param readAuthToken the bearer token for reads (from READ_AUTH_TOKEN or READ_AUTH_TOKEN_FILE)
+   * @param metricsAuth whether /metrics needs the read token too
+   * @param celCostLimit the largest estimated cost of a CEL expression (filters, Ingester mappings)
+   */
+  public record Guards(int maxFindings, Map<String, Integer> maxFindingsBySource, long maxInflightBytes,
+      int maxConnections, Duration headerTimeout, ReadAuth readAuth, Optional<String> readAuthToken,
+      boolean metricsAuth, long celCostLimit) {
+
+    public int maxFindingsFor(String source) {
+      return maxFindingsBySource.getOrDefault(source, maxFindings);
+    }
+  }
+
+  /** Read access: {@code none} (open) or {@code token} (a bearer token). */
+  public enum ReadAuth { NONE, TOKEN }
+
+  /** The per-source findings limit variables: {@code WEBHOOK_MAX_FINDINGS_<SOURCE>}. */
+  public static final String FINDINGS_LIMIT_PREFIX = "WEBHOOK_MAX_FINDINGS_";
+
+  private static Guards guards(Reader r, Map<String, String> env, StoreKind store) {
+    int maxFindings = (int) r.longIn("WEBHOOK_MAX_FINDINGS", 10_000, 1, 1_000_000);
+    Map<String, Integer> bySource = new LinkedHashMap<>();
+    env.keySet().stream().filter(k -> k.startsWith(FINDINGS_LIMIT_PREFIX)).sorted().forEach(k -> {
+      String source = k.substring(FINDINGS_LIMIT_PREFIX.length()).toLowerCase(Locale.ROOT).replace('_', '-');
+      if (!Finding.SOURCE_NAME.matcher(source).matches()) {
+        r.problems.add(k + ": '" + source + "' is not a source name");
+        return;
+      }
+      bySource.put(source, (int) r.longIn(k, maxFindings, 1, 1_000_000));
+    });
+    long inflight = r.longIn("WEBHOOK_MAX_INFLIGHT_MIB", 96, 4, 65_536) << 20;
+    int maxConnections = (int) r.longIn("HTTP_MAX_CONNECTIONS", 2000, 1, 1_000_000);
+    Duration headerTimeout = r.duration("HTTP_HEADER_TIMEOUT", "10s", Duration.ofMillis(100), Duration.ofMinutes(10));
+    ReadAuth readAuth = r.enumValue("READ_AUTH", ReadAuth.class, ReadAuth.NONE);
+    Optional<String> token = r.optional("READ_AUTH_TOKEN", v -> {
+      if (v.length() < 16) {
+        throw new IllegalArgumentException("must be at least 16 characters");
+      }
+      return v;
+    });
+    Optional<String> fromFile = r.optional("READ_AUTH_TOKEN_FILE", v -> {
+      try {
+        String t = java.nio.file.Files.readString(Path.of(v)).strip();
+        if (t.length() < 16) {
+          throw new IllegalArgumentException("the token in " + v + " must be at least 16 characters");
+        }
+        return t;
+      } catch (java.io.IOException e) {
+        throw new IllegalArgumentException("cannot read " + v + ": " + e.getMessage());
+      }
+    });
+    if (token.isPresent() && fromFile.isPresent()) {
+      r.problems.add("READ_AUTH_TOKEN and READ_AUTH_TOKEN_FILE: set one of them, not both");
+    }
+    Optional<String> readToken = token.isPresent() ? token : fromFile;
+    if (readAuth == ReadAuth.TOKEN && readToken.isEmpty()) {
+      r.problems.add("READ_AUTH=token needs READ_AUTH_TOKEN or READ_AUTH_TOKEN_FILE");
+    }
+    String metricsAuth = r.get("METRICS_AUTH", "none", v -> {
+      String m = v.toLowerCase(Locale.ROOT);
+      if (!m.equals("none") && !m.equals("token")) {
+        throw new IllegalArgumentException("must be one of none, token");
+      }
+      return m;
+    });
+    boolean metricsToken = "token".equals(metricsAuth);
+    if (metricsToken && readToken.isEmpty()) {
+      r.problems.add("METRICS_AUTH=token needs READ_AUTH_TOKEN or READ_AUTH_TOKEN_FILE");
+    }
+    long celCost = r.longIn("CEL_COST_LIMIT", 100_000, 100, 100_000_000);
+    return new Guards(maxFindings, Map.copyOf(bySource), inflight, maxConnections, headerTimeout, readAuth,
+        readToken, metricsToken, celCost);
+  }
+
+  // ---- end of the guards block ------------------------------------------------------------------
 
   /**
    * Lease leader election (high availability).
@@ -370,12 +458,13 @@ public record Settings(
     }
     LeaderElection leaderElection = new LeaderElection(leMode, leId, identity, lease, renew, retry);
     Duration shutdownTimeout = r.duration("SHUTDOWN_TIMEOUT", "20s", Duration.ofSeconds(1), Duration.ofMinutes(10));
+    Guards guards = guards(r, env, store);
     if (!r.problems.isEmpty()) {
       throw new SettingsException(r.problems);
     }
     return new Settings(store, sqlitePath, podNamespace, accessScope, bind, port, window, dedupMax, flush, ttl, gc, filter,
         filterReload, maxBody, Map.copyOf(bySource), token, cidrs, rate, burst, queue, batch, logFormat, logLevel,
-        kube, watch, ingesters, leaderElection, shutdownTimeout);
+        kube, watch, ingesters, leaderElection, shutdownTimeout, guards);
   }
 
   private static String defaultIdentity(Map<String, String> env) {

@@ -47,6 +47,100 @@ public final class BodyParser {
 
   private static final ObjectReader JSON_VALUES = Json.MAPPER.readerFor(JsonNode.class);
 
+  /** The body holds more findings than the request may: HTTP 413. */
+  public static final class TooManyFindingsException extends RuntimeException {
+    private static final long serialVersionUID = 1L;
+
+    TooManyFindingsException(String message) {
+      super(message, null, false, false);
+    }
+  }
+
+  /**
+   * What a body will cost before it is turned into a tree: its tokens (each a tree node) and its
+   * elements (each a finding, at most): the top-level values, the elements of a top-level array,
+   * and the elements of the arrays of a top-level object ({@code items} of a List).
+   */
+  public record Scan(long tokens, long elements) {
+    /** Estimated heap bytes of the parsed tree, the findings and their Observations. */
+    public long estimatedBytes(long bodyBytes) {
+      return bodyBytes + tokens * BYTES_PER_TOKEN + elements * BYTES_PER_ELEMENT;
+    }
+  }
+
+  /** A tree node with its map entry and text: measured ~100 bytes on a 64-bit JVM with compressed oops. */
+  static final long BYTES_PER_TOKEN = 128;
+  /** A Finding, its Observation, dedup entry and queue slot: a few KiB with details. */
+  static final long BYTES_PER_ELEMENT = 4096;
+
+  /**
+   * Reads the body as a token stream, without building anything, and counts its tokens and
+   * elements; stops as soon as the elements exceed {@code maxElements}.
+   *
+   * @throws TooManyFindingsException over {@code maxElements}
+   * @throws MalformedBodyException when it is not well-formed (the same answer the parse would give)
+   */
+  public static Scan scan(byte[] body, BodyFormat format, int maxElements) {
+    if (isBlank(body)) {
+      throw new MalformedBodyException("the request body is empty");
+    }
+    com.fasterxml.jackson.core.JsonFactory factory = format == BodyFormat.YAML ? YAML.getFactory()
+        : Json.MAPPER.getFactory();
+    long tokens = 0;
+    long elements = 0;
+    long topValues = 0;
+    // containers[d]: true when the container at depth d is an array
+    boolean[] arrays = new boolean[Json.MAX_NESTING + 2];
+    int depth = 0;
+    try (com.fasterxml.jackson.core.JsonParser p = factory.createParser(body)) {
+      com.fasterxml.jackson.core.JsonToken t;
+      while ((t = p.nextToken()) != null) {
+        tokens++;
+        if (t == com.fasterxml.jackson.core.JsonToken.END_OBJECT
+            || t == com.fasterxml.jackson.core.JsonToken.END_ARRAY) {
+          depth--;
+          continue;
+        }
+        if (t == com.fasterxml.jackson.core.JsonToken.FIELD_NAME) {
+          continue;
+        }
+        // a value starts at this depth
+        if (depth == 0) {
+          topValues++;
+        } else if ((depth == 1 && arrays[1]) || (depth == 2 && arrays[2] && !arrays[1])) {
+          elements++;
+          if (elements > maxElements) {
+            throw new TooManyFindingsException("the request holds more than " + maxElements
+                + " findings (elements); send them in smaller batches");
+          }
+        }
+        if (t == com.fasterxml.jackson.core.JsonToken.START_OBJECT
+            || t == com.fasterxml.jackson.core.JsonToken.START_ARRAY) {
+          depth++;
+          if (depth < arrays.length) {
+            arrays[depth] = t == com.fasterxml.jackson.core.JsonToken.START_ARRAY;
+          }
+        }
+      }
+    } catch (StreamConstraintsException e) {
+      throw new MalformedBodyException("the body is nested too deeply or too large (" + e.getOriginalMessage() + ")");
+    } catch (JacksonException e) {
+      throw new MalformedBodyException("malformed " + (format == BodyFormat.JSON ? "JSON" : format.name()) + where(e)
+          + ": " + shorten(e.getOriginalMessage()));
+    } catch (IOException | RuntimeException e) {
+      if (e instanceof TooManyFindingsException tm) {
+        throw tm;
+      }
+      throw new MalformedBodyException("malformed " + format.name() + ": " + shorten(String.valueOf(e.getMessage())));
+    }
+    long count = Math.max(elements, topValues);
+    if (count > maxElements) {
+      throw new TooManyFindingsException("the request holds more than " + maxElements
+          + " findings (values); send them in smaller batches");
+    }
+    return new Scan(tokens, count);
+  }
+
   private BodyParser() {}
 
   /**

@@ -31,7 +31,9 @@ public final class HttpError {
       case 404 -> "not_found";
       case 405 -> "method_not_allowed";
       case 413 -> "too_large";
+      case 414 -> "uri_too_long";
       case 415 -> "unsupported_media_type";
+      case 431 -> "headers_too_large";
       case 422 -> "invalid_shape";
       case 429 -> "rate_limited";
       case 503 -> "unavailable";

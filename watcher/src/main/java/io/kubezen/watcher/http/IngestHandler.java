@@ -21,7 +21,9 @@ import io.vertx.ext.web.RoutingContext;
 import io.vertx.ext.web.handler.BodyHandler;
 import java.time.Clock;
 import java.time.Duration;
+import io.kubezen.watcher.model.Finding;
 import java.util.HashMap;
+import java.util.List;
 import java.util.Map;
 import java.util.Set;
 import java.util.concurrent.CompletableFuture;
@@ -55,6 +57,7 @@ public final class IngestHandler {
   private final BooleanSupplier accepting;
   private final IngesterRegistry ingesters;
   private final Map<Long, BodyHandler> bodyHandlers = new ConcurrentHashMap<>();
+  private final InflightBudget budget;
   private final java.util.concurrent.atomic.AtomicInteger inFlight = new java.util.concurrent.atomic.AtomicInteger();
 
   public IngestHandler(Sources sources, Pipeline pipeline, WebhookGuard guard, Metrics metrics, Settings settings,
@@ -70,6 +73,7 @@ public final class IngestHandler {
   public IngestHandler(Sources sources, Pipeline pipeline, WebhookGuard guard, Metrics metrics, Settings settings,
       Clock clock, BooleanSupplier accepting, IngesterRegistry ingesters) {
     this.ingesters = ingesters;
+    this.budget = new InflightBudget(settings.guards().maxInflightBytes());
     this.sources = sources;
     this.pipeline = pipeline;
     this.guard = guard;
@@ -130,8 +134,41 @@ public final class IngestHandler {
     }
     ctx.put("format", format);
     long limit = settings.maxBodyBytesFor(name);
+    // Admission by estimated cost: reserve the body's declared size (else its limit) now, and the
+    // estimate from a scan of the body once it is read (see start()).
+    long declared = declaredLength(ctx);
+    long reserve = declared >= 0 && declared < limit ? declared : limit;
+    if (!budget.tryReserve(reserve)) {
+      refuse(ctx, name, 503, "too much webhook work in flight (WEBHOOK_MAX_INFLIGHT_MIB); retry shortly", 1);
+      return;
+    }
+    long[] reserved = {reserve};
+    ctx.put("reserved", reserved);
+    ctx.addEndHandler(v -> {
+      synchronized (reserved) {
+        budget.release(reserved[0]);
+        reserved[0] = 0;
+      }
+    });
     bodyHandlers.computeIfAbsent(limit, l -> BodyHandler.create(false).setBodyLimit(l).setHandleFileUploads(false))
         .handle(ctx);
+  }
+
+  private static long declaredLength(RoutingContext ctx) {
+    String v = ctx.request().getHeader("Content-Length");
+    if (v == null || ctx.request().getHeader("Content-Encoding") != null) {
+      return -1; // chunked, or compressed (the decompressed size is what counts)
+    }
+    try {
+      return Long.parseLong(v.trim());
+    } catch (NumberFormatException e) {
+      return -1;
+    }
+  }
+
+  /** The estimated bytes of webhook work in flight now (admission by cost). */
+  public InflightBudget budget() {
+    return budget;
   }
 
   /** Webhook requests being processed now. */
@@ -150,15 +187,18 @@ public final class IngestHandler {
     Map<String, String> params = new HashMap<>();
     ctx.queryParams().forEach(e -> params.putIfAbsent(e.getKey(), e.getValue()));
     IngestContext context = new IngestContext(clock.instant(), params);
+    long[] reserved = ctx.get("reserved");
+    int maxFindings = settings.guards().maxFindingsFor(name);
     Future<CompletableFuture<IngestResult>> started;
     if (body.length <= INLINE_BODY_BYTES) {
       try {
-        started = Future.succeededFuture(start(target, normalizer, format, body, context));
+        started = Future.succeededFuture(start(target, normalizer, format, body, context, maxFindings, reserved));
       } catch (RuntimeException e) {
         started = Future.failedFuture(e);
       }
     } else {
-      started = ctx.vertx().executeBlocking(() -> start(target, normalizer, format, body, context), false);
+      started = ctx.vertx().executeBlocking(
+          () -> start(target, normalizer, format, body, context, maxFindings, reserved), false);
     }
     started.onComplete(ar -> {
       if (ar.failed()) {
@@ -181,9 +221,33 @@ public final class IngestHandler {
   }
 
   private CompletableFuture<IngestResult> start(Pipeline target, Normalizer normalizer, BodyFormat format,
-      byte[] body, IngestContext context) {
+      byte[] body, IngestContext context, int maxFindings, long[] reserved) {
+    BodyParser.Scan scan = BodyParser.scan(body, format, maxFindings);
+    long estimate = scan.estimatedBytes(body.length);
+    synchronized (reserved) {
+      if (reserved[0] > 0 || estimate > 0) {
+        if (!budget.tryResize(reserved[0], estimate)) {
+          throw new BusyException("too much webhook work in flight (WEBHOOK_MAX_INFLIGHT_MIB); retry shortly");
+        }
+        reserved[0] = estimate;
+      }
+    }
     JsonNode input = BodyParser.parse(body, format, normalizer.source().equals("k8s-audit"));
-    return target.ingest(normalizer, input, context);
+    List<Finding> findings = normalizer.normalize(input, context);
+    if (findings.size() > maxFindings) {
+      throw new BodyParser.TooManyFindingsException("the request holds " + findings.size()
+          + " findings, more than the " + maxFindings + " one request may hold; send them in smaller batches");
+    }
+    return target.process(normalizer, findings);
+  }
+
+  /** Over the in-flight budget: 503 + Retry-After. */
+  static final class BusyException extends RuntimeException {
+    private static final long serialVersionUID = 1L;
+
+    BusyException(String message) {
+      super(message, null, false, false);
+    }
   }
 
   private void answer(RoutingContext ctx, String name, IngestResult r) {
@@ -205,10 +269,19 @@ public final class IngestHandler {
     Throwable e = error instanceof CompletionException && error.getCause() != null ? error.getCause() : error;
     if (e instanceof BodyParser.MalformedBodyException) {
       refuse(ctx, name, 400, e.getMessage(), 0);
+    } else if (e instanceof BodyParser.TooManyFindingsException) {
+      refuse(ctx, name, 413, e.getMessage() + " (WEBHOOK_MAX_FINDINGS)", 0);
+    } else if (e instanceof BusyException) {
+      refuse(ctx, name, 503, e.getMessage(), 1);
     } else if (e instanceof InvalidInputException) {
       refuse(ctx, name, 422, "not a valid " + name + " input: " + e.getMessage(), 0);
     } else if (e instanceof ObservationWriter.OverloadedException) {
       refuse(ctx, name, 503, "cannot take more now: " + e.getMessage(), 1);
+    } else if (e instanceof io.kubezen.watcher.store.RejectedWriteException) {
+      // Permanent: a retry would meet the same refusal. The other findings of the request are stored.
+      log.warn("the store refused a finding of {}: {}", name, e.getMessage());
+      refuse(ctx, name, 422, "a finding was refused by the store as invalid (do not retry; the other findings "
+          + "of the request were stored): " + BodyParser.shorten(e.getMessage()), 0);
     } else if (e instanceof StoreException || e instanceof TimeoutException) {
       log.warn("could not store findings of {}: {}", name, e.toString());
       refuse(ctx, name, 503, "the findings could not be stored; nothing was acknowledged, retry", 2);

@@ -19,6 +19,7 @@ import java.util.function.Supplier;
  * metrics. Served by one verticle per event loop.
  */
 public final class WebServer {
+  private static final org.slf4j.Logger log = org.slf4j.LoggerFactory.getLogger(WebServer.class);
   private final Vertx vertx;
   private final IngestHandler ingest;
   private final ObservationsApi api;
@@ -30,6 +31,10 @@ public final class WebServer {
   private volatile int port = -1;
 
   private final Supplier<java.util.Map<String, Object>> readyDetails;
+  private volatile io.kubezen.watcher.config.Settings.Guards guards;
+  private final java.util.concurrent.atomic.AtomicInteger connections = new java.util.concurrent.atomic.AtomicInteger();
+  private final java.util.concurrent.atomic.AtomicLong refusedConnections = new java.util.concurrent.atomic.AtomicLong();
+  private final ClientFaultLog clientFaults = ClientFaultLog.INSTANCE;
 
   public WebServer(Vertx vertx, IngestHandler ingest, ObservationsApi api, ObservationStore store, Metrics metrics,
       String storeName, Supplier<java.util.Map<String, Object>> readyDetails) {
@@ -42,8 +47,26 @@ public final class WebServer {
     this.storeName = storeName;
   }
 
+  /**
+   * The limits and access settings of issue 10 (read access, connection cap, header timeout); set
+   * before {@link #start}. Without them: no read token, no connection cap beyond the defaults.
+   */
+  public WebServer withGuards(io.kubezen.watcher.config.Settings.Guards value) {
+    this.guards = value;
+    return this;
+  }
+
+  private io.kubezen.watcher.config.Settings.Guards guards() {
+    io.kubezen.watcher.config.Settings.Guards g = guards;
+    return g != null ? g : io.kubezen.watcher.config.Settings.fromEnv(java.util.Map.of()).guards();
+  }
+
   public Router router() {
     Router router = Router.router(vertx);
+    // One guard for reads: everything but the webhooks, /health and /ready (and /metrics unless
+    // METRICS_AUTH=token), so routes added later (the console) are covered without more code.
+    ReadGuard readGuard = ReadGuard.of(guards());
+    router.route().handler(readGuard::handle);
     router.route("/ingest/:source").handler(ingest::admit).handler(ingest::ingest);
     router.get("/api/v1/observations").handler(api::list);
     router.get("/api/v1/observations/:namespace/:name").handler(api::get);
@@ -57,7 +80,7 @@ public final class WebServer {
         ctx.response().putHeader("Content-Type", "text/plain; version=0.0.4; charset=utf-8").end(ar.result());
       }
     }));
-    for (int status : new int[] {400, 404, 405, 413, 415, 500}) {
+    for (int status : new int[] {400, 401, 403, 404, 405, 408, 413, 414, 415, 429, 431, 500, 501, 503}) {
       router.errorHandler(status, ctx -> onError(ctx, status));
     }
     return router;
@@ -69,9 +92,20 @@ public final class WebServer {
       case 405 -> "method " + ctx.request().method() + " is not allowed on " + ctx.request().path();
       case 413 -> "the request body is larger than the limit for this endpoint";
       case 415 -> "unsupported Content-Type";
-      case 400 -> "bad request" + (ctx.failure() == null ? "" : ": " + ctx.failure().getMessage());
-      default -> "internal error";
+      case 400 -> "bad request" + (ctx.failure() == null ? "" : ": " + BodyParser.shorten(ctx.failure().getMessage()));
+      default -> status == 500 ? "internal error" : "request refused";
     };
+    if (status == 500 && ctx.failure() != null) {
+      if (ClientFaultLog.isClientFault(ctx.failure())) {
+        // A client that went away, a malformed chunk, a reset stream: not our error, no stack trace.
+        clientFaults.record(ctx.failure());
+        if (!ctx.response().ended() && !ctx.response().closed() && !ctx.response().headWritten()) {
+          HttpError.send(ctx, 400, HttpError.reasonFor(400), "bad request: " + BodyParser.shorten(ctx.failure().toString()));
+        }
+        return;
+      }
+      log.error("unexpected error serving {} {}", ctx.request().method(), ctx.request().path(), ctx.failure());
+    }
     if (status == 413 && ctx.pathParam("source") != null) {
       metrics.webhookEventsDropped(ctx.pathParam("source"), HttpError.reasonFor(413), 1);
     }
@@ -90,6 +124,49 @@ public final class WebServer {
       readyDetails.get().forEach(body::put);
       ctx.response().setStatusCode(ok ? 200 : 503).putHeader("Content-Type", "application/json").end(body.encode());
     });
+  }
+
+  /** A request the HTTP decoder could not read (bad request line, header too large, unknown version): JSON too. */
+  private void invalidRequest(io.vertx.core.http.HttpServerRequest req) {
+    io.netty.handler.codec.DecoderResult result = req.decoderResult();
+    Throwable cause = result == null ? null : result.cause();
+    int status;
+    String message;
+    if (cause instanceof io.netty.handler.codec.TooLongFrameException) {
+      status = cause instanceof io.netty.handler.codec.http.TooLongHttpLineException ? 414 : 431;
+      message = status == 414 ? "the request line is too long" : "the request headers are too large";
+    } else if (req.version() == null) {
+      status = 505;
+      message = "only HTTP/1.0 and HTTP/1.1 are served on this port (and HTTP/2 by upgrade or prior knowledge)";
+    } else {
+      status = 400;
+      message = "bad request: " + (cause == null ? "the request could not be read" : BodyParser.shorten(cause.toString()));
+    }
+    clientFaults.record("invalid request: " + message);
+    JsonObject body = new JsonObject().put("error", status == 505 ? "http_version_not_supported"
+        : HttpError.reasonFor(status)).put("message", message).put("status", status);
+    req.response().setStatusCode(status).putHeader("Content-Type", "application/json")
+        .putHeader("Connection", "close").end(body.encode());
+  }
+
+  private void unsupportedVersion(io.vertx.core.http.HttpServerRequest req, String version) {
+    clientFaults.record("unsupported HTTP version in the request line: " + BodyParser.shorten(version));
+    JsonObject body = new JsonObject().put("error", "http_version_not_supported")
+        .put("message", "'" + BodyParser.shorten(version) + "' is not served: use HTTP/1.1 (or HTTP/2 by upgrade or "
+            + "prior knowledge)")
+        .put("status", 505);
+    req.response().setStatusCode(505).putHeader("Content-Type", "application/json").putHeader("Connection", "close")
+        .end(body.encode());
+  }
+
+  /** Open HTTP connections now. */
+  public int connections() {
+    return connections.get();
+  }
+
+  /** Connections closed at once because of HTTP_MAX_CONNECTIONS. */
+  public long refusedConnections() {
+    return refusedConnections.get();
   }
 
   public void setReady(boolean value) {
@@ -121,7 +198,36 @@ public final class WebServer {
             .setMaxHeaderSize(16 * 1024)
             .setMaxInitialLineLength(8 * 1024)
             .setDecompressionSupported(true);
-        vertx.createHttpServer(options).requestHandler(router()).listen()
+        io.kubezen.watcher.config.Settings.Guards g = guards();
+        Router router = router();
+        long headerTimeoutMillis = g.headerTimeout().toMillis();
+        new GuardedHttpServer((io.vertx.core.impl.VertxInternal) vertx, options, connections, refusedConnections,
+            g.maxConnections(), headerTimeoutMillis, clientFaults)
+            .connectionHandler(conn -> {
+              conn.exceptionHandler(clientFaults::record);
+              if (conn instanceof io.vertx.core.net.impl.ConnectionBase base) {
+                VersionCheck.headSeen(base.channel()); // Vert.x calls this once a first head is read
+              }
+            })
+            .exceptionHandler(clientFaults::record)
+            .invalidRequestHandler(req -> {
+              if (req.connection() instanceof io.vertx.core.net.impl.ConnectionBase base) {
+                VersionCheck.headSeen(base.channel());
+              }
+              invalidRequest(req);
+            })
+            .requestHandler(req -> {
+              if (req.connection() instanceof io.vertx.core.net.impl.ConnectionBase base) {
+                VersionCheck.headSeen(base.channel());
+              }
+              String unsupported = req.getHeader(VersionCheck.MARK);
+              if (unsupported != null) {
+                unsupportedVersion(req, unsupported);
+                return;
+              }
+              router.handle(req);
+            })
+            .listen()
             .onSuccess(s -> started.complete())
             .onFailure(started::fail);
       }

@@ -48,6 +48,8 @@ public final class Metrics {
   public static final String KUBE_CONFLICT_RETRIES = "zen_watcher_kube_conflict_retries";
   public static final String KUBE_THROTTLED_RETRIES = "zen_watcher_kube_throttled_retries";
   public static final String WRITE_QUEUE_DEPTH = "zen_watcher_write_queue_depth";
+  /** Sightings counted as repeats and not yet written (issue 10: the bound of what a crash can lose in Kubernetes mode). */
+  public static final String REPEATS_PENDING = "zen_watcher_repeats_pending";
   public static final String DEDUP_CACHE_SIZE = "zen_watcher_dedup_cache_size";
   public static final String FILTER_RELOADS = "zen_watcher_filter_reloads";
   public static final String FILTER_EXPRESSION_ERRORS = "zen_watcher_filter_expression_errors";

@@ -37,6 +37,18 @@ public record Finding(
   public static final Pattern SOURCE_NAME = Pattern.compile("^[a-z0-9]([-a-z0-9]{0,38}[a-z0-9])?$");
   /** Titles longer than this are cut: a title is one line, not a document. */
   public static final int MAX_TITLE = 512;
+  /**
+   * The details key that keeps a namespace from the input that is not a valid namespace name
+   * (upper case, dots, longer than 63 characters, ...); such findings are stored in the watcher's
+   * own namespace.
+   */
+  public static final String ORIGINAL_NAMESPACE = "originalNamespace";
+
+  /** The namespace of {@link #resource()} when it is a valid namespace name, else null. */
+  public String validNamespace() {
+    String ns = resource == null ? null : resource.namespace();
+    return KubeNames.isNamespace(ns) ? ns : null;
+  }
 
   public Finding {
     Objects.requireNonNull(source, "source");
@@ -51,8 +63,21 @@ public record Finding(
     if (!EVENT_TYPE.matcher(eventType).matches()) {
       throw new IllegalArgumentException("eventType must match ^[a-z0-9_]+$: " + eventType);
     }
+    detectedAt = Times.clamp(detectedAt);
     title = oneLine(title == null || title.isBlank() ? eventType : title);
     details = details == null ? Map.of() : details;
+    if (resource != null) {
+      String ns = resource.namespace();
+      if (ns != null && !KubeNames.isNamespace(ns)) {
+        // Not a namespace the API server would take: the Observation goes to the watcher's own
+        // namespace (see ObservationFactory); the text is kept, bounded, here and in details.
+        Map<String, Object> d = new java.util.LinkedHashMap<>(details);
+        d.put(ORIGINAL_NAMESPACE, KubeNames.cut(ns));
+        details = java.util.Collections.unmodifiableMap(d);
+      }
+      resource = new ResourceRef(KubeNames.cut(resource.apiVersion()), KubeNames.cut(resource.kind()),
+          KubeNames.cut(resource.name()), KubeNames.cut(ns));
+    }
     identity = identity.stream().map(v -> v == null ? "" : v).toList();
   }
 

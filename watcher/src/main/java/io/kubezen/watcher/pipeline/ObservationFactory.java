@@ -58,7 +58,7 @@ public final class ObservationFactory {
   public Placement place(Finding finding, SourceKind kind) {
     long bucket = kind == SourceKind.EVENT ? Math.floorDiv(finding.detectedAt().getEpochSecond(), windowSeconds) : -1;
     String fingerprint = Fingerprint.of(finding.source(), finding.identity(), bucket);
-    String own = finding.resource() == null ? null : finding.resource().namespace();
+    String own = finding.validNamespace(); // an invalid one from the input: the default namespace
     String ns = own != null && (namespaces.isEmpty() || namespaces.contains(own)) ? own : defaultNamespace;
     return new Placement(fingerprint, ns, Fingerprint.observationName(finding.source(), fingerprint));
   }

@@ -53,8 +53,6 @@ public final class ObservationWriter implements AutoCloseable {
   /** A queued create, and whether it holds one permit of the queue's room. */
   private record Queued(Create create, boolean holdsPermit) {}
 
-  /** Queued by {@link #close} to wake the writer thread at once (not after its flush interval). */
-  private static final Queued WAKE = new Queued(null, false);
 
   private final ObservationStore store;
   private final Deduplicator dedup;
@@ -67,6 +65,13 @@ public final class ObservationWriter implements AutoCloseable {
   private final AtomicBoolean accepting = new AtomicBoolean(true);
   private final Thread thread;
   private volatile boolean running = true;
+  /** Durable repeats (group commit): those waiting complete with the next flush; see {@link #repeatCommitted()}. */
+  private final boolean durableRepeats;
+  private final java.util.concurrent.atomic.AtomicReference<CompletableFuture<Void>> nextRepeatFlush =
+      new java.util.concurrent.atomic.AtomicReference<>(new CompletableFuture<>());
+  private final AtomicBoolean repeatFlushWanted = new AtomicBoolean();
+  /** Put in the queue to wake the thread at once: for a group commit of repeats, or to close. */
+  private static final Queued WAKE = new Queued(null, false);
 
   public ObservationWriter(ObservationStore store, Deduplicator dedup, Metrics metrics, int capacity, int batchSize,
       Duration flushInterval) {
@@ -77,6 +82,7 @@ public final class ObservationWriter implements AutoCloseable {
     this.batchSize = batchSize;
     this.flushNanos = flushInterval.toNanos();
     this.room = new Semaphore(capacity);
+    this.durableRepeats = store.durableRepeats();
     this.thread = new Thread(this::run, "observation-writer");
     this.thread.setDaemon(true);
   }
@@ -84,6 +90,31 @@ public final class ObservationWriter implements AutoCloseable {
   public ObservationWriter start() {
     thread.start();
     return this;
+  }
+
+  /**
+   * For a repeat already counted in the {@link Deduplicator} (its first sighting stored): completes
+   * once the count is committed. With a store of {@link ObservationStore#durableRepeats() durable
+   * repeats} the writer flushes at once, every repeat waiting in one transaction (group commit);
+   * otherwise it completes now and the count is written at the next flush interval.
+   */
+  public CompletableFuture<Void> repeatCommitted() {
+    if (!durableRepeats) {
+      return CompletableFuture.completedFuture(null);
+    }
+    if (!accepting.get() && !thread.isAlive()) {
+      return CompletableFuture.failedFuture(new OverloadedException("shutting down"));
+    }
+    CompletableFuture<Void> f = nextRepeatFlush.get();
+    if (repeatFlushWanted.compareAndSet(false, true)) {
+      queue.add(WAKE);
+    }
+    return f;
+  }
+
+  /** Whether repeats are committed before the answer. */
+  public boolean durableRepeats() {
+    return durableRepeats;
   }
 
   /** Creates waiting to be written. */
@@ -130,7 +161,7 @@ public final class ObservationWriter implements AutoCloseable {
           }
           batch.clear();
         }
-        if (System.nanoTime() - nextFlush >= 0) {
+        if (repeatFlushWanted.get() || System.nanoTime() - nextFlush >= 0) {
           flushRepeats();
           nextFlush = System.nanoTime() + flushNanos;
         }
@@ -180,7 +211,7 @@ public final class ObservationWriter implements AutoCloseable {
         if (o != null) {
           creates.get(i).result().complete(o);
         } else {
-          creates.get(i).result().completeExceptionally(e);
+          creates.get(i).result().completeExceptionally(e.causeOf(i));
         }
       }
     } catch (RuntimeException e) {
@@ -193,6 +224,18 @@ public final class ObservationWriter implements AutoCloseable {
 
   /** Writes the collected repeats now. Called by the writer thread; public for tests. */
   void flushRepeats() {
+    // Those waiting for a group commit took this future before their count was drained below.
+    repeatFlushWanted.set(false);
+    CompletableFuture<Void> committed = nextRepeatFlush.getAndSet(new CompletableFuture<>());
+    try {
+      flushRepeatsNow();
+      committed.complete(null);
+    } catch (RuntimeException e) {
+      committed.completeExceptionally(e);
+    }
+  }
+
+  private void flushRepeatsNow() {
     List<Deduplicator.Pending> pending = dedup.drainRepeats();
     if (pending.isEmpty()) {
       return;
@@ -220,9 +263,11 @@ public final class ObservationWriter implements AutoCloseable {
       log.warn("could not flush repeats of {} of {} Observations, will retry: {}", failed.size(), pending.size(),
           e.getMessage());
       dedup.restore(failed);
+      throw e;
     } catch (RuntimeException e) {
       log.warn("could not flush repeats of {} Observations, will retry: {}", pending.size(), e.toString());
       dedup.restore(pending);
+      throw e;
     }
   }
 

@@ -93,7 +93,10 @@ public final class Pipeline {
       } else {
         repeats++;
         metrics.deduped(source);
-        if (!entry.stored().isDone() || entry.stored().isCompletedExceptionally()) {
+        if (writer.durableRepeats()) {
+          // Durable repeats: answered once the count is committed (the first sighting first).
+          waits.add(entry.stored().thenCompose(v -> writer.repeatCommitted()));
+        } else if (!entry.stored().isDone() || entry.stored().isCompletedExceptionally()) {
           waits.add(entry.stored());
         }
       }

@@ -51,8 +51,8 @@ public final class JsonFields {
   }
 
   /**
-   * An RFC 3339 time (any fraction of a second, {@code Z} or an offset); null when missing or
-   * unparsable.
+   * An RFC 3339 time (any fraction of a second, {@code Z} or an offset); null when missing,
+   * unparsable, or outside the sane range ({@link io.kubezen.watcher.model.Times}).
    */
   public static Instant time(JsonNode node, String... path) {
     String s = text(node, path);
@@ -60,11 +60,11 @@ public final class JsonFields {
       return null;
     }
     try {
-      return OffsetDateTime.parse(s).toInstant();
-    } catch (DateTimeParseException e) {
+      return io.kubezen.watcher.model.Times.sane(OffsetDateTime.parse(s).toInstant());
+    } catch (java.time.DateTimeException e) {
       try {
-        return Instant.parse(s);
-      } catch (DateTimeParseException e2) {
+        return io.kubezen.watcher.model.Times.sane(Instant.parse(s));
+      } catch (java.time.DateTimeException e2) {
         return null;
       }
     }

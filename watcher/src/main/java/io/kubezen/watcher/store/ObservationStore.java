@@ -81,6 +81,17 @@ public interface ObservationStore extends AutoCloseable {
   /** For readiness: true when the store answers a trivial query. Never throws. */
   boolean isReachable();
 
+  /**
+   * Whether repeat counts are made durable before a webhook is answered: the answer to a repeat
+   * waits until its count is committed, and the writer commits all waiting repeats in one
+   * transaction (group commit). True for database stores; false for the Kubernetes store, where
+   * aggregation exists to save etcd writes and at most one flush interval of counts
+   * ({@code DEDUP_FLUSH_INTERVAL_MILLIS}) can be lost in a crash.
+   */
+  default boolean durableRepeats() {
+    return false;
+  }
+
   @Override
   void close();
 }

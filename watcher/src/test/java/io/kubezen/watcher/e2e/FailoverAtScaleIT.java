@@ -45,9 +45,7 @@ class FailoverAtScaleIT {
   static final ResourceDefinitionContext VULN = new ResourceDefinitionContext.Builder()
       .withGroup("aquasecurity.github.io").withVersion("v1alpha1").withPlural("vulnerabilityreports")
       .withKind("VulnerabilityReport").withNamespaced(true).build();
-  /** The image's JVM flags (Dockerfile) in a 512 MiB container. */
-  static final List<String> CHART_JVM = List.of("-XX:MaxRAM=512m", "-XX:MaxRAMPercentage=50", "-XX:+UseSerialGC",
-      "-XX:MaxMetaspaceSize=128m", "-XX:ReservedCodeCacheSize=64m", "-Xss512k", "-XX:+ExitOnOutOfMemoryError");
+  static final List<String> CHART_JVM = JarRunner.chartJvm();
 
   final JarRunner jar = new JarRunner();
   final List<Running> running = new java.util.ArrayList<>();
@@ -73,7 +71,7 @@ class FailoverAtScaleIT {
     env.put("LEADER_ELECTION_LEASE_DURATION", LEASE.toSeconds() + "s");
     env.put("LEADER_ELECTION_RENEW_DEADLINE", "3s");
     env.put("LEADER_ELECTION_RETRY_PERIOD", "1s");
-    Running r = jar.start(dir, env, CHART_JVM);
+    Running r = jar.start(dir, env, CHART_JVM, false);
     running.add(r);
     jar.awaitReady(r);
     return r;

@@ -29,9 +29,14 @@ public final class JarRunner {
 
   /** The same, with JVM options after {@code -Xmx256m} (e.g. a smaller footprint for several processes). */
   Running start(Path dir, Map<String, String> env, List<String> jvmOptions) throws Exception {
+    return start(dir, env, jvmOptions, true);
+  }
+
+  /** The same; without {@code -Xmx256m} when {@code defaultHeap} is false (the options size the JVM). */
+  Running start(Path dir, Map<String, String> env, List<String> jvmOptions, boolean defaultHeap) throws Exception {
     int port = freePort();
     Path log = Files.createTempFile(dir, "zw", ".log");
-    List<String> cmd = new java.util.ArrayList<>(List.of(javaBin(), "-Xmx256m"));
+    List<String> cmd = new java.util.ArrayList<>(defaultHeap ? List.of(javaBin(), "-Xmx256m") : List.of(javaBin()));
     cmd.addAll(jvmOptions);
     cmd.addAll(List.of("-jar", JAR));
     return start(cmd, port, log, env);
@@ -83,6 +88,29 @@ public final class JarRunner {
     }
     kill(r);
     return false;
+  }
+
+  /**
+   * The image's JVM flags (the Dockerfile's {@code JAVA_TOOL_OPTIONS}) in a 512 MiB container, the
+   * chart's memory limit: a process run with these is sized as a replica in a pod.
+   */
+  static List<String> chartJvm() {
+    try {
+      String dockerfile = Files.readString(io.kubezen.watcher.testing.KubeApiServer.repositoryRoot().resolve("Dockerfile"));
+      java.util.regex.Matcher m = java.util.regex.Pattern.compile("JAVA_TOOL_OPTIONS=\"([^\"]*)\"").matcher(dockerfile);
+      if (!m.find()) {
+        throw new IllegalStateException("no JAVA_TOOL_OPTIONS in the Dockerfile");
+      }
+      List<String> flags = new java.util.ArrayList<>(List.of("-XX:MaxRAM=512m"));
+      for (String f : m.group(1).trim().split("\\s+")) {
+        if (!f.startsWith("-Djava.io.tmpdir")) {
+          flags.add(f);
+        }
+      }
+      return List.copyOf(flags);
+    } catch (IOException e) {
+      throw new IllegalStateException(e);
+    }
   }
 
   static String javaBin() {

@@ -33,7 +33,7 @@ class HostileInputTest {
 
   @BeforeAll
   void start() {
-    zw = new TestWatcher(dir, Map.of("WEBHOOK_MAX_BODY_BYTES", "65536"));
+    zw = new TestWatcher(dir, Map.of("WEBHOOK_MAX_BODY_BYTES", "65536", "WEBHOOK_MAX_FINDINGS", "1000"));
     assertThat(zw.post("/ingest/falco", "application/json", WebhookApiTest.sample("falco-alert.json")).status())
         .isEqualTo(200);
   }
@@ -135,6 +135,23 @@ class HostileInputTest {
     c.add(Case.post("over the body limit", "/ingest/falco", json, "{\"rule\":\"" + "x".repeat(70_000) + "\"}", 413));
     c.add(Case.post("gzip bomb", "/ingest/generic-x", json, gzip(("{\"title\":\"" + " ".repeat(5_000_000) + "\"}")
         .getBytes(StandardCharsets.UTF_8)), 413, "Content-Encoding", "gzip"));
+    // issue 10: more findings than WEBHOOK_MAX_FINDINGS (set to 1000 here), refused before any tree is built
+    c.add(Case.post("too many findings", "/ingest/generic-x", json, "[" + "{},".repeat(1000) + "{}]", 413));
+    c.add(Case.post("too many NDJSON audit events", "/ingest/k8s-audit", "application/x-ndjson",
+        "{}\n".repeat(1001), 413));
+    c.add(Case.post("too many List items", "/ingest/k8s-events", json,
+        "{\"kind\":\"EventList\",\"items\":[" + "{},".repeat(1000) + "{}]}", 413));
+    // issue 10: namespaces the API server would refuse, and times out of range: stored, never a 5xx
+    c.add(Case.post("namespace with upper case and underscore", "/ingest/falco", json,
+        "{\"rule\":\"r\",\"output\":\"o\",\"output_fields\":{\"k8s.ns.name\":\"Shop_Prod\"}}", 200));
+    c.add(Case.post("namespace path traversal", "/ingest/k8s-audit", json,
+        "{\"kind\":\"Event\",\"apiVersion\":\"audit.k8s.io/v1\",\"verb\":\"delete\",\"stage\":\"ResponseComplete\","
+            + "\"user\":{\"username\":\"u\"},\"objectRef\":{\"resource\":\"secrets\",\"namespace\":\"../../x/%00/y\","
+            + "\"name\":\"s\"},\"responseStatus\":{\"code\":200}}", 200));
+    c.add(Case.post("time far in the future", "/ingest/falco", json,
+        "{\"rule\":\"r\",\"output\":\"o\",\"time\":\"+999999999-12-31T23:59:59Z\"}", 200));
+    c.add(Case.post("generic epoch overflow", "/ingest/generic-x", json,
+        "{\"title\":\"t\",\"timestamp\":99999999999999999999}", 200));
     // content type
     c.add(Case.post("text/plain", "/ingest/falco", "text/plain", "{}", 415));
     c.add(Case.post("form encoded", "/ingest/falco", "application/x-www-form-urlencoded", "a=b", 415));

@@ -169,6 +169,15 @@ public final class Deduplicator {
     return cache.estimatedSize();
   }
 
+  /** Sightings counted as repeats and not yet flushed to the store. */
+  public long pendingRepeats() {
+    long n = 0;
+    for (Entry e : dirty) {
+      n += e.pending.get();
+    }
+    return n;
+  }
+
   /** Observations with repeats not yet flushed. */
   public int dirtyCount() {
     return dirty.size();

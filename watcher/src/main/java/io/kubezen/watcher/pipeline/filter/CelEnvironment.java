@@ -44,7 +44,8 @@ final class CelEnvironment {
       .setOptions(OPTIONS)
       .setStandardMacros(CelStandardMacro.STANDARD_MACROS)
       .addCompilerLibraries(CelExtensions.strings())
-      .addRuntimeLibraries(CelExtensions.strings())
+      .addRuntimeLibraries(io.kubezen.watcher.model.CelBudget.runtimeStrings())
+      .addFunctionBindings(io.kubezen.watcher.model.CelBudget.bindings())
       .addVar("source", SimpleType.STRING)
       .addVar("category", SimpleType.STRING)
       .addVar("severity", SimpleType.STRING)
@@ -69,12 +70,32 @@ final class CelEnvironment {
     if (result.hasError()) {
       throw new FilterConfigException(place + ": " + result.getErrorString());
     }
+    CelRuntime.Program program;
     try {
-      return CEL.createProgram(result.getAst());
+      program = CEL.createProgram(result.getAst());
     } catch (Exception e) {
       throw new FilterConfigException(place + ": " + e.getMessage(), e);
     }
+    // Over the cost limit on a worst-case finding: refused at load (the last good filter stays).
+    try {
+      io.kubezen.watcher.model.CelBudget.eval(program, new Activation(PROBE));
+    } catch (io.kubezen.watcher.model.CelBudget.ExceededException e) {
+      throw new FilterConfigException(place + ": refused: on a finding with fields of the largest size it "
+          + e.getMessage().replaceFirst("^the expression ", ""));
+    } catch (Exception ignored) {
+      // other evaluation errors (a missing details key) are the expression's business at run time
+    }
+    return program;
   }
+
+  /** The worst-case finding: every field as long as it may be. */
+  private static final Finding PROBE = new Finding("probe", io.kubezen.api.v1alpha1.Category.SECURITY,
+      io.kubezen.api.v1alpha1.Severity.CRITICAL, "probe_" + "x".repeat(58),
+      new ResourceRef("x".repeat(io.kubezen.watcher.model.CelBudget.PROBE_STRING),
+          "x".repeat(io.kubezen.watcher.model.CelBudget.PROBE_STRING),
+          "x".repeat(io.kubezen.watcher.model.CelBudget.PROBE_STRING), "probe"),
+      "x".repeat(Finding.MAX_TITLE), io.kubezen.watcher.model.CelBudget.probeObject(),
+      java.time.Instant.EPOCH, List.of());
 
   /**
    * The variables of one finding. Each is computed only when the expression reads it, and at most

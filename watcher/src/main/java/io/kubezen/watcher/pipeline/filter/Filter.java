@@ -273,7 +273,7 @@ public final class Filter {
     Decision evaluate(CelEnvironment.Activation activation) {
       Object result;
       try {
-        result = program.eval(activation);
+        result = io.kubezen.watcher.model.CelBudget.eval(program, activation);
       } catch (Exception e) {
         return Decision.keptWithError(name, name + ".expression: " + e.getMessage());
       }

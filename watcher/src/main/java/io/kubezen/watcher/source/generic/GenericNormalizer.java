@@ -239,6 +239,10 @@ public final class GenericNormalizer implements Normalizer {
 
   /** RFC 3339 text, or a positive number of seconds (below 10^11) or milliseconds since the epoch. */
   static Instant time(JsonNode v) {
+    return io.kubezen.watcher.model.Times.sane(parseTime(v));
+  }
+
+  private static Instant parseTime(JsonNode v) {
     if (v == null) {
       return null;
     }

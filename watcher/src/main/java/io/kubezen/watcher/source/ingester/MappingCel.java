@@ -43,7 +43,8 @@ final class MappingCel {
         .setOptions(OPTIONS)
         .setStandardMacros(CelStandardMacro.STANDARD_MACROS)
         .addCompilerLibraries(CelExtensions.strings())
-        .addRuntimeLibraries(CelExtensions.strings())
+        .addRuntimeLibraries(io.kubezen.watcher.model.CelBudget.runtimeStrings())
+        .addFunctionBindings(io.kubezen.watcher.model.CelBudget.bindings())
         .addVar("object", SimpleType.DYN);
   }
 
@@ -73,11 +74,25 @@ final class MappingCel {
     if (result.hasError()) {
       throw new CompileException(place + ": " + oneLine(result.getErrorString()));
     }
+    CelRuntime.Program program;
     try {
-      return cel.createProgram(result.getAst());
+      program = cel.createProgram(result.getAst());
     } catch (Exception e) {
       throw new CompileException(place + ": " + oneLine(e.getMessage()));
     }
+    // Over the cost limit on a worst-case object (every key present, each a long string): refused.
+    Map<String, Object> probe = io.kubezen.watcher.model.CelBudget.probeObject();
+    try {
+      io.kubezen.watcher.model.CelBudget.eval(program, withItem ? Map.of("object", probe, "item", probe)
+          : Map.of("object", probe));
+    } catch (io.kubezen.watcher.model.CelBudget.ExceededException e) {
+      throw new CompileException(place + ": refused: on an input with fields of "
+          + io.kubezen.watcher.model.CelBudget.PROBE_STRING + " characters it "
+          + e.getMessage().replaceFirst("^the expression ", ""));
+    } catch (Exception ignored) {
+      // other evaluation errors (missing keys, wrong types) depend on the input
+    }
+    return program;
   }
 
   private static String oneLine(String s) {

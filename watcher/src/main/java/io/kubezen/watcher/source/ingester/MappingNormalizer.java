@@ -310,7 +310,7 @@ public final class MappingNormalizer implements Normalizer {
     }
     Object v;
     try {
-      v = x.program().eval(vars);
+      v = io.kubezen.watcher.model.CelBudget.eval(x.program(), vars);
     } catch (CelEvaluationException e) {
       if (MappingCel.isMissing(e)) {
         return null;
@@ -389,6 +389,10 @@ public final class MappingNormalizer implements Normalizer {
 
   /** An RFC 3339 string, or epoch seconds (a number or a numeric string); null otherwise. */
   static Instant time(Object v) {
+    return io.kubezen.watcher.model.Times.sane(parseTime(v));
+  }
+
+  private static Instant parseTime(Object v) {
     if (v == null) {
       return null;
     }

@@ -346,6 +346,10 @@ public final class KubernetesObservationStore implements ObservationStore {
           }
           continue; // deleted between the 409 and the read: create it again
         }
+        if (e.getCode() == 422) {
+          throw new io.kubezen.watcher.store.RejectedWriteException("the API server refused Observation "
+              + p.namespace() + "/" + p.name() + " as invalid (HTTP 422): " + e.getMessage(), e);
+        }
         throw e;
       } finally {
         if (admission.reserved()) {
@@ -634,7 +638,7 @@ public final class KubernetesObservationStore implements ObservationStore {
     if (first != null) {
       int count = (int) outcomes.stream().filter(Objects::isNull).count();
       throw new PartialWriteException("kubernetes store: " + what + ": " + count + " of " + size + " failed: "
-          + first.getMessage(), outcomes, first);
+          + first.getMessage(), outcomes, first, java.util.Arrays.asList(failed));
     }
     return outcomes;
   }

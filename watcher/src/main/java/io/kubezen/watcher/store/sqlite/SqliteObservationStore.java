@@ -99,6 +99,14 @@ public final class SqliteObservationStore implements ObservationStore {
   private final BlockingQueue<Connection> idleReaders;
   private final List<Connection> readers = new CopyOnWriteArrayList<>();
   private final AtomicBoolean closed = new AtomicBoolean();
+  /**
+   * The last write failed and none succeeded since (disk full, file-size limit, I/O error):
+   * {@link #isReachable()} answers false until a write succeeds again, so /ready follows writes.
+   */
+  private volatile boolean writesFailing;
+  private volatile long lastWriteFailureNanos;
+  /** After a failed write, not ready for this long (unless a write succeeds); then a probe write decides. */
+  static final long WRITE_FAILURE_HOLD_NANOS = TimeUnit.SECONDS.toNanos(10);
 
   private SqliteObservationStore(Path path, Clock clock, int readerCount) {
     this.path = path;
@@ -491,6 +499,7 @@ public final class SqliteObservationStore implements ObservationStore {
           T result = work.run(conn);
           st.execute("COMMIT");
           committed = true;
+          writesFailing = false;
           return result;
         } finally {
           if (!committed) {
@@ -499,7 +508,66 @@ public final class SqliteObservationStore implements ObservationStore {
         }
       }
     } catch (SQLException e) {
+      writesFailing = true;
+      lastWriteFailureNanos = System.nanoTime();
+      checkpointAfterFailure();
       throw failure(what, e);
+    } finally {
+      writeLock.unlock();
+    }
+  }
+
+  /**
+   * After a failed write (the WAL could not grow: disk full, a file-size limit), moves the WAL into
+   * the database file and truncates it, so that the next write has room again without a restart.
+   * Called with the write lock held.
+   */
+  private void checkpointAfterFailure() {
+    try {
+      if (writer != null) {
+        try (Statement st = writer.createStatement()) {
+          st.execute("PRAGMA wal_checkpoint(TRUNCATE)");
+        }
+      }
+    } catch (SQLException e) {
+      // still failing: the next write or readiness probe tries again
+    }
+  }
+
+  /** Whether the last write failed and none succeeded since. */
+  public boolean writesFailing() {
+    return writesFailing;
+  }
+
+  /** A write that changes nothing (the schema version, rewritten): succeeds only when writes do. */
+  private boolean probeWrite() {
+    if (!writeLock.tryLock()) {
+      return !writesFailing; // a write is in progress: it will tell
+    }
+    try {
+      checkpointAfterFailure();
+      Connection conn = writer();
+      try (Statement st = conn.createStatement()) {
+        int version;
+        try (ResultSet rs = st.executeQuery("PRAGMA user_version")) {
+          version = rs.next() ? rs.getInt(1) : 0;
+        }
+        st.execute("BEGIN IMMEDIATE");
+        boolean committed = false;
+        try {
+          st.execute("PRAGMA user_version = " + version);
+          st.execute("COMMIT");
+          committed = true;
+        } finally {
+          if (!committed) {
+            rollback(st);
+          }
+        }
+      }
+      writesFailing = false;
+      return true;
+    } catch (SQLException e) {
+      return false;
     } finally {
       writeLock.unlock();
     }
@@ -669,10 +737,23 @@ public final class SqliteObservationStore implements ObservationStore {
     }
   }
 
+  /** Repeat counts are committed before the answer (group commit): see {@link ObservationStore#durableRepeats()}. */
+  @Override
+  public boolean durableRepeats() {
+    return true;
+  }
+
   @Override
   public boolean isReachable() {
     if (closed.get()) {
       return false;
+    }
+    if (writesFailing) {
+      // A recent write failed: not ready. Later (no write since), a probe write decides, so that
+      // the store comes back by itself when there is room again even with no traffic.
+      if (System.nanoTime() - lastWriteFailureNanos < WRITE_FAILURE_HOLD_NANOS || !probeWrite()) {
+        return false;
+      }
     }
     try {
       return read("isReachable", conn -> {
