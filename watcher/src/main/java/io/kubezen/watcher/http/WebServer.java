@@ -26,6 +26,7 @@ public final class WebServer {
   private final Metrics metrics;
   private final String storeName;
   private final AtomicBoolean ready = new AtomicBoolean(false);
+  private volatile boolean reader;
   private volatile String deployment;
   private volatile int port = -1;
 
@@ -44,7 +45,12 @@ public final class WebServer {
 
   public Router router() {
     Router router = Router.router(vertx);
-    router.route("/ingest/:source").handler(ingest::admit).handler(ingest::ingest);
+    if (reader) {
+      router.route("/ingest/:source").handler(ctx -> HttpError.send(ctx, 404, "not_found",
+          "this zen-watcher is a read-only viewer (MODE=reader): send findings to a watcher of the cluster"));
+    } else {
+      router.route("/ingest/:source").handler(ingest::admit).handler(ingest::ingest);
+    }
     router.get("/api/v1/observations").handler(api::list);
     router.get("/api/v1/observations/:namespace/:name").handler(api::get);
     router.get("/health").handler(ctx -> ctx.response().putHeader("Content-Type", "application/json")
@@ -90,6 +96,11 @@ public final class WebServer {
       readyDetails.get().forEach(body::put);
       ctx.response().setStatusCode(ok ? 200 : 503).putHeader("Content-Type", "application/json").end(body.encode());
     });
+  }
+
+  /** A read-only viewer (MODE=reader): webhooks answer 404. Set before {@link #start}. */
+  public void setReader(boolean value) {
+    reader = value;
   }
 
   public void setReady(boolean value) {
