@@ -238,6 +238,10 @@ public final class PostgresObservationStore implements ObservationStore {
         .dataSource(pool)
         .locations(MIGRATIONS)
         .table(HISTORY_TABLE)
+        // A database that holds other tables already (shared with other programs) is fine: its
+        // history starts at a baseline before version 1.
+        .baselineOnMigrate(true)
+        .baselineVersion("0")
         .load();
     try {
       if (options.readOnly()) {

@@ -34,6 +34,12 @@ public record PostgresStoreOptions(String url, String user, String password, int
         false, 0);
   }
 
+  /** A read-only viewer of every cluster. */
+  public static PostgresStoreOptions reader(String url, String user, String password) {
+    return new PostgresStoreOptions(url, user, password, 4, Duration.ofSeconds(10), Duration.ofSeconds(5), null,
+        true, 0);
+  }
+
   public PostgresStoreOptions withCluster(String value) {
     return new PostgresStoreOptions(url, user, password, poolSize, statementTimeout, connectTimeout, value, readOnly,
         maxObservations);
