@@ -24,7 +24,7 @@ public final class StoreFixtures {
     ObservationSpec spec = new ObservationSpec(source, category, severity, eventType,
         ResourceRef.of("v1", "Pod", namespace, "web-7d4b9c"),
         "A shell was spawned in container web",
-        details, firstSeen, "9f2c" + name.hashCode() + "e0", ttl, null);
+        details, firstSeen, sha256(name), ttl, null);
     Observation o = new Observation();
     o.setMetadata(new ObjectMetaBuilder()
         .withName(name)
@@ -46,6 +46,16 @@ public final class StoreFixtures {
 
   public static Observation falco(String namespace, String name) {
     return falco(namespace, name, 604800L, 1, "2024-05-01T10:00:00Z", "2024-05-01T10:00:00Z");
+  }
+
+  /** A valid fingerprint (64 hex digits, as the CRD requires). */
+  static String sha256(String s) {
+    try {
+      return java.util.HexFormat.of().formatHex(java.security.MessageDigest.getInstance("SHA-256")
+          .digest(s.getBytes(java.nio.charset.StandardCharsets.UTF_8)));
+    } catch (java.security.NoSuchAlgorithmException e) {
+      throw new IllegalStateException(e);
+    }
   }
 
   /** The same Observation with an origin uid label (a finding of a watched report). */
