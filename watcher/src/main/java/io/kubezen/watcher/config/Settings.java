@@ -334,8 +334,8 @@ public record Settings(
     });
     boolean watchClusterScoped = r.bool("WATCH_CLUSTER_SCOPED", false);
     if (accessScope == AccessScope.NAMESPACES && !kubernetesMode) {
-      r.problems.add("ACCESS_SCOPE=namespaces needs Kubernetes mode (OBSERVATION_STORE=kubernetes, or postgres in a pod)"
-          + " (it is about the cluster's RBAC)");
+      r.problems.add("ACCESS_SCOPE=namespaces needs OBSERVATION_STORE=kubernetes (or postgres in Kubernetes mode): it is"
+          + " about the cluster's RBAC");
     }
     if (accessScope == AccessScope.NAMESPACES) {
       // Namespaced Roles only: nothing that needs a cluster-wide right.
@@ -447,21 +447,23 @@ public record Settings(
       }
       return null;
     }
-    String url = r.get("POSTGRES_URL", "", v -> {
-      if (v.isEmpty()) {
-        throw new IllegalArgumentException("is required with OBSERVATION_STORE=postgres "
-            + "(jdbc:postgresql://host:5432/database)");
-      }
-      if (!v.startsWith("jdbc:postgresql:")) {
-        throw new IllegalArgumentException("must start with jdbc:postgresql: (jdbc:postgresql://host:5432/database)");
-      }
-      if (v.matches("(?i).*[?&]password=.*")) {
-        throw new IllegalArgumentException("must not hold the password: set POSTGRES_PASSWORD or POSTGRES_PASSWORD_FILE");
-      }
-      return v;
-    });
-    if (url != null && url.matches("(?i).*[?&]password=.*")) {
+    String rawUrl = env.get("POSTGRES_URL");
+    String url;
+    if (rawUrl != null && rawUrl.matches("(?is).*[?&]password=.*")) {
+      // Not even the URL is repeated: it holds the password.
+      r.problems.add("POSTGRES_URL must not hold the password: set POSTGRES_PASSWORD or POSTGRES_PASSWORD_FILE");
       url = null;
+    } else {
+      url = r.get("POSTGRES_URL", "", v -> {
+        if (v.isEmpty()) {
+          throw new IllegalArgumentException("is required with OBSERVATION_STORE=postgres "
+              + "(jdbc:postgresql://host:5432/database)");
+        }
+        if (!v.startsWith("jdbc:postgresql:")) {
+          throw new IllegalArgumentException("must start with jdbc:postgresql: (jdbc:postgresql://host:5432/database)");
+        }
+        return v;
+      });
     }
     Optional<String> user = r.optional("POSTGRES_USER", v -> {
       if (v.length() > 63) {
