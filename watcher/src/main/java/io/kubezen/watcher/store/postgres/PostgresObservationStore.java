@@ -87,6 +87,8 @@ public final class PostgresObservationStore implements ObservationStore {
 
   static final String MIGRATIONS = "classpath:db/zen-watcher/postgres";
   static final String HISTORY_TABLE = "zen_watcher_schema_history";
+  /** The advisory lock key that serializes migrations (an arbitrary constant: "zenwatch" in ASCII). */
+  static final long MIGRATION_LOCK = 0x7a656e7761746368L;
 
   private static final String COLUMNS = "cluster, namespace, name, created_ms, count, first_seen_us, last_seen_us, "
       + "resolved, resolved_at, metadata::text AS metadata, spec::text AS spec";
@@ -225,12 +227,30 @@ public final class PostgresObservationStore implements ObservationStore {
     // given up by the client a little later, so no caller waits for ever.
     c.addDataSourceProperty("options", "-c statement_timeout=" + statementMs
         + " -c idle_in_transaction_session_timeout=" + Math.max(60_000, statementMs * 2));
-    c.addDataSourceProperty("socketTimeout", Long.toString(Math.max(1, (statementMs + 4_999) / 1000 + 5)));
+    c.addDataSourceProperty("socketTimeout", Long.toString(socketTimeoutSeconds(o.statementTimeout())));
     c.addDataSourceProperty("connectTimeout", Long.toString(Math.max(1, (connectMs + 999) / 1000)));
     c.addDataSourceProperty("loginTimeout", Long.toString(Math.max(1, (connectMs + 999) / 1000)));
     c.addDataSourceProperty("tcpKeepAlive", "true");
     c.addDataSourceProperty("ApplicationName", "zen-watcher" + (o.cluster() == null ? "" : " " + o.cluster()));
     return c;
+  }
+
+  private static java.util.Properties credentials(PostgresStoreOptions o) {
+    java.util.Properties p = new java.util.Properties();
+    if (o.user() != null) {
+      p.setProperty("user", o.user());
+    }
+    if (o.password() != null) {
+      p.setProperty("password", o.password());
+    }
+    p.setProperty("connectTimeout", Long.toString(Math.max(1, (o.connectTimeout().toMillis() + 999) / 1000)));
+    p.setProperty("ApplicationName", "zen-watcher migration");
+    return p;
+  }
+
+  /** The statement timeout rounded up to seconds, plus 2 s: a live server has answered (or cancelled) by then. */
+  static long socketTimeoutSeconds(Duration statementTimeout) {
+    return (statementTimeout.toMillis() + 999) / 1000 + 2;
   }
 
   private static void migrate(HikariDataSource pool, PostgresStoreOptions options) {
@@ -255,7 +275,20 @@ public final class PostgresObservationStore implements ObservationStore {
         }
         return;
       }
-      flyway.migrate();
+      // Replicas of several clusters start at once: one migrates, the others wait here, then find
+      // the schema current. (Flyway's own lock does not cover creating the history table beside
+      // other tables, where two starts would both try to baseline.)
+      try (java.sql.Connection lock = java.sql.DriverManager.getConnection(options.url(), credentials(options));
+          java.sql.Statement st = lock.createStatement()) {
+        st.execute("SELECT pg_advisory_lock(" + MIGRATION_LOCK + ")");
+        try {
+          flyway.migrate();
+        } finally {
+          st.execute("SELECT pg_advisory_unlock(" + MIGRATION_LOCK + ")");
+        }
+      } catch (SQLException e) {
+        throw new StoreException("PostgreSQL schema migration at " + options.url() + " failed: " + e.getMessage(), e);
+      }
     } catch (FlywayException e) {
       throw new StoreException("PostgreSQL schema migration at " + options.url() + " failed: " + rootMessage(e), e);
     }
