@@ -4,6 +4,7 @@ import io.fabric8.kubernetes.client.KubernetesClient;
 import io.fabric8.kubernetes.client.KubernetesClientBuilder;
 import io.kubezen.api.v1alpha1.Severity;
 import io.kubezen.watcher.config.Settings;
+import io.kubezen.watcher.kube.ApiRequestMetrics;
 import io.kubezen.watcher.kube.SourceManager;
 import io.kubezen.watcher.kube.SourceOptions;
 import io.kubezen.watcher.kube.leader.ElectionConfig;
@@ -100,7 +101,10 @@ public final class ZenWatcher {
     Sources sources = Sources.standard();
     if (settings.kubernetesMode() && storeFactory == null) {
       // In a pod: the service account; outside: KUBECONFIG or ~/.kube/config.
-      client = new KubernetesClientBuilder().build();
+      // Every request counted by verb, resource and code (zen_watcher_kube_requests_total).
+      ApiRequestMetrics requests = new ApiRequestMetrics(metrics::kubeRequest);
+      client = new KubernetesClientBuilder()
+          .withHttpClientBuilderConsumer(b -> b.addOrReplaceInterceptor(ApiRequestMetrics.NAME, requests)).build();
     }
     store = openStore();
     FilterReloader.Listener filterEvents = new FilterReloader.Listener() {
@@ -222,12 +226,8 @@ public final class ZenWatcher {
             action.name().toLowerCase(java.util.Locale.ROOT));
       }
     }
-    metrics.functionCounter(Metrics.KUBE_WRITES, "API writes of the store, by verb", () -> kube.writeCounts().creates(),
-        "verb", "create");
-    metrics.functionCounter(Metrics.KUBE_WRITES, "API writes of the store, by verb",
-        () -> kube.writeCounts().statusUpdates(), "verb", "patch_status");
-    metrics.functionCounter(Metrics.KUBE_WRITES, "API writes of the store, by verb", () -> kube.writeCounts().deletes(),
-        "verb", "delete");
+    metrics.gauge(Metrics.KUBE_WRITE_RATE_LIMIT, "Writes per second the adaptive limiter allows now (KUBE_WRITE_QPS caps it)",
+        kube::writeRateLimit);
     metrics.functionCounter(Metrics.KUBE_CONFLICT_RETRIES, "Status updates retried after 409 Conflict",
         kube::conflictRetries);
     metrics.functionCounter(Metrics.KUBE_THROTTLED_RETRIES, "Writes retried after 429 Too Many Requests",

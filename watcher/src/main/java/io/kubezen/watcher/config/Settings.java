@@ -285,15 +285,15 @@ public record Settings(
           }
           return v;
         }),
-        r.get("KUBE_WRITE_QPS", "20", v -> {
+        r.get("KUBE_WRITE_QPS", "0", v -> {
           double d = Double.parseDouble(v);
-          if (!(d > 0) || d > 100_000) {
-            throw new IllegalArgumentException("must be a number above 0 and at most 100000");
+          if (!(d >= 0) || d > 100_000) {
+            throw new IllegalArgumentException("must be 0 (no ceiling: adaptive) or a number above 0 and at most 100000");
           }
           return d;
         }),
         (int) r.longIn("KUBE_WRITE_BURST", 40, 1, 100_000),
-        (int) r.longIn("KUBE_MAX_IN_FLIGHT", 8, 1, 256),
+        (int) r.longIn("KUBE_MAX_IN_FLIGHT", 32, 1, 256),
         r.longIn("MAX_OBSERVATIONS", 0, 0, 100_000_000),
         (int) r.longIn("OBSERVATION_MAX_DETAILS_BYTES", 8192, 64, 1 << 20));
     Set<String> known = Set.of("trivy", "kyverno", "k8s-events", "checkov", "kube-bench");

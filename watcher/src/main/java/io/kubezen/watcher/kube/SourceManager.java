@@ -59,6 +59,8 @@ public final class SourceManager implements AutoCloseable {
   /** The informer key of an informer over all namespaces, or over a cluster-scoped resource. */
   static final String ALL = "";
   private static final int RECONCILE_THREADS = 2;
+  /** Page size of a watched source's initial list (reports can be large). */
+  static final long LIST_PAGE = 50;
 
   private final KubernetesClient client;
   private final Pipeline pipeline;
@@ -535,7 +537,11 @@ public final class SourceManager implements AutoCloseable {
       FilterWatchListDeletable<GenericKubernetesResource, GenericKubernetesResourceList, Resource<GenericKubernetesResource>> scoped,
       String key, Run r) {
     WatchedSource w = u.source;
-    SharedIndexInformer<GenericKubernetesResource> informer = scoped.runnableInformer(0);
+    // Paged initial list, and only each object's identity kept (MetadataItemStore): the reconciler
+    // reads each object whole when the informer hands it over.
+    SharedIndexInformer<GenericKubernetesResource> informer = scoped.withLimit(LIST_PAGE).runnableInformer(0);
+    informer.removeNamespaceIndex();
+    informer.itemStore(new MetadataItemStore());
     java.util.concurrent.atomic.AtomicInteger failures = new java.util.concurrent.atomic.AtomicInteger();
     informer.addEventHandler(new Handler(w, r));
     informer.exceptionHandler((started, t) -> {

@@ -42,7 +42,9 @@ public final class Metrics {
   public static final String WRITE_DURATION = "zen_watcher_store_write_duration";
   public static final String OBSERVATIONS_LIVE = "zen_watcher_observations_live";
   public static final String OBSERVATIONS_SHED = "zen_watcher_observations_shed";
-  public static final String KUBE_WRITES = "zen_watcher_kube_writes";
+  public static final String KUBE_REQUESTS = "zen_watcher_kube_requests";
+  public static final String KUBE_REQUEST_DURATION = "zen_watcher_kube_request_duration";
+  public static final String KUBE_WRITE_RATE_LIMIT = "zen_watcher_kube_write_rate_limit";
   public static final String KUBE_CONFLICT_RETRIES = "zen_watcher_kube_conflict_retries";
   public static final String KUBE_THROTTLED_RETRIES = "zen_watcher_kube_throttled_retries";
   public static final String WRITE_QUEUE_DEPTH = "zen_watcher_write_queue_depth";
@@ -252,6 +254,26 @@ public final class Metrics {
       Duration.ofMillis(250), Duration.ofMillis(500), Duration.ofSeconds(1), Duration.ofSeconds(2),
       Duration.ofSeconds(5), Duration.ofSeconds(10), Duration.ofSeconds(15), Duration.ofSeconds(20),
       Duration.ofSeconds(30), Duration.ofSeconds(60), Duration.ofSeconds(120), Duration.ofSeconds(300)};
+
+  /**
+   * One Kubernetes API request: {@code verb} (get, list, watch, create, update, patch, delete,
+   * deletecollection), {@code resource} (plural, with {@code /status} for the subresource), {@code
+   * code} (the HTTP status, or {@code error} when no answer came).
+   */
+  public void kubeRequest(String verb, String resource, String code, long nanos) {
+    counter(KUBE_REQUESTS, "Kubernetes API requests, by verb, resource and answer code", "verb", verb,
+        "resource", resource, "code", code).increment();
+    kubeTimers.computeIfAbsent(verb + " " + resource, k -> Timer.builder(KUBE_REQUEST_DURATION)
+        .description("Latency of Kubernetes API requests until the answer's headers (watches: until they open)")
+        .tag("verb", verb).tag("resource", resource)
+        .serviceLevelObjectives(KUBE_BUCKETS)
+        .register(registry)).record(nanos, java.util.concurrent.TimeUnit.NANOSECONDS);
+  }
+
+  private final Map<String, Timer> kubeTimers = new ConcurrentHashMap<>();
+  private static final Duration[] KUBE_BUCKETS = {Duration.ofMillis(5), Duration.ofMillis(10), Duration.ofMillis(25),
+      Duration.ofMillis(50), Duration.ofMillis(100), Duration.ofMillis(250), Duration.ofMillis(500),
+      Duration.ofSeconds(1), Duration.ofSeconds(2), Duration.ofSeconds(5), Duration.ofSeconds(10)};
 
   /** Time from the previous leader's last Lease renew (or its release) to this replica starting the leader work. */
   public void failover(Duration d) {

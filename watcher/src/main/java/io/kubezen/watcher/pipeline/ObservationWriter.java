@@ -53,6 +53,9 @@ public final class ObservationWriter implements AutoCloseable {
   /** A queued create, and whether it holds one permit of the queue's room. */
   private record Queued(Create create, boolean holdsPermit) {}
 
+  /** Queued by {@link #close} to wake the writer thread at once (not after its flush interval). */
+  private static final Queued WAKE = new Queued(null, false);
+
   private final ObservationStore store;
   private final Deduplicator dedup;
   private final Metrics metrics;
@@ -121,7 +124,10 @@ public final class ObservationWriter implements AutoCloseable {
         if (first != null) {
           batch.add(first);
           queue.drainTo(batch, batchSize - 1);
-          write(batch);
+          batch.removeIf(q -> q == WAKE);
+          if (!batch.isEmpty()) {
+            write(batch);
+          }
           batch.clear();
         }
         if (System.nanoTime() - nextFlush >= 0) {
@@ -224,6 +230,7 @@ public final class ObservationWriter implements AutoCloseable {
   public void close(Duration timeout) {
     accepting.set(false);
     running = false;
+    queue.add(WAKE);
     try {
       thread.join(timeout.toMillis());
     } catch (InterruptedException e) {
@@ -237,6 +244,9 @@ public final class ObservationWriter implements AutoCloseable {
     flushRepeats();
     // A submit that raced with close may have queued after the thread left: fail it, don't hang it.
     for (Queued q; (q = queue.poll()) != null; ) {
+      if (q == WAKE) {
+        continue;
+      }
       q.create().result().completeExceptionally(new OverloadedException("shutting down"));
     }
   }

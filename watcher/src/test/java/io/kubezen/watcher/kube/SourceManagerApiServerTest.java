@@ -128,7 +128,9 @@ class SourceManagerApiServerTest {
       awaitSynced(rig);
       assertThat(rig.manager.status()).containsEntry("trivy:aquasecurity.github.io/v1alpha1/vulnerabilityreports",
           "synced");
-      assertThat(rig.sample("zen_watcher_informer_cache_synced", "source=\"trivy\"")).isEqualTo(1.0);
+      // the gauge follows the informer's start future, a moment after hasSynced()
+      await().atMost(Duration.ofSeconds(5)).untilAsserted(() ->
+          assertThat(rig.sample("zen_watcher_informer_cache_synced", "source=\"trivy\"")).isEqualTo(1.0));
 
       GenericKubernetesResource r = create(VULN, vulnerabilityReport(ns, "replicaset-nginx", 0, 1));
       String uid = r.getMetadata().getUid();

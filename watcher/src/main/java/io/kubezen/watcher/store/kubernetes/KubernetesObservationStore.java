@@ -144,14 +144,14 @@ public final class KubernetesObservationStore implements ObservationStore {
   private final MixedOperation<Observation, KubernetesResourceList<Observation>, Resource<Observation>> api;
   private final Clock clock;
   private final KubernetesStoreOptions options;
-  private final TokenBucket bucket;
+  private final AdaptiveLimiter limiter;
   private final ExecutorService workers;
   private final ExecutorService prober;
   private final AtomicBoolean closed = new AtomicBoolean();
 
-  private final AtomicLong live = new AtomicLong();
-  private volatile boolean liveKnown;
-  private final AtomicLong createdTotal = new AtomicLong();
+  private final ObservationCache cache;
+  /** Creates admitted under the cap and not yet in the cache. */
+  private final AtomicLong reserved = new AtomicLong();
   private final Map<Severity, Map<Shed, AtomicLong>> shed = new EnumMap<>(Severity.class);
   private final AtomicLong creates = new AtomicLong();
   private final AtomicLong statusUpdates = new AtomicLong();
@@ -160,7 +160,7 @@ public final class KubernetesObservationStore implements ObservationStore {
   private final AtomicLong throttled = new AtomicLong();
 
   /**
-   * Starts counting the live Observations in the background ({@link #liveCount} is -1 until done).
+   * Starts the Observation cache in the background ({@link #liveCount} is -1 until it has synced).
    * The client stays the caller's: {@link #close} does not close it.
    */
   public KubernetesObservationStore(KubernetesClient client, Clock clock, KubernetesStoreOptions options) {
@@ -168,7 +168,7 @@ public final class KubernetesObservationStore implements ObservationStore {
     this.clock = Objects.requireNonNull(clock, "clock");
     this.options = Objects.requireNonNull(options, "options");
     this.api = client.resources(Observation.class);
-    this.bucket = new TokenBucket(options.writeQps(), options.writeBurst(), System::nanoTime);
+    this.limiter = new AdaptiveLimiter(options.writeQps(), options.writeBurst(), System::nanoTime);
     AtomicInteger n = new AtomicInteger();
     this.workers = Executors.newFixedThreadPool(options.maxInFlight(), r -> {
       Thread t = new Thread(r, "kube-store-" + n.incrementAndGet());
@@ -187,17 +187,15 @@ public final class KubernetesObservationStore implements ObservationStore {
       }
       shed.put(s, m);
     }
-    // A thread of its own: a large count must neither delay writes nor the readiness probe.
-    Thread counter = new Thread(this::countLive, "kube-store-count");
-    counter.setDaemon(true);
-    counter.start();
+    // Every replica keeps it: a new leader needs no re-list, and every replica can answer from it.
+    this.cache = new ObservationCache().start(client, options.namespaces());
   }
 
   // ---------------------------------------------------------------- metrics
 
   /** Live Observations as this replica knows them; -1 until the initial count is done. */
   public long liveCount() {
-    return liveKnown ? Math.max(0, live.get()) : -1;
+    return cache.hasSynced() ? cache.size() : -1;
   }
 
   /** Observations of {@code severity} shed so far ({@code zen_watcher_observations_shed_total}). */
@@ -279,16 +277,43 @@ public final class KubernetesObservationStore implements ObservationStore {
     return new Prepared(meta.getNamespace(), meta.getName(), body, wanted, implicit, severity);
   }
 
+  /** How long a reconcile waits for the Observation cache's initial list before it reads instead. */
+  static final Duration CACHE_WAIT = Duration.ofSeconds(30);
+
+  /** What is known of an existing Observation: its resourceVersion and effective status. */
+  private record Known(String resourceVersion, ObservationStatus status) {
+    static Known of(Observation o) {
+      return new Known(o.getMetadata().getResourceVersion(), Statuses.effective(o));
+    }
+
+    static Known of(ObservationCache.Entry e) {
+      return new Known(e.resourceVersion(), e.status());
+    }
+  }
+
+  /** What the cache knows of {@code ns/name}: null when it has not synced (ask the API server). */
+  private Optional<ObservationCache.Entry> cached(String ns, String name) {
+    return cache.hasSynced() ? Optional.ofNullable(cache.get(ns, name)) : null;
+  }
+
   /** One create: CREATED, MERGED (merge) or EXISTED (not merge); MISSING when shed. */
   private WriteOutcome create(Prepared p, boolean merge) {
     UnaryOperator<ObservationStatus> onExisting = merge ? s -> Statuses.merge(s, p.wanted(), 0) : Statuses::unresolve;
     WriteOutcome existing = merge ? WriteOutcome.MERGED : WriteOutcome.EXISTED;
     if (!merge) {
-      // Reconciling a watched source: after a failover almost everything exists already. A read
-      // (not limited by the write token bucket) finds it; a create would cost a throttled write
-      // and a 409 for each of them, which makes a new leader's catch-up crawl.
+      // Reconciling a watched source: almost everything exists already after a failover. The
+      // cache answers without a request; before it has synced, a read does (not a create, which
+      // would cost a write and a 409 for each).
+      cache.awaitSynced(CACHE_WAIT);
+    }
+    Optional<ObservationCache.Entry> known = cached(p.namespace(), p.name());
+    if (known == null && !merge) {
       Observation current = read(() -> api.inNamespace(p.namespace()).withName(p.name()).get());
-      if (current != null && mutate(p.namespace(), p.name(), current, onExisting) != Mutation.MISSING) {
+      if (current != null && mutate(p.namespace(), p.name(), Known.of(current), onExisting) != Mutation.MISSING) {
+        return existing;
+      }
+    } else if (known != null && known.isPresent()) {
+      if (mutate(p.namespace(), p.name(), Known.of(known.get()), onExisting) != Mutation.MISSING) {
         return existing;
       }
     }
@@ -306,8 +331,8 @@ public final class KubernetesObservationStore implements ObservationStore {
       Observation created;
       try {
         created = write(creates, () -> api.inNamespace(p.namespace()).resource(p.body()).create());
+        cache.written(created);
       } catch (KubernetesClientException e) {
-        live.decrementAndGet(); // the slot admit() took
         if (e.getCode() == 409) {
           if (mutate(p.namespace(), p.name(), null, onExisting) != Mutation.MISSING) {
             return existing;
@@ -315,12 +340,15 @@ public final class KubernetesObservationStore implements ObservationStore {
           continue; // deleted between the 409 and the read: create it again
         }
         throw e;
+      } finally {
+        if (admission.reserved()) {
+          reserved.decrementAndGet();
+        }
       }
-      createdTotal.incrementAndGet();
       if (!p.implicit()) {
         // A merge onto the implicit status (which counts this sighting once already): exact even
         // when another writer merged into the new Observation in between.
-        mutate(p.namespace(), p.name(), created, s -> {
+        mutate(p.namespace(), p.name(), Known.of(created), s -> {
           ObservationStatus m = Statuses.merge(s, p.wanted(), 1);
           boolean resolved = Boolean.TRUE.equals(p.wanted().resolved());
           return resolved ? new ObservationStatus(m.count(), m.firstSeen(), m.lastSeen(), true, p.wanted().resolvedAt()) : m;
@@ -332,41 +360,46 @@ public final class KubernetesObservationStore implements ObservationStore {
         + MAX_ROUNDS + " times while being written");
   }
 
-  /** Either a slot for a create (neither field set), the Observation that exists, or refused. */
-  private record Admission(boolean refused, Observation existing) {
-    static final Admission SLOT = new Admission(false, null);
-    static final Admission REFUSED = new Admission(true, null);
+  /**
+   * Either a slot for a create (neither field set; {@code reserved} when it holds one of {@link
+   * #reserved}), the Observation that exists, or refused.
+   */
+  private record Admission(boolean refused, Known existing, boolean reserved) {
+    static final Admission FREE = new Admission(false, null, false);
+    static final Admission SLOT = new Admission(false, null, true);
+    static final Admission REFUSED = new Admission(true, null, false);
   }
 
-  /** Takes a slot of the live count for a create, making room by evicting when the cap is reached. */
+  /**
+   * Admits a create under {@code MAX_OBSERVATIONS}: the live count is the cache's size plus the
+   * creates admitted and not yet in it; at the cap, an Observation of a lower severity is evicted
+   * to make room, or the create is refused.
+   */
   private Admission admit(Prepared p) {
     long max = options.maxObservations();
-    if (max == 0 || !liveKnown) {
-      live.incrementAndGet();
-      return Admission.SLOT;
+    if (max == 0) {
+      return Admission.FREE;
     }
+    cache.awaitSynced(CACHE_WAIT);
     for (int attempt = 0; attempt < MAX_ROUNDS + 2; attempt++) {
-      long n = live.get();
-      if (n < max) {
-        if (live.compareAndSet(n, n + 1)) {
+      long r = reserved.get();
+      if (cache.size() + r < max) {
+        if (reserved.compareAndSet(r, r + 1)) {
           return Admission.SLOT;
         }
         attempt--;
         continue;
       }
-      Observation current = read(() -> api.inNamespace(p.namespace()).withName(p.name()).get());
+      ObservationCache.Entry current = cache.get(p.namespace(), p.name());
       if (current != null) {
-        return new Admission(false, current);
+        return new Admission(false, Known.of(current), false);
       }
-      Observation victim = findVictim(p.severity());
+      ObservationCache.Entry victim = findVictim(p.severity());
       if (victim == null) {
         break;
       }
       if (evict(victim)) {
-        live.decrementAndGet();
-        Severity vs = victim.getSpec() != null && victim.getSpec().severity() != null ? victim.getSpec().severity()
-            : Severity.INFO;
-        shed.get(vs).get(Shed.EVICTED).incrementAndGet();
+        shed.get(victim.severity()).get(Shed.EVICTED).incrementAndGet();
       }
     }
     shed.get(p.severity()).get(Shed.REFUSED).incrementAndGet();
@@ -374,16 +407,11 @@ public final class KubernetesObservationStore implements ObservationStore {
   }
 
   /** An Observation of the lowest severity present below {@code severity}, or null. */
-  private Observation findVictim(Severity severity) {
+  private ObservationCache.Entry findVictim(Severity severity) {
     for (int rank = 0; rank < severity.rank(); rank++) {
-      Severity s = bySeverityRank(rank);
-      ListOptions opts = new ListOptionsBuilder().withLimit(1L)
-          .withLabelSelector(Observation.LABEL_SEVERITY + "=" + s.wire()).build();
-      for (String ns : listScopes()) {
-        List<Observation> items = listIn(ns, opts).getItems();
-        if (!items.isEmpty()) {
-          return items.get(0);
-        }
+      ObservationCache.Entry e = cache.anyOf(bySeverityRank(rank));
+      if (e != null) {
+        return e;
       }
     }
     return null;
@@ -398,15 +426,21 @@ public final class KubernetesObservationStore implements ObservationStore {
     throw new IllegalArgumentException("no severity of rank " + rank);
   }
 
-  private boolean evict(Observation victim) {
-    ObjectMeta m = victim.getMetadata();
+  private boolean evict(ObservationCache.Entry victim) {
     try {
-      List<StatusDetails> r = write(deletes, () -> api.inNamespace(m.getNamespace()).withName(m.getName())
-          .lockResourceVersion(m.getResourceVersion()).delete());
+      List<StatusDetails> r = write(deletes, () -> api.inNamespace(victim.namespace()).withName(victim.name())
+          .lockResourceVersion(victim.resourceVersion()).delete());
+      if (!r.isEmpty()) {
+        cache.gone(victim.namespace(), victim.name());
+      }
       return !r.isEmpty();
     } catch (KubernetesClientException e) {
-      if (e.getCode() == 404 || e.getCode() == 409) {
-        return false; // gone, or changed: look again
+      if (e.getCode() == 404) {
+        cache.gone(victim.namespace(), victim.name());
+        return false;
+      }
+      if (e.getCode() == 409) {
+        return false; // changed: look again
       }
       throw e;
     }
@@ -419,7 +453,8 @@ public final class KubernetesObservationStore implements ObservationStore {
     }
     return fanOut("addRepeats", repeats.size(), i -> {
       Repeat r = repeats.get(i);
-      Mutation m = mutate(r.namespace(), r.name(), null, s -> Statuses.repeat(s, r.delta(), r.lastSeen()));
+      Mutation m = mutate(r.namespace(), r.name(), knownOrNull(r.namespace(), r.name()),
+          s -> Statuses.repeat(s, r.delta(), r.lastSeen()));
       return m == Mutation.MISSING ? WriteOutcome.MISSING : WriteOutcome.MERGED;
     });
   }
@@ -429,51 +464,78 @@ public final class KubernetesObservationStore implements ObservationStore {
     Objects.requireNonNull(at, "at");
     return fanOut("resolve", keys.size(), i -> {
       ObservationKey k = keys.get(i);
-      Mutation m = mutate(k.namespace(), k.name(), null, s -> Statuses.resolve(s, at));
+      Mutation m = mutate(k.namespace(), k.name(), knownOrNull(k.namespace(), k.name()), s -> Statuses.resolve(s, at));
       return m == Mutation.MISSING ? WriteOutcome.MISSING : WriteOutcome.MERGED;
     });
+  }
+
+  /** What the cache knows, or null (read it). */
+  private Known knownOrNull(String ns, String name) {
+    Optional<ObservationCache.Entry> e = cached(ns, name);
+    return e == null || e.isEmpty() ? null : Known.of(e.get());
   }
 
   private enum Mutation { WRITTEN, UNCHANGED, MISSING }
 
   /**
    * Read-modify-write of one status with optimistic concurrency: {@code change} is applied to the
-   * effective status of {@code known} (or of a fresh read), written with that resourceVersion, and
-   * applied again to a fresh read on 409 Conflict. No write when nothing changes.
+   * status {@code known} (from the cache, or a fresh read when null), written with that
+   * resourceVersion, and applied again to a fresh read on 409 Conflict (the cache was behind, or
+   * another writer came first) or 404 when the cache still had it. No write when nothing changes.
    */
-  private Mutation mutate(String ns, String name, Observation known, UnaryOperator<ObservationStatus> change) {
-    Observation current = known;
+  private Mutation mutate(String ns, String name, Known known, UnaryOperator<ObservationStatus> change) {
+    Known current = known;
+    boolean fresh = known == null;
     for (int attempt = 0; attempt < MAX_CONFLICT_RETRIES; attempt++) {
       if (current == null) {
-        current = read(() -> api.inNamespace(ns).withName(name).get());
-        if (current == null) {
+        Observation read = read(() -> api.inNamespace(ns).withName(name).get());
+        if (read == null) {
+          cache.gone(ns, name);
           return Mutation.MISSING;
         }
+        current = Known.of(read);
+        fresh = true;
       }
-      ObservationStatus before = Statuses.effective(current);
+      ObservationStatus before = current.status();
       ObservationStatus after = change.apply(before);
       if (after.equals(before)) {
         return Mutation.UNCHANGED;
       }
-      String patch = statusPatch(current.getMetadata().getResourceVersion(), after);
+      String patch = statusPatch(current.resourceVersion(), after);
       try {
-        write(statusUpdates, () -> api.inNamespace(ns).withName(name).subresource("status")
-            .patch(STATUS_PATCH, patch));
+        // resource(named) rather than withName(name): with no object given, fabric8 reads it first.
+        Observation written = write(statusUpdates, () -> api.inNamespace(ns).resource(named(ns, name))
+            .subresource("status").patch(STATUS_PATCH, patch));
+        if (written != null) {
+          cache.written(written);
+        }
         return Mutation.WRITTEN;
       } catch (KubernetesClientException e) {
-        if (e.getCode() == 404) {
+        if (e.getCode() == 404 && fresh) {
+          cache.gone(ns, name);
           return Mutation.MISSING;
         }
-        if (e.getCode() != 409) {
+        if (e.getCode() != 409 && e.getCode() != 404) {
           throw e;
         }
-        conflicts.incrementAndGet();
-        current = null;
-        sleepMillis(ThreadLocalRandom.current().nextLong(1, 5L << Math.min(attempt, 4)));
+        if (e.getCode() == 409) {
+          conflicts.incrementAndGet();
+        }
+        current = null; // read it
+        if (e.getCode() == 409) {
+          sleepMillis(ThreadLocalRandom.current().nextLong(1, 5L << Math.min(attempt, 4)));
+        }
       }
     }
     throw new StoreException("status of Observation " + ns + "/" + name + " still conflicting after "
         + MAX_CONFLICT_RETRIES + " attempts");
+  }
+
+  /** An Observation with only its namespace and name: the target of a request. */
+  private static Observation named(String ns, String name) {
+    Observation o = new Observation();
+    o.setMetadata(new ObjectMetaBuilder().withNamespace(ns).withName(name).build());
+    return o;
   }
 
   private static final PatchContext STATUS_PATCH = PatchContext.of(PatchType.JSON_MERGE);
@@ -545,18 +607,38 @@ public final class KubernetesObservationStore implements ObservationStore {
     return outcomes;
   }
 
-  /** One API write, after a token of the bucket (each retry takes a token too). */
+  /**
+   * One API write, in a slot of the adaptive limiter (each retry takes a slot too), whose rate
+   * follows the answers: success and latency raise or lower it, 429 and 5xx halve it.
+   */
   private <T> T write(AtomicLong counter, Callable<T> call) {
     return read(() -> {
       try {
-        bucket.acquire();
+        limiter.acquire();
       } catch (InterruptedException e) {
         Thread.currentThread().interrupt();
         throw new StoreException("interrupted waiting for the write rate limit", e);
       }
       counter.incrementAndGet();
-      return call.call();
+      long t0 = System.nanoTime();
+      try {
+        T result = call.call();
+        limiter.succeeded(System.nanoTime() - t0);
+        return result;
+      } catch (KubernetesClientException e) {
+        if (e.getCode() == 429 || e.getCode() >= 500) {
+          limiter.throttled(e.getCode() == 429 ? retryAfterMillis(e) : 0);
+        } else if (e.getCode() == 409 || e.getCode() == 404) {
+          limiter.succeeded(System.nanoTime() - t0); // an answer, not push-back
+        }
+        throw e;
+      }
     });
+  }
+
+  /** The write rate the limiter allows now, writes per second. */
+  public double writeRateLimit() {
+    return limiter.rate();
   }
 
   /** An API call; a 429 the client gave up on is retried after its Retry-After (bounded). */
@@ -736,6 +818,9 @@ public final class KubernetesObservationStore implements ObservationStore {
     if (!addSelector(selector, Observation.LABEL_ORIGIN_UID, originUid)) {
       return List.of();
     }
+    if (cache.awaitSynced(CACHE_WAIT)) {
+      return cache.byOrigin(originUid).stream().map(KubernetesObservationStore::trimmed).toList();
+    }
     List<Observation> out = new ArrayList<>();
     try {
       forEachPage(selector.get(0), page -> page.forEach(o -> out.add(forReading(o))));
@@ -759,6 +844,29 @@ public final class KubernetesObservationStore implements ObservationStore {
     }
   }
 
+  /** An Observation as the cache has it: metadata, labels, status; the spec without title and details. */
+  static Observation trimmed(ObservationCache.Entry e) {
+    Observation o = new Observation();
+    Map<String, String> labels = new LinkedHashMap<>();
+    if (e.source() != null) {
+      labels.put(Observation.LABEL_SOURCE, e.source());
+    }
+    labels.put(Observation.LABEL_SEVERITY, e.severity().wire());
+    if (e.category() != null) {
+      labels.put(Observation.LABEL_CATEGORY, e.category().wire());
+    }
+    if (e.originUid() != null) {
+      labels.put(Observation.LABEL_ORIGIN_UID, e.originUid());
+    }
+    o.setMetadata(new ObjectMetaBuilder().withNamespace(e.namespace()).withName(e.name())
+        .withResourceVersion(e.resourceVersion()).withCreationTimestamp(e.creationTimestamp()).withLabels(labels)
+        .build());
+    o.setSpec(new ObservationSpec(e.source(), e.category(), e.severity(), e.eventType(), e.resource(), null, null,
+        null, null, e.ttlSeconds(), e.clusterName()));
+    o.setStatus(e.status());
+    return o;
+  }
+
   /** What readers see: the effective status, no managed fields. */
   private Observation forReading(Observation o) {
     o.setStatus(Statuses.effective(o));
@@ -773,7 +881,9 @@ public final class KubernetesObservationStore implements ObservationStore {
   @Override
   public GcResult deleteExpired(Instant now, java.util.Set<String> stateLikeSources) {
     ensureOpen();
-    long createdBefore = createdTotal.get();
+    if (cache.hasSynced()) {
+      return deleteExpiredCached(now, stateLikeSources);
+    }
     int deleted = 0;
     int errors = 0;
     long listed = 0;
@@ -822,11 +932,34 @@ public final class KubernetesObservationStore implements ObservationStore {
         }
       }
     }
-    if (!restarted) {
-      // The pages were one snapshot (one per namespace under namespaced access): what it held, less
-      // what was deleted, plus what was created since (a small overcount, corrected next sweep).
-      live.set(listed - deleted + (createdTotal.get() - createdBefore));
-      liveKnown = true;
+    return new GcResult(deleted, errors);
+  }
+
+  /** A sweep over the cache: no list; a delete (with the cached resourceVersion) per expired one. */
+  private GcResult deleteExpiredCached(Instant now, java.util.Set<String> stateLikeSources) {
+    List<Future<Boolean>> futures = new ArrayList<>();
+    for (ObservationCache.Entry e : cache.entries()) {
+      if (expired(e.ttlSeconds(), e.status(), e.originUid() != null, e.source(), e.creationTimestamp(), now,
+          stateLikeSources)) {
+        Observation o = trimmed(e);
+        futures.add(submit(() -> deleteIfExpired(o, now, stateLikeSources)));
+      }
+    }
+    int deleted = 0;
+    int errors = 0;
+    for (Future<Boolean> f : futures) {
+      try {
+        if (f.get()) {
+          deleted++;
+        }
+      } catch (ExecutionException e) {
+        errors++;
+        log.warn("GC: a delete failed: {}", e.getCause().toString());
+      } catch (InterruptedException e) {
+        Thread.currentThread().interrupt();
+        futures.forEach(x -> x.cancel(true));
+        throw new StoreException("GC interrupted after " + deleted + " deletes", e);
+      }
     }
     return new GcResult(deleted, errors);
   }
@@ -853,10 +986,11 @@ public final class KubernetesObservationStore implements ObservationStore {
         if (r.isEmpty()) {
           return false;
         }
-        live.decrementAndGet();
+        cache.gone(m.getNamespace(), m.getName());
         return true;
       } catch (KubernetesClientException e) {
         if (e.getCode() == 404) {
+          cache.gone(m.getNamespace(), m.getName());
           return false;
         }
         if (e.getCode() != 409) {
@@ -876,21 +1010,26 @@ public final class KubernetesObservationStore implements ObservationStore {
    * {@code creationTimestamp + TTL}. Never without a TTL.
    */
   static boolean expired(Observation o, Instant now, java.util.Set<String> stateLikeSources) {
-    Long ttl = o.getSpec() == null ? null : o.getSpec().ttlSecondsAfterCreation();
+    boolean watched = o.getMetadata() != null && o.getMetadata().getLabels() != null
+        && o.getMetadata().getLabels().containsKey(Observation.LABEL_ORIGIN_UID);
+    return expired(o.getSpec() == null ? null : o.getSpec().ttlSecondsAfterCreation(), o.getStatus(), watched,
+        o.getSpec() == null ? null : o.getSpec().source(),
+        o.getMetadata() == null ? null : o.getMetadata().getCreationTimestamp(), now, stateLikeSources);
+  }
+
+  static boolean expired(Long ttl, ObservationStatus status, boolean watched, String source, String createdAt,
+      Instant now, java.util.Set<String> stateLikeSources) {
     if (ttl == null) {
       return false;
     }
-    ObservationStatus status = o.getStatus();
     Instant from;
     if (status != null && Boolean.TRUE.equals(status.resolved())) {
       from = Statuses.parse(status.resolvedAt());
     } else {
-      boolean watched = o.getMetadata() != null && o.getMetadata().getLabels() != null
-          && o.getMetadata().getLabels().containsKey(Observation.LABEL_ORIGIN_UID);
-      if (watched && stateLikeSources.contains(o.getSpec().source())) {
+      if (watched && stateLikeSources.contains(source)) {
         return false; // its finding is still in its report
       }
-      from = o.getMetadata() == null ? null : Statuses.parse(o.getMetadata().getCreationTimestamp());
+      from = Statuses.parse(createdAt);
     }
     if (from == null) {
       return false;
@@ -899,19 +1038,6 @@ public final class KubernetesObservationStore implements ObservationStore {
       return from.plusSeconds(Math.max(0, ttl)).isBefore(now);
     } catch (DateTimeException | ArithmeticException e) {
       return false; // beyond the end of time
-    }
-  }
-
-  private void countLive() {
-    try {
-      // Creates made meanwhile are in live already and maybe in the count too: a small overcount,
-      // corrected by the next GC sweep.
-      AtomicLong n = new AtomicLong();
-      forEachPage(null, page -> n.addAndGet(page.size()));
-      live.addAndGet(n.get());
-      liveKnown = true;
-    } catch (RuntimeException e) {
-      log.warn("could not count the live Observations (the next GC sweep will): {}", e.toString());
     }
   }
 
@@ -947,6 +1073,7 @@ public final class KubernetesObservationStore implements ObservationStore {
     if (!closed.compareAndSet(false, true)) {
       return;
     }
+    cache.close();
     workers.shutdown();
     prober.shutdownNow();
     try {

@@ -3,7 +3,8 @@ package io.kubezen.watcher.store.kubernetes;
 /**
  * Limits of the {@link KubernetesObservationStore}.
  *
- * @param writeQps writes (create, status update, delete) per second, on average; above 0
+ * @param writeQps the highest write rate (create, status update, delete), per second; 0 for no ceiling (the
+ *     adaptive limiter alone decides)
  * @param writeBurst writes allowed at once after a quiet period; at least 1
  * @param maxInFlight API requests of one batch running at once (the store's worker threads); at least 1
  * @param maxObservations live Observations kept at most (lowest severities shed first); 0 for no cap
@@ -16,16 +17,17 @@ package io.kubezen.watcher.store.kubernetes;
 public record KubernetesStoreOptions(
     double writeQps, int writeBurst, int maxInFlight, long maxObservations, int maxDetailsBytes, String clusterName,
     java.util.List<String> namespaces) {
-  public static final double DEFAULT_WRITE_QPS = 20;
+  /** No ceiling: the adaptive limiter finds the rate the API server allows. */
+  public static final double DEFAULT_WRITE_QPS = 0;
   public static final int DEFAULT_WRITE_BURST = 40;
-  public static final int DEFAULT_MAX_IN_FLIGHT = 8;
+  public static final int DEFAULT_MAX_IN_FLIGHT = 32;
   public static final int DEFAULT_MAX_DETAILS_BYTES = 8192;
   /** The smallest details cap: room for a few small facts and the {@code truncated} marker. */
   public static final int MIN_DETAILS_BYTES = 64;
 
   public KubernetesStoreOptions {
-    if (!(writeQps > 0) || Double.isInfinite(writeQps)) {
-      throw new IllegalArgumentException("writeQps must be a positive number: " + writeQps);
+    if (!(writeQps >= 0) || Double.isInfinite(writeQps)) {
+      throw new IllegalArgumentException("writeQps must be 0 (no ceiling) or a positive number: " + writeQps);
     }
     if (writeBurst < 1) {
       throw new IllegalArgumentException("writeBurst must be at least 1: " + writeBurst);

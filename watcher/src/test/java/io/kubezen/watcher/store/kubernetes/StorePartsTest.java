@@ -10,28 +10,61 @@ import java.util.Map;
 import java.util.concurrent.atomic.AtomicLong;
 import org.junit.jupiter.api.Test;
 
-/** The pure parts of the kubernetes store: token bucket, details cap, status arithmetic, TTL. */
+/** The pure parts of the kubernetes store: write limiter, details cap, status arithmetic, TTL. */
 class StorePartsTest {
 
   @Test
-  void tokenBucketGivesTheBurstAtOnceThenOneTokenPerInterval() {
+  void limiterRespectsItsCeilingWithTheBurstAtOnceThenOneSlotPerInterval() {
     AtomicLong now = new AtomicLong(1_000_000_000L);
-    TokenBucket bucket = new TokenBucket(20, 5, now::get);
+    AdaptiveLimiter limiter = new AdaptiveLimiter(20, 5, now::get);
+    assertThat(limiter.rate()).isEqualTo(20);
     for (int i = 0; i < 5; i++) {
-      assertThat(bucket.reserve()).isZero();
+      assertThat(limiter.reserve()).isZero();
     }
     // The next ones are queued 50 ms apart.
-    assertThat(bucket.reserve()).isEqualTo(50_000_000L);
-    assertThat(bucket.reserve()).isEqualTo(100_000_000L);
-    now.addAndGet(1_000_000_000L); // a quiet second refills, but never beyond the burst
-    for (int i = 0; i < 5; i++) {
-      bucket.reserve();
+    assertThat(limiter.reserve()).isEqualTo(50_000_000L);
+    assertThat(limiter.reserve()).isEqualTo(100_000_000L);
+    for (int i = 0; i < 1000; i++) {
+      limiter.succeeded(1_000_000L);
     }
-    now.addAndGet(10_000_000_000L);
-    for (int i = 0; i < 5; i++) {
-      assertThat(bucket.reserve()).isZero();
+    assertThat(limiter.rate()).as("never above KUBE_WRITE_QPS").isEqualTo(20);
+  }
+
+  @Test
+  void limiterIncreasesAdditivelyAndDecreasesMultiplicatively() {
+    AtomicLong now = new AtomicLong(1_000_000_000L);
+    AdaptiveLimiter limiter = new AdaptiveLimiter(0, 10, now::get);
+    double start = limiter.rate();
+    assertThat(start).isEqualTo(AdaptiveLimiter.START_RATE);
+    // One second's worth of fast successes at the current rate adds about STEP writes/s.
+    for (int i = 0; i < (int) start; i++) {
+      now.addAndGet(10_000_000L);
+      limiter.succeeded(2_000_000L);
     }
-    assertThat(bucket.reserve()).isPositive();
+    assertThat(limiter.rate()).isBetween(start + AdaptiveLimiter.STEP * 0.8, start + AdaptiveLimiter.STEP * 1.01);
+    double before = limiter.rate();
+    now.addAndGet(2_000_000_000L);
+    limiter.throttled(0);
+    assertThat(limiter.rate()).isEqualTo(before / 2);
+    limiter.throttled(0); // the same bad news from the other requests in flight: no second halving
+    assertThat(limiter.rate()).isEqualTo(before / 2);
+    // Retry-After holds every writer back that long.
+    now.addAndGet(2_000_000_000L);
+    limiter.throttled(3000);
+    assertThat(limiter.reserve()).isGreaterThanOrEqualTo(2_990_000_000L);
+    // Latency rising far above the lowest seen slows down too.
+    double beforeSlow = limiter.rate();
+    for (int i = 0; i < 30; i++) {
+      limiter.succeeded(2_000_000_000L);
+    }
+    now.addAndGet(2_000_000_000L);
+    limiter.succeeded(2_000_000_000L);
+    assertThat(limiter.rate()).isLessThan(beforeSlow);
+    for (int i = 0; i < 100; i++) {
+      now.addAndGet(2_000_000_000L);
+      limiter.throttled(0);
+    }
+    assertThat(limiter.rate()).isEqualTo(AdaptiveLimiter.MIN_RATE);
   }
 
   @Test

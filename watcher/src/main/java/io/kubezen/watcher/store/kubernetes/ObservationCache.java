@@ -1,0 +1,380 @@
+package io.kubezen.watcher.store.kubernetes;
+
+import io.fabric8.kubernetes.api.model.KubernetesResourceList;
+import io.fabric8.kubernetes.api.model.ObjectMeta;
+import io.fabric8.kubernetes.client.KubernetesClient;
+import io.fabric8.kubernetes.client.dsl.MixedOperation;
+import io.fabric8.kubernetes.client.dsl.Resource;
+import io.fabric8.kubernetes.client.informers.SharedIndexInformer;
+import io.fabric8.kubernetes.client.informers.cache.ItemStore;
+import io.kubezen.api.v1alpha1.Category;
+import io.kubezen.api.v1alpha1.Observation;
+import io.kubezen.api.v1alpha1.ObservationSpec;
+import io.kubezen.api.v1alpha1.ObservationStatus;
+import io.kubezen.api.v1alpha1.ResourceRef;
+import io.kubezen.api.v1alpha1.Severity;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.Collection;
+import java.util.EnumMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Objects;
+import java.util.Set;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.TimeUnit;
+import java.util.function.Predicate;
+import java.util.stream.Stream;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * zen-watcher's own Observations as the API server has them, trimmed to what reconciling, GC, the
+ * live count and {@code MAX_OBSERVATIONS} need ({@link Entry}: no details, no title), indexed by
+ * key ({@code namespace/name}), by origin uid and by severity.
+ *
+ * <p>It is fed by informers over the Observations (one across all namespaces, or one per namespace
+ * under namespaced access), whose item store it is: the informer keeps no copy of its own, and an
+ * Observation costs one {@link Entry} (a few hundred bytes) whatever its details. A write of the
+ * store puts its own result here at once ({@link #written}), so a read right after a write sees it
+ * without waiting for the watch; the watch then delivers the same resourceVersion (or a later one).
+ * Because every status write carries the resourceVersion it read as a precondition, a stale entry
+ * costs at most a 409 and a fresh read, never a lost update.
+ */
+public final class ObservationCache implements AutoCloseable {
+  private static final Logger log = LoggerFactory.getLogger(ObservationCache.class);
+  /** Page size of the informers' initial list. */
+  static final long LIST_PAGE = 500;
+
+  /** One Observation, trimmed. {@code status} is the effective status (implicit fields filled in). */
+  public record Entry(String namespace, String name, String resourceVersion, String source, Severity severity,
+      Category category, String eventType, String originUid, String clusterName, ResourceRef resource,
+      String creationTimestamp, Long ttlSeconds, ObservationStatus status) {
+    public String key() {
+      return ObservationCache.key(namespace, name);
+    }
+
+    public boolean resolved() {
+      return status != null && Boolean.TRUE.equals(status.resolved());
+    }
+  }
+
+  private final Map<String, Entry> entries = new ConcurrentHashMap<>();
+  private final Map<String, Set<String>> byOrigin = new ConcurrentHashMap<>();
+  private final Map<Severity, Set<String>> bySeverity = new EnumMap<>(Severity.class);
+  /** Low-cardinality strings shared by every entry that has them (sources, namespaces, kinds, uids). */
+  private final Map<String, String> interned = new ConcurrentHashMap<>();
+  private final List<SharedIndexInformer<Observation>> informers = new ArrayList<>();
+  private volatile boolean started;
+
+  public ObservationCache() {
+    for (Severity s : Severity.values()) {
+      bySeverity.put(s, ConcurrentHashMap.newKeySet());
+    }
+  }
+
+  public static String key(String namespace, String name) {
+    return namespace + "/" + name;
+  }
+
+  // ---------------------------------------------------------------- informers
+
+  /**
+   * Starts the informers: one over all namespaces when {@code namespaces} is empty, else one per
+   * namespace. Returns at once; {@link #hasSynced} says when the initial lists are in.
+   */
+  public synchronized ObservationCache start(KubernetesClient client, List<String> namespaces) {
+    if (started) {
+      return this;
+    }
+    started = true;
+    MixedOperation<Observation, KubernetesResourceList<Observation>, Resource<Observation>> api =
+        client.resources(Observation.class);
+    if (namespaces.isEmpty()) {
+      informers.add(startInformer(api.inAnyNamespace().withLimit(LIST_PAGE).runnableInformer(0), ns -> true, "all"));
+    } else {
+      for (String ns : namespaces) {
+        informers.add(startInformer(api.inNamespace(ns).withLimit(LIST_PAGE).runnableInformer(0), ns::equals, ns));
+      }
+    }
+    return this;
+  }
+
+  private SharedIndexInformer<Observation> startInformer(SharedIndexInformer<Observation> informer,
+      Predicate<String> namespaces, String scope) {
+    informer.removeNamespaceIndex();
+    informer.itemStore(new View(namespaces));
+    java.util.concurrent.atomic.AtomicInteger failures = new java.util.concurrent.atomic.AtomicInteger();
+    informer.exceptionHandler((isStarted, t) -> {
+      if (failures.getAndIncrement() == 0) {
+        log.warn("the Observation cache's watch ({}) failed; retrying: {}", scope, t.toString());
+      } else {
+        log.debug("the Observation cache's watch ({}) failed; retrying: {}", scope, t.toString());
+      }
+      return true;
+    });
+    long t0 = System.nanoTime();
+    informer.start().whenComplete((v, e) -> {
+      if (e == null) {
+        log.info("Observation cache ({}) synced: {} Observations in {} ms", scope, entries.size(),
+            TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - t0));
+      }
+    });
+    return informer;
+  }
+
+  /** True when every informer has its initial list. */
+  public boolean hasSynced() {
+    if (!started) {
+      return false;
+    }
+    synchronized (this) {
+      for (SharedIndexInformer<Observation> i : informers) {
+        if (!i.hasSynced()) {
+          return false;
+        }
+      }
+    }
+    return true;
+  }
+
+  /** Waits up to {@code timeout} for {@link #hasSynced}; returns it. */
+  public boolean awaitSynced(Duration timeout) {
+    long deadline = System.nanoTime() + timeout.toNanos();
+    while (!hasSynced()) {
+      if (!started || System.nanoTime() - deadline > 0) {
+        return false;
+      }
+      try {
+        Thread.sleep(20);
+      } catch (InterruptedException e) {
+        Thread.currentThread().interrupt();
+        return false;
+      }
+    }
+    return true;
+  }
+
+  @Override
+  public synchronized void close() {
+    for (SharedIndexInformer<Observation> i : informers) {
+      i.stop();
+    }
+    informers.clear();
+    started = false;
+  }
+
+  // ---------------------------------------------------------------- reads
+
+  public Entry get(String namespace, String name) {
+    return entries.get(key(namespace, name));
+  }
+
+  /** The entries of the Observations created from the object with this uid. */
+  public List<Entry> byOrigin(String originUid) {
+    Set<String> keys = byOrigin.get(originUid);
+    if (keys == null) {
+      return List.of();
+    }
+    List<Entry> out = new ArrayList<>(keys.size());
+    for (String k : keys) {
+      Entry e = entries.get(k);
+      if (e != null) {
+        out.add(e);
+      }
+    }
+    return out;
+  }
+
+  /** Some Observation of {@code severity}, or null. */
+  public Entry anyOf(Severity severity) {
+    for (String k : bySeverity.get(severity)) {
+      Entry e = entries.get(k);
+      if (e != null) {
+        return e;
+      }
+    }
+    return null;
+  }
+
+  public int size() {
+    return entries.size();
+  }
+
+  /** Every entry (a live view: entries may come and go while it is read). */
+  public Collection<Entry> entries() {
+    return entries.values();
+  }
+
+  // ---------------------------------------------------------------- writes of the store
+
+  /** The store wrote {@code o} (its result from the API server): the cache has it at once. */
+  public void written(Observation o) {
+    put(toEntry(o));
+  }
+
+  /** The store saw that {@code namespace/name} is gone (404, or deleted). */
+  public void gone(String namespace, String name) {
+    removeKey(key(namespace, name));
+  }
+
+  /** The status the store just wrote, with the resourceVersion the API server answered. */
+  public void statusWritten(String namespace, String name, String resourceVersion, ObservationStatus status) {
+    String k = key(namespace, name);
+    entries.computeIfPresent(k, (key, e) -> new Entry(e.namespace(), e.name(), resourceVersion, e.source(),
+        e.severity(), e.category(), e.eventType(), e.originUid(), e.clusterName(), e.resource(), e.creationTimestamp(),
+        e.ttlSeconds(), compact(status)));
+  }
+
+  // ---------------------------------------------------------------- the entries and indexes
+
+  private void put(Entry e) {
+    String k = e.key();
+    entries.compute(k, (key, before) -> {
+      if (before != null) {
+        unindex(key, before);
+      }
+      index(key, e);
+      return e;
+    });
+  }
+
+  private Entry removeKey(String k) {
+    Entry[] removed = new Entry[1];
+    entries.computeIfPresent(k, (key, before) -> {
+      unindex(key, before);
+      removed[0] = before;
+      return null;
+    });
+    return removed[0];
+  }
+
+  private void index(String key, Entry e) {
+    if (e.originUid() != null) {
+      byOrigin.computeIfAbsent(e.originUid(), u -> ConcurrentHashMap.newKeySet()).add(key);
+    }
+    bySeverity.get(e.severity()).add(key);
+  }
+
+  private void unindex(String key, Entry e) {
+    if (e.originUid() != null) {
+      byOrigin.computeIfPresent(e.originUid(), (u, keys) -> {
+        keys.remove(key);
+        return keys.isEmpty() ? null : keys;
+      });
+    }
+    bySeverity.get(e.severity()).remove(key);
+  }
+
+  Entry toEntry(Observation o) {
+    ObjectMeta m = o.getMetadata();
+    ObservationSpec spec = o.getSpec();
+    Map<String, String> labels = m.getLabels() == null ? Map.of() : m.getLabels();
+    Severity severity = spec != null && spec.severity() != null ? spec.severity() : Severity.INFO;
+    ResourceRef r = spec == null ? null : spec.resource();
+    ResourceRef resource = r == null ? null
+        : new ResourceRef(intern(r.apiVersion()), intern(r.kind()), r.name(), intern(r.namespace()));
+    return new Entry(intern(m.getNamespace()), m.getName(), m.getResourceVersion(),
+        intern(spec == null ? labels.get(Observation.LABEL_SOURCE) : spec.source()), severity,
+        spec == null ? null : spec.category(), intern(spec == null ? null : spec.eventType()),
+        intern(labels.get(Observation.LABEL_ORIGIN_UID)), intern(spec == null ? null : spec.clusterName()), resource,
+        m.getCreationTimestamp(), spec == null ? null : spec.ttlSecondsAfterCreation(),
+        compact(Statuses.effective(o)));
+  }
+
+  /** One String for firstSeen and lastSeen when they are equal (most Observations). */
+  private static ObservationStatus compact(ObservationStatus s) {
+    if (s.firstSeen() != null && s.lastSeen() != null && s.firstSeen() != s.lastSeen()
+        && s.firstSeen().equals(s.lastSeen())) {
+      return new ObservationStatus(s.count(), s.firstSeen(), s.firstSeen(), s.resolved(), s.resolvedAt());
+    }
+    return s;
+  }
+
+  private String intern(String s) {
+    if (s == null) {
+      return null;
+    }
+    String prior = interned.putIfAbsent(s, s);
+    return prior == null ? s : prior;
+  }
+
+  /** What the informer keeps of an Observation: only its identity and resourceVersion. */
+  private static Observation skeleton(Entry e) {
+    Observation o = new Observation();
+    ObjectMeta m = new ObjectMeta();
+    m.setNamespace(e.namespace());
+    m.setName(e.name());
+    m.setResourceVersion(e.resourceVersion());
+    o.setMetadata(m);
+    return o;
+  }
+
+  /**
+   * The item store of one informer: all of the cache, or the namespace it watches (so that its
+   * re-list removes only what it owns).
+   */
+  private final class View implements ItemStore<Observation> {
+    private final Predicate<String> namespaces;
+
+    View(Predicate<String> namespaces) {
+      this.namespaces = namespaces;
+    }
+
+    @Override
+    public String getKey(Observation o) {
+      return key(o.getMetadata().getNamespace(), o.getMetadata().getName());
+    }
+
+    @Override
+    public Observation put(String key, Observation o) {
+      Entry e = toEntry(o);
+      Entry[] before = new Entry[1];
+      entries.compute(key, (k, b) -> {
+        if (b != null) {
+          unindex(k, b);
+        }
+        before[0] = b;
+        index(k, e);
+        return e;
+      });
+      return before[0] == null ? null : skeleton(before[0]);
+    }
+
+    @Override
+    public Observation remove(String key) {
+      Entry e = removeKey(key);
+      return e == null ? null : skeleton(e);
+    }
+
+    @Override
+    public Stream<String> keySet() {
+      return entries.values().stream().filter(e -> namespaces.test(e.namespace())).map(Entry::key);
+    }
+
+    @Override
+    public Stream<Observation> values() {
+      return entries.values().stream().filter(e -> namespaces.test(e.namespace())).map(ObservationCache::skeleton);
+    }
+
+    @Override
+    public int size() {
+      return (int) entries.values().stream().filter(e -> namespaces.test(e.namespace())).count();
+    }
+
+    @Override
+    public Observation get(String key) {
+      Entry e = entries.get(key);
+      return e == null || !namespaces.test(e.namespace()) ? null : skeleton(e);
+    }
+
+    @Override
+    public boolean isFullState() {
+      return false;
+    }
+  }
+
+  static <T> T require(T t, String what) {
+    return Objects.requireNonNull(t, what);
+  }
+}
