@@ -158,6 +158,25 @@ class PostgresChaosIT {
           + "/api/v1/observations?limit=1000&cluster=east", null).body());
       assertThat(east.get("items")).hasSize(acked.get("east").size())
           .allSatisfy(item -> assertThat(item.at("/spec/clusterName").asText()).isEqualTo("east"));
+
+      // A central read-only viewer over the same database: every cluster, no webhooks.
+      Running viewer = jars.start("", Map.of("MODE", "reader"));
+      all.add(viewer);
+      jars.jar.awaitReady(viewer);
+      String base = "http://127.0.0.1:" + viewer.port();
+      JsonNode west = Json.MAPPER.readTree(jars.jar.call("GET", base + "/api/v1/observations?limit=1000&cluster=west",
+          null).body());
+      assertThat(west.get("items")).hasSize(acked.get("west").size());
+      String someName = west.at("/items/0/metadata/name").asText();
+      assertThat(jars.jar.call("GET", base + "/api/v1/observations/shop/" + someName + "?cluster=west", null)
+          .statusCode()).isEqualTo(200);
+      assertThat(jars.jar.call("GET", base + "/api/v1/observations/shop/" + someName + "?cluster=north", null)
+          .statusCode()).isEqualTo(404);
+      HttpResponse<String> refused = jars.post(viewer, PostgresJars.alerts("pod-reader", 0, 1));
+      assertThat(refused.statusCode()).isEqualTo(404);
+      assertThat(refused.body()).contains("MODE=reader");
+      assertThat(Json.MAPPER.readTree(jars.jar.call("GET", base + "/ready", null).body()).get("role").asText())
+          .isEqualTo("reader");
       System.out.printf("postgres chaos: %d findings acknowledged, %d refusals retried, 2 SIGKILLs, %d ms%n", total,
           refused.get(), (System.nanoTime() - t0) / 1_000_000);
     } catch (AssertionError | Exception e) {
