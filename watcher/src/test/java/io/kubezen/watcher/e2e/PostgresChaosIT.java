@@ -172,9 +172,9 @@ class PostgresChaosIT {
           .statusCode()).isEqualTo(200);
       assertThat(jars.jar.call("GET", base + "/api/v1/observations/shop/" + someName + "?cluster=north", null)
           .statusCode()).isEqualTo(404);
-      HttpResponse<String> refused = jars.post(viewer, PostgresJars.alerts("pod-reader", 0, 1));
-      assertThat(refused.statusCode()).isEqualTo(404);
-      assertThat(refused.body()).contains("MODE=reader");
+      HttpResponse<String> toReader = jars.post(viewer, PostgresJars.alerts("pod-reader", 0, 1));
+      assertThat(toReader.statusCode()).isEqualTo(404);
+      assertThat(toReader.body()).contains("MODE=reader");
       assertThat(Json.MAPPER.readTree(jars.jar.call("GET", base + "/ready", null).body()).get("role").asText())
           .isEqualTo("reader");
       System.out.printf("postgres chaos: %d findings acknowledged, %d refusals retried, 2 SIGKILLs, %d ms%n", total,
