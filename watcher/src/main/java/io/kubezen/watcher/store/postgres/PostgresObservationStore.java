@@ -471,8 +471,8 @@ public final class PostgresObservationStore implements ObservationStore {
     String metadataJson;
     String specJson;
     try {
-      metadataJson = Json.MAPPER.writeValueAsString(withoutNul(Json.MAPPER.valueToTree(stored)));
-      specJson = Json.MAPPER.writeValueAsString(withoutNul(Json.MAPPER.valueToTree(spec)));
+      metadataJson = jsonb(stored);
+      specJson = jsonb(spec);
     } catch (JsonProcessingException | IllegalArgumentException e) {
       throw new IllegalArgumentException("Observation " + meta.getNamespace() + "/" + meta.getName()
           + " cannot be written as JSON: " + e.getMessage(), e);
@@ -884,6 +884,18 @@ public final class PostgresObservationStore implements ObservationStore {
 
   private static ObservationKey clean(ObservationKey k) {
     return new ObservationKey(text(k.namespace()), text(k.name()));
+  }
+
+  /**
+   * JSON text jsonb accepts: written directly, and only when it holds an escaped U+0000 (rare: only
+   * hostile input) again from a tree with it replaced.
+   */
+  private static String jsonb(Object value) throws JsonProcessingException {
+    String json = Json.MAPPER.writeValueAsString(value);
+    if (!json.contains("\\u0000")) {
+      return json;
+    }
+    return Json.MAPPER.writeValueAsString(withoutNul(Json.MAPPER.valueToTree(value)));
   }
 
   /** The same tree with U+0000 replaced in every string and field name (jsonb refuses it). */
