@@ -225,7 +225,7 @@ public final class PostgresBench {
                    'detectedAt', '2023-11-14T22:13:20Z', 'fingerprint', md5(g::text) || md5((g + 1)::text),
                    'ttlSecondsAfterCreation', 604800,
                    'clusterName', CASE WHEN g % 2 = 0 THEN 'east' ELSE 'west' END)
-          FROM generate_series(1, %d) AS g""".formatted(rows));
+          FROM generate_series(1, ROWS) AS g""".replace("ROWS", Integer.toString(rows)));
       exec(url, user, "VACUUM ANALYZE observations");
       System.out.printf("generated %d rows in %.1f s%n", rows, (System.nanoTime() - t0) / 1e9);
     }
