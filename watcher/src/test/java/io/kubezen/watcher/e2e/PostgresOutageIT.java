@@ -34,7 +34,7 @@ class PostgresOutageIT {
   void aPausedDatabaseMeans503sAndLosesNothingAcknowledged() throws Exception {
     PostgresServer server = PostgresServer.get();
     PostgresJars jars = new PostgresJars(dir, server.createDatabase("outage"));
-    Running r = jars.start("east", Map.of("POSTGRES_STATEMENT_TIMEOUT", "2s", "POSTGRES_CONNECT_TIMEOUT", "2s"));
+    Running r = jars.start("east", Map.of("POSTGRES_STATEMENT_TIMEOUT", "2s", "POSTGRES_CONNECT_TIMEOUT", "4s"));
     boolean paused = false;
     try {
       jars.jar.awaitReady(r);
@@ -89,7 +89,9 @@ class PostgresOutageIT {
       pausedNow.set(true);
       long pauseStart = System.nanoTime();
       boolean notReadySeen = false;
-      while (System.nanoTime() - pauseStart < Duration.ofSeconds(10).toNanos()) {
+      // Long enough for a write to fail: the client gives up on the silent server after the statement
+      // timeout + 2 s, a new connection after the connect timeout.
+      while (System.nanoTime() - pauseStart < Duration.ofSeconds(15).toNanos()) {
         HttpResponse<String> ready = jars.jar.call("GET", "http://127.0.0.1:" + r.port() + "/ready", null);
         if (ready.statusCode() == 503) {
           notReadySeen = true;
