@@ -33,10 +33,14 @@ RUN groupadd --system --gid 1001 zen \
  && chown 1001:1001 /data
 WORKDIR /app
 COPY --from=build --chown=0:0 /zen-watcher.jar /app/zen-watcher.jar
-# Heap follows the container memory limit; /tmp is where sqlite-jdbc unpacks its native library.
-ENV JAVA_TOOL_OPTIONS="-XX:MaxRAMPercentage=75 -XX:+ExitOnOutOfMemoryError -Djava.io.tmpdir=/tmp" \
-    SQLITE_PATH=/data/zen-watcher.db \
-    LOG_FORMAT=json
+# Heap follows the container memory limit: half of it, so that heap, metaspace, code cache and thread
+# stacks together stay well inside the limit (bench/HA.md measures the RSS at 100k findings in 512 MiB);
+# the serial collector suits the one or two cores a replica gets; /tmp is where sqlite-jdbc unpacks
+# its native library.
+ENV JAVA_TOOL_OPTIONS="-XX:MaxRAMPercentage=50 -XX:+UseSerialGC -XX:MaxMetaspaceSize=128m -XX:ReservedCodeCacheSize=64m -Xss512k -XX:+ExitOnOutOfMemoryError -Djava.io.tmpdir=/tmp" \
+    SQLITE_PATH=/data/zen-watcher.db
+# No LOG_FORMAT: JSON lines in a pod (KUBERNETES_SERVICE_HOST is set there), text for a person running
+# the image elsewhere or with a terminal (docker run -it); set LOG_FORMAT to choose.
 USER 1001:1001
 EXPOSE 8080
 VOLUME ["/tmp", "/data"]

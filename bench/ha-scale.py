@@ -37,7 +37,16 @@ import urllib.parse
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 NS = "bench"
 LEASE, RENEW, RETRY = 4, 3, 1
-JVM = ["-XX:MaxRAM=512m", "-XX:MaxRAMPercentage=75", "-XX:+ExitOnOutOfMemoryError"]
+
+
+def chart_jvm():
+    """The image's JVM flags (Dockerfile JAVA_TOOL_OPTIONS), in a 512 MiB container as the chart sets it."""
+    text = open(os.path.join(ROOT, "Dockerfile")).read()
+    flags = re.search(r'JAVA_TOOL_OPTIONS="([^"]*)"', text).group(1).split()
+    return ["-XX:MaxRAM=512m"] + [f for f in flags if not f.startswith("-Djava.io.tmpdir")]
+
+
+JVM = chart_jvm()
 VULN_PATH = "/apis/aquasecurity.github.io/v1alpha1/namespaces/%s/vulnerabilityreports" % NS
 OBS_PATH = "/apis/zen.kube-zen.io/v1alpha1/namespaces/%s/observations" % NS
 

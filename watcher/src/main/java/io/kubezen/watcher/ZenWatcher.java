@@ -99,6 +99,7 @@ public final class ZenWatcher {
   public ZenWatcher start() {
     long t0 = System.nanoTime();
     Sources sources = Sources.standard();
+    metrics.preregister(KnownMetricLabels.of(settings, sources.builtInNames()));
     if (settings.kubernetesMode() && storeFactory == null) {
       // In a pod: the service account; outside: KUBECONFIG or ~/.kube/config.
       // Every request counted by verb, resource and code (zen_watcher_kube_requests_total).
@@ -154,6 +155,9 @@ public final class ZenWatcher {
               .withCheckpoint(settings.podNamespace(),
                   SourceOptions.checkpointNameFor(settings.leaderElection().id()))
               .withNamespacedAccess(settings.accessScope() == Settings.AccessScope.NAMESPACES));
+      if (w.warmStandby()) {
+        sourceManager.standby();
+      }
     }
     if (settings.ingesters().dir().isPresent()) {
       ingestersDirectory = new IngestersDirectory(settings.ingesters().dir().get(), settings.ingesters().dirPoll(),
@@ -319,7 +323,11 @@ public final class ZenWatcher {
         ingesterSources.stop();
       }
       if (sources != null) {
-        sources.stop();
+        if (settings.watch().warmStandby()) {
+          sources.demote(); // the informers keep running for a later takeover
+        } else {
+          sources.stop();
+        }
       }
     }, "leader-work-stop");
     stopper.setDaemon(true);
@@ -378,10 +386,26 @@ public final class ZenWatcher {
     };
   }
 
+  /**
+   * The sources whose open Observations live as long as their finding is reported (TTL from
+   * resolvedAt): the state-like watched sources and the informer Ingesters, when this replica
+   * watches (Kubernetes mode); none standalone.
+   */
+  private java.util.Set<String> stateLikeSources() {
+    java.util.Set<String> out = new java.util.TreeSet<>();
+    if (sourceManager != null) {
+      io.kubezen.watcher.kube.BuiltInSources.all().stream().filter(w -> w.stateLike()).forEach(w -> out.add(w.source()));
+    }
+    if (ingesterInformers != null) {
+      out.addAll(ingesterInformers.sourceNames());
+    }
+    return out;
+  }
+
   /** One TTL sweep. Public so that tests and operators can trigger one. */
   public GcResult collectGarbage() {
     try {
-      GcResult r = store.deleteExpired(clock.instant());
+      GcResult r = store.deleteExpired(clock.instant(), stateLikeSources());
       metrics.gcDeleted(r.deleted());
       metrics.gcErrors(r.errors());
       if (r.deleted() > 0 || r.errors() > 0) {
@@ -427,6 +451,9 @@ public final class ZenWatcher {
     if (elector != null) {
       // Leader work is already stopped: this releases the Lease so that a follower takes it at once.
       elector.close(Duration.ofNanos(Math.max(1, deadline - System.nanoTime())));
+    }
+    if (sourceManager != null) {
+      sourceManager.close();
     }
     if (gc != null) {
       gc.shutdownNow();

@@ -1,5 +1,6 @@
 package io.kubezen.api.v1alpha1;
 
+import com.fasterxml.jackson.annotation.JsonClassDescription;
 import io.fabric8.crd.generator.annotation.AdditionalPrinterColumn;
 import io.fabric8.kubernetes.api.model.Namespaced;
 import io.fabric8.kubernetes.client.CustomResource;
@@ -15,6 +16,10 @@ import io.fabric8.kubernetes.model.annotation.Version;
  * over any resource (by group/version/resource) or a webhook path under {@code /ingest/}, with a
  * mapping from the input to findings, and its own filter and dedup window.
  */
+@JsonClassDescription("A source declared as a resource, applied without a restart: a webhook path under /ingest/, or"
+    + " an informer over any resource, with a mapping (CEL expressions) from the input to findings, its own filter and"
+    + " its own dedup window. Its findings become Observations with spec.source set to this Ingester's spec.source."
+    + " See docs/ingesters.md.")
 @Group(Observation.GROUP)
 @Version(Observation.VERSION)
 @Kind("Ingester")

@@ -1,5 +1,6 @@
 package io.kubezen.api.v1alpha1;
 
+import com.fasterxml.jackson.annotation.JsonClassDescription;
 import io.fabric8.crd.generator.annotation.AdditionalPrinterColumn;
 import io.fabric8.kubernetes.api.model.Namespaced;
 import io.fabric8.kubernetes.client.CustomResource;
@@ -11,6 +12,11 @@ import io.fabric8.kubernetes.model.annotation.Singular;
 import io.fabric8.kubernetes.model.annotation.Version;
 
 /** One normalized security or compliance finding: {@code zen.kube-zen.io/v1alpha1 Observation}. */
+@JsonClassDescription("One normalized security or compliance finding, from any source zen-watcher reads (Falco,"
+    + " Kubernetes audit, Trivy, Kyverno, kube-bench, Checkov, Kubernetes Warning events, generic webhooks, Ingesters)."
+    + " Named <source>-<first 16 hex digits of spec.fingerprint>: the same finding reported again is counted in"
+    + " status.count, never duplicated. Created and updated by zen-watcher; deleted by its garbage collector after"
+    + " spec.ttlSecondsAfterCreation.")
 @Group(Observation.GROUP)
 @Version(Observation.VERSION)
 @Kind("Observation")

@@ -1,14 +1,18 @@
 package io.kubezen.api.crd;
 
+import com.fasterxml.jackson.annotation.JsonClassDescription;
 import io.fabric8.crdv2.generator.CRDGenerationInfo;
 import io.fabric8.crdv2.generator.CRDGenerator;
 import io.fabric8.kubernetes.api.model.HasMetadata;
 import io.fabric8.kubernetes.api.model.apiextensions.v1.CustomResourceColumnDefinition;
 import io.fabric8.kubernetes.api.model.apiextensions.v1.CustomResourceDefinition;
 import io.fabric8.kubernetes.api.model.apiextensions.v1.CustomResourceDefinitionVersion;
+import io.fabric8.kubernetes.api.model.apiextensions.v1.JSONSchemaProps;
 import io.kubezen.api.v1alpha1.Ingester;
 import io.kubezen.api.v1alpha1.Observation;
 import java.io.IOException;
+import java.lang.reflect.ParameterizedType;
+import java.lang.reflect.Type;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
@@ -24,8 +28,12 @@ import java.util.TreeSet;
  * The build runs it into {@code api/target/crds}; {@code -Pregenerate-crds} points it at
  * {@code charts/zen-watcher/crds/}. {@code CrdFilesTest} fails when the committed files differ.
  *
- * <p>One post-processing step: the generator sorts printer columns by JSON path; this puts them in
- * the order {@code kubectl get} should show them ({@link #COLUMN_ORDER}).
+ * <p>Two post-processing steps: the generator sorts printer columns by JSON path; this puts them in
+ * the order {@code kubectl get} should show them ({@link #COLUMN_ORDER}). And the generator writes
+ * the {@code @JsonPropertyDescription} of every field but ignores {@code @JsonClassDescription}, so
+ * the descriptions of the schema's root, {@code spec} and {@code status} (which are not fields of
+ * ours) are taken from the {@code @JsonClassDescription} of the resource, spec and status classes
+ * ({@link #describeRoots}).
  */
 public final class CrdGenerator {
   /** The classes a CRD is generated for. */
@@ -60,7 +68,7 @@ public final class CrdGenerator {
         .withPostProcessor(new io.fabric8.crdv2.generator.CRDPostProcessor() {
           @Override
           public HasMetadata process(HasMetadata crd, String crdSpecVersion) {
-            return orderColumns((CustomResourceDefinition) crd);
+            return describeRoots(orderColumns((CustomResourceDefinition) crd));
           }
         })
         .customResourceClasses(RESOURCES)
@@ -72,6 +80,35 @@ public final class CrdGenerator {
       throw new IllegalStateException("expected " + RESOURCES.size() + " CRD files, generated " + files);
     }
     return files;
+  }
+
+  /**
+   * Sets the description of the schema root from the resource class, and of {@code spec} and
+   * {@code status} from the classes that are its {@code CustomResource<Spec, Status>} type
+   * arguments: each from its {@code @JsonClassDescription}, which must be there.
+   */
+  static CustomResourceDefinition describeRoots(CustomResourceDefinition crd) {
+    Class<? extends HasMetadata> type = RESOURCES.stream()
+        .filter(c -> HasMetadata.getFullResourceName(c).equals(crd.getMetadata().getName()))
+        .findFirst()
+        .orElseThrow(() -> new IllegalStateException("no resource class for " + crd.getMetadata().getName()));
+    Type[] specAndStatus = ((ParameterizedType) type.getGenericSuperclass()).getActualTypeArguments();
+    for (CustomResourceDefinitionVersion version : crd.getSpec().getVersions()) {
+      JSONSchemaProps root = version.getSchema().getOpenAPIV3Schema();
+      root.setDescription(classDescription(type));
+      root.getProperties().get("spec").setDescription(classDescription((Class<?>) specAndStatus[0]));
+      root.getProperties().get("status").setDescription(classDescription((Class<?>) specAndStatus[1]));
+    }
+    return crd;
+  }
+
+  private static String classDescription(Class<?> c) {
+    JsonClassDescription d = c.getAnnotation(JsonClassDescription.class);
+    if (d == null || d.value().isBlank()) {
+      throw new IllegalStateException(c.getName() + " needs a @JsonClassDescription: it describes the CRD's "
+          + "root, spec or status");
+    }
+    return d.value();
   }
 
   static CustomResourceDefinition orderColumns(CustomResourceDefinition crd) {

@@ -126,8 +126,12 @@ public record Settings(
    * @param namespaceSelector also watch namespaces with these labels; null for none
    * @param clusterScoped watch cluster-scoped reports even when namespaces are scoped
    */
+  /**
+   * @param warmStandby followers keep the watched sources' informers running (read-only) and know
+   *     what each object's findings are, so that a new leader's catch-up reads only what changed
+   */
   public record Watch(Set<String> sources, List<String> namespaces, String namespaceSelector, boolean clusterScoped,
-      Duration crdCheckInterval) {}
+      Duration crdCheckInterval, boolean warmStandby) {}
 
   /**
    * Declared sources and the filter from a ConfigMap.
@@ -168,6 +172,17 @@ public record Settings(
 
   public enum LogFormat { JSON, TEXT }
 
+  /**
+   * LOG_FORMAT when it is not set: JSON lines for a log pipeline in a pod ({@code
+   * KUBERNETES_SERVICE_HOST} set) whose output is not a terminal; text for a person everywhere else
+   * (outside a cluster, or {@code kubectl run -it}). A set LOG_FORMAT overrides both.
+   */
+  static LogFormat defaultLogFormat(Map<String, String> env, boolean stdoutIsTerminal) {
+    String host = env.get("KUBERNETES_SERVICE_HOST");
+    boolean inPod = host != null && !host.isBlank();
+    return inPod && !stdoutIsTerminal ? LogFormat.JSON : LogFormat.TEXT;
+  }
+
   /** The per-source body limit variables: {@code WEBHOOK_MAX_BODY_BYTES_<SOURCE>}. */
   public static final String BODY_LIMIT_PREFIX = "WEBHOOK_MAX_BODY_BYTES_";
 
@@ -178,8 +193,16 @@ public record Settings(
     return maxBodyBytesBySource.getOrDefault(source, maxBodyBytes);
   }
 
-  /** Reads and validates every setting; all problems are reported together. */
+  /**
+   * Reads and validates every setting; all problems are reported together. Whether this process's
+   * standard output is a terminal (which chooses the default LOG_FORMAT) is asked of the JVM.
+   */
   public static Settings fromEnv(Map<String, String> env) {
+    return fromEnv(env, Terminal.stdoutIsTerminal());
+  }
+
+  /** The same, with whether standard output is a terminal given (tests). */
+  public static Settings fromEnv(Map<String, String> env, boolean stdoutIsTerminal) {
     Reader r = new Reader(env);
     StoreKind defaultStore = env.containsKey("KUBERNETES_SERVICE_HOST") ? StoreKind.KUBERNETES : StoreKind.SQLITE;
     StoreKind store = r.enumValue("OBSERVATION_STORE", StoreKind.class, defaultStore);
@@ -270,7 +293,7 @@ public record Settings(
     int burst = (int) r.longIn("WEBHOOK_RATE_LIMIT_BURST", Math.max(1, (long) Math.ceil(rate * 2)), 1, 10_000_000);
     int queue = (int) r.longIn("WRITE_QUEUE_SIZE", 10_000, 1, 1_000_000);
     int batch = (int) r.longIn("WRITE_BATCH_SIZE", 500, 1, 10_000);
-    LogFormat logFormat = r.enumValue("LOG_FORMAT", LogFormat.class, LogFormat.JSON);
+    LogFormat logFormat = r.enumValue("LOG_FORMAT", LogFormat.class, defaultLogFormat(env, stdoutIsTerminal));
     String logLevel = r.get("LOG_LEVEL", "info", v -> {
       String l = v.toLowerCase(Locale.ROOT);
       if (!List.of("trace", "debug", "info", "warn", "error").contains(l)) {
@@ -352,7 +375,7 @@ public record Settings(
     }
     Watch watch = new Watch(sources == null ? Set.of() : sources, namespaces == null ? List.of() : namespaces,
         selector, watchClusterScoped,
-        Duration.ofSeconds(r.longIn("SOURCE_CRD_CHECK_INTERVAL_SECONDS", 30, 1, 3600)));
+        Duration.ofSeconds(r.longIn("SOURCE_CRD_CHECK_INTERVAL_SECONDS", 30, 1, 3600)), r.bool("WARM_STANDBY", true));
     Optional<String> filterConfigMap = r.optional("FILTER_CONFIGMAP", v -> {
       if (!v.matches("^([a-z0-9]([-a-z0-9]*[a-z0-9])?/)?[a-z0-9]([-.a-z0-9]*[a-z0-9])?$")) {
         throw new IllegalArgumentException("must be a ConfigMap name or namespace/name");

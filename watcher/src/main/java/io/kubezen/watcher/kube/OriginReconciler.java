@@ -70,7 +70,12 @@ final class OriginReconciler implements AutoCloseable {
     }
   }
 
-  OriginReconciler(Pipeline pipeline, ObservationStore store, Clock clock, int threads) {
+  /** Where what each reconciled object's findings map to is remembered (null: nowhere). */
+  private final Map<String, SourceManager.Digest> digests;
+
+  OriginReconciler(Pipeline pipeline, ObservationStore store, Clock clock, int threads,
+      Map<String, SourceManager.Digest> digests) {
+    this.digests = digests;
     this.pipeline = pipeline;
     this.store = store;
     this.clock = clock;
@@ -90,6 +95,11 @@ final class OriginReconciler implements AutoCloseable {
       f.whenComplete((v, e) -> handled.add(uid));
     }
     return f;
+  }
+
+  /** Marks {@code uid} as reconciled without work: its Observations are what its findings say (warm standby). */
+  void alreadyReconciled(String uid) {
+    handled.add(uid);
   }
 
   /** True when an upsert of {@code uid} has been done (or given up on). */
@@ -113,15 +123,23 @@ final class OriginReconciler implements AutoCloseable {
       return CompletableFuture.completedFuture(null);
     }
     String uid = object.getMetadata().getUid();
+    if (digests != null && uid != null) {
+      digests.remove(uid);
+    }
     return inOrder(uid, () -> CompletableFuture.runAsync(() -> resolveExcept(uid, Set.of()), executor), source, object);
+  }
+
+  /** The findings of a watched object; throws InvalidInputException when it cannot be read. */
+  static List<Finding> findings(WatchedSource source, GenericKubernetesResource object, Clock clock) {
+    WatchedSource.Input input = source.reader().read(object);
+    return input == null ? List.of()
+        : source.normalizer().normalize(input.json(), new IngestContext(clock.instant(), input.params()));
   }
 
   private CompletableFuture<Void> upsert(WatchedSource source, GenericKubernetesResource object, String uid) {
     List<Finding> findings;
     try {
-      WatchedSource.Input input = source.reader().read(object);
-      findings = input == null ? List.of()
-          : source.normalizer().normalize(input.json(), new IngestContext(clock.instant(), input.params()));
+      findings = findings(source, object, clock);
     } catch (InvalidInputException e) {
       // Unreadable: nothing is known about its findings, so nothing is resolved either.
       log.warn("{} {}: cannot read {}: {}", source.source(), source.gvr(), ObjectReaders.name(object), e.getMessage());
@@ -129,6 +147,9 @@ final class OriginReconciler implements AutoCloseable {
     }
     return pipeline.reconcile(source.normalizer(), findings, uid).thenAcceptAsync(result -> {
       created.addAndGet(result.created());
+      if (digests != null) {
+        digests.put(uid, SourceManager.Digest.of(result.current()));
+      }
       if (source.stateLike()) {
         resolveExcept(uid, new HashSet<>(result.current()));
       }

@@ -98,6 +98,40 @@ public final class SourceManager implements AutoCloseable {
     }
   }
 
+  /**
+   * The Observations one watched object's findings map to, as sorted 64-bit hashes of their keys:
+   * a few bytes per finding, enough to tell whether the Observations match the object.
+   */
+  record Digest(long[] keys) {
+    static Digest of(List<io.kubezen.watcher.store.ObservationKey> keys) {
+      long[] h = new long[keys.size()];
+      for (int i = 0; i < h.length; i++) {
+        h[i] = hash(keys.get(i).namespace(), keys.get(i).name());
+      }
+      java.util.Arrays.sort(h);
+      return new Digest(h);
+    }
+
+    /** FNV-1a, 64 bits, of {@code namespace/name}. */
+    static long hash(String namespace, String name) {
+      long h = 0xcbf29ce484222325L;
+      String s = namespace + "/" + name;
+      for (int i = 0; i < s.length(); i++) {
+        h ^= s.charAt(i);
+        h *= 0x100000001b3L;
+      }
+      return h;
+    }
+
+    /** True when {@code open} (the keys of the unresolved Observations of the object) are exactly these. */
+    boolean matches(long[] open) {
+      long[] sorted = open.clone();
+      java.util.Arrays.sort(sorted);
+      long[] mine = java.util.Arrays.stream(keys).distinct().toArray();
+      return java.util.Arrays.equals(mine, java.util.Arrays.stream(sorted).distinct().toArray());
+    }
+  }
+
   /** One enabled watched source and its state. */
   private final class Unit {
     final WatchedSource source;
@@ -122,7 +156,14 @@ public final class SourceManager implements AutoCloseable {
 
   /** What one start() brought up; dropped by stop(). */
   private static final class Run {
-    final OriginReconciler reconciler;
+    /** Replaced on each promotion (a halted reconciler cannot be reused). */
+    volatile OriginReconciler reconciler;
+    /** True while this replica leads: events are reconciled; false in warm standby: only remembered. */
+    volatile boolean active;
+    /** True from becoming leader until demoted or stopped (a halt fences, but the term lasts until then). */
+    volatile boolean leading;
+    /** What each watched object's findings map to (by uid), for the catch-up of a warm standby. */
+    final Map<String, Digest> digests = new ConcurrentHashMap<>();
     final ScheduledExecutorService checker;
     /** Null without a checkpoint. */
     final EventCheckpoint checkpoint;
@@ -132,8 +173,8 @@ public final class SourceManager implements AutoCloseable {
     SharedIndexInformer<Namespace> namespaceInformer;
     volatile boolean namespacesSynced;
     volatile boolean stopped;
-    final long startedNanos = System.nanoTime();
-    final java.util.concurrent.CompletableFuture<CatchUp> caughtUp = new java.util.concurrent.CompletableFuture<>();
+    volatile long startedNanos = System.nanoTime();
+    volatile java.util.concurrent.CompletableFuture<CatchUp> caughtUp = new java.util.concurrent.CompletableFuture<>();
 
     Run(OriginReconciler reconciler, ScheduledExecutorService checker, EventCheckpoint checkpoint,
         ScheduledExecutorService eventExecutor) {
@@ -186,9 +227,149 @@ public final class SourceManager implements AutoCloseable {
 
   /** Starts every enabled source (no-op when started). Returns at once; the informers sync in the background. */
   public synchronized SourceManager start() {
-    if (run != null) {
-      return this;
+    if (run == null) {
+      run = newRun(true);
+    } else if (!run.active) {
+      activate(run);
     }
+    return this;
+  }
+
+  /**
+   * Warm standby (no-op when running): the informers run and each object's findings are
+   * remembered ({@link Digest}), nothing is written. A later {@link #start} makes this replica lead
+   * with a catch-up that reads only the objects whose Observations do not match what it remembers.
+   */
+  public synchronized SourceManager standby() {
+    if (run == null) {
+      run = newRun(false);
+    }
+    return this;
+  }
+
+  /** Standby to leading: a fresh reconciler, the leader-only feeds, and the catch-up from the digests. */
+  private void activate(Run r) {
+    OriginReconciler unused = r.reconciler;
+    r.reconciler = new OriginReconciler(pipeline, store, clock, RECONCILE_THREADS, r.digests);
+    unused.close(Duration.ZERO);
+    r.startedNanos = System.nanoTime();
+    r.caughtUp = new java.util.concurrent.CompletableFuture<>();
+    r.active = true;
+    r.leading = true;
+    reconcileInformers(r); // the event streams resuming from the checkpoint run on the leader only
+    Thread t = new Thread(() -> catchUpFromDigests(r), "source-catch-up");
+    t.setDaemon(true);
+    t.start();
+    log.info("watched sources starting (from warm standby)");
+  }
+
+  /**
+   * Leading to warm standby: fenced at once, the work under way drained (bounded), the
+   * leader-only feeds stopped and the checkpoint written; the informers keep running.
+   */
+  public void demote() {
+    Run r;
+    synchronized (this) {
+      r = run;
+      if (r == null || !r.leading) {
+        if (r != null) {
+          r.active = false;
+          r.reconciler.halt();
+        }
+        return;
+      }
+      r.active = false;
+      r.leading = false;
+      r.reconciler.halt();
+    }
+    reconcileInformers(r);
+    r.reconciler.close(Duration.ofSeconds(10));
+    if (r.checkpoint != null) {
+      writeCheckpoint(r, true);
+    }
+    log.info("watched sources stopped (back to warm standby: the informers go on)");
+  }
+
+  /**
+   * The catch-up of a warm standby: each object whose remembered findings match its unresolved
+   * Observations (the cache answers) is done without a request; each other one (changed since the
+   * last leader reconciled it, or never seen whole) is read and reconciled.
+   */
+  private void catchUpFromDigests(Run r) {
+    OriginReconciler rec = r.reconciler;
+    long read = 0;
+    long matched = 0;
+    for (Unit u : units) {
+      for (Feed feed : u.informers.values()) {
+        if (!(feed instanceof InformerFeed f)) {
+          continue;
+        }
+        for (GenericKubernetesResource o : f.informer().getStore().list()) {
+          if (!r.active || r.stopped || rec != r.reconciler) {
+            return;
+          }
+          String uid = o.getMetadata().getUid();
+          if (uid == null) {
+            continue;
+          }
+          Digest d = r.digests.get(uid);
+          try {
+            if (d != null && d.matches(openKeys(uid))) {
+              rec.alreadyReconciled(uid);
+              matched++;
+              continue;
+            }
+            read++;
+            var op = client.genericKubernetesResources(u.source.resource());
+            String ns = o.getMetadata().getNamespace();
+            GenericKubernetesResource full = u.source.namespaced() && ns != null
+                ? op.inNamespace(ns).withName(o.getMetadata().getName()).get()
+                : op.withName(o.getMetadata().getName()).get();
+            if (full == null) {
+              rec.alreadyReconciled(uid); // deleted meanwhile: its delete event follows
+            } else {
+              rec.upserted(u.source, full);
+            }
+          } catch (RuntimeException e) {
+            // the next update or re-list of the object reconciles it
+            log.warn("{}: catch-up of {}/{} failed: {}", u.source.id(), o.getMetadata().getNamespace(),
+                o.getMetadata().getName(), e.toString());
+            rec.alreadyReconciled(uid);
+          }
+        }
+      }
+    }
+    log.info("catch-up from warm standby: {} objects matched their Observations, {} read and reconciled", matched,
+        read);
+  }
+
+  /** The key hashes of the unresolved Observations of the object with this uid. */
+  private long[] openKeys(String uid) {
+    return store.listByOrigin(uid).stream()
+        .filter(o -> o.getStatus() == null || !Boolean.TRUE.equals(o.getStatus().resolved()))
+        .mapToLong(o -> Digest.hash(o.getMetadata().getNamespace(), o.getMetadata().getName()))
+        .toArray();
+  }
+
+  /** Warm standby: remembers what the object's findings map to (no write). */
+  private void remember(Run r, WatchedSource source, GenericKubernetesResource object) {
+    String uid = object.getMetadata().getUid();
+    if (uid == null) {
+      return;
+    }
+    try {
+      r.digests.put(uid, Digest.of(pipeline.keys(source.normalizer(), OriginReconciler.findings(source, object,
+          clock))));
+    } catch (RuntimeException e) { // unreadable (InvalidInputException) or the filter failed
+      r.digests.remove(uid); // unknown: the catch-up reads it
+    }
+    if (r.active) {
+      // Promoted meanwhile: the catch-up may have judged this object by its previous digest.
+      r.reconciler.upserted(source, object);
+    }
+  }
+
+  private Run newRun(boolean active) {
     ScheduledExecutorService checker = Executors.newSingleThreadScheduledExecutor(r -> {
       Thread t = new Thread(r, "source-crd-check");
       t.setDaemon(true);
@@ -201,9 +382,11 @@ public final class SourceManager implements AutoCloseable {
       th.setDaemon(true);
       return th;
     });
-    Run r = new Run(new OriginReconciler(pipeline, store, clock, RECONCILE_THREADS), checker, checkpoint,
+    Run r = new Run(new OriginReconciler(pipeline, store, clock, RECONCILE_THREADS, null), checker, checkpoint,
         eventExecutor);
-    run = r;
+    r.active = active;
+    r.leading = active;
+    r.reconciler = new OriginReconciler(pipeline, store, clock, RECONCILE_THREADS, r.digests);
     if (namespaceSelector != null) {
       startNamespaceInformer(r);
     }
@@ -217,10 +400,15 @@ public final class SourceManager implements AutoCloseable {
     checker.scheduleWithFixedDelay(() -> checkCaughtUp(r), 20, 50, TimeUnit.MILLISECONDS);
     if (checkpoint != null) {
       long cp = options.checkpointInterval().toMillis();
-      checker.scheduleWithFixedDelay(() -> writeCheckpoint(r), cp, cp, TimeUnit.MILLISECONDS);
+      checker.scheduleWithFixedDelay(() -> writeCheckpoint(r, false), cp, cp, TimeUnit.MILLISECONDS);
     }
-    log.info("watched sources starting: {}", units.stream().map(u -> u.source.id()).toList());
-    return this;
+    if (active) {
+      log.info("watched sources starting: {}", units.stream().map(u -> u.source.id()).toList());
+    } else {
+      log.info("warm standby: watching sources {} (nothing is written until this replica leads)",
+          units.stream().map(u -> u.source.id()).toList());
+    }
+    return r;
   }
 
   /**
@@ -242,13 +430,13 @@ public final class SourceManager implements AutoCloseable {
   public void halt() {
     Run r = run;
     if (r != null) {
-      r.stopped = true;
+      r.active = false;
       r.reconciler.halt();
     }
   }
 
   private void checkCaughtUp(Run r) {
-    if (r.stopped || r.caughtUp.isDone()) {
+    if (r.stopped || !r.active || r.caughtUp.isDone()) {
       return;
     }
     for (Unit u : units) {
@@ -280,6 +468,9 @@ public final class SourceManager implements AutoCloseable {
       return;
     }
     run = null;
+    boolean wasActive = r.leading;
+    r.leading = false;
+    r.active = false;
     r.stopped = true;
     r.checker.shutdownNow();
     if (r.namespaceInformer != null) {
@@ -294,11 +485,11 @@ public final class SourceManager implements AutoCloseable {
     }
     r.eventExecutor.shutdownNow();
     r.reconciler.close(Duration.ofSeconds(10));
-    if (r.checkpoint != null) {
+    if (r.checkpoint != null && wasActive) {
       // The work under way is done (or dropped: then the position stays before it): the last word.
-      writeCheckpoint(r);
+      writeCheckpoint(r, true);
     }
-    log.info("watched sources stopped");
+    log.info(wasActive ? "watched sources stopped" : "warm standby stopped");
   }
 
   @Override
@@ -500,6 +691,9 @@ public final class SourceManager implements AutoCloseable {
     if (!u.availability.available()) {
       return Set.of();
     }
+    if (r.checkpoint != null && !u.source.stateLike() && !r.active) {
+      return Set.of(); // event streams resuming from the checkpoint: the leader's only
+    }
     if (!u.source.namespaced()) {
       return options.clusterScopedWatched() ? Set.of(ALL) : Set.of();
     }
@@ -576,7 +770,10 @@ public final class SourceManager implements AutoCloseable {
   }
 
   /** Records every event stream's stored position and writes the checkpoint (a failure is retried next time). */
-  private void writeCheckpoint(Run r) {
+  private void writeCheckpoint(Run r, boolean last) {
+    if (!r.active && !last) {
+      return; // only the leader's event streams have positions to record
+    }
     try {
       for (EventSource es : r.eventSources) {
         es.publish();
@@ -631,7 +828,15 @@ public final class SourceManager implements AutoCloseable {
     @Override
     public void onAdd(GenericKubernetesResource obj) {
       if (seen()) {
+        upserted(obj);
+      }
+    }
+
+    private void upserted(GenericKubernetesResource obj) {
+      if (run.active) {
         run.reconciler.upserted(source, obj);
+      } else {
+        remember(run, source, obj);
       }
     }
 
@@ -645,13 +850,17 @@ public final class SourceManager implements AutoCloseable {
       if (before != null && before.equals(after)) {
         return; // a resync: nothing changed
       }
-      run.reconciler.upserted(source, newObj);
+      upserted(newObj);
     }
 
     @Override
     public void onDelete(GenericKubernetesResource obj, boolean deletedFinalStateUnknown) {
       if (seen()) {
-        run.reconciler.deleted(source, obj);
+        if (run.active) {
+          run.reconciler.deleted(source, obj);
+        } else if (obj.getMetadata().getUid() != null) {
+          run.digests.remove(obj.getMetadata().getUid());
+        }
       }
     }
 

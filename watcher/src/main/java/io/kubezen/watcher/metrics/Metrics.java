@@ -73,7 +73,7 @@ public final class Metrics {
   private final Set<String> customSourceLabels = ConcurrentHashMap.newKeySet();
   private final Map<Key, Counter> counters = new ConcurrentHashMap<>();
   private final Map<String, Timer> processingTimers = new ConcurrentHashMap<>();
-  private final Map<Key, java.util.concurrent.atomic.AtomicLong> gaugeValues = new ConcurrentHashMap<>();
+  private final Map<Key, GaugeValue> gaugeValues = new ConcurrentHashMap<>();
   private final Timer writeTimer;
 
   private record Key(String name, String a, String b, String c) {}
@@ -226,6 +226,20 @@ public final class Metrics {
     return writeTimer;
   }
 
+  /** The value of a gauge this class keeps: a double, NaN while unknown (it is written at once where known). */
+  private static final class GaugeValue {
+    private final java.util.concurrent.atomic.AtomicLong bits =
+        new java.util.concurrent.atomic.AtomicLong(Double.doubleToLongBits(Double.NaN));
+
+    void set(double value) {
+      bits.set(Double.doubleToLongBits(value));
+    }
+
+    double get() {
+      return Double.longBitsToDouble(bits.get());
+    }
+  }
+
   /** 1 when every informer of a watched source has listed its objects, else 0. */
   public void informerCacheSynced(String source, boolean synced) {
     gaugeValue(INFORMER_CACHE_SYNCED, "1 when every informer of a watched source has synced its cache, else 0",
@@ -277,10 +291,14 @@ public final class Metrics {
 
   /** Time from the previous leader's last Lease renew (or its release) to this replica starting the leader work. */
   public void failover(Duration d) {
-    Timer.builder(FAILOVER_DURATION)
+    failoverTimer().record(d);
+  }
+
+  private Timer failoverTimer() {
+    return Timer.builder(FAILOVER_DURATION)
         .description("Time from the previous leader's last Lease renew or release to this replica starting leader work")
         .serviceLevelObjectives(HANDOFF_BUCKETS)
-        .register(registry).record(d);
+        .register(registry);
   }
 
   /**
@@ -288,20 +306,113 @@ public final class Metrics {
    * listed and reconciled what it found; {@code created} Observations were missing and created.
    */
   public void catchUp(Duration d, long created) {
-    Timer.builder(CATCHUP_DURATION)
-        .description("Time from starting leader work until every watched source has listed and reconciled its objects")
-        .serviceLevelObjectives(HANDOFF_BUCKETS)
-        .register(registry).record(d);
-    counter(CATCHUP_CREATED, "Observations created by the catch-up of a new leader (missing after a failover)", null,
-        null, null, null, null, null).increment(created);
+    catchUpTimer().record(d);
+    catchUpCreated().increment(created);
   }
 
-  private java.util.concurrent.atomic.AtomicLong gaugeValue(String name, String description, String k1, String v1,
-      String k2, String v2) {
+  private Timer catchUpTimer() {
+    return Timer.builder(CATCHUP_DURATION)
+        .description("Time from starting leader work until every watched source has listed and reconciled its objects")
+        .serviceLevelObjectives(HANDOFF_BUCKETS)
+        .register(registry);
+  }
+
+  private Counter catchUpCreated() {
+    return counter(CATCHUP_CREATED, "Observations created by the catch-up of a new leader (missing after a failover)",
+        null, null, null, null, null, null);
+  }
+
+  // ---- Pre-registration: every series whose labels are known at start exists from the first scrape.
+
+  /**
+   * The label values known at start, for {@link #preregister}.
+   *
+   * @param sources the built-in source names (webhook sources, in every mode)
+   * @param filterReasons every {@code reason} of {@link #OBSERVATIONS_FILTERED}
+   * @param webhookStatuses every HTTP status a webhook is answered with, with its {@code reason} label
+   *     of {@link #WEBHOOK_EVENTS_DROPPED} (200 has none)
+   * @param watched the watched sources that run (Kubernetes mode; empty standalone), each with the
+   *     {@code gvr} labels of its resources
+   */
+  public record KnownLabels(Set<String> sources, List<String> filterReasons, Map<Integer, String> webhookStatuses,
+      Map<String, List<String>> watched) {
+    public KnownLabels {
+      sources = Set.copyOf(sources);
+      filterReasons = List.copyOf(filterReasons);
+      webhookStatuses = Map.copyOf(webhookStatuses);
+      watched = Map.copyOf(watched);
+    }
+  }
+
+  /**
+   * Registers every series whose labels are known at start, so that a fresh scrape shows each
+   * metric the alert rules and dashboards use before any traffic: counters at 0 (label-free ones,
+   * and per built-in source for every bounded label value: severities, categories, filter reasons,
+   * HTTP statuses), the histograms with no observation, and for each watched source {@code
+   * informer_cache_synced} 0 (not synced yet). Two gauges whose 0 would be a false statement start
+   * as NaN until known, which no comparison in the rules matches: {@code source_available} (a 0
+   * would fire ZenWatcherSourceUnavailable on a replica that has not looked yet) and {@code
+   * source_watch_last_event_timestamp_seconds} (a 0 would read as "last event in 1970"). Custom
+   * sources (generic webhooks, Ingesters) are not known at start: their series appear at their first
+   * finding, as before.
+   */
+  public void preregister(KnownLabels known) {
+    gcDeleted(0);
+    gcErrors(0);
+    for (String result : List.of("success", "error")) {
+      counter(FILTER_RELOADS, "Filter configuration loads, by result", "result", result, null, null, null, null);
+    }
+    catchUpCreated();
+    failoverTimer();
+    catchUpTimer();
+    for (String source : new java.util.TreeSet<>(known.sources())) {
+      for (Severity severity : Severity.values()) {
+        counter(EVENTS, "Findings received, by source and severity", "source", source, "severity", severity.wire(),
+            null, null);
+        for (Category category : Category.values()) {
+          counter(OBSERVATIONS_CREATED, "Observations created in the store", "source", source, "category",
+              category.wire(), "severity", severity.wire());
+        }
+      }
+      deduped(source, 0);
+      createErrors(source, 0);
+      counter(FILTER_EXPRESSION_ERRORS, "Filter expressions that failed to evaluate (the finding was kept)",
+          "source", source, null, null, null, null);
+      for (String reason : known.filterReasons()) {
+        counter(OBSERVATIONS_FILTERED, "Findings dropped by the filter, by reason", "source", source, "reason", reason,
+            null, null);
+      }
+      known.webhookStatuses().forEach((code, reason) -> {
+        counter(WEBHOOK_REQUESTS, "Webhook requests by source and HTTP status", "source", source, "code",
+            Integer.toString(code), null, null);
+        if (reason != null && !reason.isEmpty()) {
+          webhookEventsDropped(source, reason, 0);
+        }
+      });
+      processing(source);
+    }
+    known.watched().forEach((source, gvrs) -> {
+      informerCacheSynced(source, false);
+      for (String gvr : gvrs) {
+        gaugeValue(SOURCE_AVAILABLE, "1 when a watched source's resource is served (its CRD is installed), else 0",
+            "source", sourceLabel(source), "gvr", gvr);
+        gaugeValue(SOURCE_WATCH_LAST_EVENT, "Unix time of the last object a watched source delivered", "source",
+            sourceLabel(source), "gvr", gvr);
+        counter(SOURCE_WATCH_RESTARTS, "Watches or lists of a watched source that failed and were restarted", "source",
+            sourceLabel(source), "gvr", gvr, null, null);
+      }
+    });
+  }
+
+  private void deduped(String source, int n) {
+    counter(OBSERVATIONS_DEDUPED, "Findings merged into an existing Observation", "source", sourceLabel(source),
+        null, null, null, null).increment(n);
+  }
+
+  private GaugeValue gaugeValue(String name, String description, String k1, String v1, String k2, String v2) {
     return gaugeValues.computeIfAbsent(new Key(name, v1, v2, null), k -> {
-      java.util.concurrent.atomic.AtomicLong v = new java.util.concurrent.atomic.AtomicLong();
-      Gauge.Builder<java.util.concurrent.atomic.AtomicLong> b = Gauge.builder(name, v,
-          java.util.concurrent.atomic.AtomicLong::doubleValue).description(description).tag(k1, v1);
+      GaugeValue v = new GaugeValue();
+      Gauge.Builder<GaugeValue> b = Gauge.builder(name, v, GaugeValue::get).description(description).tag(k1, v1);
       if (k2 != null) {
         b.tag(k2, v2);
       }

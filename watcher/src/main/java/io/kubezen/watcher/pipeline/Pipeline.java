@@ -180,6 +180,22 @@ public final class Pipeline {
         });
   }
 
+  /**
+   * The keys of the Observations {@link #reconcile} would keep for these findings (the filter
+   * applied, nothing counted, nothing written): what a warm standby remembers of each watched object.
+   */
+  public List<ObservationKey> keys(Normalizer normalizer, List<Finding> findings) {
+    Filter current = filter.get();
+    List<ObservationKey> out = new ArrayList<>(findings.size());
+    for (Finding f : findings) {
+      if (current.apply(f).kept()) {
+        Placement p = factory.place(f, normalizer.kind());
+        out.add(new ObservationKey(p.namespace(), p.name()));
+      }
+    }
+    return out;
+  }
+
   /** Counts the finding, applies the filter, and counts a drop or an expression error; true when kept. */
   private boolean passes(Filter current, String source, Finding f) {
     metrics.event(source, f.severity());

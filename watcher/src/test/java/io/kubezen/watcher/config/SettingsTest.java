@@ -27,8 +27,26 @@ class SettingsTest {
     assertThat(s.maxBodyBytesFor("falco")).isEqualTo(1 << 20);
     assertThat(s.authToken()).isEmpty();
     assertThat(s.rateLimitPerSecond()).isZero();
-    assertThat(s.logFormat()).isEqualTo(Settings.LogFormat.JSON);
+    assertThat(s.logFormat()).as("text for a person outside a cluster").isEqualTo(Settings.LogFormat.TEXT);
     assertThat(s.filterConfig()).isEmpty();
+  }
+
+  @Test
+  void logsAreJsonInAPodAndTextOnATerminalOrOutsideAClusterUnlessLogFormatSaysOtherwise() {
+    Map<String, String> pod = Map.of("KUBERNETES_SERVICE_HOST", "10.0.0.1");
+    assertThat(Settings.fromEnv(pod, false).logFormat()).isEqualTo(Settings.LogFormat.JSON);
+    assertThat(Settings.fromEnv(pod, true).logFormat()).as("kubectl run -it").isEqualTo(Settings.LogFormat.TEXT);
+    assertThat(Settings.fromEnv(Map.of(), false).logFormat()).isEqualTo(Settings.LogFormat.TEXT);
+    assertThat(Settings.fromEnv(Map.of(), true).logFormat()).isEqualTo(Settings.LogFormat.TEXT);
+    assertThat(Settings.fromEnv(Map.of("KUBERNETES_SERVICE_HOST", " "), false).logFormat())
+        .isEqualTo(Settings.LogFormat.TEXT);
+    // LOG_FORMAT overrides both
+    assertThat(Settings.fromEnv(Map.of("KUBERNETES_SERVICE_HOST", "10.0.0.1", "LOG_FORMAT", "text"), false)
+        .logFormat()).isEqualTo(Settings.LogFormat.TEXT);
+    assertThat(Settings.fromEnv(Map.of("LOG_FORMAT", "JSON"), true).logFormat()).isEqualTo(Settings.LogFormat.JSON);
+    assertThatThrownBy(() -> Settings.fromEnv(Map.of("KUBERNETES_SERVICE_HOST", "10.0.0.1", "LOG_FORMAT", "yaml"),
+        false)).isInstanceOfSatisfying(SettingsException.class, e -> assertThat(e.problems())
+            .containsExactly("LOG_FORMAT='yaml': must be one of json, text"));
   }
 
   @Test

@@ -16,35 +16,55 @@ import java.util.List;
 import java.util.Map;
 import java.util.concurrent.TimeUnit;
 
-/** Starts the built jar as a process on a free loopback port and talks to it over HTTP. */
-final class JarRunner {
-  record Running(Process process, int port, Path log) {}
+/** Starts the built jar as a process on a free loopback port and talks to it over HTTP (used by e2e and ops tests). */
+public final class JarRunner {
+  public record Running(Process process, int port, Path log) {}
 
   static final String JAR = System.getProperty("zenwatcher.jar", "target/zen-watcher.jar");
   final HttpClient http = HttpClient.newBuilder().connectTimeout(Duration.ofSeconds(2)).build();
 
-  Running start(Path dir, Map<String, String> env) throws Exception {
+  public Running start(Path dir, Map<String, String> env) throws Exception {
     return start(dir, env, List.of());
   }
 
   /** The same, with JVM options after {@code -Xmx256m} (e.g. a smaller footprint for several processes). */
   Running start(Path dir, Map<String, String> env, List<String> jvmOptions) throws Exception {
-    int port;
-    try (ServerSocket s = new ServerSocket(0)) {
-      port = s.getLocalPort();
-    }
+    int port = freePort();
     Path log = Files.createTempFile(dir, "zw", ".log");
     List<String> cmd = new java.util.ArrayList<>(List.of(javaBin(), "-Xmx256m"));
     cmd.addAll(jvmOptions);
     cmd.addAll(List.of("-jar", JAR));
+    return start(cmd, port, log, env);
+  }
+
+  /**
+   * Runs {@code cmd} (the jar, or a wrapper of it) with the harness's environment: a port, loopback,
+   * a database under {@code dir}, JSON logs (the tests read them; the outside-a-cluster default is
+   * text, see LogFormatJarIT), then {@code env}, where a null value removes the variable.
+   */
+  Running start(List<String> cmd, int port, Path log, Map<String, String> env) throws Exception {
+    Path dir = log.getParent();
     ProcessBuilder pb = new ProcessBuilder(cmd)
         .redirectErrorStream(true).redirectOutput(log.toFile());
+    pb.environment().put("LOG_FORMAT", "json");
     pb.environment().put("WATCHER_PORT", Integer.toString(port));
     pb.environment().put("WATCHER_BIND_ADDRESS", "127.0.0.1");
     pb.environment().put("SQLITE_PATH", dir.resolve("data/zw.db").toString());
     pb.environment().put("DEDUP_FLUSH_INTERVAL_MILLIS", "200");
-    pb.environment().putAll(env);
+    env.forEach((k, v) -> {
+      if (v == null) {
+        pb.environment().remove(k);
+      } else {
+        pb.environment().put(k, v);
+      }
+    });
     return new Running(pb.start(), port, log);
+  }
+
+  static int freePort() throws IOException {
+    try (ServerSocket s = new ServerSocket(0)) {
+      return s.getLocalPort();
+    }
   }
 
   /** SIGKILL; returns once the process is gone. */
@@ -69,14 +89,14 @@ final class JarRunner {
     return Path.of(System.getProperty("java.home"), "bin", "java").toString();
   }
 
-  HttpResponse<String> call(String method, String url, String body) throws IOException, InterruptedException {
+  public HttpResponse<String> call(String method, String url, String body) throws IOException, InterruptedException {
     HttpRequest.Builder b = HttpRequest.newBuilder(URI.create(url)).timeout(Duration.ofSeconds(10));
     b = body == null ? b.method(method, HttpRequest.BodyPublishers.noBody())
         : b.header("Content-Type", "application/json").method(method, HttpRequest.BodyPublishers.ofString(body));
     return http.send(b.build(), HttpResponse.BodyHandlers.ofString());
   }
 
-  long awaitReady(Running r) throws Exception {
+  public long awaitReady(Running r) throws Exception {
     long t0 = System.nanoTime();
     while (System.nanoTime() - t0 < TimeUnit.SECONDS.toNanos(30)) {
       assertThat(r.process().isAlive()).as("process died: " + Files.readString(r.log())).isTrue();

@@ -59,7 +59,7 @@ class StandaloneJarIT {
     r.process().destroy();
     assertThat(r.process().waitFor(20, TimeUnit.SECONDS)).as("exits within the shutdown timeout").isTrue();
     String log = Files.readString(r.log());
-    // Every log line is JSON (the default format).
+    // Every log line is JSON (LOG_FORMAT=json, set by JarRunner; LogFormatJarIT checks the defaults).
     for (String line : log.lines().filter(l -> !l.isBlank()).toList()) {
       JsonNode json = Json.MAPPER.readTree(line);
       assertThat(json.has("message") && json.has("level") && json.has("@timestamp")).as(line).isTrue();

@@ -182,6 +182,17 @@ public final class IngesterInformers implements AutoCloseable {
     stop();
   }
 
+  /** The source names of the informer Ingesters running now: state-like, their findings live while reported. */
+  public Set<String> sourceNames() {
+    Set<String> out = new java.util.TreeSet<>();
+    for (Running r : running.values()) {
+      if (r.spec != null && r.spec.source() != null) {
+        out.add(r.spec.source());
+      }
+    }
+    return out;
+  }
+
   /** The informer Ingesters running now ({@code namespace/name}). */
   public Set<String> runningKeys() {
     return Set.copyOf(running.keySet());

@@ -63,11 +63,18 @@ import org.slf4j.LoggerFactory;
  * {@link ObservationStore} as {@code zen.kube-zen.io/v1alpha1} Observation custom resources, for
  * kubernetes mode.
  *
+ * <h2>The Observation cache</h2>
+ * Every store keeps an {@link ObservationCache}: an informer over the Observations, trimmed. It
+ * answers "does this exist, with which status and resourceVersion", "what did this report
+ * produce", the live count, eviction victims and GC candidates, so that writes cost requests only
+ * for what changes. Until it has synced, reads go to the API server instead.
+ *
  * <h2>Writes</h2>
  * <ul>
- *   <li>Every write (create, status update, delete) takes a token of one token bucket
- *       ({@code writeQps}/{@code writeBurst}); the items of a batch run concurrently on
- *       {@code maxInFlight} worker threads. A 429 is retried by the client itself (it honours
+ *   <li>Every write (create, status patch, delete) takes a slot of the {@link AdaptiveLimiter}
+ *       (as fast as the API server answers; halved on 429/5xx, slower on rising latency; {@code
+ *       writeQps} an optional ceiling); the items of a batch run concurrently on {@code
+ *       maxInFlight} worker threads. A 429 is retried by the client itself (it honours
  *       Retry-After); should the client give up, the store waits {@code details.retryAfterSeconds}
  *       (1 s without it) and retries, at most {@link #MAX_THROTTLE_RETRIES} times.</li>
  *   <li>Create with the deterministic name; 409 AlreadyExists means the finding is stored already
@@ -86,12 +93,10 @@ import org.slf4j.LoggerFactory;
  *       was written (null for the failed ones). A caller that retries the whole batch counts the
  *       written ones twice (their create meets 409 and merges: count + 1 at worst); so does a lost
  *       acknowledgement of a create. Nothing is ever duplicated.</li>
- *   <li>{@code MAX_OBSERVATIONS}: when the store's count of live Observations has reached the cap,
- *       a new Observation (one that does not exist yet: that costs a get) evicts an Observation of a
- *       lower severity (the lowest there is; an arbitrary one of that severity, in API server
- *       order) or, when there is none, is refused: its outcome is {@link WriteOutcome#MISSING}.
- *       Both are counted ({@link #shedCount}). The live count is this replica's: an initial paged
- *       count at start, plus its creates, minus its deletes, and set again by every GC sweep.</li>
+ *   <li>{@code MAX_OBSERVATIONS}: when the live count (the cache's size plus the creates admitted
+ *       and not yet in it) has reached the cap, a new Observation evicts one of a lower severity
+ *       (the lowest there is, from the cache's severity index) or, when there is none, is refused:
+ *       its outcome is {@link WriteOutcome#MISSING}. Both are counted ({@link #shedCount}).</li>
  *   <li>{@code spec.details} larger than {@code maxDetailsBytes} is cut: largest values first,
  *       {@code truncated: true} added. The store adds the label {@link #LABEL_EVENT_TYPE}.</li>
  * </ul>

@@ -19,7 +19,6 @@ import java.util.Collection;
 import java.util.EnumMap;
 import java.util.List;
 import java.util.Map;
-import java.util.Objects;
 import java.util.Set;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.TimeUnit;
@@ -210,7 +209,8 @@ public final class ObservationCache implements AutoCloseable {
 
   /** The store wrote {@code o} (its result from the API server): the cache has it at once. */
   public void written(Observation o) {
-    put(toEntry(o));
+    Entry e = toEntry(o);
+    put(e.key(), e);
   }
 
   /** The store saw that {@code namespace/name} is gone (404, or deleted). */
@@ -228,15 +228,18 @@ public final class ObservationCache implements AutoCloseable {
 
   // ---------------------------------------------------------------- the entries and indexes
 
-  private void put(Entry e) {
-    String k = e.key();
-    entries.compute(k, (key, before) -> {
-      if (before != null) {
-        unindex(key, before);
+  /** Puts {@code e} under {@code key}, indexes kept in step; returns what was there. */
+  private Entry put(String key, Entry e) {
+    Entry[] before = new Entry[1];
+    entries.compute(key, (k, b) -> {
+      if (b != null) {
+        unindex(k, b);
       }
-      index(key, e);
+      before[0] = b;
+      index(k, e);
       return e;
     });
+    return before[0];
   }
 
   private Entry removeKey(String k) {
@@ -328,17 +331,8 @@ public final class ObservationCache implements AutoCloseable {
 
     @Override
     public Observation put(String key, Observation o) {
-      Entry e = toEntry(o);
-      Entry[] before = new Entry[1];
-      entries.compute(key, (k, b) -> {
-        if (b != null) {
-          unindex(k, b);
-        }
-        before[0] = b;
-        index(k, e);
-        return e;
-      });
-      return before[0] == null ? null : skeleton(before[0]);
+      Entry before = ObservationCache.this.put(key, toEntry(o));
+      return before == null ? null : skeleton(before);
     }
 
     @Override
@@ -372,9 +366,5 @@ public final class ObservationCache implements AutoCloseable {
     public boolean isFullState() {
       return false;
     }
-  }
-
-  static <T> T require(T t, String what) {
-    return Objects.requireNonNull(t, what);
   }
 }

@@ -111,7 +111,8 @@ class IngesterInformersTest {
     report(other, "elsewhere", Map.of("scan", "yes"));
     createIngester("scans", spec(List.of(ns), "scan=yes"));
     await().atMost(Duration.ofSeconds(15)).until(() -> observations().size() == 3);
-    assertThat(ready("scans").getStatus()).isEqualTo("True");
+    await().atMost(Duration.ofSeconds(15)).untilAsserted(() -> // the status is written on its own timer
+        assertThat(ready("scans")).isNotNull().extracting(Condition::getStatus).isEqualTo("True"));
     assertThat(observations()).allSatisfy(o -> {
       assertThat(o.getMetadata().getLabels()).containsEntry(Observation.LABEL_ORIGIN_UID, before.getMetadata().getUid());
       assertThat(o.getSpec().resource().name()).isEqualTo("web");
