@@ -32,11 +32,17 @@ class KubernetesStoreContractTest extends ObservationStoreContract {
 
   @Override
   protected ObservationStore open() {
-    client.resources(Observation.class).inAnyNamespace().list().getItems().stream()
-        .map(o -> o.getMetadata().getNamespace()).distinct()
-        .forEach(ns -> client.resources(Observation.class).inNamespace(ns).delete());
-    await().atMost(Duration.ofSeconds(30))
-        .until(() -> client.resources(Observation.class).inAnyNamespace().list().getItems().isEmpty());
+    // Other tests may have left thousands behind: a delete-collection of those can take long.
+    io.fabric8.kubernetes.client.Config config = KubeApiServer.config();
+    config.setRequestTimeout(120_000);
+    try (KubernetesClient cleaner = new io.fabric8.kubernetes.client.KubernetesClientBuilder().withConfig(config)
+        .build()) {
+      cleaner.resources(Observation.class).inAnyNamespace().list().getItems().stream()
+          .map(o -> o.getMetadata().getNamespace()).distinct()
+          .forEach(ns -> cleaner.resources(Observation.class).inNamespace(ns).delete());
+      await().atMost(Duration.ofSeconds(120))
+          .until(() -> cleaner.resources(Observation.class).inAnyNamespace().list().getItems().isEmpty());
+    }
     return KubeFixtures.store(client, fast());
   }
 
