@@ -60,10 +60,20 @@ final class Chart {
         "watchNamespaces", List.of("team-a", "team-b")));
   }
 
+  /** The postgres store with its credentials from a Secret, and the NetworkPolicy on. */
+  static ValueSet postgres() {
+    return new ValueSet("postgres", Map.of(
+        "clusterName", "prod-eu-1",
+        "networkPolicy", Map.of("enabled", true),
+        "store", Map.of("type", "postgres", "postgres", Map.of(
+            "url", "jdbc:postgresql://findings.db.example:5432/zen?sslmode=verify-full",
+            "existingSecret", "zen-db", "userKey", "username", "cidrs", List.of("10.20.0.0/16")))));
+  }
+
   static List<ValueSet> all() {
     return List.of(defaults(), fromChartFile("production", "values-production.yaml"),
         fromChartFile("minimal", "values-minimal.yaml"), namespaced(),
-        fromResource("everything", "values-everything.yaml"));
+        fromResource("everything", "values-everything.yaml"), postgres());
   }
 
   static Map<String, Object> readYaml(Path file) {

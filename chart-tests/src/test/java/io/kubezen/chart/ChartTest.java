@@ -207,11 +207,14 @@ class ChartTest {
     assertThat(sc.getCapabilities().getDrop()).containsExactly("ALL");
     assertThat(sc.getCapabilities().getAdd()).isNullOrEmpty();
     assertThat(sc.getSeccompProfile().getType()).isEqualTo("RuntimeDefault");
-    // the only writable path: /tmp, an emptyDir
-    assertThat(c.getVolumeMounts()).singleElement().satisfies(v -> {
+    // the only writable path: /tmp, an emptyDir; anything else (the postgres password) is a read-only Secret
+    assertThat(c.getVolumeMounts()).filteredOn(v -> !Boolean.TRUE.equals(v.getReadOnly()))
+        .singleElement().satisfies(v -> {
       assertThat(v.getMountPath()).isEqualTo("/tmp");
       assertThat(pod.getVolumes()).anyMatch(vol -> vol.getName().equals(v.getName()) && vol.getEmptyDir() != null);
     });
+    assertThat(c.getVolumeMounts()).filteredOn(v -> Boolean.TRUE.equals(v.getReadOnly())).allSatisfy(v ->
+        assertThat(pod.getVolumes()).anyMatch(vol -> vol.getName().equals(v.getName()) && vol.getSecret() != null));
   }
 
   @ParameterizedTest(name = "probes and ports ({0})")
@@ -384,6 +387,80 @@ class ChartTest {
         .satisfies(t -> assertThat(t.getIpBlock().getCidr()).isEqualTo("10.96.0.1/32"));
     assertThat(np.getSpec().getEgress().get(1).getPorts()).extracting(NetworkPolicyPort::getProtocol)
         .containsExactlyInAnyOrder("UDP", "TCP");
+  }
+
+  // ------------------------------------------------------------------ the postgres store
+
+  @Test
+  void thePostgresStoreIsWiredWithItsPasswordAsAFileFromTheSecret() {
+    Manifests m = Chart.template(Chart.postgres());
+    Map<String, EnvVar> env = env(m);
+    assertThat(env.get("OBSERVATION_STORE").getValue()).isEqualTo("postgres");
+    assertThat(env.get("POSTGRES_URL").getValue())
+        .isEqualTo("jdbc:postgresql://findings.db.example:5432/zen?sslmode=verify-full");
+    assertThat(env.get("CLUSTER_NAME").getValue()).isEqualTo("prod-eu-1");
+    assertThat(env.get("POSTGRES_USER").getValueFrom().getSecretKeyRef().getName()).isEqualTo("zen-db");
+    assertThat(env.get("POSTGRES_USER").getValueFrom().getSecretKeyRef().getKey()).isEqualTo("username");
+    assertThat(env.get("POSTGRES_PASSWORD_FILE").getValue()).isEqualTo("/etc/zen-watcher/postgres/password");
+    assertThat(env).doesNotContainKey("POSTGRES_PASSWORD");
+    assertThat(env.get("POSTGRES_POOL_SIZE").getValue()).isEqualTo("8");
+    assertThat(env.get("MODE").getValue()).isEqualTo("watcher");
+    assertThat(env.get("LEADER_ELECTION_MODE").getValue()).isEqualTo("builtin");
+    PodSpec pod = pod(m);
+    assertThat(pod.getVolumes()).filteredOn(v -> v.getSecret() != null).singleElement().satisfies(v -> {
+      assertThat(v.getSecret().getSecretName()).isEqualTo("zen-db");
+      assertThat(v.getSecret().getItems()).singleElement().satisfies(i -> {
+        assertThat(i.getKey()).isEqualTo("password");
+        assertThat(i.getPath()).isEqualTo("password");
+      });
+    });
+    assertThat(pod.getContainers().get(0).getVolumeMounts())
+        .anySatisfy(vm -> assertThat(vm.getMountPath()).isEqualTo("/etc/zen-watcher/postgres"));
+    // The kubernetes store (the default) has none of it.
+    Map<String, EnvVar> kube = env(Chart.template(Chart.defaults()));
+    assertThat(kube.get("OBSERVATION_STORE").getValue()).isEqualTo("kubernetes");
+    assertThat(kube.keySet()).noneMatch(k -> k.startsWith("POSTGRES_"));
+  }
+
+  @Test
+  void networkPolicyAllowsTheDatabaseOnlyWithThePostgresStore() {
+    NetworkPolicy np = Chart.template(Chart.postgres()).one(NetworkPolicy.class);
+    assertThat(np.getSpec().getEgress()).hasSize(3);
+    assertThat(np.getSpec().getEgress()).filteredOn(r -> r.getPorts().stream()
+            .anyMatch(p -> p.getPort().getIntVal() == 5432))
+        .singleElement().satisfies(r -> {
+          assertThat(r.getPorts()).extracting(p -> p.getPort().getIntVal()).containsExactly(5432);
+          assertThat(r.getTo()).singleElement()
+              .satisfies(t -> assertThat(t.getIpBlock().getCidr()).isEqualTo("10.20.0.0/16"));
+        });
+    NetworkPolicy kube = Chart.template(new ValueSet("kube-np", Map.of("networkPolicy", Map.of("enabled", true))))
+        .one(NetworkPolicy.class);
+    assertThat(kube.getSpec().getEgress()).noneMatch(r -> r.getPorts().stream()
+        .anyMatch(p -> p.getPort().getIntVal() == 5432));
+  }
+
+  @Test
+  void aReaderHasNoLeaderElectionAndNeedsNoClusterName() {
+    Map<String, EnvVar> env = env(Chart.template(new ValueSet("reader", Map.of("store", Map.of("type", "postgres",
+        "mode", "reader", "postgres", Map.of("url", "jdbc:postgresql://db:5432/zen", "user", "viewer"))))));
+    assertThat(env.get("MODE").getValue()).isEqualTo("reader");
+    assertThat(env.get("LEADER_ELECTION_MODE").getValue()).isEqualTo("disabled");
+    assertThat(env.get("POSTGRES_USER").getValue()).isEqualTo("viewer");
+    assertThat(env).doesNotContainKey("CLUSTER_NAME").doesNotContainKey("POSTGRES_PASSWORD_FILE");
+  }
+
+  @Test
+  void aPostgresStoreWithoutUrlOrClusterNameIsRefused() {
+    assertThatThrownBy(() -> Chart.templateRaw(new ValueSet("no-url", Map.of("clusterName", "a",
+        "store", Map.of("type", "postgres")))))
+        .hasMessageContaining("store.postgres.url is required");
+    assertThatThrownBy(() -> Chart.templateRaw(new ValueSet("no-cluster", Map.of("store", Map.of("type", "postgres",
+        "postgres", Map.of("url", "jdbc:postgresql://db:5432/zen"))))))
+        .hasMessageContaining("clusterName is required with store.type=postgres");
+    assertThatThrownBy(() -> Chart.templateRaw(new ValueSet("bad-type", Map.of("store", Map.of("type", "sqlite")))))
+        .hasMessageContaining("store.type must be kubernetes or postgres");
+    assertThatThrownBy(() -> Chart.templateRaw(new ValueSet("kube-reader", Map.of("store", Map.of("mode", "reader")))))
+        .hasMessageContaining("store.mode=reader needs store.type=postgres");
   }
 
   // ------------------------------------------------------------------ CRDs and rules

@@ -33,7 +33,7 @@ final class KnownMetricLabels {
     }
     List<String> filterReasons = Arrays.stream(DropReason.values()).map(DropReason::wire).toList();
     Map<String, List<String>> watched = new TreeMap<>();
-    if (settings.store() == Settings.StoreKind.KUBERNETES) {
+    if (settings.kubernetesMode()) { // the kubernetes store, or postgres in a pod
       Set<String> enabled = settings.watch().sources();
       for (WatchedSource w : BuiltInSources.all()) {
         if (enabled.isEmpty() || enabled.contains(w.source())) {

@@ -36,6 +36,8 @@ import io.kubezen.watcher.pipeline.filter.FilterReloader;
 import io.kubezen.watcher.source.Sources;
 import io.kubezen.watcher.store.GcResult;
 import io.kubezen.watcher.store.ObservationStore;
+import io.kubezen.watcher.store.postgres.PostgresObservationStore;
+import io.kubezen.watcher.store.postgres.PostgresStoreOptions;
 import io.kubezen.watcher.store.sqlite.SqliteObservationStore;
 import io.vertx.core.Vertx;
 import io.vertx.core.VertxOptions;
@@ -99,7 +101,7 @@ public final class ZenWatcher {
     io.kubezen.watcher.model.CelBudget.setLimit(settings.guards().celCostLimit()); // before any filter compiles
     Sources sources = Sources.standard();
     metrics.preregister(KnownMetricLabels.of(settings, sources.builtInNames()));
-    if (settings.store() == Settings.StoreKind.KUBERNETES && storeFactory == null) {
+    if (settings.kubernetesMode() && storeFactory == null) {
       // In a pod: the service account; outside: KUBECONFIG or ~/.kube/config.
       // Every request counted by verb, resource and code (zen_watcher_kube_requests_total).
       ApiRequestMetrics requests = new ApiRequestMetrics(metrics::kubeRequest);
@@ -176,6 +178,8 @@ public final class ZenWatcher {
     ingest = new IngestHandler(sources, pipeline, guard, metrics, settings, clock, accepting::get, ingesterRoutes);
     web = new WebServer(vertx, ingest, new ObservationsApi(store), store, metrics,
         settings.store().name().toLowerCase(), this::readyDetails).withGuards(settings.guards());
+    boolean reader = settings.mode() == Settings.Mode.READER;
+    web.setReader(reader);
     port = web.start(settings.bindAddress(), settings.port(), loops).toCompletionStage().toCompletableFuture().join();
 
     gc = Executors.newSingleThreadScheduledExecutor(r -> {
@@ -189,7 +193,9 @@ public final class ZenWatcher {
         "Times this replica became leader or stopped being leader (builtin leader election)",
         () -> elector == null ? 0 : elector.transitions());
     Settings.LeaderElection le = settings.leaderElection();
-    if (le.mode() == Settings.LeaderElectionMode.BUILTIN && client != null) {
+    if (reader) {
+      log.info("MODE=reader: serving the read API only (no webhooks, no sources, no garbage collection)");
+    } else if (le.mode() == Settings.LeaderElectionMode.BUILTIN && client != null) {
       elector = new LeaseElector(client, new ElectionConfig(settings.podNamespace(), le.id(), le.identity(),
           le.leaseDuration(), le.renewDeadline(), le.retryPeriod()), clock, new LeaseElector.Listener() {
             @Override
@@ -352,7 +358,7 @@ public final class ZenWatcher {
 
   private Map<String, Object> readyDetails() {
     Map<String, Object> details = new LinkedHashMap<>();
-    details.put("role", leaderWork ? "leader" : "follower");
+    details.put("role", settings.mode() == Settings.Mode.READER ? "reader" : leaderWork ? "leader" : "follower");
     details.put("identity", identity());
     if (sourceManager != null && leaderWork) {
       details.put("sources", sourceManager.status());
@@ -366,6 +372,14 @@ public final class ZenWatcher {
     }
     return switch (settings.store()) {
       case SQLITE -> SqliteObservationStore.open(settings.sqlitePath(), clock);
+      case POSTGRES -> {
+        Settings.Postgres p = settings.postgres();
+        PostgresStoreOptions options = new PostgresStoreOptions(p.url(), p.user().orElse(null),
+            p.password().reveal(), p.poolSize(), p.statementTimeout(), p.connectTimeout(),
+            settings.kube().clusterName().orElse(null), settings.mode() == Settings.Mode.READER,
+            settings.kube().maxObservations());
+        yield PostgresObservationStore.open(options, clock);
+      }
       case KUBERNETES -> {
         Settings.Kube k = settings.kube();
         yield new KubernetesObservationStore(client, clock, new KubernetesStoreOptions(k.writeQps(), k.writeBurst(),

@@ -48,7 +48,10 @@ public record Settings(
     Ingesters ingesters,
     LeaderElection leaderElection,
     Duration shutdownTimeout,
-    Guards guards) {
+    Guards guards,
+    Postgres postgres,
+    Mode mode,
+    boolean kubernetesMode) {
 
   // ---- issue 10 (hostile input and faults): the guards block -----------------------------------
 
@@ -137,6 +140,52 @@ public record Settings(
 
   // ---- end of the guards block ------------------------------------------------------------------
 
+
+  // ---------------------------------------------------------------- the PostgreSQL store and reader mode
+
+  /**
+   * The PostgreSQL store ({@code OBSERVATION_STORE=postgres}). {@link #toString()} never shows the
+   * password.
+   *
+   * @param url a {@code jdbc:postgresql://host:port/database} URL
+   * @param password from {@code POSTGRES_PASSWORD} or the file {@code POSTGRES_PASSWORD_FILE} names; empty for none
+   * @param statementTimeout the server cancels a statement after this long; the client gives up on a
+   *     silent server a few seconds later
+   * @param connectTimeout how long opening a connection (or waiting for a free one) may take
+   */
+  public record Postgres(String url, Optional<String> user, Secret password, int poolSize, Duration statementTimeout,
+      Duration connectTimeout) {}
+
+  /** A value that is never printed: its {@link #toString()} is {@code ***}. */
+  public static final class Secret {
+    private final String value;
+
+    public Secret(String value) {
+      this.value = value;
+    }
+
+    /** The value itself; null for none. Never log it. */
+    public String reveal() {
+      return value;
+    }
+
+    public boolean isPresent() {
+      return value != null && !value.isEmpty();
+    }
+
+    @Override
+    public String toString() {
+      return isPresent() ? "***" : "(none)";
+    }
+  }
+
+  /**
+   * WATCHER: the normal program (webhooks, watched sources, GC). READER: a read-only viewer over a
+   * shared PostgreSQL database: the read API and health only; no webhooks, no sources, no leader
+   * work, no writes.
+   */
+  public enum Mode { WATCHER, READER }
+
   /**
    * Lease leader election (high availability).
    *
@@ -183,7 +232,7 @@ public record Settings(
   public record Ingesters(Optional<Path> dir, Duration dirPoll, Optional<String> namespace,
       Optional<String> filterConfigMap, Duration statusInterval, Duration resync) {}
 
-  public enum StoreKind { SQLITE, KUBERNETES }
+  public enum StoreKind { SQLITE, KUBERNETES, POSTGRES }
 
   /**
    * What the service account may touch (Kubernetes mode). CLUSTER: every namespace (a ClusterRole).
@@ -247,6 +296,33 @@ public record Settings(
     StoreKind defaultStore = env.containsKey("KUBERNETES_SERVICE_HOST") ? StoreKind.KUBERNETES : StoreKind.SQLITE;
     StoreKind store = r.enumValue("OBSERVATION_STORE", StoreKind.class, defaultStore);
     Path sqlitePath = r.get("SQLITE_PATH", "./data/zen-watcher.db", Path::of);
+    Mode mode = r.enumValue("MODE", Mode.class, Mode.WATCHER);
+    Postgres postgres = postgres(r, env, store, mode);
+    // Kubernetes mode: informer sources, Ingesters, leader election. Always with the kubernetes store;
+    // with postgres when running in a pod (auto) or when asked (true).
+    String kubeModeText = r.get("KUBERNETES_MODE", "auto", v -> {
+      String l = v.toLowerCase(Locale.ROOT);
+      if (!List.of("auto", "true", "false").contains(l)) {
+        throw new IllegalArgumentException("must be one of auto, true, false");
+      }
+      return l;
+    });
+    boolean kubernetesMode = store == StoreKind.KUBERNETES
+        || (store == StoreKind.POSTGRES && mode == Mode.WATCHER && ("true".equals(kubeModeText)
+            || ("auto".equals(kubeModeText) && env.containsKey("KUBERNETES_SERVICE_HOST"))));
+    if (store == StoreKind.KUBERNETES && "false".equals(kubeModeText)) {
+      r.problems.add("KUBERNETES_MODE=false: the kubernetes store is Kubernetes mode (choose OBSERVATION_STORE=postgres "
+          + "or sqlite to run without it)");
+    }
+    if (store == StoreKind.SQLITE && "true".equals(kubeModeText)) {
+      r.problems.add("KUBERNETES_MODE=true needs OBSERVATION_STORE=kubernetes or postgres");
+    }
+    if (mode == Mode.READER && store != StoreKind.POSTGRES) {
+      r.problems.add("MODE=reader needs OBSERVATION_STORE=postgres (a viewer of a shared database)");
+    }
+    if (mode == Mode.READER && "true".equals(kubeModeText)) {
+      r.problems.add("KUBERNETES_MODE=true and MODE=reader: a reader watches nothing; leave KUBERNETES_MODE unset");
+    }
     String podNamespace = r.get("POD_NAMESPACE", "zen-system", v -> {
       if (!v.matches("^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$")) {
         throw new IllegalArgumentException("must be a Kubernetes namespace name (DNS-1123 label)");
@@ -369,8 +445,9 @@ public record Settings(
       return v.isBlank() ? null : v;
     });
     boolean watchClusterScoped = r.bool("WATCH_CLUSTER_SCOPED", false);
-    if (accessScope == AccessScope.NAMESPACES && store != StoreKind.KUBERNETES) {
-      r.problems.add("ACCESS_SCOPE=namespaces needs OBSERVATION_STORE=kubernetes (it is about the cluster's RBAC)");
+    if (accessScope == AccessScope.NAMESPACES && !kubernetesMode) {
+      r.problems.add("ACCESS_SCOPE=namespaces needs OBSERVATION_STORE=kubernetes (or postgres in Kubernetes mode): it is"
+          + " about the cluster's RBAC");
     }
     if (accessScope == AccessScope.NAMESPACES) {
       // Namespaced Roles only: nothing that needs a cluster-wide right.
@@ -427,9 +504,10 @@ public record Settings(
         Duration.ofSeconds(r.longIn("INGESTER_STATUS_INTERVAL_SECONDS", 5, 1, 300)),
         Duration.ofSeconds(r.longIn("INGESTER_RESYNC_SECONDS", 300, 10, 3600)));
     LeaderElectionMode leMode = r.enumValue("LEADER_ELECTION_MODE", LeaderElectionMode.class,
-        store == StoreKind.KUBERNETES ? LeaderElectionMode.BUILTIN : LeaderElectionMode.DISABLED);
-    if (leMode == LeaderElectionMode.BUILTIN && store != StoreKind.KUBERNETES) {
-      r.problems.add("LEADER_ELECTION_MODE=builtin needs OBSERVATION_STORE=kubernetes (the Lease is in the cluster)");
+        kubernetesMode ? LeaderElectionMode.BUILTIN : LeaderElectionMode.DISABLED);
+    if (leMode == LeaderElectionMode.BUILTIN && !kubernetesMode) {
+      r.problems.add("LEADER_ELECTION_MODE=builtin needs Kubernetes mode (OBSERVATION_STORE=kubernetes, or postgres in a"
+          + " pod or with KUBERNETES_MODE=true): the Lease is in the cluster");
     }
     String leId = r.get("LEADER_ELECTION_ID", "zen-watcher-leader-election", v -> {
       if (!v.matches("^[a-z0-9]([-.a-z0-9]{0,251}[a-z0-9])?$")) {
@@ -459,12 +537,75 @@ public record Settings(
     LeaderElection leaderElection = new LeaderElection(leMode, leId, identity, lease, renew, retry);
     Duration shutdownTimeout = r.duration("SHUTDOWN_TIMEOUT", "20s", Duration.ofSeconds(1), Duration.ofMinutes(10));
     Guards guards = guards(r, env, store);
+    if (store == StoreKind.POSTGRES && mode == Mode.WATCHER && kube.clusterName().isEmpty()) {
+      r.problems.add("CLUSTER_NAME is required with OBSERVATION_STORE=postgres: it is part of every row's key, so that"
+          + " several clusters can share one database");
+    }
     if (!r.problems.isEmpty()) {
       throw new SettingsException(r.problems);
     }
     return new Settings(store, sqlitePath, podNamespace, accessScope, bind, port, window, dedupMax, flush, ttl, gc, filter,
         filterReload, maxBody, Map.copyOf(bySource), token, cidrs, rate, burst, queue, batch, logFormat, logLevel,
-        kube, watch, ingesters, leaderElection, shutdownTimeout, guards);
+        kube, watch, ingesters, leaderElection, shutdownTimeout, guards, postgres, mode, kubernetesMode);
+  }
+
+  /** The POSTGRES_* settings; null unless the store is postgres. The password is never put in a message. */
+  private static Postgres postgres(Reader r, Map<String, String> env, StoreKind store, Mode mode) {
+    if (store != StoreKind.POSTGRES) {
+      for (String name : List.of("POSTGRES_URL", "POSTGRES_USER", "POSTGRES_PASSWORD", "POSTGRES_PASSWORD_FILE")) {
+        String v = env.get(name);
+        if (v != null && !v.isBlank()) {
+          r.problems.add(name + " is set but OBSERVATION_STORE is not postgres");
+        }
+      }
+      return null;
+    }
+    String rawUrl = env.get("POSTGRES_URL");
+    String url;
+    if (rawUrl != null && rawUrl.matches("(?is).*[?&]password=.*")) {
+      // Not even the URL is repeated: it holds the password.
+      r.problems.add("POSTGRES_URL must not hold the password: set POSTGRES_PASSWORD or POSTGRES_PASSWORD_FILE");
+      url = null;
+    } else {
+      url = r.get("POSTGRES_URL", "", v -> {
+        if (v.isEmpty()) {
+          throw new IllegalArgumentException("is required with OBSERVATION_STORE=postgres "
+              + "(jdbc:postgresql://host:5432/database)");
+        }
+        if (!v.startsWith("jdbc:postgresql:")) {
+          throw new IllegalArgumentException("must start with jdbc:postgresql: (jdbc:postgresql://host:5432/database)");
+        }
+        return v;
+      });
+    }
+    Optional<String> user = r.optional("POSTGRES_USER", v -> {
+      if (v.length() > 63) {
+        throw new IllegalArgumentException("must be at most 63 characters");
+      }
+      return v;
+    });
+    String inline = env.get("POSTGRES_PASSWORD");
+    String file = env.get("POSTGRES_PASSWORD_FILE");
+    String password = null;
+    if (inline != null && !inline.isEmpty() && file != null && !file.isBlank()) {
+      r.problems.add("POSTGRES_PASSWORD and POSTGRES_PASSWORD_FILE: set one of them, not both");
+    } else if (file != null && !file.isBlank()) {
+      try {
+        password = java.nio.file.Files.readString(Path.of(file.trim())).strip();
+        if (password.isEmpty()) {
+          r.problems.add("POSTGRES_PASSWORD_FILE='" + file.trim() + "': the file is empty");
+        }
+      } catch (java.io.IOException | RuntimeException e) {
+        r.problems.add("POSTGRES_PASSWORD_FILE='" + file.trim() + "': cannot read it (" + e.getClass().getSimpleName()
+            + ")");
+      }
+    } else if (inline != null && !inline.isEmpty()) {
+      password = inline;
+    }
+    int pool = (int) r.longIn("POSTGRES_POOL_SIZE", 8, 1, 200);
+    Duration statement = r.duration("POSTGRES_STATEMENT_TIMEOUT", "10s", Duration.ofMillis(100), Duration.ofMinutes(10));
+    Duration connect = r.duration("POSTGRES_CONNECT_TIMEOUT", "5s", Duration.ofMillis(250), Duration.ofMinutes(5));
+    return new Postgres(url, user, new Secret(password), pool, statement, connect);
   }
 
   private static String defaultIdentity(Map<String, String> env) {

@@ -17,8 +17,9 @@ import org.slf4j.LoggerFactory;
 
 /**
  * The read API: {@code GET /api/v1/observations} (filters {@code source}, {@code severity},
- * {@code category}, {@code namespace}, {@code eventType}; paging {@code limit}, {@code continue}),
- * newest first, as an ObservationList; and {@code GET /api/v1/observations/<namespace>/<name>}.
+ * {@code category}, {@code namespace}, {@code eventType}, {@code cluster} (postgres store); paging {@code limit}, {@code continue}),
+ * newest first, as an ObservationList; and {@code GET /api/v1/observations/<namespace>/<name>} (with
+ * {@code ?cluster=} to pick a cluster's).
  * Store reads are blocking and run off the event loop.
  */
 public final class ObservationsApi {
@@ -33,6 +34,10 @@ public final class ObservationsApi {
     ObservationQuery query;
     try {
       query = query(ctx);
+      if (query.cluster() != null && !store.holdsClusters()) {
+        throw new IllegalArgumentException("cluster: this store holds one cluster's Observations; the cluster filter"
+            + " needs the postgres store");
+      }
     } catch (IllegalArgumentException e) {
       HttpError.send(ctx, 400, "bad_request", e.getMessage());
       return;
@@ -64,14 +69,16 @@ public final class ObservationsApi {
   public void get(RoutingContext ctx) {
     String ns = ctx.pathParam("namespace");
     String name = ctx.pathParam("name");
-    ctx.vertx().executeBlocking(() -> store.get(ns, name), false).onComplete(ar -> {
+    String cluster = param(ctx, "cluster");
+    ctx.vertx().executeBlocking(() -> store.get(cluster, ns, name), false).onComplete(ar -> {
       if (ar.failed()) {
         HttpError.send(ctx, 503, "unavailable", "the store could not be read: " + ar.cause().getMessage());
         return;
       }
       Optional<Observation> o = ar.result();
       if (o.isEmpty()) {
-        HttpError.send(ctx, 404, "not_found", "no Observation " + ns + "/" + name);
+        HttpError.send(ctx, 404, "not_found", "no Observation " + ns + "/" + name
+            + (cluster == null ? "" : " in cluster " + cluster));
         return;
       }
       json(ctx, o.get());
@@ -101,7 +108,7 @@ public final class ObservationsApi {
     }
     return new ObservationQuery(param(ctx, "source"), severity == null ? null : Severity.parse(severity).get().wire(),
         category == null ? null : Category.parse(category).get().wire(), param(ctx, "namespace"),
-        param(ctx, "eventType"), limit, param(ctx, "continue"));
+        param(ctx, "eventType"), limit, param(ctx, "continue"), param(ctx, "cluster"));
   }
 
   private static String param(RoutingContext ctx, String name) {

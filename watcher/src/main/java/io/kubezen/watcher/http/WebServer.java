@@ -27,6 +27,7 @@ public final class WebServer {
   private final Metrics metrics;
   private final String storeName;
   private final AtomicBoolean ready = new AtomicBoolean(false);
+  private volatile boolean reader;
   private volatile String deployment;
   private volatile int port = -1;
 
@@ -67,7 +68,12 @@ public final class WebServer {
     // METRICS_AUTH=token), so routes added later (the console) are covered without more code.
     ReadGuard readGuard = ReadGuard.of(guards());
     router.route().handler(readGuard::handle);
-    router.route("/ingest/:source").handler(ingest::admit).handler(ingest::ingest);
+    if (reader) {
+      router.route("/ingest/:source").handler(ctx -> HttpError.send(ctx, 404, "not_found",
+          "this zen-watcher is a read-only viewer (MODE=reader): send findings to a watcher of the cluster"));
+    } else {
+      router.route("/ingest/:source").handler(ingest::admit).handler(ingest::ingest);
+    }
     router.get("/api/v1/observations").handler(api::list);
     router.get("/api/v1/observations/:namespace/:name").handler(api::get);
     router.get("/health").handler(ctx -> ctx.response().putHeader("Content-Type", "application/json")
@@ -167,6 +173,11 @@ public final class WebServer {
   /** Connections closed at once because of HTTP_MAX_CONNECTIONS. */
   public long refusedConnections() {
     return refusedConnections.get();
+  }
+
+  /** A read-only viewer (MODE=reader): webhooks answer 404. Set before {@link #start}. */
+  public void setReader(boolean value) {
+    reader = value;
   }
 
   public void setReady(boolean value) {

@@ -3,6 +3,8 @@ package io.kubezen.watcher.store;
 /**
  * A filtered, paged read. Null fields do not filter. {@code limit} is 1..{@link #MAX_LIMIT};
  * {@code continueToken} is the opaque token of the previous page, or null for the first page.
+ * {@code cluster} ({@code spec.clusterName}) filters only in stores that hold several clusters
+ * ({@link ObservationStore#holdsClusters()}); the others refuse it.
  */
 public record ObservationQuery(
     String source,
@@ -11,7 +13,8 @@ public record ObservationQuery(
     String namespace,
     String eventType,
     int limit,
-    String continueToken) {
+    String continueToken,
+    String cluster) {
   public static final int DEFAULT_LIMIT = 100;
   public static final int MAX_LIMIT = 1000;
 
@@ -21,7 +24,21 @@ public record ObservationQuery(
     }
   }
 
+  /** Every cluster. */
+  public ObservationQuery(String source, String severity, String category, String namespace, String eventType,
+      int limit, String continueToken) {
+    this(source, severity, category, namespace, eventType, limit, continueToken, null);
+  }
+
   public static ObservationQuery all(int limit) {
-    return new ObservationQuery(null, null, null, null, null, limit, null);
+    return new ObservationQuery(null, null, null, null, null, limit, null, null);
+  }
+
+  public ObservationQuery withCluster(String value) {
+    return new ObservationQuery(source, severity, category, namespace, eventType, limit, continueToken, value);
+  }
+
+  public ObservationQuery withContinue(String token) {
+    return new ObservationQuery(source, severity, category, namespace, eventType, limit, token, cluster);
   }
 }

@@ -7,7 +7,7 @@ import java.util.Optional;
 import java.util.Set;
 
 /**
- * Where Observations live: SQLite standalone, custom resources in a cluster. Blocking; the writer
+ * Where Observations live: SQLite standalone, custom resources in a cluster, PostgreSQL for many clusters. Blocking; the writer
  * calls the write methods from its own thread, reads come from a worker pool. Every method is safe
  * to call from several threads at once.
  *
@@ -77,6 +77,24 @@ public interface ObservationStore extends AutoCloseable {
    * </ul>
    */
   GcResult deleteExpired(Instant now, Set<String> stateLikeSources);
+
+  /**
+   * True when this store holds the Observations of several clusters (the postgres store): its
+   * {@link #list} filters on {@link ObservationQuery#cluster()} and {@link #get(String, String, String)}
+   * picks a cluster. The others hold one cluster's and refuse a cluster filter.
+   */
+  default boolean holdsClusters() {
+    return false;
+  }
+
+  /**
+   * The Observation namespace/name of {@code cluster} ({@code spec.clusterName}); any cluster's when
+   * {@code cluster} is null. A store of one cluster answers with its own when the name matches.
+   */
+  default Optional<Observation> get(String cluster, String namespace, String name) {
+    return get(namespace, name).filter(o -> cluster == null
+        || (o.getSpec() != null && cluster.equals(o.getSpec().clusterName())));
+  }
 
   /** For readiness: true when the store answers a trivial query. Never throws. */
   boolean isReachable();

@@ -180,6 +180,8 @@ class HostileInputTest {
         400, new String[0]));
     c.add(new Case("missing observation", "GET", "/api/v1/observations/shop/nope", null, new byte[0], 404,
         new String[0]));
+    c.add(new Case("cluster filter on a store of one cluster", "GET", "/api/v1/observations?cluster=east", null,
+        new byte[0], 400, new String[0]));
     return c;
   }
 
