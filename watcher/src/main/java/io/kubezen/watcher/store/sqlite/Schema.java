@@ -55,7 +55,45 @@ final class Schema {
               + json_extract(body, '$.spec.ttlSecondsAfterCreation') * 1000
           WHERE resolved = 1 AND resolved_at IS NOT NULL""",
           "CREATE INDEX observations_resolved_expires ON observations (resolved_expires_at) "
-              + "WHERE resolved_expires_at IS NOT NULL"));
+              + "WHERE resolved_expires_at IS NOT NULL"),
+      List.of(
+          // Version 4: the console's filters, sorts, free-text search and aggregates.
+          "ALTER TABLE observations ADD COLUMN resource_namespace TEXT",
+          "ALTER TABLE observations ADD COLUMN resource_kind TEXT",
+          "ALTER TABLE observations ADD COLUMN resource_name TEXT",
+          "ALTER TABLE observations ADD COLUMN cluster TEXT",
+          "ALTER TABLE observations ADD COLUMN severity_rank INTEGER NOT NULL DEFAULT 0",
+          // status.resolvedAt in epoch microseconds, for the new-versus-resolved timeline.
+          "ALTER TABLE observations ADD COLUMN resolved_time INTEGER",
+          // SearchText.of(spec): lower-cased title, resource name, rule/policy/CVE/check ids.
+          "ALTER TABLE observations ADD COLUMN search TEXT",
+          """
+          UPDATE observations SET
+            resource_namespace = json_extract(body, '$.spec.resource.namespace'),
+            resource_kind = json_extract(body, '$.spec.resource.kind'),
+            resource_name = json_extract(body, '$.spec.resource.name'),
+            cluster = json_extract(body, '$.spec.clusterName'),
+            severity_rank = CASE severity WHEN 'critical' THEN 4 WHEN 'high' THEN 3 WHEN 'medium' THEN 2
+              WHEN 'low' THEN 1 ELSE 0 END,
+            resolved_time = CASE WHEN resolved_at IS NOT NULL
+              THEN CAST(strftime('%s', resolved_at) AS INTEGER) * 1000000 END,
+            search = lower(concat_ws(char(10), json_extract(body, '$.spec.title'),
+              json_extract(body, '$.spec.resource.name'), json_extract(body, '$.spec.details.rule'),
+              json_extract(body, '$.spec.details.policy'), json_extract(body, '$.spec.details.vulnerabilityID'),
+              json_extract(body, '$.spec.details.check_id'), json_extract(body, '$.spec.details.check_name'),
+              json_extract(body, '$.spec.details.test_number')))""",
+          // The three sort orders of the findings list, each with its keyset tie-breakers.
+          "CREATE INDEX findings_last_seen ON observations (last_seen DESC, namespace, name)",
+          "CREATE INDEX findings_severity ON observations (severity_rank DESC, last_seen DESC, namespace, name)",
+          "CREATE INDEX findings_count ON observations (count DESC, last_seen DESC, namespace, name)",
+          // Overview counts of open findings read only this index (covering).
+          "CREATE INDEX findings_open ON observations (coalesce(resolved, 0), source, severity, category, resource_namespace)",
+          "CREATE INDEX findings_resource ON observations (resource_name, resource_kind, resource_namespace)",
+          "CREATE INDEX findings_namespace ON observations (resource_namespace, severity)",
+          "CREATE INDEX findings_source_last_seen ON observations (source, last_seen)",
+          "CREATE INDEX findings_first_seen ON observations (first_seen)",
+          "CREATE INDEX findings_resolved_time ON observations (resolved_time) WHERE resolved_time IS NOT NULL",
+          "CREATE INDEX findings_cluster ON observations (cluster) WHERE cluster IS NOT NULL"));
 
   static final int VERSION = MIGRATIONS.size();
 
