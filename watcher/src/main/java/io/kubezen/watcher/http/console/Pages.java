@@ -182,6 +182,7 @@ final class Pages {
   static final int CHART_H = 180;
   static final int CHART_LEFT = 40;
   static final int CHART_BOTTOM = 20;
+  static final int CHART_TOP = 12;
 
   Chart chart(String range, Instant now) {
     String r = range == null || !ConsoleQuery.SINCE.containsKey(range) ? "24h" : range;
@@ -204,7 +205,7 @@ final class Pages {
     }
     max = niceMax(max);
     int plotW = CHART_W - CHART_LEFT;
-    int plotH = CHART_H - CHART_BOTTOM;
+    int plotH = CHART_H - CHART_BOTTOM - CHART_TOP;
     double slot = (double) plotW / buckets.size();
     int barW = Math.max(1, (int) Math.floor(slot / 2) - 1);
     List<Bar> bars = new ArrayList<>();
@@ -221,15 +222,15 @@ final class Pages {
       String when = SHOWN.format(b.start()) + " – " + SHOWN.format(end);
       String url = ConsoleQuery.EMPTY.with("state", "all").with("firstFrom", b.start().toString())
           .with("firstTo", end.toString()).findingsUrl();
-      bars.add(new Bar(x, barW, plotH - ho, ho, "opened", b.opened() + " new, " + when, url));
-      bars.add(new Bar(x + barW + 1, barW, plotH - hr, hr, "resolved", b.resolved() + " resolved, " + when,
+      bars.add(new Bar(x, barW, CHART_TOP + plotH - ho, ho, "opened", b.opened() + " new, " + when, url));
+      bars.add(new Bar(x + barW + 1, barW, CHART_TOP + plotH - hr, hr, "resolved", b.resolved() + " resolved, " + when,
           ConsoleQuery.EMPTY.with("state", "resolved").findingsUrl()));
       if (i % every == 0) {
         xLabels.add(new XLabel(x, label.format(b.start())));
       }
     }
-    List<Tick> ticks = List.of(new Tick(0, Long.toString(max)), new Tick(plotH / 2, Long.toString(max / 2)),
-        new Tick(plotH, "0"));
+    List<Tick> ticks = List.of(new Tick(CHART_TOP, Long.toString(max)),
+        new Tick(CHART_TOP + plotH / 2, max % 2 == 0 ? Long.toString(max / 2) : ""), new Tick(CHART_TOP + plotH, "0"));
     List<Link> ranges = new ArrayList<>();
     for (String k : ConsoleQuery.SINCE.keySet()) {
       ranges.add(new Link(k, k.equals(r) ? 1 : 0, "/?range=" + k));
