@@ -106,8 +106,8 @@ public interface ObservationStore extends AutoCloseable {
    * RankedGroup.By#RESOURCE}: grouped by {@code spec.resource} namespace, kind and name; findings
    * without a resource name left out) that have the most critical and high findings among those
    * matching {@code filter}: each with its critical, high and total counts. Groups with neither a
-   * critical nor a high finding are left out. Order: critical descending, high descending, total
-   * descending, then namespace, kind, name ascending. At most {@code limit} (1..1000) groups.
+   * critical nor a high finding are left out. Order: critical descending, high descending, then
+   * namespace, kind, name ascending (null first). At most {@code limit} (1..1000) groups.
    */
   List<RankedGroup> topByCriticalHigh(FindingFilter filter, RankedGroup.By by, int limit);
 

@@ -73,16 +73,41 @@ final class Pages {
     this.storeName = storeName;
   }
 
+  /**
+   * The values a filter field has (for the list's drop-downs and the cluster names), remembered for
+   * {@link #FACETS_FOR}: they change rarely, and counting them is a scan of an index.
+   */
+  static final Duration FACETS_FOR = Duration.ofSeconds(15);
+
+  private record Facet(Instant until, List<String> values) {}
+
+  private final Map<GroupField, Facet> facets = new java.util.concurrent.ConcurrentHashMap<>();
+
+  List<String> facet(GroupField field) {
+    Instant now = clock.instant();
+    Facet f = facets.get(field);
+    if (f == null || now.isAfter(f.until())) {
+      List<String> out = new ArrayList<>();
+      for (GroupCount g : store.countBy(FindingFilter.NONE, List.of(field))) {
+        if (g.key(0) != null && out.size() < 500) {
+          out.add(g.key(0));
+        }
+      }
+      out.sort(null);
+      f = new Facet(now.plus(FACETS_FOR), List.copyOf(out));
+      facets.put(field, f);
+    }
+    return f.values();
+  }
+
   Frame frame(String title, String active, boolean live) {
     StoreSummary s = store.summary();
-    List<String> clusters = new ArrayList<>();
-    for (GroupCount g : store.countBy(FindingFilter.NONE, List.of(GroupField.CLUSTER))) {
-      if (g.key(0) != null) {
-        clusters.add(g.key(0));
-      }
-    }
-    clusters.sort(null);
-    return new Frame(title, active, SHOWN.format(clock.instant()), s.tag(), assetVersion, live, clusters);
+    return frame(title, active, live, s);
+  }
+
+  Frame frame(String title, String active, boolean live, StoreSummary s) {
+    return new Frame(title, active, SHOWN.format(clock.instant()), s.tag(), assetVersion, live,
+        facet(GroupField.CLUSTER));
   }
 
   // ---------------------------------------------------------------- overview
@@ -143,13 +168,9 @@ final class Pages {
         clusterLinks.add(new Link(g.key(0), g.count(), open.with("cluster", g.key(0)).findingsUrl()));
       }
     }
-    long resolved = 0;
-    for (GroupCount g : store.countBy(FindingFilter.NONE, List.of(GroupField.RESOLVED))) {
-      if ("true".equals(g.key(0))) {
-        resolved = g.count();
-      }
-    }
-    return new Views.Overview(frame("Overview", "overview", true), SEVERITIES, matrix, severityTotals,
+    StoreSummary summary = store.summary();
+    long resolved = summary.resolved();
+    return new Views.Overview(frame("Overview", "overview", true, summary), SEVERITIES, matrix, severityTotals,
         new Cell(all, open.findingsUrl()), categories, namespaces, resources, chart(range, now),
         sourceLines(now), clusterLinks, resolved, open.with("state", "resolved").findingsUrl());
   }
@@ -301,17 +322,7 @@ final class Pages {
   }
 
   private List<String> options(GroupField field) {
-    List<String> out = new ArrayList<>();
-    for (GroupCount g : store.countBy(FindingFilter.NONE, List.of(field))) {
-      if (g.key(0) != null) {
-        out.add(g.key(0));
-      }
-      if (out.size() >= 500) {
-        break;
-      }
-    }
-    out.sort(null);
-    return out;
+    return facet(field);
   }
 
   private static Select select(ConsoleQuery q, String name, String label, List<String> values) {

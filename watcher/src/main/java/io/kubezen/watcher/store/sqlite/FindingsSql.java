@@ -73,7 +73,7 @@ final class FindingsSql {
     eq(sql, args, "resource_name", f.resourceName());
     if (withState) {
       switch (f.state()) {
-        case OPEN -> sql.append(stateByIndex ? " AND coalesce(resolved, 0) = 0" : " AND resolved IS NOT 1");
+        case OPEN -> sql.append(stateByIndex ? " AND (resolved IS 1) = 0" : " AND resolved IS NOT 1");
         case RESOLVED -> sql.append(" AND resolved = 1");
         case ALL -> { }
       }
@@ -81,8 +81,15 @@ final class FindingsSql {
     range(sql, args, "first_seen", f.firstSeenFrom(), f.firstSeenTo());
     range(sql, args, "last_seen", f.lastSeenFrom(), f.lastSeenTo());
     if (f.textNeedle() != null) {
+      String needle = f.textNeedle();
+      if (needle.codePointCount(0, needle.length()) >= 3) {
+        // The trigram index finds the candidates (a phrase of the needle's trigrams); LIKE keeps
+        // the exact substring semantics.
+        sql.append(" AND rowid IN (SELECT rowid FROM observations_search WHERE observations_search MATCH ?)");
+        args.add("\"" + needle.replace("\"", "\"\"") + "\"");
+      }
       sql.append(" AND search LIKE ? ESCAPE '\\'");
-      args.add(SearchText.likePattern(f.textNeedle()));
+      args.add(SearchText.likePattern(needle));
     }
     return sql.toString();
   }
@@ -175,6 +182,10 @@ final class FindingsSql {
         + " GROUP BY " + groups + " ORDER BY n DESC" + order;
   }
 
+  /**
+   * The top groups by critical then high findings: only critical and high rows are grouped (an
+   * index range); the totals of the chosen groups are counted afterwards ({@link #groupTotal}).
+   */
   static String top(FindingFilter filter, RankedGroup.By by, int limit, List<Object> args) {
     String keys = by == RankedGroup.By.NAMESPACE
         ? "resource_namespace, NULL AS resource_kind, NULL AS resource_name"
@@ -184,13 +195,24 @@ final class FindingsSql {
     String group = by == RankedGroup.By.NAMESPACE ? "resource_namespace"
         : "resource_namespace, resource_kind, resource_name";
     String sql = "SELECT " + keys + ", sum(CASE WHEN severity = 'critical' THEN 1 ELSE 0 END) AS critical,"
-        + " sum(CASE WHEN severity = 'high' THEN 1 ELSE 0 END) AS high, count(*) AS total"
-        + " FROM observations WHERE 1 = 1" + where(filter, args, true) + present
+        + " sum(CASE WHEN severity = 'high' THEN 1 ELSE 0 END) AS high"
+        + " FROM observations WHERE severity IN ('critical', 'high')" + where(filter, args, true) + present
         + " GROUP BY " + group
-        + " HAVING sum(CASE WHEN severity IN ('critical', 'high') THEN 1 ELSE 0 END) > 0"
-        + " ORDER BY critical DESC, high DESC, total DESC, " + orderNullsFirst(group) + " LIMIT ?";
+        + " ORDER BY critical DESC, high DESC, " + orderNullsFirst(group) + " LIMIT ?";
     args.add(limit);
     return sql;
+  }
+
+  /** The number of findings matching the filter in one group of {@link #top}. */
+  static String groupTotal(FindingFilter filter, RankedGroup g, RankedGroup.By by, List<Object> args) {
+    StringBuilder sql = new StringBuilder("SELECT count(*) AS n FROM observations WHERE resource_namespace IS ?");
+    args.add(g.namespace());
+    if (by == RankedGroup.By.RESOURCE) {
+      sql.append(" AND resource_name = ? AND resource_kind IS ?");
+      args.add(g.name());
+      args.add(g.kind());
+    }
+    return sql.append(where(filter, args, true)).toString();
   }
 
   private static String orderNullsFirst(String columns) {
@@ -229,7 +251,7 @@ final class FindingsSql {
         + " FROM observations WHERE source IS NOT NULL" + where(filter, args, true) + " GROUP BY source ORDER BY source";
   }
 
-  static final String SUMMARY = "SELECT count(*) AS total, coalesce(sum(CASE WHEN resolved = 1 THEN 1 ELSE 0 END), 0)"
-      + " AS resolved, coalesce(sum(count), 0) AS count_sum, max(created_at) AS last_created,"
-      + " max(last_seen) AS last_seen FROM observations";
+  /** One row kept by triggers (schema v4). */
+  static final String SUMMARY =
+      "SELECT total, resolved, count_sum, last_created, last_seen FROM observation_stats WHERE id = 1";
 }

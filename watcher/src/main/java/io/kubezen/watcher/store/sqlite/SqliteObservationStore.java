@@ -704,11 +704,21 @@ public final class SqliteObservationStore implements ObservationStore {
     String sql = FindingsSql.top(filter, by, limit, args);
     return read("top " + by, conn -> {
       try (PreparedStatement st = prepare(conn, sql, args); ResultSet rs = st.executeQuery()) {
-        List<io.kubezen.watcher.store.RankedGroup> out = new ArrayList<>();
+        List<io.kubezen.watcher.store.RankedGroup> ranked = new ArrayList<>();
         while (rs.next()) {
-          out.add(new io.kubezen.watcher.store.RankedGroup(rs.getString("resource_namespace"),
+          ranked.add(new io.kubezen.watcher.store.RankedGroup(rs.getString("resource_namespace"),
               rs.getString("resource_kind"), rs.getString("resource_name"), rs.getLong("critical"),
-              rs.getLong("high"), rs.getLong("total")));
+              rs.getLong("high"), 0));
+        }
+        List<io.kubezen.watcher.store.RankedGroup> out = new ArrayList<>(ranked.size());
+        for (io.kubezen.watcher.store.RankedGroup g : ranked) {
+          List<Object> totalArgs = new ArrayList<>();
+          String totalSql = FindingsSql.groupTotal(filter, g, by, totalArgs);
+          try (PreparedStatement t = prepare(conn, totalSql, totalArgs); ResultSet trs = t.executeQuery()) {
+            long total = trs.next() ? trs.getLong("n") : 0;
+            out.add(new io.kubezen.watcher.store.RankedGroup(g.namespace(), g.kind(), g.name(), g.critical(),
+                g.high(), total));
+          }
         }
         return out;
       }
@@ -780,7 +790,7 @@ public final class SqliteObservationStore implements ObservationStore {
   public io.kubezen.watcher.store.StoreSummary summary() {
     return read("summary", conn -> {
       try (Statement st = conn.createStatement(); ResultSet rs = st.executeQuery(FindingsSql.SUMMARY)) {
-        if (!rs.next() || rs.getLong("total") == 0) {
+        if (!rs.next() || rs.getLong("total") <= 0) {
           return io.kubezen.watcher.store.StoreSummary.EMPTY;
         }
         return new io.kubezen.watcher.store.StoreSummary(rs.getLong("total"), rs.getLong("resolved"),
