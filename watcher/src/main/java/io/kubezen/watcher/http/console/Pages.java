@@ -112,11 +112,34 @@ final class Pages {
 
   // ---------------------------------------------------------------- overview
 
+  /** The last overview, reused while the store's state tag, the range and the minute are the same. */
+  private record OverviewKey(String tag, String range, long minute) {}
+
+  private volatile Map.Entry<OverviewKey, Views.Overview> lastOverview;
+
   Views.Overview overview(String range) {
+    StoreSummary summary = store.summary();
     Instant now = clock.instant();
+    OverviewKey key = new OverviewKey(summary.tag(), range == null ? "" : range, now.getEpochSecond() / 60);
+    Map.Entry<OverviewKey, Views.Overview> last = lastOverview;
+    if (last != null && last.getKey().equals(key)) {
+      Views.Overview o = last.getValue();
+      return new Views.Overview(frame("Overview", "overview", true, summary), o.severities(), o.matrix(),
+          o.severityTotals(), o.openTotal(), o.categories(), o.namespaces(), o.resources(), o.chart(), o.sources(),
+          o.clusterLinks(), o.resolvedTotal(), o.resolvedUrl());
+    }
+    Views.Overview o = overview(range, now, summary);
+    lastOverview = Map.entry(key, o);
+    return o;
+  }
+
+  private Views.Overview overview(String range, Instant now, StoreSummary summary) {
     ConsoleQuery open = ConsoleQuery.EMPTY;
     FindingFilter openFilter = FindingFilter.OPEN;
-    List<GroupCount> counts = store.countBy(openFilter, List.of(GroupField.SOURCE, GroupField.SEVERITY));
+    // One grouped read gives the source x severity matrix and the categories.
+    List<GroupCount> counts = store.countBy(openFilter, List.of(GroupField.SOURCE, GroupField.SEVERITY,
+        GroupField.CATEGORY));
+    Map<String, Long> byCategory = new java.util.TreeMap<>();
     Map<String, long[]> bySource = new java.util.TreeMap<>();
     long[] totals = new long[SEVERITIES.size()];
     for (GroupCount g : counts) {
@@ -127,6 +150,7 @@ final class Pages {
       }
       bySource.computeIfAbsent(src, k -> new long[SEVERITIES.size()])[i] += g.count();
       totals[i] += g.count();
+      byCategory.merge(String.valueOf(g.key(2)), g.count(), Long::sum);
     }
     List<MatrixRow> matrix = new ArrayList<>();
     long all = 0;
@@ -146,9 +170,9 @@ final class Pages {
       severityTotals.add(new Cell(totals[i], open.with("severity", SEVERITIES.get(i)).findingsUrl()));
     }
     List<Link> categories = new ArrayList<>();
-    for (GroupCount g : store.countBy(openFilter, List.of(GroupField.CATEGORY))) {
-      categories.add(new Link(String.valueOf(g.key(0)), g.count(), open.with("category", g.key(0)).findingsUrl()));
-    }
+    byCategory.entrySet().stream().sorted(Map.Entry.<String, Long>comparingByValue().reversed())
+        .forEach(e -> categories.add(new Link(e.getKey(), e.getValue(), open.with("category", e.getKey())
+            .findingsUrl())));
     List<Ranked> namespaces = new ArrayList<>();
     for (RankedGroup r : store.topByCriticalHigh(openFilter, RankedGroup.By.NAMESPACE, TOP)) {
       ConsoleQuery q = open.with("namespace", r.namespace());
@@ -168,7 +192,6 @@ final class Pages {
         clusterLinks.add(new Link(g.key(0), g.count(), open.with("cluster", g.key(0)).findingsUrl()));
       }
     }
-    StoreSummary summary = store.summary();
     long resolved = summary.resolved();
     return new Views.Overview(frame("Overview", "overview", true, summary), SEVERITIES, matrix, severityTotals,
         new Cell(all, open.findingsUrl()), categories, namespaces, resources, chart(range, now),

@@ -245,10 +245,16 @@ final class FindingsSql {
     return sql + where(filter, args, false) + " GROUP BY b";
   }
 
-  static String sourceActivity(FindingFilter filter, List<Object> args) {
-    return "SELECT source, max(last_seen) AS last_seen,"
-        + " sum(CASE WHEN coalesce(resolved, 0) = 0 THEN 1 ELSE 0 END) AS open, count(*) AS total"
-        + " FROM observations WHERE source IS NOT NULL" + where(filter, args, true) + " GROUP BY source ORDER BY source";
+  /** Per source, its newest last_seen (the index findings_source_last_seen answers it). */
+  static String sourceLastSeen(FindingFilter filter, List<Object> args) {
+    return "SELECT source, max(last_seen) AS last_seen FROM observations WHERE source IS NOT NULL"
+        + where(filter, args, true) + " GROUP BY source ORDER BY source";
+  }
+
+  /** Per source, open and resolved counts (the covering index findings_open answers it). */
+  static String sourceStates(FindingFilter filter, List<Object> args) {
+    return "SELECT source, (resolved IS 1) AS r, count(*) AS n FROM observations WHERE source IS NOT NULL"
+        + where(filter, args, true) + " GROUP BY source, (resolved IS 1)";
   }
 
   /** One row kept by triggers (schema v4). */

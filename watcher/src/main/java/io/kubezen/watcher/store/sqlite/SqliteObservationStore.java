@@ -771,18 +771,30 @@ public final class SqliteObservationStore implements ObservationStore {
 
   @Override
   public List<io.kubezen.watcher.store.SourceActivity> sourceActivity(io.kubezen.watcher.store.FindingFilter filter) {
-    List<Object> args = new ArrayList<>();
-    String sql = FindingsSql.sourceActivity(filter, args);
+    List<Object> lastArgs = new ArrayList<>();
+    String lastSql = FindingsSql.sourceLastSeen(filter, lastArgs);
+    List<Object> stateArgs = new ArrayList<>();
+    String stateSql = FindingsSql.sourceStates(filter, stateArgs);
     return read("sourceActivity", conn -> {
-      try (PreparedStatement st = prepare(conn, sql, args); ResultSet rs = st.executeQuery()) {
-        List<io.kubezen.watcher.store.SourceActivity> out = new ArrayList<>();
+      java.util.Map<String, long[]> counts = new java.util.HashMap<>(); // open, total
+      try (PreparedStatement st = prepare(conn, stateSql, stateArgs); ResultSet rs = st.executeQuery()) {
         while (rs.next()) {
-          out.add(new io.kubezen.watcher.store.SourceActivity(rs.getString("source"),
-              Instant.EPOCH.plus(rs.getLong("last_seen"), java.time.temporal.ChronoUnit.MICROS),
-              rs.getLong("open"), rs.getLong("total")));
+          long[] c = counts.computeIfAbsent(rs.getString("source"), k -> new long[2]);
+          if (rs.getInt("r") == 0) {
+            c[0] += rs.getLong("n");
+          }
+          c[1] += rs.getLong("n");
         }
-        return out;
       }
+      List<io.kubezen.watcher.store.SourceActivity> out = new ArrayList<>();
+      try (PreparedStatement st = prepare(conn, lastSql, lastArgs); ResultSet rs = st.executeQuery()) {
+        while (rs.next()) {
+          long[] c = counts.getOrDefault(rs.getString("source"), new long[2]);
+          out.add(new io.kubezen.watcher.store.SourceActivity(rs.getString("source"),
+              Instant.EPOCH.plus(rs.getLong("last_seen"), java.time.temporal.ChronoUnit.MICROS), c[0], c[1]));
+        }
+      }
+      return out;
     });
   }
 
