@@ -221,6 +221,48 @@ class SqliteFindingsTest {
   }
 
   @Test
+  void aVersion3DatabaseIsBackfilledForTheConsole() throws Exception {
+    store.close();
+    Path db = dir.resolve("v3.db");
+    try (Connection c = DriverManager.getConnection("jdbc:sqlite:" + db); java.sql.Statement st = c.createStatement()) {
+      for (int v = 0; v < 3; v++) {
+        for (String sql : Schema.MIGRATIONS.get(v)) {
+          st.execute(sql);
+        }
+      }
+      st.execute("PRAGMA user_version = 3");
+      st.execute("""
+          INSERT INTO observations (namespace, name, source, category, severity, event_type, fingerprint, created_at,
+            first_seen, last_seen, count, resolved, resolved_at, body)
+          VALUES ('shop', 'trivy-1', 'trivy', 'security', 'critical', 'vulnerability', 'f', 1, 10, 20, 3, 1,
+            '2026-12-01T00:00:00Z', '{"metadata":{"name":"trivy-1","namespace":"shop"},"spec":{"source":"trivy",
+            "category":"security","severity":"critical","eventType":"vulnerability","title":"xz",
+            "resource":{"kind":"Deployment","name":"web","namespace":"shop"},"clusterName":"prod",
+            "details":{"vulnerabilityID":"CVE-2024-3094"},"detectedAt":"2026-12-01T00:00:00Z","fingerprint":"f"}}')""");
+    }
+    store = SqliteObservationStore.open(db, Clock.fixed(T0, ZoneOffset.UTC));
+    assertThat(names(store.findings(FindingsQuery.first(text("CVE-2024-3094"), FindingSort.SEVERITY, 10))))
+        .containsExactly("trivy-1");
+    assertThat(store.summary().total()).isEqualTo(1);
+    assertThat(store.summary().resolved()).isEqualTo(1);
+    assertThat(store.summary().countSum()).isEqualTo(3);
+    assertThat(store.topByCriticalHigh(FindingFilter.NONE, RankedGroup.By.RESOURCE, 5))
+        .containsExactly(new RankedGroup("shop", "Deployment", "web", 1, 0, 1));
+    assertThat(store.countBy(FindingFilter.NONE, List.of(GroupField.CLUSTER)))
+        .extracting(g -> g.key(0)).containsExactly("prod");
+    assertThat(store.timeline(FindingFilter.NONE, Instant.parse("2026-11-30T00:00:00Z"),
+        Instant.parse("2026-12-02T00:00:00Z"), Duration.ofDays(1)))
+        .extracting(TimeBucket::resolved).containsExactly(0L, 1L);
+    // Deletions keep the summary and the search index in step.
+    store.executeOnWriter("DELETE FROM observations");
+    assertThat(store.summary()).isEqualTo(StoreSummary.EMPTY);
+    store.createOrMerge(List.of(obs("trivy-2", "trivy", Severity.HIGH, "shop", "Deployment", "web", "openssl",
+        Map.of("vulnerabilityID", "CVE-2024-3094"), 1, T0, T0, null)));
+    assertThat(names(store.findings(FindingsQuery.first(text("cve-2024-3094"), FindingSort.SEVERITY, 10))))
+        .containsExactly("trivy-2");
+  }
+
+  @Test
   void pagesAreIndexScansWithoutSorting() throws Exception {
     Path db = dir.resolve("f.db");
     try (Connection c = DriverManager.getConnection("jdbc:sqlite:" + db)) {
