@@ -176,8 +176,10 @@ public final class ZenWatcher {
     WebhookGuard guard = new WebhookGuard(settings.allowedCidrs(), settings.authToken(),
         settings.rateLimitPerSecond(), settings.rateLimitBurst());
     ingest = new IngestHandler(sources, pipeline, guard, metrics, settings, clock, accepting::get, ingesterRoutes);
-    web = new WebServer(vertx, ingest, new ObservationsApi(store), store, metrics,
-        settings.store().name().toLowerCase(), this::readyDetails).withGuards(settings.guards());
+    String storeName = settings.store().name().toLowerCase();
+    web = new WebServer(vertx, ingest, new ObservationsApi(store), store, metrics, storeName, this::readyDetails,
+        new io.kubezen.watcher.http.console.Console(store, clock, this::readyDetails, storeName))
+        .withGuards(settings.guards());
     boolean reader = settings.mode() == Settings.Mode.READER;
     web.setReader(reader);
     port = web.start(settings.bindAddress(), settings.port(), loops).toCompletionStage().toCompletableFuture().join();

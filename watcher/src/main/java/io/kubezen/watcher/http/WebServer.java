@@ -37,8 +37,18 @@ public final class WebServer {
   private final java.util.concurrent.atomic.AtomicLong refusedConnections = new java.util.concurrent.atomic.AtomicLong();
   private final ClientFaultLog clientFaults = ClientFaultLog.INSTANCE;
 
+  private final io.kubezen.watcher.http.console.Console console;
+
   public WebServer(Vertx vertx, IngestHandler ingest, ObservationsApi api, ObservationStore store, Metrics metrics,
       String storeName, Supplier<java.util.Map<String, Object>> readyDetails) {
+    this(vertx, ingest, api, store, metrics, storeName, readyDetails, null);
+  }
+
+  /** @param console the web console, or null for none */
+  public WebServer(Vertx vertx, IngestHandler ingest, ObservationsApi api, ObservationStore store, Metrics metrics,
+      String storeName, Supplier<java.util.Map<String, Object>> readyDetails,
+      io.kubezen.watcher.http.console.Console console) {
+    this.console = console;
     this.readyDetails = readyDetails;
     this.vertx = vertx;
     this.ingest = ingest;
@@ -74,8 +84,7 @@ public final class WebServer {
     } else {
       router.route("/ingest/:source").handler(ingest::admit).handler(ingest::ingest);
     }
-    router.get("/api/v1/observations").handler(api::list);
-    router.get("/api/v1/observations/:namespace/:name").handler(api::get);
+    readRoutes(router);
     router.get("/health").handler(ctx -> ctx.response().putHeader("Content-Type", "application/json")
         .end("{\"status\":\"ok\"}"));
     router.get("/ready").handler(this::ready);
@@ -90,6 +99,18 @@ public final class WebServer {
       router.errorHandler(status, ctx -> onError(ctx, status));
     }
     return router;
+  }
+
+  /**
+   * Everything a reader sees: the read API and the web console (its pages, exports, live check and
+   * assets). Not the webhooks, /health, /ready or /metrics.
+   */
+  private void readRoutes(Router router) {
+    router.get("/api/v1/observations").handler(api::list);
+    router.get("/api/v1/observations/:namespace/:name").handler(api::get);
+    if (console != null) {
+      console.mount(router);
+    }
   }
 
   private void onError(RoutingContext ctx, int status) {

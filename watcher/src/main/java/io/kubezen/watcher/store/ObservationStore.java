@@ -96,6 +96,59 @@ public interface ObservationStore extends AutoCloseable {
         || (o.getSpec() != null && cluster.equals(o.getSpec().clusterName())));
   }
 
+  // ------------------------------------------------------------------ console reads
+  // Read-only questions the web console asks. A store answers each without reading the whole
+  // collection per call (SQL with indexes; the Kubernetes store from its Observation cache).
+
+  /**
+   * One keyset page of the findings that match {@code query.filter()}, in {@code query.sort()}
+   * order (see {@link FindingSort}; ties broken by Observation namespace, then name, ascending), at
+   * most {@code query.limit()} of them, starting after the row {@code query.after()} names. The
+   * page's continue token is null when no row follows; otherwise it names the last row of the page
+   * (it stays valid when rows are added or removed: the next page starts after that row's sort
+   * key). A token this store did not issue for the same sort throws
+   * {@link InvalidContinueTokenException}.
+   */
+  ObservationPage findings(FindingsQuery query);
+
+  /**
+   * The number of findings matching {@code filter}, grouped by the values of {@code fields} (one
+   * to three, no repeats; see {@link GroupField} for each field's value). Groups with no finding
+   * are absent. Order: count descending, then the key values ascending (null first).
+   */
+  List<GroupCount> countBy(FindingFilter filter, List<GroupField> fields);
+
+  /**
+   * The namespaces ({@link RankedGroup.By#NAMESPACE}: findings grouped by
+   * {@code spec.resource.namespace}, findings without one left out) or the resources ({@link
+   * RankedGroup.By#RESOURCE}: grouped by {@code spec.resource} namespace, kind and name; findings
+   * without a resource name left out) that have the most critical and high findings among those
+   * matching {@code filter}: each with its critical, high and total counts. Groups with neither a
+   * critical nor a high finding are left out. Order: critical descending, high descending, then
+   * namespace, kind, name ascending (null first). At most {@code limit} (1..1000) groups.
+   */
+  List<RankedGroup> topByCriticalHigh(FindingFilter filter, RankedGroup.By by, int limit);
+
+  /**
+   * New and resolved findings over time: the buckets [from + i * width, from + (i + 1) * width)
+   * that cover [from, to), every one of them (zeros included), oldest first. {@code opened}
+   * counts findings matching {@code filter} whose {@code status.firstSeen} is in the bucket;
+   * {@code resolved} those whose {@code status.resolvedAt} is in it and that are resolved now. The
+   * filter's {@link FindingFilter#state()} is ignored. At most 1000 buckets, else
+   * IllegalArgumentException.
+   */
+  List<TimeBucket> timeline(FindingFilter filter, java.time.Instant from, java.time.Instant to,
+      java.time.Duration width);
+
+  /**
+   * Per source that has findings matching {@code filter}: the newest {@code status.lastSeen}
+   * among them, how many are open, how many in all. Ordered by source name.
+   */
+  List<SourceActivity> sourceActivity(FindingFilter filter);
+
+  /** See {@link StoreSummary}. Cheap: the console calls it on every live check. */
+  StoreSummary summary();
+
   /** For readiness: true when the store answers a trivial query. Never throws. */
   boolean isReachable();
 

@@ -142,6 +142,39 @@ class WebhookGuardsTest {
     }
 
     @Override
+    public ObservationPage findings(io.kubezen.watcher.store.FindingsQuery query) {
+      return real.findings(query);
+    }
+
+    @Override
+    public List<io.kubezen.watcher.store.GroupCount> countBy(io.kubezen.watcher.store.FindingFilter filter,
+        List<io.kubezen.watcher.store.GroupField> fields) {
+      return real.countBy(filter, fields);
+    }
+
+    @Override
+    public List<io.kubezen.watcher.store.RankedGroup> topByCriticalHigh(io.kubezen.watcher.store.FindingFilter filter,
+        io.kubezen.watcher.store.RankedGroup.By by, int limit) {
+      return real.topByCriticalHigh(filter, by, limit);
+    }
+
+    @Override
+    public List<io.kubezen.watcher.store.TimeBucket> timeline(io.kubezen.watcher.store.FindingFilter filter,
+        Instant from, Instant to, java.time.Duration width) {
+      return real.timeline(filter, from, to, width);
+    }
+
+    @Override
+    public List<io.kubezen.watcher.store.SourceActivity> sourceActivity(io.kubezen.watcher.store.FindingFilter filter) {
+      return real.sourceActivity(filter);
+    }
+
+    @Override
+    public io.kubezen.watcher.store.StoreSummary summary() {
+      return real.summary();
+    }
+
+    @Override
     public GcResult deleteExpired(Instant now, java.util.Set<String> stateLikeSources) {
       return real.deleteExpired(now, stateLikeSources);
     }

@@ -1145,4 +1145,41 @@ public final class KubernetesObservationStore implements ObservationStore {
     }
   }
 
+
+  // ------------------------------------------------------------------ console reads
+  // To be answered from the informer-fed Observation cache (see ObservationStore for what each
+  // returns); never by listing the collection per call.
+
+  @Override
+  public io.kubezen.watcher.store.ObservationPage findings(io.kubezen.watcher.store.FindingsQuery query) {
+    throw new StoreException("the console reads of the kubernetes store are not built yet");
+  }
+
+  @Override
+  public List<io.kubezen.watcher.store.GroupCount> countBy(io.kubezen.watcher.store.FindingFilter filter,
+      List<io.kubezen.watcher.store.GroupField> fields) {
+    throw new StoreException("the console reads of the kubernetes store are not built yet");
+  }
+
+  @Override
+  public List<io.kubezen.watcher.store.RankedGroup> topByCriticalHigh(io.kubezen.watcher.store.FindingFilter filter,
+      io.kubezen.watcher.store.RankedGroup.By by, int limit) {
+    throw new StoreException("the console reads of the kubernetes store are not built yet");
+  }
+
+  @Override
+  public List<io.kubezen.watcher.store.TimeBucket> timeline(io.kubezen.watcher.store.FindingFilter filter,
+      Instant from, Instant to, java.time.Duration width) {
+    throw new StoreException("the console reads of the kubernetes store are not built yet");
+  }
+
+  @Override
+  public List<io.kubezen.watcher.store.SourceActivity> sourceActivity(io.kubezen.watcher.store.FindingFilter filter) {
+    throw new StoreException("the console reads of the kubernetes store are not built yet");
+  }
+
+  @Override
+  public io.kubezen.watcher.store.StoreSummary summary() {
+    throw new StoreException("the console reads of the kubernetes store are not built yet");
+  }
 }

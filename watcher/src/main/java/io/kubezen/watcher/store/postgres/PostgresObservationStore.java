@@ -966,4 +966,39 @@ public final class PostgresObservationStore implements ObservationStore {
       Thread.currentThread().interrupt();
     }
   }
+
+  // ---------------------------------------------------------------- console reads (not built yet)
+
+  @Override
+  public io.kubezen.watcher.store.ObservationPage findings(io.kubezen.watcher.store.FindingsQuery query) {
+    throw new io.kubezen.watcher.store.StoreException("the console reads of the postgres store are not built yet");
+  }
+
+  @Override
+  public List<io.kubezen.watcher.store.GroupCount> countBy(io.kubezen.watcher.store.FindingFilter filter,
+      List<io.kubezen.watcher.store.GroupField> fields) {
+    throw new io.kubezen.watcher.store.StoreException("the console reads of the postgres store are not built yet");
+  }
+
+  @Override
+  public List<io.kubezen.watcher.store.RankedGroup> topByCriticalHigh(io.kubezen.watcher.store.FindingFilter filter,
+      io.kubezen.watcher.store.RankedGroup.By by, int limit) {
+    throw new io.kubezen.watcher.store.StoreException("the console reads of the postgres store are not built yet");
+  }
+
+  @Override
+  public List<io.kubezen.watcher.store.TimeBucket> timeline(io.kubezen.watcher.store.FindingFilter filter,
+      Instant from, Instant to, java.time.Duration width) {
+    throw new io.kubezen.watcher.store.StoreException("the console reads of the postgres store are not built yet");
+  }
+
+  @Override
+  public List<io.kubezen.watcher.store.SourceActivity> sourceActivity(io.kubezen.watcher.store.FindingFilter filter) {
+    throw new io.kubezen.watcher.store.StoreException("the console reads of the postgres store are not built yet");
+  }
+
+  @Override
+  public io.kubezen.watcher.store.StoreSummary summary() {
+    throw new io.kubezen.watcher.store.StoreException("the console reads of the postgres store are not built yet");
+  }
 }

@@ -55,7 +55,95 @@ final class Schema {
               + json_extract(body, '$.spec.ttlSecondsAfterCreation') * 1000
           WHERE resolved = 1 AND resolved_at IS NOT NULL""",
           "CREATE INDEX observations_resolved_expires ON observations (resolved_expires_at) "
-              + "WHERE resolved_expires_at IS NOT NULL"));
+              + "WHERE resolved_expires_at IS NOT NULL"),
+      List.of(
+          // Version 4: the console's filters, sorts, free-text search and aggregates.
+          "ALTER TABLE observations ADD COLUMN resource_namespace TEXT",
+          "ALTER TABLE observations ADD COLUMN resource_kind TEXT",
+          "ALTER TABLE observations ADD COLUMN resource_name TEXT",
+          "ALTER TABLE observations ADD COLUMN cluster TEXT",
+          "ALTER TABLE observations ADD COLUMN severity_rank INTEGER NOT NULL DEFAULT 0",
+          // status.resolvedAt in epoch microseconds, for the new-versus-resolved timeline.
+          "ALTER TABLE observations ADD COLUMN resolved_time INTEGER",
+          // SearchText.of(spec): lower-cased title, resource name, rule/policy/CVE/check ids.
+          "ALTER TABLE observations ADD COLUMN search TEXT",
+          """
+          UPDATE observations SET
+            resource_namespace = json_extract(body, '$.spec.resource.namespace'),
+            resource_kind = json_extract(body, '$.spec.resource.kind'),
+            resource_name = json_extract(body, '$.spec.resource.name'),
+            cluster = json_extract(body, '$.spec.clusterName'),
+            severity_rank = CASE severity WHEN 'critical' THEN 4 WHEN 'high' THEN 3 WHEN 'medium' THEN 2
+              WHEN 'low' THEN 1 ELSE 0 END,
+            resolved_time = CASE WHEN resolved_at IS NOT NULL
+              THEN CAST(strftime('%s', resolved_at) AS INTEGER) * 1000000 END,
+            search = lower(concat_ws(char(10), json_extract(body, '$.spec.title'),
+              json_extract(body, '$.spec.resource.name'), json_extract(body, '$.spec.details.rule'),
+              json_extract(body, '$.spec.details.policy'), json_extract(body, '$.spec.details.vulnerabilityID'),
+              json_extract(body, '$.spec.details.check_id'), json_extract(body, '$.spec.details.check_name'),
+              json_extract(body, '$.spec.details.test_number')))""",
+          // The three sort orders of the findings list, each with its keyset tie-breakers.
+          "CREATE INDEX findings_last_seen ON observations (last_seen DESC, namespace, name)",
+          "CREATE INDEX findings_severity ON observations (severity_rank DESC, last_seen DESC, namespace, name)",
+          "CREATE INDEX findings_count ON observations (count DESC, last_seen DESC, namespace, name)",
+          // Overview counts of open findings read only these indexes (covering).
+          "CREATE INDEX findings_open ON observations ((resolved IS 1), source, severity, category, "
+              + "resource_namespace, cluster)",
+          "CREATE INDEX findings_open_rank ON observations ((resolved IS 1), severity, resource_namespace, "
+              + "resource_kind, resource_name)",
+          "CREATE INDEX findings_resource ON observations (resource_name, resource_kind, resource_namespace)",
+          "CREATE INDEX findings_namespace ON observations (resource_namespace, severity)",
+          "CREATE INDEX findings_source_last_seen ON observations (source, last_seen)",
+          "CREATE INDEX findings_first_seen ON observations (first_seen)",
+          "CREATE INDEX findings_resolved_time ON observations (resolved_time) WHERE resolved_time IS NOT NULL",
+          "CREATE INDEX findings_cluster ON observations (cluster) WHERE cluster IS NOT NULL",
+          // The free-text search: a trigram index over the search column (substring matches of 3+
+          // characters), kept in step by triggers. External content: its rowids are the table's
+          // (the table is never VACUUMed, which could renumber them).
+          "CREATE VIRTUAL TABLE observations_search USING fts5(search, content='observations', "
+              + "content_rowid='rowid', tokenize='trigram')",
+          "INSERT INTO observations_search(observations_search) VALUES ('rebuild')",
+          """
+          CREATE TRIGGER observations_search_insert AFTER INSERT ON observations BEGIN
+            INSERT INTO observations_search(rowid, search) VALUES (new.rowid, new.search);
+          END""",
+          """
+          CREATE TRIGGER observations_search_delete AFTER DELETE ON observations BEGIN
+            INSERT INTO observations_search(observations_search, rowid, search) VALUES ('delete', old.rowid, old.search);
+          END""",
+          """
+          CREATE TRIGGER observations_search_update AFTER UPDATE OF search ON observations BEGIN
+            INSERT INTO observations_search(observations_search, rowid, search) VALUES ('delete', old.rowid, old.search);
+            INSERT INTO observations_search(rowid, search) VALUES (new.rowid, new.search);
+          END""",
+          // The store's summary (the console's "as of" and live check) in one row, kept by triggers.
+          """
+          CREATE TABLE observation_stats (
+            id INTEGER PRIMARY KEY CHECK (id = 1),
+            total INTEGER NOT NULL, resolved INTEGER NOT NULL, count_sum INTEGER NOT NULL,
+            last_created INTEGER, last_seen INTEGER)""",
+          """
+          INSERT INTO observation_stats SELECT 1, count(*), coalesce(sum(resolved IS 1), 0), coalesce(sum(count), 0),
+            max(created_at), max(last_seen) FROM observations""",
+          """
+          CREATE TRIGGER observation_stats_insert AFTER INSERT ON observations BEGIN
+            UPDATE observation_stats SET total = total + 1, resolved = resolved + (new.resolved IS 1),
+              count_sum = count_sum + new.count, last_created = max(coalesce(last_created, new.created_at), new.created_at),
+              last_seen = max(coalesce(last_seen, new.last_seen), new.last_seen) WHERE id = 1;
+          END""",
+          """
+          CREATE TRIGGER observation_stats_update AFTER UPDATE ON observations BEGIN
+            UPDATE observation_stats SET resolved = resolved + (new.resolved IS 1) - (old.resolved IS 1),
+              count_sum = count_sum + new.count - old.count,
+              last_seen = max(coalesce(last_seen, new.last_seen), new.last_seen) WHERE id = 1;
+          END""",
+          """
+          CREATE TRIGGER observation_stats_delete AFTER DELETE ON observations BEGIN
+            UPDATE observation_stats SET total = total - 1, resolved = resolved - (old.resolved IS 1),
+              count_sum = count_sum - old.count,
+              last_created = CASE WHEN total = 1 THEN NULL ELSE last_created END,
+              last_seen = CASE WHEN total = 1 THEN NULL ELSE last_seen END WHERE id = 1;
+          END"""));
 
   static final int VERSION = MIGRATIONS.size();
 

@@ -66,8 +66,9 @@ public final class SqliteObservationStore implements ObservationStore {
 
   private static final String INSERT = """
       INSERT INTO observations (namespace, name, source, category, severity, event_type, fingerprint,
-        created_at, expires_at, first_seen, last_seen, count, resolved, resolved_at, body, origin_uid)
-      VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+        created_at, expires_at, first_seen, last_seen, count, resolved, resolved_at, body, origin_uid,
+        resource_namespace, resource_kind, resource_name, cluster, severity_rank, resolved_time, search)
+      VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
       ON CONFLICT (namespace, name) DO NOTHING""";
   private static final String MERGE = """
       UPDATE observations SET count = count + ?, first_seen = min(first_seen, ?), last_seen = max(last_seen, ?),
@@ -78,6 +79,7 @@ public final class SqliteObservationStore implements ObservationStore {
       WHERE namespace = ? AND name = ? AND resolved = 1""";
   private static final String RESOLVE = """
       UPDATE observations SET resolved = 1, resolved_at = coalesce(CASE WHEN resolved = 1 THEN resolved_at END, ?),
+        resolved_time = CASE WHEN resolved = 1 AND resolved_time IS NOT NULL THEN resolved_time ELSE ? END,
         resolved_expires_at = CASE WHEN resolved = 1 THEN resolved_expires_at
           ELSE ? + max(0, json_extract(body, '$.spec.ttlSecondsAfterCreation')) * 1000 END
       WHERE namespace = ? AND name = ?""";
@@ -277,6 +279,26 @@ public final class SqliteObservationStore implements ObservationStore {
     st.setString(14, r.resolvedAt());
     st.setString(15, r.body());
     st.setString(16, r.originUid());
+    io.kubezen.api.v1alpha1.ResourceRef res = spec.resource();
+    st.setString(17, res == null ? null : res.namespace());
+    st.setString(18, res == null ? null : res.kind());
+    st.setString(19, res == null ? null : res.name());
+    st.setString(20, spec.clusterName());
+    st.setInt(21, spec.severity() == null ? 0 : spec.severity().rank());
+    Long resolvedTime = null;
+    if (Boolean.TRUE.equals(r.resolved()) && r.resolvedAt() != null) {
+      try {
+        resolvedTime = Times.parseMicros(r.resolvedAt());
+      } catch (IllegalArgumentException e) {
+        resolvedTime = null;
+      }
+    }
+    if (resolvedTime == null) {
+      st.setNull(22, Types.INTEGER);
+    } else {
+      st.setLong(22, resolvedTime);
+    }
+    st.setString(23, io.kubezen.watcher.store.SearchText.of(spec));
     return st.executeUpdate();
   }
 
@@ -395,9 +417,10 @@ public final class SqliteObservationStore implements ObservationStore {
       try (PreparedStatement st = conn.prepareStatement(RESOLVE)) {
         for (ObservationKey k : keys) {
           st.setString(1, when);
-          st.setLong(2, at.toEpochMilli());
-          st.setString(3, k.namespace());
-          st.setString(4, k.name());
+          st.setLong(2, Times.micros(at));
+          st.setLong(3, at.toEpochMilli());
+          st.setString(4, k.namespace());
+          st.setString(5, k.name());
           outcomes.add(st.executeUpdate() == 1 ? WriteOutcome.MERGED : WriteOutcome.MISSING);
         }
       }
@@ -682,6 +705,191 @@ public final class SqliteObservationStore implements ObservationStore {
     if (value != null) {
       sql.append(" AND ").append(column).append(" = ?");
       args.add(value);
+    }
+  }
+
+  // ---------------------------------------------------------------- console reads
+
+  @Override
+  public ObservationPage findings(io.kubezen.watcher.store.FindingsQuery query) {
+    FindingsSql.After after = query.after() == null ? null : FindingsSql.After.decode(query.after(), query.sort());
+    List<Object> args = new ArrayList<>();
+    String sql = FindingsSql.page(query, after, args);
+    int limit = query.limit();
+    return read("findings", conn -> {
+      try (PreparedStatement st = prepare(conn, sql, args)) {
+        List<Observation> items = new ArrayList<>();
+        FindingsSql.After last = null;
+        boolean more = false;
+        try (ResultSet rs = st.executeQuery()) {
+          while (rs.next()) {
+            if (items.size() == limit) {
+              more = true;
+              break;
+            }
+            items.add(observation(rs));
+            long lastSeen = rs.getLong("last_seen");
+            long k1 = switch (query.sort()) {
+              case LAST_SEEN -> lastSeen;
+              case SEVERITY -> rs.getLong("severity_rank");
+              case COUNT -> rs.getLong("count");
+            };
+            last = new FindingsSql.After(query.sort(), k1, lastSeen, rs.getString("namespace"), rs.getString("name"));
+          }
+        }
+        return new ObservationPage(items, more ? last.encode() : null);
+      }
+    });
+  }
+
+  @Override
+  public List<io.kubezen.watcher.store.GroupCount> countBy(io.kubezen.watcher.store.FindingFilter filter,
+      List<io.kubezen.watcher.store.GroupField> fields) {
+    List<Object> args = new ArrayList<>();
+    String sql = FindingsSql.countBy(filter, fields, args);
+    return read("countBy " + fields, conn -> {
+      try (PreparedStatement st = prepare(conn, sql, args); ResultSet rs = st.executeQuery()) {
+        List<io.kubezen.watcher.store.GroupCount> out = new ArrayList<>();
+        while (rs.next()) {
+          List<String> key = new ArrayList<>(fields.size());
+          for (int i = 0; i < fields.size(); i++) {
+            key.add(rs.getString("k" + i));
+          }
+          out.add(new io.kubezen.watcher.store.GroupCount(key, rs.getLong("n")));
+        }
+        return out;
+      }
+    });
+  }
+
+  @Override
+  public List<io.kubezen.watcher.store.RankedGroup> topByCriticalHigh(io.kubezen.watcher.store.FindingFilter filter,
+      io.kubezen.watcher.store.RankedGroup.By by, int limit) {
+    if (limit < 1 || limit > ObservationQuery.MAX_LIMIT) {
+      throw new IllegalArgumentException("limit must be between 1 and " + ObservationQuery.MAX_LIMIT + ": " + limit);
+    }
+    List<Object> args = new ArrayList<>();
+    String sql = FindingsSql.top(filter, by, limit, args);
+    return read("top " + by, conn -> {
+      try (PreparedStatement st = prepare(conn, sql, args); ResultSet rs = st.executeQuery()) {
+        List<io.kubezen.watcher.store.RankedGroup> ranked = new ArrayList<>();
+        while (rs.next()) {
+          ranked.add(new io.kubezen.watcher.store.RankedGroup(rs.getString("resource_namespace"),
+              rs.getString("resource_kind"), rs.getString("resource_name"), rs.getLong("critical"),
+              rs.getLong("high"), 0));
+        }
+        List<io.kubezen.watcher.store.RankedGroup> out = new ArrayList<>(ranked.size());
+        for (io.kubezen.watcher.store.RankedGroup g : ranked) {
+          List<Object> totalArgs = new ArrayList<>();
+          String totalSql = FindingsSql.groupTotal(filter, g, by, totalArgs);
+          try (PreparedStatement t = prepare(conn, totalSql, totalArgs); ResultSet trs = t.executeQuery()) {
+            long total = trs.next() ? trs.getLong("n") : 0;
+            out.add(new io.kubezen.watcher.store.RankedGroup(g.namespace(), g.kind(), g.name(), g.critical(),
+                g.high(), total));
+          }
+        }
+        return out;
+      }
+    });
+  }
+
+  @Override
+  public List<io.kubezen.watcher.store.TimeBucket> timeline(io.kubezen.watcher.store.FindingFilter filter,
+      Instant from, Instant to, java.time.Duration width) {
+    long fromMicros = Times.micros(from);
+    long toMicros = Times.micros(to);
+    long widthMicros = width.toNanos() / 1000;
+    if (widthMicros <= 0 || toMicros <= fromMicros) {
+      throw new IllegalArgumentException("timeline needs from < to and a positive width");
+    }
+    long n = (toMicros - fromMicros + widthMicros - 1) / widthMicros;
+    if (n > 1000) {
+      throw new IllegalArgumentException("timeline of " + n + " buckets: at most 1000");
+    }
+    long[] opened = new long[(int) n];
+    long[] resolved = new long[(int) n];
+    List<Object> openedArgs = new ArrayList<>();
+    String openedSql = FindingsSql.opened(filter, fromMicros, toMicros, widthMicros, openedArgs);
+    List<Object> resolvedArgs = new ArrayList<>();
+    String resolvedSql = FindingsSql.resolvedIn(filter, fromMicros, toMicros, widthMicros, resolvedArgs);
+    read("timeline", conn -> {
+      fillBuckets(conn, openedSql, openedArgs, opened);
+      fillBuckets(conn, resolvedSql, resolvedArgs, resolved);
+      return null;
+    });
+    List<io.kubezen.watcher.store.TimeBucket> out = new ArrayList<>((int) n);
+    for (int i = 0; i < n; i++) {
+      out.add(new io.kubezen.watcher.store.TimeBucket(
+          Instant.EPOCH.plus(fromMicros + i * widthMicros, java.time.temporal.ChronoUnit.MICROS), opened[i],
+          resolved[i]));
+    }
+    return out;
+  }
+
+  private static void fillBuckets(Connection conn, String sql, List<Object> args, long[] into) throws SQLException {
+    try (PreparedStatement st = prepare(conn, sql, args); ResultSet rs = st.executeQuery()) {
+      while (rs.next()) {
+        long b = rs.getLong("b");
+        if (b >= 0 && b < into.length) {
+          into[(int) b] += rs.getLong("n");
+        }
+      }
+    }
+  }
+
+  @Override
+  public List<io.kubezen.watcher.store.SourceActivity> sourceActivity(io.kubezen.watcher.store.FindingFilter filter) {
+    List<Object> lastArgs = new ArrayList<>();
+    String lastSql = FindingsSql.sourceLastSeen(filter, lastArgs);
+    List<Object> stateArgs = new ArrayList<>();
+    String stateSql = FindingsSql.sourceStates(filter, stateArgs);
+    return read("sourceActivity", conn -> {
+      java.util.Map<String, long[]> counts = new java.util.HashMap<>(); // open, total
+      try (PreparedStatement st = prepare(conn, stateSql, stateArgs); ResultSet rs = st.executeQuery()) {
+        while (rs.next()) {
+          long[] c = counts.computeIfAbsent(rs.getString("source"), k -> new long[2]);
+          if (rs.getInt("r") == 0) {
+            c[0] += rs.getLong("n");
+          }
+          c[1] += rs.getLong("n");
+        }
+      }
+      List<io.kubezen.watcher.store.SourceActivity> out = new ArrayList<>();
+      try (PreparedStatement st = prepare(conn, lastSql, lastArgs); ResultSet rs = st.executeQuery()) {
+        while (rs.next()) {
+          long[] c = counts.getOrDefault(rs.getString("source"), new long[2]);
+          out.add(new io.kubezen.watcher.store.SourceActivity(rs.getString("source"),
+              Instant.EPOCH.plus(rs.getLong("last_seen"), java.time.temporal.ChronoUnit.MICROS), c[0], c[1]));
+        }
+      }
+      return out;
+    });
+  }
+
+  @Override
+  public io.kubezen.watcher.store.StoreSummary summary() {
+    return read("summary", conn -> {
+      try (Statement st = conn.createStatement(); ResultSet rs = st.executeQuery(FindingsSql.SUMMARY)) {
+        if (!rs.next() || rs.getLong("total") <= 0) {
+          return io.kubezen.watcher.store.StoreSummary.EMPTY;
+        }
+        return new io.kubezen.watcher.store.StoreSummary(rs.getLong("total"), rs.getLong("resolved"),
+            rs.getLong("count_sum"), Instant.ofEpochMilli(rs.getLong("last_created")),
+            Instant.EPOCH.plus(rs.getLong("last_seen"), java.time.temporal.ChronoUnit.MICROS));
+      }
+    });
+  }
+
+  private static PreparedStatement prepare(Connection conn, String sql, List<Object> args) throws SQLException {
+    PreparedStatement st = conn.prepareStatement(sql);
+    try {
+      for (int i = 0; i < args.size(); i++) {
+        st.setObject(i + 1, args.get(i));
+      }
+      return st;
+    } catch (SQLException e) {
+      st.close();
+      throw e;
     }
   }
 
