@@ -93,7 +93,7 @@ app.kubernetes.io/part-of: zen-watcher
 {{- define "zen-watcher.observationRules" -}}
 - apiGroups: ["zen.kube-zen.io"]
   resources: ["observations"]
-  verbs: ["create", "get", "list", "delete"]
+  verbs: ["create", "get", "list", "watch", "delete"]
 - apiGroups: ["zen.kube-zen.io"]
   resources: ["observations/status"]
   verbs: ["patch"]

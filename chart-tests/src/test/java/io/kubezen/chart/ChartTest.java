@@ -142,7 +142,7 @@ class ChartTest {
       expected.put(cr + " " + res, READ_VERBS);
     }
     expected.put(cr + " apiextensions.k8s.io/customresourcedefinitions", Set.of("get"));
-    expected.put(cr + " zen.kube-zen.io/observations", Set.of("create", "get", "list", "delete"));
+    expected.put(cr + " zen.kube-zen.io/observations", Set.of("create", "get", "list", "watch", "delete"));
     expected.put(cr + " zen.kube-zen.io/observations/status", Set.of("patch"));
     expected.put(cr + " zen.kube-zen.io/ingesters/status", Set.of("update"));
     expected.put("Role zen-system/zw-zen-watcher-leases coordination.k8s.io/leases",
@@ -173,7 +173,7 @@ class ChartTest {
     for (String ns : List.of("zen-system", "team-a", "team-b")) {
       String role = "Role " + ns + "/zw-zen-watcher ";
       assertThat(rules).containsEntry(role + "aquasecurity.github.io/vulnerabilityreports", READ_VERBS)
-          .containsEntry(role + "zen.kube-zen.io/observations", Set.of("create", "get", "list", "delete"))
+          .containsEntry(role + "zen.kube-zen.io/observations", Set.of("create", "get", "list", "watch", "delete"))
           .doesNotContainKey(role + "aquasecurity.github.io/clustervulnerabilityreports")
           .doesNotContainKey(role + "wgpolicyk8s.io/clusterpolicyreports")
           .doesNotContainKey(role + "openreports.io/clusterreports");
