@@ -13,7 +13,6 @@ import io.fabric8.kubernetes.client.informers.ResourceEventHandler;
 import io.fabric8.kubernetes.client.informers.SharedIndexInformer;
 import io.kubezen.watcher.metrics.Metrics;
 import io.kubezen.watcher.pipeline.Pipeline;
-import io.kubezen.watcher.store.ObservationStore;
 import java.time.Clock;
 import java.time.Duration;
 import java.util.ArrayList;
@@ -64,12 +63,12 @@ public final class SourceManager implements AutoCloseable {
 
   private final KubernetesClient client;
   private final Pipeline pipeline;
-  private final ObservationStore store;
   private final Metrics metrics;
   private final Clock clock;
   private final SourceOptions options;
   private final LabelSelector namespaceSelector;
-  private final List<Unit> units;
+  /** The watched sources: the built-in ones, then those added at run time ({@link #add}). */
+  private final List<Unit> units = new java.util.concurrent.CopyOnWriteArrayList<>();
 
   private volatile Run run;
 
@@ -134,7 +133,8 @@ public final class SourceManager implements AutoCloseable {
 
   /** One enabled watched source and its state. */
   private final class Unit {
-    final WatchedSource source;
+    /** Replaced once when the kind and scope are read from the CRD ({@link WatchedSource#kindFromCrd}). */
+    volatile WatchedSource source;
     volatile Availability availability;
     volatile boolean warned;
     final Map<String, Feed> informers = new ConcurrentHashMap<>();
@@ -185,9 +185,9 @@ public final class SourceManager implements AutoCloseable {
     }
   }
 
-  public SourceManager(KubernetesClient client, Pipeline pipeline, ObservationStore store, Metrics metrics, Clock clock,
+  public SourceManager(KubernetesClient client, Pipeline pipeline, Metrics metrics, Clock clock,
       SourceOptions options) {
-    this(client, pipeline, store, metrics, clock, options, BuiltInSources.all());
+    this(client, pipeline, metrics, clock, options, BuiltInSources.all());
   }
 
   /**
@@ -196,11 +196,10 @@ public final class SourceManager implements AutoCloseable {
    * @throws IllegalArgumentException when the namespace selector is invalid, or a source named in
    *     {@link SourceOptions#sources()} is not among {@code watched}
    */
-  public SourceManager(KubernetesClient client, Pipeline pipeline, ObservationStore store, Metrics metrics, Clock clock,
+  public SourceManager(KubernetesClient client, Pipeline pipeline, Metrics metrics, Clock clock,
       SourceOptions options, List<WatchedSource> watched) {
     this.client = Objects.requireNonNull(client, "client");
     this.pipeline = Objects.requireNonNull(pipeline, "pipeline");
-    this.store = Objects.requireNonNull(store, "store");
     this.metrics = Objects.requireNonNull(metrics, "metrics");
     this.clock = Objects.requireNonNull(clock, "clock");
     this.options = Objects.requireNonNull(options, "options");
@@ -222,7 +221,79 @@ public final class SourceManager implements AutoCloseable {
         throw new IllegalArgumentException("SOURCES names '" + s + "', which is not a watched source; known: " + known);
       }
     }
-    this.units = List.copyOf(u);
+    this.units.addAll(u);
+  }
+
+  /**
+   * Adds a watched source at run time (an informer Ingester): it runs like the built-in ones (CRD
+   * waiting, paged list, warm standby digests, catch-up, retries on a full write queue), whether
+   * this engine is leading, in warm standby, or stopped (then from the next start). {@code SOURCES}
+   * does not apply to it.
+   *
+   * @throws IllegalArgumentException when a source with the same {@link WatchedSource#id()} runs
+   */
+  public void add(WatchedSource source) {
+    Objects.requireNonNull(source, "source");
+    Run r;
+    Unit u;
+    synchronized (this) {
+      for (Unit x : units) {
+        if (x.source.id().equals(source.id())) {
+          throw new IllegalArgumentException("watched source " + source.id() + " is running already");
+        }
+      }
+      u = new Unit(source);
+      units.add(u);
+      r = run;
+      if (r == null) {
+        return;
+      }
+      if (source.crdName() == null) {
+        metrics.sourceAvailable(source.source(), source.gvr(), true);
+        reconcileInformers(r);
+        return;
+      }
+    }
+    try {
+      r.checker.execute(() -> checkCrds(r)); // starts it as soon as its CRD is found
+    } catch (java.util.concurrent.RejectedExecutionException stopping) {
+      // stopped meanwhile: the next start checks it
+    }
+  }
+
+  /**
+   * Removes a watched source added with {@link #add} (an informer Ingester deleted or changed):
+   * its informers stop; its Observations are left as they are. No-op when there is none.
+   */
+  public synchronized void remove(String id) {
+    for (Unit u : units) {
+      if (u.source.id().equals(id)) {
+        units.remove(u);
+        for (Feed f : u.informers.values()) {
+          f.stop();
+          if (f instanceof EventSource es && run != null) {
+            run.eventSources.remove(es);
+          }
+        }
+        u.informers.clear();
+        log.info("{}: no longer watched", id);
+        return;
+      }
+    }
+  }
+
+  /** The status of one watched source (as in {@link #status()}), or null when there is none. */
+  public String status(String id) {
+    Run r;
+    synchronized (this) {
+      r = run;
+    }
+    for (Unit u : units) {
+      if (u.source.id().equals(id)) {
+        return status(u, r);
+      }
+    }
+    return null;
   }
 
   /** Starts every enabled source (no-op when started). Returns at once; the informers sync in the background. */
@@ -250,7 +321,7 @@ public final class SourceManager implements AutoCloseable {
   /** Standby to leading: a fresh reconciler, the leader-only feeds, and the catch-up from the digests. */
   private void activate(Run r) {
     OriginReconciler unused = r.reconciler;
-    r.reconciler = new OriginReconciler(pipeline, store, clock, RECONCILE_THREADS, r.digests);
+    r.reconciler = new OriginReconciler(pipeline, clock, RECONCILE_THREADS, r.digests);
     unused.close(Duration.ZERO);
     r.startedNanos = System.nanoTime();
     r.caughtUp = new java.util.concurrent.CompletableFuture<>();
@@ -345,10 +416,7 @@ public final class SourceManager implements AutoCloseable {
 
   /** The key hashes of the unresolved Observations of the object with this uid. */
   private long[] openKeys(String uid) {
-    return store.listByOrigin(uid).stream()
-        .filter(o -> o.getStatus() == null || !Boolean.TRUE.equals(o.getStatus().resolved()))
-        .mapToLong(o -> Digest.hash(o.getMetadata().getNamespace(), o.getMetadata().getName()))
-        .toArray();
+    return pipeline.openKeys(uid).stream().mapToLong(k -> Digest.hash(k.namespace(), k.name())).toArray();
   }
 
   /** Warm standby: remembers what the object's findings map to (no write). */
@@ -358,8 +426,8 @@ public final class SourceManager implements AutoCloseable {
       return;
     }
     try {
-      r.digests.put(uid, Digest.of(pipeline.keys(source.normalizer(), OriginReconciler.findings(source, object,
-          clock))));
+      Pipeline p = source.pipeline() != null ? source.pipeline() : pipeline;
+      r.digests.put(uid, Digest.of(p.keys(source.normalizer(), OriginReconciler.findings(source, object, clock))));
     } catch (RuntimeException e) { // unreadable (InvalidInputException) or the filter failed
       r.digests.remove(uid); // unknown: the catch-up reads it
     }
@@ -382,11 +450,11 @@ public final class SourceManager implements AutoCloseable {
       th.setDaemon(true);
       return th;
     });
-    Run r = new Run(new OriginReconciler(pipeline, store, clock, RECONCILE_THREADS, null), checker, checkpoint,
+    Run r = new Run(new OriginReconciler(pipeline, clock, RECONCILE_THREADS, null), checker, checkpoint,
         eventExecutor);
     r.active = active;
     r.leading = active;
-    r.reconciler = new OriginReconciler(pipeline, store, clock, RECONCILE_THREADS, r.digests);
+    r.reconciler = new OriginReconciler(pipeline, clock, RECONCILE_THREADS, r.digests);
     if (namespaceSelector != null) {
       startNamespaceInformer(r);
     }
@@ -556,10 +624,10 @@ public final class SourceManager implements AutoCloseable {
     if (!a.available()) {
       return a.message();
     }
-    if (!u.source.namespaced() && !options.clusterScopedWatched()) {
+    if (!u.source.namespaced() && !options.clusterScopedWatched() && u.source.namespaces() == null) {
       return "cluster-scoped: not watched (namespaces are scoped; WATCH_CLUSTER_SCOPED=true watches them)";
     }
-    if (u.source.namespaced() && namespaceSelector != null && !r.namespacesSynced) {
+    if (u.source.namespaced() && u.source.namespaces() == null && namespaceSelector != null && !r.namespacesSynced) {
       return "waiting for namespaces";
     }
     if (!u.informers.keySet().containsAll(wantedKeys(u, r))) {
@@ -637,6 +705,14 @@ public final class SourceManager implements AutoCloseable {
     if (!served) {
       return new Availability(false, "waiting for CRD " + w.crdName() + " to serve version " + version);
     }
+    if (w.kindFromCrd()) {
+      for (Unit u : units) {
+        if (u.source == w) { // the kind and scope, read once from the CRD
+          u.source = w.withResource(WatchedSource.context(w.resource().getGroup(), version, w.resource().getPlural(),
+              crd.getSpec().getNames().getKind(), "Namespaced".equals(crd.getSpec().getScope())));
+        }
+      }
+    }
     return Availability.AVAILABLE;
   }
 
@@ -645,7 +721,8 @@ public final class SourceManager implements AutoCloseable {
    * item in the first watched namespace is answered; 404 means it is not served.
    */
   private Availability servedInNamespace(WatchedSource w) {
-    String ns = options.watchNamespaces().get(0);
+    String ns = w.namespaces() != null && !w.namespaces().isEmpty() ? w.namespaces().get(0)
+        : options.watchNamespaces().get(0);
     try {
       client.genericKubernetesResources(w.resource()).inNamespace(ns)
           .list(new io.fabric8.kubernetes.api.model.ListOptionsBuilder().withLimit(1L).build());
@@ -694,6 +771,10 @@ public final class SourceManager implements AutoCloseable {
     if (r.checkpoint != null && !u.source.stateLike() && !r.active) {
       return Set.of(); // event streams resuming from the checkpoint: the leader's only
     }
+    if (u.source.namespaces() != null) { // its own (an informer Ingester's)
+      return !u.source.namespaced() || u.source.namespaces().isEmpty() ? Set.of(ALL)
+          : new TreeSet<>(u.source.namespaces());
+    }
     if (!u.source.namespaced()) {
       return options.clusterScopedWatched() ? Set.of(ALL) : Set.of();
     }
@@ -711,9 +792,10 @@ public final class SourceManager implements AutoCloseable {
         client.genericKubernetesResources(w.resource());
     FilterWatchListDeletable<GenericKubernetesResource, GenericKubernetesResourceList, Resource<GenericKubernetesResource>> scoped =
         !w.namespaced() ? op : key.equals(ALL) ? op.inAnyNamespace() : op.inNamespace(key);
-    if (w.labelSelector() != null) {
+    if (w.labelSelector() != null && !w.labelSelector().isBlank()) {
       scoped = scoped.withLabelSelector(w.labelSelector());
     }
+    scoped = FieldSelectors.apply(scoped, w.fieldSelector());
     if (r.checkpoint != null && !w.stateLike()) {
       EventSource es = new EventSource(w, key, scoped, r.reconciler, r.checkpoint, r.eventExecutor, metrics, clock,
           () -> refreshSynced(u, r));
