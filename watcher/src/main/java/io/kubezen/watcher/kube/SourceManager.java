@@ -48,6 +48,14 @@ import org.slf4j.LoggerFactory;
  * WATCH_NAMESPACE_SELECTOR} (a Namespace informer follows them as they are created, relabelled and
  * deleted; the selector is matched here, so set-based selectors work the same everywhere).
  *
+ * <p>Sources come and go at run time too ({@link #add}, {@link #remove}): the informer Ingesters
+ * ({@code IngesterInformers} tells the engine which to run) are watched sources like the built-in
+ * ones, with their own pipeline, namespaces and field selector; when their resource has no kind yet
+ * (its CRD was not installed when the Ingester was read), the kind and scope are read from the CRD
+ * once it is there. The engine never calls the store: creates and resolves go through the writer
+ * ({@link Pipeline#reconcile}, {@link Pipeline#resolveOrigin}), digests are compared with {@link
+ * Pipeline#openKeys}.
+ *
  * <p>With a checkpoint ({@link SourceOptions#checkpointed()}), event-like sources (Kubernetes
  * Events) are not informers but {@link EventSource}s: they resume their watch from the
  * resourceVersion {@link EventCheckpoint} recorded (written every {@link
@@ -191,7 +199,7 @@ public final class SourceManager implements AutoCloseable {
   }
 
   /**
-   * With the watched sources of the caller's choosing (tests; later, Ingesters).
+   * With the watched sources of the caller's choosing (tests); more can be added with {@link #add}.
    *
    * @throws IllegalArgumentException when the namespace selector is invalid, or a source named in
    *     {@link SourceOptions#sources()} is not among {@code watched}
