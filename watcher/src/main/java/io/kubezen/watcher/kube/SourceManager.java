@@ -145,6 +145,8 @@ public final class SourceManager implements AutoCloseable {
     volatile WatchedSource source;
     volatile Availability availability;
     volatile boolean warned;
+    /** The last failure of an initial list or watch (cleared once synced), or null. */
+    volatile String failure;
     final Map<String, Feed> informers = new ConcurrentHashMap<>();
 
     Unit(WatchedSource source) {
@@ -288,6 +290,24 @@ public final class SourceManager implements AutoCloseable {
         return;
       }
     }
+  }
+
+  /**
+   * Why a watched source is not synced yet: the last failure of its initial list or watch (a 403,
+   * say), or null when it is synced, has not failed, or there is no such source.
+   */
+  public String failure(String id) {
+    Run r;
+    synchronized (this) {
+      r = run;
+    }
+    for (Unit u : units) {
+      if (u.source.id().equals(id)) {
+        String f = u.failure;
+        return f != null && "syncing".equals(status(u, r)) ? f : null;
+      }
+    }
+    return null;
   }
 
   /** The status of one watched source (as in {@link #status()}), or null when there is none. */
@@ -833,6 +853,7 @@ public final class SourceManager implements AutoCloseable {
         return false;
       }
       metrics.sourceWatchRestart(w.source(), w.gvr());
+      u.failure = describe(t);
       // WARN once per informer, then DEBUG: a resource that is not served fails every few seconds.
       boolean first = failures.getAndIncrement() == 0;
       String msg = "{}{}: {} failed; retrying: {}";
@@ -853,10 +874,27 @@ public final class SourceManager implements AutoCloseable {
       }
       return true;
     });
-    informer.start().whenComplete((v, e) -> refreshSynced(u, r));
+    informer.start().whenComplete((v, e) -> {
+      if (e == null) {
+        u.failure = null;
+      }
+      refreshSynced(u, r);
+    });
     log.info("{}: watching {}{}", w.id(), w.namespaced() ? (key.isEmpty() ? "all namespaces" : "namespace " + key)
         : "cluster-scoped objects", w.labelSelector() == null ? "" : " labelled " + w.labelSelector());
     return informer;
+  }
+
+  /** {@code <code> <the API server's message>} for a refused request (a 403, say), else the failure itself. */
+  static String describe(Throwable t) {
+    for (Throwable c = t; c != null; c = c.getCause()) {
+      if (c instanceof KubernetesClientException k && k.getCode() > 0) {
+        String m = k.getStatus() != null && k.getStatus().getMessage() != null ? k.getStatus().getMessage()
+            : k.getMessage();
+        return k.getCode() + " " + m;
+      }
+    }
+    return t.toString();
   }
 
   /** Records every event stream's stored position and writes the checkpoint (a failure is retried next time). */

@@ -339,13 +339,17 @@ public final class IngesterInformers implements AutoCloseable {
   private void tick() {
     for (Running r : running.values()) {
       String s = engine.status(r.sourceId);
+      String failure = engine.failure(r.sourceId);
       Readiness next = r.readiness;
       if (s == null || s.equals("stopped") || s.startsWith("checking")) {
         next = r.readiness; // not known yet
+      } else if (failure != null) { // a 403 on the list or watch, say: retried by the engine
+        String m = "informer: cannot " + r.watching.replaceFirst("^watching", "watch") + ": " + failure;
+        next = m.equals(r.readiness.message()) ? r.readiness : new Readiness(false, "WatchFailed", m);
       } else if (s.startsWith("waiting for CRD") || s.startsWith("cluster-scoped")) {
         next = r.readiness.ready() || !"ResourceNotFound".equals(r.readiness.reason())
             ? new Readiness(false, "ResourceNotFound", s) : r.readiness;
-      } else if (!r.readiness.ready()) {
+      } else if (!r.readiness.ready() && s.startsWith("synced")) {
         next = Readiness.ok(r.watching);
         LOG.info("Ingester {}/{}: its resource is served; {}", r.namespace, r.name, r.watching);
       }

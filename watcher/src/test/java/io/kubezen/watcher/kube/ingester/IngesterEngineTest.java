@@ -267,4 +267,23 @@ class IngesterEngineTest {
     assertThat(counts.getOrDefault("get scanreports", new AtomicLong()).get()).as(counts.toString()).isEqualTo(1);
     assertThat(counts.getOrDefault("list scanreports", new AtomicLong()).get()).as("no re-list").isZero();
   }
+
+  @Test
+  void aWatchTheServerRefusesIsReadyFalseWatchFailed() throws Exception {
+    rig(1000, true);
+    Replica leader = replica(client);
+    leader.engine().start();
+    leader.ingesters().start();
+    IngesterSpec s = spec("scans.example.com", List.of(ns));
+    // custom resources support no field selector but metadata.name/namespace: the list is refused (400)
+    createIngester("refused", new IngesterSpec(s.source(), s.type(), new IngesterSpec.Informer(
+        s.informer().gvr(), List.of(ns), null, "spec.nope=x"), s.webhook(), s.mapping(), s.filter(), s.dedup()));
+    await().atMost(Duration.ofSeconds(15)).untilAsserted(() -> {
+      assertThat(ready("refused")).isNotNull();
+      assertThat(ready("refused").getStatus()).isEqualTo("False");
+      assertThat(ready("refused").getReason()).isEqualTo("WatchFailed");
+      assertThat(ready("refused").getMessage()).startsWith("informer: cannot watch scanreports.scans.example.com/v1: 400");
+    });
+    assertThat(leader.engine().status(IngesterInformers.sourceId(ns + "/refused"))).isEqualTo("syncing");
+  }
 }
