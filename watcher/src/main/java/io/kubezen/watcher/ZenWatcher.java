@@ -146,11 +146,8 @@ public final class ZenWatcher {
           ingesterRoutes, ingesterPipelines, ingesterStatus, settings.ingesters().statusInterval(),
           settings.ingesters().resync());
       ingesterWebhooks.start();
-      ingesterInformers = new IngesterInformers(client, ingesterNamespace, settings.accessNamespaces(),
-          sources.builtInNames(), ingesterPipelines, store, ingesterStatus, clock,
-          settings.ingesters().statusInterval(), settings.ingesters().resync());
       Settings.Watch w = settings.watch();
-      sourceManager = new SourceManager(client, pipeline, store, metrics, clock,
+      sourceManager = new SourceManager(client, pipeline, metrics, clock,
           new SourceOptions(w.sources(), w.namespaces(), w.namespaceSelector(), w.clusterScoped(),
               w.crdCheckInterval())
               // Kubernetes Events resume from the resourceVersion stored so far, kept in a Lease of
@@ -158,8 +155,13 @@ public final class ZenWatcher {
               .withCheckpoint(settings.podNamespace(),
                   SourceOptions.checkpointNameFor(settings.leaderElection().id()))
               .withNamespacedAccess(settings.accessScope() == Settings.AccessScope.NAMESPACES));
+      // Informer Ingesters: watched sources of the same engine, added and removed as Ingesters come and go.
+      ingesterInformers = new IngesterInformers(client, ingesterNamespace, settings.accessNamespaces(),
+          sources.builtInNames(), ingesterPipelines, sourceManager, ingesterStatus, clock,
+          settings.ingesters().statusInterval(), settings.ingesters().resync());
       if (w.warmStandby()) {
         sourceManager.standby();
+        ingesterInformers.standby();
       }
     }
     if (settings.ingesters().dir().isPresent()) {
@@ -324,11 +326,16 @@ public final class ZenWatcher {
       }
     }
     Thread stopper = new Thread(() -> {
+      boolean warm = settings.watch().warmStandby();
       if (ingesterSources != null) {
-        ingesterSources.stop();
+        if (warm) {
+          ingesterSources.demote(); // their sources stay in the engine, warm
+        } else {
+          ingesterSources.stop();
+        }
       }
       if (sources != null) {
-        if (settings.watch().warmStandby()) {
+        if (warm) {
           sources.demote(); // the informers keep running for a later takeover
         } else {
           sources.stop();
@@ -456,6 +463,9 @@ public final class ZenWatcher {
     if (elector != null) {
       // Leader work is already stopped: this releases the Lease so that a follower takes it at once.
       elector.close(Duration.ofNanos(Math.max(1, deadline - System.nanoTime())));
+    }
+    if (ingesterInformers != null) {
+      ingesterInformers.close();
     }
     if (sourceManager != null) {
       sourceManager.close();

@@ -1,14 +1,12 @@
 package io.kubezen.watcher.kube;
 
 import io.fabric8.kubernetes.api.model.GenericKubernetesResource;
-import io.kubezen.api.v1alpha1.Observation;
 import io.kubezen.watcher.model.Finding;
 import io.kubezen.watcher.pipeline.ObservationWriter;
 import io.kubezen.watcher.pipeline.Pipeline;
 import io.kubezen.watcher.source.IngestContext;
 import io.kubezen.watcher.source.InvalidInputException;
 import io.kubezen.watcher.store.ObservationKey;
-import io.kubezen.watcher.store.ObservationStore;
 import java.time.Clock;
 import java.time.Duration;
 import java.util.HashSet;
@@ -54,7 +52,6 @@ final class OriginReconciler implements AutoCloseable {
   private static final Duration MAX_BACKOFF = Duration.ofSeconds(10);
 
   private final Pipeline pipeline;
-  private final ObservationStore store;
   private final Clock clock;
   private final ExecutorService executor;
   private final Map<String, CompletableFuture<Void>> tails = new ConcurrentHashMap<>();
@@ -73,11 +70,9 @@ final class OriginReconciler implements AutoCloseable {
   /** Where what each reconciled object's findings map to is remembered (null: nowhere). */
   private final Map<String, SourceManager.Digest> digests;
 
-  OriginReconciler(Pipeline pipeline, ObservationStore store, Clock clock, int threads,
-      Map<String, SourceManager.Digest> digests) {
+  OriginReconciler(Pipeline pipeline, Clock clock, int threads, Map<String, SourceManager.Digest> digests) {
     this.digests = digests;
     this.pipeline = pipeline;
-    this.store = store;
     this.clock = clock;
     AtomicInteger n = new AtomicInteger();
     this.executor = Executors.newFixedThreadPool(threads, r -> {
@@ -126,7 +121,7 @@ final class OriginReconciler implements AutoCloseable {
     if (digests != null && uid != null) {
       digests.remove(uid);
     }
-    return inOrder(uid, () -> CompletableFuture.runAsync(() -> resolveExcept(uid, Set.of()), executor), source, object);
+    return inOrder(uid, () -> resolveExcept(source, uid, Set.of()), source, object);
   }
 
   /** The findings of a watched object; throws InvalidInputException when it cannot be read. */
@@ -145,34 +140,40 @@ final class OriginReconciler implements AutoCloseable {
       log.warn("{} {}: cannot read {}: {}", source.source(), source.gvr(), ObjectReaders.name(object), e.getMessage());
       return CompletableFuture.completedFuture(null);
     }
-    return pipeline.reconcile(source.normalizer(), findings, uid).thenAcceptAsync(result -> {
+    Pipeline p = pipelineOf(source);
+    return p.reconcile(source.normalizer(), findings, uid).thenComposeAsync(result -> {
       created.addAndGet(result.created());
+      if (source.onReconciled() != null) {
+        try {
+          source.onReconciled().reconciled(findings.size(), result.created());
+        } catch (RuntimeException e) {
+          log.warn("{}: counting a reconcile failed: {}", source.id(), e.toString());
+        }
+      }
       if (digests != null) {
         digests.put(uid, SourceManager.Digest.of(result.current()));
       }
       if (source.stateLike()) {
-        resolveExcept(uid, new HashSet<>(result.current()));
+        return resolveExcept(source, uid, new HashSet<>(result.current()));
       }
+      return CompletableFuture.completedFuture(null);
     }, executor);
   }
 
-  /** Resolves the unresolved Observations of {@code uid} that are not in {@code keep}. */
-  private void resolveExcept(String uid, Set<ObservationKey> keep) {
-    if (!open) {
-      return; // no longer leading: the next leader reconciles this object
-    }
-    List<ObservationKey> gone = store.listByOrigin(uid).stream()
-        .filter(o -> !resolved(o))
-        .map(o -> new ObservationKey(o.getMetadata().getNamespace(), o.getMetadata().getName()))
-        .filter(k -> !keep.contains(k))
-        .toList();
-    if (!gone.isEmpty() && open) {
-      store.resolve(gone, clock.instant());
-    }
+  /** The pipeline a source's findings go through: its own (an informer Ingester's) or the engine's. */
+  Pipeline pipelineOf(WatchedSource source) {
+    return source.pipeline() != null ? source.pipeline() : pipeline;
   }
 
-  private static boolean resolved(Observation o) {
-    return o.getStatus() != null && Boolean.TRUE.equals(o.getStatus().resolved());
+  /**
+   * Resolves, through the writer, the unresolved Observations of {@code uid} that are not in
+   * {@code keep}; nothing once halted (no longer leading: the next leader reconciles this object).
+   */
+  private CompletableFuture<Void> resolveExcept(WatchedSource source, String uid, Set<ObservationKey> keep) {
+    if (!open) {
+      return CompletableFuture.completedFuture(null);
+    }
+    return pipelineOf(source).resolveOrigin(uid, keep, clock.instant()).thenApply(n -> null);
   }
 
   // Chains the work on one uid after the previous work on it.

@@ -13,7 +13,6 @@ import io.fabric8.kubernetes.client.informers.ResourceEventHandler;
 import io.fabric8.kubernetes.client.informers.SharedIndexInformer;
 import io.kubezen.watcher.metrics.Metrics;
 import io.kubezen.watcher.pipeline.Pipeline;
-import io.kubezen.watcher.store.ObservationStore;
 import java.time.Clock;
 import java.time.Duration;
 import java.util.ArrayList;
@@ -49,6 +48,14 @@ import org.slf4j.LoggerFactory;
  * WATCH_NAMESPACE_SELECTOR} (a Namespace informer follows them as they are created, relabelled and
  * deleted; the selector is matched here, so set-based selectors work the same everywhere).
  *
+ * <p>Sources come and go at run time too ({@link #add}, {@link #remove}): the informer Ingesters
+ * ({@code IngesterInformers} tells the engine which to run) are watched sources like the built-in
+ * ones, with their own pipeline, namespaces and field selector; when their resource has no kind yet
+ * (its CRD was not installed when the Ingester was read), the kind and scope are read from the CRD
+ * once it is there. The engine never calls the store: creates and resolves go through the writer
+ * ({@link Pipeline#reconcile}, {@link Pipeline#resolveOrigin}), digests are compared with {@link
+ * Pipeline#openKeys}.
+ *
  * <p>With a checkpoint ({@link SourceOptions#checkpointed()}), event-like sources (Kubernetes
  * Events) are not informers but {@link EventSource}s: they resume their watch from the
  * resourceVersion {@link EventCheckpoint} recorded (written every {@link
@@ -64,12 +71,12 @@ public final class SourceManager implements AutoCloseable {
 
   private final KubernetesClient client;
   private final Pipeline pipeline;
-  private final ObservationStore store;
   private final Metrics metrics;
   private final Clock clock;
   private final SourceOptions options;
   private final LabelSelector namespaceSelector;
-  private final List<Unit> units;
+  /** The watched sources: the built-in ones, then those added at run time ({@link #add}). */
+  private final List<Unit> units = new java.util.concurrent.CopyOnWriteArrayList<>();
 
   private volatile Run run;
 
@@ -134,9 +141,12 @@ public final class SourceManager implements AutoCloseable {
 
   /** One enabled watched source and its state. */
   private final class Unit {
-    final WatchedSource source;
+    /** Replaced once when the kind and scope are read from the CRD ({@link WatchedSource#kindFromCrd}). */
+    volatile WatchedSource source;
     volatile Availability availability;
     volatile boolean warned;
+    /** The last failure of an initial list or watch (cleared once synced), or null. */
+    volatile String failure;
     final Map<String, Feed> informers = new ConcurrentHashMap<>();
 
     Unit(WatchedSource source) {
@@ -185,22 +195,21 @@ public final class SourceManager implements AutoCloseable {
     }
   }
 
-  public SourceManager(KubernetesClient client, Pipeline pipeline, ObservationStore store, Metrics metrics, Clock clock,
+  public SourceManager(KubernetesClient client, Pipeline pipeline, Metrics metrics, Clock clock,
       SourceOptions options) {
-    this(client, pipeline, store, metrics, clock, options, BuiltInSources.all());
+    this(client, pipeline, metrics, clock, options, BuiltInSources.all());
   }
 
   /**
-   * With the watched sources of the caller's choosing (tests; later, Ingesters).
+   * With the watched sources of the caller's choosing (tests); more can be added with {@link #add}.
    *
    * @throws IllegalArgumentException when the namespace selector is invalid, or a source named in
    *     {@link SourceOptions#sources()} is not among {@code watched}
    */
-  public SourceManager(KubernetesClient client, Pipeline pipeline, ObservationStore store, Metrics metrics, Clock clock,
+  public SourceManager(KubernetesClient client, Pipeline pipeline, Metrics metrics, Clock clock,
       SourceOptions options, List<WatchedSource> watched) {
     this.client = Objects.requireNonNull(client, "client");
     this.pipeline = Objects.requireNonNull(pipeline, "pipeline");
-    this.store = Objects.requireNonNull(store, "store");
     this.metrics = Objects.requireNonNull(metrics, "metrics");
     this.clock = Objects.requireNonNull(clock, "clock");
     this.options = Objects.requireNonNull(options, "options");
@@ -222,7 +231,97 @@ public final class SourceManager implements AutoCloseable {
         throw new IllegalArgumentException("SOURCES names '" + s + "', which is not a watched source; known: " + known);
       }
     }
-    this.units = List.copyOf(u);
+    this.units.addAll(u);
+  }
+
+  /**
+   * Adds a watched source at run time (an informer Ingester): it runs like the built-in ones (CRD
+   * waiting, paged list, warm standby digests, catch-up, retries on a full write queue), whether
+   * this engine is leading, in warm standby, or stopped (then from the next start). {@code SOURCES}
+   * does not apply to it.
+   *
+   * @throws IllegalArgumentException when a source with the same {@link WatchedSource#id()} runs
+   */
+  public void add(WatchedSource source) {
+    Objects.requireNonNull(source, "source");
+    Run r;
+    Unit u;
+    synchronized (this) {
+      for (Unit x : units) {
+        if (x.source.id().equals(source.id())) {
+          throw new IllegalArgumentException("watched source " + source.id() + " is running already");
+        }
+      }
+      u = new Unit(source);
+      units.add(u);
+      r = run;
+      if (r == null) {
+        return;
+      }
+      if (source.crdName() == null) {
+        metrics.sourceAvailable(source.source(), source.gvr(), true);
+        reconcileInformers(r);
+        return;
+      }
+    }
+    try {
+      r.checker.execute(() -> checkCrds(r)); // starts it as soon as its CRD is found
+    } catch (java.util.concurrent.RejectedExecutionException stopping) {
+      // stopped meanwhile: the next start checks it
+    }
+  }
+
+  /**
+   * Removes a watched source added with {@link #add} (an informer Ingester deleted or changed):
+   * its informers stop; its Observations are left as they are. No-op when there is none.
+   */
+  public synchronized void remove(String id) {
+    for (Unit u : units) {
+      if (u.source.id().equals(id)) {
+        units.remove(u);
+        for (Feed f : u.informers.values()) {
+          f.stop();
+          if (f instanceof EventSource es && run != null) {
+            run.eventSources.remove(es);
+          }
+        }
+        u.informers.clear();
+        log.info("{}: no longer watched", id);
+        return;
+      }
+    }
+  }
+
+  /**
+   * Why a watched source is not synced yet: the last failure of its initial list or watch (a 403,
+   * say), or null when it is synced, has not failed, or there is no such source.
+   */
+  public String failure(String id) {
+    Run r;
+    synchronized (this) {
+      r = run;
+    }
+    for (Unit u : units) {
+      if (u.source.id().equals(id)) {
+        String f = u.failure;
+        return f != null && "syncing".equals(status(u, r)) ? f : null;
+      }
+    }
+    return null;
+  }
+
+  /** The status of one watched source (as in {@link #status()}), or null when there is none. */
+  public String status(String id) {
+    Run r;
+    synchronized (this) {
+      r = run;
+    }
+    for (Unit u : units) {
+      if (u.source.id().equals(id)) {
+        return status(u, r);
+      }
+    }
+    return null;
   }
 
   /** Starts every enabled source (no-op when started). Returns at once; the informers sync in the background. */
@@ -250,7 +349,7 @@ public final class SourceManager implements AutoCloseable {
   /** Standby to leading: a fresh reconciler, the leader-only feeds, and the catch-up from the digests. */
   private void activate(Run r) {
     OriginReconciler unused = r.reconciler;
-    r.reconciler = new OriginReconciler(pipeline, store, clock, RECONCILE_THREADS, r.digests);
+    r.reconciler = new OriginReconciler(pipeline, clock, RECONCILE_THREADS, r.digests);
     unused.close(Duration.ZERO);
     r.startedNanos = System.nanoTime();
     r.caughtUp = new java.util.concurrent.CompletableFuture<>();
@@ -345,10 +444,7 @@ public final class SourceManager implements AutoCloseable {
 
   /** The key hashes of the unresolved Observations of the object with this uid. */
   private long[] openKeys(String uid) {
-    return store.listByOrigin(uid).stream()
-        .filter(o -> o.getStatus() == null || !Boolean.TRUE.equals(o.getStatus().resolved()))
-        .mapToLong(o -> Digest.hash(o.getMetadata().getNamespace(), o.getMetadata().getName()))
-        .toArray();
+    return pipeline.openKeys(uid).stream().mapToLong(k -> Digest.hash(k.namespace(), k.name())).toArray();
   }
 
   /** Warm standby: remembers what the object's findings map to (no write). */
@@ -358,8 +454,8 @@ public final class SourceManager implements AutoCloseable {
       return;
     }
     try {
-      r.digests.put(uid, Digest.of(pipeline.keys(source.normalizer(), OriginReconciler.findings(source, object,
-          clock))));
+      Pipeline p = source.pipeline() != null ? source.pipeline() : pipeline;
+      r.digests.put(uid, Digest.of(p.keys(source.normalizer(), OriginReconciler.findings(source, object, clock))));
     } catch (RuntimeException e) { // unreadable (InvalidInputException) or the filter failed
       r.digests.remove(uid); // unknown: the catch-up reads it
     }
@@ -382,11 +478,11 @@ public final class SourceManager implements AutoCloseable {
       th.setDaemon(true);
       return th;
     });
-    Run r = new Run(new OriginReconciler(pipeline, store, clock, RECONCILE_THREADS, null), checker, checkpoint,
+    Run r = new Run(new OriginReconciler(pipeline, clock, RECONCILE_THREADS, null), checker, checkpoint,
         eventExecutor);
     r.active = active;
     r.leading = active;
-    r.reconciler = new OriginReconciler(pipeline, store, clock, RECONCILE_THREADS, r.digests);
+    r.reconciler = new OriginReconciler(pipeline, clock, RECONCILE_THREADS, r.digests);
     if (namespaceSelector != null) {
       startNamespaceInformer(r);
     }
@@ -556,10 +652,10 @@ public final class SourceManager implements AutoCloseable {
     if (!a.available()) {
       return a.message();
     }
-    if (!u.source.namespaced() && !options.clusterScopedWatched()) {
+    if (!u.source.namespaced() && !options.clusterScopedWatched() && u.source.namespaces() == null) {
       return "cluster-scoped: not watched (namespaces are scoped; WATCH_CLUSTER_SCOPED=true watches them)";
     }
-    if (u.source.namespaced() && namespaceSelector != null && !r.namespacesSynced) {
+    if (u.source.namespaced() && u.source.namespaces() == null && namespaceSelector != null && !r.namespacesSynced) {
       return "waiting for namespaces";
     }
     if (!u.informers.keySet().containsAll(wantedKeys(u, r))) {
@@ -637,6 +733,14 @@ public final class SourceManager implements AutoCloseable {
     if (!served) {
       return new Availability(false, "waiting for CRD " + w.crdName() + " to serve version " + version);
     }
+    if (w.kindFromCrd()) {
+      for (Unit u : units) {
+        if (u.source == w) { // the kind and scope, read once from the CRD
+          u.source = w.withResource(WatchedSource.context(w.resource().getGroup(), version, w.resource().getPlural(),
+              crd.getSpec().getNames().getKind(), "Namespaced".equals(crd.getSpec().getScope())));
+        }
+      }
+    }
     return Availability.AVAILABLE;
   }
 
@@ -645,7 +749,8 @@ public final class SourceManager implements AutoCloseable {
    * item in the first watched namespace is answered; 404 means it is not served.
    */
   private Availability servedInNamespace(WatchedSource w) {
-    String ns = options.watchNamespaces().get(0);
+    String ns = w.namespaces() != null && !w.namespaces().isEmpty() ? w.namespaces().get(0)
+        : options.watchNamespaces().get(0);
     try {
       client.genericKubernetesResources(w.resource()).inNamespace(ns)
           .list(new io.fabric8.kubernetes.api.model.ListOptionsBuilder().withLimit(1L).build());
@@ -694,6 +799,10 @@ public final class SourceManager implements AutoCloseable {
     if (r.checkpoint != null && !u.source.stateLike() && !r.active) {
       return Set.of(); // event streams resuming from the checkpoint: the leader's only
     }
+    if (u.source.namespaces() != null) { // its own (an informer Ingester's)
+      return !u.source.namespaced() || u.source.namespaces().isEmpty() ? Set.of(ALL)
+          : new TreeSet<>(u.source.namespaces());
+    }
     if (!u.source.namespaced()) {
       return options.clusterScopedWatched() ? Set.of(ALL) : Set.of();
     }
@@ -711,9 +820,10 @@ public final class SourceManager implements AutoCloseable {
         client.genericKubernetesResources(w.resource());
     FilterWatchListDeletable<GenericKubernetesResource, GenericKubernetesResourceList, Resource<GenericKubernetesResource>> scoped =
         !w.namespaced() ? op : key.equals(ALL) ? op.inAnyNamespace() : op.inNamespace(key);
-    if (w.labelSelector() != null) {
+    if (w.labelSelector() != null && !w.labelSelector().isBlank()) {
       scoped = scoped.withLabelSelector(w.labelSelector());
     }
+    scoped = FieldSelectors.apply(scoped, w.fieldSelector());
     if (r.checkpoint != null && !w.stateLike()) {
       EventSource es = new EventSource(w, key, scoped, r.reconciler, r.checkpoint, r.eventExecutor, metrics, clock,
           () -> refreshSynced(u, r));
@@ -743,6 +853,7 @@ public final class SourceManager implements AutoCloseable {
         return false;
       }
       metrics.sourceWatchRestart(w.source(), w.gvr());
+      u.failure = describe(t);
       // WARN once per informer, then DEBUG: a resource that is not served fails every few seconds.
       boolean first = failures.getAndIncrement() == 0;
       String msg = "{}{}: {} failed; retrying: {}";
@@ -763,10 +874,27 @@ public final class SourceManager implements AutoCloseable {
       }
       return true;
     });
-    informer.start().whenComplete((v, e) -> refreshSynced(u, r));
+    informer.start().whenComplete((v, e) -> {
+      if (e == null) {
+        u.failure = null;
+      }
+      refreshSynced(u, r);
+    });
     log.info("{}: watching {}{}", w.id(), w.namespaced() ? (key.isEmpty() ? "all namespaces" : "namespace " + key)
         : "cluster-scoped objects", w.labelSelector() == null ? "" : " labelled " + w.labelSelector());
     return informer;
+  }
+
+  /** {@code <code> <the API server's message>} for a refused request (a 403, say), else the failure itself. */
+  static String describe(Throwable t) {
+    for (Throwable c = t; c != null; c = c.getCause()) {
+      if (c instanceof KubernetesClientException k && k.getCode() > 0) {
+        String m = k.getStatus() != null && k.getStatus().getMessage() != null ? k.getStatus().getMessage()
+            : k.getMessage();
+        return k.getCode() + " " + m;
+      }
+    }
+    return t.toString();
   }
 
   /** Records every event stream's stored position and writes the checkpoint (a failure is retried next time). */

@@ -25,16 +25,49 @@ import java.util.function.Function;
  * @param reader turns one object into the normalizer's input
  * @param normalizer what turns that input into findings
  * @param crdName the CRD that must exist before the resource can be watched
- *     ({@code <plural>.<group>}), or null for types every cluster serves
+ *     ({@code <plural>.<group>}), or null for types every cluster serves. When the resource has no
+ *     kind ({@link #kindFromCrd()}: an informer Ingester's resource before its CRD is read), the
+ *     engine takes the kind and scope from the CRD once it is installed
+ * @param fieldSelector a field selector for the watch ({@code k=v,k!=v}), or null
+ * @param namespaces the namespaces to watch: null for the engine's ({@code WATCH_NAMESPACE}...),
+ *     empty for all namespaces
+ * @param name the unique id of this source ({@link #id()}), or null for {@code source:gvr}
+ * @param pipeline the pipeline its findings go through, or null for the engine's
+ * @param onReconciled told of each object reconciled (findings read, Observations created), or null
  */
 public record WatchedSource(String source, ResourceDefinitionContext resource, String labelSelector, InputReader reader,
-    Normalizer normalizer, String crdName) {
+    Normalizer normalizer, String crdName, String fieldSelector, java.util.List<String> namespaces, String name,
+    io.kubezen.watcher.pipeline.Pipeline pipeline, Reconciled onReconciled) {
 
   public WatchedSource {
     Objects.requireNonNull(source, "source");
     Objects.requireNonNull(resource, "resource");
     Objects.requireNonNull(reader, "reader");
     Objects.requireNonNull(normalizer, "normalizer");
+    namespaces = namespaces == null ? null : java.util.List.copyOf(namespaces);
+  }
+
+  /** A built-in watched source: the engine's pipeline and namespaces, no field selector. */
+  public WatchedSource(String source, ResourceDefinitionContext resource, String labelSelector, InputReader reader,
+      Normalizer normalizer, String crdName) {
+    this(source, resource, labelSelector, reader, normalizer, crdName, null, null, null, null, null);
+  }
+
+  /** Told of each watched object reconciled (an informer Ingester's counts). */
+  @FunctionalInterface
+  public interface Reconciled {
+    void reconciled(int findings, int created);
+  }
+
+  /** True when the kind and scope are to be read from the CRD (the resource has no kind yet). */
+  public boolean kindFromCrd() {
+    return crdName != null && (resource.getKind() == null || resource.getKind().isEmpty());
+  }
+
+  /** The same source over another resource context (the kind and scope read from its CRD). */
+  public WatchedSource withResource(ResourceDefinitionContext context) {
+    return new WatchedSource(source, context, labelSelector, reader, normalizer, crdName, fieldSelector, namespaces,
+        name, pipeline, onReconciled);
   }
 
   /** What a normalizer is given for one watched object. */
@@ -100,7 +133,7 @@ public record WatchedSource(String source, ResourceDefinitionContext resource, S
 
   /** {@code source:gvr}, unique among the watched sources: the key of {@link SourceManager#status()}. */
   public String id() {
-    return source + ":" + gvr();
+    return name != null ? name : source + ":" + gvr();
   }
 
   /** The {@code apiVersion} of the watched objects. */

@@ -21,6 +21,8 @@ import org.slf4j.LoggerFactory;
  * The one path to the store. New Observations queue here (bounded: a full queue refuses the whole
  * request, which is answered 503) and are written in batches by one thread; every flush interval the
  * same thread writes the repeats the {@link Deduplicator} collected, one update per Observation.
+ * Resolving the Observations of a watched object ({@link #resolveOrigin}) is queued the same way and
+ * run by the same thread, after the creates queued before it.
  * Closing drains the queue and flushes the repeats before it returns.
  */
 public final class ObservationWriter implements AutoCloseable {
@@ -41,6 +43,22 @@ public final class ObservationWriter implements AutoCloseable {
     }
   }
 
+  /**
+   * Resolve the unresolved Observations of one watched object ({@code originUid}) whose keys are not
+   * in {@code keep}: what a state-like source does when findings left their object (or the object
+   * was deleted: {@code keep} empty). Executed by the writer thread, after the creates queued before
+   * it; {@code result} completes with the number of Observations resolved.
+   */
+  public record Resolve(String originUid, java.util.Set<io.kubezen.watcher.store.ObservationKey> keep,
+      java.time.Instant at, CompletableFuture<Integer> result) {
+    public Resolve {
+      java.util.Objects.requireNonNull(originUid, "originUid");
+      keep = java.util.Set.copyOf(keep);
+      java.util.Objects.requireNonNull(at, "at");
+      java.util.Objects.requireNonNull(result, "result");
+    }
+  }
+
   /** The write queue is full: answer 503 and let the sender retry. */
   public static final class OverloadedException extends RuntimeException {
     private static final long serialVersionUID = 1L;
@@ -50,8 +68,12 @@ public final class ObservationWriter implements AutoCloseable {
     }
   }
 
-  /** A queued create, and whether it holds one permit of the queue's room. */
-  private record Queued(Create create, boolean holdsPermit) {}
+  /** A queued create (and whether it holds one permit of the queue's room), or a queued resolve. */
+  private record Queued(Create create, boolean holdsPermit, Resolve resolve) {
+    Queued(Create create, boolean holdsPermit) {
+      this(create, holdsPermit, null);
+    }
+  }
 
 
   private final ObservationStore store;
@@ -145,6 +167,39 @@ public final class ObservationWriter implements AutoCloseable {
     }
   }
 
+  /**
+   * Queues a resolve of the Observations of {@code originUid} not in {@code keep} (see {@link
+   * Resolve}). It takes no room of the queue's capacity (one per watched object in flight, so
+   * bounded by the reconcilers): a full queue of creates never refuses a resolve.
+   *
+   * @return completes with the number resolved, or exceptionally when the store failed or the
+   *     writer closed first ({@link OverloadedException})
+   * @throws OverloadedException when the writer is closing
+   */
+  public CompletableFuture<Integer> resolveOrigin(String originUid,
+      java.util.Set<io.kubezen.watcher.store.ObservationKey> keep, java.time.Instant at) {
+    if (!accepting.get()) {
+      throw new OverloadedException("shutting down");
+    }
+    Resolve r = new Resolve(originUid, keep, at, new CompletableFuture<>());
+    queue.add(new Queued(null, false, r));
+    return r.result();
+  }
+
+  /**
+   * The unresolved Observations of one watched object, read from the store (a read: not queued).
+   * What a warm standby compares its digests with.
+   */
+  public List<io.kubezen.watcher.store.ObservationKey> openKeys(String originUid) {
+    List<io.kubezen.watcher.store.ObservationKey> out = new ArrayList<>();
+    for (Observation o : store.listByOrigin(originUid)) {
+      if (o.getStatus() == null || !Boolean.TRUE.equals(o.getStatus().resolved())) {
+        out.add(new io.kubezen.watcher.store.ObservationKey(o.getMetadata().getNamespace(), o.getMetadata().getName()));
+      }
+    }
+    return out;
+  }
+
   private void run() {
     long nextFlush = System.nanoTime() + flushNanos;
     List<Queued> batch = new ArrayList<>(batchSize);
@@ -177,7 +232,12 @@ public final class ObservationWriter implements AutoCloseable {
   private void write(List<Queued> batch) {
     List<Create> merge = new ArrayList<>(batch.size());
     List<Create> ifAbsent = new ArrayList<>();
+    List<Resolve> resolves = new ArrayList<>();
     for (Queued q : batch) {
+      if (q.resolve() != null) {
+        resolves.add(q.resolve());
+        continue;
+      }
       (q.create().mergeIfExists() ? merge : ifAbsent).add(q.create());
       if (q.holdsPermit()) {
         room.release();
@@ -185,6 +245,34 @@ public final class ObservationWriter implements AutoCloseable {
     }
     write(merge, true);
     write(ifAbsent, false);
+    for (Resolve r : resolves) {
+      resolve(r);
+    }
+  }
+
+  private void resolve(Resolve r) {
+    try {
+      List<io.kubezen.watcher.store.ObservationKey> gone = new ArrayList<>();
+      for (io.kubezen.watcher.store.ObservationKey k : openKeys(r.originUid())) {
+        if (!r.keep().contains(k)) {
+          gone.add(k);
+        }
+      }
+      int resolved = 0;
+      if (!gone.isEmpty()) {
+        long start = System.nanoTime();
+        for (WriteOutcome o : store.resolve(gone, r.at())) {
+          if (o != WriteOutcome.MISSING) {
+            resolved++;
+          }
+        }
+        metrics.writeBatch().record(System.nanoTime() - start, TimeUnit.NANOSECONDS);
+      }
+      r.result().complete(resolved);
+    } catch (RuntimeException e) {
+      log.warn("could not resolve the Observations of {}: {}", r.originUid(), e.toString());
+      r.result().completeExceptionally(e);
+    }
   }
 
   private void write(List<Create> creates, boolean mergeIfExists) {
@@ -292,7 +380,8 @@ public final class ObservationWriter implements AutoCloseable {
       if (q == WAKE) {
         continue;
       }
-      q.create().result().completeExceptionally(new OverloadedException("shutting down"));
+      (q.resolve() != null ? q.resolve().result() : q.create().result())
+          .completeExceptionally(new OverloadedException("shutting down"));
     }
   }
 

@@ -199,6 +199,20 @@ public final class Pipeline {
     return out;
   }
 
+  /**
+   * Resolves, through the writer (queued after the creates before it), the unresolved Observations
+   * of the watched object {@code originUid} that are not in {@code keep}.
+   */
+  public CompletableFuture<Integer> resolveOrigin(String originUid, java.util.Set<ObservationKey> keep,
+      java.time.Instant at) {
+    return writer.resolveOrigin(originUid, keep, at);
+  }
+
+  /** The keys of the unresolved Observations of the watched object {@code originUid} (a read). */
+  public List<ObservationKey> openKeys(String originUid) {
+    return writer.openKeys(originUid);
+  }
+
   /** Counts the finding, applies the filter, and counts a drop or an expression error; true when kept. */
   private boolean passes(Filter current, String source, Finding f) {
     metrics.event(source, f.severity());

@@ -103,7 +103,7 @@ class CatchUpBench {
       writer = new ObservationWriter(store, dedup, metrics, 10_000, 500, Duration.ofSeconds(2)).start();
       Pipeline pipeline = new Pipeline(() -> Filter.ALLOW_ALL,
           new ObservationFactory("zen-system", 604_800, Duration.ofSeconds(60), null), dedup, writer, metrics);
-      manager = new SourceManager(client, pipeline, store, metrics, clock, sources);
+      manager = new SourceManager(client, pipeline, metrics, clock, sources);
     }
 
     @Override

@@ -73,7 +73,7 @@ class EventCheckpointApiServerTest {
 
   /** A second replica's SourceManager over the same store and pipeline: the next leader. */
   static SourceManager nextLeader(Rig rig, SourceOptions opts) {
-    return new SourceManager(KubeApiServer.client(), rig.pipeline, rig.store, rig.metrics, Clock.systemUTC(), opts);
+    return new SourceManager(KubeApiServer.client(), rig.pipeline, rig.metrics, Clock.systemUTC(), opts);
   }
 
   static void awaitSynced(SourceManager m) {

@@ -67,7 +67,7 @@ class EventCheckpointMockServerTest {
       assertThat(atStop).isEqualTo(e1.getMetadata().getResourceVersion());
 
       String uid2 = warning(ns, "pull.2").getMetadata().getUid();
-      SourceManager next = new SourceManager(client, rig.pipeline, rig.store, rig.metrics, Clock.systemUTC(), opts);
+      SourceManager next = new SourceManager(client, rig.pipeline, rig.metrics, Clock.systemUTC(), opts);
       try {
         next.start();
         await().atMost(Duration.ofSeconds(20)).until(() -> "synced".equals(next.status().get(ID)));

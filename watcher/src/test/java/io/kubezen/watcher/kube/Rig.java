@@ -35,7 +35,7 @@ final class Rig implements AutoCloseable {
     writer = new ObservationWriter(store, dedup, metrics, 10_000, 100, Duration.ofMillis(50)).start();
     ObservationFactory factory = new ObservationFactory("zen-system", 7 * 24 * 3600, Duration.ofMinutes(10), null);
     pipeline = new Pipeline(() -> Filter.ALLOW_ALL, factory, dedup, writer, metrics);
-    manager = new SourceManager(client, pipeline, store, metrics, clock, options, watched);
+    manager = new SourceManager(client, pipeline, metrics, clock, options, watched);
   }
 
   static SourceOptions options() {

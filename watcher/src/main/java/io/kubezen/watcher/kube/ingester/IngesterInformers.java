@@ -1,56 +1,45 @@
 package io.kubezen.watcher.kube.ingester;
 
-import com.fasterxml.jackson.databind.JsonNode;
-import io.fabric8.kubernetes.api.model.GenericKubernetesResource;
 import io.fabric8.kubernetes.api.model.apiextensions.v1.CustomResourceDefinition;
 import io.fabric8.kubernetes.client.KubernetesClient;
-import io.fabric8.kubernetes.client.dsl.FilterWatchListDeletable;
-import io.fabric8.kubernetes.client.dsl.Resource;
 import io.fabric8.kubernetes.client.dsl.base.ResourceDefinitionContext;
-import io.fabric8.kubernetes.client.informers.ResourceEventHandler;
-import io.fabric8.kubernetes.client.informers.SharedIndexInformer;
-import io.fabric8.kubernetes.api.model.GenericKubernetesResourceList;
 import io.kubezen.api.v1alpha1.Ingester;
 import io.kubezen.api.v1alpha1.IngesterSpec;
-import io.kubezen.api.v1alpha1.Observation;
+import io.kubezen.watcher.kube.FieldSelectors;
+import io.kubezen.watcher.kube.ObjectReaders;
+import io.kubezen.watcher.kube.SourceManager;
+import io.kubezen.watcher.kube.WatchedSource;
 import io.kubezen.watcher.kube.ingester.IngesterStatusWriter.Readiness;
-import io.kubezen.watcher.model.Finding;
-import io.kubezen.watcher.model.Json;
 import io.kubezen.watcher.pipeline.Pipeline;
-import io.kubezen.watcher.source.IngestContext;
 import io.kubezen.watcher.source.ingester.IngesterDefinition;
 import io.kubezen.watcher.source.ingester.IngesterPipelines;
 import io.kubezen.watcher.source.ingester.IngesterStats;
 import io.kubezen.watcher.source.ingester.InvalidIngesterException;
-import io.kubezen.watcher.store.ObservationKey;
-import io.kubezen.watcher.store.ObservationStore;
 import java.time.Clock;
 import java.time.Duration;
-import java.util.ArrayList;
-import java.util.HashSet;
 import java.util.List;
 import java.util.Map;
 import java.util.Objects;
 import java.util.Set;
 import java.util.concurrent.ConcurrentHashMap;
-import java.util.concurrent.ExecutorService;
-import java.util.concurrent.Executors;
-import java.util.concurrent.ScheduledExecutorService;
-import java.util.concurrent.TimeUnit;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 /**
- * Runs the informer Ingesters (on the leader): for each one, informers on its
- * {@code informer.gvr} (in each of its {@code namespaces}, or everywhere), selected by its label
- * and field selectors. Every object goes through the Ingester's mapping and is reconciled
- * ({@link Pipeline#reconcile}): missing Observations are created, existing ones left alone;
- * Observations of findings that disappeared from the object, or of a deleted object, are resolved.
- * Writes the Ready condition and counts of informer Ingesters.
+ * Runs the informer Ingesters as watched sources of the watch-and-reconcile engine ({@link
+ * SourceManager}): for each valid informer Ingester, one {@link WatchedSource} over its {@code
+ * informer.gvr} (in each of its {@code namespaces}, or everywhere), selected by its label and field
+ * selectors, read as it is and normalized by the Ingester's mapping through the Ingester's own
+ * pipeline. The engine does the rest as for the built-in sources: it waits for the CRD, lists in
+ * pages, reconciles (missing Observations created, those of findings that left the object or of a
+ * deleted object resolved, through the writer), waits out a full write queue, keeps digests in warm
+ * standby and catches up from them.
  *
- * <p>The kind and scope of the resource come from its CustomResourceDefinition
- * ({@code <resource>.<group>}), or from a small table of built-in resources; a resource whose CRD is
- * not installed makes the Ingester Ready=False (ResourceNotFound) and is tried again at each resync.
+ * <p>This class handles the Ingester objects themselves: it watches them, validates their spec,
+ * tells the engine which sources to run ({@link SourceManager#add}, {@link SourceManager#remove}),
+ * and, while this replica leads, writes their Ready condition and counts. A resource whose CRD is
+ * not installed makes the Ingester Ready=False (ResourceNotFound) until the engine finds it (it looks
+ * every {@code CRD_CHECK_INTERVAL}), then Ready=True.
  */
 public final class IngesterInformers implements AutoCloseable {
   private static final Logger LOG = LoggerFactory.getLogger(IngesterInformers.class);
@@ -76,7 +65,7 @@ public final class IngesterInformers implements AutoCloseable {
   private final List<String> accessNamespaces;
   private final Set<String> builtInSources;
   private final IngesterPipelines pipelines;
-  private final ObservationStore store;
+  private final SourceManager engine;
   private final IngesterStatusWriter status;
   private final Clock clock;
   private final Duration statusInterval;
@@ -84,8 +73,10 @@ public final class IngesterInformers implements AutoCloseable {
   private final Map<String, Running> running = new ConcurrentHashMap<>();
   private final Object lock = new Object();
   private IngesterWatch watch;
+  /** True while this replica leads: only then are the Ingesters' status and counts written. */
+  private volatile boolean leading;
 
-  /** One running informer Ingester. */
+  /** One running informer Ingester: its watched source in the engine. */
   private static final class Running {
     final String namespace;
     final String name;
@@ -93,28 +84,22 @@ public final class IngesterInformers implements AutoCloseable {
     final long generation;
     final IngesterSpec spec;
     final IngesterStats stats;
-    final List<SharedIndexInformer<GenericKubernetesResource>> informers = new ArrayList<>();
-    final ExecutorService worker;
-    volatile boolean stopped;
+    final String sourceId;
+    final String watching;
+    /** What Ready says now, or should say (written while leading). */
+    volatile Readiness readiness;
+    volatile boolean written;
 
-    Running(Ingester i, IngesterStats stats) {
+    Running(Ingester i, IngesterStats stats, String sourceId, String watching, Readiness readiness) {
       this.namespace = i.getMetadata().getNamespace();
       this.name = i.getMetadata().getName();
       this.uid = i.getMetadata().getUid();
       this.generation = i.getMetadata().getGeneration() == null ? 0 : i.getMetadata().getGeneration();
       this.spec = i.getSpec();
       this.stats = stats;
-      this.worker = Executors.newSingleThreadExecutor(r -> {
-        Thread t = new Thread(r, "ingester-" + namespace + "-" + name);
-        t.setDaemon(true);
-        return t;
-      });
-    }
-
-    void stop() {
-      stopped = true;
-      informers.forEach(SharedIndexInformer::stop);
-      worker.shutdownNow();
+      this.sourceId = sourceId;
+      this.watching = watching;
+      this.readiness = readiness;
     }
   }
 
@@ -122,9 +107,9 @@ public final class IngesterInformers implements AutoCloseable {
    * @param namespace where to look for Ingesters; null for every namespace
    */
   public IngesterInformers(KubernetesClient client, String namespace, Set<String> builtInSources,
-      IngesterPipelines pipelines, ObservationStore store, IngesterStatusWriter status, Clock clock,
+      IngesterPipelines pipelines, SourceManager engine, IngesterStatusWriter status, Clock clock,
       Duration statusInterval, Duration resync) {
-    this(client, namespace, List.of(), builtInSources, pipelines, store, status, clock, statusInterval, resync);
+    this(client, namespace, List.of(), builtInSources, pipelines, engine, status, clock, statusInterval, resync);
   }
 
   /**
@@ -133,34 +118,60 @@ public final class IngesterInformers implements AutoCloseable {
    *     CRDs are not read (the resource is taken as namespaced), an Ingester without {@code
    *     informer.namespaces} watches these, and one naming another namespace or a cluster-scoped
    *     resource is not Ready (OutOfScope). Empty: every namespace.
+   * @param engine the engine that runs the watched sources (started, in standby or stopped by the caller)
    */
   public IngesterInformers(KubernetesClient client, String namespace, List<String> accessNamespaces,
-      Set<String> builtInSources, IngesterPipelines pipelines, ObservationStore store, IngesterStatusWriter status,
+      Set<String> builtInSources, IngesterPipelines pipelines, SourceManager engine, IngesterStatusWriter status,
       Clock clock, Duration statusInterval, Duration resync) {
     this.client = client;
     this.namespace = namespace;
     this.accessNamespaces = List.copyOf(accessNamespaces);
     this.builtInSources = Set.copyOf(builtInSources);
     this.pipelines = pipelines;
-    this.store = store;
+    this.engine = Objects.requireNonNull(engine, "engine");
     this.status = status;
     this.clock = clock;
     this.statusInterval = statusInterval;
     this.resync = resync;
   }
 
-  /** Starts (on becoming leader). Repeatable after {@link #stop}. */
+  /** Starts leading (on becoming leader): the Ingesters are watched and their status written. Repeatable after {@link #stop}. */
   public void start() {
+    leading = true;
+    watchIngesters();
+    for (Running r : running.values()) {
+      r.written = false; // a new leader writes what it sees
+    }
+  }
+
+  /**
+   * Warm standby: the Ingesters are watched and their sources run in the engine (which remembers,
+   * but writes nothing while not leading); no status is written. {@link #start} makes it lead.
+   */
+  public void standby() {
+    leading = false;
+    watchIngesters();
+  }
+
+  /** Leading to warm standby: the sources keep running in the engine; the status is no longer written. */
+  public void demote() {
+    if (leading) {
+      flushCounts();
+    }
+    leading = false;
+  }
+
+  private void watchIngesters() {
     synchronized (lock) {
       if (watch != null) {
         return;
       }
       watch = IngesterWatch.start(client, namespace, resync, statusInterval, "ingester-informer-status",
-          this::handle, obj -> stopOne(key(obj), obj.getMetadata().getUid()), this::flushCounts);
+          this::handle, obj -> stopOne(key(obj), obj.getMetadata().getUid()), this::tick);
     }
   }
 
-  /** Stops every informer (on losing leadership or at shutdown); Observations are left as they are. */
+  /** Stops watching Ingesters and removes their sources from the engine; Observations are left as they are. */
   public void stop() {
     IngesterWatch w;
     synchronized (lock) {
@@ -171,10 +182,13 @@ public final class IngesterInformers implements AutoCloseable {
       w.stop();
     }
     synchronized (this) {
-      running.values().forEach(Running::stop);
-      flushCounts();
+      if (leading) {
+        flushCounts();
+      }
+      running.values().forEach(r -> engine.remove(r.sourceId));
       running.clear();
     }
+    leading = false;
   }
 
   @Override
@@ -198,18 +212,30 @@ public final class IngesterInformers implements AutoCloseable {
     return Set.copyOf(running.keySet());
   }
 
+  /** The id of the engine's watched source of an Ingester: {@code ingester:<namespace>/<name>}. */
+  public static String sourceId(String ingesterKey) {
+    return "ingester:" + ingesterKey;
+  }
+
   private static String key(Ingester i) {
     return IngesterWatch.key(i);
   }
 
-
   private synchronized void stopOne(String key, String uid) {
     Running r = running.get(key);
     if (r != null && (uid == null || r.uid.equals(uid))) {
-      r.stop();
+      engine.remove(r.sourceId);
       running.remove(key);
-      status.addCounts(r.namespace, r.name, r.uid, r.stats.take());
+      if (leading) {
+        status.addCounts(r.namespace, r.name, r.uid, r.stats.take());
+      }
       LOG.info("Ingester {}: informer stopped", key);
+    }
+  }
+
+  private void setReady(String ns, String name, String uid, long generation, Readiness r) {
+    if (leading) {
+      status.setReady(ns, name, uid, generation, r);
     }
   }
 
@@ -239,22 +265,16 @@ public final class IngesterInformers implements AutoCloseable {
       def = IngesterDefinition.compile(key, spec, builtInSources);
     } catch (InvalidIngesterException e) {
       LOG.warn("Ingester {} is invalid: {}", key, e.getMessage());
-      status.setReady(ns, name, uid, generation, new Readiness(false, "InvalidSpec", e.getMessage()));
+      setReady(ns, name, uid, generation, new Readiness(false, "InvalidSpec", e.getMessage()));
       return;
     }
     IngesterSpec.Gvr gvr = spec.informer().gvr();
     String group = gvr.group() == null ? "" : gvr.group();
-    ResourceDefinitionContext context;
-    try {
-      context = context(group, gvr.version(), gvr.resource());
-    } catch (IllegalStateException e) {
-      LOG.warn("Ingester {}: {}", key, e.getMessage());
-      status.setReady(ns, name, uid, generation, new Readiness(false, "ResourceNotFound", e.getMessage()));
-      return;
-    }
+    String label = gvr.resource() + (group.isEmpty() ? "" : "." + group) + "/" + gvr.version();
+    Resolved resolved = context(group, gvr.version(), gvr.resource());
+    ResourceDefinitionContext context = resolved.context();
     boolean allNamespaces = spec.informer().namespaces() == null || spec.informer().namespaces().isEmpty();
-    List<String> namespaces = allNamespaces || !context.isNamespaceScoped() ? java.util.Collections.singletonList(null)
-        : spec.informer().namespaces();
+    List<String> namespaces = allNamespaces ? List.of() : spec.informer().namespaces();
     if (!accessNamespaces.isEmpty()) {
       // Namespaced Roles only: every informer in one namespace this install may read.
       String outside = !context.isNamespaceScoped() ? gvr.resource() + " is cluster-scoped"
@@ -265,169 +285,123 @@ public final class IngesterInformers implements AutoCloseable {
         String m = outside + " among the namespaces of ACCESS_SCOPE=namespaces (" + String.join(", ", accessNamespaces)
             + ")";
         LOG.warn("Ingester {}: {}", key, m);
-        status.setReady(ns, name, uid, generation, new Readiness(false, "OutOfScope", m));
+        setReady(ns, name, uid, generation, new Readiness(false, "OutOfScope", m));
         return;
       }
       if (allNamespaces) {
         namespaces = accessNamespaces;
       }
     }
-    Running r = new Running(ing, stats);
-    Pipeline pipeline = pipelines.create(def);
-    try {
-      for (String watched : namespaces) {
-        var op = client.genericKubernetesResources(context);
-        FilterWatchListDeletable<GenericKubernetesResource, GenericKubernetesResourceList,
-            Resource<GenericKubernetesResource>> f = watched == null ? op.inAnyNamespace() : op.inNamespace(watched);
-        if (spec.informer().labelSelector() != null && !spec.informer().labelSelector().isBlank()) {
-          f = f.withLabelSelector(spec.informer().labelSelector());
-        }
-        f = withFieldSelector(f, spec.informer().fieldSelector());
-        r.informers.add(f.inform(handler(r, def, pipeline), resync.toMillis()));
-      }
+    try { // checked here: the engine's watch would fail on it
+      FieldSelectors.apply(client.genericKubernetesResources(context).inAnyNamespace(),
+          spec.informer().fieldSelector());
     } catch (RuntimeException e) {
-      r.stop();
       String m = "informer: cannot watch " + gvr.resource() + "." + group + "/" + gvr.version() + ": " + e.getMessage();
-      status.setReady(ns, name, uid, generation, new Readiness(false, "WatchFailed", m));
+      setReady(ns, name, uid, generation, new Readiness(false, "WatchFailed", m));
+      return;
+    }
+    Pipeline pipeline = pipelines.create(def);
+    String sourceId = sourceId(key);
+    WatchedSource source = new WatchedSource(spec.source(), context, spec.informer().labelSelector(),
+        ObjectReaders.asIs(), def.normalizer(), resolved.crdName(), spec.informer().fieldSelector(), namespaces,
+        sourceId, pipeline, (findings, created) -> stats.record(findings, created, clock.instant()));
+    Readiness readiness = resolved.missing() != null ? new Readiness(false, "ResourceNotFound", resolved.missing())
+        : Readiness.ok("watching " + label);
+    Running r = new Running(ing, stats, sourceId, "watching " + label, readiness);
+    engine.remove(sourceId); // a previous generation's, if any
+    try {
+      engine.add(source);
+    } catch (RuntimeException e) {
+      String m = "informer: cannot watch " + label + ": " + e.getMessage();
+      setReady(ns, name, uid, generation, new Readiness(false, "WatchFailed", m));
       return;
     }
     running.put(key, r);
-    LOG.info("Ingester {}: watching {} (source {})", key, context.getPlural() + "." + group, spec.source());
-    status.setReady(ns, name, uid, generation, Readiness.ok("watching " + gvr.resource()
-        + (group.isEmpty() ? "" : "." + group) + "/" + gvr.version()));
+    LOG.info("Ingester {}: watching {} (source {}){}", key, label, spec.source(),
+        resolved.missing() == null ? "" : "; " + resolved.missing());
+    writeReady(r);
   }
 
-  private static FilterWatchListDeletable<GenericKubernetesResource, GenericKubernetesResourceList,
-      Resource<GenericKubernetesResource>> withFieldSelector(FilterWatchListDeletable<GenericKubernetesResource,
-      GenericKubernetesResourceList, Resource<GenericKubernetesResource>> f, String selector) {
-    if (selector == null || selector.isBlank()) {
-      return f;
+  /** Writes the Ready condition of {@code r} when leading and not yet written. */
+  private void writeReady(Running r) {
+    if (!leading || r.written) {
+      return;
     }
-    for (String part : selector.split(",")) {
-      String p = part.strip();
-      int ne = p.indexOf("!=");
-      if (ne > 0) {
-        f = f.withoutField(p.substring(0, ne).strip(), p.substring(ne + 2).strip());
-        continue;
-      }
-      int eq = p.indexOf("==");
-      int len = 2;
-      if (eq < 0) {
-        eq = p.indexOf('=');
-        len = 1;
-      }
-      if (eq <= 0) {
-        throw new IllegalArgumentException("informer.fieldSelector: '" + p + "' is not key=value or key!=value");
-      }
-      f = f.withField(p.substring(0, eq).strip(), p.substring(eq + len).strip());
+    try {
+      status.setReady(r.namespace, r.name, r.uid, r.generation, r.readiness);
+      r.written = true;
+    } catch (RuntimeException e) {
+      LOG.debug("Ingester {}/{}: cannot write Ready (retried): {}", r.namespace, r.name, e.toString());
     }
-    return f;
   }
 
-  private ResourceDefinitionContext context(String group, String version, String resource) {
+  /** The status timer: Ready follows the engine (waiting for the CRD, or watching), then the counts. */
+  private void tick() {
+    for (Running r : running.values()) {
+      String s = engine.status(r.sourceId);
+      String failure = engine.failure(r.sourceId);
+      Readiness next = r.readiness;
+      if (s == null || s.equals("stopped") || s.startsWith("checking")) {
+        next = r.readiness; // not known yet
+      } else if (failure != null) { // a 403 on the list or watch, say: retried by the engine
+        String m = "informer: cannot " + r.watching.replaceFirst("^watching", "watch") + ": " + failure;
+        next = m.equals(r.readiness.message()) ? r.readiness : new Readiness(false, "WatchFailed", m);
+      } else if (s.startsWith("waiting for CRD") || s.startsWith("cluster-scoped")) {
+        next = r.readiness.ready() || !"ResourceNotFound".equals(r.readiness.reason())
+            ? new Readiness(false, "ResourceNotFound", s) : r.readiness;
+      } else if (!r.readiness.ready() && s.startsWith("synced")) {
+        next = Readiness.ok(r.watching);
+        LOG.info("Ingester {}/{}: its resource is served; {}", r.namespace, r.name, r.watching);
+      }
+      if (next != r.readiness) {
+        r.readiness = next;
+        r.written = false;
+      }
+      writeReady(r);
+    }
+    if (leading) {
+      flushCounts();
+    }
+  }
+
+  /** A resource context, its CRD (null for a built-in resource), and why it cannot be watched yet (or null). */
+  private record Resolved(ResourceDefinitionContext context, String crdName, String missing) {}
+
+  private Resolved context(String group, String version, String resource) {
     Object[] builtIn = BUILT_IN.get(group + "/" + resource);
     if (builtIn != null) {
-      return new ResourceDefinitionContext.Builder().withGroup(group).withVersion(version).withPlural(resource)
-          .withKind((String) builtIn[0]).withNamespaced((Boolean) builtIn[1]).build();
-    }
-    if (!accessNamespaces.isEmpty()) {
-      // No right to read CRDs: a custom resource readable with namespaced Roles is a namespaced one.
-      return new ResourceDefinitionContext.Builder().withGroup(group).withVersion(version).withPlural(resource)
-          .withNamespaced(true).build();
+      return new Resolved(new ResourceDefinitionContext.Builder().withGroup(group).withVersion(version)
+          .withPlural(resource).withKind((String) builtIn[0]).withNamespaced((Boolean) builtIn[1]).build(), null,
+          null);
     }
     String crdName = resource + "." + group;
-    CustomResourceDefinition crd = group.isEmpty() ? null
-        : client.apiextensions().v1().customResourceDefinitions().withName(crdName).get();
+    // Without a kind the engine reads the kind and scope from the CRD once it is there.
+    ResourceDefinitionContext unknown = new ResourceDefinitionContext.Builder().withGroup(group).withVersion(version)
+        .withPlural(resource).withNamespaced(true).build();
+    if (!accessNamespaces.isEmpty()) {
+      // No right to read CRDs: a custom resource readable with namespaced Roles is a namespaced one.
+      return new Resolved(unknown, crdName, null);
+    }
+    CustomResourceDefinition crd;
+    try {
+      crd = group.isEmpty() ? null : client.apiextensions().v1().customResourceDefinitions().withName(crdName).get();
+    } catch (RuntimeException e) {
+      return new Resolved(unknown, crdName, "informer.gvr: cannot read CustomResourceDefinition " + crdName + ": "
+          + e.getMessage() + " (retried)");
+    }
     if (crd == null) {
-      throw new IllegalStateException("informer.gvr: no CustomResourceDefinition " + crdName
-          + " is installed (install it; the Ingester is retried at each resync)");
+      return new Resolved(unknown, crdName, "informer.gvr: no CustomResourceDefinition " + crdName
+          + " is installed (the Ingester starts when it is)");
     }
     boolean served = crd.getSpec().getVersions().stream().anyMatch(v -> version.equals(v.getName())
         && Boolean.TRUE.equals(v.getServed()));
     if (!served) {
-      throw new IllegalStateException("informer.gvr.version: CustomResourceDefinition " + crdName
-          + " serves no version " + version);
+      return new Resolved(unknown, crdName, "informer.gvr.version: CustomResourceDefinition " + crdName
+          + " serves no version " + version + " (the Ingester starts when it does)");
     }
-    return new ResourceDefinitionContext.Builder().withGroup(group).withVersion(version).withPlural(resource)
-        .withKind(crd.getSpec().getNames().getKind()).withNamespaced("Namespaced".equals(crd.getSpec().getScope()))
-        .build();
-  }
-
-  private ResourceEventHandler<GenericKubernetesResource> handler(Running r, IngesterDefinition def,
-      Pipeline pipeline) {
-    return new ResourceEventHandler<>() {
-      @Override
-      public void onAdd(GenericKubernetesResource obj) {
-        submit(r, () -> reconcile(r, def, pipeline, obj));
-      }
-
-      @Override
-      public void onUpdate(GenericKubernetesResource oldObj, GenericKubernetesResource newObj) {
-        if (oldObj != null && Objects.equals(oldObj.getMetadata().getResourceVersion(),
-            newObj.getMetadata().getResourceVersion())) {
-          return; // a resync: nothing changed
-        }
-        submit(r, () -> reconcile(r, def, pipeline, newObj));
-      }
-
-      @Override
-      public void onDelete(GenericKubernetesResource obj, boolean unknown) {
-        submit(r, () -> resolveAllOf(obj.getMetadata().getUid(), Set.of()));
-      }
-    };
-  }
-
-  private static void submit(Running r, Runnable task) {
-    if (r.stopped) {
-      return;
-    }
-    try {
-      r.worker.execute(() -> {
-        if (r.stopped) {
-          return;
-        }
-        try {
-          task.run();
-        } catch (RuntimeException e) {
-          LOG.warn("Ingester {}/{}: {}", r.namespace, r.name, e.toString());
-        }
-      });
-    } catch (java.util.concurrent.RejectedExecutionException ignored) {
-      // stopped meanwhile
-    }
-  }
-
-  private void reconcile(Running r, IngesterDefinition def, Pipeline pipeline, GenericKubernetesResource obj) {
-    String uid = obj.getMetadata().getUid();
-    JsonNode tree = Json.MAPPER.valueToTree(obj);
-    List<Finding> findings;
-    try {
-      findings = def.normalizer().normalize(tree, IngestContext.at(clock.instant()));
-    } catch (RuntimeException e) {
-      LOG.warn("Ingester {}/{}: {} {}/{} not mapped: {}", r.namespace, r.name, obj.getKind(),
-          obj.getMetadata().getNamespace(), obj.getMetadata().getName(), e.getMessage());
-      return;
-    }
-    Pipeline.ReconcileResult result = pipeline.reconcile(def.normalizer(), findings, uid).join();
-    r.stats.record(findings.size(), result.created(), clock.instant());
-    resolveAllOf(uid, new HashSet<>(result.current()));
-  }
-
-  private void resolveAllOf(String uid, Set<ObservationKey> keep) {
-    if (uid == null) {
-      return;
-    }
-    List<ObservationKey> gone = new ArrayList<>();
-    for (Observation o : store.listByOrigin(uid)) {
-      ObservationKey k = new ObservationKey(o.getMetadata().getNamespace(), o.getMetadata().getName());
-      boolean resolved = o.getStatus() != null && Boolean.TRUE.equals(o.getStatus().resolved());
-      if (!keep.contains(k) && !resolved) {
-        gone.add(k);
-      }
-    }
-    if (!gone.isEmpty()) {
-      store.resolve(gone, clock.instant());
-    }
+    return new Resolved(new ResourceDefinitionContext.Builder().withGroup(group).withVersion(version)
+        .withPlural(resource).withKind(crd.getSpec().getNames().getKind())
+        .withNamespaced("Namespaced".equals(crd.getSpec().getScope())).build(), crdName, null);
   }
 
   void flushCounts() {

@@ -12,6 +12,8 @@ import io.fabric8.kubernetes.client.dsl.base.ResourceDefinitionContext;
 import io.kubezen.api.v1alpha1.Ingester;
 import io.kubezen.api.v1alpha1.IngesterSpec;
 import io.kubezen.api.v1alpha1.Observation;
+import io.kubezen.watcher.kube.SourceManager;
+import io.kubezen.watcher.kube.SourceOptions;
 import io.kubezen.watcher.model.Json;
 import io.kubezen.watcher.source.Samples;
 import io.kubezen.watcher.source.ingester.IngestServer;
@@ -38,6 +40,7 @@ class IngesterInformersTest {
   String other;
   IngestServer server;
   IngesterInformers informers;
+  SourceManager engine;
 
   @BeforeAll
   static void crds() throws Exception {
@@ -53,7 +56,9 @@ class IngesterInformersTest {
     ns = KubeApiServer.uniqueNamespace("inf");
     other = KubeApiServer.uniqueNamespace("other");
     server = new IngestServer(tmp, Map.of());
-    informers = new IngesterInformers(client, ns, server.sources.builtInNames(), server.pipelines, server.store,
+    engine = new SourceManager(client, server.pipeline, server.metrics, Clock.systemUTC(),
+        SourceOptions.defaults().withCrdCheckInterval(Duration.ofMillis(300)), List.of()).start();
+    informers = new IngesterInformers(client, ns, server.sources.builtInNames(), server.pipelines, engine,
         new IngesterStatusWriter(client, Clock.systemUTC()), Clock.systemUTC(), Duration.ofMillis(300),
         Duration.ofMinutes(10));
     informers.start();
@@ -62,6 +67,7 @@ class IngesterInformersTest {
   @AfterEach
   void stop() {
     informers.stop();
+    engine.stop();
     server.close();
   }
 

@@ -34,6 +34,8 @@ public final class IngestServer implements AutoCloseable {
   public final SqliteObservationStore store;
   public final IngesterRegistry registry = new IngesterRegistry();
   public final IngesterPipelines pipelines;
+  /** The global pipeline (the built-in sources'). */
+  public final Pipeline pipeline;
   public final AtomicReference<Filter> globalFilter = new AtomicReference<>(Filter.ALLOW_ALL);
   public final Metrics metrics = Metrics.prometheus(Sources.standard().builtInNames());
   public final Sources sources = Sources.standard();
@@ -51,7 +53,7 @@ public final class IngestServer implements AutoCloseable {
     Deduplicator dedup = new Deduplicator(10_000, Duration.ofSeconds(60));
     writer = new ObservationWriter(store, dedup, metrics, 1000, 100, Duration.ofMillis(100)).start();
     ObservationFactory factory = new ObservationFactory("zen-system", 3600, Duration.ofSeconds(60), null);
-    Pipeline pipeline = new Pipeline(globalFilter::get, factory, dedup, writer, metrics);
+    pipeline = new Pipeline(globalFilter::get, factory, dedup, writer, metrics);
     pipelines = new IngesterPipelines(globalFilter::get, dedup, writer, metrics, factory, Duration.ofSeconds(60));
     WebhookGuard guard = new WebhookGuard(settings.allowedCidrs(), settings.authToken(), 0, 1);
     IngestHandler ingest = new IngestHandler(sources, pipeline, guard, metrics, settings, Clock.systemUTC(),
