@@ -288,6 +288,9 @@ final class ConsoleReads {
     }
     Map<List<String>, long[]> groups = new HashMap<>(); // critical, high, total
     for (ObservationCache.Entry e : entries) {
+      if (!matches(filter, e, true)) {
+        continue;
+      }
       String ns = resourceNamespace(e);
       List<String> key;
       if (by == RankedGroup.By.NAMESPACE) {
@@ -300,9 +303,6 @@ final class ConsoleReads {
           continue;
         }
         key = Arrays.asList(ns, e.resource().kind(), e.resource().name());
-      }
-      if (!matches(filter, e, true)) {
-        continue;
       }
       long[] c = groups.computeIfAbsent(key, k -> new long[3]);
       switch (e.severity()) {

@@ -283,6 +283,12 @@ public final class ObservationCache implements AutoCloseable {
   private Entry put(String key, Entry e) {
     Entry[] before = new Entry[1];
     entries.compute(key, (k, b) -> {
+      if (b != null && older(e.resourceVersion(), b.resourceVersion())) {
+        // A watch event older than what the store already wrote here (the create's event arriving
+        // after the status write): keep the newer entry; the watch delivers the newer event next.
+        before[0] = b;
+        return b;
+      }
       if (b != null) {
         unindex(k, b);
       }
@@ -292,6 +298,21 @@ public final class ObservationCache implements AutoCloseable {
       return e;
     });
     return before[0];
+  }
+
+  /**
+   * True when resourceVersion {@code a} is known to be older than {@code b}: both are the decimal
+   * numbers the API server (etcd) issues in practice. Opaque ones are never called older.
+   */
+  static boolean older(String a, String b) {
+    if (a == null || b == null || a.length() > 18 || b.length() > 18) {
+      return false;
+    }
+    try {
+      return Long.parseLong(a) < Long.parseLong(b);
+    } catch (NumberFormatException e) {
+      return false;
+    }
   }
 
   private Entry removeKey(String k) {
