@@ -235,4 +235,239 @@ public abstract class ObservationStoreContract {
   protected List<String> names(ObservationQuery q) {
     return store.list(q).items().stream().map(o -> o.getMetadata().getName()).toList();
   }
+
+  // ================================================================== console reads (kconsole)
+  // The console's six reads (ObservationStore "console reads"), the cases of SqliteFindingsTest
+  // held against every store. Observations are stored in ns(...) namespaces; the filters use the
+  // finding's resource namespace (spec.resource.namespace), which stays the literal one.
+
+  /** The reference time of the console cases: the data lie in the day before it. */
+  protected Instant consoleT0() {
+    return now().truncatedTo(java.time.temporal.ChronoUnit.SECONDS);
+  }
+
+  private static Observation finding(String storedNs, String name, String source, Severity sev, String resNs,
+      String kind, String res, String title, Map<String, Object> details, long count, Instant first, Instant last,
+      String cluster) {
+    io.kubezen.api.v1alpha1.ObservationSpec spec = new io.kubezen.api.v1alpha1.ObservationSpec(source,
+        Category.SECURITY, sev, "type_" + source.replace('-', '_'),
+        res == null ? null : io.kubezen.api.v1alpha1.ResourceRef.of("v1", kind, resNs, res), title, details,
+        first.toString(), StoreFixtures.sha256(name), 3600L, cluster);
+    Observation o = new Observation();
+    o.setMetadata(new io.fabric8.kubernetes.api.model.ObjectMetaBuilder().withName(name).withNamespace(storedNs)
+        .build());
+    o.setSpec(spec);
+    o.setStatus(ObservationStatus.seen(count, first.toString(), last.toString()));
+    return o;
+  }
+
+  /** Six findings of four sources, one of them resolved (trivy-2, half an hour before T0). */
+  protected void fillConsole(Instant t0) {
+    Map<String, Object> cve = new java.util.LinkedHashMap<>();
+    cve.put("vulnerabilityID", "CVE-2024-3094");
+    cve.put("primaryLink", "https://avd.aquasec.com/nvd/cve-2024-3094");
+    String shop = ns("shop");
+    String pay = ns("pay");
+    String zen = ns("zen");
+    store.createOrMerge(List.of(
+        finding(shop, "trivy-1", "trivy", Severity.CRITICAL, "shop", "Deployment", "web", "xz backdoor", cve, 1,
+            t0.minusSeconds(3600), t0.minusSeconds(3600), "prod"),
+        finding(shop, "trivy-2", "trivy", Severity.HIGH, "shop", "Deployment", "web", "openssl",
+            Map.of("vulnerabilityID", "CVE-2023-0001"), 1, t0.minusSeconds(7200), t0.minusSeconds(7200), "prod"),
+        finding(shop, "falco-1", "falco", Severity.HIGH, "shop", "Pod", "web-abc", "Terminal shell 100% <script>",
+            Map.of("rule", "Terminal shell in container"), 7, t0.minusSeconds(600), t0.minusSeconds(60), "prod"),
+        finding(pay, "falco-2", "falco", Severity.MEDIUM, "pay", "Pod", "api-1", "Read sensitive file",
+            Map.of("rule", "Read sensitive file untrusted"), 2, t0.minusSeconds(86400 * 2), t0.minusSeconds(86400),
+            "prod"),
+        finding(pay, "kyverno-1", "kyverno", Severity.LOW, "pay", "Deployment", "api", "require labels",
+            Map.of("policy", "require-labels"), 1, t0.minusSeconds(300), t0.minusSeconds(300), "staging"),
+        finding(zen, "kube-bench-1", "kube-bench", Severity.HIGH, null, "Node", "node-1", "1.1.1 Ensure perms",
+            Map.of("test_number", "1.1.1"), 1, t0.minusSeconds(100), t0.minusSeconds(100), null)));
+    store.resolve(List.of(new ObservationKey(shop, "trivy-2")), t0.minusSeconds(1800));
+  }
+
+  protected List<String> findingNames(FindingFilter f, FindingSort sort, int limit) {
+    return findingNames(store.findings(FindingsQuery.first(f, sort, limit)));
+  }
+
+  protected static List<String> findingNames(ObservationPage p) {
+    return p.items().stream().map(o -> o.getMetadata().getName()).toList();
+  }
+
+  protected static FindingFilter textFilter(String t) {
+    return new FindingFilter(null, null, null, null, null, null, null, null, null, null, null, null, null, t);
+  }
+
+  @Test
+  void consoleFindingsFilterOnEachFieldAndFreeText() {
+    Instant t0 = consoleT0();
+    fillConsole(t0);
+    FindingFilter f = FindingFilter.NONE;
+    assertThat(findingNames(f, FindingSort.LAST_SEEN, 100))
+        .containsExactly("falco-1", "kube-bench-1", "kyverno-1", "trivy-1", "trivy-2", "falco-2");
+    assertThat(findingNames(f.withState(FindingFilter.State.OPEN), FindingSort.LAST_SEEN, 100))
+        .doesNotContain("trivy-2").hasSize(5);
+    assertThat(findingNames(f.withState(FindingFilter.State.RESOLVED), FindingSort.LAST_SEEN, 100))
+        .containsExactly("trivy-2");
+    // Free text: CVE id (case-insensitive), rule, policy, resource name, test number; LIKE characters literal.
+    assertThat(findingNames(textFilter("cve-2024-3094"), FindingSort.LAST_SEEN, 10)).containsExactly("trivy-1");
+    assertThat(findingNames(textFilter("untrusted"), FindingSort.LAST_SEEN, 10)).containsExactly("falco-2");
+    assertThat(findingNames(textFilter("REQUIRE-labels"), FindingSort.LAST_SEEN, 10)).containsExactly("kyverno-1");
+    assertThat(findingNames(textFilter("node-1"), FindingSort.LAST_SEEN, 10)).containsExactly("kube-bench-1");
+    assertThat(findingNames(textFilter("100%"), FindingSort.LAST_SEEN, 10)).containsExactly("falco-1");
+    assertThat(findingNames(textFilter("backdoor"), FindingSort.LAST_SEEN, 10)).containsExactly("trivy-1");
+    assertThat(findingNames(textFilter("1_1"), FindingSort.LAST_SEEN, 10)).isEmpty();
+    // Source, severity, category, event type.
+    assertThat(findingNames(new FindingFilter("falco", null, null, null, null, null, null, null, null, null, null,
+        null, null, null), FindingSort.LAST_SEEN, 10)).containsExactly("falco-1", "falco-2");
+    assertThat(findingNames(f.withSeverity("high"), FindingSort.LAST_SEEN, 10))
+        .containsExactly("falco-1", "kube-bench-1", "trivy-2");
+    assertThat(findingNames(new FindingFilter(null, null, "security", "type_kyverno", null, null, null, null, null,
+        null, null, null, null, null), FindingSort.LAST_SEEN, 10)).containsExactly("kyverno-1");
+    assertThat(findingNames(new FindingFilter(null, null, "compliance", null, null, null, null, null, null, null,
+        null, null, null, null), FindingSort.LAST_SEEN, 10)).isEmpty();
+    // Namespace is the resource's; cluster; resource; time ranges.
+    assertThat(findingNames(new FindingFilter(null, null, null, null, "pay", null, null, null, null, null, null, null,
+        null, null), FindingSort.LAST_SEEN, 10)).containsExactly("kyverno-1", "falco-2");
+    assertThat(findingNames(new FindingFilter(null, null, null, null, null, "staging", null, null, null, null, null,
+        null, null, null), FindingSort.LAST_SEEN, 10)).containsExactly("kyverno-1");
+    assertThat(findingNames(f.withResource("Deployment", "shop", "web"), FindingSort.SEVERITY, 10))
+        .containsExactly("trivy-1", "trivy-2");
+    assertThat(findingNames(new FindingFilter(null, null, null, null, null, null, null, null, null, null, null,
+        t0.minusSeconds(3600), t0, null), FindingSort.LAST_SEEN, 10))
+        .containsExactly("falco-1", "kube-bench-1", "kyverno-1", "trivy-1");
+    assertThat(findingNames(new FindingFilter(null, null, null, null, null, null, null, null, null, null,
+        t0.minusSeconds(7200), null, null, null), FindingSort.LAST_SEEN, 10)).containsExactly("falco-2");
+    // A row carries what the list shows: title, severity, resource, status.
+    Observation row = store.findings(FindingsQuery.first(textFilter("backdoor"), FindingSort.LAST_SEEN, 1))
+        .items().get(0);
+    assertThat(row.getSpec().title()).isEqualTo("xz backdoor");
+    assertThat(row.getSpec().severity()).isEqualTo(Severity.CRITICAL);
+    assertThat(row.getSpec().resource().name()).isEqualTo("web");
+    assertThat(row.getStatus().count()).isEqualTo(1L);
+  }
+
+  @Test
+  void consoleFindingsPageThroughEverySortWithoutGapsOrRepeats() {
+    fillConsole(consoleT0());
+    for (FindingSort sort : FindingSort.values()) {
+      List<String> all = findingNames(FindingFilter.NONE, sort, 100);
+      for (int size = 1; size <= 3; size++) {
+        List<String> paged = new java.util.ArrayList<>();
+        String after = null;
+        do {
+          ObservationPage p = store.findings(new FindingsQuery(FindingFilter.NONE, sort, size, after));
+          assertThat(p.items().size()).isLessThanOrEqualTo(size);
+          paged.addAll(findingNames(p));
+          after = p.continueToken();
+        } while (after != null);
+        assertThat(paged).as("%s by %d", sort, size).isEqualTo(all).hasSize(6);
+      }
+    }
+    assertThat(findingNames(FindingFilter.NONE, FindingSort.SEVERITY, 2)).containsExactly("trivy-1", "falco-1");
+    assertThat(findingNames(FindingFilter.NONE, FindingSort.COUNT, 2)).containsExactly("falco-1", "falco-2");
+    // An exactly full last page ends with a null token.
+    assertThat(store.findings(FindingsQuery.first(FindingFilter.NONE, FindingSort.LAST_SEEN, 6)).continueToken())
+        .isNull();
+    String token = store.findings(FindingsQuery.first(FindingFilter.NONE, FindingSort.COUNT, 2)).continueToken();
+    assertThatThrownBy(() -> store.findings(new FindingsQuery(FindingFilter.NONE, FindingSort.SEVERITY, 2, token)))
+        .isInstanceOf(InvalidContinueTokenException.class);
+    assertThatThrownBy(() -> store.findings(new FindingsQuery(FindingFilter.NONE, FindingSort.SEVERITY, 2, "!!")))
+        .isInstanceOf(InvalidContinueTokenException.class);
+    // A token stays valid when its row goes: the next page starts after that row's sort key.
+    ObservationPage first = store.findings(FindingsQuery.first(FindingFilter.NONE, FindingSort.LAST_SEEN, 2));
+    assertThat(findingNames(first)).containsExactly("falco-1", "kube-bench-1");
+    store.deleteExpired(Instant.parse("9000-01-01T00:00:00Z"));
+    assertThat(store.findings(new FindingsQuery(FindingFilter.NONE, FindingSort.LAST_SEEN, 2,
+        first.continueToken())).items()).isEmpty();
+  }
+
+  @Test
+  void consoleAggregates() {
+    Instant t0 = consoleT0();
+    fillConsole(t0);
+    assertThat(store.countBy(FindingFilter.OPEN, List.of(GroupField.SOURCE, GroupField.SEVERITY)))
+        .extracting(g -> g.key(0) + "/" + g.key(1) + "=" + g.count()).containsExactlyInAnyOrder(
+            "trivy/critical=1", "falco/high=1", "falco/medium=1", "kyverno/low=1", "kube-bench/high=1");
+    assertThat(store.countBy(FindingFilter.NONE, List.of(GroupField.NAMESPACE)))
+        .extracting(g -> g.key(0) + "=" + g.count()).containsExactly("shop=3", "pay=2", "null=1");
+    assertThat(store.countBy(FindingFilter.NONE, List.of(GroupField.RESOLVED)))
+        .extracting(g -> g.key(0) + "=" + g.count()).containsExactly("false=5", "true=1");
+    assertThat(store.countBy(FindingFilter.NONE, List.of(GroupField.CLUSTER)))
+        .extracting(g -> g.key(0) + "=" + g.count()).containsExactly("prod=4", "null=1", "staging=1");
+    assertThat(store.countBy(FindingFilter.NONE, List.of(GroupField.SOURCE)))
+        .extracting(g -> g.key(0) + "=" + g.count())
+        .containsExactly("falco=2", "trivy=2", "kube-bench=1", "kyverno=1");
+    assertThat(store.countBy(FindingFilter.NONE, List.of(GroupField.CATEGORY, GroupField.EVENT_TYPE)))
+        .extracting(g -> g.key(0) + "/" + g.key(1) + "=" + g.count())
+        .containsExactly("security/type_falco=2", "security/type_trivy=2", "security/type_kube_bench=1",
+            "security/type_kyverno=1");
+    assertThatThrownBy(() -> store.countBy(FindingFilter.NONE, List.of()))
+        .isInstanceOf(IllegalArgumentException.class);
+    assertThatThrownBy(() -> store.countBy(FindingFilter.NONE, List.of(GroupField.SOURCE, GroupField.SOURCE)))
+        .isInstanceOf(IllegalArgumentException.class);
+
+    assertThat(store.topByCriticalHigh(FindingFilter.OPEN, RankedGroup.By.NAMESPACE, 10))
+        .containsExactly(new RankedGroup("shop", null, null, 1, 1, 2));
+    assertThat(store.topByCriticalHigh(FindingFilter.NONE, RankedGroup.By.RESOURCE, 10)).containsExactly(
+        new RankedGroup("shop", "Deployment", "web", 1, 1, 2),
+        new RankedGroup(null, "Node", "node-1", 0, 1, 1),
+        new RankedGroup("shop", "Pod", "web-abc", 0, 1, 1));
+    assertThat(store.topByCriticalHigh(FindingFilter.NONE, RankedGroup.By.RESOURCE, 1)).containsExactly(
+        new RankedGroup("shop", "Deployment", "web", 1, 1, 2));
+    assertThatThrownBy(() -> store.topByCriticalHigh(FindingFilter.NONE, RankedGroup.By.RESOURCE, 0))
+        .isInstanceOf(IllegalArgumentException.class);
+
+    List<TimeBucket> day = store.timeline(FindingFilter.NONE, t0.minus(Duration.ofHours(24)), t0,
+        Duration.ofHours(1));
+    assertThat(day).hasSize(24);
+    assertThat(day.get(0).start()).isEqualTo(t0.minus(Duration.ofHours(24)));
+    assertThat(day.get(23)).isEqualTo(new TimeBucket(t0.minusSeconds(3600), 4, 1));
+    assertThat(day.get(22)).isEqualTo(new TimeBucket(t0.minusSeconds(7200), 1, 0));
+    assertThat(day.stream().mapToLong(TimeBucket::opened).sum()).isEqualTo(5);
+    // The filter's state is ignored; its other fields apply.
+    assertThat(store.timeline(new FindingFilter("trivy", null, null, null, null, null, null, null,
+        FindingFilter.State.OPEN, null, null, null, null, null), t0.minus(Duration.ofHours(3)), t0,
+        Duration.ofHours(1))).containsExactly(new TimeBucket(t0.minusSeconds(3 * 3600), 0, 0),
+            new TimeBucket(t0.minusSeconds(7200), 1, 0), new TimeBucket(t0.minusSeconds(3600), 1, 1));
+    assertThatThrownBy(() -> store.timeline(FindingFilter.NONE, t0.minus(Duration.ofDays(2)), t0,
+        Duration.ofMinutes(1))).isInstanceOf(IllegalArgumentException.class);
+
+    List<SourceActivity> act = store.sourceActivity(FindingFilter.NONE);
+    assertThat(act).extracting(SourceActivity::source).containsExactly("falco", "kube-bench", "kyverno", "trivy");
+    assertThat(act.get(0)).isEqualTo(new SourceActivity("falco", t0.minusSeconds(60), 2, 2));
+    assertThat(act.get(3)).isEqualTo(new SourceActivity("trivy", t0.minusSeconds(3600), 1, 2));
+
+    StoreSummary s = store.summary();
+    assertThat(s.total()).isEqualTo(6);
+    assertThat(s.resolved()).isEqualTo(1);
+    assertThat(s.countSum()).isEqualTo(13);
+    assertThat(s.lastSeen()).isEqualTo(t0.minusSeconds(60));
+    assertThat(s.lastCreated()).isNotNull();
+    String before = s.tag();
+    store.addRepeats(List.of(new Repeat(ns("pay"), "falco-2", 1, null)));
+    StoreSummary repeated = store.summary();
+    assertThat(repeated.countSum()).isEqualTo(14);
+    assertThat(repeated.tag()).isNotEqualTo(before);
+    store.resolve(List.of(new ObservationKey(ns("shop"), "falco-1")), t0);
+    assertThat(store.summary().resolved()).isEqualTo(2);
+    // Deleting everything empties it.
+    store.deleteExpired(Instant.parse("9000-01-01T00:00:00Z"));
+    assertThat(store.summary()).isEqualTo(StoreSummary.EMPTY);
+  }
+
+  @Test
+  void consoleReadsOfAnEmptyStore() {
+    Instant t0 = consoleT0();
+    assertThat(store.summary()).isEqualTo(StoreSummary.EMPTY);
+    assertThat(store.countBy(FindingFilter.OPEN, List.of(GroupField.SEVERITY))).isEmpty();
+    assertThat(store.topByCriticalHigh(FindingFilter.OPEN, RankedGroup.By.NAMESPACE, 10)).isEmpty();
+    assertThat(store.sourceActivity(FindingFilter.NONE)).isEmpty();
+    ObservationPage p = store.findings(FindingsQuery.first(FindingFilter.NONE, FindingSort.SEVERITY, 10));
+    assertThat(p.items()).isEmpty();
+    assertThat(p.continueToken()).isNull();
+    assertThat(store.timeline(FindingFilter.NONE, t0.minusSeconds(60), t0, Duration.ofSeconds(30)))
+        .containsExactly(new TimeBucket(t0.minusSeconds(60), 0, 0), new TimeBucket(t0.minusSeconds(30), 0, 0));
+  }
+  // ================================================================== end of console reads (kconsole)
 }

@@ -1147,39 +1147,60 @@ public final class KubernetesObservationStore implements ObservationStore {
 
 
   // ------------------------------------------------------------------ console reads
-  // To be answered from the informer-fed Observation cache (see ObservationStore for what each
-  // returns); never by listing the collection per call.
+  // Answered from the informer-fed Observation cache by one in-memory scan per call (ConsoleReads);
+  // never by listing the collection from the API server.
+
+  /** How long a console read waits for the cache's initial list before it answers "unavailable". */
+  static final Duration CONSOLE_CACHE_WAIT = Duration.ofSeconds(5);
+
+  private java.util.Collection<ObservationCache.Entry> consoleEntries() {
+    ensureOpen();
+    if (!cache.awaitSynced(CONSOLE_CACHE_WAIT)) {
+      throw new StoreException("the Observation cache has not synced yet; the console reads wait for it");
+    }
+    return cache.entries();
+  }
+
+  /** A findings row: the trimmed Observation with its (capped) title; {@code get} reads the full one. */
+  static Observation forConsole(ObservationCache.Entry e) {
+    Observation o = trimmed(e);
+    ObservationSpec s = o.getSpec();
+    o.setSpec(new ObservationSpec(s.source(), s.category(), s.severity(), s.eventType(), s.resource(), e.title(),
+        null, null, null, s.ttlSecondsAfterCreation(), s.clusterName()));
+    return o;
+  }
 
   @Override
   public io.kubezen.watcher.store.ObservationPage findings(io.kubezen.watcher.store.FindingsQuery query) {
-    throw new StoreException("the console reads of the kubernetes store are not built yet");
+    return ConsoleReads.findings(consoleEntries(), query, KubernetesObservationStore::forConsole);
   }
 
   @Override
   public List<io.kubezen.watcher.store.GroupCount> countBy(io.kubezen.watcher.store.FindingFilter filter,
       List<io.kubezen.watcher.store.GroupField> fields) {
-    throw new StoreException("the console reads of the kubernetes store are not built yet");
+    return ConsoleReads.countBy(consoleEntries(), filter, fields);
   }
 
   @Override
   public List<io.kubezen.watcher.store.RankedGroup> topByCriticalHigh(io.kubezen.watcher.store.FindingFilter filter,
       io.kubezen.watcher.store.RankedGroup.By by, int limit) {
-    throw new StoreException("the console reads of the kubernetes store are not built yet");
+    return ConsoleReads.topByCriticalHigh(consoleEntries(), filter, by, limit);
   }
 
   @Override
   public List<io.kubezen.watcher.store.TimeBucket> timeline(io.kubezen.watcher.store.FindingFilter filter,
       Instant from, Instant to, java.time.Duration width) {
-    throw new StoreException("the console reads of the kubernetes store are not built yet");
+    return ConsoleReads.timeline(consoleEntries(), filter, from, to, width);
   }
 
   @Override
   public List<io.kubezen.watcher.store.SourceActivity> sourceActivity(io.kubezen.watcher.store.FindingFilter filter) {
-    throw new StoreException("the console reads of the kubernetes store are not built yet");
+    return ConsoleReads.sourceActivity(consoleEntries(), filter);
   }
 
   @Override
   public io.kubezen.watcher.store.StoreSummary summary() {
-    throw new StoreException("the console reads of the kubernetes store are not built yet");
+    consoleEntries();
+    return cache.summary();
   }
 }

@@ -13,6 +13,9 @@ import io.kubezen.api.v1alpha1.ObservationSpec;
 import io.kubezen.api.v1alpha1.ObservationStatus;
 import io.kubezen.api.v1alpha1.ResourceRef;
 import io.kubezen.api.v1alpha1.Severity;
+import io.kubezen.watcher.store.SearchText;
+import io.kubezen.watcher.store.StoreSummary;
+import java.time.Instant;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.Collection;
@@ -45,10 +48,17 @@ public final class ObservationCache implements AutoCloseable {
   /** Page size of the informers' initial list. */
   static final long LIST_PAGE = 500;
 
-  /** One Observation, trimmed. {@code status} is the effective status (implicit fields filled in). */
+  /**
+   * One Observation, trimmed. {@code status} is the effective status (implicit fields filled in).
+   * For the console's reads: {@code title} (capped at {@link #TITLE_MAX} characters), {@code search}
+   * ({@link SearchText#of}, capped at {@link #SEARCH_MAX}; null when it would only repeat the title
+   * and resource name, see {@link #searchText()}), and the status times as epoch microseconds
+   * ({@link ConsoleReads#NONE} when absent), so that filters and sorts compare numbers.
+   */
   public record Entry(String namespace, String name, String resourceVersion, String source, Severity severity,
       Category category, String eventType, String originUid, String clusterName, ResourceRef resource,
-      String creationTimestamp, Long ttlSeconds, ObservationStatus status) {
+      String creationTimestamp, Long ttlSeconds, ObservationStatus status, String title, String search,
+      long firstSeenMicros, long lastSeenMicros, long resolvedMicros) {
     public String key() {
       return ObservationCache.key(namespace, name);
     }
@@ -56,7 +66,40 @@ public final class ObservationCache implements AutoCloseable {
     public boolean resolved() {
       return status != null && Boolean.TRUE.equals(status.resolved());
     }
+
+    /** {@code status.count}, 1 when absent. */
+    public long count() {
+      return status == null || status.count() == null ? 1 : status.count();
+    }
+
+    /** The free-text haystack: {@link SearchText#of} of the spec (lower-cased), capped. */
+    public String searchText() {
+      if (search != null) {
+        return search;
+      }
+      StringBuilder b = new StringBuilder();
+      if (title != null && !title.isBlank()) {
+        b.append(title);
+      }
+      String rn = resource == null ? null : resource.name();
+      if (rn != null && !rn.isBlank()) {
+        b.append(b.isEmpty() ? "" : "\n").append(rn);
+      }
+      return b.toString().toLowerCase(java.util.Locale.ROOT);
+    }
+
+    /** The same entry with another resourceVersion and status. */
+    Entry withStatus(String rv, ObservationStatus s) {
+      return new Entry(namespace, name, rv, source, severity, category, eventType, originUid, clusterName, resource,
+          creationTimestamp, ttlSeconds, s, title, search, ConsoleReads.micros(s == null ? null : s.firstSeen()),
+          ConsoleReads.micros(s == null ? null : s.lastSeen()), ConsoleReads.micros(s == null ? null : s.resolvedAt()));
+    }
   }
+
+  /** Titles longer than this are cut in the cache (the detail page reads the full Observation). */
+  public static final int TITLE_MAX = 256;
+  /** Search texts longer than this are cut in the cache. */
+  public static final int SEARCH_MAX = 1024;
 
   private final Map<String, Entry> entries = new ConcurrentHashMap<>();
   private final Map<String, Set<String>> byOrigin = new ConcurrentHashMap<>();
@@ -64,6 +107,7 @@ public final class ObservationCache implements AutoCloseable {
   /** Low-cardinality strings shared by every entry that has them (sources, namespaces, kinds, uids). */
   private final Map<String, String> interned = new ConcurrentHashMap<>();
   private final List<SharedIndexInformer<Observation>> informers = new ArrayList<>();
+  private final Stats stats = new Stats();
   private volatile boolean started;
 
   public ObservationCache() {
@@ -200,6 +244,11 @@ public final class ObservationCache implements AutoCloseable {
     return entries.size();
   }
 
+  /** The numbers of {@link StoreSummary}, kept as entries change (a scan only after the newest one went). */
+  public StoreSummary summary() {
+    return stats.summary();
+  }
+
   /** Every entry (a live view: entries may come and go while it is read). */
   public Collection<Entry> entries() {
     return entries.values();
@@ -221,9 +270,11 @@ public final class ObservationCache implements AutoCloseable {
   /** The status the store just wrote, with the resourceVersion the API server answered. */
   public void statusWritten(String namespace, String name, String resourceVersion, ObservationStatus status) {
     String k = key(namespace, name);
-    entries.computeIfPresent(k, (key, e) -> new Entry(e.namespace(), e.name(), resourceVersion, e.source(),
-        e.severity(), e.category(), e.eventType(), e.originUid(), e.clusterName(), e.resource(), e.creationTimestamp(),
-        e.ttlSeconds(), compact(status)));
+    entries.computeIfPresent(k, (key, e) -> {
+      Entry next = e.withStatus(resourceVersion, compact(status));
+      stats.replaced(e, next);
+      return next;
+    });
   }
 
   // ---------------------------------------------------------------- the entries and indexes
@@ -232,14 +283,36 @@ public final class ObservationCache implements AutoCloseable {
   private Entry put(String key, Entry e) {
     Entry[] before = new Entry[1];
     entries.compute(key, (k, b) -> {
+      if (b != null && older(e.resourceVersion(), b.resourceVersion())) {
+        // A watch event older than what the store already wrote here (the create's event arriving
+        // after the status write): keep the newer entry; the watch delivers the newer event next.
+        before[0] = b;
+        return b;
+      }
       if (b != null) {
         unindex(k, b);
       }
       before[0] = b;
       index(k, e);
+      stats.replaced(b, e);
       return e;
     });
     return before[0];
+  }
+
+  /**
+   * True when resourceVersion {@code a} is known to be older than {@code b}: both are the decimal
+   * numbers the API server (etcd) issues in practice. Opaque ones are never called older.
+   */
+  static boolean older(String a, String b) {
+    if (a == null || b == null || a.length() > 18 || b.length() > 18) {
+      return false;
+    }
+    try {
+      return Long.parseLong(a) < Long.parseLong(b);
+    } catch (NumberFormatException e) {
+      return false;
+    }
   }
 
   private Entry removeKey(String k) {
@@ -247,6 +320,7 @@ public final class ObservationCache implements AutoCloseable {
     entries.computeIfPresent(k, (key, before) -> {
       unindex(key, before);
       removed[0] = before;
+      stats.replaced(before, null);
       return null;
     });
     return removed[0];
@@ -277,12 +351,25 @@ public final class ObservationCache implements AutoCloseable {
     ResourceRef r = spec == null ? null : spec.resource();
     ResourceRef resource = r == null ? null
         : new ResourceRef(intern(r.apiVersion()), intern(r.kind()), r.name(), intern(r.namespace()));
-    return new Entry(intern(m.getNamespace()), m.getName(), m.getResourceVersion(),
+    String title = spec == null ? null : cap(spec.title(), TITLE_MAX);
+    String search = spec == null ? null : cap(SearchText.of(spec), SEARCH_MAX);
+    Entry e = new Entry(intern(m.getNamespace()), m.getName(), m.getResourceVersion(),
         intern(spec == null ? labels.get(Observation.LABEL_SOURCE) : spec.source()), severity,
         spec == null ? null : spec.category(), intern(spec == null ? null : spec.eventType()),
         intern(labels.get(Observation.LABEL_ORIGIN_UID)), intern(spec == null ? null : spec.clusterName()), resource,
-        m.getCreationTimestamp(), spec == null ? null : spec.ttlSecondsAfterCreation(),
-        compact(Statuses.effective(o)));
+        m.getCreationTimestamp(), spec == null ? null : spec.ttlSecondsAfterCreation(), null, title, null, 0, 0, 0)
+        .withStatus(m.getResourceVersion(), compact(Statuses.effective(o)));
+    // Most search texts are just the title and resource name: derived on demand, not kept twice.
+    if (search != null && !search.equals(e.searchText())) {
+      e = new Entry(e.namespace(), e.name(), e.resourceVersion(), e.source(), e.severity(), e.category(),
+          e.eventType(), e.originUid(), e.clusterName(), e.resource(), e.creationTimestamp(), e.ttlSeconds(),
+          e.status(), e.title(), search, e.firstSeenMicros(), e.lastSeenMicros(), e.resolvedMicros());
+    }
+    return e;
+  }
+
+  private static String cap(String s, int max) {
+    return s == null || s.length() <= max ? s : s.substring(0, max);
   }
 
   /** One String for firstSeen and lastSeen when they are equal (most Observations). */
@@ -300,6 +387,61 @@ public final class ObservationCache implements AutoCloseable {
     }
     String prior = interned.putIfAbsent(s, s);
     return prior == null ? s : prior;
+  }
+
+  static long createdMillis(Entry e) {
+    Instant t = e.creationTimestamp() == null ? null : Statuses.parse(e.creationTimestamp());
+    return t == null ? Long.MIN_VALUE : t.toEpochMilli();
+  }
+
+  /**
+   * total, resolved and the count sum are kept exactly as entries come, change and go; the newest
+   * creation and lastSeen are kept as maxima, found again by one scan after an entry that held one
+   * of them changed or went.
+   */
+  private final class Stats {
+    private long total;
+    private long resolved;
+    private long countSum;
+    private long lastCreated = Long.MIN_VALUE;
+    private long lastSeen = Long.MIN_VALUE;
+    private boolean rescan;
+
+    synchronized void replaced(Entry before, Entry after) {
+      if (before != null) {
+        total--;
+        resolved -= before.resolved() ? 1 : 0;
+        countSum -= before.count();
+        if (createdMillis(before) == lastCreated || before.lastSeenMicros() == lastSeen) {
+          rescan = true;
+        }
+      }
+      if (after != null) {
+        total++;
+        resolved += after.resolved() ? 1 : 0;
+        countSum += after.count();
+        lastCreated = Math.max(lastCreated, createdMillis(after));
+        lastSeen = Math.max(lastSeen, after.lastSeenMicros());
+      }
+    }
+
+    synchronized StoreSummary summary() {
+      if (rescan) {
+        rescan = false;
+        lastCreated = Long.MIN_VALUE;
+        lastSeen = Long.MIN_VALUE;
+        for (Entry e : entries.values()) {
+          lastCreated = Math.max(lastCreated, createdMillis(e));
+          lastSeen = Math.max(lastSeen, e.lastSeenMicros());
+        }
+      }
+      if (total <= 0) {
+        return StoreSummary.EMPTY;
+      }
+      return new StoreSummary(total, resolved, countSum,
+          lastCreated == Long.MIN_VALUE ? null : Instant.ofEpochMilli(lastCreated),
+          lastSeen == ConsoleReads.NONE ? null : ConsoleReads.instant(lastSeen));
+    }
   }
 
   /** What the informer keeps of an Observation: only its identity and resourceVersion. */

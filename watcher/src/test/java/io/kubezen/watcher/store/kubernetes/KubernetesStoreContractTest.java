@@ -1,6 +1,7 @@
 package io.kubezen.watcher.store.kubernetes;
 
 import static io.kubezen.watcher.store.kubernetes.KubeFixtures.fast;
+import static org.assertj.core.api.Assertions.assertThat;
 import static org.awaitility.Awaitility.await;
 
 import io.fabric8.kubernetes.client.KubernetesClient;
@@ -59,5 +60,34 @@ class KubernetesStoreContractTest extends ObservationStoreContract {
   @Override
   protected Set<String> labelsAddedByStore() {
     return Set.of(KubernetesObservationStore.LABEL_EVENT_TYPE);
+  }
+
+  /**
+   * The console reads come from the cache, which the watch feeds: Observations written and deleted
+   * by someone else (another replica, kubectl) show up and go, search text and summary included.
+   */
+  @org.junit.jupiter.api.Test
+  void consoleReadsFollowWhatOthersWriteThroughTheWatch() {
+    String n = ns("others");
+    Observation o = KubeFixtures.obs(n, "falco-by-hand");
+    io.kubezen.watcher.store.FindingFilter rule = new io.kubezen.watcher.store.FindingFilter(null, null, null, null,
+        null, null, null, null, null, null, null, null, null, "TERMINAL SHELL in");
+    io.kubezen.watcher.store.FindingsQuery q = io.kubezen.watcher.store.FindingsQuery.first(rule,
+        io.kubezen.watcher.store.FindingSort.SEVERITY, 10);
+    assertThat(store.findings(q).items()).isEmpty();
+    client.resources(Observation.class).inNamespace(n).resource(o).create();
+    await().atMost(Duration.ofSeconds(30)).until(() -> store.summary().total() == 1);
+    Observation row = store.findings(q).items().get(0);
+    assertThat(row.getMetadata().getName()).isEqualTo("falco-by-hand");
+    assertThat(row.getSpec().title()).isEqualTo("A shell was spawned in container web");
+    assertThat(row.getSpec().details()).isNull(); // trimmed: the detail page reads the full one with get
+    assertThat(store.get(n, "falco-by-hand").orElseThrow().getSpec().details()).containsKey("rule");
+    assertThat(store.countBy(io.kubezen.watcher.store.FindingFilter.NONE,
+        java.util.List.of(io.kubezen.watcher.store.GroupField.SOURCE)))
+        .containsExactly(new io.kubezen.watcher.store.GroupCount(java.util.List.of("falco"), 1));
+    client.resources(Observation.class).inNamespace(n).withName("falco-by-hand").delete();
+    await().atMost(Duration.ofSeconds(30))
+        .until(() -> store.summary().equals(io.kubezen.watcher.store.StoreSummary.EMPTY));
+    assertThat(store.findings(q).items()).isEmpty();
   }
 }
