@@ -64,3 +64,68 @@ BEGIN
   END IF;
 END
 $$;
+
+-- The console's summary (StoreSummary), read on every page and live check: one row per cluster,
+-- kept by statement-level triggers (one update per write statement, not per row). The newest
+-- times only grow, except that a cluster left with no row has none (as the SQLite store's).
+CREATE TABLE observation_stats (
+  cluster      text COLLATE "C" PRIMARY KEY,
+  total        bigint NOT NULL,
+  resolved     bigint NOT NULL,
+  count_sum    bigint NOT NULL,
+  last_created bigint,
+  last_seen    bigint
+);
+INSERT INTO observation_stats
+  SELECT cluster, count(*), count(*) FILTER (WHERE resolved IS TRUE), sum(count), max(created_ms), max(last_seen_us)
+  FROM observations GROUP BY cluster;
+
+CREATE FUNCTION observation_stats_insert() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+  INSERT INTO observation_stats AS s
+    SELECT cluster, count(*), count(*) FILTER (WHERE resolved IS TRUE), sum(count), max(created_ms),
+      max(last_seen_us)
+    FROM new_rows GROUP BY cluster ORDER BY cluster
+  ON CONFLICT (cluster) DO UPDATE SET total = s.total + EXCLUDED.total, resolved = s.resolved + EXCLUDED.resolved,
+    count_sum = s.count_sum + EXCLUDED.count_sum,
+    last_created = GREATEST(s.last_created, EXCLUDED.last_created),
+    last_seen = GREATEST(s.last_seen, EXCLUDED.last_seen);
+  RETURN NULL;
+END
+$$;
+
+CREATE FUNCTION observation_stats_update() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+  UPDATE observation_stats s SET resolved = s.resolved + d.resolved, count_sum = s.count_sum + d.count_sum,
+    last_seen = GREATEST(s.last_seen, d.last_seen)
+  FROM (SELECT cluster, sum(r) AS resolved, sum(c) AS count_sum, max(l) AS last_seen FROM (
+          SELECT cluster, CASE WHEN resolved IS TRUE THEN 1 ELSE 0 END AS r, count AS c, last_seen_us AS l
+          FROM new_rows
+          UNION ALL
+          SELECT cluster, CASE WHEN resolved IS TRUE THEN -1 ELSE 0 END, -count, NULL FROM old_rows) u
+        GROUP BY cluster) d
+  WHERE s.cluster = d.cluster;
+  RETURN NULL;
+END
+$$;
+
+CREATE FUNCTION observation_stats_delete() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+  UPDATE observation_stats s SET total = s.total - d.total, resolved = s.resolved - d.resolved,
+    count_sum = s.count_sum - d.count_sum,
+    last_created = CASE WHEN s.total = d.total THEN NULL ELSE s.last_created END,
+    last_seen = CASE WHEN s.total = d.total THEN NULL ELSE s.last_seen END
+  FROM (SELECT cluster, count(*) AS total, count(*) FILTER (WHERE resolved IS TRUE) AS resolved,
+          sum(count) AS count_sum
+        FROM old_rows GROUP BY cluster) d
+  WHERE s.cluster = d.cluster;
+  RETURN NULL;
+END
+$$;
+
+CREATE TRIGGER observation_stats_insert AFTER INSERT ON observations
+  REFERENCING NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION observation_stats_insert();
+CREATE TRIGGER observation_stats_update AFTER UPDATE ON observations
+  REFERENCING OLD TABLE AS old_rows NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION observation_stats_update();
+CREATE TRIGGER observation_stats_delete AFTER DELETE ON observations
+  REFERENCING OLD TABLE AS old_rows FOR EACH STATEMENT EXECUTE FUNCTION observation_stats_delete();

@@ -215,8 +215,8 @@ final class ConsoleSql {
         + " GROUP BY source ORDER BY source";
   }
 
-  /** The whole store in a few numbers, every cluster. */
-  static final String SUMMARY = "SELECT count(*) AS total, count(*) FILTER (WHERE resolved IS TRUE) AS resolved,"
-      + " coalesce(sum(count), 0) AS count_sum, max(created_ms) AS last_created, max(last_seen_us) AS last_seen"
-      + " FROM observations";
+  /** The whole store in a few numbers, every cluster: the rows the triggers of schema V2 keep. */
+  static final String SUMMARY = "SELECT coalesce(sum(total), 0) AS total, coalesce(sum(resolved), 0) AS resolved,"
+      + " coalesce(sum(count_sum), 0) AS count_sum, max(last_created) AS last_created, max(last_seen) AS last_seen"
+      + " FROM observation_stats WHERE total > 0";
 }

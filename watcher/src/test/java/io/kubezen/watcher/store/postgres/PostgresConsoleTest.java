@@ -295,6 +295,16 @@ class PostgresConsoleTest {
       assertThat(reader.sourceActivity(cluster("prod"))).containsExactly(
           new SourceActivity("falco", T0.minusSeconds(98), 3, 3));
       assertThat(reader.summary()).isEqualTo(new StoreSummary(6, 1, 6, T0, T0.minusSeconds(98)));
+      // The summary is kept per cluster by triggers: a repeat, a reopen, a GC of one cluster.
+      west.addRepeats(List.of(new io.kubezen.watcher.store.Repeat("shop", "f-1", 4, T0.minusSeconds(1))));
+      assertThat(reader.summary()).isEqualTo(new StoreSummary(6, 1, 10, T0, T0.minusSeconds(1)));
+      west.createIfAbsent(List.of(obs("f-0", "falco", Severity.HIGH, "shop", "Pod", "p0", "shell", Map.of(), 1,
+          T0, T0, "west")));
+      assertThat(reader.summary().resolved()).isZero();
+      assertThat(west.deleteExpired(T0.plus(Duration.ofDays(1))).deleted()).isEqualTo(3);
+      assertThat(reader.summary()).isEqualTo(new StoreSummary(3, 0, 3, T0, T0.minusSeconds(98))); // prod's row
+      assertThat(store.deleteExpired(T0.plus(Duration.ofDays(1))).deleted()).isEqualTo(3);
+      assertThat(reader.summary()).isEqualTo(StoreSummary.EMPTY);
     }
   }
 
