@@ -10,6 +10,9 @@ import io.kubezen.api.v1alpha1.Severity;
 import io.kubezen.watcher.http.console.Console;
 import io.kubezen.watcher.store.FindingFilter;
 import io.kubezen.watcher.store.ObservationKey;
+import io.kubezen.watcher.store.ObservationStore;
+import io.kubezen.watcher.store.postgres.PostgresObservationStore;
+import io.kubezen.watcher.store.postgres.PostgresStoreOptions;
 import io.kubezen.watcher.store.sqlite.SqliteObservationStore;
 import io.vertx.core.Vertx;
 import io.vertx.core.http.HttpServer;
@@ -31,11 +34,13 @@ import java.util.Map;
 import java.util.Random;
 
 /**
- * Server time of the web console over a SQLite store of N Observations (default 100k): the
+ * Server time of the web console over a SQLite (or PostgreSQL) store of N Observations (default 100k): the
  * overview, the first findings page, filtered pages and a detail, each requested over loopback
  * HTTP after a warm-up, one request at a time; prints p50/p95/max per page.
  *
- * <p>Usage: {@code java -cp bench/target/benchmarks.jar io.kubezen.bench.ConsoleBench [db-path] [n]}.
+ * <p>Usage: {@code java -cp bench/target/benchmarks.jar io.kubezen.bench.ConsoleBench [db-path] [n]}, or
+ * with {@code jdbc:postgresql://host:port/db [n] [user]} instead of a path for the PostgreSQL store
+ * (written as cluster "bench"; filled when that database holds no Observation).
  * The database is filled on the first run (a realistic mix: 7 sources, 40 namespaces, 4000
  * resources, 30 days of first sightings, 10% resolved, a CVE id on every Trivy finding) and
  * reused after.
@@ -48,11 +53,16 @@ public final class ConsoleBench {
   private ConsoleBench() {}
 
   public static void main(String[] args) throws Exception {
-    Path db = Path.of(args.length > 0 ? args[0] : "target/console-bench.db");
+    String target = args.length > 0 ? args[0] : "target/console-bench.db";
     int n = args.length > 1 ? Integer.parseInt(args[1]) : 100_000;
     Instant now = Instant.now();
-    boolean fill = !Files.exists(db);
-    try (SqliteObservationStore store = SqliteObservationStore.open(db, Clock.systemUTC())) {
+    boolean postgres = target.startsWith("jdbc:postgresql:");
+    boolean fill = postgres || !Files.exists(Path.of(target));
+    try (ObservationStore store = postgres
+        ? PostgresObservationStore.open(PostgresStoreOptions.of(target,
+            args.length > 2 ? args[2] : System.getProperty("user.name"), null, "bench"), Clock.systemUTC())
+        : SqliteObservationStore.open(Path.of(target), Clock.systemUTC())) {
+      fill = fill && store.summary().total() == 0;
       if (fill) {
         long t0 = System.nanoTime();
         fill(store, n, now);
@@ -61,7 +71,7 @@ public final class ConsoleBench {
       System.out.println("Observations: " + store.summary().total());
       Vertx vertx = Vertx.vertx();
       Router router = Router.router(vertx);
-      new Console(store, Clock.systemUTC(), Map::of, "sqlite").mount(router);
+      new Console(store, Clock.systemUTC(), Map::of, postgres ? "postgres" : "sqlite").mount(router);
       HttpServer server = vertx.createHttpServer().requestHandler(router).listen(0, "127.0.0.1")
           .toCompletionStage().toCompletableFuture().join();
       String base = "http://127.0.0.1:" + server.actualPort();
@@ -111,13 +121,13 @@ public final class ConsoleBench {
     }
   }
 
-  static String firstDetail(SqliteObservationStore store) {
+  static String firstDetail(ObservationStore store) {
     Observation o = store.findings(io.kubezen.watcher.store.FindingsQuery.first(FindingFilter.NONE,
         io.kubezen.watcher.store.FindingSort.LAST_SEEN, 1)).items().get(0);
     return "/findings/" + o.getMetadata().getNamespace() + "/" + o.getMetadata().getName();
   }
 
-  static void fill(SqliteObservationStore store, int n, Instant now) {
+  static void fill(ObservationStore store, int n, Instant now) {
     Random rnd = new Random(42);
     List<Observation> batch = new ArrayList<>();
     List<ObservationKey> resolve = new ArrayList<>();

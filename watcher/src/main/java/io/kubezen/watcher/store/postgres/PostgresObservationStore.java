@@ -97,16 +97,16 @@ public final class PostgresObservationStore implements ObservationStore {
   private static final String UPSERT_HEAD = """
       INSERT INTO observations AS o (cluster, created_ms, namespace, name, source, category, severity, event_type,
         fingerprint, resource_kind, resource_namespace, resource_name, ttl_seconds, expires_ms, count, first_seen_us,
-        last_seen_us, resolved, resolved_at, origin_uid, metadata, spec)
+        last_seen_us, resolved, resolved_at, origin_uid, metadata, spec, resolved_us, search)
       SELECT ?, ?, t.namespace, t.name, t.source, t.category, t.severity, t.event_type, t.fingerprint, t.resource_kind,
         t.resource_namespace, t.resource_name, t.ttl_seconds, t.expires_ms, t.count, t.first_seen_us, t.last_seen_us,
-        t.resolved, t.resolved_at, t.origin_uid, t.metadata::jsonb, t.spec::jsonb
+        t.resolved, t.resolved_at, t.origin_uid, t.metadata::jsonb, t.spec::jsonb, t.resolved_us, t.search
       FROM unnest(?::text[], ?::text[], ?::text[], ?::text[], ?::text[], ?::text[], ?::text[], ?::text[], ?::text[],
         ?::text[], ?::bigint[], ?::bigint[], ?::bigint[], ?::bigint[], ?::bigint[], ?::boolean[], ?::text[], ?::text[],
-        ?::text[], ?::text[])
+        ?::text[], ?::text[], ?::bigint[], ?::text[])
         WITH ORDINALITY AS t(namespace, name, source, category, severity, event_type, fingerprint, resource_kind,
           resource_namespace, resource_name, ttl_seconds, expires_ms, count, first_seen_us, last_seen_us, resolved,
-          resolved_at, origin_uid, metadata, spec, ord)
+          resolved_at, origin_uid, metadata, spec, resolved_us, search, ord)
       ORDER BY t.ord
       """;
   /** A sighting: count added, seen times widened, a resolved one reopened; the spec stays as it was. */
@@ -126,6 +126,7 @@ public final class PostgresObservationStore implements ObservationStore {
   private static final String RESOLVE = """
       UPDATE observations o SET resolved = true,
         resolved_at = CASE WHEN o.resolved THEN coalesce(o.resolved_at, ?) ELSE ? END,
+        resolved_us = CASE WHEN o.resolved THEN coalesce(o.resolved_us, ?) ELSE ? END,
         resolved_expires_ms = CASE WHEN o.resolved IS TRUE THEN o.resolved_expires_ms
           WHEN o.ttl_seconds IS NULL OR o.ttl_seconds > ? THEN NULL
           ELSE ? + GREATEST(0, o.ttl_seconds) * 1000 END
@@ -330,7 +331,9 @@ public final class PostgresObservationStore implements ObservationStore {
       String resolvedAt,
       String originUid,
       String metadata,
-      String spec) {
+      String spec,
+      Long resolvedUs,
+      String search) {
 
     ObservationKey key() {
       return new ObservationKey(namespace, name);
@@ -341,7 +344,7 @@ public final class PostgresObservationStore implements ObservationStore {
       return new Row(namespace, name, source, category, severity, eventType, fingerprint, resourceKind,
           resourceNamespace, resourceName, ttlSeconds, count + later.count, Math.min(firstSeen, later.firstSeen),
           Math.max(lastSeen, later.lastSeen), Boolean.TRUE.equals(resolved) ? Boolean.FALSE : resolved, resolvedAt,
-          originUid, metadata, spec);
+          originUid, metadata, spec, resolvedUs, search);
     }
   }
 
@@ -400,6 +403,8 @@ public final class PostgresObservationStore implements ObservationStore {
         st.setArray(i++, texts(conn, rows, Row::originUid));
         st.setArray(i++, texts(conn, rows, Row::metadata));
         st.setArray(i++, texts(conn, rows, Row::spec));
+        st.setArray(i++, longs(conn, rows, Row::resolvedUs));
+        st.setArray(i++, texts(conn, rows, Row::search));
         Set<ObservationKey> created = new java.util.HashSet<>();
         try (ResultSet rs = st.executeQuery()) {
           while (rs.next()) {
@@ -485,7 +490,19 @@ public final class PostgresObservationStore implements ObservationStore {
         spec.ttlSecondsAfterCreation(), count, Math.min(firstSeen, lastSeen), Math.max(firstSeen, lastSeen),
         status == null ? null : status.resolved(), status == null ? null : text(status.resolvedAt()),
         meta.getLabels() == null ? null : text(meta.getLabels().get(Observation.LABEL_ORIGIN_UID)), metadataJson,
-        specJson);
+        specJson, resolvedMicros(status), text(io.kubezen.watcher.store.SearchText.of(spec)));
+  }
+
+  /** status.resolvedAt in epoch microseconds when resolved and parseable, else null (as the SQLite store). */
+  private static Long resolvedMicros(ObservationStatus status) {
+    if (status == null || !Boolean.TRUE.equals(status.resolved()) || status.resolvedAt() == null) {
+      return null;
+    }
+    try {
+      return parseMicros(status.resolvedAt());
+    } catch (IllegalArgumentException e) {
+      return null;
+    }
   }
 
   @Override
@@ -515,13 +532,16 @@ public final class PostgresObservationStore implements ObservationStore {
     sorted.sort(KEY_ORDER);
     Set<ObservationKey> found = write("resolve of " + keys.size(), conn -> {
       try (PreparedStatement st = conn.prepareStatement(RESOLVE)) {
+        long whenUs = micros(at);
         st.setString(1, when);
         st.setString(2, when);
-        st.setLong(3, MAX_TTL_SECONDS);
-        st.setLong(4, at.toEpochMilli());
-        st.setArray(5, conn.createArrayOf("text", sorted.stream().map(k -> text(k.namespace())).toArray(String[]::new)));
-        st.setArray(6, conn.createArrayOf("text", sorted.stream().map(k -> text(k.name())).toArray(String[]::new)));
-        st.setString(7, options.cluster());
+        st.setLong(3, whenUs);
+        st.setLong(4, whenUs);
+        st.setLong(5, MAX_TTL_SECONDS);
+        st.setLong(6, at.toEpochMilli());
+        st.setArray(7, conn.createArrayOf("text", sorted.stream().map(k -> text(k.namespace())).toArray(String[]::new)));
+        st.setArray(8, conn.createArrayOf("text", sorted.stream().map(k -> text(k.name())).toArray(String[]::new)));
+        st.setString(9, options.cluster());
         return keysOf(st);
       }
     });
@@ -967,38 +987,166 @@ public final class PostgresObservationStore implements ObservationStore {
     }
   }
 
-  // ---------------------------------------------------------------- console reads (not built yet)
+  // ---------------------------------------------------------------- console reads
+  // Every cluster's Observations unless the filter names a cluster (spec.clusterName); see ConsoleSql.
 
   @Override
-  public io.kubezen.watcher.store.ObservationPage findings(io.kubezen.watcher.store.FindingsQuery query) {
-    throw new io.kubezen.watcher.store.StoreException("the console reads of the postgres store are not built yet");
+  public ObservationPage findings(io.kubezen.watcher.store.FindingsQuery query) {
+    ConsoleSql.After after = query.after() == null ? null : ConsoleSql.After.decode(query.after(), query.sort());
+    List<Object> args = new ArrayList<>();
+    String sql = ConsoleSql.page(query, after, args);
+    int limit = query.limit();
+    return read("findings", conn -> {
+      try (PreparedStatement st = prepare(conn, sql, args)) {
+        List<Observation> items = new ArrayList<>();
+        ConsoleSql.After last = null;
+        boolean more = false;
+        try (ResultSet rs = st.executeQuery()) {
+          while (rs.next()) {
+            if (items.size() == limit) {
+              more = true;
+              break;
+            }
+            items.add(observation(rs));
+            long lastSeen = rs.getLong("last_seen_us");
+            long k1 = switch (query.sort()) {
+              case LAST_SEEN -> lastSeen;
+              case SEVERITY -> rs.getLong("severity_rank");
+              case COUNT -> rs.getLong("count");
+            };
+            last = new ConsoleSql.After(query.sort(), k1, lastSeen, rs.getString("namespace"), rs.getString("name"),
+                rs.getString("cluster"));
+          }
+        }
+        return new ObservationPage(items, more ? last.encode() : null);
+      }
+    });
   }
 
   @Override
   public List<io.kubezen.watcher.store.GroupCount> countBy(io.kubezen.watcher.store.FindingFilter filter,
       List<io.kubezen.watcher.store.GroupField> fields) {
-    throw new io.kubezen.watcher.store.StoreException("the console reads of the postgres store are not built yet");
+    List<Object> args = new ArrayList<>();
+    String sql = ConsoleSql.countBy(filter, fields, args);
+    return read("countBy " + fields, conn -> {
+      try (PreparedStatement st = prepare(conn, sql, args); ResultSet rs = st.executeQuery()) {
+        List<io.kubezen.watcher.store.GroupCount> out = new ArrayList<>();
+        while (rs.next()) {
+          List<String> key = new ArrayList<>(fields.size());
+          for (int i = 0; i < fields.size(); i++) {
+            key.add(rs.getString("k" + i));
+          }
+          out.add(new io.kubezen.watcher.store.GroupCount(key, rs.getLong("n")));
+        }
+        return out;
+      }
+    });
   }
 
   @Override
   public List<io.kubezen.watcher.store.RankedGroup> topByCriticalHigh(io.kubezen.watcher.store.FindingFilter filter,
       io.kubezen.watcher.store.RankedGroup.By by, int limit) {
-    throw new io.kubezen.watcher.store.StoreException("the console reads of the postgres store are not built yet");
+    if (limit < 1 || limit > ObservationQuery.MAX_LIMIT) {
+      throw new IllegalArgumentException("limit must be between 1 and " + ObservationQuery.MAX_LIMIT + ": " + limit);
+    }
+    List<Object> args = new ArrayList<>();
+    String sql = ConsoleSql.top(filter, by, limit, args);
+    return read("top " + by, conn -> {
+      try (PreparedStatement st = prepare(conn, sql, args); ResultSet rs = st.executeQuery()) {
+        List<io.kubezen.watcher.store.RankedGroup> out = new ArrayList<>();
+        while (rs.next()) {
+          out.add(new io.kubezen.watcher.store.RankedGroup(rs.getString("resource_namespace"),
+              rs.getString("resource_kind"), rs.getString("resource_name"), rs.getLong("critical"),
+              rs.getLong("high"), rs.getLong("total")));
+        }
+        return out;
+      }
+    });
   }
 
   @Override
   public List<io.kubezen.watcher.store.TimeBucket> timeline(io.kubezen.watcher.store.FindingFilter filter,
       Instant from, Instant to, java.time.Duration width) {
-    throw new io.kubezen.watcher.store.StoreException("the console reads of the postgres store are not built yet");
+    long fromMicros = micros(from);
+    long toMicros = micros(to);
+    long widthMicros = width.toNanos() / 1000;
+    if (widthMicros <= 0 || toMicros <= fromMicros) {
+      throw new IllegalArgumentException("timeline needs from < to and a positive width");
+    }
+    long n = (toMicros - fromMicros + widthMicros - 1) / widthMicros;
+    if (n > 1000) {
+      throw new IllegalArgumentException("timeline of " + n + " buckets: at most 1000");
+    }
+    long[] opened = new long[(int) n];
+    long[] resolved = new long[(int) n];
+    List<Object> openedArgs = new ArrayList<>();
+    String openedSql = ConsoleSql.opened(filter, fromMicros, toMicros, widthMicros, openedArgs);
+    List<Object> resolvedArgs = new ArrayList<>();
+    String resolvedSql = ConsoleSql.resolvedIn(filter, fromMicros, toMicros, widthMicros, resolvedArgs);
+    read("timeline", conn -> {
+      fillBuckets(conn, openedSql, openedArgs, opened);
+      fillBuckets(conn, resolvedSql, resolvedArgs, resolved);
+      return null;
+    });
+    List<io.kubezen.watcher.store.TimeBucket> out = new ArrayList<>((int) n);
+    for (int i = 0; i < n; i++) {
+      out.add(new io.kubezen.watcher.store.TimeBucket(Instant.EPOCH.plus(fromMicros + i * widthMicros, ChronoUnit.MICROS),
+          opened[i], resolved[i]));
+    }
+    return out;
+  }
+
+  private static void fillBuckets(Connection conn, String sql, List<Object> args, long[] into) throws SQLException {
+    try (PreparedStatement st = prepare(conn, sql, args); ResultSet rs = st.executeQuery()) {
+      while (rs.next()) {
+        long b = rs.getLong("b");
+        if (b >= 0 && b < into.length) {
+          into[(int) b] += rs.getLong("n");
+        }
+      }
+    }
   }
 
   @Override
   public List<io.kubezen.watcher.store.SourceActivity> sourceActivity(io.kubezen.watcher.store.FindingFilter filter) {
-    throw new io.kubezen.watcher.store.StoreException("the console reads of the postgres store are not built yet");
+    List<Object> args = new ArrayList<>();
+    String sql = ConsoleSql.sourceActivity(filter, args);
+    return read("sourceActivity", conn -> {
+      try (PreparedStatement st = prepare(conn, sql, args); ResultSet rs = st.executeQuery()) {
+        List<io.kubezen.watcher.store.SourceActivity> out = new ArrayList<>();
+        while (rs.next()) {
+          out.add(new io.kubezen.watcher.store.SourceActivity(rs.getString("source"),
+              Instant.EPOCH.plus(rs.getLong("last_seen"), ChronoUnit.MICROS), rs.getLong("open"), rs.getLong("total")));
+        }
+        return out;
+      }
+    });
   }
 
   @Override
   public io.kubezen.watcher.store.StoreSummary summary() {
-    throw new io.kubezen.watcher.store.StoreException("the console reads of the postgres store are not built yet");
+    return read("summary", conn -> {
+      try (java.sql.Statement st = conn.createStatement(); ResultSet rs = st.executeQuery(ConsoleSql.SUMMARY)) {
+        if (!rs.next() || rs.getLong("total") <= 0) {
+          return io.kubezen.watcher.store.StoreSummary.EMPTY;
+        }
+        return new io.kubezen.watcher.store.StoreSummary(rs.getLong("total"), rs.getLong("resolved"),
+            rs.getLong("count_sum"), Instant.ofEpochMilli(rs.getLong("last_created")),
+            Instant.EPOCH.plus(rs.getLong("last_seen"), ChronoUnit.MICROS));
+      }
+    });
+  }
+
+  private static PreparedStatement prepare(Connection conn, String sql, List<Object> args) throws SQLException {
+    PreparedStatement st = conn.prepareStatement(sql);
+    try {
+      for (int i = 0; i < args.size(); i++) {
+        st.setObject(i + 1, args.get(i));
+      }
+      return st;
+    } catch (SQLException e) {
+      st.close();
+      throw e;
+    }
   }
 }
