@@ -75,7 +75,11 @@ class KubernetesObservationStoreTest {
       assertThat(s.count()).isEqualTo(4);
       assertThat(s.firstSeen()).isEqualTo("2024-04-30T09:00:00Z");
       assertThat(s.lastSeen()).isEqualTo("2024-05-02T11:00:00Z");
-      assertThat(replica.writeCounts()).isEqualTo(new KubernetesObservationStore.WriteCounts(1, 1, 0));
+      // The replica's Observation cache may have seen it already (then no create is tried, one
+      // status patch merges); else its create meets 409 and the patch merges. Either way one patch.
+      assertThat(replica.writeCounts().statusUpdates()).isEqualTo(1);
+      assertThat(replica.writeCounts().creates()).isBetween(0L, 1L);
+      assertThat(replica.writeCounts().deletes()).isZero();
 
       // The spec is the first one's: a merge never touches it.
       assertThat(read(ns, "falco-aaaa").getSpec().detectedAt()).isEqualTo(DETECTED);
