@@ -275,17 +275,19 @@ class ConsoleBrowserIT {
   @Test
   @Order(7)
   void aFindingPostedWhileThePageIsOpenAppears() throws Exception {
-    long before = Long.parseLong(wait(d -> d.findElement(By.id("open-total"))).getText());
+    long before = Long.parseLong(wait(d -> d.findElement(By.id("open-total")).getText()));
     driver.get(base + "/findings?source=falco");
     int rowsBefore = rows().size();
     post("falco", falcoAlert("Live finding " + System.nanoTime(), "Warning", Instant.now()), "application/json");
     new WebDriverWait(driver, Duration.ofSeconds(20)).until(d -> rows().size() == rowsBefore + 1);
     assertThat(driver.findElement(By.tagName("main")).getText()).contains("Live finding");
     driver.get(base + "/");
-    long shown = Long.parseLong(wait(d -> d.findElement(By.id("open-total"))).getText());
+    long shown = Long.parseLong(wait(d -> d.findElement(By.id("open-total")).getText()));
     assertThat(shown).isEqualTo(before + 1);
     post("falco", falcoAlert("Second live finding", "Error", Instant.now()), "application/json");
+    // the live check swaps the figures in: an element read just before a swap is stale, read it again
     new WebDriverWait(driver, Duration.ofSeconds(20))
+        .ignoring(org.openqa.selenium.StaleElementReferenceException.class)
         .until(d -> Long.parseLong(d.findElement(By.id("open-total")).getText()) == before + 2);
   }
 
@@ -353,7 +355,9 @@ class ConsoleBrowserIT {
   }
 
   <T> T wait(java.util.function.Function<WebDriver, T> condition) {
-    return new WebDriverWait(driver, Duration.ofSeconds(15)).until(condition::apply);
+    // an element the live check has just swapped out is stale: look it up again
+    return new WebDriverWait(driver, Duration.ofSeconds(15))
+        .ignoring(org.openqa.selenium.StaleElementReferenceException.class).until(condition::apply);
   }
 
   JsonNode api(String query) throws Exception {
