@@ -94,11 +94,11 @@ final class ConsoleSql {
   private static void range(StringBuilder sql, List<Object> args, String column, Instant from, Instant to) {
     if (from != null) {
       sql.append(" AND ").append(column).append(" >= ?");
-      args.add(PostgresObservationStore.micros(from));
+      args.add(io.kubezen.watcher.store.StoreTimes.micros(from));
     }
     if (to != null) {
       sql.append(" AND ").append(column).append(" < ?");
-      args.add(PostgresObservationStore.micros(to));
+      args.add(io.kubezen.watcher.store.StoreTimes.micros(to));
     }
   }
 

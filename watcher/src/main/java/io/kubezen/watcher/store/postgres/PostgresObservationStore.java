@@ -454,16 +454,16 @@ public final class PostgresObservationStore implements ObservationStore {
     ObservationSpec spec = o.getSpec();
     ObservationStatus status = o.getStatus();
     long count = status != null && status.count() != null ? status.count() : 1;
-    Long first = status != null && status.firstSeen() != null ? parseMicros(status.firstSeen()) : null;
-    Long last = status != null && status.lastSeen() != null ? parseMicros(status.lastSeen()) : null;
+    Long first = status != null && status.firstSeen() != null ? io.kubezen.watcher.store.StoreTimes.parseMicros(status.firstSeen()) : null;
+    Long last = status != null && status.lastSeen() != null ? io.kubezen.watcher.store.StoreTimes.parseMicros(status.lastSeen()) : null;
     if (first == null && last == null && spec.detectedAt() != null) {
       try {
-        first = parseMicros(spec.detectedAt());
+        first = io.kubezen.watcher.store.StoreTimes.parseMicros(spec.detectedAt());
       } catch (IllegalArgumentException e) {
         first = null;
       }
     }
-    long firstSeen = first != null ? first : last != null ? last : micros(clock.instant());
+    long firstSeen = first != null ? first : last != null ? last : io.kubezen.watcher.store.StoreTimes.micros(clock.instant());
     long lastSeen = last != null ? last : firstSeen;
 
     // Only what a client sets is stored; the store owns creationTimestamp (from created_ms).
@@ -499,7 +499,7 @@ public final class PostgresObservationStore implements ObservationStore {
       return null;
     }
     try {
-      return parseMicros(status.resolvedAt());
+      return io.kubezen.watcher.store.StoreTimes.parseMicros(status.resolvedAt());
     } catch (IllegalArgumentException e) {
       return null;
     }
@@ -527,12 +527,12 @@ public final class PostgresObservationStore implements ObservationStore {
       return List.of();
     }
     ensureWritable();
-    String when = formatMicros(micros(at));
+    String when = io.kubezen.watcher.store.StoreTimes.formatMicros(io.kubezen.watcher.store.StoreTimes.micros(at));
     List<ObservationKey> sorted = new ArrayList<>(keys);
     sorted.sort(KEY_ORDER);
     Set<ObservationKey> found = write("resolve of " + keys.size(), conn -> {
       try (PreparedStatement st = conn.prepareStatement(RESOLVE)) {
-        long whenUs = micros(at);
+        long whenUs = io.kubezen.watcher.store.StoreTimes.micros(at);
         st.setString(1, when);
         st.setString(2, when);
         st.setLong(3, whenUs);
@@ -565,7 +565,7 @@ public final class PostgresObservationStore implements ObservationStore {
         st.setArray(2, conn.createArrayOf("text", sorted.stream().map(r -> text(r.name())).toArray(String[]::new)));
         st.setArray(3, conn.createArrayOf("int8", sorted.stream().map(Repeat::delta).toArray(Long[]::new)));
         st.setArray(4, conn.createArrayOf("int8", sorted.stream()
-            .map(r -> r.lastSeen() == null ? null : micros(r.lastSeen())).toArray(Long[]::new)));
+            .map(r -> r.lastSeen() == null ? null : io.kubezen.watcher.store.StoreTimes.micros(r.lastSeen())).toArray(Long[]::new)));
         st.setString(5, options.cluster());
         return keysOf(st);
       }
@@ -789,8 +789,8 @@ public final class PostgresObservationStore implements ObservationStore {
     Boolean resolvedValue = rs.wasNull() ? null : resolved;
     o.setStatus(new ObservationStatus(
         rs.getLong("count"),
-        formatMicros(rs.getLong("first_seen_us")),
-        formatMicros(rs.getLong("last_seen_us")),
+        io.kubezen.watcher.store.StoreTimes.formatMicros(rs.getLong("first_seen_us")),
+        io.kubezen.watcher.store.StoreTimes.formatMicros(rs.getLong("last_seen_us")),
         resolvedValue,
         rs.getString("resolved_at")));
     return o;
@@ -941,32 +941,6 @@ public final class PostgresObservationStore implements ObservationStore {
     return node;
   }
 
-  private static final Instant MIN = Instant.parse("0001-01-01T00:00:00Z");
-  private static final Instant MAX = Instant.parse("9999-12-31T23:59:59.999999Z");
-
-  static long parseMicros(String rfc3339) {
-    Instant t;
-    try {
-      t = OffsetDateTime.parse(rfc3339).toInstant();
-    } catch (DateTimeException e) {
-      try {
-        t = Instant.parse(rfc3339);
-      } catch (DateTimeException e2) {
-        throw new IllegalArgumentException("not an RFC 3339 time: " + rfc3339, e);
-      }
-    }
-    return micros(t);
-  }
-
-  static long micros(Instant t) {
-    Instant c = t.isBefore(MIN) ? MIN : t.isAfter(MAX) ? MAX : t;
-    return c.getEpochSecond() * 1_000_000L + c.getNano() / 1_000;
-  }
-
-  static String formatMicros(long micros) {
-    return Instant.EPOCH.plus(micros, ChronoUnit.MICROS).toString();
-  }
-
   private static String rootMessage(Throwable e) {
     Throwable t = e;
     String msg = String.valueOf(e.getMessage());
@@ -1067,8 +1041,8 @@ public final class PostgresObservationStore implements ObservationStore {
   @Override
   public List<io.kubezen.watcher.store.TimeBucket> timeline(io.kubezen.watcher.store.FindingFilter filter,
       Instant from, Instant to, java.time.Duration width) {
-    long fromMicros = micros(from);
-    long toMicros = micros(to);
+    long fromMicros = io.kubezen.watcher.store.StoreTimes.micros(from);
+    long toMicros = io.kubezen.watcher.store.StoreTimes.micros(to);
     long widthMicros = width.toNanos() / 1000;
     if (widthMicros <= 0 || toMicros <= fromMicros) {
       throw new IllegalArgumentException("timeline needs from < to and a positive width");

@@ -1,5 +1,6 @@
 package io.kubezen.watcher.store.sqlite;
 
+import io.kubezen.watcher.store.StoreTimes;
 import io.kubezen.watcher.store.FindingFilter;
 import io.kubezen.watcher.store.FindingSort;
 import io.kubezen.watcher.store.FindingsQuery;
@@ -104,11 +105,11 @@ final class FindingsSql {
   private static void range(StringBuilder sql, List<Object> args, String column, Instant from, Instant to) {
     if (from != null) {
       sql.append(" AND ").append(column).append(" >= ?");
-      args.add(Times.micros(from));
+      args.add(StoreTimes.micros(from));
     }
     if (to != null) {
       sql.append(" AND ").append(column).append(" < ?");
-      args.add(Times.micros(to));
+      args.add(StoreTimes.micros(to));
     }
   }
 

@@ -1,5 +1,6 @@
 package io.kubezen.watcher.store.sqlite;
 
+import io.kubezen.watcher.store.StoreTimes;
 import com.fasterxml.jackson.core.JsonProcessingException;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import io.fabric8.kubernetes.api.model.ObjectMeta;
@@ -288,7 +289,7 @@ public final class SqliteObservationStore implements ObservationStore {
     Long resolvedTime = null;
     if (Boolean.TRUE.equals(r.resolved()) && r.resolvedAt() != null) {
       try {
-        resolvedTime = Times.parseMicros(r.resolvedAt());
+        resolvedTime = StoreTimes.parseMicros(r.resolvedAt());
       } catch (IllegalArgumentException e) {
         resolvedTime = null;
       }
@@ -322,16 +323,16 @@ public final class SqliteObservationStore implements ObservationStore {
     long count = status != null && status.count() != null ? status.count() : 1;
     // Without times of its own, the Observation was first seen when detected, else now. Status
     // times come from the pipeline and must parse; detectedAt comes from the input and may not.
-    Long first = status != null && status.firstSeen() != null ? Times.parseMicros(status.firstSeen()) : null;
-    Long last = status != null && status.lastSeen() != null ? Times.parseMicros(status.lastSeen()) : null;
+    Long first = status != null && status.firstSeen() != null ? StoreTimes.parseMicros(status.firstSeen()) : null;
+    Long last = status != null && status.lastSeen() != null ? StoreTimes.parseMicros(status.lastSeen()) : null;
     if (first == null && last == null && spec.detectedAt() != null) {
       try {
-        first = Times.parseMicros(spec.detectedAt());
+        first = StoreTimes.parseMicros(spec.detectedAt());
       } catch (IllegalArgumentException e) {
         first = null;
       }
     }
-    long firstSeen = first != null ? first : last != null ? last : Times.micros(clock.instant());
+    long firstSeen = first != null ? first : last != null ? last : StoreTimes.micros(clock.instant());
     long lastSeen = last != null ? last : firstSeen;
 
     // Only what a client sets is stored; the store owns creationTimestamp (from created_at).
@@ -411,13 +412,13 @@ public final class SqliteObservationStore implements ObservationStore {
     if (keys.isEmpty()) {
       return List.of();
     }
-    String when = Times.formatMicros(Times.micros(at));
+    String when = StoreTimes.formatMicros(StoreTimes.micros(at));
     return inWriteTransaction("resolve of " + keys.size(), conn -> {
       List<WriteOutcome> outcomes = new ArrayList<>(keys.size());
       try (PreparedStatement st = conn.prepareStatement(RESOLVE)) {
         for (ObservationKey k : keys) {
           st.setString(1, when);
-          st.setLong(2, Times.micros(at));
+          st.setLong(2, StoreTimes.micros(at));
           st.setLong(3, at.toEpochMilli());
           st.setString(4, k.namespace());
           st.setString(5, k.name());
@@ -437,7 +438,7 @@ public final class SqliteObservationStore implements ObservationStore {
     List<Long> lastSeen = new ArrayList<>(repeats.size());
     for (Repeat r : repeats) {
       Objects.requireNonNull(r, "repeat");
-      lastSeen.add(r.lastSeen() == null ? null : Times.micros(r.lastSeen()));
+      lastSeen.add(r.lastSeen() == null ? null : StoreTimes.micros(r.lastSeen()));
     }
     return inWriteTransaction("addRepeats of " + repeats.size(), conn -> {
       List<WriteOutcome> outcomes = new ArrayList<>(repeats.size());
@@ -796,8 +797,8 @@ public final class SqliteObservationStore implements ObservationStore {
   @Override
   public List<io.kubezen.watcher.store.TimeBucket> timeline(io.kubezen.watcher.store.FindingFilter filter,
       Instant from, Instant to, java.time.Duration width) {
-    long fromMicros = Times.micros(from);
-    long toMicros = Times.micros(to);
+    long fromMicros = StoreTimes.micros(from);
+    long toMicros = StoreTimes.micros(to);
     long widthMicros = width.toNanos() / 1000;
     if (widthMicros <= 0 || toMicros <= fromMicros) {
       throw new IllegalArgumentException("timeline needs from < to and a positive width");
@@ -907,13 +908,13 @@ public final class SqliteObservationStore implements ObservationStore {
     }
     o.getMetadata().setName(rs.getString("name"));
     o.getMetadata().setNamespace(rs.getString("namespace"));
-    o.getMetadata().setCreationTimestamp(Times.formatCreation(rs.getLong("created_at")));
+    o.getMetadata().setCreationTimestamp(StoreTimes.formatCreation(rs.getLong("created_at")));
     int resolved = rs.getInt("resolved");
     Boolean resolvedValue = rs.wasNull() ? null : resolved != 0;
     o.setStatus(new ObservationStatus(
         rs.getLong("count"),
-        Times.formatMicros(rs.getLong("first_seen")),
-        Times.formatMicros(rs.getLong("last_seen")),
+        StoreTimes.formatMicros(rs.getLong("first_seen")),
+        StoreTimes.formatMicros(rs.getLong("last_seen")),
         resolvedValue,
         rs.getString("resolved_at")));
     return o;

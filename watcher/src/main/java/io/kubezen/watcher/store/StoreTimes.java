@@ -1,4 +1,4 @@
-package io.kubezen.watcher.store.sqlite;
+package io.kubezen.watcher.store;
 
 import java.time.DateTimeException;
 import java.time.Instant;
@@ -9,15 +9,15 @@ import java.time.temporal.ChronoUnit;
  * Status times are kept as epoch microseconds (the precision of a Kubernetes MicroTime), so that
  * SQLite can take min/max of them; they are written back as RFC 3339 in UTC.
  */
-final class Times {
+public final class StoreTimes {
   /** Times outside 0001-01-01 .. 9999-12-31 are clamped to these bounds. */
-  static final Instant MIN = Instant.parse("0001-01-01T00:00:00Z");
-  static final Instant MAX = Instant.parse("9999-12-31T23:59:59.999999Z");
+  public static final Instant MIN = Instant.parse("0001-01-01T00:00:00Z");
+  public static final Instant MAX = Instant.parse("9999-12-31T23:59:59.999999Z");
 
-  private Times() {}
+  private StoreTimes() {}
 
   /** RFC 3339 (any offset) to epoch microseconds; throws IllegalArgumentException when unparseable. */
-  static long parseMicros(String rfc3339) {
+  public static long parseMicros(String rfc3339) {
     Instant t;
     try {
       t = OffsetDateTime.parse(rfc3339).toInstant();
@@ -31,17 +31,17 @@ final class Times {
     return micros(t);
   }
 
-  static long micros(Instant t) {
+  public static long micros(Instant t) {
     Instant c = t.isBefore(MIN) ? MIN : t.isAfter(MAX) ? MAX : t;
     return c.getEpochSecond() * 1_000_000L + c.getNano() / 1_000;
   }
 
-  static String formatMicros(long micros) {
+  public static String formatMicros(long micros) {
     return Instant.EPOCH.plus(micros, ChronoUnit.MICROS).toString();
   }
 
   /** Kubernetes style creationTimestamp: RFC 3339, UTC, whole seconds. */
-  static String formatCreation(long epochMillis) {
+  public static String formatCreation(long epochMillis) {
     return Instant.ofEpochMilli(epochMillis).truncatedTo(ChronoUnit.SECONDS).toString();
   }
 }
