@@ -1,5 +1,7 @@
 package io.kubezen.watcher.config;
 
+import static io.kubezen.watcher.config.SettingCatalog.*;
+
 import io.kubezen.watcher.model.Finding;
 import java.net.InetAddress;
 import java.net.UnknownHostException;
@@ -13,11 +15,12 @@ import java.util.Map;
 import java.util.Optional;
 import java.util.Set;
 import java.util.LinkedHashSet;
-import java.util.function.Function;
 
 /**
- * Every setting of zen-watcher, read from environment variables and validated at start. This record
- * and docs/configuration.md are the one list of settings: a setting missing from either is a bug.
+ * Every setting of zen-watcher, read from environment variables and validated at start. Each
+ * variable is declared once in {@link SettingCatalog} (name, type, default, allowed values,
+ * description, docs section); this record holds the validated values, and the tables of
+ * docs/configuration.md are generated from the declarations ({@link SettingsDoc}).
  */
 public record Settings(
     StoreKind store,
@@ -79,66 +82,6 @@ public record Settings(
 
   /** Read access: {@code none} (open) or {@code token} (a bearer token). */
   public enum ReadAuth { NONE, TOKEN }
-
-  /** The per-source findings limit variables: {@code WEBHOOK_MAX_FINDINGS_<SOURCE>}. */
-  public static final String FINDINGS_LIMIT_PREFIX = "WEBHOOK_MAX_FINDINGS_";
-
-  private static Guards guards(Reader r, Map<String, String> env, StoreKind store) {
-    int maxFindings = (int) r.longIn("WEBHOOK_MAX_FINDINGS", 10_000, 1, 1_000_000);
-    Map<String, Integer> bySource = new LinkedHashMap<>();
-    env.keySet().stream().filter(k -> k.startsWith(FINDINGS_LIMIT_PREFIX)).sorted().forEach(k -> {
-      String source = k.substring(FINDINGS_LIMIT_PREFIX.length()).toLowerCase(Locale.ROOT).replace('_', '-');
-      if (!Finding.SOURCE_NAME.matcher(source).matches()) {
-        r.problems.add(k + ": '" + source + "' is not a source name");
-        return;
-      }
-      bySource.put(source, (int) r.longIn(k, maxFindings, 1, 1_000_000));
-    });
-    long inflight = r.longIn("WEBHOOK_MAX_INFLIGHT_MIB", 96, 4, 65_536) << 20;
-    int maxConnections = (int) r.longIn("HTTP_MAX_CONNECTIONS", 2000, 1, 1_000_000);
-    Duration headerTimeout = r.duration("HTTP_HEADER_TIMEOUT", "10s", Duration.ofMillis(100), Duration.ofMinutes(10));
-    ReadAuth readAuth = r.enumValue("READ_AUTH", ReadAuth.class, ReadAuth.NONE);
-    Optional<String> token = r.optional("READ_AUTH_TOKEN", v -> {
-      if (v.length() < 16) {
-        throw new IllegalArgumentException("must be at least 16 characters");
-      }
-      return v;
-    });
-    Optional<String> fromFile = r.optional("READ_AUTH_TOKEN_FILE", v -> {
-      try {
-        String t = java.nio.file.Files.readString(Path.of(v)).strip();
-        if (t.length() < 16) {
-          throw new IllegalArgumentException("the token in " + v + " must be at least 16 characters");
-        }
-        return t;
-      } catch (java.io.IOException e) {
-        throw new IllegalArgumentException("cannot read " + v + ": " + e.getMessage());
-      }
-    });
-    if (token.isPresent() && fromFile.isPresent()) {
-      r.problems.add("READ_AUTH_TOKEN and READ_AUTH_TOKEN_FILE: set one of them, not both");
-    }
-    Optional<String> readToken = token.isPresent() ? token : fromFile;
-    if (readAuth == ReadAuth.TOKEN && readToken.isEmpty()) {
-      r.problems.add("READ_AUTH=token needs READ_AUTH_TOKEN or READ_AUTH_TOKEN_FILE");
-    }
-    String metricsAuth = r.get("METRICS_AUTH", "none", v -> {
-      String m = v.toLowerCase(Locale.ROOT);
-      if (!m.equals("none") && !m.equals("token")) {
-        throw new IllegalArgumentException("must be one of none, token");
-      }
-      return m;
-    });
-    boolean metricsToken = "token".equals(metricsAuth);
-    if (metricsToken && readToken.isEmpty()) {
-      r.problems.add("METRICS_AUTH=token needs READ_AUTH_TOKEN or READ_AUTH_TOKEN_FILE");
-    }
-    long celCost = r.longIn("CEL_COST_LIMIT", 100_000, 100, 100_000_000);
-    return new Guards(maxFindings, Map.copyOf(bySource), inflight, maxConnections, headerTimeout, readAuth,
-        readToken, metricsToken, celCost);
-  }
-
-  // ---- end of the guards block ------------------------------------------------------------------
 
 
   // ---------------------------------------------------------------- the PostgreSQL store and reader mode
@@ -272,15 +215,27 @@ public record Settings(
     return inPod && !stdoutIsTerminal ? LogFormat.JSON : LogFormat.TEXT;
   }
 
-  /** The per-source body limit variables: {@code WEBHOOK_MAX_BODY_BYTES_<SOURCE>}. */
-  public static final String BODY_LIMIT_PREFIX = "WEBHOOK_MAX_BODY_BYTES_";
+  public long maxBodyBytesFor(String source) {
+    return maxBodyBytesBySource.getOrDefault(source, maxBodyBytes);
+  }
+
+  // ---- source names: the only place Settings names sources. To be replaced by reads of the ------
+  // ---- source-descriptor list (issue 11, point 1). ----------------------------------------------
 
   /** Audit batches of 400 events with request objects are large: their default limit is higher. */
   public static final long DEFAULT_AUDIT_MAX_BODY_BYTES = 8L * 1024 * 1024;
 
-  public long maxBodyBytesFor(String source) {
-    return maxBodyBytesBySource.getOrDefault(source, maxBodyBytes);
+  /** Sources whose default body limit is their own rather than WEBHOOK_MAX_BODY_BYTES. */
+  static Map<String, Long> defaultBodyLimits() {
+    return Map.of("k8s-audit", DEFAULT_AUDIT_MAX_BODY_BYTES);
   }
+
+  /** The built-in watched (informer) sources that SOURCES may name, in the docs' order. */
+  static List<String> watchedSourceNames() {
+    return List.of("trivy", "kyverno", "k8s-events", "checkov", "kube-bench");
+  }
+
+  // ---- end of source names ----------------------------------------------------------------------
 
   /**
    * Reads and validates every setting; all problems are reported together. Whether this process's
@@ -292,24 +247,79 @@ public record Settings(
 
   /** The same, with whether standard output is a terminal given (tests). */
   public static Settings fromEnv(Map<String, String> env, boolean stdoutIsTerminal) {
+    return read(new Reader(env), stdoutIsTerminal);
+  }
+
+  /** The declared settings that fromEnv reads from this environment (tests: every declaration is read). */
+  static Set<String> namesRead(Map<String, String> env) {
     Reader r = new Reader(env);
-    StoreKind defaultStore = env.containsKey("KUBERNETES_SERVICE_HOST") ? StoreKind.KUBERNETES : StoreKind.SQLITE;
-    StoreKind store = r.enumValue("OBSERVATION_STORE", StoreKind.class, defaultStore);
-    Path sqlitePath = r.get("SQLITE_PATH", "./data/zen-watcher.db", Path::of);
-    Mode mode = r.enumValue("MODE", Mode.class, Mode.WATCHER);
-    Postgres postgres = postgres(r, env, store, mode);
-    // Kubernetes mode: informer sources, Ingesters, leader election. Always with the kubernetes store;
-    // with postgres when running in a pod (auto) or when asked (true).
-    String kubeModeText = r.get("KUBERNETES_MODE", "auto", v -> {
-      String l = v.toLowerCase(Locale.ROOT);
-      if (!List.of("auto", "true", "false").contains(l)) {
-        throw new IllegalArgumentException("must be one of auto, true, false");
-      }
-      return l;
-    });
+    try {
+      read(r, false);
+    } catch (SettingsException e) {
+      // the names read are what matters here
+    }
+    return Set.copyOf(r.read);
+  }
+
+  private static Settings read(Reader r, boolean stdoutIsTerminal) {
+    Map<String, String> env = r.env;
+    boolean inPod = env.containsKey("KUBERNETES_SERVICE_HOST");
+    StoreKind store = r.get(OBSERVATION_STORE, (inPod ? StoreKind.KUBERNETES : StoreKind.SQLITE).name());
+    Path sqlitePath = r.get(SQLITE_PATH);
+    Mode mode = r.get(MODE);
+    Postgres postgres = postgres(r, store);
+    boolean kubernetesMode = kubernetesMode(r, store, mode, inPod);
+    String podNamespace = r.get(POD_NAMESPACE);
+    AccessScope accessScope = r.get(ACCESS_SCOPE);
+    r.optional(KUBECONFIG); // read by the Kubernetes client; declared so that it is documented
+    String bind = r.get(WATCHER_BIND_ADDRESS);
+    int port = (int) r.whole(WATCHER_PORT);
+    Duration window = Duration.ofSeconds(r.whole(DEDUP_WINDOW_SECONDS));
+    int dedupMax = (int) r.whole(DEDUP_MAX_SIZE);
+    Duration flush = Duration.ofMillis(r.whole(DEDUP_FLUSH_INTERVAL_MILLIS));
+    long ttl = r.whole(OBSERVATION_TTL_SECONDS);
+    Duration gc = Duration.ofMinutes(r.whole(GC_INTERVAL_MINUTES));
+    Optional<Path> filter = r.optional(FILTER_CONFIG);
+    Duration filterReload = Duration.ofSeconds(r.whole(FILTER_RELOAD_INTERVAL_SECONDS));
+    long maxBody = r.whole(WEBHOOK_MAX_BODY_BYTES);
+    Map<String, Long> bySource = new LinkedHashMap<>(defaultBodyLimits());
+    r.family(WEBHOOK_MAX_BODY_BYTES_SOURCE, maxBody, bySource::put);
+    Optional<String> token = r.optional(WEBHOOK_AUTH_TOKEN);
+    List<Cidr> cidrs = r.get(WEBHOOK_ALLOWED_CIDRS);
+    double rate = r.get(WEBHOOK_RATE_LIMIT_PER_SECOND);
+    int burst = (int) r.whole(WEBHOOK_RATE_LIMIT_BURST, Math.max(1, (long) Math.ceil(rate * 2)));
+    int queue = (int) r.whole(WRITE_QUEUE_SIZE);
+    int batch = (int) r.whole(WRITE_BATCH_SIZE);
+    LogFormat logFormat = r.get(LOG_FORMAT, defaultLogFormat(env, stdoutIsTerminal).name());
+    String logLevel = r.get(LOG_LEVEL);
+    Kube kube = new Kube(r.optional(CLUSTER_NAME), r.get(KUBE_WRITE_QPS), (int) r.whole(KUBE_WRITE_BURST),
+        (int) r.whole(KUBE_MAX_IN_FLIGHT), r.whole(MAX_OBSERVATIONS), (int) r.whole(OBSERVATION_MAX_DETAILS_BYTES));
+    Watch watch = watch(r, accessScope, kubernetesMode, podNamespace);
+    Ingesters ingesters = ingesters(r, accessScope, podNamespace, watch, filter.isPresent());
+    LeaderElection leaderElection = leaderElection(r, kubernetesMode);
+    Duration shutdownTimeout = r.get(SHUTDOWN_TIMEOUT);
+    Guards guards = guards(r);
+    if (store == StoreKind.POSTGRES && mode == Mode.WATCHER && kube.clusterName().isEmpty()) {
+      r.problems.add("CLUSTER_NAME is required with OBSERVATION_STORE=postgres: it is part of every row's key, so that"
+          + " several clusters can share one database");
+    }
+    if (!r.problems.isEmpty()) {
+      throw new SettingsException(r.problems);
+    }
+    return new Settings(store, sqlitePath, podNamespace, accessScope, bind, port, window, dedupMax, flush, ttl, gc, filter,
+        filterReload, maxBody, Map.copyOf(bySource), token, cidrs, rate, burst, queue, batch, logFormat, logLevel,
+        kube, watch, ingesters, leaderElection, shutdownTimeout, guards, postgres, mode, kubernetesMode);
+  }
+
+  /**
+   * Kubernetes mode (informer sources, Ingesters, leader election): always with the kubernetes store;
+   * with postgres when running in a pod (KUBERNETES_MODE=auto) or when asked (true).
+   */
+  private static boolean kubernetesMode(Reader r, StoreKind store, Mode mode, boolean inPod) {
+    String kubeModeText = r.get(KUBERNETES_MODE);
     boolean kubernetesMode = store == StoreKind.KUBERNETES
         || (store == StoreKind.POSTGRES && mode == Mode.WATCHER && ("true".equals(kubeModeText)
-            || ("auto".equals(kubeModeText) && env.containsKey("KUBERNETES_SERVICE_HOST"))));
+            || ("auto".equals(kubeModeText) && inPod)));
     if (store == StoreKind.KUBERNETES && "false".equals(kubeModeText)) {
       r.problems.add("KUBERNETES_MODE=false: the kubernetes store is Kubernetes mode (choose OBSERVATION_STORE=postgres "
           + "or sqlite to run without it)");
@@ -323,128 +333,15 @@ public record Settings(
     if (mode == Mode.READER && "true".equals(kubeModeText)) {
       r.problems.add("KUBERNETES_MODE=true and MODE=reader: a reader watches nothing; leave KUBERNETES_MODE unset");
     }
-    String podNamespace = r.get("POD_NAMESPACE", "zen-system", v -> {
-      if (!v.matches("^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$")) {
-        throw new IllegalArgumentException("must be a Kubernetes namespace name (DNS-1123 label)");
-      }
-      return v;
-    });
-    AccessScope accessScope = r.enumValue("ACCESS_SCOPE", AccessScope.class, AccessScope.CLUSTER);
-    String bind = r.get("WATCHER_BIND_ADDRESS", "0.0.0.0", v -> {
-      try {
-        InetAddress.getByName(v);
-        return v;
-      } catch (UnknownHostException e) {
-        throw new IllegalArgumentException("not an IP address or resolvable host name");
-      }
-    });
-    int port = (int) r.longIn("WATCHER_PORT", 8080, 0, 65535);
-    Duration window = Duration.ofSeconds(r.longIn("DEDUP_WINDOW_SECONDS", 60, 1, 86_400));
-    int dedupMax = (int) r.longIn("DEDUP_MAX_SIZE", 10_000, 1, 10_000_000);
-    Duration flush = Duration.ofMillis(r.longIn("DEDUP_FLUSH_INTERVAL_MILLIS", 2000, 50, 600_000));
-    long ttl = r.longIn("OBSERVATION_TTL_SECONDS", 604_800, 60, 10L * 365 * 86_400);
-    Duration gc = Duration.ofMinutes(r.longIn("GC_INTERVAL_MINUTES", 60, 1, 7 * 24 * 60));
-    Optional<Path> filter = r.optional("FILTER_CONFIG", Path::of);
-    Duration filterReload = Duration.ofSeconds(r.longIn("FILTER_RELOAD_INTERVAL_SECONDS", 5, 1, 3600));
-    long maxBody = r.longIn("WEBHOOK_MAX_BODY_BYTES", 1L << 20, 1024, 256L << 20);
-    Map<String, Long> bySource = new LinkedHashMap<>();
-    bySource.put("k8s-audit", DEFAULT_AUDIT_MAX_BODY_BYTES);
-    env.keySet().stream().filter(k -> k.startsWith(BODY_LIMIT_PREFIX)).sorted().forEach(k -> {
-      String source = k.substring(BODY_LIMIT_PREFIX.length()).toLowerCase(Locale.ROOT).replace('_', '-');
-      if (!Finding.SOURCE_NAME.matcher(source).matches()) {
-        r.problems.add(k + ": '" + source + "' is not a source name");
-        return;
-      }
-      bySource.put(source, r.longIn(k, maxBody, 1024, 256L << 20));
-    });
-    Optional<String> token = r.optional("WEBHOOK_AUTH_TOKEN", v -> {
-      if (v.length() < 16) {
-        throw new IllegalArgumentException("must be at least 16 characters");
-      }
-      return v;
-    });
-    List<Cidr> cidrs = r.get("WEBHOOK_ALLOWED_CIDRS", "", v -> {
-      List<Cidr> out = new ArrayList<>();
-      for (String part : v.split(",")) {
-        if (!part.isBlank()) {
-          out.add(Cidr.parse(part.trim()));
-        }
-      }
-      return List.copyOf(out);
-    });
-    double rate = r.get("WEBHOOK_RATE_LIMIT_PER_SECOND", "0", v -> {
-      double d = Double.parseDouble(v);
-      if (d < 0 || d > 1_000_000 || Double.isNaN(d)) {
-        throw new IllegalArgumentException("must be between 0 (off) and 1000000");
-      }
-      return d;
-    });
-    int burst = (int) r.longIn("WEBHOOK_RATE_LIMIT_BURST", Math.max(1, (long) Math.ceil(rate * 2)), 1, 10_000_000);
-    int queue = (int) r.longIn("WRITE_QUEUE_SIZE", 10_000, 1, 1_000_000);
-    int batch = (int) r.longIn("WRITE_BATCH_SIZE", 500, 1, 10_000);
-    LogFormat logFormat = r.enumValue("LOG_FORMAT", LogFormat.class, defaultLogFormat(env, stdoutIsTerminal));
-    String logLevel = r.get("LOG_LEVEL", "info", v -> {
-      String l = v.toLowerCase(Locale.ROOT);
-      if (!List.of("trace", "debug", "info", "warn", "error").contains(l)) {
-        throw new IllegalArgumentException("must be one of trace, debug, info, warn, error");
-      }
-      return l;
-    });
-    Kube kube = new Kube(
-        r.optional("CLUSTER_NAME", v -> {
-          if (v.length() > 253) {
-            throw new IllegalArgumentException("must be at most 253 characters");
-          }
-          return v;
-        }),
-        r.get("KUBE_WRITE_QPS", "0", v -> {
-          double d = Double.parseDouble(v);
-          if (!(d >= 0) || d > 100_000) {
-            throw new IllegalArgumentException("must be 0 (no ceiling: adaptive) or a number above 0 and at most 100000");
-          }
-          return d;
-        }),
-        (int) r.longIn("KUBE_WRITE_BURST", 40, 1, 100_000),
-        (int) r.longIn("KUBE_MAX_IN_FLIGHT", 32, 1, 256),
-        r.longIn("MAX_OBSERVATIONS", 0, 0, 100_000_000),
-        (int) r.longIn("OBSERVATION_MAX_DETAILS_BYTES", 8192, 64, 1 << 20));
-    Set<String> known = Set.of("trivy", "kyverno", "k8s-events", "checkov", "kube-bench");
-    Set<String> sources = r.get("SOURCES", "", v -> {
-      Set<String> out = new LinkedHashSet<>();
-      for (String part : v.split(",")) {
-        String name = part.trim().toLowerCase(Locale.ROOT);
-        if (name.isEmpty()) {
-          continue;
-        }
-        if (!known.contains(name)) {
-          throw new IllegalArgumentException("'" + name + "' is not a watched source (one of "
-              + String.join(", ", new java.util.TreeSet<>(known)) + ")");
-        }
-        out.add(name);
-      }
-      return Set.copyOf(out);
-    });
-    List<String> namespaces = r.get("WATCH_NAMESPACE", "", v -> {
-      List<String> out = new ArrayList<>();
-      for (String part : v.split(",")) {
-        String ns = part.trim();
-        if (ns.isEmpty()) {
-          continue;
-        }
-        if (!ns.matches("^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$")) {
-          throw new IllegalArgumentException("'" + ns + "' is not a namespace name");
-        }
-        out.add(ns);
-      }
-      return List.copyOf(out);
-    });
-    String selector = r.get("WATCH_NAMESPACE_SELECTOR", "", v -> {
-      if (!v.isBlank()) {
-        io.kubezen.watcher.kube.LabelSelector.parse(v);
-      }
-      return v.isBlank() ? null : v;
-    });
-    boolean watchClusterScoped = r.bool("WATCH_CLUSTER_SCOPED", false);
+    return kubernetesMode;
+  }
+
+  /** What the informer sources watch, checked against ACCESS_SCOPE. */
+  private static Watch watch(Reader r, AccessScope accessScope, boolean kubernetesMode, String podNamespace) {
+    Set<String> sources = r.get(SOURCES);
+    List<String> namespaces = r.get(WATCH_NAMESPACE);
+    String selector = r.get(WATCH_NAMESPACE_SELECTOR);
+    boolean watchClusterScoped = r.get(WATCH_CLUSTER_SCOPED);
     if (accessScope == AccessScope.NAMESPACES && !kubernetesMode) {
       r.problems.add("ACCESS_SCOPE=namespaces needs OBSERVATION_STORE=kubernetes (or postgres in Kubernetes mode): it is"
           + " about the cluster's RBAC");
@@ -462,24 +359,19 @@ public record Settings(
         namespaces = List.of(podNamespace); // the install's own namespace
       }
     }
-    Watch watch = new Watch(sources == null ? Set.of() : sources, namespaces == null ? List.of() : namespaces,
-        selector, watchClusterScoped,
-        Duration.ofSeconds(r.longIn("SOURCE_CRD_CHECK_INTERVAL_SECONDS", 30, 1, 3600)), r.bool("WARM_STANDBY", true));
-    Optional<String> filterConfigMap = r.optional("FILTER_CONFIGMAP", v -> {
-      if (!v.matches("^([a-z0-9]([-a-z0-9]*[a-z0-9])?/)?[a-z0-9]([-.a-z0-9]*[a-z0-9])?$")) {
-        throw new IllegalArgumentException("must be a ConfigMap name or namespace/name");
-      }
-      return v;
-    });
-    if (filterConfigMap.isPresent() && filter.isPresent()) {
+    return new Watch(sources == null ? Set.of() : sources, namespaces == null ? List.of() : namespaces,
+        selector, watchClusterScoped, Duration.ofSeconds(r.whole(SOURCE_CRD_CHECK_INTERVAL_SECONDS)),
+        r.get(WARM_STANDBY));
+  }
+
+  /** Declared sources and the global filter's ConfigMap, checked against ACCESS_SCOPE. */
+  private static Ingesters ingesters(Reader r, AccessScope accessScope, String podNamespace, Watch watch,
+      boolean filterFile) {
+    Optional<String> filterConfigMap = r.optional(FILTER_CONFIGMAP);
+    if (filterConfigMap.isPresent() && filterFile) {
       r.problems.add("FILTER_CONFIGMAP and FILTER_CONFIG: set one of them, not both");
     }
-    Optional<String> ingesterNamespace = r.optional("INGESTER_NAMESPACE", v -> {
-      if (!v.matches("^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$")) {
-        throw new IllegalArgumentException("must be a namespace name");
-      }
-      return v;
-    });
+    Optional<String> ingesterNamespace = r.optional(INGESTER_NAMESPACE);
     if (accessScope == AccessScope.NAMESPACES && podNamespace != null) {
       List<String> scope = namespacesOf(podNamespace, watch.namespaces());
       if (ingesterNamespace.isEmpty()) {
@@ -496,34 +388,24 @@ public record Settings(
         }
       }
     }
-    Ingesters ingesters = new Ingesters(
-        r.optional("INGESTERS_DIR", Path::of),
-        Duration.ofSeconds(r.longIn("INGESTERS_POLL_SECONDS", 5, 1, 3600)),
-        ingesterNamespace,
-        filterConfigMap,
-        Duration.ofSeconds(r.longIn("INGESTER_STATUS_INTERVAL_SECONDS", 5, 1, 300)),
-        Duration.ofSeconds(r.longIn("INGESTER_RESYNC_SECONDS", 300, 10, 3600)));
-    LeaderElectionMode leMode = r.enumValue("LEADER_ELECTION_MODE", LeaderElectionMode.class,
-        kubernetesMode ? LeaderElectionMode.BUILTIN : LeaderElectionMode.DISABLED);
+    return new Ingesters(r.optional(INGESTERS_DIR), Duration.ofSeconds(r.whole(INGESTERS_POLL_SECONDS)),
+        ingesterNamespace, filterConfigMap, Duration.ofSeconds(r.whole(INGESTER_STATUS_INTERVAL_SECONDS)),
+        Duration.ofSeconds(r.whole(INGESTER_RESYNC_SECONDS)));
+  }
+
+  /** The Lease settings; the three durations must be in order. */
+  private static LeaderElection leaderElection(Reader r, boolean kubernetesMode) {
+    LeaderElectionMode leMode = r.get(LEADER_ELECTION_MODE,
+        (kubernetesMode ? LeaderElectionMode.BUILTIN : LeaderElectionMode.DISABLED).name());
     if (leMode == LeaderElectionMode.BUILTIN && !kubernetesMode) {
       r.problems.add("LEADER_ELECTION_MODE=builtin needs Kubernetes mode (OBSERVATION_STORE=kubernetes, or postgres in a"
           + " pod or with KUBERNETES_MODE=true): the Lease is in the cluster");
     }
-    String leId = r.get("LEADER_ELECTION_ID", "zen-watcher-leader-election", v -> {
-      if (!v.matches("^[a-z0-9]([-.a-z0-9]{0,251}[a-z0-9])?$")) {
-        throw new IllegalArgumentException("must be a Kubernetes object name (DNS-1123 subdomain)");
-      }
-      return v;
-    });
-    String identity = r.get("POD_NAME", defaultIdentity(env), v -> {
-      if (v.length() > 253) {
-        throw new IllegalArgumentException("must be at most 253 characters");
-      }
-      return v;
-    });
-    Duration lease = r.duration("LEADER_ELECTION_LEASE_DURATION", "15s", Duration.ofMillis(100), Duration.ofHours(1));
-    Duration renew = r.duration("LEADER_ELECTION_RENEW_DEADLINE", "10s", Duration.ofMillis(50), Duration.ofHours(1));
-    Duration retry = r.duration("LEADER_ELECTION_RETRY_PERIOD", "2s", Duration.ofMillis(10), Duration.ofHours(1));
+    String leId = r.get(LEADER_ELECTION_ID);
+    String identity = r.get(POD_NAME, defaultIdentity(r.env));
+    Duration lease = r.get(LEADER_ELECTION_LEASE_DURATION);
+    Duration renew = r.get(LEADER_ELECTION_RENEW_DEADLINE);
+    Duration retry = r.get(LEADER_ELECTION_RETRY_PERIOD);
     if (lease != null && renew != null && retry != null) {
       if (lease.compareTo(renew) <= 0) {
         r.problems.add("LEADER_ELECTION_LEASE_DURATION (" + human(lease) + ") must be longer than "
@@ -534,58 +416,66 @@ public record Settings(
             + "LEADER_ELECTION_RETRY_PERIOD (" + human(retry) + ")");
       }
     }
-    LeaderElection leaderElection = new LeaderElection(leMode, leId, identity, lease, renew, retry);
-    Duration shutdownTimeout = r.duration("SHUTDOWN_TIMEOUT", "20s", Duration.ofSeconds(1), Duration.ofMinutes(10));
-    Guards guards = guards(r, env, store);
-    if (store == StoreKind.POSTGRES && mode == Mode.WATCHER && kube.clusterName().isEmpty()) {
-      r.problems.add("CLUSTER_NAME is required with OBSERVATION_STORE=postgres: it is part of every row's key, so that"
-          + " several clusters can share one database");
+    return new LeaderElection(leMode, leId, identity, lease, renew, retry);
+  }
+
+  /** Limits against hostile input and faults, and read access. */
+  private static Guards guards(Reader r) {
+    int maxFindings = (int) r.whole(WEBHOOK_MAX_FINDINGS);
+    Map<String, Integer> bySource = new LinkedHashMap<>();
+    r.family(WEBHOOK_MAX_FINDINGS_SOURCE, maxFindings, (source, v) -> bySource.put(source, v.intValue()));
+    long inflight = r.whole(WEBHOOK_MAX_INFLIGHT_MIB) << 20;
+    int maxConnections = (int) r.whole(HTTP_MAX_CONNECTIONS);
+    Duration headerTimeout = r.get(HTTP_HEADER_TIMEOUT);
+    ReadAuth readAuth = r.get(READ_AUTH);
+    Optional<String> token = r.optional(READ_AUTH_TOKEN);
+    Optional<String> fromFile = r.optional(READ_AUTH_TOKEN_FILE);
+    if (token.isPresent() && fromFile.isPresent()) {
+      r.problems.add("READ_AUTH_TOKEN and READ_AUTH_TOKEN_FILE: set one of them, not both");
     }
-    if (!r.problems.isEmpty()) {
-      throw new SettingsException(r.problems);
+    Optional<String> readToken = token.isPresent() ? token : fromFile;
+    if (readAuth == ReadAuth.TOKEN && readToken.isEmpty()) {
+      r.problems.add("READ_AUTH=token needs READ_AUTH_TOKEN or READ_AUTH_TOKEN_FILE");
     }
-    return new Settings(store, sqlitePath, podNamespace, accessScope, bind, port, window, dedupMax, flush, ttl, gc, filter,
-        filterReload, maxBody, Map.copyOf(bySource), token, cidrs, rate, burst, queue, batch, logFormat, logLevel,
-        kube, watch, ingesters, leaderElection, shutdownTimeout, guards, postgres, mode, kubernetesMode);
+    boolean metricsToken = "token".equals(r.get(METRICS_AUTH));
+    if (metricsToken && readToken.isEmpty()) {
+      r.problems.add("METRICS_AUTH=token needs READ_AUTH_TOKEN or READ_AUTH_TOKEN_FILE");
+    }
+    long celCost = r.whole(CEL_COST_LIMIT);
+    return new Guards(maxFindings, Map.copyOf(bySource), inflight, maxConnections, headerTimeout, readAuth,
+        readToken, metricsToken, celCost);
   }
 
   /** The POSTGRES_* settings; null unless the store is postgres. The password is never put in a message. */
-  private static Postgres postgres(Reader r, Map<String, String> env, StoreKind store, Mode mode) {
+  private static Postgres postgres(Reader r, StoreKind store) {
+    Map<String, String> env = r.env;
+    List<Setting<?>> all = List.of(POSTGRES_URL, POSTGRES_USER, POSTGRES_PASSWORD, POSTGRES_PASSWORD_FILE);
     if (store != StoreKind.POSTGRES) {
-      for (String name : List.of("POSTGRES_URL", "POSTGRES_USER", "POSTGRES_PASSWORD", "POSTGRES_PASSWORD_FILE")) {
-        String v = env.get(name);
+      for (Setting<?> s : all) {
+        r.read.add(s.name());
+        String v = env.get(s.name());
         if (v != null && !v.isBlank()) {
-          r.problems.add(name + " is set but OBSERVATION_STORE is not postgres");
+          r.problems.add(s.name() + " is set but OBSERVATION_STORE is not postgres");
         }
       }
       return null;
     }
-    String rawUrl = env.get("POSTGRES_URL");
+    String rawUrl = env.get(POSTGRES_URL.name());
     String url;
     if (rawUrl != null && rawUrl.matches("(?is).*[?&]password=.*")) {
       // Not even the URL is repeated: it holds the password.
+      r.read.add(POSTGRES_URL.name());
       r.problems.add("POSTGRES_URL must not hold the password: set POSTGRES_PASSWORD or POSTGRES_PASSWORD_FILE");
       url = null;
     } else {
-      url = r.get("POSTGRES_URL", "", v -> {
-        if (v.isEmpty()) {
-          throw new IllegalArgumentException("is required with OBSERVATION_STORE=postgres "
-              + "(jdbc:postgresql://host:5432/database)");
-        }
-        if (!v.startsWith("jdbc:postgresql:")) {
-          throw new IllegalArgumentException("must start with jdbc:postgresql: (jdbc:postgresql://host:5432/database)");
-        }
-        return v;
-      });
+      url = r.get(POSTGRES_URL);
     }
-    Optional<String> user = r.optional("POSTGRES_USER", v -> {
-      if (v.length() > 63) {
-        throw new IllegalArgumentException("must be at most 63 characters");
-      }
-      return v;
-    });
-    String inline = env.get("POSTGRES_PASSWORD");
-    String file = env.get("POSTGRES_PASSWORD_FILE");
+    Optional<String> user = r.optional(POSTGRES_USER);
+    // The password as it is (not trimmed), read directly: its file is read here to name it in messages.
+    r.read.add(POSTGRES_PASSWORD.name());
+    r.read.add(POSTGRES_PASSWORD_FILE.name());
+    String inline = env.get(POSTGRES_PASSWORD.name());
+    String file = env.get(POSTGRES_PASSWORD_FILE.name());
     String password = null;
     if (inline != null && !inline.isEmpty() && file != null && !file.isBlank()) {
       r.problems.add("POSTGRES_PASSWORD and POSTGRES_PASSWORD_FILE: set one of them, not both");
@@ -602,9 +492,9 @@ public record Settings(
     } else if (inline != null && !inline.isEmpty()) {
       password = inline;
     }
-    int pool = (int) r.longIn("POSTGRES_POOL_SIZE", 8, 1, 200);
-    Duration statement = r.duration("POSTGRES_STATEMENT_TIMEOUT", "10s", Duration.ofMillis(100), Duration.ofMinutes(10));
-    Duration connect = r.duration("POSTGRES_CONNECT_TIMEOUT", "5s", Duration.ofMillis(250), Duration.ofMinutes(5));
+    int pool = (int) r.whole(POSTGRES_POOL_SIZE);
+    Duration statement = r.get(POSTGRES_STATEMENT_TIMEOUT);
+    Duration connect = r.get(POSTGRES_CONNECT_TIMEOUT);
     return new Postgres(url, user, new Secret(password), pool, statement, connect);
   }
 
@@ -629,104 +519,88 @@ public record Settings(
    * a plain number of seconds.
    */
   public static Duration parseDuration(String v) {
-    java.util.regex.Matcher m = java.util.regex.Pattern.compile("^(\\d{1,9})(ms|s|m|h)?$")
-        .matcher(v.trim().toLowerCase(Locale.ROOT));
-    if (!m.matches()) {
-      throw new IllegalArgumentException("must be a duration like 500ms, 15s, 1m or a number of seconds");
-    }
-    long n = Long.parseLong(m.group(1));
-    String unit = m.group(2) == null ? "s" : m.group(2);
-    return switch (unit) {
-      case "ms" -> Duration.ofMillis(n);
-      case "m" -> Duration.ofMinutes(n);
-      case "h" -> Duration.ofHours(n);
-      default -> Duration.ofSeconds(n);
-    };
+    return Setting.parseDuration(v);
   }
 
-  /** Collects every problem instead of stopping at the first. */
+  /**
+   * Reads declared settings from the environment and collects every problem instead of stopping at
+   * the first. A message names the setting, shows its value (unless it is secret), and says what is
+   * allowed.
+   */
   private static final class Reader {
     private final Map<String, String> env;
     private final List<String> problems = new ArrayList<>();
+    private final Set<String> read = new LinkedHashSet<>();
 
     Reader(Map<String, String> env) {
       this.env = env;
     }
 
-    <T> T get(String name, String defaultValue, Function<String, T> parse) {
+    /** The value, or the declared default when unset or blank. */
+    <T> T get(Setting<T> s) {
+      return get(s, s.defaultValue());
+    }
+
+    /** The value, or this (computed) default when unset or blank; null when neither parses. */
+    <T> T get(Setting<T> s, String defaultValue) {
+      return valueOf(s, s.name(), defaultValue);
+    }
+
+    private <T> T valueOf(Setting<T> s, String name, String defaultValue) {
+      read.add(s.name());
       String raw = env.get(name);
       String value = raw == null || raw.isBlank() ? defaultValue : raw.trim();
       try {
-        return parse.apply(value);
+        return s.parse(value);
       } catch (RuntimeException e) {
-        problems.add(name + "='" + value + "': " + e.getMessage());
+        problems.add(name + (s.secret() ? "" : "='" + value + "'") + ": " + e.getMessage());
         try {
-          return parse.apply(defaultValue);
+          return s.parse(defaultValue);
         } catch (RuntimeException again) {
           return null;
         }
       }
     }
 
-    <T> Optional<T> optional(String name, Function<String, T> parse) {
-      String raw = env.get(name);
+    /** Empty when unset or blank (the setting has no default). */
+    <T> Optional<T> optional(Setting<T> s) {
+      read.add(s.name());
+      String raw = env.get(s.name());
       if (raw == null || raw.isBlank()) {
         return Optional.empty();
       }
       try {
-        return Optional.of(parse.apply(raw.trim()));
+        return Optional.of(s.parse(raw.trim()));
       } catch (RuntimeException e) {
-        problems.add(name + ": " + e.getMessage());
+        problems.add(s.name() + ": " + e.getMessage());
         return Optional.empty();
       }
     }
 
-    Duration duration(String name, String defaultValue, Duration min, Duration max) {
-      return get(name, defaultValue, v -> {
-        Duration d = parseDuration(v);
-        if (d.compareTo(min) < 0 || d.compareTo(max) > 0) {
-          throw new IllegalArgumentException("must be between " + human(min) + " and " + human(max));
-        }
-        return d;
-      });
+    long whole(Setting<Long> s) {
+      Long v = get(s);
+      return v == null ? Long.parseLong(s.defaultValue()) : v;
     }
 
-    boolean bool(String name, boolean defaultValue) {
-      Boolean v = get(name, Boolean.toString(defaultValue), s -> switch (s.toLowerCase(Locale.ROOT)) {
-        case "true", "1", "yes" -> true;
-        case "false", "0", "no" -> false;
-        default -> throw new IllegalArgumentException("must be true or false");
-      });
+    long whole(Setting<Long> s, long defaultValue) {
+      Long v = get(s, Long.toString(defaultValue));
       return v == null ? defaultValue : v;
     }
 
-    long longIn(String name, long defaultValue, long min, long max) {
-      Long v = get(name, Long.toString(defaultValue), s -> {
-        long l;
-        try {
-          l = Long.parseLong(s);
-        } catch (NumberFormatException e) {
-          throw new IllegalArgumentException("must be a whole number");
+    /**
+     * Every set member of a family ({@code PREFIX_<SOURCE>}), by source name ({@code K8S_AUDIT} is
+     * {@code k8s-audit}); a member whose value is invalid is reported and left out.
+     */
+    void family(Setting<Long> s, long defaultValue, java.util.function.BiConsumer<String, Long> sink) {
+      read.add(s.name());
+      env.keySet().stream().filter(s::names).sorted().forEach(k -> {
+        String source = k.substring(s.prefix().length()).toLowerCase(Locale.ROOT).replace('_', '-');
+        if (!Finding.SOURCE_NAME.matcher(source).matches()) {
+          problems.add(k + ": '" + source + "' is not a source name");
+          return;
         }
-        if (l < min || l > max) {
-          throw new IllegalArgumentException("must be between " + min + " and " + max);
-        }
-        return l;
-      });
-      return v == null ? defaultValue : v;
-    }
-
-    <E extends Enum<E>> E enumValue(String name, Class<E> type, E defaultValue) {
-      return get(name, defaultValue.name(), v -> {
-        try {
-          return Enum.valueOf(type, v.toUpperCase(Locale.ROOT));
-        } catch (IllegalArgumentException e) {
-          List<String> allowed = new ArrayList<>();
-          for (E c : type.getEnumConstants()) {
-            allowed.add(c.name().toLowerCase(Locale.ROOT));
-          }
-          throw new IllegalArgumentException("must be one of " + String.join(", ", allowed));
-        }
+        Long v = valueOf(s, k, Long.toString(defaultValue));
+        sink.accept(source, v == null ? defaultValue : v);
       });
     }
   }

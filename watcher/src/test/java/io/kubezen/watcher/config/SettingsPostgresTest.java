@@ -74,8 +74,8 @@ class SettingsPostgresTest {
         .hasMessageContaining("POSTGRES_URL='postgres://db/zen': must start with jdbc:postgresql:")
         .hasMessageContaining("CLUSTER_NAME is required with OBSERVATION_STORE=postgres")
         .hasMessageContaining("POSTGRES_POOL_SIZE='0': must be between 1 and 200")
-        .hasMessageContaining("POSTGRES_STATEMENT_TIMEOUT='20m': must be between 100ms and 600s")
-        .hasMessageContaining("POSTGRES_CONNECT_TIMEOUT='10ms': must be between 250ms and 300s")
+        .hasMessageContaining("POSTGRES_STATEMENT_TIMEOUT='20m': must be between 100ms and 10m")
+        .hasMessageContaining("POSTGRES_CONNECT_TIMEOUT='10ms': must be between 250ms and 5m")
         .hasMessageContaining("POSTGRES_PASSWORD and POSTGRES_PASSWORD_FILE: set one of them, not both")
         .hasMessageContaining("MODE='viewer': must be one of watcher, reader")
         .satisfies(e -> assertThat(e.getMessage()).doesNotContain("pw-in-env-1234"));
