@@ -41,7 +41,7 @@ import org.slf4j.LoggerFactory;
  * completed normally. Work given up (or dropped on stop) holds the position where it was: a later
  * leader replays from there. resourceVersions are opaque: only "the latest one seen" is used.
  */
-final class EventSource implements SourceManager.Feed {
+final class EventSource implements Feed {
   private static final Logger log = LoggerFactory.getLogger(EventSource.class);
   private static final long FIRST_BACKOFF_MS = 500;
   private static final long MAX_BACKOFF_MS = 30_000;

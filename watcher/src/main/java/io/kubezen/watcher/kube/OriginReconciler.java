@@ -68,9 +68,9 @@ final class OriginReconciler implements AutoCloseable {
   }
 
   /** Where what each reconciled object's findings map to is remembered (null: nowhere). */
-  private final Map<String, SourceManager.Digest> digests;
+  private final Map<String, Digest> digests;
 
-  OriginReconciler(Pipeline pipeline, Clock clock, int threads, Map<String, SourceManager.Digest> digests) {
+  OriginReconciler(Pipeline pipeline, Clock clock, int threads, Map<String, Digest> digests) {
     this.digests = digests;
     this.pipeline = pipeline;
     this.clock = clock;
@@ -151,7 +151,7 @@ final class OriginReconciler implements AutoCloseable {
         }
       }
       if (digests != null) {
-        digests.put(uid, SourceManager.Digest.of(result.current()));
+        digests.put(uid, Digest.of(result.current()));
       }
       if (source.stateLike()) {
         return resolveExcept(source, uid, new HashSet<>(result.current()));

@@ -209,7 +209,10 @@ class TroubleshootingDocTest {
 
   @Test
   void theSourceStatusesAreTheSourceManagers() {
-    String code = read(OpsArtifacts.root().resolve("watcher/src/main/java/io/kubezen/watcher/kube/SourceManager.java"));
+    // The statuses are SourceState's; CrdAvailability words the CRD ones.
+    Path kube = OpsArtifacts.root().resolve("watcher/src/main/java/io/kubezen/watcher/kube");
+    String code = read(kube.resolve("SourceManager.java")) + read(kube.resolve("SourceState.java"))
+        + read(kube.resolve("CrdAvailability.java"));
     String page = page();
     String table = page.substring(page.indexOf("| Status | Means | Do |"), page.indexOf("## Webhook answers"));
     int rows = 0;
