@@ -32,7 +32,7 @@ final class NamespaceSelection {
     this.informer = client.namespaces().runnableInformer(0);
   }
 
-  NamespaceSelection start() {
+  void start() {
     informer.addEventHandler(new ResourceEventHandler<>() {
       @Override
       public void onAdd(Namespace ns) {
@@ -63,7 +63,6 @@ final class NamespaceSelection {
         onChange.run();
       }
     });
-    return this;
   }
 
   void stop() {

@@ -226,7 +226,8 @@ public final class SourceManager implements AutoCloseable {
     SourceRun r = new SourceRun(new WarmStandby(client, pipeline, clock), checkpoint, active);
     r.reconciler = new OriginReconciler(pipeline, clock, RECONCILE_THREADS, r.standby.digests);
     if (namespaceSelector != null) {
-      r.namespaces = new NamespaceSelection(client, namespaceSelector, () -> reconcileFeeds(r)).start();
+      r.namespaces = new NamespaceSelection(client, namespaceSelector, () -> reconcileFeeds(r));
+      r.namespaces.start();
     }
     for (SourceUnit u : units) {
       if (u.source.crdName() == null) {
