@@ -180,7 +180,8 @@ public final class ZenWatcher {
     ingest = new IngestHandler(sources, pipeline, guard, metrics, settings, clock, accepting::get, ingesterRoutes);
     String storeName = settings.store().name().toLowerCase();
     web = new WebServer(vertx, ingest, new ObservationsApi(store), store, metrics, storeName, this::readyDetails,
-        new io.kubezen.watcher.http.console.Console(store, clock, this::readyDetails, storeName))
+        new io.kubezen.watcher.http.console.Console(store, clock, this::readyDetails, storeName)
+            .withIngesters(ingesterConditions(ingesterRoutes, ingesterNamespace)))
         .withGuards(settings.guards());
     boolean reader = settings.mode() == Settings.Mode.READER;
     web.setReader(reader);
@@ -363,6 +364,24 @@ public final class ZenWatcher {
 
   private String identity() {
     return settings.leaderElection().identity();
+  }
+
+  /** What the console's sources page reads of the Ingesters (their Ready condition), through small adapters. */
+  private io.kubezen.watcher.http.console.IngesterConditions ingesterConditions(IngesterRegistry routes,
+      String ingesterNamespace) {
+    java.util.List<io.kubezen.watcher.http.console.IngesterConditions> all = new java.util.ArrayList<>();
+    if (client != null) {
+      all.add(new io.kubezen.watcher.http.console.KubeIngesterConditions(client, ingesterNamespace, clock));
+    }
+    if (ingestersDirectory != null) {
+      IngestersDirectory dir = ingestersDirectory;
+      var files = new io.kubezen.watcher.http.console.FileIngesterConditions(clock, dir::active, dir::problems,
+          key -> routes.routeOf(key).map(IngesterRegistry.Route::path));
+      vertx.setPeriodic(Math.max(1000, settings.ingesters().dirPoll().toMillis()),
+          id -> vertx.executeBlocking(files::conditions, false)); // keeps "since" close to the changes
+      all.add(files);
+    }
+    return io.kubezen.watcher.http.console.IngesterConditions.of(all);
   }
 
   private Map<String, Object> readyDetails() {

@@ -11,7 +11,10 @@ public final class Views {
 
   /** What every page's frame needs. {@code tag} is the store state the page shows (live check). */
   public record Frame(String title, String active, String asOf, String tag, String assetVersion, boolean live,
-      List<String> clusters) {}
+      List<String> clusters, boolean signOut) {}
+
+  /** The sign-in page (READ_AUTH=token): {@code next} is a local path, {@code error} null or what went wrong. */
+  public record Login(String assetVersion, String next, String error, long hours) {}
 
   public record Link(String label, long n, String url) {}
 
@@ -62,10 +65,15 @@ public final class Views {
   public record Resource(Frame frame, String heading, String kind, String namespace, String name, List<Group> groups,
       long shown, boolean truncated, String listUrl, List<Link> severities) {}
 
-  public record SourceStatus(String name, String status, String state) {}
+  /** A watched source: its engine status, its state (active, waiting, inactive) and its last finding (or null). */
+  public record SourceStatus(String name, String status, String state, SourceLine last) {}
+
+  /** An Ingester's Ready condition; {@code state} is the badge (active, inactive, waiting). */
+  public record IngesterRow(String name, String origin, String type, String source, String status, String state,
+      String reason, String message, String since, String ago, String sourceUrl) {}
 
   public record Sources(Frame frame, List<DetailField> replica, List<SourceStatus> watched, List<SourceLine> activity,
-      List<DetailField> other) {}
+      List<DetailField> other, List<IngesterRow> ingesters, String ingestersProblem) {}
 
   public record Report(Frame frame, ConsoleQuery query, String generated, List<Link> bySeverity, List<Row> rows,
       long total, boolean truncated, List<Link> filters, String listUrl) {}
