@@ -48,10 +48,10 @@ final class Login {
 
   void mount(Router router) {
     router.get("/login").handler(this::form);
-    router.post("/login").handler(this::sameOrigin)
-        .handler(BodyHandler.create(false).setBodyLimit(BODY_LIMIT).setHandleFileUploads(false))
-        .handler(this::signIn);
-    router.post("/logout").handler(this::sameOrigin).handler(this::signOut);
+    // The Origin check comes first (nothing is read from another origin), then the body (at most BODY_LIMIT).
+    BodyHandler body = BodyHandler.create(false).setBodyLimit(BODY_LIMIT).setHandleFileUploads(false);
+    router.post("/login").handler(ctx -> sameOrigin(ctx, body)).handler(this::signIn);
+    router.post("/logout").handler(ctx -> sameOrigin(ctx, null)).handler(this::signOut);
   }
 
   private void form(RoutingContext ctx) {
@@ -65,7 +65,7 @@ final class Login {
   }
 
   /** CSRF: a POST must come from a page of this server (its Origin is this server's scheme, host and port). */
-  private void sameOrigin(RoutingContext ctx) {
+  private void sameOrigin(RoutingContext ctx, BodyHandler body) {
     HttpServerRequest req = ctx.request();
     String origin = req.getHeader("Origin");
     if (!isOwnOrigin(origin, req.isSSL(), req.authority())) {
@@ -74,7 +74,11 @@ final class Login {
           + (origin == null ? "none" : shorten(origin)) + ") is not this server's");
       return;
     }
-    ctx.next();
+    if (body != null) {
+      body.handle(ctx); // reads the body, then on to the next handler
+    } else {
+      ctx.next();
+    }
   }
 
   static boolean isOwnOrigin(String origin, boolean tls, HostAndPort authority) {
