@@ -376,7 +376,8 @@ public final class ZenWatcher {
     if (ingestersDirectory != null) {
       IngestersDirectory dir = ingestersDirectory;
       var files = new io.kubezen.watcher.http.console.FileIngesterConditions(clock, dir::active, dir::problems,
-          key -> routes.routeOf(key).map(IngesterRegistry.Route::path));
+          key -> routes.routeOf(key).map(r -> new io.kubezen.watcher.http.console.FileIngesterConditions.Served(r.path(),
+              r.normalizer().source())));
       vertx.setPeriodic(Math.max(1000, settings.ingesters().dirPoll().toMillis()),
           id -> vertx.executeBlocking(files::conditions, false)); // keeps "since" close to the changes
       all.add(files);

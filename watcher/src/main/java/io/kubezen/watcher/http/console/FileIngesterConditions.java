@@ -24,20 +24,23 @@ public final class FileIngesterConditions implements IngesterConditions {
   private final Clock clock;
   private final Supplier<Set<String>> served;
   private final Supplier<Map<String, List<String>>> problems;
-  private final Function<String, Optional<String>> pathOf;
+  private final Function<String, Optional<Served>> routeOf;
+
+  /** What the console needs of a served Ingester's route: its webhook path and its source name. */
+  public record Served(String path, String source) {}
   private final Map<String, Map.Entry<String, Instant>> seen = new HashMap<>();
 
   /**
    * @param served the keys of the Ingesters served now
    * @param problems the keys of the skipped ones, with their problems
-   * @param pathOf an Ingester's webhook path, if it has a route
+   * @param routeOf an Ingester's route (webhook path and source), if it has one
    */
   public FileIngesterConditions(Clock clock, Supplier<Set<String>> served,
-      Supplier<Map<String, List<String>>> problems, Function<String, Optional<String>> pathOf) {
+      Supplier<Map<String, List<String>>> problems, Function<String, Optional<Served>> routeOf) {
     this.clock = clock;
     this.served = served;
     this.problems = problems;
-    this.pathOf = pathOf;
+    this.routeOf = routeOf;
   }
 
   @Override
@@ -47,8 +50,9 @@ public final class FileIngesterConditions implements IngesterConditions {
     Map<String, List<String>> bad = problems.get();
     List<Condition> out = new ArrayList<>();
     for (String key : ok) {
-      String path = pathOf.apply(key).map(p -> "serving /ingest/" + p).orElse("serving its webhook");
-      out.add(new Condition(key, "file", "webhook", null, "True", "Valid", path, since(key, "True", now)));
+      Optional<Served> route = routeOf.apply(key);
+      out.add(new Condition(key, "file", "webhook", route.map(Served::source).orElse(null), "True", "Valid",
+          route.map(r -> "serving /ingest/" + r.path()).orElse("serving its webhook"), since(key, "True", now)));
     }
     for (String key : new TreeSet<>(bad.keySet())) {
       if (!ok.contains(key)) {
