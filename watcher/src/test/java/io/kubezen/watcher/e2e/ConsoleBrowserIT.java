@@ -348,6 +348,64 @@ class ConsoleBrowserIT {
     assertThat(css.headers().firstValue("X-Content-Type-Options")).hasValue("nosniff");
   }
 
+  @Test
+  @Order(11)
+  void signInWithTheReadTokenBrowseReloadAndSignOut() throws Exception {
+    String token = "browser-read-token-" + System.nanoTime();
+    Path authDir = Files.createTempDirectory("zw-console-auth");
+    JarRunner.Running guarded = jar.start(authDir, Map.of("READ_AUTH", "token", "READ_AUTH_TOKEN", token,
+        "LOG_FORMAT", "text"));
+    try {
+      jar.awaitReady(guarded);
+      // localhost, not 127.0.0.1: its cookies are not those of the other jar (cookies ignore ports).
+      String site = "http://localhost:" + guarded.port();
+      HttpResponse<String> posted = jar.http.send(HttpRequest.newBuilder(URI.create(site + "/ingest/falco"))
+          .header("Content-Type", "application/json").POST(HttpRequest.BodyPublishers.ofString(
+              falcoAlert("Signed-in finding", "Critical", Instant.now()))).build(), HttpResponse.BodyHandlers.ofString());
+      assertThat(posted.statusCode()).isEqualTo(200);
+
+      driver.get(site + "/findings?severity=critical");
+      wait(d -> d.getCurrentUrl().startsWith(site + "/login?next="));
+      assertThat(driver.findElement(By.tagName("h1")).getText()).isEqualTo("Sign in");
+      assertThat(new AxeBuilder().analyze(driver).getViolations()).filteredOn(
+          v -> "serious".equals(v.getImpact()) || "critical".equals(v.getImpact())).isEmpty();
+      // A wrong token: the form again, with the error.
+      driver.findElement(By.id("token")).sendKeys("not-the-token");
+      driver.findElement(By.id("sign-in")).click();
+      assertThat(wait(d -> d.findElement(By.id("login-error"))).getText()).contains("not the read token");
+      assertThat(driver.manage().getCookieNamed("zw_read")).isNull();
+      // The right one: back where the browser wanted to go, filter kept.
+      driver.findElement(By.id("token")).sendKeys(token + org.openqa.selenium.Keys.ENTER);
+      wait(d -> d.getCurrentUrl().equals(site + "/findings?severity=critical"));
+      wait(d -> rows().size() == 1);
+      assertThat(driver.findElement(By.tagName("main")).getText()).contains("Signed-in finding");
+      org.openqa.selenium.Cookie c = driver.manage().getCookieNamed("zw_read");
+      assertThat(c.isHttpOnly()).isTrue();
+      assertThat(c.getSameSite()).isEqualTo("Strict");
+      assertThat(c.getValue()).doesNotContain(token);
+      assertThat(((JavascriptExecutor) driver).executeScript("return document.cookie")).isEqualTo("");
+      // Reload and browse (boosted links) keep the session.
+      driver.navigate().refresh();
+      wait(d -> rows().size() == 1);
+      driver.findElement(By.linkText("Sources")).click();
+      wait(d -> d.getCurrentUrl().equals(site + "/sources"));
+      assertThat(wait(d -> d.findElement(By.tagName("h1"))).getText()).isEqualTo("Sources and Ingesters");
+      driver.findElement(By.linkText("Overview")).click();
+      wait(d -> d.findElement(By.id("open-total")).getText().equals("1"));
+      // Sign out: back at the sign-in page; the console is closed again.
+      driver.findElement(By.id("sign-out")).click();
+      wait(d -> d.getCurrentUrl().startsWith(site + "/login"));
+      assertThat(driver.manage().getCookieNamed("zw_read")).isNull();
+      driver.get(site + "/sources");
+      wait(d -> d.getCurrentUrl().startsWith(site + "/login?next=%2Fsources"));
+    } finally {
+      guarded.process().destroy();
+      if (!guarded.process().waitFor(20, TimeUnit.SECONDS)) {
+        JarRunner.kill(guarded);
+      }
+    }
+  }
+
   // ---------------------------------------------------------------- helpers
 
   List<WebElement> rows() {

@@ -87,7 +87,7 @@ class ConsoleTest {
       assertThat(r.body()).as(path).doesNotContain("<script>alert").doesNotContain("<img src=x");
       assertThat(r.headers().firstValue("Content-Security-Policy")).as(path).hasValue(Console.CSP);
       assertThat(r.headers().firstValue("X-Content-Type-Options")).hasValue("nosniff");
-      assertThat(r.headers().firstValue("Referrer-Policy")).hasValue("no-referrer");
+      assertThat(r.headers().firstValue("Referrer-Policy")).hasValue("same-origin");
       assertThat(r.body()).as("no inline script or style").doesNotContainPattern("<script>|<style|style=\"");
     }
     String detail = get("/findings/shop/falco-1").body();
