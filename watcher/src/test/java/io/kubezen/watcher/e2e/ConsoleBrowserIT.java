@@ -406,6 +406,74 @@ class ConsoleBrowserIT {
     }
   }
 
+  @Test
+  @Order(12)
+  void keyboardOnlyPhoneWidthDarkThemeAndPrint() {
+    ChromeDriver chrome = (ChromeDriver) driver;
+    JavascriptExecutor js = (JavascriptExecutor) driver;
+    // Keyboard only: skip link, into the main content, the search field, Enter applies it.
+    driver.get(base + "/findings");
+    driver.findElement(By.tagName("body")).sendKeys(org.openqa.selenium.Keys.TAB);
+    driver.switchTo().activeElement().sendKeys(org.openqa.selenium.Keys.ENTER);
+    wait(d -> "main".equals(d.switchTo().activeElement().getAttribute("id")));
+    driver.switchTo().activeElement().sendKeys(org.openqa.selenium.Keys.TAB);
+    WebElement search = driver.switchTo().activeElement();
+    assertThat(search.getAttribute("id")).isEqualTo("f-q");
+    search.sendKeys("nginx" + org.openqa.selenium.Keys.ENTER);
+    wait(d -> d.getCurrentUrl().contains("q=nginx"));
+    // Focus is visible: the focused link gets an outline.
+    driver.findElement(By.tagName("body")).sendKeys(org.openqa.selenium.Keys.TAB);
+    assertThat(driver.switchTo().activeElement().getCssValue("outline-style")).isEqualTo("solid");
+
+    // The dark theme: no serious contrast (or other) violation either.
+    driver.get(base + "/");
+    js.executeScript("localStorage.setItem('zw-theme', 'dark')");
+    List<String> problems = new ArrayList<>();
+    for (String path : List.of("/", "/findings?state=all", "/sources", "/report")) {
+      driver.get(base + path);
+      wait(d -> "dark".equals(d.findElement(By.tagName("html")).getAttribute("data-theme")));
+      for (Rule v : new AxeBuilder().analyze(driver).getViolations()) {
+        if ("serious".equals(v.getImpact()) || "critical".equals(v.getImpact())) {
+          problems.add("dark " + path + ": " + v.getId() + " " + v.getHelp() + " " + v.getNodes().size());
+        }
+      }
+    }
+    assertThat(problems).isEmpty();
+
+    // Print (the report, from the dark theme): black on white, no header or filters, the date shown.
+    driver.get(base + "/report?state=all");
+    chrome.executeCdpCommand("Emulation.setEmulatedMedia", Map.of("media", "print"));
+    try {
+      assertThat(driver.findElement(By.tagName("body")).getCssValue("color")).isIn("rgba(0, 0, 0, 1)", "rgb(0, 0, 0)");
+      assertThat(driver.findElement(By.tagName("body")).getCssValue("background-color"))
+          .isIn("rgba(255, 255, 255, 1)", "rgb(255, 255, 255)");
+      assertThat(driver.findElement(By.cssSelector("header.top")).isDisplayed()).isFalse();
+      assertThat(driver.findElement(By.cssSelector("p.asof")).isDisplayed()).isTrue();
+      assertThat(driver.findElements(By.cssSelector("table.findings tbody tr"))).isNotEmpty();
+    } finally {
+      chrome.executeCdpCommand("Emulation.setEmulatedMedia", Map.of("media", ""));
+      js.executeScript("localStorage.setItem('zw-theme', 'light')");
+    }
+
+    // A phone's width: nothing wider than the screen (wide tables scroll inside their box).
+    chrome.executeCdpCommand("Emulation.setDeviceMetricsOverride", Map.of("width", 390, "height", 844,
+        "deviceScaleFactor", 2, "mobile", true));
+    try {
+      driver.get(base + "/findings");
+      String detail = rows().get(0).findElement(By.cssSelector("td.title a")).getAttribute("href");
+      for (String path : List.of("/", "/findings", "/findings?state=all&sort=severity", "/sources",
+          "/resource?namespace=shop", "/report", detail.substring(base.length()))) {
+        driver.get(base + path);
+        wait(d -> d.findElement(By.id("live")));
+        Object overflow = js.executeScript(
+            "return document.documentElement.scrollWidth - document.documentElement.clientWidth");
+        assertThat(((Number) overflow).longValue()).as("horizontal overflow of %s at 390 px", path).isLessThanOrEqualTo(0);
+      }
+    } finally {
+      chrome.executeCdpCommand("Emulation.clearDeviceMetricsOverride", Map.of());
+    }
+  }
+
   // ---------------------------------------------------------------- helpers
 
   List<WebElement> rows() {

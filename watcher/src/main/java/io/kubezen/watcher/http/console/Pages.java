@@ -205,7 +205,8 @@ final class Pages {
     for (SourceActivity a : store.sourceActivity(FindingFilter.NONE)) {
       boolean quiet = a.lastSeen().isBefore(now.minus(QUIET_AFTER));
       out.add(new SourceLine(a.source(), SHOWN.format(a.lastSeen()), ago(a.lastSeen(), now), a.open(), a.total(),
-          quiet, ConsoleQuery.EMPTY.with("source", a.source()).with("state", "all").findingsUrl()));
+          quiet, ConsoleQuery.EMPTY.with("source", a.source()).with("state", "all").findingsUrl(),
+          ConsoleQuery.EMPTY.with("source", a.source()).findingsUrl()));
     }
     return out;
   }
@@ -283,7 +284,9 @@ final class Pages {
     }
     String description = "New versus resolved findings over the last " + r + ": " + opened + " new, " + resolved
         + " resolved, per " + (width.toHours() >= 24 ? width.toDays() + " day" : width.toHours() + " h") + ".";
-    return new Chart(r, ranges, CHART_W, CHART_H, bars, ticks, xLabels, opened, resolved, description);
+    return new Chart(r, ranges, CHART_W, CHART_H, bars, ticks, xLabels, opened, resolved, description,
+        ConsoleQuery.EMPTY.with("state", "all").with("firstFrom", from.toString()).with("firstTo", to.toString())
+            .findingsUrl(), ConsoleQuery.EMPTY.with("state", "resolved").findingsUrl());
   }
 
   static long niceMax(long max) {

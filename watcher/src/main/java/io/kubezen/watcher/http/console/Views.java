@@ -33,10 +33,10 @@ public final class Views {
 
   /** A new-versus-resolved bar chart, drawn as SVG by the template. */
   public record Chart(String range, List<Link> ranges, int width, int height, List<Bar> bars, List<Tick> ticks,
-      List<XLabel> xLabels, long opened, long resolved, String description) {}
+      List<XLabel> xLabels, long opened, long resolved, String description, String openedUrl, String resolvedUrl) {}
 
   public record SourceLine(String source, String lastSeen, String ago, long open, long total, boolean quiet,
-      String url) {}
+      String url, String openUrl) {}
 
   public record Overview(Frame frame, List<String> severities, List<MatrixRow> matrix, List<Cell> severityTotals,
       Cell openTotal, List<Link> categories, List<Ranked> namespaces, List<Ranked> resources, Chart chart,
