@@ -42,8 +42,13 @@ import org.slf4j.LoggerFactory;
  *       every matching finding;
  *   <li>{@code /console/stamp}: the store's state tag for the live check (ETag, 304 when unchanged);
  *   <li>{@code /assets/<file>}: the stylesheet, the script and htmx, cached for a year (the pages
- *       link them with a version).
+ *       link them with a version);
+ *   <li>with {@code READ_AUTH=token} ({@link #mountLogin}): {@code GET/POST /login} and
+ *       {@code POST /logout}, the browser's way in ({@link Login}).
  * </ul>
+ *
+ * The sources page shows the Ingesters' Ready condition through {@link IngesterConditions}
+ * ({@link #withIngesters}).
  *
  * Every answer carries the security headers ({@link #SECURITY_HEADERS}); every finding field is
  * escaped by the templates (jte's Html content type).
