@@ -36,7 +36,12 @@
     if (busy || !live || live.getAttribute('data-live') !== 'on' || document.hidden) { return; }
     busy = true;
     fetch('/console/stamp', { headers: { 'Accept': 'application/json' }, cache: 'no-cache', credentials: 'same-origin' })
-      .then(function (r) { return r.ok ? r.json() : null; })
+      .then(function (r) {
+        // READ_AUTH=token and the session ended (signed out elsewhere, expired): reload, which
+        // leads to the sign-in page and back here.
+        if (r.status === 401) { location.reload(); return null; }
+        return r.ok ? r.json() : null;
+      })
       .then(function (s) {
         var now = document.getElementById('live');
         if (s && now && s.tag !== now.getAttribute('data-tag') && window.htmx) {

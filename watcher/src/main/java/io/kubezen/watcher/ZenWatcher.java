@@ -8,6 +8,9 @@ import io.kubezen.watcher.http.ObservationsApi;
 import io.kubezen.watcher.http.WebServer;
 import io.kubezen.watcher.http.WebhookGuard;
 import io.kubezen.watcher.http.console.Console;
+import io.kubezen.watcher.http.console.FileIngesterConditions;
+import io.kubezen.watcher.http.console.IngesterConditions;
+import io.kubezen.watcher.http.console.KubeIngesterConditions;
 import io.kubezen.watcher.kube.ApiRequestMetrics;
 import io.kubezen.watcher.kube.leader.ElectionConfig;
 import io.kubezen.watcher.kube.leader.LeaseElector;
@@ -32,7 +35,9 @@ import io.vertx.core.Vertx;
 import io.vertx.core.VertxOptions;
 import java.time.Clock;
 import java.time.Duration;
+import java.util.ArrayList;
 import java.util.LinkedHashMap;
+import java.util.List;
 import java.util.Locale;
 import java.util.Map;
 import java.util.Set;
@@ -137,7 +142,8 @@ public final class ZenWatcher {
     ingest = new IngestHandler(sources, pipeline, guard, metrics, settings, clock, accepting::get, ingesterRoutes);
     String storeName = settings.store().name().toLowerCase(Locale.ROOT);
     web = new WebServer(vertx, ingest, new ObservationsApi(store), store, metrics, storeName, this::readyDetails,
-        new Console(store, clock, this::readyDetails, storeName))
+        new Console(store, clock, this::readyDetails, storeName)
+            .withIngesters(ingesterConditions(ingesterRoutes, settings.ingesters().namespace().orElse(null))))
         .withGuards(settings.guards());
     boolean reader = settings.mode() == Settings.Mode.READER;
     web.setReader(reader);
@@ -254,6 +260,23 @@ public final class ZenWatcher {
 
   private String identity() {
     return settings.leaderElection().identity();
+  }
+
+  /** What the console's sources page reads of the Ingesters (their Ready condition), through small adapters. */
+  private IngesterConditions ingesterConditions(IngesterRegistry routes, String ingesterNamespace) {
+    List<IngesterConditions> all = new ArrayList<>();
+    if (client != null) {
+      all.add(new KubeIngesterConditions(client, ingesterNamespace, clock));
+    }
+    if (ingestersDirectory != null) {
+      IngestersDirectory dir = ingestersDirectory;
+      var files = new FileIngesterConditions(clock, dir::active, dir::problems,
+          key -> routes.routeOf(key).map(r -> new FileIngesterConditions.Served(r.path(), r.normalizer().source())));
+      vertx.setPeriodic(Math.max(1000, settings.ingesters().dirPoll().toMillis()),
+          id -> vertx.executeBlocking(files::conditions, false)); // keeps "since" close to the changes
+      all.add(files);
+    }
+    return IngesterConditions.of(all);
   }
 
   private Map<String, Object> readyDetails() {

@@ -181,7 +181,9 @@ public final class SettingCatalog {
   public static final Setting<ReadAuth> READ_AUTH = Setting.choice("READ_AUTH", GENERAL, ReadAuth.class,
       ReadAuth.NONE, "Who may read. `token`: every GET route except `/health`, `/ready` and `/metrics` (the read "
           + "API `/api/v1/...` and the web console under `/`, including routes added later) needs "
-          + "`Authorization: Bearer <READ_AUTH_TOKEN>`, else 401. `none`: reads are open to whoever "
+          + "`Authorization: Bearer <READ_AUTH_TOKEN>`, else 401; a browser signs in once at `/login` with "
+          + "the token and then carries a signed session cookie (see "
+          + "[console.md](console.md#signing-in-read_authtoken)). `none`: reads are open to whoever "
           + "reaches the port. The chart's default is `none` too (a ClusterIP Service); set "
           + "`readAuth.mode=token` in any cluster where the port is reachable by workloads that may not "
           + "read findings (see [installation.md](installation.md)).");

@@ -76,7 +76,8 @@ public final class WebServer {
     Router router = Router.router(vertx);
     // One guard for reads: everything but the webhooks, /health and /ready (and /metrics unless
     // METRICS_AUTH=token), so routes added later (the console) are covered without more code.
-    ReadGuard readGuard = ReadGuard.of(guards());
+    ReadSessions sessions = sessions();
+    ReadGuard readGuard = ReadGuard.of(guards(), sessions);
     router.route().handler(readGuard::handle);
     if (reader) {
       router.route("/ingest/:source").handler(ctx -> HttpError.send(ctx, 404, "not_found",
@@ -109,8 +110,26 @@ public final class WebServer {
     router.get("/api/v1/observations").handler(api::list);
     router.get("/api/v1/observations/:namespace/:name").handler(api::get);
     if (console != null) {
+      ReadSessions sessions = sessions();
+      if (sessions != null) {
+        console.mountLogin(router, sessions); // READ_AUTH=token: a browser signs in with the token
+      }
       console.mount(router);
     }
+  }
+
+  private ReadSessions sessions;
+
+  /** The browser sessions of READ_AUTH=token (one for all event loops), or null when reads are open. */
+  private synchronized ReadSessions sessions() {
+    io.kubezen.watcher.config.Settings.Guards g = guards();
+    if (g.readAuth() != io.kubezen.watcher.config.Settings.ReadAuth.TOKEN || g.readAuthToken().isEmpty()) {
+      return null;
+    }
+    if (sessions == null) {
+      sessions = new ReadSessions(g.readAuthToken().get(), java.time.Clock.systemUTC());
+    }
+    return sessions;
   }
 
   private void onError(RoutingContext ctx, int status) {

@@ -348,6 +348,132 @@ class ConsoleBrowserIT {
     assertThat(css.headers().firstValue("X-Content-Type-Options")).hasValue("nosniff");
   }
 
+  @Test
+  @Order(11)
+  void signInWithTheReadTokenBrowseReloadAndSignOut() throws Exception {
+    String token = "browser-read-token-" + System.nanoTime();
+    Path authDir = Files.createTempDirectory("zw-console-auth");
+    JarRunner.Running guarded = jar.start(authDir, Map.of("READ_AUTH", "token", "READ_AUTH_TOKEN", token,
+        "LOG_FORMAT", "text"));
+    try {
+      jar.awaitReady(guarded);
+      // localhost, not 127.0.0.1: its cookies are not those of the other jar (cookies ignore ports).
+      String site = "http://localhost:" + guarded.port();
+      HttpResponse<String> posted = jar.http.send(HttpRequest.newBuilder(URI.create(site + "/ingest/falco"))
+          .header("Content-Type", "application/json").POST(HttpRequest.BodyPublishers.ofString(
+              falcoAlert("Signed-in finding", "Critical", Instant.now()))).build(), HttpResponse.BodyHandlers.ofString());
+      assertThat(posted.statusCode()).isEqualTo(200);
+
+      driver.get(site + "/findings?severity=critical");
+      wait(d -> d.getCurrentUrl().startsWith(site + "/login?next="));
+      assertThat(driver.findElement(By.tagName("h1")).getText()).isEqualTo("Sign in");
+      assertThat(new AxeBuilder().analyze(driver).getViolations()).filteredOn(
+          v -> "serious".equals(v.getImpact()) || "critical".equals(v.getImpact())).isEmpty();
+      // A wrong token: the form again, with the error.
+      driver.findElement(By.id("token")).sendKeys("not-the-token");
+      driver.findElement(By.id("sign-in")).click();
+      assertThat(wait(d -> d.findElement(By.id("login-error"))).getText()).contains("not the read token");
+      assertThat(driver.manage().getCookieNamed("zw_read")).isNull();
+      // The right one: back where the browser wanted to go, filter kept.
+      driver.findElement(By.id("token")).sendKeys(token + org.openqa.selenium.Keys.ENTER);
+      wait(d -> d.getCurrentUrl().equals(site + "/findings?severity=critical"));
+      wait(d -> rows().size() == 1);
+      assertThat(driver.findElement(By.tagName("main")).getText()).contains("Signed-in finding");
+      org.openqa.selenium.Cookie c = driver.manage().getCookieNamed("zw_read");
+      assertThat(c.isHttpOnly()).isTrue();
+      assertThat(c.getSameSite()).isEqualTo("Strict");
+      assertThat(c.getValue()).doesNotContain(token);
+      assertThat(((JavascriptExecutor) driver).executeScript("return document.cookie")).isEqualTo("");
+      // Reload and browse (boosted links) keep the session.
+      driver.navigate().refresh();
+      wait(d -> rows().size() == 1);
+      driver.findElement(By.linkText("Sources")).click();
+      wait(d -> d.getCurrentUrl().equals(site + "/sources"));
+      assertThat(wait(d -> d.findElement(By.tagName("h1"))).getText()).isEqualTo("Sources and Ingesters");
+      driver.findElement(By.linkText("Overview")).click();
+      wait(d -> d.findElement(By.id("open-total")).getText().equals("1"));
+      // Sign out: back at the sign-in page; the console is closed again.
+      driver.findElement(By.id("sign-out")).click();
+      wait(d -> d.getCurrentUrl().startsWith(site + "/login"));
+      assertThat(driver.manage().getCookieNamed("zw_read")).isNull();
+      driver.get(site + "/sources");
+      wait(d -> d.getCurrentUrl().startsWith(site + "/login?next=%2Fsources"));
+    } finally {
+      guarded.process().destroy();
+      if (!guarded.process().waitFor(20, TimeUnit.SECONDS)) {
+        JarRunner.kill(guarded);
+      }
+    }
+  }
+
+  @Test
+  @Order(12)
+  void keyboardOnlyPhoneWidthDarkThemeAndPrint() {
+    ChromeDriver chrome = (ChromeDriver) driver;
+    JavascriptExecutor js = (JavascriptExecutor) driver;
+    // Keyboard only: skip link, into the main content, the search field, Enter applies it.
+    driver.get(base + "/findings");
+    driver.findElement(By.tagName("body")).sendKeys(org.openqa.selenium.Keys.TAB);
+    driver.switchTo().activeElement().sendKeys(org.openqa.selenium.Keys.ENTER);
+    wait(d -> "main".equals(d.switchTo().activeElement().getAttribute("id")));
+    driver.switchTo().activeElement().sendKeys(org.openqa.selenium.Keys.TAB);
+    WebElement search = driver.switchTo().activeElement();
+    assertThat(search.getAttribute("id")).isEqualTo("f-q");
+    search.sendKeys("nginx" + org.openqa.selenium.Keys.ENTER);
+    wait(d -> d.getCurrentUrl().contains("q=nginx"));
+    // Focus is visible: the focused link gets an outline.
+    driver.findElement(By.tagName("body")).sendKeys(org.openqa.selenium.Keys.TAB);
+    assertThat(driver.switchTo().activeElement().getCssValue("outline-style")).isEqualTo("solid");
+
+    // The dark theme: no serious contrast (or other) violation either.
+    driver.get(base + "/");
+    js.executeScript("localStorage.setItem('zw-theme', 'dark')");
+    List<String> problems = new ArrayList<>();
+    for (String path : List.of("/", "/findings?state=all", "/sources", "/report")) {
+      driver.get(base + path);
+      wait(d -> "dark".equals(d.findElement(By.tagName("html")).getAttribute("data-theme")));
+      for (Rule v : new AxeBuilder().analyze(driver).getViolations()) {
+        if ("serious".equals(v.getImpact()) || "critical".equals(v.getImpact())) {
+          problems.add("dark " + path + ": " + v.getId() + " " + v.getHelp() + " " + v.getNodes().size());
+        }
+      }
+    }
+    assertThat(problems).isEmpty();
+
+    // Print (the report, from the dark theme): black on white, no header or filters, the date shown.
+    driver.get(base + "/report?state=all");
+    chrome.executeCdpCommand("Emulation.setEmulatedMedia", Map.of("media", "print"));
+    try {
+      assertThat(driver.findElement(By.tagName("body")).getCssValue("color")).isIn("rgba(0, 0, 0, 1)", "rgb(0, 0, 0)");
+      assertThat(driver.findElement(By.tagName("body")).getCssValue("background-color"))
+          .isIn("rgba(255, 255, 255, 1)", "rgb(255, 255, 255)");
+      assertThat(driver.findElement(By.cssSelector("header.top")).isDisplayed()).isFalse();
+      assertThat(driver.findElement(By.cssSelector("p.asof")).isDisplayed()).isTrue();
+      assertThat(driver.findElements(By.cssSelector("table.findings tbody tr"))).isNotEmpty();
+    } finally {
+      chrome.executeCdpCommand("Emulation.setEmulatedMedia", Map.of("media", ""));
+      js.executeScript("localStorage.setItem('zw-theme', 'light')");
+    }
+
+    // A phone's width: nothing wider than the screen (wide tables scroll inside their box).
+    chrome.executeCdpCommand("Emulation.setDeviceMetricsOverride", Map.of("width", 390, "height", 844,
+        "deviceScaleFactor", 2, "mobile", true));
+    try {
+      driver.get(base + "/findings");
+      String detail = rows().get(0).findElement(By.cssSelector("td.title a")).getAttribute("href");
+      for (String path : List.of("/", "/findings", "/findings?state=all&sort=severity", "/sources",
+          "/resource?namespace=shop", "/report", detail.substring(base.length()))) {
+        driver.get(base + path);
+        wait(d -> d.findElement(By.id("live")));
+        Object overflow = js.executeScript(
+            "return document.documentElement.scrollWidth - document.documentElement.clientWidth");
+        assertThat(((Number) overflow).longValue()).as("horizontal overflow of %s at 390 px", path).isLessThanOrEqualTo(0);
+      }
+    } finally {
+      chrome.executeCdpCommand("Emulation.clearDeviceMetricsOverride", Map.of());
+    }
+  }
+
   // ---------------------------------------------------------------- helpers
 
   List<WebElement> rows() {

@@ -42,8 +42,13 @@ import org.slf4j.LoggerFactory;
  *       every matching finding;
  *   <li>{@code /console/stamp}: the store's state tag for the live check (ETag, 304 when unchanged);
  *   <li>{@code /assets/<file>}: the stylesheet, the script and htmx, cached for a year (the pages
- *       link them with a version).
+ *       link them with a version);
+ *   <li>with {@code READ_AUTH=token} ({@link #mountLogin}): {@code GET/POST /login} and
+ *       {@code POST /logout}, the browser's way in ({@link Login}).
  * </ul>
+ *
+ * The sources page shows the Ingesters' Ready condition through {@link IngesterConditions}
+ * ({@link #withIngesters}).
  *
  * Every answer carries the security headers ({@link #SECURITY_HEADERS}); every finding field is
  * escaped by the templates (jte's Html content type).
@@ -57,7 +62,9 @@ public final class Console {
       "Content-Security-Policy", CSP,
       "X-Content-Type-Options", "nosniff",
       "X-Frame-Options", "DENY",
-      "Referrer-Policy", "no-referrer",
+      // same-origin, not no-referrer: with no-referrer a browser sends "Origin: null" on a POST, and the
+      // sign-in form's CSRF check needs the real Origin; nothing goes to other sites either way.
+      "Referrer-Policy", "same-origin",
       "Cross-Origin-Opener-Policy", "same-origin");
   static final String HTMX = "META-INF/resources/webjars/htmx.org/" + webjarVersion() + "/dist/htmx.min.js";
   /** Rows per store read while exporting. */
@@ -80,6 +87,12 @@ public final class Console {
     assets.put("htmx.min.js", new Asset(resource(HTMX), "text/javascript; charset=utf-8"));
     this.assetVersion = version(assets);
     this.pages = new Pages(store, clock, assetVersion, readyDetails, storeName);
+  }
+
+  /** The Ingesters whose Ready condition the sources page shows (none by default). */
+  public Console withIngesters(IngesterConditions conditions) {
+    pages.ingesters = conditions == null ? IngesterConditions.NONE : conditions;
+    return this;
   }
 
   /** Adds the console's routes to {@code router}: one place for an access guard to wrap. */
@@ -114,6 +127,15 @@ public final class Console {
     router.get("/export/findings.csv").handler(ctx -> export(ctx, Export.CSV));
     router.get("/export/findings.json").handler(ctx -> export(ctx, Export.JSON));
     router.get("/console/stamp").handler(this::stamp);
+  }
+
+  /**
+   * READ_AUTH=token: the sign-in routes ({@code GET/POST /login}, {@code POST /logout}, see
+   * {@link Login}) and a sign-out button on every page. Before {@link #mount}.
+   */
+  public void mountLogin(Router router, io.kubezen.watcher.http.ReadSessions sessions) {
+    pages.signOut = true;
+    new Login(sessions, assetVersion, m -> html("login.jte", m)).mount(router);
   }
 
   /** Puts the security headers on a response. */

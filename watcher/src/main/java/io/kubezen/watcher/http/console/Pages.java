@@ -63,6 +63,8 @@ final class Pages {
   private final String assetVersion;
   private final Supplier<Map<String, Object>> readyDetails;
   private final String storeName;
+  /** READ_AUTH=token: pages show a sign-out button. */
+  volatile boolean signOut;
 
   Pages(ObservationStore store, Clock clock, String assetVersion, Supplier<Map<String, Object>> readyDetails,
       String storeName) {
@@ -107,7 +109,7 @@ final class Pages {
 
   Frame frame(String title, String active, boolean live, StoreSummary s) {
     return new Frame(title, active, SHOWN.format(clock.instant()), s.tag(), assetVersion, live,
-        facet(GroupField.CLUSTER));
+        facet(GroupField.CLUSTER), signOut);
   }
 
   // ---------------------------------------------------------------- overview
@@ -203,7 +205,8 @@ final class Pages {
     for (SourceActivity a : store.sourceActivity(FindingFilter.NONE)) {
       boolean quiet = a.lastSeen().isBefore(now.minus(QUIET_AFTER));
       out.add(new SourceLine(a.source(), SHOWN.format(a.lastSeen()), ago(a.lastSeen(), now), a.open(), a.total(),
-          quiet, ConsoleQuery.EMPTY.with("source", a.source()).with("state", "all").findingsUrl()));
+          quiet, ConsoleQuery.EMPTY.with("source", a.source()).with("state", "all").findingsUrl(),
+          ConsoleQuery.EMPTY.with("source", a.source()).findingsUrl()));
     }
     return out;
   }
@@ -281,7 +284,9 @@ final class Pages {
     }
     String description = "New versus resolved findings over the last " + r + ": " + opened + " new, " + resolved
         + " resolved, per " + (width.toHours() >= 24 ? width.toDays() + " day" : width.toHours() + " h") + ".";
-    return new Chart(r, ranges, CHART_W, CHART_H, bars, ticks, xLabels, opened, resolved, description);
+    return new Chart(r, ranges, CHART_W, CHART_H, bars, ticks, xLabels, opened, resolved, description,
+        ConsoleQuery.EMPTY.with("state", "all").with("firstFrom", from.toString()).with("firstTo", to.toString())
+            .findingsUrl(), ConsoleQuery.EMPTY.with("state", "resolved").findingsUrl());
   }
 
   static long niceMax(long max) {
@@ -552,19 +557,51 @@ final class Pages {
 
   // ---------------------------------------------------------------- sources
 
-  @SuppressWarnings("unchecked")
+  /** The Ingesters' Ready conditions for the sources page. */
+  volatile IngesterConditions ingesters = IngesterConditions.NONE;
+
   Views.Sources sources() {
+    Instant now = clock.instant();
     Map<String, Object> ready = readyDetails.get();
     List<DetailField> replica = new ArrayList<>();
     replica.add(new DetailField("Store", storeName, null, false));
     replica.add(new DetailField("Store reachable", store.isReachable() ? "yes" : "no", null, false));
+    List<SourceLine> activity = sourceLines(now);
+    Map<String, SourceLine> lastBySource = new java.util.HashMap<>();
+    activity.forEach(l -> lastBySource.put(l.source(), l));
+    List<IngesterConditions.Condition> conditions = List.of();
+    String problem = null;
+    try {
+      conditions = ingesters.conditions();
+    } catch (RuntimeException e) {
+      problem = "the Ingesters could not be read: " + e.getMessage();
+    }
+    Map<String, String> ingesterSources = new java.util.HashMap<>();
+    List<Views.IngesterRow> ingesterRows = new ArrayList<>();
+    for (IngesterConditions.Condition c : conditions) {
+      if (c.source() != null) {
+        ingesterSources.put("ingester:" + c.name(), c.source());
+      }
+      String state = switch (c.status()) {
+        case "True" -> "active";
+        case "False" -> "inactive";
+        default -> "waiting";
+      };
+      ingesterRows.add(new Views.IngesterRow(c.name(), c.origin(), c.type(), c.source(), c.status(), state,
+          c.reason(), c.message(), c.since() == null ? "" : SHOWN.format(c.since()),
+          c.since() == null ? "" : ago(c.since(), now), c.source() == null ? null
+              : ConsoleQuery.EMPTY.with("source", c.source()).with("state", "all").findingsUrl()));
+    }
     List<Views.SourceStatus> watched = new ArrayList<>();
     List<DetailField> other = new ArrayList<>();
     for (Map.Entry<String, Object> e : ready.entrySet()) {
       if (e.getKey().equals("sources") && e.getValue() instanceof Map<?, ?> m) {
         for (Map.Entry<?, ?> s : m.entrySet()) {
+          String id = String.valueOf(s.getKey());
           String status = String.valueOf(s.getValue());
-          watched.add(new Views.SourceStatus(String.valueOf(s.getKey()), status, sourceState(status)));
+          // built-in sources are "<source>:<resource>", informer Ingesters "ingester:<namespace>/<name>"
+          String source = ingesterSources.getOrDefault(id, id.indexOf(':') > 0 ? id.substring(0, id.indexOf(':')) : id);
+          watched.add(new Views.SourceStatus(id, status, sourceState(status), lastBySource.get(source)));
         }
       } else if (e.getValue() instanceof String || e.getValue() instanceof Number || e.getValue() instanceof Boolean) {
         replica.add(new DetailField(e.getKey(), String.valueOf(e.getValue()), null, false));
@@ -572,8 +609,8 @@ final class Pages {
         other.add(detailField(e.getKey(), e.getValue()));
       }
     }
-    return new Views.Sources(frame("Sources and Ingesters", "sources", false), replica, watched,
-        sourceLines(clock.instant()), other);
+    return new Views.Sources(frame("Sources and Ingesters", "sources", false), replica, watched, activity, other,
+        ingesterRows, problem);
   }
 
   /** active, waiting or stale, from SourceManager.status strings. */

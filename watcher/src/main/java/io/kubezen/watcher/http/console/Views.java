@@ -11,7 +11,10 @@ public final class Views {
 
   /** What every page's frame needs. {@code tag} is the store state the page shows (live check). */
   public record Frame(String title, String active, String asOf, String tag, String assetVersion, boolean live,
-      List<String> clusters) {}
+      List<String> clusters, boolean signOut) {}
+
+  /** The sign-in page (READ_AUTH=token): {@code next} is a local path, {@code error} null or what went wrong. */
+  public record Login(String assetVersion, String next, String error, long hours) {}
 
   public record Link(String label, long n, String url) {}
 
@@ -30,10 +33,10 @@ public final class Views {
 
   /** A new-versus-resolved bar chart, drawn as SVG by the template. */
   public record Chart(String range, List<Link> ranges, int width, int height, List<Bar> bars, List<Tick> ticks,
-      List<XLabel> xLabels, long opened, long resolved, String description) {}
+      List<XLabel> xLabels, long opened, long resolved, String description, String openedUrl, String resolvedUrl) {}
 
   public record SourceLine(String source, String lastSeen, String ago, long open, long total, boolean quiet,
-      String url) {}
+      String url, String openUrl) {}
 
   public record Overview(Frame frame, List<String> severities, List<MatrixRow> matrix, List<Cell> severityTotals,
       Cell openTotal, List<Link> categories, List<Ranked> namespaces, List<Ranked> resources, Chart chart,
@@ -62,10 +65,15 @@ public final class Views {
   public record Resource(Frame frame, String heading, String kind, String namespace, String name, List<Group> groups,
       long shown, boolean truncated, String listUrl, List<Link> severities) {}
 
-  public record SourceStatus(String name, String status, String state) {}
+  /** A watched source: its engine status, its state (active, waiting, inactive) and its last finding (or null). */
+  public record SourceStatus(String name, String status, String state, SourceLine last) {}
+
+  /** An Ingester's Ready condition; {@code state} is the badge (active, inactive, waiting). */
+  public record IngesterRow(String name, String origin, String type, String source, String status, String state,
+      String reason, String message, String since, String ago, String sourceUrl) {}
 
   public record Sources(Frame frame, List<DetailField> replica, List<SourceStatus> watched, List<SourceLine> activity,
-      List<DetailField> other) {}
+      List<DetailField> other, List<IngesterRow> ingesters, String ingestersProblem) {}
 
   public record Report(Frame frame, ConsoleQuery query, String generated, List<Link> bySeverity, List<Row> rows,
       long total, boolean truncated, List<Link> filters, String listUrl) {}

@@ -87,7 +87,7 @@ class ConsoleTest {
       assertThat(r.body()).as(path).doesNotContain("<script>alert").doesNotContain("<img src=x");
       assertThat(r.headers().firstValue("Content-Security-Policy")).as(path).hasValue(Console.CSP);
       assertThat(r.headers().firstValue("X-Content-Type-Options")).hasValue("nosniff");
-      assertThat(r.headers().firstValue("Referrer-Policy")).hasValue("no-referrer");
+      assertThat(r.headers().firstValue("Referrer-Policy")).hasValue("same-origin");
       assertThat(r.body()).as("no inline script or style").doesNotContainPattern("<script>|<style|style=\"");
     }
     String detail = get("/findings/shop/falco-1").body();
@@ -96,6 +96,36 @@ class ConsoleTest {
     assertThat(detail).contains("href=\"https://example.org/a?b=1&amp;c=2\"");
     assertThat(get("/findings?q=%3Cscript").body()).contains("value=\"&lt;script\"");
     assertThat(get("/sources").body()).contains("waiting for CRD x").contains("badge waiting");
+  }
+
+  @Test
+  void everyFieldIsEscapedIncludingSourceClusterEventTypeAndResourceInTablesChartsAndExports() throws Exception {
+    Instant t = Instant.now().minusSeconds(60);
+    Observation o = new Observation();
+    o.setMetadata(new ObjectMetaBuilder().withName("x-1").withNamespace("shop").build());
+    o.setSpec(new ObservationSpec("<script>s()</script>", Category.SECURITY, Severity.CRITICAL, "<svg onload=e()>",
+        ResourceRef.of("v1", "<b>Kind</b>", "<i>ns</i>", "<img src=r onerror=r()>"), "<script>t()</script>",
+        Map.of("<u>key</u>", "<iframe src=x>"), t.toString(), "0".repeat(64), 3600L, "<script>c()</script>"));
+    o.setStatus(ObservationStatus.seen(1, t.toString(), t.toString()));
+    store.createOrMerge(List.of(o));
+    String resource = "/resource?kind=" + java.net.URLEncoder.encode("<b>Kind</b>", "UTF-8") + "&namespace="
+        + java.net.URLEncoder.encode("<i>ns</i>", "UTF-8") + "&resource="
+        + java.net.URLEncoder.encode("<img src=r onerror=r()>", "UTF-8");
+    for (String path : List.of("/", "/?range=7d", "/findings?state=all", "/findings/shop/x-1", resource, "/sources",
+        "/report?state=all", "/findings?source=%3Cscript%3Es()%3C/script%3E")) {
+      HttpResponse<String> r = get(path);
+      assertThat(r.statusCode()).as(path).isEqualTo(200);
+      assertThat(r.body()).as(path).doesNotContain("<script>s()").doesNotContain("<script>c()")
+          .doesNotContain("<script>t()").doesNotContain("<svg onload").doesNotContain("<img src=r")
+          .doesNotContain("<b>Kind").doesNotContain("<i>ns").doesNotContain("<iframe").doesNotContain("<u>key");
+    }
+    String overview = get("/").body();
+    assertThat(overview).contains("&lt;script&gt;s()&lt;/script&gt;").contains("&lt;script&gt;c()&lt;/script&gt;");
+    assertThat(get("/findings/shop/x-1").body()).contains("&lt;iframe src=x&gt;").contains("&lt;u&gt;key&lt;/u&gt;");
+    // The exports: JSON is JSON (no HTML context), CSV quotes what needs it.
+    assertThat(get("/export/findings.csv?state=all").body()).contains("<script>s()</script>");
+    assertThat(get("/export/findings.json?state=all").headers().firstValue("Content-Type"))
+        .hasValue("application/json");
   }
 
   @Test
