@@ -13,6 +13,7 @@ import io.kubezen.api.v1alpha1.Observation;
 import io.kubezen.api.v1alpha1.ObservationSpec;
 import io.kubezen.api.v1alpha1.ObservationStatus;
 import io.kubezen.api.v1alpha1.ResourceRef;
+import io.kubezen.api.v1alpha1.Severity;
 import io.kubezen.watcher.model.Json;
 import io.kubezen.watcher.store.GcResult;
 import io.kubezen.watcher.store.ObservationKey;
@@ -84,6 +85,19 @@ public final class PostgresObservationStore implements ObservationStore {
   private static final int WRITE_ATTEMPTS = 5;
   /** TTLs beyond this many seconds (about 3,000 years) never expire (keeps the arithmetic in range). */
   private static final long MAX_TTL_SECONDS = 100_000_000_000L;
+
+  /** How old the live count may be before {@link #liveCount()} refreshes it. */
+  static final Duration LIVE_COUNT_AGE = Duration.ofSeconds(5);
+  /** The first key of the advisory lock of a cluster's capped writes (its second: the cluster name's hash). */
+  static final int CAP_LOCK_CLASS = 0x7a776370; // "zwcp"
+
+  private static Map<Severity, java.util.concurrent.atomic.AtomicLong> perSeverity() {
+    Map<Severity, java.util.concurrent.atomic.AtomicLong> m = new java.util.EnumMap<>(Severity.class);
+    for (Severity s : Severity.values()) {
+      m.put(s, new java.util.concurrent.atomic.AtomicLong());
+    }
+    return m;
+  }
 
   static final String MIGRATIONS = "classpath:db/zen-watcher/postgres";
   static final String HISTORY_TABLE = "zen_watcher_schema_history";
@@ -165,6 +179,11 @@ public final class PostgresObservationStore implements ObservationStore {
   private final Clock clock;
   private final HikariDataSource pool;
   private final AtomicBoolean closed = new AtomicBoolean();
+  private final java.util.concurrent.atomic.AtomicLong live = new java.util.concurrent.atomic.AtomicLong(-1);
+  private volatile long liveAtNanos = System.nanoTime() - LIVE_COUNT_AGE.toNanos() - 1;
+  private final AtomicBoolean counting = new AtomicBoolean();
+  private final Map<Severity, java.util.concurrent.atomic.AtomicLong> evictedBySeverity = perSeverity();
+  private final Map<Severity, java.util.concurrent.atomic.AtomicLong> refusedBySeverity = perSeverity();
   private final ExecutorService prober;
   private Future<Boolean> probe; // guarded by this
 
@@ -377,7 +396,210 @@ public final class PostgresObservationStore implements ObservationStore {
     List<Row> rows = new ArrayList<>(folded.values());
     rows.sort(Comparator.comparing(Row::key, KEY_ORDER));
     String what = (merge ? "createOrMerge of " : "createIfAbsent of ") + observations.size();
-    Set<ObservationKey> inserted = write(what, conn -> {
+    Set<ObservationKey> refused = new java.util.HashSet<>();
+    Set<ObservationKey> inserted = options.maxObservations() <= 0
+        ? write(what, conn -> upsertRows(conn, rows, merge))
+        : write(what, conn -> capped(conn, keys, rows, merge, refused));
+    List<WriteOutcome> outcomes = new ArrayList<>(keys.size());
+    Set<ObservationKey> seen = new java.util.HashSet<>();
+    WriteOutcome existing = merge ? WriteOutcome.MERGED : WriteOutcome.EXISTED;
+    for (ObservationKey k : keys) {
+      boolean first = seen.add(k);
+      outcomes.add(refused.contains(k) ? WriteOutcome.MISSING
+          : first && inserted.contains(k) ? WriteOutcome.CREATED : existing);
+    }
+    return outcomes;
+  }
+
+  /** The severity order of MAX_OBSERVATIONS (and of the column severity_rank): critical 4 .. info and none 0. */
+  static int severityRank(String severity) {
+    return severity == null ? 0 : switch (severity) {
+      case "critical" -> 4;
+      case "high" -> 3;
+      case "medium" -> 2;
+      case "low" -> 1;
+      default -> 0;
+    };
+  }
+
+  /**
+   * The upsert under MAX_OBSERVATIONS, in one transaction that holds this cluster's cap lock (an
+   * advisory lock: the capped writes of one cluster's replicas take turns). At the cap, each new
+   * Observation, in input order, evicts one of a lower severity (the lowest there is, the oldest
+   * first among them) or, when there is none, is refused (added to {@code refused}); existing ones
+   * are merged as always. Returns the keys created.
+   */
+  private Set<ObservationKey> capped(Connection conn, List<ObservationKey> inputOrder, List<Row> rows, boolean merge,
+      Set<ObservationKey> refused) throws SQLException {
+    refused.clear();
+    conn.setAutoCommit(false);
+    try {
+      try (PreparedStatement lock = conn.prepareStatement("SELECT pg_advisory_xact_lock(?, hashtext(?))")) {
+        lock.setInt(1, CAP_LOCK_CLASS);
+        lock.setString(2, options.cluster());
+        lock.executeQuery().close();
+      }
+      Set<ObservationKey> present = new java.util.HashSet<>();
+      try (PreparedStatement st = conn.prepareStatement("SELECT o.namespace, o.name FROM observations o"
+          + " JOIN unnest(?::text[], ?::text[]) AS k(namespace, name) ON o.namespace = k.namespace AND o.name = k.name"
+          + " WHERE o.cluster = ?")) {
+        st.setArray(1, texts(conn, rows, Row::namespace));
+        st.setArray(2, texts(conn, rows, Row::name));
+        st.setString(3, options.cluster());
+        present.addAll(keysOf(st));
+      }
+      long live = liveCount(conn);
+      Map<ObservationKey, Row> byKey = new HashMap<>();
+      rows.forEach(r -> byKey.put(r.key(), r));
+      List<Row> fresh = new ArrayList<>();
+      Set<ObservationKey> ordered = new java.util.LinkedHashSet<>(inputOrder);
+      for (ObservationKey k : ordered) {
+        if (!present.contains(k)) {
+          fresh.add(byKey.get(k));
+        }
+      }
+      long free = Math.max(0, options.maxObservations() - live);
+      List<ObservationKey> victims = new ArrayList<>();
+      if (fresh.size() > free) {
+        int needed = (int) (fresh.size() - free);
+        int highest = fresh.stream().mapToInt(r -> severityRank(r.severity())).max().orElse(0);
+        List<Object[]> candidates = new ArrayList<>(); // namespace, name, rank
+        try (PreparedStatement st = conn.prepareStatement("SELECT namespace, name, severity_rank FROM observations"
+            + " WHERE cluster = ? AND severity_rank < ? ORDER BY severity_rank, created_ms, name, namespace LIMIT ?")) {
+          st.setString(1, options.cluster());
+          st.setInt(2, highest);
+          st.setInt(3, needed + rows.size());
+          try (ResultSet rs = st.executeQuery()) {
+            while (rs.next()) {
+              ObservationKey k = new ObservationKey(rs.getString(1), rs.getString(2));
+              if (!byKey.containsKey(k)) {
+                candidates.add(new Object[] {k, rs.getInt(3)});
+              }
+            }
+          }
+        }
+        Iterator<Object[]> next = candidates.iterator();
+        Object[] victim = next.hasNext() ? next.next() : null;
+        for (Row r : fresh) {
+          if (free > 0) {
+            free--;
+          } else if (victim != null && (int) victim[1] < severityRank(r.severity())) {
+            victims.add((ObservationKey) victim[0]);
+            countShed(rankName((int) victim[1]), true);
+            victim = next.hasNext() ? next.next() : null;
+          } else {
+            refused.add(r.key());
+            countShed(r.severity(), false);
+          }
+        }
+      }
+      if (!victims.isEmpty()) {
+        victims.sort(KEY_ORDER);
+        try (PreparedStatement st = conn.prepareStatement("DELETE FROM observations o USING unnest(?::text[], ?::text[])"
+            + " AS d(namespace, name) WHERE o.cluster = ? AND o.namespace = d.namespace AND o.name = d.name")) {
+          st.setArray(1, conn.createArrayOf("text", victims.stream().map(ObservationKey::namespace).toArray(String[]::new)));
+          st.setArray(2, conn.createArrayOf("text", victims.stream().map(ObservationKey::name).toArray(String[]::new)));
+          st.setString(3, options.cluster());
+          st.executeUpdate();
+        }
+      }
+      List<Row> admitted = rows.stream().filter(r -> !refused.contains(r.key())).toList();
+      Set<ObservationKey> created = admitted.isEmpty() ? Set.of() : upsertRows(conn, admitted, merge);
+      conn.commit();
+      if (!victims.isEmpty() || !refused.isEmpty()) {
+        log.debug("MAX_OBSERVATIONS={} of cluster {}: evicted {}, refused {}", options.maxObservations(),
+            options.cluster(), victims.size(), refused.size());
+      }
+      return created;
+    } catch (SQLException | RuntimeException e) {
+      try {
+        conn.rollback();
+      } catch (SQLException suppressed) {
+        e.addSuppressed(suppressed);
+      }
+      throw e;
+    } finally {
+      try {
+        conn.setAutoCommit(true);
+      } catch (SQLException ignored) {
+        // the pool resets or discards it
+      }
+    }
+  }
+
+  private void countShed(String severity, boolean evicted) {
+    Severity s = severity == null ? Severity.INFO : Severity.parse(severity).orElse(Severity.INFO);
+    (evicted ? evictedBySeverity : refusedBySeverity).get(s).incrementAndGet();
+  }
+
+  /**
+   * Observations shed at write time to respect MAX_OBSERVATIONS: evicted to make room for one of a
+   * higher severity ({@code evicted}), or refused (severity of the one refused).
+   */
+  public long shedCount(Severity severity, boolean evicted) {
+    return (evicted ? evictedBySeverity : refusedBySeverity).get(severity).get();
+  }
+
+  /** This cluster's live Observations, from the row the triggers keep. */
+  private long liveCount(Connection conn) throws SQLException {
+    try (PreparedStatement st = conn.prepareStatement("SELECT total FROM observation_stats WHERE cluster = ?")) {
+      st.setString(1, options.cluster());
+      try (ResultSet rs = st.executeQuery()) {
+        long n = rs.next() ? rs.getLong(1) : 0;
+        live.set(n);
+        liveAtNanos = System.nanoTime();
+        return n;
+      }
+    }
+  }
+
+  /**
+   * Live Observations of this store's cluster (every cluster's for a reader), as last counted: -1
+   * until the first count. Never waits for the database: a count older than {@link #LIVE_COUNT_AGE}
+   * is refreshed in the background (for the gauge {@code zen_watcher_observations_live}).
+   */
+  @Override
+  public long liveCount() {
+    if (!closed.get() && System.nanoTime() - liveAtNanos > LIVE_COUNT_AGE.toNanos() && counting.compareAndSet(false, true)) {
+      try {
+        prober.execute(() -> {
+          try (Connection conn = pool.getConnection()) {
+            if (options.cluster() == null) {
+              try (java.sql.Statement st = conn.createStatement();
+                  ResultSet rs = st.executeQuery("SELECT coalesce(sum(total), 0) FROM observation_stats")) {
+                rs.next();
+                live.set(rs.getLong(1));
+                liveAtNanos = System.nanoTime();
+              }
+            } else {
+              liveCount(conn);
+            }
+          } catch (SQLException | RuntimeException e) {
+            log.debug("counting live Observations failed: {}", e.getMessage());
+          } finally {
+            counting.set(false);
+          }
+        });
+      } catch (java.util.concurrent.RejectedExecutionException e) {
+        counting.set(false);
+      }
+    }
+    return live.get();
+  }
+
+  private static String rankName(int rank) {
+    return switch (rank) {
+      case 4 -> "critical";
+      case 3 -> "high";
+      case 2 -> "medium";
+      case 1 -> "low";
+      default -> "info";
+    };
+  }
+
+  /** One upsert statement of the rows (sorted by key); the keys it created. */
+  private Set<ObservationKey> upsertRows(Connection conn, List<Row> rows, boolean merge) throws SQLException {
+    {
       long now = clock.millis();
       try (PreparedStatement st = conn.prepareStatement(merge ? MERGE : IF_ABSENT)) {
         int i = 1;
@@ -415,15 +637,7 @@ public final class PostgresObservationStore implements ObservationStore {
         }
         return created;
       }
-    });
-    List<WriteOutcome> outcomes = new ArrayList<>(keys.size());
-    Set<ObservationKey> seen = new java.util.HashSet<>();
-    WriteOutcome existing = merge ? WriteOutcome.MERGED : WriteOutcome.EXISTED;
-    for (ObservationKey k : keys) {
-      boolean first = seen.add(k);
-      outcomes.add(first && inserted.contains(k) ? WriteOutcome.CREATED : existing);
     }
-    return outcomes;
   }
 
   private static Array texts(Connection conn, List<Row> rows, java.util.function.Function<Row, String> f)
@@ -1000,6 +1214,9 @@ public final class PostgresObservationStore implements ObservationStore {
   @Override
   public List<io.kubezen.watcher.store.GroupCount> countBy(io.kubezen.watcher.store.FindingFilter filter,
       List<io.kubezen.watcher.store.GroupField> fields) {
+    if (io.kubezen.watcher.store.jdbc.RollupSql.coversCounts(filter, fields)) {
+      return read("countBy " + fields, conn -> io.kubezen.watcher.store.jdbc.Rollups.countBy(conn, filter, fields));
+    }
     List<Object> args = new ArrayList<>();
     String sql = ConsoleSql.countBy(filter, fields, args);
     return read("countBy " + fields, conn -> {
@@ -1022,6 +1239,11 @@ public final class PostgresObservationStore implements ObservationStore {
       io.kubezen.watcher.store.RankedGroup.By by, int limit) {
     if (limit < 1 || limit > ObservationQuery.MAX_LIMIT) {
       throw new IllegalArgumentException("limit must be between 1 and " + ObservationQuery.MAX_LIMIT + ": " + limit);
+    }
+    if (by == io.kubezen.watcher.store.RankedGroup.By.NAMESPACE
+        ? io.kubezen.watcher.store.jdbc.RollupSql.coversCounts(filter, List.of())
+        : io.kubezen.watcher.store.jdbc.RollupSql.coversResources(filter)) {
+      return read("top " + by, conn -> io.kubezen.watcher.store.jdbc.Rollups.top(conn, filter, by, limit));
     }
     List<Object> args = new ArrayList<>();
     String sql = ConsoleSql.top(filter, by, limit, args);
@@ -1053,6 +1275,13 @@ public final class PostgresObservationStore implements ObservationStore {
     }
     long[] opened = new long[(int) n];
     long[] resolved = new long[(int) n];
+    if (io.kubezen.watcher.store.jdbc.RollupSql.coversTimeline(filter, fromMicros, toMicros, widthMicros)) {
+      read("timeline", conn -> {
+        io.kubezen.watcher.store.jdbc.Rollups.timeline(conn, fromMicros, toMicros, widthMicros, opened, resolved);
+        return null;
+      });
+      return buckets(fromMicros, widthMicros, opened, resolved);
+    }
     List<Object> openedArgs = new ArrayList<>();
     String openedSql = ConsoleSql.opened(filter, fromMicros, toMicros, widthMicros, openedArgs);
     List<Object> resolvedArgs = new ArrayList<>();
@@ -1062,7 +1291,13 @@ public final class PostgresObservationStore implements ObservationStore {
       fillBuckets(conn, resolvedSql, resolvedArgs, resolved);
       return null;
     });
-    List<io.kubezen.watcher.store.TimeBucket> out = new ArrayList<>((int) n);
+    return buckets(fromMicros, widthMicros, opened, resolved);
+  }
+
+  private static List<io.kubezen.watcher.store.TimeBucket> buckets(long fromMicros, long widthMicros, long[] opened,
+      long[] resolved) {
+    int n = opened.length;
+    List<io.kubezen.watcher.store.TimeBucket> out = new ArrayList<>(n);
     for (int i = 0; i < n; i++) {
       out.add(new io.kubezen.watcher.store.TimeBucket(Instant.EPOCH.plus(fromMicros + i * widthMicros, ChronoUnit.MICROS),
           opened[i], resolved[i]));
@@ -1083,6 +1318,10 @@ public final class PostgresObservationStore implements ObservationStore {
 
   @Override
   public List<io.kubezen.watcher.store.SourceActivity> sourceActivity(io.kubezen.watcher.store.FindingFilter filter) {
+    if (io.kubezen.watcher.store.jdbc.RollupSql.coversSourceActivity(filter)) {
+      return read("sourceActivity", conn -> io.kubezen.watcher.store.jdbc.Rollups.sourceActivity(conn,
+          "SELECT max(last_seen_us) FROM observations WHERE source = ?"));
+    }
     List<Object> args = new ArrayList<>();
     String sql = ConsoleSql.sourceActivity(filter, args);
     return read("sourceActivity", conn -> {

@@ -98,6 +98,7 @@ public final class SqliteObservationStore implements ObservationStore {
   private final Path path;
   private final Clock clock;
   private final ReentrantLock writeLock = new ReentrantLock(true);
+  private final long maxObservations;
   private Connection writer; // guarded by writeLock; null after a failure it could not recover from
   private final BlockingQueue<Connection> idleReaders;
   private final List<Connection> readers = new CopyOnWriteArrayList<>();
@@ -111,9 +112,10 @@ public final class SqliteObservationStore implements ObservationStore {
   /** After a failed write, not ready for this long (unless a write succeeds); then a probe write decides. */
   static final long WRITE_FAILURE_HOLD_NANOS = TimeUnit.SECONDS.toNanos(10);
 
-  private SqliteObservationStore(Path path, Clock clock, int readerCount) {
+  private SqliteObservationStore(Path path, Clock clock, int readerCount, long maxObservations) {
     this.path = path;
     this.clock = clock;
+    this.maxObservations = maxObservations;
     this.idleReaders = new ArrayBlockingQueue<>(readerCount);
   }
 
@@ -129,7 +131,20 @@ public final class SqliteObservationStore implements ObservationStore {
    * @throws StoreException naming the path and the cause when it cannot be created or opened
    */
   public static SqliteObservationStore open(Path dbPath, Clock clock, int readerCount) {
+    return open(dbPath, clock, readerCount, 0);
+  }
+
+  /**
+   * As {@link #open(Path, Clock, int)}, keeping at most {@code maxObservations} live Observations
+   * (0: no cap). At the cap a new Observation evicts one of a lower severity (the lowest there is,
+   * the oldest first among them) or, when there is none, is refused: its outcome is
+   * {@link WriteOutcome#MISSING}. Existing ones are merged as always.
+   */
+  public static SqliteObservationStore open(Path dbPath, Clock clock, int readerCount, long maxObservations) {
     Objects.requireNonNull(dbPath, "dbPath");
+    if (maxObservations < 0) {
+      throw new IllegalArgumentException("maxObservations must not be negative: " + maxObservations);
+    }
     Objects.requireNonNull(clock, "clock");
     if (readerCount < 1) {
       throw new IllegalArgumentException("readerCount must be at least 1: " + readerCount);
@@ -143,7 +158,7 @@ public final class SqliteObservationStore implements ObservationStore {
     } catch (IOException | SecurityException e) {
       throw new StoreException("cannot create the directory of SQLite database " + path + ": " + e, e);
     }
-    SqliteObservationStore store = new SqliteObservationStore(path, clock, readerCount);
+    SqliteObservationStore store = new SqliteObservationStore(path, clock, readerCount, maxObservations);
     try {
       store.writer = store.openWriter();
       Schema.migrate(store.writer);
@@ -234,6 +249,10 @@ public final class SqliteObservationStore implements ObservationStore {
       try (PreparedStatement insert = conn.prepareStatement(INSERT);
           PreparedStatement merge = conn.prepareStatement(MERGE)) {
         for (Row r : rows) {
+          if (!admit(conn, r)) {
+            outcomes.add(WriteOutcome.MISSING);
+            continue;
+          }
           if (insert(insert, r, now) == 1) {
             outcomes.add(WriteOutcome.CREATED);
             continue;
@@ -251,6 +270,37 @@ public final class SqliteObservationStore implements ObservationStore {
       }
       return outcomes;
     });
+  }
+
+  /**
+   * Under MAX_OBSERVATIONS (inside the write transaction): true when {@code r} exists or there is
+   * room for it, if need be by deleting the Observation of the lowest severity below its own (the
+   * oldest first); false when it is refused.
+   */
+  private boolean admit(Connection conn, Row r) throws SQLException {
+    if (maxObservations <= 0) {
+      return true;
+    }
+    try (PreparedStatement st = conn.prepareStatement("SELECT 1 FROM observations WHERE namespace = ? AND name = ?")) {
+      st.setString(1, r.namespace());
+      st.setString(2, r.name());
+      try (ResultSet rs = st.executeQuery()) {
+        if (rs.next()) {
+          return true;
+        }
+      }
+    }
+    try (Statement st = conn.createStatement(); ResultSet rs = st.executeQuery(FindingsSql.SUMMARY)) {
+      if (!rs.next() || rs.getLong("total") < maxObservations) {
+        return true;
+      }
+    }
+    int rank = r.spec().severity() == null ? 0 : r.spec().severity().rank();
+    try (PreparedStatement st = conn.prepareStatement("DELETE FROM observations WHERE rowid = (SELECT rowid FROM"
+        + " observations WHERE severity_rank < ? ORDER BY severity_rank, created_at, name, namespace LIMIT 1)")) {
+      st.setInt(1, rank);
+      return st.executeUpdate() == 1;
+    }
   }
 
   private static int insert(PreparedStatement st, Row r, long now) throws SQLException {
@@ -375,6 +425,10 @@ public final class SqliteObservationStore implements ObservationStore {
       try (PreparedStatement insert = conn.prepareStatement(INSERT);
           PreparedStatement unresolve = conn.prepareStatement(UNRESOLVE)) {
         for (Row r : rows) {
+          if (!admit(conn, r)) {
+            outcomes.add(WriteOutcome.MISSING);
+            continue;
+          }
           if (insert(insert, r, now) == 1) {
             outcomes.add(WriteOutcome.CREATED);
             continue;
@@ -746,6 +800,9 @@ public final class SqliteObservationStore implements ObservationStore {
   @Override
   public List<io.kubezen.watcher.store.GroupCount> countBy(io.kubezen.watcher.store.FindingFilter filter,
       List<io.kubezen.watcher.store.GroupField> fields) {
+    if (io.kubezen.watcher.store.jdbc.RollupSql.coversCounts(filter, fields)) {
+      return read("countBy " + fields, conn -> io.kubezen.watcher.store.jdbc.Rollups.countBy(conn, filter, fields));
+    }
     List<Object> args = new ArrayList<>();
     String sql = FindingsSql.countBy(filter, fields, args);
     return read("countBy " + fields, conn -> {
@@ -768,6 +825,11 @@ public final class SqliteObservationStore implements ObservationStore {
       io.kubezen.watcher.store.RankedGroup.By by, int limit) {
     if (limit < 1 || limit > ObservationQuery.MAX_LIMIT) {
       throw new IllegalArgumentException("limit must be between 1 and " + ObservationQuery.MAX_LIMIT + ": " + limit);
+    }
+    if (by == io.kubezen.watcher.store.RankedGroup.By.NAMESPACE
+        ? io.kubezen.watcher.store.jdbc.RollupSql.coversCounts(filter, List.of())
+        : io.kubezen.watcher.store.jdbc.RollupSql.coversResources(filter)) {
+      return read("top " + by, conn -> io.kubezen.watcher.store.jdbc.Rollups.top(conn, filter, by, limit));
     }
     List<Object> args = new ArrayList<>();
     String sql = FindingsSql.top(filter, by, limit, args);
@@ -809,6 +871,13 @@ public final class SqliteObservationStore implements ObservationStore {
     }
     long[] opened = new long[(int) n];
     long[] resolved = new long[(int) n];
+    if (io.kubezen.watcher.store.jdbc.RollupSql.coversTimeline(filter, fromMicros, toMicros, widthMicros)) {
+      read("timeline", conn -> {
+        io.kubezen.watcher.store.jdbc.Rollups.timeline(conn, fromMicros, toMicros, widthMicros, opened, resolved);
+        return null;
+      });
+      return buckets(fromMicros, widthMicros, opened, resolved);
+    }
     List<Object> openedArgs = new ArrayList<>();
     String openedSql = FindingsSql.opened(filter, fromMicros, toMicros, widthMicros, openedArgs);
     List<Object> resolvedArgs = new ArrayList<>();
@@ -818,7 +887,13 @@ public final class SqliteObservationStore implements ObservationStore {
       fillBuckets(conn, resolvedSql, resolvedArgs, resolved);
       return null;
     });
-    List<io.kubezen.watcher.store.TimeBucket> out = new ArrayList<>((int) n);
+    return buckets(fromMicros, widthMicros, opened, resolved);
+  }
+
+  private static List<io.kubezen.watcher.store.TimeBucket> buckets(long fromMicros, long widthMicros, long[] opened,
+      long[] resolved) {
+    int n = opened.length;
+    List<io.kubezen.watcher.store.TimeBucket> out = new ArrayList<>(n);
     for (int i = 0; i < n; i++) {
       out.add(new io.kubezen.watcher.store.TimeBucket(
           Instant.EPOCH.plus(fromMicros + i * widthMicros, java.time.temporal.ChronoUnit.MICROS), opened[i],
@@ -840,6 +915,10 @@ public final class SqliteObservationStore implements ObservationStore {
 
   @Override
   public List<io.kubezen.watcher.store.SourceActivity> sourceActivity(io.kubezen.watcher.store.FindingFilter filter) {
+    if (io.kubezen.watcher.store.jdbc.RollupSql.coversSourceActivity(filter)) {
+      return read("sourceActivity", conn -> io.kubezen.watcher.store.jdbc.Rollups.sourceActivity(conn,
+          "SELECT max(last_seen) FROM observations WHERE source = ?"));
+    }
     List<Object> lastArgs = new ArrayList<>();
     String lastSql = FindingsSql.sourceLastSeen(filter, lastArgs);
     List<Object> stateArgs = new ArrayList<>();
@@ -865,6 +944,16 @@ public final class SqliteObservationStore implements ObservationStore {
       }
       return out;
     });
+  }
+
+  /** The live Observations: the summary row the triggers keep (a local read); -1 when it cannot be read. */
+  @Override
+  public long liveCount() {
+    try {
+      return summary().total();
+    } catch (StoreException e) {
+      return -1;
+    }
   }
 
   @Override

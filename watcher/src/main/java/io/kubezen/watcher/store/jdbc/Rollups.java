@@ -1,0 +1,99 @@
+package io.kubezen.watcher.store.jdbc;
+
+import io.kubezen.watcher.store.FindingFilter;
+import io.kubezen.watcher.store.GroupCount;
+import io.kubezen.watcher.store.GroupField;
+import io.kubezen.watcher.store.RankedGroup;
+import io.kubezen.watcher.store.SourceActivity;
+import java.sql.Connection;
+import java.sql.PreparedStatement;
+import java.sql.ResultSet;
+import java.sql.SQLException;
+import java.time.Instant;
+import java.time.temporal.ChronoUnit;
+import java.util.ArrayList;
+import java.util.List;
+
+/** The overview's reads from the roll-up tables ({@link RollupSql}), on a connection of either SQL store. */
+public final class Rollups {
+  private Rollups() {}
+
+  public static List<GroupCount> countBy(Connection conn, FindingFilter filter, List<GroupField> fields)
+      throws SQLException {
+    List<Object> args = new ArrayList<>();
+    String sql = RollupSql.countBy(filter, fields, args);
+    try (PreparedStatement st = Jdbc.prepare(conn, sql, args); ResultSet rs = st.executeQuery()) {
+      List<GroupCount> out = new ArrayList<>();
+      while (rs.next()) {
+        List<String> key = new ArrayList<>(fields.size());
+        for (int i = 0; i < fields.size(); i++) {
+          key.add(rs.getString("k" + i));
+        }
+        out.add(new GroupCount(key, rs.getLong("n")));
+      }
+      return out;
+    }
+  }
+
+  /** Call only when {@link RollupSql#coversCounts} (namespaces) or {@link RollupSql#coversResources} (resources). */
+  public static List<RankedGroup> top(Connection conn, FindingFilter filter, RankedGroup.By by, int limit)
+      throws SQLException {
+    List<Object> args = new ArrayList<>();
+    String sql = by == RankedGroup.By.NAMESPACE ? RollupSql.topNamespaces(filter, limit, args)
+        : RollupSql.topResources(limit, args);
+    try (PreparedStatement st = Jdbc.prepare(conn, sql, args); ResultSet rs = st.executeQuery()) {
+      List<RankedGroup> out = new ArrayList<>();
+      while (rs.next()) {
+        out.add(new RankedGroup(rs.getString("resource_namespace"),
+            by == RankedGroup.By.NAMESPACE ? null : rs.getString("resource_kind"),
+            by == RankedGroup.By.NAMESPACE ? null : rs.getString("resource_name"), rs.getLong("critical"),
+            rs.getLong("high"), rs.getLong("total")));
+      }
+      return out;
+    }
+  }
+
+  /** Adds each hour's counts in [from, to) to its bucket. Call only when {@link RollupSql#coversTimeline}. */
+  public static void timeline(Connection conn, long fromMicros, long toMicros, long widthMicros, long[] opened,
+      long[] resolved) throws SQLException {
+    List<Object> args = new ArrayList<>();
+    String sql = RollupSql.hours(fromMicros, toMicros, args);
+    long hoursPerBucket = widthMicros / RollupSql.HOUR_MICROS;
+    long fromHour = Math.floorDiv(fromMicros, RollupSql.HOUR_MICROS);
+    try (PreparedStatement st = Jdbc.prepare(conn, sql, args); ResultSet rs = st.executeQuery()) {
+      while (rs.next()) {
+        long b = (rs.getLong("hour") - fromHour) / hoursPerBucket;
+        if (b >= 0 && b < opened.length) {
+          opened[(int) b] += rs.getLong("opened");
+          resolved[(int) b] += rs.getLong("resolved");
+        }
+      }
+    }
+  }
+
+  /**
+   * Every source's counts from the roll-up, and its newest last sighting from {@code lastSeenSql}
+   * (one index seek per source; its one argument is the source).
+   */
+  public static List<SourceActivity> sourceActivity(Connection conn, String lastSeenSql) throws SQLException {
+    List<SourceActivity> out = new ArrayList<>();
+    try (PreparedStatement counts = conn.prepareStatement(RollupSql.SOURCE_COUNTS);
+        PreparedStatement last = conn.prepareStatement(lastSeenSql);
+        ResultSet rs = counts.executeQuery()) {
+      while (rs.next()) {
+        String source = rs.getString("source");
+        last.setString(1, source);
+        try (ResultSet l = last.executeQuery()) {
+          if (l.next()) {
+            long micros = l.getLong(1);
+            if (!l.wasNull()) {
+              out.add(new SourceActivity(source, Instant.EPOCH.plus(micros, ChronoUnit.MICROS), rs.getLong("open"),
+                  rs.getLong("total")));
+            }
+          }
+        }
+      }
+    }
+    return out;
+  }
+}
