@@ -22,17 +22,7 @@ public final class Rollups {
       throws SQLException {
     List<Object> args = new ArrayList<>();
     String sql = RollupSql.countBy(filter, fields, args);
-    try (PreparedStatement st = Jdbc.prepare(conn, sql, args); ResultSet rs = st.executeQuery()) {
-      List<GroupCount> out = new ArrayList<>();
-      while (rs.next()) {
-        List<String> key = new ArrayList<>(fields.size());
-        for (int i = 0; i < fields.size(); i++) {
-          key.add(rs.getString("k" + i));
-        }
-        out.add(new GroupCount(key, rs.getLong("n")));
-      }
-      return out;
-    }
+    return ConsoleRows.groupCounts(conn, sql, args, fields.size());
   }
 
   /** Call only when {@link RollupSql#coversCounts} (namespaces) or {@link RollupSql#coversResources} (resources). */

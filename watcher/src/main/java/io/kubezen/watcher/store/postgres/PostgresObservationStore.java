@@ -1185,7 +1185,7 @@ public final class PostgresObservationStore implements ObservationStore {
     String sql = ConsoleSql.page(query, after, args);
     int limit = query.limit();
     return read("findings", conn -> {
-      try (PreparedStatement st = prepare(conn, sql, args)) {
+      try (PreparedStatement st = io.kubezen.watcher.store.jdbc.Jdbc.prepare(conn, sql, args)) {
         List<Observation> items = new ArrayList<>();
         ConsoleSql.After last = null;
         boolean more = false;
@@ -1219,19 +1219,8 @@ public final class PostgresObservationStore implements ObservationStore {
     }
     List<Object> args = new ArrayList<>();
     String sql = ConsoleSql.countBy(filter, fields, args);
-    return read("countBy " + fields, conn -> {
-      try (PreparedStatement st = prepare(conn, sql, args); ResultSet rs = st.executeQuery()) {
-        List<io.kubezen.watcher.store.GroupCount> out = new ArrayList<>();
-        while (rs.next()) {
-          List<String> key = new ArrayList<>(fields.size());
-          for (int i = 0; i < fields.size(); i++) {
-            key.add(rs.getString("k" + i));
-          }
-          out.add(new io.kubezen.watcher.store.GroupCount(key, rs.getLong("n")));
-        }
-        return out;
-      }
-    });
+    return read("countBy " + fields, conn -> io.kubezen.watcher.store.jdbc.ConsoleRows.groupCounts(conn, sql, args,
+        fields.size()));
   }
 
   @Override
@@ -1248,7 +1237,7 @@ public final class PostgresObservationStore implements ObservationStore {
     List<Object> args = new ArrayList<>();
     String sql = ConsoleSql.top(filter, by, limit, args);
     return read("top " + by, conn -> {
-      try (PreparedStatement st = prepare(conn, sql, args); ResultSet rs = st.executeQuery()) {
+      try (PreparedStatement st = io.kubezen.watcher.store.jdbc.Jdbc.prepare(conn, sql, args); ResultSet rs = st.executeQuery()) {
         List<io.kubezen.watcher.store.RankedGroup> out = new ArrayList<>();
         while (rs.next()) {
           out.add(new io.kubezen.watcher.store.RankedGroup(rs.getString("resource_namespace"),
@@ -1263,57 +1252,27 @@ public final class PostgresObservationStore implements ObservationStore {
   @Override
   public List<io.kubezen.watcher.store.TimeBucket> timeline(io.kubezen.watcher.store.FindingFilter filter,
       Instant from, Instant to, java.time.Duration width) {
-    long fromMicros = io.kubezen.watcher.store.StoreTimes.micros(from);
-    long toMicros = io.kubezen.watcher.store.StoreTimes.micros(to);
-    long widthMicros = width.toNanos() / 1000;
-    if (widthMicros <= 0 || toMicros <= fromMicros) {
-      throw new IllegalArgumentException("timeline needs from < to and a positive width");
-    }
-    long n = (toMicros - fromMicros + widthMicros - 1) / widthMicros;
-    if (n > 1000) {
-      throw new IllegalArgumentException("timeline of " + n + " buckets: at most 1000");
-    }
-    long[] opened = new long[(int) n];
-    long[] resolved = new long[(int) n];
-    if (io.kubezen.watcher.store.jdbc.RollupSql.coversTimeline(filter, fromMicros, toMicros, widthMicros)) {
+    io.kubezen.watcher.store.jdbc.ConsoleRows.Span span = io.kubezen.watcher.store.jdbc.ConsoleRows.Span.of(from, to,
+        width);
+    long[] opened = new long[span.buckets()];
+    long[] resolved = new long[span.buckets()];
+    if (io.kubezen.watcher.store.jdbc.RollupSql.coversTimeline(filter, span.from(), span.to(), span.width())) {
       read("timeline", conn -> {
-        io.kubezen.watcher.store.jdbc.Rollups.timeline(conn, fromMicros, toMicros, widthMicros, opened, resolved);
+        io.kubezen.watcher.store.jdbc.Rollups.timeline(conn, span.from(), span.to(), span.width(), opened, resolved);
         return null;
       });
-      return buckets(fromMicros, widthMicros, opened, resolved);
+      return span.buckets(opened, resolved);
     }
     List<Object> openedArgs = new ArrayList<>();
-    String openedSql = ConsoleSql.opened(filter, fromMicros, toMicros, widthMicros, openedArgs);
+    String openedSql = ConsoleSql.opened(filter, span.from(), span.to(), span.width(), openedArgs);
     List<Object> resolvedArgs = new ArrayList<>();
-    String resolvedSql = ConsoleSql.resolvedIn(filter, fromMicros, toMicros, widthMicros, resolvedArgs);
+    String resolvedSql = ConsoleSql.resolvedIn(filter, span.from(), span.to(), span.width(), resolvedArgs);
     read("timeline", conn -> {
-      fillBuckets(conn, openedSql, openedArgs, opened);
-      fillBuckets(conn, resolvedSql, resolvedArgs, resolved);
+      io.kubezen.watcher.store.jdbc.ConsoleRows.fillBuckets(conn, openedSql, openedArgs, opened);
+      io.kubezen.watcher.store.jdbc.ConsoleRows.fillBuckets(conn, resolvedSql, resolvedArgs, resolved);
       return null;
     });
-    return buckets(fromMicros, widthMicros, opened, resolved);
-  }
-
-  private static List<io.kubezen.watcher.store.TimeBucket> buckets(long fromMicros, long widthMicros, long[] opened,
-      long[] resolved) {
-    int n = opened.length;
-    List<io.kubezen.watcher.store.TimeBucket> out = new ArrayList<>(n);
-    for (int i = 0; i < n; i++) {
-      out.add(new io.kubezen.watcher.store.TimeBucket(Instant.EPOCH.plus(fromMicros + i * widthMicros, ChronoUnit.MICROS),
-          opened[i], resolved[i]));
-    }
-    return out;
-  }
-
-  private static void fillBuckets(Connection conn, String sql, List<Object> args, long[] into) throws SQLException {
-    try (PreparedStatement st = prepare(conn, sql, args); ResultSet rs = st.executeQuery()) {
-      while (rs.next()) {
-        long b = rs.getLong("b");
-        if (b >= 0 && b < into.length) {
-          into[(int) b] += rs.getLong("n");
-        }
-      }
-    }
+    return span.buckets(opened, resolved);
   }
 
   @Override
@@ -1325,7 +1284,7 @@ public final class PostgresObservationStore implements ObservationStore {
     List<Object> args = new ArrayList<>();
     String sql = ConsoleSql.sourceActivity(filter, args);
     return read("sourceActivity", conn -> {
-      try (PreparedStatement st = prepare(conn, sql, args); ResultSet rs = st.executeQuery()) {
+      try (PreparedStatement st = io.kubezen.watcher.store.jdbc.Jdbc.prepare(conn, sql, args); ResultSet rs = st.executeQuery()) {
         List<io.kubezen.watcher.store.SourceActivity> out = new ArrayList<>();
         while (rs.next()) {
           out.add(new io.kubezen.watcher.store.SourceActivity(rs.getString("source"),
@@ -1338,28 +1297,7 @@ public final class PostgresObservationStore implements ObservationStore {
 
   @Override
   public io.kubezen.watcher.store.StoreSummary summary() {
-    return read("summary", conn -> {
-      try (java.sql.Statement st = conn.createStatement(); ResultSet rs = st.executeQuery(ConsoleSql.SUMMARY)) {
-        if (!rs.next() || rs.getLong("total") <= 0) {
-          return io.kubezen.watcher.store.StoreSummary.EMPTY;
-        }
-        return new io.kubezen.watcher.store.StoreSummary(rs.getLong("total"), rs.getLong("resolved"),
-            rs.getLong("count_sum"), Instant.ofEpochMilli(rs.getLong("last_created")),
-            Instant.EPOCH.plus(rs.getLong("last_seen"), ChronoUnit.MICROS));
-      }
-    });
+    return read("summary", conn -> io.kubezen.watcher.store.jdbc.ConsoleRows.summary(conn, ConsoleSql.SUMMARY));
   }
 
-  private static PreparedStatement prepare(Connection conn, String sql, List<Object> args) throws SQLException {
-    PreparedStatement st = conn.prepareStatement(sql);
-    try {
-      for (int i = 0; i < args.size(); i++) {
-        st.setObject(i + 1, args.get(i));
-      }
-      return st;
-    } catch (SQLException e) {
-      st.close();
-      throw e;
-    }
-  }
 }

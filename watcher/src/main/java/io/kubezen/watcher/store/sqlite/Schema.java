@@ -228,7 +228,12 @@ final class Schema {
         // first list page's order), instead of every row of the namespace sorted.
         // MAX_OBSERVATIONS: the lowest severity, oldest first, is evicted for a new one of a higher severity.
         "CREATE INDEX observations_shed_order ON observations (severity_rank, created_at, name, namespace)",
-        "CREATE INDEX findings_namespace_last_seen ON observations (resource_namespace, last_seen DESC, namespace, name)");
+        "CREATE INDEX findings_namespace_last_seen ON observations (resource_namespace, last_seen DESC, namespace, name)",
+        // One resource's findings (a filter of the list, the detail's "same resource"): its three
+        // fields, then the list's order, so that the planner has no reason to prefer the index above.
+        "DROP INDEX findings_resource",
+        "CREATE INDEX findings_resource ON observations (resource_name, resource_kind, resource_namespace, "
+            + "last_seen DESC, namespace, name)");
   }
 
   static final int VERSION = MIGRATIONS.size();
