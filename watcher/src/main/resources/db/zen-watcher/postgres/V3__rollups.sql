@@ -15,14 +15,14 @@ CREATE TABLE rollup_counts (
   n         bigint NOT NULL,
   PRIMARY KEY (resolved, source, severity, category, cluster, namespace)
 );
--- Open findings per named resource.
+-- Open critical and high findings per named resource (its total is counted on the index
+-- findings_resource for the few resources a ranking shows).
 CREATE TABLE rollup_resources (
   namespace text COLLATE "C" NOT NULL,
   kind      text COLLATE "C" NOT NULL,
   name      text COLLATE "C" NOT NULL,
   critical  bigint NOT NULL,
   high      bigint NOT NULL,
-  total     bigint NOT NULL,
   PRIMARY KEY (namespace, kind, name)
 );
 CREATE INDEX rollup_resources_rank ON rollup_resources (critical DESC, high DESC, namespace, kind, name);
@@ -44,10 +44,11 @@ WITH d AS (SELECT resolved IS TRUE AS r, source, severity, category, cluster_nam
   rr AS (
     INSERT INTO rollup_resources AS t
     SELECT coalesce('=' || resource_namespace, ''), coalesce('=' || resource_kind, ''), coalesce('=' || resource_name, ''),
-      sum(CASE WHEN severity = 'critical' THEN s ELSE 0 END), sum(CASE WHEN severity = 'high' THEN s ELSE 0 END), sum(s)
-    FROM d WHERE NOT r AND resource_name IS NOT NULL GROUP BY 1, 2, 3 HAVING sum(s) <> 0 ORDER BY 1, 2, 3
+      sum(CASE WHEN severity = 'critical' THEN s ELSE 0 END), sum(CASE WHEN severity = 'high' THEN s ELSE 0 END)
+    FROM d WHERE NOT r AND resource_name IS NOT NULL AND severity IN ('critical', 'high')
+    GROUP BY 1, 2, 3 HAVING sum(s) <> 0 ORDER BY 1, 2, 3
     ON CONFLICT (namespace, kind, name) DO UPDATE SET critical = t.critical + EXCLUDED.critical,
-      high = t.high + EXCLUDED.high, total = t.total + EXCLUDED.total)
+      high = t.high + EXCLUDED.high)
   INSERT INTO rollup_hours AS t
   SELECT h, sum(o), sum(x) FROM (
     SELECT ((first_seen_us - ((first_seen_us % 3600000000) + 3600000000) % 3600000000) / 3600000000) AS h, s AS o, 0 AS x FROM d
@@ -68,10 +69,11 @@ BEGIN
   rr AS (
     INSERT INTO rollup_resources AS t
     SELECT coalesce('=' || resource_namespace, ''), coalesce('=' || resource_kind, ''), coalesce('=' || resource_name, ''),
-      sum(CASE WHEN severity = 'critical' THEN s ELSE 0 END), sum(CASE WHEN severity = 'high' THEN s ELSE 0 END), sum(s)
-    FROM d WHERE NOT r AND resource_name IS NOT NULL GROUP BY 1, 2, 3 HAVING sum(s) <> 0 ORDER BY 1, 2, 3
+      sum(CASE WHEN severity = 'critical' THEN s ELSE 0 END), sum(CASE WHEN severity = 'high' THEN s ELSE 0 END)
+    FROM d WHERE NOT r AND resource_name IS NOT NULL AND severity IN ('critical', 'high')
+    GROUP BY 1, 2, 3 HAVING sum(s) <> 0 ORDER BY 1, 2, 3
     ON CONFLICT (namespace, kind, name) DO UPDATE SET critical = t.critical + EXCLUDED.critical,
-      high = t.high + EXCLUDED.high, total = t.total + EXCLUDED.total)
+      high = t.high + EXCLUDED.high)
   INSERT INTO rollup_hours AS t
   SELECT h, sum(o), sum(x) FROM (
     SELECT ((first_seen_us - ((first_seen_us % 3600000000) + 3600000000) % 3600000000) / 3600000000) AS h, s AS o, 0 AS x FROM d
@@ -95,10 +97,11 @@ BEGIN
   rr AS (
     INSERT INTO rollup_resources AS t
     SELECT coalesce('=' || resource_namespace, ''), coalesce('=' || resource_kind, ''), coalesce('=' || resource_name, ''),
-      sum(CASE WHEN severity = 'critical' THEN s ELSE 0 END), sum(CASE WHEN severity = 'high' THEN s ELSE 0 END), sum(s)
-    FROM d WHERE NOT r AND resource_name IS NOT NULL GROUP BY 1, 2, 3 HAVING sum(s) <> 0 ORDER BY 1, 2, 3
+      sum(CASE WHEN severity = 'critical' THEN s ELSE 0 END), sum(CASE WHEN severity = 'high' THEN s ELSE 0 END)
+    FROM d WHERE NOT r AND resource_name IS NOT NULL AND severity IN ('critical', 'high')
+    GROUP BY 1, 2, 3 HAVING sum(s) <> 0 ORDER BY 1, 2, 3
     ON CONFLICT (namespace, kind, name) DO UPDATE SET critical = t.critical + EXCLUDED.critical,
-      high = t.high + EXCLUDED.high, total = t.total + EXCLUDED.total)
+      high = t.high + EXCLUDED.high)
   INSERT INTO rollup_hours AS t
   SELECT h, sum(o), sum(x) FROM (
     SELECT ((first_seen_us - ((first_seen_us % 3600000000) + 3600000000) % 3600000000) / 3600000000) AS h, s AS o, 0 AS x FROM d
@@ -122,10 +125,11 @@ BEGIN
   rr AS (
     INSERT INTO rollup_resources AS t
     SELECT coalesce('=' || resource_namespace, ''), coalesce('=' || resource_kind, ''), coalesce('=' || resource_name, ''),
-      sum(CASE WHEN severity = 'critical' THEN s ELSE 0 END), sum(CASE WHEN severity = 'high' THEN s ELSE 0 END), sum(s)
-    FROM d WHERE NOT r AND resource_name IS NOT NULL GROUP BY 1, 2, 3 HAVING sum(s) <> 0 ORDER BY 1, 2, 3
+      sum(CASE WHEN severity = 'critical' THEN s ELSE 0 END), sum(CASE WHEN severity = 'high' THEN s ELSE 0 END)
+    FROM d WHERE NOT r AND resource_name IS NOT NULL AND severity IN ('critical', 'high')
+    GROUP BY 1, 2, 3 HAVING sum(s) <> 0 ORDER BY 1, 2, 3
     ON CONFLICT (namespace, kind, name) DO UPDATE SET critical = t.critical + EXCLUDED.critical,
-      high = t.high + EXCLUDED.high, total = t.total + EXCLUDED.total)
+      high = t.high + EXCLUDED.high)
   INSERT INTO rollup_hours AS t
   SELECT h, sum(o), sum(x) FROM (
     SELECT ((first_seen_us - ((first_seen_us % 3600000000) + 3600000000) % 3600000000) / 3600000000) AS h, s AS o, 0 AS x FROM d

@@ -14,8 +14,8 @@ import java.util.List;
  *       per combination ({@code resolved} 1 when {@code status.resolved} is true, else 0;
  *       {@code namespace} is {@code spec.resource.namespace}, {@code cluster} {@code
  *       spec.clusterName}).</li>
- *   <li>{@code rollup_resources(namespace, kind, name, critical, high, total)}: open findings per
- *       resource that has a name.</li>
+ *   <li>{@code rollup_resources(namespace, kind, name, critical, high)}: open critical and high
+ *       findings per resource that has a name (a ranked resource's total is counted on the rows).</li>
  *   <li>{@code rollup_hours(hour, opened, resolved)}: per hour since the epoch, findings first seen
  *       in it, and resolved findings whose resolvedAt is in it.</li>
  * </ul>
@@ -131,8 +131,27 @@ public final class RollupSql {
   public static String topResources(int limit, List<Object> args) {
     args.add(limit);
     return "SELECT " + decoded("namespace") + " AS resource_namespace, " + decoded("kind") + " AS resource_kind,"
-        + " substr(name, 2) AS resource_name, critical, high, total FROM rollup_resources"
+        + " substr(name, 2) AS resource_name, critical, high FROM rollup_resources"
         + " WHERE critical > 0 OR high > 0 ORDER BY critical DESC, high DESC, namespace, kind, name LIMIT ?";
+  }
+
+  /**
+   * The number of open findings of one resource (kind and namespace may be null), on the rows.
+   *
+   * @param open the SQL condition "not resolved" of the store's table
+   */
+  public static String resourceTotal(String namespace, String kind, String name, String open, List<Object> args) {
+    args.add(name);
+    StringBuilder sql = new StringBuilder("SELECT count(*) FROM observations WHERE resource_name = ?");
+    sql.append(kind == null ? " AND resource_kind IS NULL" : " AND resource_kind = ?");
+    if (kind != null) {
+      args.add(kind);
+    }
+    sql.append(namespace == null ? " AND resource_namespace IS NULL" : " AND resource_namespace = ?");
+    if (namespace != null) {
+      args.add(namespace);
+    }
+    return sql.append(" AND ").append(open).toString();
   }
 
   /** The hours in [fromHour, toHour): hour, opened, resolved. */

@@ -25,8 +25,13 @@ public final class Rollups {
     return ConsoleRows.groupCounts(conn, sql, args, fields.size());
   }
 
-  /** Call only when {@link RollupSql#coversCounts} (namespaces) or {@link RollupSql#coversResources} (resources). */
-  public static List<RankedGroup> top(Connection conn, FindingFilter filter, RankedGroup.By by, int limit)
+  /**
+   * Call only when {@link RollupSql#coversCounts} (namespaces) or {@link RollupSql#coversResources}
+   * (resources).
+   *
+   * @param open the SQL condition "not resolved" of the store's table (a ranked resource's total)
+   */
+  public static List<RankedGroup> top(Connection conn, FindingFilter filter, RankedGroup.By by, int limit, String open)
       throws SQLException {
     List<Object> args = new ArrayList<>();
     String sql = by == RankedGroup.By.NAMESPACE ? RollupSql.topNamespaces(filter, limit, args)
@@ -34,12 +39,24 @@ public final class Rollups {
     try (PreparedStatement st = Jdbc.prepare(conn, sql, args); ResultSet rs = st.executeQuery()) {
       List<RankedGroup> out = new ArrayList<>();
       while (rs.next()) {
-        out.add(new RankedGroup(rs.getString("resource_namespace"),
-            by == RankedGroup.By.NAMESPACE ? null : rs.getString("resource_kind"),
-            by == RankedGroup.By.NAMESPACE ? null : rs.getString("resource_name"), rs.getLong("critical"),
-            rs.getLong("high"), rs.getLong("total")));
+        boolean ns = by == RankedGroup.By.NAMESPACE;
+        out.add(new RankedGroup(rs.getString("resource_namespace"), ns ? null : rs.getString("resource_kind"),
+            ns ? null : rs.getString("resource_name"), rs.getLong("critical"), rs.getLong("high"),
+            ns ? rs.getLong("total") : 0));
       }
-      return out;
+      if (by == RankedGroup.By.NAMESPACE) {
+        return out;
+      }
+      List<RankedGroup> withTotals = new ArrayList<>(out.size());
+      for (RankedGroup g : out) {
+        List<Object> totalArgs = new ArrayList<>();
+        String total = RollupSql.resourceTotal(g.namespace(), g.kind(), g.name(), open, totalArgs);
+        try (PreparedStatement t = Jdbc.prepare(conn, total, totalArgs); ResultSet trs = t.executeQuery()) {
+          withTotals.add(new RankedGroup(g.namespace(), g.kind(), g.name(), g.critical(), g.high(),
+              trs.next() ? trs.getLong(1) : 0));
+        }
+      }
+      return withTotals;
     }
   }
 

@@ -1232,7 +1232,8 @@ public final class PostgresObservationStore implements ObservationStore {
     if (by == io.kubezen.watcher.store.RankedGroup.By.NAMESPACE
         ? io.kubezen.watcher.store.jdbc.RollupSql.coversCounts(filter, List.of())
         : io.kubezen.watcher.store.jdbc.RollupSql.coversResources(filter)) {
-      return read("top " + by, conn -> io.kubezen.watcher.store.jdbc.Rollups.top(conn, filter, by, limit));
+      return read("top " + by, conn -> io.kubezen.watcher.store.jdbc.Rollups.top(conn, filter, by, limit,
+          "resolved IS NOT TRUE"));
     }
     List<Object> args = new ArrayList<>();
     String sql = ConsoleSql.top(filter, by, limit, args);

@@ -174,12 +174,12 @@ final class Schema {
         + " ON CONFLICT (resolved, source, severity, category, cluster, namespace) DO UPDATE SET n = n + 1;";
     String countsOld = "UPDATE rollup_counts SET n = n - 1 WHERE resolved = " + ok + " AND " + matchOld + ";";
     String resourceNew = "INSERT INTO rollup_resources SELECT " + resNew + ", " + crit.formatted("new") + ", "
-        + high.formatted("new") + ", 1 WHERE new.resolved IS NOT 1 AND new.resource_name IS NOT NULL"
-        + " ON CONFLICT (namespace, kind, name) DO UPDATE SET critical = critical + excluded.critical, high = high + excluded.high,"
-        + " total = total + 1;";
+        + high.formatted("new") + " WHERE new.resolved IS NOT 1 AND new.resource_name IS NOT NULL"
+        + " AND new.severity IN ('critical', 'high')"
+        + " ON CONFLICT (namespace, kind, name) DO UPDATE SET critical = critical + excluded.critical, high = high + excluded.high;";
     String resourceOld = "UPDATE rollup_resources SET critical = critical - " + crit.formatted("old") + ", high = high - "
-        + high.formatted("old") + ", total = total - 1 WHERE old.resolved IS NOT 1 AND old.resource_name IS NOT NULL AND "
-        + resOld + ";";
+        + high.formatted("old") + " WHERE old.resolved IS NOT 1 AND old.resource_name IS NOT NULL"
+        + " AND old.severity IN ('critical', 'high') AND " + resOld + ";";
     String openedNew = "INSERT INTO rollup_hours VALUES (" + hourFirstNew + ", 1, 0)"
         + " ON CONFLICT (hour) DO UPDATE SET opened = opened + 1;";
     String openedOld = "UPDATE rollup_hours SET opened = opened - 1 WHERE hour = " + hourFirstOld + ";";
@@ -196,15 +196,15 @@ final class Schema {
         """
         CREATE TABLE rollup_resources (
           namespace TEXT NOT NULL, kind TEXT NOT NULL, name TEXT NOT NULL,
-          critical INTEGER NOT NULL, high INTEGER NOT NULL, total INTEGER NOT NULL,
+          critical INTEGER NOT NULL, high INTEGER NOT NULL,
           PRIMARY KEY (namespace, kind, name)) WITHOUT ROWID""",
         "CREATE INDEX rollup_resources_rank ON rollup_resources (critical DESC, high DESC, namespace, kind, name)",
         "CREATE TABLE rollup_hours (hour INTEGER PRIMARY KEY, opened INTEGER NOT NULL, resolved INTEGER NOT NULL)",
         "INSERT INTO rollup_counts SELECT (resolved IS 1), " + keysNew.replace("new.", "") + ", count(*)"
             + " FROM observations WHERE true GROUP BY 1, 2, 3, 4, 5, 6",
         "INSERT INTO rollup_resources SELECT " + resNew.replace("new.", "") + ", sum(severity = 'critical'),"
-            + " sum(severity = 'high'), count(*) FROM observations WHERE resolved IS NOT 1 AND resource_name IS NOT NULL"
-            + " GROUP BY 1, 2, 3",
+            + " sum(severity = 'high') FROM observations WHERE resolved IS NOT 1 AND resource_name IS NOT NULL"
+            + " AND severity IN ('critical', 'high') GROUP BY 1, 2, 3",
         "INSERT INTO rollup_hours SELECT h, sum(o), sum(r) FROM ("
             + "SELECT " + hourFirstNew.replace("new.", "") + " AS h, 1 AS o, 0 AS r FROM observations UNION ALL "
             + "SELECT " + hourResNew.replace("new.", "") + ", 0, 1 FROM observations"

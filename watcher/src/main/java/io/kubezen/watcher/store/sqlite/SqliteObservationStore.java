@@ -818,7 +818,8 @@ public final class SqliteObservationStore implements ObservationStore {
     if (by == io.kubezen.watcher.store.RankedGroup.By.NAMESPACE
         ? io.kubezen.watcher.store.jdbc.RollupSql.coversCounts(filter, List.of())
         : io.kubezen.watcher.store.jdbc.RollupSql.coversResources(filter)) {
-      return read("top " + by, conn -> io.kubezen.watcher.store.jdbc.Rollups.top(conn, filter, by, limit));
+      return read("top " + by, conn -> io.kubezen.watcher.store.jdbc.Rollups.top(conn, filter, by, limit,
+          "resolved IS NOT 1"));
     }
     List<Object> args = new ArrayList<>();
     String sql = FindingsSql.top(filter, by, limit, args);
