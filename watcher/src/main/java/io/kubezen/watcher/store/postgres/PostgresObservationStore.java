@@ -460,6 +460,8 @@ public final class PostgresObservationStore implements ObservationStore {
       }
       long free = Math.max(0, options.maxObservations() - live);
       List<ObservationKey> victims = new ArrayList<>();
+      List<String> evictedSeverities = new ArrayList<>();
+      List<String> refusedSeverities = new ArrayList<>();
       if (fresh.size() > free) {
         int needed = (int) (fresh.size() - free);
         int highest = fresh.stream().mapToInt(r -> severityRank(r.severity())).max().orElse(0);
@@ -485,11 +487,11 @@ public final class PostgresObservationStore implements ObservationStore {
             free--;
           } else if (victim != null && (int) victim[1] < severityRank(r.severity())) {
             victims.add((ObservationKey) victim[0]);
-            countShed(rankName((int) victim[1]), true);
+            evictedSeverities.add(rankName((int) victim[1]));
             victim = next.hasNext() ? next.next() : null;
           } else {
             refused.add(r.key());
-            countShed(r.severity(), false);
+            refusedSeverities.add(r.severity());
           }
         }
       }
@@ -506,6 +508,8 @@ public final class PostgresObservationStore implements ObservationStore {
       List<Row> admitted = rows.stream().filter(r -> !refused.contains(r.key())).toList();
       Set<ObservationKey> created = admitted.isEmpty() ? Set.of() : upsertRows(conn, admitted, merge);
       conn.commit();
+      evictedSeverities.forEach(sev -> countShed(sev, true));
+      refusedSeverities.forEach(sev -> countShed(sev, false));
       if (!victims.isEmpty() || !refused.isEmpty()) {
         log.debug("MAX_OBSERVATIONS={} of cluster {}: evicted {}, refused {}", options.maxObservations(),
             options.cluster(), victims.size(), refused.size());
