@@ -132,6 +132,8 @@ public final class ZenWatcher {
     }
     if (store instanceof KubernetesObservationStore kube) {
       StoreMetrics.export(metrics, kube);
+    } else {
+      metrics.gauge(Metrics.OBSERVATIONS_LIVE, "Observations in the store (-1 until counted)", store::liveCount);
     }
 
     // HTTP: webhooks, read API, console, health, readiness, metrics.
@@ -210,7 +212,8 @@ public final class ZenWatcher {
       return storeFactory.apply(settings);
     }
     return switch (settings.store()) {
-      case SQLITE -> SqliteObservationStore.open(settings.sqlitePath(), clock);
+      case SQLITE -> SqliteObservationStore.open(settings.sqlitePath(), clock, SqliteObservationStore.DEFAULT_READERS,
+          settings.kube().maxObservations());
       case POSTGRES -> {
         Settings.Postgres p = settings.postgres();
         PostgresStoreOptions options = new PostgresStoreOptions(p.url(), p.user().orElse(null),

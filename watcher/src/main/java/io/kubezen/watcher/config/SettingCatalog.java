@@ -275,9 +275,10 @@ public final class SettingCatalog {
       100_000_000, "Live Observations kept at most. Kubernetes store: at the cap a new Observation evicts one of "
           + "a lower severity, or is refused when there is none (counted in "
           + "`zen_watcher_observations_shed_total`). Counted per replica between GC sweeps, so "
-          + "approximate with several replicas. Postgres store: per cluster, enforced by each GC sweep "
-          + "(`GC_INTERVAL_MINUTES`), which deletes the excess, lowest severities first and the oldest "
-          + "first among them; between sweeps the count can go above it.").shownDefault("`0` (no cap)");
+          + "approximate with several replicas. SQLite and Postgres stores: the same at write time, exact "
+          + "(Postgres: per cluster, the writes of one cluster's replicas take turns under an advisory lock "
+          + "while a cap is set; each GC sweep also deletes any excess left by a lowered cap, lowest "
+          + "severities first and the oldest first among them).").shownDefault("`0` (no cap)");
 
   public static final Setting<Long> OBSERVATION_MAX_DETAILS_BYTES = Setting.whole("OBSERVATION_MAX_DETAILS_BYTES",
       KUBERNETES, 8192, 64, 1 << 20, "`spec.details` larger than this (as JSON) is cut, largest values first, and marked "

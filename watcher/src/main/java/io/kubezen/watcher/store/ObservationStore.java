@@ -149,6 +149,15 @@ public interface ObservationStore extends AutoCloseable {
   /** See {@link StoreSummary}. Cheap: the console calls it on every live check. */
   StoreSummary summary();
 
+  /**
+   * Live Observations as this store last counted them, for the gauge
+   * {@code zen_watcher_observations_live}; -1 while not counted (yet). Cheap and never blocks on a
+   * remote database (a store may answer a count a few seconds old).
+   */
+  default long liveCount() {
+    return -1;
+  }
+
   /** For readiness: true when the store answers a trivial query. Never throws. */
   boolean isReachable();
 

@@ -32,6 +32,9 @@ public abstract class ObservationStoreContract {
   /** A new, empty store. */
   protected abstract ObservationStore open();
 
+  /** A new, empty store that keeps at most {@code max} live Observations (MAX_OBSERVATIONS). */
+  protected abstract ObservationStore openWithMaxObservations(long max);
+
   /** The time the store takes as now (its clock). */
   protected abstract Instant now();
 
@@ -230,6 +233,50 @@ public abstract class ObservationStoreContract {
     assertThat(store.deleteExpired(day.plusSeconds(61), Set.of(source))).isEqualTo(new GcResult(1, 0));
     assertThat(store.get(a, "watched")).isEmpty();
     assertThat(store.get(a, "lasting")).isPresent();
+  }
+
+  private static Observation ofSeverity(String namespace, String name, Severity severity) {
+    return obs(namespace, name, "falco", severity, Category.SECURITY, "runtime_threat", null, 1,
+        "2024-05-01T10:00:00Z", "2024-05-01T10:00:00Z");
+  }
+
+  @Test
+  void maxObservationsIsKeptAtWriteTimeByEvictingALowerSeverityOrRefusing() {
+    store.close();
+    store = openWithMaxObservations(3);
+    String a = ns("capped");
+    assertThat(store.createOrMerge(List.of(ofSeverity(a, "low", Severity.LOW), ofSeverity(a, "medium-1",
+        Severity.MEDIUM), ofSeverity(a, "medium-2", Severity.MEDIUM))))
+        .containsExactly(WriteOutcome.CREATED, WriteOutcome.CREATED, WriteOutcome.CREATED);
+    // At the cap: a new one with nothing of a lower severity to evict is refused; existing ones still merge.
+    assertThat(store.createOrMerge(List.of(ofSeverity(a, "info", Severity.INFO), ofSeverity(a, "medium-1",
+        Severity.MEDIUM)))).containsExactly(WriteOutcome.MISSING, WriteOutcome.MERGED);
+    assertThat(store.get(a, "info")).isEmpty();
+    assertThat(store.get(a, "medium-1").orElseThrow().getStatus().count()).isEqualTo(2L);
+    // A higher severity evicts the lowest there is.
+    assertThat(store.createOrMerge(List.of(ofSeverity(a, "high", Severity.HIGH))))
+        .containsExactly(WriteOutcome.CREATED);
+    assertThat(store.get(a, "low")).isEmpty();
+    // Reconciling keeps the cap too.
+    assertThat(store.createIfAbsent(List.of(ofSeverity(a, "medium-3", Severity.MEDIUM))))
+        .containsExactly(WriteOutcome.MISSING);
+    assertThat(store.createIfAbsent(List.of(ofSeverity(a, "critical", Severity.CRITICAL))))
+        .containsExactly(WriteOutcome.CREATED);
+    List<String> left = names(new ObservationQuery(null, null, null, a, null, 10, null, null));
+    assertThat(left).hasSize(3).contains("high", "critical").containsAnyOf("medium-1", "medium-2")
+        .doesNotContain("low", "info", "medium-3");
+    assertThat(store.summary().total()).isEqualTo(3);
+    org.awaitility.Awaitility.await().atMost(Duration.ofSeconds(30)).until(() -> store.liveCount() == 3);
+  }
+
+  @Test
+  void theLiveCountFollowsCreatesAndDeletes() {
+    String a = ns("live");
+    store.createOrMerge(List.of(falco(a, "one", 60L, 1, "2024-05-01T10:00:00Z", "2024-05-01T10:00:00Z"),
+        falco(a, "two", 60L, 1, "2024-05-01T10:00:00Z", "2024-05-01T10:00:00Z")));
+    org.awaitility.Awaitility.await().atMost(Duration.ofSeconds(30)).until(() -> store.liveCount() == 2);
+    store.deleteExpired(now().plus(Duration.ofDays(1)));
+    org.awaitility.Awaitility.await().atMost(Duration.ofSeconds(30)).until(() -> store.liveCount() == 0);
   }
 
   protected List<String> names(ObservationQuery q) {
@@ -454,6 +501,70 @@ public abstract class ObservationStoreContract {
     // Deleting everything empties it.
     store.deleteExpired(Instant.parse("9000-01-01T00:00:00Z"));
     assertThat(store.summary()).isEqualTo(StoreSummary.EMPTY);
+  }
+
+  /** The same filter with a condition every case's finding meets, so that no store can answer it from a roll-up. */
+  private static FindingFilter unrolled(FindingFilter f) {
+    return new FindingFilter(f.source(), f.severity(), f.category(), f.eventType(), f.namespace(), f.cluster(),
+        f.resourceKind(), f.resourceName(), f.state(), f.firstSeenFrom(), f.firstSeenTo(),
+        Instant.parse("2000-01-01T00:00:00Z"), f.lastSeenTo(), f.text());
+  }
+
+  private void assertAggregatesAgreeWithTheRows(Instant t0) {
+    for (FindingFilter f : List.of(FindingFilter.NONE, FindingFilter.OPEN,
+        FindingFilter.NONE.withState(FindingFilter.State.RESOLVED), FindingFilter.OPEN.withSeverity("high"),
+        new FindingFilter("falco", null, null, null, "shop", null, null, null, null, null, null, null, null, null))) {
+      for (List<GroupField> fields : List.of(List.of(GroupField.SOURCE, GroupField.SEVERITY, GroupField.CATEGORY),
+          List.of(GroupField.CLUSTER), List.of(GroupField.NAMESPACE), List.of(GroupField.RESOLVED),
+          List.of(GroupField.SEVERITY, GroupField.NAMESPACE, GroupField.CLUSTER))) {
+        assertThat(store.countBy(f, fields)).as("countBy %s %s", f, fields)
+            .isEqualTo(store.countBy(unrolled(f), fields));
+      }
+      assertThat(store.topByCriticalHigh(f, RankedGroup.By.NAMESPACE, 10)).as("top namespaces %s", f)
+          .isEqualTo(store.topByCriticalHigh(unrolled(f), RankedGroup.By.NAMESPACE, 10));
+      assertThat(store.topByCriticalHigh(f, RankedGroup.By.RESOURCE, 10)).as("top resources %s", f)
+          .isEqualTo(store.topByCriticalHigh(unrolled(f), RankedGroup.By.RESOURCE, 10));
+      assertThat(store.sourceActivity(f)).as("source activity %s", f).isEqualTo(store.sourceActivity(unrolled(f)));
+    }
+    for (Duration width : List.of(Duration.ofHours(1), Duration.ofHours(6), Duration.ofDays(1))) {
+      Instant from = t0.minus(Duration.ofDays(4));
+      Instant to = t0.plus(Duration.ofDays(2));
+      assertThat(store.timeline(FindingFilter.NONE, from, to, width)).as("timeline by %s", width)
+          .isEqualTo(store.timeline(unrolled(FindingFilter.NONE), from, to, width));
+    }
+  }
+
+  /**
+   * A store may keep the overview's counts beside the rows (the SQL stores' roll-up tables): through
+   * creates, merges, repeats, resolves, reopens and deletes they agree with counting the rows.
+   */
+  @Test
+  void consoleAggregatesAgreeWithTheRowsThroughEveryKindOfWrite() {
+    Instant t0 = now().truncatedTo(java.time.temporal.ChronoUnit.HOURS);
+    fillConsole(t0);
+    assertAggregatesAgreeWithTheRows(t0);
+    assertThat(store.timeline(FindingFilter.NONE, t0.minus(Duration.ofHours(3)), t0, Duration.ofHours(1)))
+        .containsExactly(new TimeBucket(t0.minusSeconds(3 * 3600), 0, 0), new TimeBucket(t0.minusSeconds(7200), 1, 0),
+            new TimeBucket(t0.minusSeconds(3600), 4, 1));
+    // A sighting seen earlier moves its first-seen hour; repeats; a resolve, a reopen.
+    store.createOrMerge(List.of(finding(ns("pay"), "kyverno-1", "kyverno", Severity.LOW, "pay", "Deployment", "api",
+        "require labels", Map.of("policy", "require-labels"), 1, t0.minus(Duration.ofDays(3)), t0, "staging")));
+    store.addRepeats(List.of(new Repeat(ns("shop"), "falco-1", 2, t0)));
+    store.resolve(List.of(new ObservationKey(ns("shop"), "trivy-1"), new ObservationKey(ns("shop"), "falco-1")),
+        t0.minusSeconds(10));
+    store.createIfAbsent(List.of(finding(ns("shop"), "trivy-2", "trivy", Severity.HIGH, "shop", "Deployment", "web",
+        "openssl", Map.of("vulnerabilityID", "CVE-2023-0001"), 1, t0.minusSeconds(7200), t0.minusSeconds(7200),
+        "prod")));
+    assertAggregatesAgreeWithTheRows(t0);
+    assertThat(store.countBy(FindingFilter.NONE.withState(FindingFilter.State.RESOLVED), List.of(GroupField.SOURCE)))
+        .extracting(g -> g.key(0) + "=" + g.count()).containsExactly("falco=1", "trivy=1");
+    // Everything deleted: nothing counted.
+    store.deleteExpired(Instant.parse("9000-01-01T00:00:00Z"));
+    assertAggregatesAgreeWithTheRows(t0);
+    assertThat(store.countBy(FindingFilter.NONE, List.of(GroupField.SOURCE))).isEmpty();
+    assertThat(store.sourceActivity(FindingFilter.NONE)).isEmpty();
+    assertThat(store.timeline(FindingFilter.NONE, t0.minus(Duration.ofDays(4)), t0, Duration.ofDays(1)))
+        .allMatch(b -> b.opened() == 0 && b.resolved() == 0);
   }
 
   @Test

@@ -13,6 +13,7 @@ import io.kubezen.api.v1alpha1.Observation;
 import io.kubezen.api.v1alpha1.ObservationSpec;
 import io.kubezen.api.v1alpha1.ObservationStatus;
 import io.kubezen.api.v1alpha1.ResourceRef;
+import io.kubezen.api.v1alpha1.Severity;
 import io.kubezen.watcher.model.Json;
 import io.kubezen.watcher.store.GcResult;
 import io.kubezen.watcher.store.ObservationKey;
@@ -84,6 +85,19 @@ public final class PostgresObservationStore implements ObservationStore {
   private static final int WRITE_ATTEMPTS = 5;
   /** TTLs beyond this many seconds (about 3,000 years) never expire (keeps the arithmetic in range). */
   private static final long MAX_TTL_SECONDS = 100_000_000_000L;
+
+  /** How old the live count may be before {@link #liveCount()} refreshes it. */
+  static final Duration LIVE_COUNT_AGE = Duration.ofSeconds(5);
+  /** The first key of the advisory lock of a cluster's capped writes (its second: the cluster name's hash). */
+  static final int CAP_LOCK_CLASS = 0x7a776370; // "zwcp"
+
+  private static Map<Severity, java.util.concurrent.atomic.AtomicLong> perSeverity() {
+    Map<Severity, java.util.concurrent.atomic.AtomicLong> m = new java.util.EnumMap<>(Severity.class);
+    for (Severity s : Severity.values()) {
+      m.put(s, new java.util.concurrent.atomic.AtomicLong());
+    }
+    return m;
+  }
 
   static final String MIGRATIONS = "classpath:db/zen-watcher/postgres";
   static final String HISTORY_TABLE = "zen_watcher_schema_history";
@@ -165,6 +179,11 @@ public final class PostgresObservationStore implements ObservationStore {
   private final Clock clock;
   private final HikariDataSource pool;
   private final AtomicBoolean closed = new AtomicBoolean();
+  private final java.util.concurrent.atomic.AtomicLong live = new java.util.concurrent.atomic.AtomicLong(-1);
+  private volatile long liveAtNanos = System.nanoTime() - LIVE_COUNT_AGE.toNanos() - 1;
+  private final AtomicBoolean counting = new AtomicBoolean();
+  private final Map<Severity, java.util.concurrent.atomic.AtomicLong> evictedBySeverity = perSeverity();
+  private final Map<Severity, java.util.concurrent.atomic.AtomicLong> refusedBySeverity = perSeverity();
   private final ExecutorService prober;
   private Future<Boolean> probe; // guarded by this
 
@@ -377,7 +396,214 @@ public final class PostgresObservationStore implements ObservationStore {
     List<Row> rows = new ArrayList<>(folded.values());
     rows.sort(Comparator.comparing(Row::key, KEY_ORDER));
     String what = (merge ? "createOrMerge of " : "createIfAbsent of ") + observations.size();
-    Set<ObservationKey> inserted = write(what, conn -> {
+    Set<ObservationKey> refused = new java.util.HashSet<>();
+    Set<ObservationKey> inserted = options.maxObservations() <= 0
+        ? write(what, conn -> upsertRows(conn, rows, merge))
+        : write(what, conn -> capped(conn, keys, rows, merge, refused));
+    List<WriteOutcome> outcomes = new ArrayList<>(keys.size());
+    Set<ObservationKey> seen = new java.util.HashSet<>();
+    WriteOutcome existing = merge ? WriteOutcome.MERGED : WriteOutcome.EXISTED;
+    for (ObservationKey k : keys) {
+      boolean first = seen.add(k);
+      outcomes.add(refused.contains(k) ? WriteOutcome.MISSING
+          : first && inserted.contains(k) ? WriteOutcome.CREATED : existing);
+    }
+    return outcomes;
+  }
+
+  /** The severity order of MAX_OBSERVATIONS (and of the column severity_rank): critical 4 .. info and none 0. */
+  static int severityRank(String severity) {
+    return severity == null ? 0 : switch (severity) {
+      case "critical" -> 4;
+      case "high" -> 3;
+      case "medium" -> 2;
+      case "low" -> 1;
+      default -> 0;
+    };
+  }
+
+  /**
+   * The upsert under MAX_OBSERVATIONS, in one transaction that holds this cluster's cap lock (an
+   * advisory lock: the capped writes of one cluster's replicas take turns). At the cap, each new
+   * Observation, in input order, evicts one of a lower severity (the lowest there is, the oldest
+   * first among them) or, when there is none, is refused (added to {@code refused}); existing ones
+   * are merged as always. Returns the keys created.
+   */
+  private Set<ObservationKey> capped(Connection conn, List<ObservationKey> inputOrder, List<Row> rows, boolean merge,
+      Set<ObservationKey> refused) throws SQLException {
+    refused.clear();
+    conn.setAutoCommit(false);
+    try {
+      try (PreparedStatement lock = conn.prepareStatement("SELECT pg_advisory_xact_lock(?, hashtext(?))")) {
+        lock.setInt(1, CAP_LOCK_CLASS);
+        lock.setString(2, options.cluster());
+        lock.executeQuery().close();
+      }
+      Set<ObservationKey> present = new java.util.HashSet<>();
+      try (PreparedStatement st = conn.prepareStatement("SELECT o.namespace, o.name FROM observations o"
+          + " JOIN unnest(?::text[], ?::text[]) AS k(namespace, name) ON o.namespace = k.namespace AND o.name = k.name"
+          + " WHERE o.cluster = ?")) {
+        st.setArray(1, texts(conn, rows, Row::namespace));
+        st.setArray(2, texts(conn, rows, Row::name));
+        st.setString(3, options.cluster());
+        present.addAll(keysOf(st));
+      }
+      long live = liveCount(conn);
+      Map<ObservationKey, Row> byKey = new HashMap<>();
+      rows.forEach(r -> byKey.put(r.key(), r));
+      List<Row> fresh = new ArrayList<>();
+      Set<ObservationKey> ordered = new java.util.LinkedHashSet<>(inputOrder);
+      for (ObservationKey k : ordered) {
+        if (!present.contains(k)) {
+          fresh.add(byKey.get(k));
+        }
+      }
+      long free = Math.max(0, options.maxObservations() - live);
+      List<ObservationKey> victims = new ArrayList<>();
+      List<String> evictedSeverities = new ArrayList<>();
+      List<String> refusedSeverities = new ArrayList<>();
+      if (fresh.size() > free) {
+        int needed = (int) (fresh.size() - free);
+        int highest = fresh.stream().mapToInt(r -> severityRank(r.severity())).max().orElse(0);
+        List<Object[]> candidates = new ArrayList<>(); // namespace, name, rank
+        try (PreparedStatement st = conn.prepareStatement("SELECT namespace, name, severity_rank FROM observations"
+            + " WHERE cluster = ? AND severity_rank < ? ORDER BY severity_rank, created_ms, name, namespace LIMIT ?")) {
+          st.setString(1, options.cluster());
+          st.setInt(2, highest);
+          st.setInt(3, needed + rows.size());
+          try (ResultSet rs = st.executeQuery()) {
+            while (rs.next()) {
+              ObservationKey k = new ObservationKey(rs.getString(1), rs.getString(2));
+              if (!byKey.containsKey(k)) {
+                candidates.add(new Object[] {k, rs.getInt(3)});
+              }
+            }
+          }
+        }
+        Iterator<Object[]> next = candidates.iterator();
+        Object[] victim = next.hasNext() ? next.next() : null;
+        for (Row r : fresh) {
+          if (free > 0) {
+            free--;
+          } else if (victim != null && (int) victim[1] < severityRank(r.severity())) {
+            victims.add((ObservationKey) victim[0]);
+            evictedSeverities.add(rankName((int) victim[1]));
+            victim = next.hasNext() ? next.next() : null;
+          } else {
+            refused.add(r.key());
+            refusedSeverities.add(r.severity());
+          }
+        }
+      }
+      if (!victims.isEmpty()) {
+        victims.sort(KEY_ORDER);
+        try (PreparedStatement st = conn.prepareStatement("DELETE FROM observations o USING unnest(?::text[], ?::text[])"
+            + " AS d(namespace, name) WHERE o.cluster = ? AND o.namespace = d.namespace AND o.name = d.name")) {
+          st.setArray(1, conn.createArrayOf("text", victims.stream().map(ObservationKey::namespace).toArray(String[]::new)));
+          st.setArray(2, conn.createArrayOf("text", victims.stream().map(ObservationKey::name).toArray(String[]::new)));
+          st.setString(3, options.cluster());
+          st.executeUpdate();
+        }
+      }
+      List<Row> admitted = rows.stream().filter(r -> !refused.contains(r.key())).toList();
+      Set<ObservationKey> created = admitted.isEmpty() ? Set.of() : upsertRows(conn, admitted, merge);
+      conn.commit();
+      evictedSeverities.forEach(sev -> countShed(sev, true));
+      refusedSeverities.forEach(sev -> countShed(sev, false));
+      if (!victims.isEmpty() || !refused.isEmpty()) {
+        log.debug("MAX_OBSERVATIONS={} of cluster {}: evicted {}, refused {}", options.maxObservations(),
+            options.cluster(), victims.size(), refused.size());
+      }
+      return created;
+    } catch (SQLException | RuntimeException e) {
+      try {
+        conn.rollback();
+      } catch (SQLException suppressed) {
+        e.addSuppressed(suppressed);
+      }
+      throw e;
+    } finally {
+      try {
+        conn.setAutoCommit(true);
+      } catch (SQLException ignored) {
+        // the pool resets or discards it
+      }
+    }
+  }
+
+  private void countShed(String severity, boolean evicted) {
+    Severity s = severity == null ? Severity.INFO : Severity.parse(severity).orElse(Severity.INFO);
+    (evicted ? evictedBySeverity : refusedBySeverity).get(s).incrementAndGet();
+  }
+
+  /**
+   * Observations shed at write time to respect MAX_OBSERVATIONS: evicted to make room for one of a
+   * higher severity ({@code evicted}), or refused (severity of the one refused).
+   */
+  public long shedCount(Severity severity, boolean evicted) {
+    return (evicted ? evictedBySeverity : refusedBySeverity).get(severity).get();
+  }
+
+  /** This cluster's live Observations, from the row the triggers keep. */
+  private long liveCount(Connection conn) throws SQLException {
+    try (PreparedStatement st = conn.prepareStatement("SELECT total FROM observation_stats WHERE cluster = ?")) {
+      st.setString(1, options.cluster());
+      try (ResultSet rs = st.executeQuery()) {
+        long n = rs.next() ? rs.getLong(1) : 0;
+        live.set(n);
+        liveAtNanos = System.nanoTime();
+        return n;
+      }
+    }
+  }
+
+  /**
+   * Live Observations of this store's cluster (every cluster's for a reader), as last counted: -1
+   * until the first count. Never waits for the database: a count older than {@link #LIVE_COUNT_AGE}
+   * is refreshed in the background (for the gauge {@code zen_watcher_observations_live}).
+   */
+  @Override
+  public long liveCount() {
+    if (!closed.get() && System.nanoTime() - liveAtNanos > LIVE_COUNT_AGE.toNanos() && counting.compareAndSet(false, true)) {
+      try {
+        prober.execute(() -> {
+          try (Connection conn = pool.getConnection()) {
+            if (options.cluster() == null) {
+              try (java.sql.Statement st = conn.createStatement();
+                  ResultSet rs = st.executeQuery("SELECT coalesce(sum(total), 0) FROM observation_stats")) {
+                rs.next();
+                live.set(rs.getLong(1));
+                liveAtNanos = System.nanoTime();
+              }
+            } else {
+              liveCount(conn);
+            }
+          } catch (SQLException | RuntimeException e) {
+            log.debug("counting live Observations failed: {}", e.getMessage());
+          } finally {
+            counting.set(false);
+          }
+        });
+      } catch (java.util.concurrent.RejectedExecutionException e) {
+        counting.set(false);
+      }
+    }
+    return live.get();
+  }
+
+  private static String rankName(int rank) {
+    return switch (rank) {
+      case 4 -> "critical";
+      case 3 -> "high";
+      case 2 -> "medium";
+      case 1 -> "low";
+      default -> "info";
+    };
+  }
+
+  /** One upsert statement of the rows (sorted by key); the keys it created. */
+  private Set<ObservationKey> upsertRows(Connection conn, List<Row> rows, boolean merge) throws SQLException {
+    {
       long now = clock.millis();
       try (PreparedStatement st = conn.prepareStatement(merge ? MERGE : IF_ABSENT)) {
         int i = 1;
@@ -415,15 +641,7 @@ public final class PostgresObservationStore implements ObservationStore {
         }
         return created;
       }
-    });
-    List<WriteOutcome> outcomes = new ArrayList<>(keys.size());
-    Set<ObservationKey> seen = new java.util.HashSet<>();
-    WriteOutcome existing = merge ? WriteOutcome.MERGED : WriteOutcome.EXISTED;
-    for (ObservationKey k : keys) {
-      boolean first = seen.add(k);
-      outcomes.add(first && inserted.contains(k) ? WriteOutcome.CREATED : existing);
     }
-    return outcomes;
   }
 
   private static Array texts(Connection conn, List<Row> rows, java.util.function.Function<Row, String> f)
@@ -971,7 +1189,7 @@ public final class PostgresObservationStore implements ObservationStore {
     String sql = ConsoleSql.page(query, after, args);
     int limit = query.limit();
     return read("findings", conn -> {
-      try (PreparedStatement st = prepare(conn, sql, args)) {
+      try (PreparedStatement st = io.kubezen.watcher.store.jdbc.Jdbc.prepare(conn, sql, args)) {
         List<Observation> items = new ArrayList<>();
         ConsoleSql.After last = null;
         boolean more = false;
@@ -1000,21 +1218,13 @@ public final class PostgresObservationStore implements ObservationStore {
   @Override
   public List<io.kubezen.watcher.store.GroupCount> countBy(io.kubezen.watcher.store.FindingFilter filter,
       List<io.kubezen.watcher.store.GroupField> fields) {
+    if (io.kubezen.watcher.store.jdbc.RollupSql.coversCounts(filter, fields)) {
+      return read("countBy " + fields, conn -> io.kubezen.watcher.store.jdbc.Rollups.countBy(conn, filter, fields));
+    }
     List<Object> args = new ArrayList<>();
     String sql = ConsoleSql.countBy(filter, fields, args);
-    return read("countBy " + fields, conn -> {
-      try (PreparedStatement st = prepare(conn, sql, args); ResultSet rs = st.executeQuery()) {
-        List<io.kubezen.watcher.store.GroupCount> out = new ArrayList<>();
-        while (rs.next()) {
-          List<String> key = new ArrayList<>(fields.size());
-          for (int i = 0; i < fields.size(); i++) {
-            key.add(rs.getString("k" + i));
-          }
-          out.add(new io.kubezen.watcher.store.GroupCount(key, rs.getLong("n")));
-        }
-        return out;
-      }
-    });
+    return read("countBy " + fields, conn -> io.kubezen.watcher.store.jdbc.ConsoleRows.groupCounts(conn, sql, args,
+        fields.size()));
   }
 
   @Override
@@ -1023,10 +1233,16 @@ public final class PostgresObservationStore implements ObservationStore {
     if (limit < 1 || limit > ObservationQuery.MAX_LIMIT) {
       throw new IllegalArgumentException("limit must be between 1 and " + ObservationQuery.MAX_LIMIT + ": " + limit);
     }
+    if (by == io.kubezen.watcher.store.RankedGroup.By.NAMESPACE
+        ? io.kubezen.watcher.store.jdbc.RollupSql.coversCounts(filter, List.of())
+        : io.kubezen.watcher.store.jdbc.RollupSql.coversResources(filter)) {
+      return read("top " + by, conn -> io.kubezen.watcher.store.jdbc.Rollups.top(conn, filter, by, limit,
+          "resolved IS NOT TRUE"));
+    }
     List<Object> args = new ArrayList<>();
     String sql = ConsoleSql.top(filter, by, limit, args);
     return read("top " + by, conn -> {
-      try (PreparedStatement st = prepare(conn, sql, args); ResultSet rs = st.executeQuery()) {
+      try (PreparedStatement st = io.kubezen.watcher.store.jdbc.Jdbc.prepare(conn, sql, args); ResultSet rs = st.executeQuery()) {
         List<io.kubezen.watcher.store.RankedGroup> out = new ArrayList<>();
         while (rs.next()) {
           out.add(new io.kubezen.watcher.store.RankedGroup(rs.getString("resource_namespace"),
@@ -1041,52 +1257,39 @@ public final class PostgresObservationStore implements ObservationStore {
   @Override
   public List<io.kubezen.watcher.store.TimeBucket> timeline(io.kubezen.watcher.store.FindingFilter filter,
       Instant from, Instant to, java.time.Duration width) {
-    long fromMicros = io.kubezen.watcher.store.StoreTimes.micros(from);
-    long toMicros = io.kubezen.watcher.store.StoreTimes.micros(to);
-    long widthMicros = width.toNanos() / 1000;
-    if (widthMicros <= 0 || toMicros <= fromMicros) {
-      throw new IllegalArgumentException("timeline needs from < to and a positive width");
+    io.kubezen.watcher.store.jdbc.ConsoleRows.Span span = io.kubezen.watcher.store.jdbc.ConsoleRows.Span.of(from, to,
+        width);
+    long[] opened = new long[span.buckets()];
+    long[] resolved = new long[span.buckets()];
+    if (io.kubezen.watcher.store.jdbc.RollupSql.coversTimeline(filter, span.from(), span.to(), span.width())) {
+      read("timeline", conn -> {
+        io.kubezen.watcher.store.jdbc.Rollups.timeline(conn, span.from(), span.to(), span.width(), opened, resolved);
+        return null;
+      });
+      return span.buckets(opened, resolved);
     }
-    long n = (toMicros - fromMicros + widthMicros - 1) / widthMicros;
-    if (n > 1000) {
-      throw new IllegalArgumentException("timeline of " + n + " buckets: at most 1000");
-    }
-    long[] opened = new long[(int) n];
-    long[] resolved = new long[(int) n];
     List<Object> openedArgs = new ArrayList<>();
-    String openedSql = ConsoleSql.opened(filter, fromMicros, toMicros, widthMicros, openedArgs);
+    String openedSql = ConsoleSql.opened(filter, span.from(), span.to(), span.width(), openedArgs);
     List<Object> resolvedArgs = new ArrayList<>();
-    String resolvedSql = ConsoleSql.resolvedIn(filter, fromMicros, toMicros, widthMicros, resolvedArgs);
+    String resolvedSql = ConsoleSql.resolvedIn(filter, span.from(), span.to(), span.width(), resolvedArgs);
     read("timeline", conn -> {
-      fillBuckets(conn, openedSql, openedArgs, opened);
-      fillBuckets(conn, resolvedSql, resolvedArgs, resolved);
+      io.kubezen.watcher.store.jdbc.ConsoleRows.fillBuckets(conn, openedSql, openedArgs, opened);
+      io.kubezen.watcher.store.jdbc.ConsoleRows.fillBuckets(conn, resolvedSql, resolvedArgs, resolved);
       return null;
     });
-    List<io.kubezen.watcher.store.TimeBucket> out = new ArrayList<>((int) n);
-    for (int i = 0; i < n; i++) {
-      out.add(new io.kubezen.watcher.store.TimeBucket(Instant.EPOCH.plus(fromMicros + i * widthMicros, ChronoUnit.MICROS),
-          opened[i], resolved[i]));
-    }
-    return out;
-  }
-
-  private static void fillBuckets(Connection conn, String sql, List<Object> args, long[] into) throws SQLException {
-    try (PreparedStatement st = prepare(conn, sql, args); ResultSet rs = st.executeQuery()) {
-      while (rs.next()) {
-        long b = rs.getLong("b");
-        if (b >= 0 && b < into.length) {
-          into[(int) b] += rs.getLong("n");
-        }
-      }
-    }
+    return span.buckets(opened, resolved);
   }
 
   @Override
   public List<io.kubezen.watcher.store.SourceActivity> sourceActivity(io.kubezen.watcher.store.FindingFilter filter) {
+    if (io.kubezen.watcher.store.jdbc.RollupSql.coversSourceActivity(filter)) {
+      return read("sourceActivity", conn -> io.kubezen.watcher.store.jdbc.Rollups.sourceActivity(conn,
+          "SELECT max(last_seen_us) FROM observations WHERE source = ?"));
+    }
     List<Object> args = new ArrayList<>();
     String sql = ConsoleSql.sourceActivity(filter, args);
     return read("sourceActivity", conn -> {
-      try (PreparedStatement st = prepare(conn, sql, args); ResultSet rs = st.executeQuery()) {
+      try (PreparedStatement st = io.kubezen.watcher.store.jdbc.Jdbc.prepare(conn, sql, args); ResultSet rs = st.executeQuery()) {
         List<io.kubezen.watcher.store.SourceActivity> out = new ArrayList<>();
         while (rs.next()) {
           out.add(new io.kubezen.watcher.store.SourceActivity(rs.getString("source"),
@@ -1099,28 +1302,7 @@ public final class PostgresObservationStore implements ObservationStore {
 
   @Override
   public io.kubezen.watcher.store.StoreSummary summary() {
-    return read("summary", conn -> {
-      try (java.sql.Statement st = conn.createStatement(); ResultSet rs = st.executeQuery(ConsoleSql.SUMMARY)) {
-        if (!rs.next() || rs.getLong("total") <= 0) {
-          return io.kubezen.watcher.store.StoreSummary.EMPTY;
-        }
-        return new io.kubezen.watcher.store.StoreSummary(rs.getLong("total"), rs.getLong("resolved"),
-            rs.getLong("count_sum"), Instant.ofEpochMilli(rs.getLong("last_created")),
-            Instant.EPOCH.plus(rs.getLong("last_seen"), ChronoUnit.MICROS));
-      }
-    });
+    return read("summary", conn -> io.kubezen.watcher.store.jdbc.ConsoleRows.summary(conn, ConsoleSql.SUMMARY));
   }
 
-  private static PreparedStatement prepare(Connection conn, String sql, List<Object> args) throws SQLException {
-    PreparedStatement st = conn.prepareStatement(sql);
-    try {
-      for (int i = 0; i < args.size(); i++) {
-        st.setObject(i + 1, args.get(i));
-      }
-      return st;
-    } catch (SQLException e) {
-      st.close();
-      throw e;
-    }
-  }
 }

@@ -4,6 +4,7 @@ import java.sql.Connection;
 import java.sql.ResultSet;
 import java.sql.SQLException;
 import java.sql.Statement;
+import io.kubezen.watcher.store.jdbc.RollupSql;
 import java.util.List;
 
 /**
@@ -143,7 +144,97 @@ final class Schema {
               count_sum = count_sum - old.count,
               last_created = CASE WHEN total = 1 THEN NULL ELSE last_created END,
               last_seen = CASE WHEN total = 1 THEN NULL ELSE last_seen END WHERE id = 1;
-          END"""));
+          END"""),
+      rollups());
+
+  /**
+   * Version 5: the console overview's counts in small tables kept by triggers (see {@link
+   * io.kubezen.watcher.store.jdbc.RollupSql}), filled from the rows present.
+   */
+  private static List<String> rollups() {
+    String rsv = "(new.resolved IS 1)";
+    String ok = "(old.resolved IS 1)";
+    String keysNew = RollupSql.keyOf("new.source") + ", " + RollupSql.keyOf("new.severity") + ", "
+        + RollupSql.keyOf("new.category") + ", " + RollupSql.keyOf("new.cluster") + ", "
+        + RollupSql.keyOf("new.resource_namespace");
+    String matchOld = "source = " + RollupSql.keyOf("old.source") + " AND severity = " + RollupSql.keyOf("old.severity")
+        + " AND category = " + RollupSql.keyOf("old.category") + " AND cluster = " + RollupSql.keyOf("old.cluster")
+        + " AND namespace = " + RollupSql.keyOf("old.resource_namespace");
+    String resNew = RollupSql.keyOf("new.resource_namespace") + ", " + RollupSql.keyOf("new.resource_kind") + ", "
+        + RollupSql.keyOf("new.resource_name");
+    String resOld = "namespace = " + RollupSql.keyOf("old.resource_namespace") + " AND kind = "
+        + RollupSql.keyOf("old.resource_kind") + " AND name = " + RollupSql.keyOf("old.resource_name");
+    String crit = "(%s.severity = 'critical')";
+    String high = "(%s.severity = 'high')";
+    String hourFirstNew = RollupSql.hourOf("new.first_seen");
+    String hourFirstOld = RollupSql.hourOf("old.first_seen");
+    String hourResNew = RollupSql.hourOf("new.resolved_time");
+    String hourResOld = RollupSql.hourOf("old.resolved_time");
+    String countsNew = "INSERT INTO rollup_counts VALUES (" + rsv + ", " + keysNew + ", 1)"
+        + " ON CONFLICT (resolved, source, severity, category, cluster, namespace) DO UPDATE SET n = n + 1;";
+    String countsOld = "UPDATE rollup_counts SET n = n - 1 WHERE resolved = " + ok + " AND " + matchOld + ";";
+    String resourceNew = "INSERT INTO rollup_resources SELECT " + resNew + ", " + crit.formatted("new") + ", "
+        + high.formatted("new") + " WHERE new.resolved IS NOT 1 AND new.resource_name IS NOT NULL"
+        + " AND new.severity IN ('critical', 'high')"
+        + " ON CONFLICT (namespace, kind, name) DO UPDATE SET critical = critical + excluded.critical, high = high + excluded.high;";
+    String resourceOld = "UPDATE rollup_resources SET critical = critical - " + crit.formatted("old") + ", high = high - "
+        + high.formatted("old") + " WHERE old.resolved IS NOT 1 AND old.resource_name IS NOT NULL"
+        + " AND old.severity IN ('critical', 'high') AND " + resOld + ";";
+    String openedNew = "INSERT INTO rollup_hours VALUES (" + hourFirstNew + ", 1, 0)"
+        + " ON CONFLICT (hour) DO UPDATE SET opened = opened + 1;";
+    String openedOld = "UPDATE rollup_hours SET opened = opened - 1 WHERE hour = " + hourFirstOld + ";";
+    String resolvedNew = "INSERT INTO rollup_hours SELECT " + hourResNew + ", 0, 1"
+        + " WHERE new.resolved IS 1 AND new.resolved_time IS NOT NULL ON CONFLICT (hour) DO UPDATE SET resolved = resolved + 1;";
+    String resolvedOld = "UPDATE rollup_hours SET resolved = resolved - 1 WHERE hour = " + hourResOld
+        + " AND old.resolved IS 1 AND old.resolved_time IS NOT NULL;";
+    return List.of(
+        """
+        CREATE TABLE rollup_counts (
+          resolved INTEGER NOT NULL, source TEXT NOT NULL, severity TEXT NOT NULL, category TEXT NOT NULL,
+          cluster TEXT NOT NULL, namespace TEXT NOT NULL, n INTEGER NOT NULL,
+          PRIMARY KEY (resolved, source, severity, category, cluster, namespace)) WITHOUT ROWID""",
+        """
+        CREATE TABLE rollup_resources (
+          namespace TEXT NOT NULL, kind TEXT NOT NULL, name TEXT NOT NULL,
+          critical INTEGER NOT NULL, high INTEGER NOT NULL,
+          PRIMARY KEY (namespace, kind, name)) WITHOUT ROWID""",
+        "CREATE INDEX rollup_resources_rank ON rollup_resources (critical DESC, high DESC, namespace, kind, name)",
+        "CREATE TABLE rollup_hours (hour INTEGER PRIMARY KEY, opened INTEGER NOT NULL, resolved INTEGER NOT NULL)",
+        "INSERT INTO rollup_counts SELECT (resolved IS 1), " + keysNew.replace("new.", "") + ", count(*)"
+            + " FROM observations WHERE true GROUP BY 1, 2, 3, 4, 5, 6",
+        "INSERT INTO rollup_resources SELECT " + resNew.replace("new.", "") + ", sum(severity = 'critical'),"
+            + " sum(severity = 'high') FROM observations WHERE resolved IS NOT 1 AND resource_name IS NOT NULL"
+            + " AND severity IN ('critical', 'high') GROUP BY 1, 2, 3",
+        "INSERT INTO rollup_hours SELECT h, sum(o), sum(r) FROM ("
+            + "SELECT " + hourFirstNew.replace("new.", "") + " AS h, 1 AS o, 0 AS r FROM observations UNION ALL "
+            + "SELECT " + hourResNew.replace("new.", "") + ", 0, 1 FROM observations"
+            + " WHERE resolved IS 1 AND resolved_time IS NOT NULL) WHERE true GROUP BY h",
+        "CREATE TRIGGER rollup_insert AFTER INSERT ON observations BEGIN " + countsNew + " " + resourceNew + " "
+            + openedNew + " " + resolvedNew + " END",
+        "CREATE TRIGGER rollup_delete AFTER DELETE ON observations BEGIN " + countsOld + " " + resourceOld + " "
+            + openedOld + " " + resolvedOld + " END",
+        // The spec's fields never change; an update moves a finding between open and resolved, its
+        // first sighting earlier, or its resolvedAt.
+        "CREATE TRIGGER rollup_resolved AFTER UPDATE OF resolved ON observations"
+            + " WHEN (old.resolved IS 1) <> (new.resolved IS 1) BEGIN " + countsOld + " " + countsNew + " "
+            + resourceOld + " " + resourceNew + " END",
+        "CREATE TRIGGER rollup_first_seen AFTER UPDATE OF first_seen ON observations"
+            + " WHEN old.first_seen <> new.first_seen BEGIN " + openedOld + " " + openedNew + " END",
+        "CREATE TRIGGER rollup_resolved_time AFTER UPDATE OF resolved, resolved_time ON observations"
+            + " WHEN (old.resolved IS 1 AND old.resolved_time IS NOT NULL) IS NOT (new.resolved IS 1"
+            + " AND new.resolved_time IS NOT NULL) OR old.resolved_time IS NOT new.resolved_time BEGIN "
+            + resolvedOld + " " + resolvedNew + " END",
+        // The console's namespace filter: the resource's namespace, newest sighting first (the
+        // first list page's order), instead of every row of the namespace sorted.
+        // MAX_OBSERVATIONS: the lowest severity, oldest first, is evicted for a new one of a higher severity.
+        "CREATE INDEX observations_shed_order ON observations (severity_rank, created_at, name, namespace)",
+        "CREATE INDEX findings_namespace_last_seen ON observations (resource_namespace, last_seen DESC, namespace, name)",
+        // One resource's findings (a filter of the list, the detail's "same resource"): its three
+        // fields, then the list's order, so that the planner has no reason to prefer the index above.
+        "DROP INDEX findings_resource",
+        "CREATE INDEX findings_resource ON observations (resource_name, resource_kind, resource_namespace, "
+            + "last_seen DESC, namespace, name)");
+  }
 
   static final int VERSION = MIGRATIONS.size();
 

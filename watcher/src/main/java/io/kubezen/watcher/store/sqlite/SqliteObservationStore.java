@@ -98,6 +98,7 @@ public final class SqliteObservationStore implements ObservationStore {
   private final Path path;
   private final Clock clock;
   private final ReentrantLock writeLock = new ReentrantLock(true);
+  private final long maxObservations;
   private Connection writer; // guarded by writeLock; null after a failure it could not recover from
   private final BlockingQueue<Connection> idleReaders;
   private final List<Connection> readers = new CopyOnWriteArrayList<>();
@@ -111,9 +112,10 @@ public final class SqliteObservationStore implements ObservationStore {
   /** After a failed write, not ready for this long (unless a write succeeds); then a probe write decides. */
   static final long WRITE_FAILURE_HOLD_NANOS = TimeUnit.SECONDS.toNanos(10);
 
-  private SqliteObservationStore(Path path, Clock clock, int readerCount) {
+  private SqliteObservationStore(Path path, Clock clock, int readerCount, long maxObservations) {
     this.path = path;
     this.clock = clock;
+    this.maxObservations = maxObservations;
     this.idleReaders = new ArrayBlockingQueue<>(readerCount);
   }
 
@@ -129,7 +131,20 @@ public final class SqliteObservationStore implements ObservationStore {
    * @throws StoreException naming the path and the cause when it cannot be created or opened
    */
   public static SqliteObservationStore open(Path dbPath, Clock clock, int readerCount) {
+    return open(dbPath, clock, readerCount, 0);
+  }
+
+  /**
+   * As {@link #open(Path, Clock, int)}, keeping at most {@code maxObservations} live Observations
+   * (0: no cap). At the cap a new Observation evicts one of a lower severity (the lowest there is,
+   * the oldest first among them) or, when there is none, is refused: its outcome is
+   * {@link WriteOutcome#MISSING}. Existing ones are merged as always.
+   */
+  public static SqliteObservationStore open(Path dbPath, Clock clock, int readerCount, long maxObservations) {
     Objects.requireNonNull(dbPath, "dbPath");
+    if (maxObservations < 0) {
+      throw new IllegalArgumentException("maxObservations must not be negative: " + maxObservations);
+    }
     Objects.requireNonNull(clock, "clock");
     if (readerCount < 1) {
       throw new IllegalArgumentException("readerCount must be at least 1: " + readerCount);
@@ -143,7 +158,7 @@ public final class SqliteObservationStore implements ObservationStore {
     } catch (IOException | SecurityException e) {
       throw new StoreException("cannot create the directory of SQLite database " + path + ": " + e, e);
     }
-    SqliteObservationStore store = new SqliteObservationStore(path, clock, readerCount);
+    SqliteObservationStore store = new SqliteObservationStore(path, clock, readerCount, maxObservations);
     try {
       store.writer = store.openWriter();
       Schema.migrate(store.writer);
@@ -234,6 +249,10 @@ public final class SqliteObservationStore implements ObservationStore {
       try (PreparedStatement insert = conn.prepareStatement(INSERT);
           PreparedStatement merge = conn.prepareStatement(MERGE)) {
         for (Row r : rows) {
+          if (!admit(conn, r)) {
+            outcomes.add(WriteOutcome.MISSING);
+            continue;
+          }
           if (insert(insert, r, now) == 1) {
             outcomes.add(WriteOutcome.CREATED);
             continue;
@@ -251,6 +270,37 @@ public final class SqliteObservationStore implements ObservationStore {
       }
       return outcomes;
     });
+  }
+
+  /**
+   * Under MAX_OBSERVATIONS (inside the write transaction): true when {@code r} exists or there is
+   * room for it, if need be by deleting the Observation of the lowest severity below its own (the
+   * oldest first); false when it is refused.
+   */
+  private boolean admit(Connection conn, Row r) throws SQLException {
+    if (maxObservations <= 0) {
+      return true;
+    }
+    try (PreparedStatement st = conn.prepareStatement("SELECT 1 FROM observations WHERE namespace = ? AND name = ?")) {
+      st.setString(1, r.namespace());
+      st.setString(2, r.name());
+      try (ResultSet rs = st.executeQuery()) {
+        if (rs.next()) {
+          return true;
+        }
+      }
+    }
+    try (Statement st = conn.createStatement(); ResultSet rs = st.executeQuery(FindingsSql.SUMMARY)) {
+      if (!rs.next() || rs.getLong("total") < maxObservations) {
+        return true;
+      }
+    }
+    int rank = r.spec().severity() == null ? 0 : r.spec().severity().rank();
+    try (PreparedStatement st = conn.prepareStatement("DELETE FROM observations WHERE rowid = (SELECT rowid FROM"
+        + " observations WHERE severity_rank < ? ORDER BY severity_rank, created_at, name, namespace LIMIT 1)")) {
+      st.setInt(1, rank);
+      return st.executeUpdate() == 1;
+    }
   }
 
   private static int insert(PreparedStatement st, Row r, long now) throws SQLException {
@@ -375,6 +425,10 @@ public final class SqliteObservationStore implements ObservationStore {
       try (PreparedStatement insert = conn.prepareStatement(INSERT);
           PreparedStatement unresolve = conn.prepareStatement(UNRESOLVE)) {
         for (Row r : rows) {
+          if (!admit(conn, r)) {
+            outcomes.add(WriteOutcome.MISSING);
+            continue;
+          }
           if (insert(insert, r, now) == 1) {
             outcomes.add(WriteOutcome.CREATED);
             continue;
@@ -718,7 +772,7 @@ public final class SqliteObservationStore implements ObservationStore {
     String sql = FindingsSql.page(query, after, args);
     int limit = query.limit();
     return read("findings", conn -> {
-      try (PreparedStatement st = prepare(conn, sql, args)) {
+      try (PreparedStatement st = io.kubezen.watcher.store.jdbc.Jdbc.prepare(conn, sql, args)) {
         List<Observation> items = new ArrayList<>();
         FindingsSql.After last = null;
         boolean more = false;
@@ -746,21 +800,13 @@ public final class SqliteObservationStore implements ObservationStore {
   @Override
   public List<io.kubezen.watcher.store.GroupCount> countBy(io.kubezen.watcher.store.FindingFilter filter,
       List<io.kubezen.watcher.store.GroupField> fields) {
+    if (io.kubezen.watcher.store.jdbc.RollupSql.coversCounts(filter, fields)) {
+      return read("countBy " + fields, conn -> io.kubezen.watcher.store.jdbc.Rollups.countBy(conn, filter, fields));
+    }
     List<Object> args = new ArrayList<>();
     String sql = FindingsSql.countBy(filter, fields, args);
-    return read("countBy " + fields, conn -> {
-      try (PreparedStatement st = prepare(conn, sql, args); ResultSet rs = st.executeQuery()) {
-        List<io.kubezen.watcher.store.GroupCount> out = new ArrayList<>();
-        while (rs.next()) {
-          List<String> key = new ArrayList<>(fields.size());
-          for (int i = 0; i < fields.size(); i++) {
-            key.add(rs.getString("k" + i));
-          }
-          out.add(new io.kubezen.watcher.store.GroupCount(key, rs.getLong("n")));
-        }
-        return out;
-      }
-    });
+    return read("countBy " + fields, conn -> io.kubezen.watcher.store.jdbc.ConsoleRows.groupCounts(conn, sql, args,
+        fields.size()));
   }
 
   @Override
@@ -769,10 +815,16 @@ public final class SqliteObservationStore implements ObservationStore {
     if (limit < 1 || limit > ObservationQuery.MAX_LIMIT) {
       throw new IllegalArgumentException("limit must be between 1 and " + ObservationQuery.MAX_LIMIT + ": " + limit);
     }
+    if (by == io.kubezen.watcher.store.RankedGroup.By.NAMESPACE
+        ? io.kubezen.watcher.store.jdbc.RollupSql.coversCounts(filter, List.of())
+        : io.kubezen.watcher.store.jdbc.RollupSql.coversResources(filter)) {
+      return read("top " + by, conn -> io.kubezen.watcher.store.jdbc.Rollups.top(conn, filter, by, limit,
+          "resolved IS NOT 1"));
+    }
     List<Object> args = new ArrayList<>();
     String sql = FindingsSql.top(filter, by, limit, args);
     return read("top " + by, conn -> {
-      try (PreparedStatement st = prepare(conn, sql, args); ResultSet rs = st.executeQuery()) {
+      try (PreparedStatement st = io.kubezen.watcher.store.jdbc.Jdbc.prepare(conn, sql, args); ResultSet rs = st.executeQuery()) {
         List<io.kubezen.watcher.store.RankedGroup> ranked = new ArrayList<>();
         while (rs.next()) {
           ranked.add(new io.kubezen.watcher.store.RankedGroup(rs.getString("resource_namespace"),
@@ -783,7 +835,7 @@ public final class SqliteObservationStore implements ObservationStore {
         for (io.kubezen.watcher.store.RankedGroup g : ranked) {
           List<Object> totalArgs = new ArrayList<>();
           String totalSql = FindingsSql.groupTotal(filter, g, by, totalArgs);
-          try (PreparedStatement t = prepare(conn, totalSql, totalArgs); ResultSet trs = t.executeQuery()) {
+          try (PreparedStatement t = io.kubezen.watcher.store.jdbc.Jdbc.prepare(conn, totalSql, totalArgs); ResultSet trs = t.executeQuery()) {
             long total = trs.next() ? trs.getLong("n") : 0;
             out.add(new io.kubezen.watcher.store.RankedGroup(g.namespace(), g.kind(), g.name(), g.critical(),
                 g.high(), total));
@@ -797,56 +849,42 @@ public final class SqliteObservationStore implements ObservationStore {
   @Override
   public List<io.kubezen.watcher.store.TimeBucket> timeline(io.kubezen.watcher.store.FindingFilter filter,
       Instant from, Instant to, java.time.Duration width) {
-    long fromMicros = StoreTimes.micros(from);
-    long toMicros = StoreTimes.micros(to);
-    long widthMicros = width.toNanos() / 1000;
-    if (widthMicros <= 0 || toMicros <= fromMicros) {
-      throw new IllegalArgumentException("timeline needs from < to and a positive width");
+    io.kubezen.watcher.store.jdbc.ConsoleRows.Span span = io.kubezen.watcher.store.jdbc.ConsoleRows.Span.of(from, to,
+        width);
+    long[] opened = new long[span.buckets()];
+    long[] resolved = new long[span.buckets()];
+    if (io.kubezen.watcher.store.jdbc.RollupSql.coversTimeline(filter, span.from(), span.to(), span.width())) {
+      read("timeline", conn -> {
+        io.kubezen.watcher.store.jdbc.Rollups.timeline(conn, span.from(), span.to(), span.width(), opened, resolved);
+        return null;
+      });
+      return span.buckets(opened, resolved);
     }
-    long n = (toMicros - fromMicros + widthMicros - 1) / widthMicros;
-    if (n > 1000) {
-      throw new IllegalArgumentException("timeline of " + n + " buckets: at most 1000");
-    }
-    long[] opened = new long[(int) n];
-    long[] resolved = new long[(int) n];
     List<Object> openedArgs = new ArrayList<>();
-    String openedSql = FindingsSql.opened(filter, fromMicros, toMicros, widthMicros, openedArgs);
+    String openedSql = FindingsSql.opened(filter, span.from(), span.to(), span.width(), openedArgs);
     List<Object> resolvedArgs = new ArrayList<>();
-    String resolvedSql = FindingsSql.resolvedIn(filter, fromMicros, toMicros, widthMicros, resolvedArgs);
+    String resolvedSql = FindingsSql.resolvedIn(filter, span.from(), span.to(), span.width(), resolvedArgs);
     read("timeline", conn -> {
-      fillBuckets(conn, openedSql, openedArgs, opened);
-      fillBuckets(conn, resolvedSql, resolvedArgs, resolved);
+      io.kubezen.watcher.store.jdbc.ConsoleRows.fillBuckets(conn, openedSql, openedArgs, opened);
+      io.kubezen.watcher.store.jdbc.ConsoleRows.fillBuckets(conn, resolvedSql, resolvedArgs, resolved);
       return null;
     });
-    List<io.kubezen.watcher.store.TimeBucket> out = new ArrayList<>((int) n);
-    for (int i = 0; i < n; i++) {
-      out.add(new io.kubezen.watcher.store.TimeBucket(
-          Instant.EPOCH.plus(fromMicros + i * widthMicros, java.time.temporal.ChronoUnit.MICROS), opened[i],
-          resolved[i]));
-    }
-    return out;
-  }
-
-  private static void fillBuckets(Connection conn, String sql, List<Object> args, long[] into) throws SQLException {
-    try (PreparedStatement st = prepare(conn, sql, args); ResultSet rs = st.executeQuery()) {
-      while (rs.next()) {
-        long b = rs.getLong("b");
-        if (b >= 0 && b < into.length) {
-          into[(int) b] += rs.getLong("n");
-        }
-      }
-    }
+    return span.buckets(opened, resolved);
   }
 
   @Override
   public List<io.kubezen.watcher.store.SourceActivity> sourceActivity(io.kubezen.watcher.store.FindingFilter filter) {
+    if (io.kubezen.watcher.store.jdbc.RollupSql.coversSourceActivity(filter)) {
+      return read("sourceActivity", conn -> io.kubezen.watcher.store.jdbc.Rollups.sourceActivity(conn,
+          "SELECT max(last_seen) FROM observations WHERE source = ?"));
+    }
     List<Object> lastArgs = new ArrayList<>();
     String lastSql = FindingsSql.sourceLastSeen(filter, lastArgs);
     List<Object> stateArgs = new ArrayList<>();
     String stateSql = FindingsSql.sourceStates(filter, stateArgs);
     return read("sourceActivity", conn -> {
       java.util.Map<String, long[]> counts = new java.util.HashMap<>(); // open, total
-      try (PreparedStatement st = prepare(conn, stateSql, stateArgs); ResultSet rs = st.executeQuery()) {
+      try (PreparedStatement st = io.kubezen.watcher.store.jdbc.Jdbc.prepare(conn, stateSql, stateArgs); ResultSet rs = st.executeQuery()) {
         while (rs.next()) {
           long[] c = counts.computeIfAbsent(rs.getString("source"), k -> new long[2]);
           if (rs.getInt("r") == 0) {
@@ -856,7 +894,7 @@ public final class SqliteObservationStore implements ObservationStore {
         }
       }
       List<io.kubezen.watcher.store.SourceActivity> out = new ArrayList<>();
-      try (PreparedStatement st = prepare(conn, lastSql, lastArgs); ResultSet rs = st.executeQuery()) {
+      try (PreparedStatement st = io.kubezen.watcher.store.jdbc.Jdbc.prepare(conn, lastSql, lastArgs); ResultSet rs = st.executeQuery()) {
         while (rs.next()) {
           long[] c = counts.getOrDefault(rs.getString("source"), new long[2]);
           out.add(new io.kubezen.watcher.store.SourceActivity(rs.getString("source"),
@@ -867,32 +905,21 @@ public final class SqliteObservationStore implements ObservationStore {
     });
   }
 
+  /** The live Observations: the summary row the triggers keep (a local read); -1 when it cannot be read. */
   @Override
-  public io.kubezen.watcher.store.StoreSummary summary() {
-    return read("summary", conn -> {
-      try (Statement st = conn.createStatement(); ResultSet rs = st.executeQuery(FindingsSql.SUMMARY)) {
-        if (!rs.next() || rs.getLong("total") <= 0) {
-          return io.kubezen.watcher.store.StoreSummary.EMPTY;
-        }
-        return new io.kubezen.watcher.store.StoreSummary(rs.getLong("total"), rs.getLong("resolved"),
-            rs.getLong("count_sum"), Instant.ofEpochMilli(rs.getLong("last_created")),
-            Instant.EPOCH.plus(rs.getLong("last_seen"), java.time.temporal.ChronoUnit.MICROS));
-      }
-    });
-  }
-
-  private static PreparedStatement prepare(Connection conn, String sql, List<Object> args) throws SQLException {
-    PreparedStatement st = conn.prepareStatement(sql);
+  public long liveCount() {
     try {
-      for (int i = 0; i < args.size(); i++) {
-        st.setObject(i + 1, args.get(i));
-      }
-      return st;
-    } catch (SQLException e) {
-      st.close();
-      throw e;
+      return summary().total();
+    } catch (StoreException e) {
+      return -1;
     }
   }
+
+  @Override
+  public io.kubezen.watcher.store.StoreSummary summary() {
+    return read("summary", conn -> io.kubezen.watcher.store.jdbc.ConsoleRows.summary(conn, FindingsSql.SUMMARY));
+  }
+
 
   private static Observation observation(ResultSet rs) throws SQLException {
     String body = rs.getString("body");

@@ -48,6 +48,11 @@ class KubernetesStoreContractTest extends ObservationStoreContract {
   }
 
   @Override
+  protected ObservationStore openWithMaxObservations(long max) {
+    return KubeFixtures.store(client, fast().withMaxObservations(max));
+  }
+
+  @Override
   protected Instant now() {
     return Instant.now();
   }

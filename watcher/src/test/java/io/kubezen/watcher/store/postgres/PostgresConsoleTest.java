@@ -356,6 +356,11 @@ class PostgresConsoleTest {
           assertThat(plan).as("%s %s", sort, a).contains("Index Scan using findings_").doesNotContain("Sort");
         }
       }
+      // The namespace filter: an index range in the page's order (not a walk of findings_last_seen).
+      List<Object> nsArgs = new ArrayList<>();
+      assertThat(plan(c, ConsoleSql.page(FindingsQuery.first(new FindingFilter(null, null, null, null, "shop", null,
+          null, null, FindingFilter.State.OPEN, null, null, null, null, null), FindingSort.LAST_SEEN, 50), null,
+          nsArgs), nsArgs)).contains("Index Scan using findings_namespace_last_seen").doesNotContain("Sort");
       List<Object> args = new ArrayList<>();
       assertThat(plan(c, ConsoleSql.page(FindingsQuery.first(text("cve-2024"), FindingSort.LAST_SEEN, 50), null,
           args), args)).contains("findings_");

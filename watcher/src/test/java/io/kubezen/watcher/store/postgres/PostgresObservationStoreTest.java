@@ -51,6 +51,11 @@ class PostgresObservationStoreTest extends SqlObservationStoreContract {
   }
 
   @Override
+  protected ObservationStore openWithMaxObservations(long max) {
+    return PostgresObservationStore.open(options("east").withMaxObservations(max), clock);
+  }
+
+  @Override
   protected ObservationStore reopen() {
     store.close();
     return PostgresObservationStore.open(options("east"), clock);
@@ -67,7 +72,7 @@ class PostgresObservationStoreTest extends SqlObservationStoreContract {
         Statement st = c.createStatement();
         ResultSet rs = st.executeQuery("SELECT version, success FROM " + PostgresObservationStore.HISTORY_TABLE
             + " WHERE version IS NOT NULL AND type = 'SQL' ORDER BY installed_rank")) {
-      for (String version : List.of("1", "2")) {
+      for (String version : List.of("1", "2", "3")) {
         assertThat(rs.next()).isTrue();
         assertThat(rs.getString(1)).isEqualTo(version);
         assertThat(rs.getBoolean(2)).isTrue();
@@ -240,14 +245,57 @@ class PostgresObservationStoreTest extends SqlObservationStoreContract {
   }
 
   @Test
-  void theLiveCountCapShedsTheLowestSeveritiesOldestFirstAtEachSweep() {
+  void theLiveCountCapEvictsTheLowestSeverityOldestFirstAtWriteTimeAndTheSweepShedsALoweredCap() {
     store.close();
     store = PostgresObservationStore.open(options("east").withMaxObservations(3), clock);
     store.createOrMerge(List.of(sev("low-old", Severity.LOW), sev("critical", Severity.CRITICAL)));
     clock.advance(Duration.ofSeconds(1));
-    store.createOrMerge(List.of(sev("low-new", Severity.LOW), sev("info", Severity.INFO), sev("high", Severity.HIGH)));
-    assertThat(store.deleteExpired(clock.instant())).isEqualTo(new GcResult(2, 0));
+    assertThat(store.createOrMerge(List.of(sev("low-new", Severity.LOW), sev("info", Severity.INFO),
+        sev("high", Severity.HIGH)))).containsExactly(WriteOutcome.CREATED, WriteOutcome.MISSING, WriteOutcome.CREATED);
+    PostgresObservationStore pg = (PostgresObservationStore) store;
+    assertThat(pg.shedCount(Severity.INFO, false)).isEqualTo(1);
+    assertThat(pg.shedCount(Severity.LOW, true)).isEqualTo(1);
+    assertThat(store.deleteExpired(clock.instant())).isEqualTo(new GcResult(0, 0));
     assertThat(names(ObservationQuery.all(10))).containsExactlyInAnyOrder("critical", "high", "low-new");
+    // Restarted with a lower cap: the sweep deletes the excess, lowest severity first.
+    store.close();
+    store = PostgresObservationStore.open(options("east").withMaxObservations(2), clock);
+    assertThat(store.deleteExpired(clock.instant())).isEqualTo(new GcResult(1, 0));
+    assertThat(names(ObservationQuery.all(10))).containsExactlyInAnyOrder("critical", "high");
+  }
+
+  /** Replicas of one cluster writing at once never leave more than the cap. */
+  @Test
+  void concurrentCappedWritersKeepTheCap() throws Exception {
+    store.close();
+    store = PostgresObservationStore.open(options("east").withMaxObservations(50), clock);
+    try (PostgresObservationStore other = PostgresObservationStore.open(options("east").withMaxObservations(50), clock)) {
+      java.util.concurrent.ExecutorService pool = java.util.concurrent.Executors.newFixedThreadPool(4);
+      try {
+        List<Future<?>> done = new java.util.ArrayList<>();
+        for (int t = 0; t < 4; t++) {
+          ObservationStore writer = t % 2 == 0 ? store : other;
+          int thread = t;
+          done.add(pool.submit(() -> {
+            for (int b = 0; b < 10; b++) {
+              List<Observation> batch = new java.util.ArrayList<>();
+              for (int i = 0; i < 10; i++) {
+                batch.add(sev("t" + thread + "-" + b + "-" + i, Severity.values()[(thread + b + i) % 5]));
+              }
+              writer.createOrMerge(batch);
+            }
+            return null;
+          }));
+        }
+        for (Future<?> f : done) {
+          f.get();
+        }
+      } finally {
+        pool.shutdownNow();
+      }
+    }
+    assertThat(store.summary().total()).isEqualTo(50);
+    assertThat(store.list(ObservationQuery.all(1000)).items()).hasSize(50);
   }
 
   @Test

@@ -1,6 +1,7 @@
 package io.kubezen.watcher.store.sqlite;
 
-import static io.kubezen.watcher.store.sqlite.Fixtures.falco;
+import io.kubezen.watcher.store.MutableClock;
+import static io.kubezen.watcher.store.StoreFixtures.falco;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import io.kubezen.api.v1alpha1.Observation;

@@ -274,6 +274,16 @@ class SqliteFindingsTest {
           assertThat(plan).as("%s %s", sort, a).contains("USING INDEX findings_").doesNotContain("TEMP B-TREE");
         }
       }
+      // The console's namespace filter and one resource's findings: their own index, in the list's order.
+      FindingFilter namespace = new FindingFilter(null, null, null, null, "ns-7", null, null, null,
+          FindingFilter.State.OPEN, null, null, null, null, null);
+      List<Object> nsArgs = new ArrayList<>();
+      assertThat(plan(c, FindingsSql.page(new FindingsQuery(namespace, FindingSort.LAST_SEEN, 50, null), null, nsArgs),
+          nsArgs)).contains("USING INDEX findings_namespace_last_seen").doesNotContain("TEMP B-TREE");
+      List<Object> resArgs = new ArrayList<>();
+      assertThat(plan(c, FindingsSql.page(new FindingsQuery(namespace.withResource("Deployment", "ns-7", "app-7-3"),
+          FindingSort.LAST_SEEN, 50, null), null, resArgs), resArgs))
+          .contains("USING INDEX findings_resource").doesNotContain("TEMP B-TREE");
       List<Object> args = new ArrayList<>();
       assertThat(plan(c, FindingsSql.countBy(FindingFilter.OPEN, List.of(GroupField.SOURCE, GroupField.SEVERITY),
           args), args)).contains("COVERING INDEX findings_open");

@@ -53,6 +53,11 @@ class SqliteObservationStoreTest extends SqlObservationStoreContract {
   }
 
   @Override
+  protected ObservationStore openWithMaxObservations(long max) {
+    return SqliteObservationStore.open(db, clock, SqliteObservationStore.DEFAULT_READERS, max);
+  }
+
+  @Override
   protected ObservationStore reopen() {
     store.close();
     return SqliteObservationStore.open(db, clock);
