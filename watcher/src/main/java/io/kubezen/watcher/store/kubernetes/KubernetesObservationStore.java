@@ -224,6 +224,15 @@ public final class KubernetesObservationStore implements ObservationStore {
 
   // ---------------------------------------------------------------- writes
 
+  /**
+   * Batches the writer may have in flight at once: their items share the {@code maxInFlight}
+   * workers, so the next batch fills the workers while the last items of the previous one finish.
+   */
+  @Override
+  public int writeConcurrency() {
+    return Math.max(2, Math.min(8, options.maxInFlight() / 8));
+  }
+
   /** An Observation ready to be created: its body and the status it wants. */
   private record Prepared(String namespace, String name, Observation body, ObservationStatus wanted,
       boolean implicit, Severity severity) {}
