@@ -193,7 +193,7 @@ public final class KubernetesObservationStore implements ObservationStore {
       shed.put(s, m);
     }
     // Every replica keeps it: a new leader needs no re-list, and every replica can answer from it.
-    this.cache = new ObservationCache().start(client, options.namespaces());
+    this.cache = new ObservationCache(options.maxObservations() > 0).start(client, options.namespaces());
   }
 
   // ---------------------------------------------------------------- metrics
