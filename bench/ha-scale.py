@@ -46,6 +46,12 @@ def chart_jvm():
     return ["-XX:MaxRAM=512m"] + [f for f in flags if not f.startswith("-Djava.io.tmpdir")]
 
 
+def image_env():
+    """The image's other memory setting (Dockerfile ENV MALLOC_ARENA_MAX), as the chart sets it too."""
+    m = re.search(r"MALLOC_ARENA_MAX=(\d+)", open(os.path.join(ROOT, "Dockerfile")).read())
+    return {"MALLOC_ARENA_MAX": m.group(1)} if m else {}
+
+
 JVM = chart_jvm()
 VULN_PATH = "/apis/aquasecurity.github.io/v1alpha1/namespaces/%s/vulnerabilityreports" % NS
 OBS_PATH = "/apis/zen.kube-zen.io/v1alpha1/namespaces/%s/observations" % NS
@@ -170,6 +176,7 @@ class Replica:
             "LEADER_ELECTION_MODE": "builtin", "LEADER_ELECTION_LEASE_DURATION": "%ds" % LEASE,
             "LEADER_ELECTION_RENEW_DEADLINE": "%ds" % RENEW, "LEADER_ELECTION_RETRY_PERIOD": "%ds" % RETRY,
             "WATCHER_PORT": str(self.port), "WATCHER_BIND_ADDRESS": "127.0.0.1", "SHUTDOWN_TIMEOUT": "20s"})
+        env.update(image_env())
         env.update(Replica.extra_env)
         self.logpath = os.path.join(workdir, name + ".log")
         self.logfile = open(self.logpath, "w")
