@@ -59,12 +59,17 @@ class KubernetesObservationStoreTest {
   @Test
   void createsWithOneWriteAndMergesOn409WithExactCounts() {
     String ns = KubeApiServer.uniqueNamespace("merge");
-    try (KubernetesObservationStore store = store(client, fast());
-        KubernetesObservationStore replica = store(client, fast())) {
+    KubeFixtures.Requests mine = new KubeFixtures.Requests();
+    KubeFixtures.Requests theirs = new KubeFixtures.Requests();
+    try (KubernetesClient c1 = KubeFixtures.measuredClient(mine); KubernetesClient c2 = KubeFixtures.measuredClient(theirs);
+        KubernetesObservationStore store = store(c1, fast());
+        KubernetesObservationStore replica = store(c2, fast())) {
       assertThat(store.createOrMerge(List.of(obs(ns, "falco-aaaa")))).containsExactly(WriteOutcome.CREATED);
-      assertThat(store.writeCounts()).isEqualTo(new KubernetesObservationStore.WriteCounts(1, 0, 0));
-      // Stored without a status (the status subresource drops it): read back as the implicit one.
-      assertThat(read(ns, "falco-aaaa").getStatus()).isNull();
+      assertThat(mine.count("create", "observations")).isEqualTo(1);
+      assertThat(mine.writes()).as("one write per new Observation").isEqualTo(1);
+      // Stored without a status (the status subresource drops it): the CRD's default makes it count 1
+      // as the API server answers it (kubectl get obs shows Count 1), and the store reads the rest.
+      assertThat(read(ns, "falco-aaaa").getStatus()).isEqualTo(new ObservationStatus(1L, null, null, null, null));
       assertThat(store.get(ns, "falco-aaaa").orElseThrow().getStatus())
           .isEqualTo(ObservationStatus.seen(1, DETECTED, DETECTED));
 
@@ -77,9 +82,9 @@ class KubernetesObservationStoreTest {
       assertThat(s.lastSeen()).isEqualTo("2024-05-02T11:00:00Z");
       // The replica's Observation cache may have seen it already (then no create is tried, one
       // status patch merges); else its create meets 409 and the patch merges. Either way one patch.
-      assertThat(replica.writeCounts().statusUpdates()).isEqualTo(1);
-      assertThat(replica.writeCounts().creates()).isBetween(0L, 1L);
-      assertThat(replica.writeCounts().deletes()).isZero();
+      assertThat(theirs.count("patch", "observations/status")).isEqualTo(1);
+      assertThat(theirs.count("create", "observations")).isBetween(0L, 1L);
+      assertThat(theirs.count("delete", "observations")).isZero();
 
       // The spec is the first one's: a merge never touches it.
       assertThat(read(ns, "falco-aaaa").getSpec().detectedAt()).isEqualTo(DETECTED);
@@ -89,12 +94,16 @@ class KubernetesObservationStoreTest {
   @Test
   void aNewObservationWithAStatusOfItsOwnGetsItAfterTheCreate() {
     String ns = KubeApiServer.uniqueNamespace("status");
-    try (KubernetesObservationStore store = store(client, fast())) {
+    KubeFixtures.Requests requests = new KubeFixtures.Requests();
+    try (KubernetesClient measured = KubeFixtures.measuredClient(requests);
+        KubernetesObservationStore store = store(measured, fast())) {
       Observation o = withStatus(obs(ns, "falco-bbbb"), 5, "2024-05-01T09:00:00Z", "2024-05-01T12:00:00Z");
       assertThat(store.createOrMerge(List.of(o))).containsExactly(WriteOutcome.CREATED);
       assertThat(read(ns, "falco-bbbb").getStatus())
           .isEqualTo(new ObservationStatus(5L, "2024-05-01T09:00:00Z", "2024-05-01T12:00:00Z", null, null));
-      assertThat(store.writeCounts()).isEqualTo(new KubernetesObservationStore.WriteCounts(1, 1, 0));
+      assertThat(requests.count("create", "observations")).isEqualTo(1);
+      assertThat(requests.count("patch", "observations/status")).isEqualTo(1);
+      assertThat(requests.count("delete", "observations")).isZero();
     }
   }
 
@@ -175,7 +184,9 @@ class KubernetesObservationStoreTest {
   void createIfAbsentResolveAndListByOrigin() {
     String ns = KubeApiServer.uniqueNamespace("reconcile");
     String uid = java.util.UUID.randomUUID().toString();
-    try (KubernetesObservationStore store = store(client, fast())) {
+    KubeFixtures.Requests requests = new KubeFixtures.Requests();
+    try (KubernetesClient measured = KubeFixtures.measuredClient(requests);
+        KubernetesObservationStore store = store(measured, fast())) {
       Observation one = obs(ns, "trivy-0001");
       one.getMetadata().getLabels().put(Observation.LABEL_ORIGIN_UID, uid);
       Observation two = obs(ns, "trivy-0002");
@@ -183,11 +194,11 @@ class KubernetesObservationStoreTest {
       assertThat(store.createIfAbsent(List.of(one, two))).containsExactly(WriteOutcome.CREATED, WriteOutcome.CREATED);
       store.createOrMerge(List.of(obs(ns, "falco-other")));
 
-      long writes = store.writeCounts().total();
+      long writes = requests.writes();
       assertThat(store.createIfAbsent(List.of(obs(ns, "trivy-0001")))).containsExactly(WriteOutcome.EXISTED);
-      assertThat(store.writeCounts().total()).as("an existing unresolved one costs no write at all (a read finds it)")
+      assertThat(requests.writes()).as("an existing unresolved one costs no write at all (a read finds it)")
           .isEqualTo(writes);
-      assertThat(read(ns, "trivy-0001").getStatus()).isNull();
+      assertThat(read(ns, "trivy-0001").getStatus().count()).isEqualTo(1L);
 
       assertThat(store.listByOrigin(uid)).extracting(o -> o.getMetadata().getName())
           .containsExactlyInAnyOrder("trivy-0001", "trivy-0002");
@@ -300,14 +311,16 @@ class KubernetesObservationStoreTest {
   void kubeWriteQpsIsAHardCeiling() {
     String ns = KubeApiServer.uniqueNamespace("rate");
     KubernetesStoreOptions slow = KubernetesStoreOptions.defaults().withWriteRate(20, 5).withMaxInFlight(8);
-    try (KubernetesObservationStore store = store(client, slow)) {
+    KubeFixtures.Requests requests = new KubeFixtures.Requests();
+    try (KubernetesClient measured = KubeFixtures.measuredClient(requests);
+        KubernetesObservationStore store = store(measured, slow)) {
       List<Observation> batch = IntStream.range(0, 60).mapToObj(i -> obs(ns, "falco-rate-" + i)).toList();
       long start = System.nanoTime();
       assertThat(store.createOrMerge(batch)).containsOnly(WriteOutcome.CREATED);
       Duration took = Duration.ofNanos(System.nanoTime() - start);
       // 5 at once, then 55 at 20/s: at least 2.75 s.
       assertThat(took).isGreaterThanOrEqualTo(Duration.ofMillis(2500));
-      assertThat(store.writeCounts().creates()).isEqualTo(60);
+      assertThat(requests.count("create", "observations")).isEqualTo(60);
     }
   }
 
