@@ -33,11 +33,20 @@ RUN groupadd --system --gid 1001 zen \
  && chown 1001:1001 /data
 WORKDIR /app
 COPY --from=build --chown=0:0 /zen-watcher.jar /app/zen-watcher.jar
-# Heap follows the container memory limit: half of it, so that heap, metaspace, code cache and thread
-# stacks together stay well inside the limit (bench/HA.md measures the RSS at 100k findings in 512 MiB);
-# the serial collector suits the one or two cores a replica gets; /tmp is where sqlite-jdbc unpacks
-# its native library.
-ENV JAVA_TOOL_OPTIONS="-XX:MaxRAMPercentage=50 -XX:+UseSerialGC -XX:MaxMetaspaceSize=128m -XX:ReservedCodeCacheSize=64m -Xss512k -XX:+ExitOnOutOfMemoryError -Djava.io.tmpdir=/tmp" \
+# Memory, sized for the chart's 512 MiB limit (bench/HA.md: RSS at 100k findings, measured with
+# -XX:NativeMemoryTracking; docs/high-availability.md explains each flag). The chart sets the same two
+# variables (values.yaml jvm.*; chart-tests check they are identical to these):
+# - heap: 40 % of the limit, serial collector (one or two cores per replica), given back after a full
+#   collection (MinHeapFreeRatio/MaxHeapFreeRatio: the heap is what grows during a first reconcile);
+# - metaspace and code cache capped, 512k thread stacks;
+# - Netty (the HTTP server and the Kubernetes client): two arenas of each kind with 1 MiB chunks
+#   instead of one per core with 4 MiB chunks; the JDK's per-thread cache of temporary direct buffers
+#   bounded;
+# - MALLOC_ARENA_MAX=2: glibc gives each thread that mallocs an arena of its own otherwise (up to 8 per
+#   core), whose fragments count in the RSS;
+# /tmp is where sqlite-jdbc unpacks its native library.
+ENV JAVA_TOOL_OPTIONS="-XX:MaxRAMPercentage=40 -XX:MinHeapFreeRatio=10 -XX:MaxHeapFreeRatio=30 -XX:+UseSerialGC -XX:MaxMetaspaceSize=128m -XX:ReservedCodeCacheSize=64m -Xss512k -XX:+ExitOnOutOfMemoryError -Dio.netty.allocator.numDirectArenas=2 -Dio.netty.allocator.numHeapArenas=2 -Dio.netty.allocator.maxOrder=7 -Djdk.nio.maxCachedBufferSize=262144 -Djava.io.tmpdir=/tmp" \
+    MALLOC_ARENA_MAX=2 \
     SQLITE_PATH=/data/zen-watcher.db
 # No LOG_FORMAT: JSON lines in a pod (KUBERNETES_SERVICE_HOST is set there), text for a person running
 # the image elsewhere or with a terminal (docker run -it); set LOG_FORMAT to choose.

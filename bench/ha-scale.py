@@ -46,6 +46,12 @@ def chart_jvm():
     return ["-XX:MaxRAM=512m"] + [f for f in flags if not f.startswith("-Djava.io.tmpdir")]
 
 
+def image_env():
+    """The image's other memory setting (Dockerfile ENV MALLOC_ARENA_MAX), as the chart sets it too."""
+    m = re.search(r"MALLOC_ARENA_MAX=(\d+)", open(os.path.join(ROOT, "Dockerfile")).read())
+    return {"MALLOC_ARENA_MAX": m.group(1)} if m else {}
+
+
 JVM = chart_jvm()
 VULN_PATH = "/apis/aquasecurity.github.io/v1alpha1/namespaces/%s/vulnerabilityreports" % NS
 OBS_PATH = "/apis/zen.kube-zen.io/v1alpha1/namespaces/%s/observations" % NS
@@ -137,7 +143,29 @@ def free_port():
         return s.getsockname()[1]
 
 
+def native_memory(pid):
+    """jcmd VM.native_memory summary of a JVM started with -XX:NativeMemoryTracking=summary: committed KB by category."""
+    try:
+        out = subprocess.run(["jcmd", str(pid), "VM.native_memory", "summary"], capture_output=True, text=True,
+                             timeout=60).stdout
+    except (OSError, subprocess.TimeoutExpired):
+        return None
+    result = {}
+    m = re.search(r"Total: reserved=(\d+)KB, committed=(\d+)KB", out)
+    if m:
+        result["Total"] = int(m.group(2))
+    for cat, committed in re.findall(r"-\s+([A-Za-z ]+?) \(reserved=\d+KB, committed=(\d+)KB", out):
+        result[cat.strip()] = int(committed)
+    m = re.search(r"Thread \(reserved=\d+KB, committed=\d+KB\)\s*\n\s*\(thread #(\d+)\)", out)
+    if m:
+        result["threads"] = int(m.group(1))
+    return result
+
+
 class Replica:
+    extra_jvm = []
+    extra_env = {}
+
     def __init__(self, name, jar, kubedir, workdir):
         self.name, self.port = name, free_port()
         env = dict(os.environ)
@@ -148,10 +176,12 @@ class Replica:
             "LEADER_ELECTION_MODE": "builtin", "LEADER_ELECTION_LEASE_DURATION": "%ds" % LEASE,
             "LEADER_ELECTION_RENEW_DEADLINE": "%ds" % RENEW, "LEADER_ELECTION_RETRY_PERIOD": "%ds" % RETRY,
             "WATCHER_PORT": str(self.port), "WATCHER_BIND_ADDRESS": "127.0.0.1", "SHUTDOWN_TIMEOUT": "20s"})
+        env.update(image_env())
+        env.update(Replica.extra_env)
         self.logpath = os.path.join(workdir, name + ".log")
         self.logfile = open(self.logpath, "w")
         self.started = time.time()
-        self.proc = subprocess.Popen(["java"] + JVM + ["-jar", jar], env=env, stdout=self.logfile,
+        self.proc = subprocess.Popen(["java"] + JVM + Replica.extra_jvm + ["-jar", jar], env=env, stdout=self.logfile,
                                      stderr=subprocess.STDOUT, cwd=workdir)
 
     def metrics(self):
@@ -249,7 +279,17 @@ def main():
     ap.add_argument("--runs", type=int, default=5, help="SIGTERM handoffs")
     ap.add_argument("--jar", default=os.path.join(ROOT, "watcher/target/zen-watcher.jar"))
     ap.add_argument("--keep", action="store_true", help="keep the temp dir (logs)")
+    ap.add_argument("--warm-standby", choices=["true", "false"], default="true",
+                    help="WARM_STANDBY of every replica (false: a new leader lists and normalizes every report)")
+    ap.add_argument("--env", action="append", default=[], metavar="NAME=VALUE", help="another setting, repeatable")
+    ap.add_argument("--jvm", default="", help="more JVM flags, after the image's")
+    ap.add_argument("--nmt", action="store_true",
+                    help="-XX:NativeMemoryTracking=summary; jcmd VM.native_memory of A and B with the RSS")
+    ap.add_argument("--skip-handoffs", action="store_true", help="stop after the kill -9 and catch-up")
     args = ap.parse_args()
+    Replica.extra_env = dict(e.split("=", 1) for e in args.env)
+    Replica.extra_env["WARM_STANDBY"] = args.warm_standby
+    Replica.extra_jvm = args.jvm.split() + (["-XX:NativeMemoryTracking=summary"] if args.nmt else [])
     total = args.reports * args.vulns
     work = tempfile.mkdtemp(prefix="zw-ha-scale-")
     kubedir = os.path.join(work, "kube")
@@ -261,7 +301,8 @@ def main():
                    + crds, check=True, stdout=subprocess.DEVNULL)
     replicas = []
     result = {"reports": args.reports, "vulns": args.vulns, "findings": total, "lease": LEASE, "renew": RENEW,
-              "retry": RETRY, "jvm": " ".join(JVM), "cores": os.cpu_count()}
+              "retry": RETRY, "jvm": " ".join(JVM + Replica.extra_jvm), "env": Replica.extra_env,
+              "cores": os.cpu_count(), "load_start": os.getloadavg()}
     try:
         kube = Kube(kubedir)
         log("creating %d reports x %d vulnerabilities" % (args.reports, args.vulns))
@@ -275,6 +316,8 @@ def main():
         wait("A's first reconcile", lambda: (a.sample("zen_watcher_observations_live") or -1) >= total, 3600,
              step=0.2)
         result["first_reconcile_s"] = round(time.time() - a.started, 2)
+        result["load_first_reconcile"] = os.getloadavg()
+        result["first_reconcile_leadership_lost"] = open(a.logpath).read().count("leadership lost")
         log("first reconcile: %.1f s" % result["first_reconcile_s"])
 
         b = Replica("replica-b", args.jar, kubedir, work)
@@ -282,6 +325,8 @@ def main():
         wait("B's Observation cache", lambda: (b.sample("zen_watcher_observations_live") or -1) >= total, 600)
         time.sleep(2)  # settled
         result["rss_kb"] = {"A_leader": a.rss(), "B_follower": b.rss()}
+        if args.nmt:
+            result["nmt_kb"] = {"A_leader": native_memory(a.proc.pid), "B_follower": native_memory(b.proc.pid)}
         before = b.requests_by_verb()
 
         # kill -9 of the leader, then a new report right away
@@ -301,7 +346,7 @@ def main():
         # SIGTERM handoffs: the leader stops gracefully, a follower takes over
         leader = b
         gaps, handoffs = [], []
-        for run in range(args.runs):
+        for run in range(0 if args.skip_handoffs else args.runs):
             f = Replica("replica-%d" % run, args.jar, kubedir, work)
             replicas.append(f)
             wait("the follower's cache", lambda: (f.sample("zen_watcher_observations_live") or -1) >= expected, 600)
@@ -324,6 +369,7 @@ def main():
         before = leader.requests_by_verb()
         time.sleep(5)
         result["idle_requests_5s"] = diff(leader.requests_by_verb(), before)
+        result["load_end"] = os.getloadavg()
         stored = kube.count(OBS_PATH)
         result["observations"] = stored
         result["duplicates"] = stored - expected

@@ -277,6 +277,23 @@ class ChartTest {
         .containsEntry("cpu", new io.fabric8.kubernetes.api.model.Quantity("500m"));
   }
 
+  /**
+   * The chart sets the JVM's memory flags and MALLOC_ARENA_MAX to exactly what the image sets (the
+   * Dockerfile's ENV), so that a pod spec shows them and the measured sizing (bench/HA.md) holds.
+   */
+  @Test
+  void jvmMemoryFlagsAreTheImages() throws IOException {
+    String dockerfile = Files.readString(Chart.DIR.resolve("../../Dockerfile").normalize());
+    Matcher opts = Pattern.compile("JAVA_TOOL_OPTIONS=\"([^\"]*)\"").matcher(dockerfile);
+    Matcher arenas = Pattern.compile("MALLOC_ARENA_MAX=(\\d+)").matcher(dockerfile);
+    assertThat(opts.find()).as("JAVA_TOOL_OPTIONS in the Dockerfile").isTrue();
+    assertThat(arenas.find()).as("MALLOC_ARENA_MAX in the Dockerfile").isTrue();
+    Map<String, EnvVar> env = env(Chart.template(Chart.defaults()));
+    assertThat(env.get("JAVA_TOOL_OPTIONS").getValue()).isEqualTo(opts.group(1));
+    assertThat(env.get("MALLOC_ARENA_MAX").getValue()).isEqualTo(arenas.group(1));
+    assertThat(opts.group(1)).contains("-XX:MaxRAMPercentage=", "-XX:+UseSerialGC", "-XX:+ExitOnOutOfMemoryError");
+  }
+
   @Test
   void valuesReachTheEnvironment() {
     Map<String, EnvVar> env = env(Chart.template(Chart.fromResource("everything", "values-everything.yaml")));

@@ -10,13 +10,13 @@ import io.fabric8.crd.generator.annotation.PrinterColumn;
  * the first included; repeats move {@code lastSeen}.
  */
 @JsonClassDescription("How often and when the finding was seen, and whether it is resolved. Written by zen-watcher"
-    + " through the status subresource, from the first repeat on: an Observation without a status was seen once, at"
-    + " spec.detectedAt.")
+    + " through the status subresource, from the first repeat on. A new Observation has the schema default {count: 1}"
+    + " (seen once, at spec.detectedAt).")
 @JsonInclude(JsonInclude.Include.NON_NULL)
 public record ObservationStatus(
     @JsonPropertyDescription("How many times the finding was reported, the first time included (1 or more). Repeats"
         + " are added in batches, one update per Observation per DEDUP_FLUSH_INTERVAL_MILLIS. The Count column of"
-        + " kubectl get obs, empty while the finding was seen once.")
+        + " kubectl get obs; 1 from creation (the schema default).")
     @PrinterColumn(name = "Count") Long count,
     @JsonPropertyDescription("RFC 3339 time of the first report: the spec.detectedAt of the first one.")
     String firstSeen,

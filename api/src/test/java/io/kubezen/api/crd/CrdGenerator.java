@@ -68,7 +68,7 @@ public final class CrdGenerator {
         .withPostProcessor(new io.fabric8.crdv2.generator.CRDPostProcessor() {
           @Override
           public HasMetadata process(HasMetadata crd, String crdSpecVersion) {
-            return describeRoots(orderColumns((CustomResourceDefinition) crd));
+            return defaultStatus(describeRoots(orderColumns((CustomResourceDefinition) crd)));
           }
         })
         .customResourceClasses(RESOURCES)
@@ -98,6 +98,24 @@ public final class CrdGenerator {
       root.setDescription(classDescription(type));
       root.getProperties().get("spec").setDescription(classDescription((Class<?>) specAndStatus[0]));
       root.getProperties().get("status").setDescription(classDescription((Class<?>) specAndStatus[1]));
+    }
+    return crd;
+  }
+
+  /**
+   * An Observation's {@code status} defaults to {@code {"count": 1}}: the status subresource drops
+   * the status of a create, and the API server applies schema defaults whenever it reads an object
+   * from etcd, so a new Observation answers (create, get, list, watch, {@code kubectl get obs}'s
+   * Count column) with count 1 without a second write.
+   */
+  static CustomResourceDefinition defaultStatus(CustomResourceDefinition crd) {
+    if (!crd.getMetadata().getName().equals(HasMetadata.getFullResourceName(Observation.class))) {
+      return crd;
+    }
+    for (CustomResourceDefinitionVersion version : crd.getSpec().getVersions()) {
+      com.fasterxml.jackson.databind.node.ObjectNode one = com.fasterxml.jackson.databind.node.JsonNodeFactory.instance
+          .objectNode().put("count", 1);
+      version.getSchema().getOpenAPIV3Schema().getProperties().get("status").setDefault(one);
     }
     return crd;
   }

@@ -148,7 +148,9 @@ public final class SettingCatalog {
           + "`Retry-After` and nothing of it is acknowledged.");
 
   public static final Setting<Long> WRITE_BATCH_SIZE = Setting.whole("WRITE_BATCH_SIZE", GENERAL, 500, 1, 10_000,
-      "New Observations written per store transaction.");
+      "New Observations written per store transaction (per write unit: the writer keeps as many units in flight "
+          + "as the store takes at once: 1 for SQLite, `POSTGRES_POOL_SIZE` − 1 (at most 4) for PostgreSQL, "
+          + "`KUBE_MAX_IN_FLIGHT`/8 (at least 2) for the Kubernetes store).");
 
   public static final Setting<Long> WEBHOOK_MAX_FINDINGS = Setting.whole("WEBHOOK_MAX_FINDINGS", GENERAL, 10_000, 1,
       1_000_000, "The most findings one webhook request may hold: counted on the body's tokens before anything "
@@ -235,6 +237,18 @@ public final class SettingCatalog {
   public static final Setting<String> KUBECONFIG = Setting.text("KUBECONFIG", KUBERNETES, null, "a kubeconfig path",
       "The standard client variable: which cluster to use when not running in a pod.", v -> v).shownDefault("in-cluster service account");
 
+  /** Read by the JVM, not by Settings; declared so that the chart's value is documented and checked. */
+  public static final Setting<String> JAVA_TOOL_OPTIONS = Setting.text("JAVA_TOOL_OPTIONS", KUBERNETES, null,
+      "JVM flags", "The standard JVM variable. The image (and the chart's `jvm.options`, identical) sizes the JVM "
+          + "for a 512 MiB container: heap 40 %, serial GC, Netty arenas and chunk size bounded; why each: "
+          + "[high-availability.md](high-availability.md#memory).", v -> v)
+      .shownDefault("the image's memory flags (see the Dockerfile)");
+
+  /** Read by glibc, not by Settings; declared so that the chart's value is documented and checked. */
+  public static final Setting<String> MALLOC_ARENA_MAX = Setting.text("MALLOC_ARENA_MAX", KUBERNETES, null,
+      "a number", "The standard glibc variable: how many malloc arenas the process keeps (otherwise up to 8 per "
+          + "core, whose fragments count in the RSS).", v -> v).shownDefault("`2` in the image and the chart");
+
   public static final Setting<AccessScope> ACCESS_SCOPE = Setting.choice("ACCESS_SCOPE", KUBERNETES, AccessScope.class,
       AccessScope.CLUSTER, "What the service account may touch. `cluster`: a ClusterRole. `namespaces`: namespaced Roles "
           + "only (a namespace-sharded install; the chart sets it with `rbac.clusterScoped=false`). Then "
@@ -268,8 +282,8 @@ public final class SettingCatalog {
       "Writes allowed at once after a quiet period (the limiter's burst).");
 
   public static final Setting<Long> KUBE_MAX_IN_FLIGHT = Setting.whole("KUBE_MAX_IN_FLIGHT", KUBERNETES, 32, 1, 256,
-      "API requests of one write batch running at once (the rate is the adaptive limiter's; this "
-          + "bounds the concurrency).");
+      "API write requests running at once, over all the write batches in flight (the writer keeps this/8 "
+          + "batches, at least 2, in flight; the rate is the adaptive limiter's; this bounds the concurrency).");
 
   public static final Setting<Long> MAX_OBSERVATIONS = Setting.whole("MAX_OBSERVATIONS", KUBERNETES, 0, 0,
       100_000_000, "Live Observations kept at most. Kubernetes store: at the cap a new Observation evicts one of "

@@ -272,6 +272,8 @@ public record Settings(
     String podNamespace = r.get(POD_NAMESPACE);
     AccessScope accessScope = r.get(ACCESS_SCOPE);
     r.optional(KUBECONFIG); // read by the Kubernetes client; declared so that it is documented
+    r.optional(JAVA_TOOL_OPTIONS); // read by the JVM
+    r.optional(MALLOC_ARENA_MAX); // read by glibc
     String bind = r.get(WATCHER_BIND_ADDRESS);
     int port = (int) r.whole(WATCHER_PORT);
     Duration window = Duration.ofSeconds(r.whole(DEDUP_WINDOW_SECONDS));

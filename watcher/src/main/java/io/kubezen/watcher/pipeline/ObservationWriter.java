@@ -19,11 +19,19 @@ import org.slf4j.LoggerFactory;
 
 /**
  * The one path to the store. New Observations queue here (bounded: a full queue refuses the whole
- * request, which is answered 503) and are written in batches by one thread; every flush interval the
- * same thread writes the repeats the {@link Deduplicator} collected, one update per Observation.
- * Resolving the Observations of a watched object ({@link #resolveOrigin}) is queued the same way and
- * run by the same thread, after the creates queued before it.
- * Closing drains the queue and flushes the repeats before it returns.
+ * request, which is answered 503). A dispatcher thread forms write units from the queue (a batch of
+ * up to {@code batchSize} creates of one kind, one resolve of a watched object's vanished findings,
+ * or the repeats the {@link Deduplicator} collected, flushed every flush interval, one update per
+ * Observation) and keeps up to {@link ObservationStore#writeConcurrency()} of them in flight, each on
+ * a thread of its own, so that the store is never idle while the slowest items of one batch finish.
+ *
+ * <p>Ordering: two units in flight never write the same Observation; a write of an Observation
+ * being written waits (in queue order) until that unit is done. A resolve of a watched object
+ * ({@link #resolveOrigin}) runs after every create of that object queued before it, and no create of
+ * that object queued after it overtakes it. Writes of different Observations may complete out of
+ * queue order. Every create's future completes only once the store has answered for it
+ * (acknowledged = stored). Closing stops taking work, writes everything queued and flushes the
+ * repeats before it returns.
  */
 public final class ObservationWriter implements AutoCloseable {
   private static final Logger log = LoggerFactory.getLogger(ObservationWriter.class);
@@ -68,13 +76,32 @@ public final class ObservationWriter implements AutoCloseable {
     }
   }
 
+  /** What the dispatcher thread takes from its queue. */
+  private sealed interface Item permits Queued, Done, Wake {}
+
   /** A queued create (and whether it holds one permit of the queue's room), or a queued resolve. */
-  private record Queued(Create create, boolean holdsPermit, Resolve resolve) {
+  private record Queued(Create create, boolean holdsPermit, Resolve resolve) implements Item {
     Queued(Create create, boolean holdsPermit) {
       this(create, holdsPermit, null);
     }
   }
 
+  /** A write unit finished: its tokens are free again ({@code flush}: it was a flush of repeats). */
+  private record Done(Tokens tokens, boolean flush) implements Item {}
+
+  /** Wakes the dispatcher at once: for a group commit of repeats, or to close. */
+  private enum Wake implements Item { WAKE }
+
+  /**
+   * What one write unit holds while it runs, so that no other unit writes the same Observation at
+   * the same time: the keys ({@code namespace/name}) it writes, exclusively; the origin uids of its
+   * creates, shared (creates of one watched object may run in several units at once); the origin
+   * of a resolve, exclusively (it runs after every create of that object queued before it, and
+   * none of that object's creates queued after it overtakes it).
+   */
+  private record Tokens(List<String> keys, List<String> sharedOrigins, String exclusiveOrigin) {
+    static final Tokens NONE = new Tokens(List.of(), List.of(), null);
+  }
 
   private final ObservationStore store;
   private final Deduplicator dedup;
@@ -82,18 +109,29 @@ public final class ObservationWriter implements AutoCloseable {
   private final int capacity;
   private final int batchSize;
   private final long flushNanos;
-  private final LinkedBlockingQueue<Queued> queue = new LinkedBlockingQueue<>();
+  /** Write units (store calls) in flight at most: what the store says it takes at once. */
+  private final int concurrency;
+  private final LinkedBlockingQueue<Item> queue = new LinkedBlockingQueue<>();
   private final Semaphore room;
   private final AtomicBoolean accepting = new AtomicBoolean(true);
+  /** Creates and resolves submitted and not yet handed to a unit. */
+  private final java.util.concurrent.atomic.AtomicInteger waiting = new java.util.concurrent.atomic.AtomicInteger();
   private final Thread thread;
+  private final java.util.concurrent.ExecutorService unitThreads;
   private volatile boolean running = true;
   /** Durable repeats (group commit): those waiting complete with the next flush; see {@link #repeatCommitted()}. */
   private final boolean durableRepeats;
   private final java.util.concurrent.atomic.AtomicReference<CompletableFuture<Void>> nextRepeatFlush =
       new java.util.concurrent.atomic.AtomicReference<>(new CompletableFuture<>());
   private final AtomicBoolean repeatFlushWanted = new AtomicBoolean();
-  /** Put in the queue to wake the thread at once: for a group commit of repeats, or to close. */
-  private static final Queued WAKE = new Queued(null, false);
+
+  // The dispatcher thread's own state (no other thread touches it).
+  private final java.util.ArrayDeque<Queued> pending = new java.util.ArrayDeque<>();
+  private final java.util.Set<String> busyKeys = new java.util.HashSet<>();
+  private final java.util.Map<String, Integer> busySharedOrigins = new java.util.HashMap<>();
+  private final java.util.Set<String> busyExclusiveOrigins = new java.util.HashSet<>();
+  private int inFlight;
+  private boolean flushInFlight;
 
   public ObservationWriter(ObservationStore store, Deduplicator dedup, Metrics metrics, int capacity, int batchSize,
       Duration flushInterval) {
@@ -105,13 +143,25 @@ public final class ObservationWriter implements AutoCloseable {
     this.flushNanos = flushInterval.toNanos();
     this.room = new Semaphore(capacity);
     this.durableRepeats = store.durableRepeats();
+    this.concurrency = Math.max(1, store.writeConcurrency());
     this.thread = new Thread(this::run, "observation-writer");
     this.thread.setDaemon(true);
+    java.util.concurrent.atomic.AtomicInteger n = new java.util.concurrent.atomic.AtomicInteger();
+    this.unitThreads = java.util.concurrent.Executors.newFixedThreadPool(concurrency, r -> {
+      Thread t = new Thread(r, "observation-writer-" + n.incrementAndGet());
+      t.setDaemon(true);
+      return t;
+    });
   }
 
   public ObservationWriter start() {
     thread.start();
     return this;
+  }
+
+  /** Write units (batches handed to the store) this writer keeps in flight at most. */
+  public int concurrency() {
+    return concurrency;
   }
 
   /**
@@ -129,7 +179,7 @@ public final class ObservationWriter implements AutoCloseable {
     }
     CompletableFuture<Void> f = nextRepeatFlush.get();
     if (repeatFlushWanted.compareAndSet(false, true)) {
-      queue.add(WAKE);
+      queue.add(Wake.WAKE);
     }
     return f;
   }
@@ -139,9 +189,9 @@ public final class ObservationWriter implements AutoCloseable {
     return durableRepeats;
   }
 
-  /** Creates waiting to be written. */
+  /** Creates and resolves waiting to be written (not yet handed to the store). */
   public int queued() {
-    return queue.size();
+    return waiting.get();
   }
 
   /**
@@ -162,6 +212,7 @@ public final class ObservationWriter implements AutoCloseable {
     if (!room.tryAcquire(permits)) {
       throw new OverloadedException("the write queue is full (" + capacity + " Observations waiting)");
     }
+    waiting.addAndGet(creates.size());
     for (int i = 0; i < creates.size(); i++) {
       queue.add(new Queued(creates.get(i), i < permits));
     }
@@ -170,7 +221,8 @@ public final class ObservationWriter implements AutoCloseable {
   /**
    * Queues a resolve of the Observations of {@code originUid} not in {@code keep} (see {@link
    * Resolve}). It takes no room of the queue's capacity (one per watched object in flight, so
-   * bounded by the reconcilers): a full queue of creates never refuses a resolve.
+   * bounded by the reconcilers): a full queue of creates never refuses a resolve. It runs after
+   * every create of the same object queued before it.
    *
    * @return completes with the number resolved, or exceptionally when the store failed or the
    *     writer closed first ({@link OverloadedException})
@@ -182,6 +234,7 @@ public final class ObservationWriter implements AutoCloseable {
       throw new OverloadedException("shutting down");
     }
     Resolve r = new Resolve(originUid, keep, at, new CompletableFuture<>());
+    waiting.incrementAndGet();
     queue.add(new Queued(null, false, r));
     return r.result();
   }
@@ -200,26 +253,44 @@ public final class ObservationWriter implements AutoCloseable {
     return out;
   }
 
+  // ---------------------------------------------------------------- the dispatcher
+
+  /**
+   * The dispatcher: takes what is queued, forms write units (a batch of creates of one kind, up to
+   * {@code batchSize}; one resolve; the repeats of a flush) and runs up to {@link #concurrency} of
+   * them at once on the unit threads. A unit never writes an Observation another unit in flight
+   * writes ({@link Tokens}); what would is held back, in order, until that unit is done. Exits
+   * once closed and everything queued is written.
+   */
   private void run() {
     long nextFlush = System.nanoTime() + flushNanos;
-    List<Queued> batch = new ArrayList<>(batchSize);
-    while (running || !queue.isEmpty()) {
+    List<Item> got = new ArrayList<>();
+    while (running || !queue.isEmpty() || !pending.isEmpty() || inFlight > 0) {
       try {
-        long wait = Math.max(0, nextFlush - System.nanoTime());
-        Queued first = queue.poll(wait, TimeUnit.NANOSECONDS);
+        boolean flushDue = repeatFlushWanted.get() || System.nanoTime() - nextFlush >= 0;
+        long wait = flushDue ? TimeUnit.SECONDS.toNanos(1) : Math.max(0, nextFlush - System.nanoTime());
+        Item first = queue.poll(wait, TimeUnit.NANOSECONDS);
         if (first != null) {
-          batch.add(first);
-          queue.drainTo(batch, batchSize - 1);
-          batch.removeIf(q -> q == WAKE);
-          if (!batch.isEmpty()) {
-            write(batch);
+          got.add(first);
+          queue.drainTo(got);
+          for (Item item : got) {
+            if (item instanceof Queued q) {
+              pending.add(q);
+            } else if (item instanceof Done d) {
+              release(d.tokens());
+              if (d.flush()) {
+                flushInFlight = false;
+              }
+            }
           }
-          batch.clear();
+          got.clear();
         }
-        if (repeatFlushWanted.get() || System.nanoTime() - nextFlush >= 0) {
-          flushRepeats();
+        if ((repeatFlushWanted.get() || System.nanoTime() - nextFlush >= 0) && !flushInFlight
+            && inFlight < concurrency) {
+          startFlush();
           nextFlush = System.nanoTime() + flushNanos;
         }
+        dispatch();
       } catch (InterruptedException e) {
         Thread.currentThread().interrupt();
         break;
@@ -229,28 +300,108 @@ public final class ObservationWriter implements AutoCloseable {
     }
   }
 
-  private void write(List<Queued> batch) {
-    List<Create> merge = new ArrayList<>(batch.size());
-    List<Create> ifAbsent = new ArrayList<>();
-    List<Resolve> resolves = new ArrayList<>();
-    for (Queued q : batch) {
-      if (q.resolve() != null) {
-        resolves.add(q.resolve());
-        continue;
+  /** Starts units while there are free slots and work that may run now. */
+  private void dispatch() {
+    while (inFlight < concurrency && !pending.isEmpty()) {
+      if (!startUnit()) {
+        return;
       }
-      (q.create().mergeIfExists() ? merge : ifAbsent).add(q.create());
-      if (q.holdsPermit()) {
-        room.release();
-      }
-    }
-    write(merge, true);
-    write(ifAbsent, false);
-    for (Resolve r : resolves) {
-      resolve(r);
     }
   }
 
-  private void resolve(Resolve r) {
+  /** How far into the held-back work the dispatcher looks for something it may start. */
+  private int scanLimit() {
+    return Math.max(batchSize * 4, 64);
+  }
+
+  private static String originOf(Create c) {
+    Observation o = c.observation();
+    return o.getMetadata() == null || o.getMetadata().getLabels() == null ? null
+        : o.getMetadata().getLabels().get(Observation.LABEL_ORIGIN_UID);
+  }
+
+  private static String keyOf(Create c) {
+    return c.observation().getMetadata().getNamespace() + "/" + c.observation().getMetadata().getName();
+  }
+
+  /** Forms one unit from the pending work and starts it; false when nothing may start now. */
+  private boolean startUnit() {
+    // Tokens of the work held back so far: what comes after it must not overtake it.
+    java.util.Set<String> heldKeys = new java.util.HashSet<>();
+    java.util.Set<String> heldCreateOrigins = new java.util.HashSet<>();
+    java.util.Set<String> heldResolveOrigins = new java.util.HashSet<>();
+    List<Create> creates = new ArrayList<>();
+    Boolean merge = null;
+    java.util.Set<String> unitKeys = new java.util.HashSet<>();
+    List<String> unitOrigins = new ArrayList<>();
+    int scanned = 0;
+    for (java.util.Iterator<Queued> it = pending.iterator(); it.hasNext() && scanned < scanLimit(); scanned++) {
+      Queued q = it.next();
+      if (q.resolve() != null) {
+        String origin = q.resolve().originUid();
+        boolean blocked = heldCreateOrigins.contains(origin) || heldResolveOrigins.contains(origin)
+            || busyExclusiveOrigins.contains(origin) || busySharedOrigins.containsKey(origin)
+            || unitOrigins.contains(origin);
+        if (!blocked && creates.isEmpty()) {
+          List<io.kubezen.watcher.store.ObservationKey> gone = goneKeys(q.resolve());
+          if (gone == null) {
+            it.remove();
+            waiting.decrementAndGet();
+            return true; // failed: completed exceptionally
+          }
+          List<String> keys = gone.stream().map(k -> k.namespace() + "/" + k.name()).toList();
+          if (keys.stream().noneMatch(k -> busyKeys.contains(k) || heldKeys.contains(k))) {
+            it.remove();
+            waiting.decrementAndGet();
+            if (gone.isEmpty()) {
+              q.resolve().result().complete(0);
+              return true;
+            }
+            start(new Tokens(keys, List.of(), origin), () -> resolve(q.resolve(), gone), false);
+            return true;
+          }
+        }
+        heldResolveOrigins.add(origin);
+        continue;
+      }
+      Create c = q.create();
+      String key = keyOf(c);
+      String origin = originOf(c);
+      boolean blocked = busyKeys.contains(key) || heldKeys.contains(key)
+          || (origin != null && (busyExclusiveOrigins.contains(origin) || heldResolveOrigins.contains(origin)))
+          || (merge != null && merge != c.mergeIfExists()) || creates.size() >= batchSize;
+      if (blocked) {
+        heldKeys.add(key);
+        if (origin != null) {
+          heldCreateOrigins.add(origin);
+        }
+        if (creates.size() >= batchSize) {
+          break;
+        }
+        continue;
+      }
+      it.remove();
+      if (q.holdsPermit()) {
+        room.release();
+      }
+      merge = c.mergeIfExists();
+      creates.add(c);
+      unitKeys.add(key);
+      if (origin != null) {
+        unitOrigins.add(origin);
+      }
+    }
+    if (creates.isEmpty()) {
+      return false;
+    }
+    waiting.addAndGet(-creates.size());
+    boolean m = merge;
+    start(new Tokens(List.copyOf(unitKeys), unitOrigins, null), () -> write(creates, m), false);
+    return true;
+  }
+
+  /** The open Observations of the resolve's object not kept; null when reading them failed (the resolve failed). */
+  private List<io.kubezen.watcher.store.ObservationKey> goneKeys(Resolve r) {
     try {
       List<io.kubezen.watcher.store.ObservationKey> gone = new ArrayList<>();
       for (io.kubezen.watcher.store.ObservationKey k : openKeys(r.originUid())) {
@@ -258,16 +409,113 @@ public final class ObservationWriter implements AutoCloseable {
           gone.add(k);
         }
       }
-      int resolved = 0;
-      if (!gone.isEmpty()) {
-        long start = System.nanoTime();
-        for (WriteOutcome o : store.resolve(gone, r.at())) {
-          if (o != WriteOutcome.MISSING) {
-            resolved++;
-          }
+      return gone;
+    } catch (RuntimeException e) {
+      log.warn("could not read the Observations of {}: {}", r.originUid(), e.toString());
+      r.result().completeExceptionally(e);
+      return null;
+    }
+  }
+
+  private void take(Tokens t) {
+    busyKeys.addAll(t.keys());
+    for (String o : t.sharedOrigins()) {
+      busySharedOrigins.merge(o, 1, Integer::sum);
+    }
+    if (t.exclusiveOrigin() != null) {
+      busyExclusiveOrigins.add(t.exclusiveOrigin());
+    }
+  }
+
+  private void release(Tokens t) {
+    inFlight--;
+    busyKeys.removeAll(t.keys());
+    for (String o : t.sharedOrigins()) {
+      busySharedOrigins.computeIfPresent(o, (k, n) -> n <= 1 ? null : n - 1);
+    }
+    if (t.exclusiveOrigin() != null) {
+      busyExclusiveOrigins.remove(t.exclusiveOrigin());
+    }
+  }
+
+  /** Runs {@code work} on a unit thread holding {@code tokens}; the dispatcher hears when it is done. */
+  private void start(Tokens tokens, Runnable work, boolean flush) {
+    take(tokens);
+    inFlight++;
+    try {
+      unitThreads.execute(() -> {
+        try {
+          work.run();
+        } catch (RuntimeException e) {
+          log.error("write unit error", e);
+        } finally {
+          queue.add(new Done(tokens, flush));
         }
-        metrics.writeBatch().record(System.nanoTime() - start, TimeUnit.NANOSECONDS);
+      });
+    } catch (java.util.concurrent.RejectedExecutionException e) {
+      queue.add(new Done(tokens, flush));
+      throw e;
+    }
+  }
+
+  /** Drains the repeats and writes them in a unit of their own (those of an Observation being written wait). */
+  private void startFlush() {
+    repeatFlushWanted.set(false);
+    // Those waiting for a group commit took this future before their count was drained below.
+    CompletableFuture<Void> committed = nextRepeatFlush.getAndSet(new CompletableFuture<>());
+    List<Deduplicator.Pending> drained = dedup.drainRepeats();
+    List<Deduplicator.Pending> now = new ArrayList<>(drained.size());
+    List<Deduplicator.Pending> later = new ArrayList<>();
+    java.util.Set<String> keys = new java.util.HashSet<>();
+    for (Deduplicator.Pending p : drained) {
+      io.kubezen.watcher.store.Repeat r = p.toRepeat();
+      String key = r.namespace() + "/" + r.name();
+      (busyKeys.contains(key) ? later : now).add(p);
+      if (!busyKeys.contains(key)) {
+        keys.add(key);
       }
+    }
+    if (!later.isEmpty()) {
+      // Their Observation is being written: their counts go with the next flush, and so does the commit.
+      dedup.restore(later);
+      repeatFlushWanted.set(true);
+      CompletableFuture<Void> next = nextRepeatFlush.get();
+      CompletableFuture<Void> mine = committed;
+      committed = new CompletableFuture<>();
+      committed.thenCompose(v -> next).whenComplete((v, e) -> {
+        if (e != null) {
+          mine.completeExceptionally(e);
+        } else {
+          mine.complete(null);
+        }
+      });
+    }
+    if (now.isEmpty()) {
+      committed.complete(null);
+      return;
+    }
+    flushInFlight = true;
+    CompletableFuture<Void> done = committed;
+    start(new Tokens(List.copyOf(keys), List.of(), null), () -> {
+      try {
+        writeRepeats(now);
+        done.complete(null);
+      } catch (RuntimeException e) {
+        done.completeExceptionally(e);
+      }
+    }, true);
+  }
+
+  private void resolve(Resolve r, List<io.kubezen.watcher.store.ObservationKey> gone) {
+    try {
+      int resolved = 0;
+      long start = System.nanoTime();
+      for (WriteOutcome o : store.resolve(gone, r.at())) {
+        if (o != WriteOutcome.MISSING) {
+          resolved++;
+        }
+      }
+      metrics.writeBatch().record(System.nanoTime() - start, TimeUnit.NANOSECONDS);
       r.result().complete(resolved);
     } catch (RuntimeException e) {
       log.warn("could not resolve the Observations of {}: {}", r.originUid(), e.toString());
@@ -310,21 +558,21 @@ public final class ObservationWriter implements AutoCloseable {
     }
   }
 
-  /** Writes the collected repeats now. Called by the writer thread; public for tests. */
+  /** Writes the collected repeats now, in the calling thread (when the dispatcher has stopped). */
   void flushRepeats() {
     // Those waiting for a group commit took this future before their count was drained below.
     repeatFlushWanted.set(false);
     CompletableFuture<Void> committed = nextRepeatFlush.getAndSet(new CompletableFuture<>());
     try {
-      flushRepeatsNow();
+      writeRepeats(dedup.drainRepeats());
       committed.complete(null);
     } catch (RuntimeException e) {
       committed.completeExceptionally(e);
     }
   }
 
-  private void flushRepeatsNow() {
-    List<Deduplicator.Pending> pending = dedup.drainRepeats();
+  /** Writes {@code pending}; what was not written is given back to the deduplicator (and thrown). */
+  private void writeRepeats(List<Deduplicator.Pending> pending) {
     if (pending.isEmpty()) {
       return;
     }
@@ -363,25 +611,26 @@ public final class ObservationWriter implements AutoCloseable {
   public void close(Duration timeout) {
     accepting.set(false);
     running = false;
-    queue.add(WAKE);
+    queue.add(Wake.WAKE);
     try {
       thread.join(timeout.toMillis());
     } catch (InterruptedException e) {
       Thread.currentThread().interrupt();
     }
     if (thread.isAlive()) {
-      log.warn("the writer did not finish within {}; {} Observations still queued", timeout, queue.size());
+      log.warn("the writer did not finish within {}; {} Observations still queued", timeout, waiting.get());
       thread.interrupt();
+      unitThreads.shutdownNow();
       return;
     }
+    unitThreads.shutdown();
     flushRepeats();
     // A submit that raced with close may have queued after the thread left: fail it, don't hang it.
-    for (Queued q; (q = queue.poll()) != null; ) {
-      if (q == WAKE) {
-        continue;
+    for (Item item; (item = queue.poll()) != null; ) {
+      if (item instanceof Queued q) {
+        (q.resolve() != null ? q.resolve().result() : q.create().result())
+            .completeExceptionally(new OverloadedException("shutting down"));
       }
-      (q.resolve() != null ? q.resolve().result() : q.create().result())
-          .completeExceptionally(new OverloadedException("shutting down"));
     }
   }
 

@@ -172,6 +172,19 @@ public interface ObservationStore extends AutoCloseable {
     return false;
   }
 
+  /**
+   * How many write calls ({@link #createOrMerge}, {@link #createIfAbsent}, {@link #resolve},
+   * {@link #addRepeats}) the writer may have in flight at once, each from its own thread. The
+   * writer never lets two calls in flight write the same Observation (nor a resolve of a watched
+   * object run beside creates of that object), so a store needs no ordering of its own across
+   * calls. 1 (the default): one call at a time, in queue order. A store that runs a call's items
+   * in parallel itself still gains from more than one: the next batch starts while the slowest
+   * items of the previous one finish.
+   */
+  default int writeConcurrency() {
+    return 1;
+  }
+
   @Override
   void close();
 }

@@ -68,9 +68,12 @@ import org.junit.jupiter.api.Timeout;
  * duplicated, and no two replicas ever held leader work at once (from the replicas' JSON logs:
  * {@code leader work started/stopped}, and independently the informers' own {@code watched
  * sources starting/stopped}; a SIGKILLed replica's work ends when it is dead). Prints the measured
- * takeover times.
+ * takeover times. The chaos happens on top of thousands of findings already stored ({@link
+ * #BACKGROUND_REPORTS} static Trivy reports of {@link #BACKGROUND_VULNS} vulnerabilities: 2,000 by
+ * default, 10,000 with {@code -Dchaos.backgroundReports=100}), which the same checks cover: each
+ * has exactly one Observation, open, through every takeover.
  *
- * <p>Bounded: every wait has a deadline, the whole test a 5 minute timeout, and every process it
+ * <p>Bounded: every wait has a deadline, the whole test a 9 minute timeout, and every process it
  * started is killed in {@link #tearDown} whatever happens. All on 127.0.0.1; the replicas' logs stay
  * in {@code target/chaos-it/} for diagnosis.
  */
@@ -84,6 +87,15 @@ class ChaosIT {
   static final int KYVERNO_REPORTS = 4;
   static final int KYVERNO_POLICIES = 4;
   static final int VULN_POOL = 6;
+  /**
+   * Findings already present when the chaos starts: static Trivy reports of this many
+   * vulnerabilities each ({@code -Dchaos.backgroundReports=100 -Dchaos.backgroundVulns=100} for 10k).
+   * The CI default, 20 x 100 = 2,000, keeps the test within a few minutes.
+   */
+  static final int BACKGROUND_REPORTS = Integer.getInteger("chaos.backgroundReports", 20);
+  static final int BACKGROUND_VULNS = Integer.getInteger("chaos.backgroundVulns", 100);
+  /** How long the first leader may take to store the background findings (bounded: not a benchmark). */
+  static final Duration BACKGROUND_BOUND = Duration.ofSeconds(Long.getLong("chaos.backgroundSeconds", 240));
   static final long DEDUP_WINDOW_SECONDS = 60;
   static final Duration LEASE = Duration.ofSeconds(4);
   static final Duration RETRY = Duration.ofSeconds(1);
@@ -180,7 +192,7 @@ class ChaosIT {
   }
 
   @Test
-  @Timeout(value = 5, unit = TimeUnit.MINUTES)
+  @Timeout(value = 9, unit = TimeUnit.MINUTES)
   void leaderKillsUnderLoadLoseNothingDuplicateNothingAndNeverOverlap() throws Exception {
     long t0 = System.nanoTime();
     KubeApiServer.applyZenCrds();
@@ -205,6 +217,12 @@ class ChaosIT {
     env.put("LOG_LEVEL", System.getProperty("chaos.logLevel", "info"));
     System.out.printf("chaos: namespace %s, logs in %s%n", ns, dir);
 
+    // Thousands of findings already there: every takeover below happens on top of them.
+    for (int r = 0; r < BACKGROUND_REPORTS; r++) {
+      k.genericKubernetesResources(VULN).inNamespace(ns).resource(backgroundReport(r, BACKGROUND_VULNS)).create();
+    }
+    int background = BACKGROUND_REPORTS * BACKGROUND_VULNS;
+
     for (int i = 0; i < REPLICAS; i++) {
       replicas.add(new Replica("zw-" + i));
     }
@@ -216,6 +234,10 @@ class ChaosIT {
     }
     Life first = awaitLeader(null, Instant.EPOCH, Duration.ofSeconds(30));
     System.out.printf("chaos: replicas ready after %d ms, first leader %s%n", millisSince(t0), first);
+    long bgStart = System.nanoTime();
+    await(background + " background findings stored", BACKGROUND_BOUND, () -> observations().size() >= background);
+    System.out.printf("chaos: %d background findings stored %d ms after the first leader (%d ms after start)%n",
+        background, millisSince(bgStart), millisSince(t0));
 
     // Load: alerts round-robin over the replicas, and watched objects created and changed.
     Instant alertTime = Instant.now().truncatedTo(ChronoUnit.SECONDS);
@@ -718,6 +740,39 @@ class ChaosIT {
     }
     rep.putObject("summary").put("criticalCount", counts[0]).put("highCount", counts[1])
         .put("mediumCount", counts[2]).put("lowCount", counts[3]).put("unknownCount", 0);
+    return Json.MAPPER.convertValue(o, GenericKubernetesResource.class);
+  }
+
+  /** A static report of {@code vulns} vulnerabilities: findings present before and throughout the chaos. */
+  GenericKubernetesResource backgroundReport(int r, int vulns) {
+    String[] severities = {"CRITICAL", "HIGH", "MEDIUM", "LOW"};
+    ObjectNode o = Json.MAPPER.createObjectNode();
+    o.put("apiVersion", "aquasecurity.github.io/v1alpha1");
+    o.put("kind", "VulnerabilityReport");
+    ObjectNode md = o.putObject("metadata");
+    md.put("name", "replicaset-bg" + r + "-5d8f7-main");
+    md.put("namespace", ns);
+    ObjectNode labels = md.putObject("labels");
+    labels.put("trivy-operator.resource.kind", "ReplicaSet");
+    labels.put("trivy-operator.resource.name", "bg" + r + "-5d8f7");
+    labels.put("trivy-operator.resource.namespace", ns);
+    labels.put("trivy-operator.container.name", "main");
+    ObjectNode rep = o.putObject("report");
+    rep.put("updateTimestamp", "2024-05-01T10:00:00Z");
+    rep.putObject("artifact").put("repository", "library/bg" + r).put("tag", "1.0");
+    rep.putObject("registry").put("server", "index.docker.io");
+    rep.putObject("os").put("family", "debian").put("name", "12.5");
+    rep.putObject("scanner").put("name", "Trivy").put("vendor", "Aqua Security").put("version", "0.50.0");
+    ArrayNode list = rep.putArray("vulnerabilities");
+    for (int v = 0; v < vulns; v++) {
+      list.addObject().put("vulnerabilityID", "CVE-2023-" + (100000 + v)).put("resource", "bgpkg" + v)
+          .put("installedVersion", "1." + v + ".0").put("fixedVersion", "1." + v + ".1")
+          .put("severity", severities[(v + r) % 4]).put("score", 7.5).put("title", "background vulnerability " + v)
+          .put("primaryLink", "https://avd.aquasec.com/nvd/cve-2023-" + (100000 + v))
+          .put("publishedDate", "2023-01-09T10:00:00Z").put("lastModifiedDate", "2023-02-01T10:00:00Z");
+    }
+    rep.putObject("summary").put("criticalCount", 0).put("highCount", 0).put("mediumCount", 0).put("lowCount", 0)
+        .put("unknownCount", 0);
     return Json.MAPPER.convertValue(o, GenericKubernetesResource.class);
   }
 

@@ -54,22 +54,238 @@ public final class ObservationCache implements AutoCloseable {
    * ({@link SearchText#of}, capped at {@link #SEARCH_MAX}; null when it would only repeat the title
    * and resource name, see {@link #searchText()}), and the status times as epoch microseconds
    * ({@link ConsoleReads#NONE} when absent), so that filters and sorts compare numbers.
+   *
+   * <p>Compact, because there is one per Observation (100,000 and more): a decimal resourceVersion
+   * is kept as a number, times as numbers (their text only when it would not be given back the same
+   * from the number), the status as its numbers; values that repeat across Observations (namespace,
+   * source, origin uid, cluster, the resource, the TTL, the title) are shared through the cache's
+   * {@link Interner}. Immutable; identity is its equality (the cache indexes entries by instance).
    */
-  public record Entry(String namespace, String name, String resourceVersion, String source, Severity severity,
-      Category category, String eventType, String originUid, String clusterName, ResourceRef resource,
-      String creationTimestamp, Long ttlSeconds, ObservationStatus status, String title, String search,
-      long firstSeenMicros, long lastSeenMicros, long resolvedMicros) {
+  public static final class Entry {
+    private final String namespace;
+    private final String name;
+    /** The resourceVersion when it is a decimal number (what etcd issues); -1 when {@link #rvText} holds it. */
+    private final long rv;
+    private final String rvText;
+    private final String source;
+    private final Severity severity;
+    private final Category category;
+    private final String eventType;
+    private final String originUid;
+    private final String clusterName;
+    private final ResourceRef resource;
+    /** Epoch milliseconds of the creation, {@link Long#MIN_VALUE} when absent or unparseable. */
+    private final long createdMillis;
+    /** The creation time as written, only when {@link #createdMillis} would not give it back. */
+    private final String createdText;
+    private final Long ttlSeconds;
+    /** status.count, -1 when absent. */
+    private final long count;
+    /** status.resolved: 0 absent, 1 false, 2 true. */
+    private final byte resolvedFlag;
+    private final long firstSeenMicros;
+    private final long lastSeenMicros;
+    private final long resolvedMicros;
+    /** The status times as written, each only when its micros would not give it back. */
+    private final String firstText;
+    private final String lastText;
+    private final String resolvedText;
+    private final String title;
+    private final String search;
+
+    private Entry(String namespace, String name, String resourceVersion, String source, Severity severity,
+        Category category, String eventType, String originUid, String clusterName, ResourceRef resource,
+        String creationTimestamp, Long ttlSeconds, ObservationStatus status, String title, String search) {
+      this.namespace = namespace;
+      this.name = name;
+      long n = decimal(resourceVersion);
+      this.rv = n;
+      this.rvText = n < 0 ? resourceVersion : null;
+      this.source = source;
+      this.severity = severity;
+      this.category = category;
+      this.eventType = eventType;
+      this.originUid = originUid;
+      this.clusterName = clusterName;
+      this.resource = resource;
+      Instant created = creationTimestamp == null ? null : Statuses.parse(creationTimestamp);
+      this.createdMillis = created == null ? Long.MIN_VALUE : created.toEpochMilli();
+      this.createdText = created != null && Instant.ofEpochMilli(createdMillis).toString().equals(creationTimestamp)
+          ? null : creationTimestamp;
+      this.ttlSeconds = ttlSeconds;
+      this.count = status == null || status.count() == null ? -1 : status.count();
+      this.resolvedFlag = (byte) (status == null || status.resolved() == null ? 0 : status.resolved() ? 2 : 1);
+      this.firstSeenMicros = ConsoleReads.micros(status == null ? null : status.firstSeen());
+      this.lastSeenMicros = ConsoleReads.micros(status == null ? null : status.lastSeen());
+      this.resolvedMicros = ConsoleReads.micros(status == null ? null : status.resolvedAt());
+      this.firstText = textUnlessCanonical(status == null ? null : status.firstSeen(), firstSeenMicros);
+      this.lastText = textUnlessCanonical(status == null ? null : status.lastSeen(), lastSeenMicros);
+      this.resolvedText = textUnlessCanonical(status == null ? null : status.resolvedAt(), resolvedMicros);
+      this.title = title;
+      this.search = search;
+    }
+
+    private Entry(Entry e, String name, long rv, String rvText, ObservationStatus status) {
+      this.namespace = e.namespace;
+      this.name = name;
+      this.rv = rv;
+      this.rvText = rvText;
+      this.source = e.source;
+      this.severity = e.severity;
+      this.category = e.category;
+      this.eventType = e.eventType;
+      this.originUid = e.originUid;
+      this.clusterName = e.clusterName;
+      this.resource = e.resource;
+      this.createdMillis = e.createdMillis;
+      this.createdText = e.createdText;
+      this.ttlSeconds = e.ttlSeconds;
+      this.title = e.title;
+      this.search = e.search;
+      if (status == null) {
+        this.count = e.count;
+        this.resolvedFlag = e.resolvedFlag;
+        this.firstSeenMicros = e.firstSeenMicros;
+        this.lastSeenMicros = e.lastSeenMicros;
+        this.resolvedMicros = e.resolvedMicros;
+        this.firstText = e.firstText;
+        this.lastText = e.lastText;
+        this.resolvedText = e.resolvedText;
+      } else {
+        this.count = status.count() == null ? -1 : status.count();
+        this.resolvedFlag = (byte) (status.resolved() == null ? 0 : status.resolved() ? 2 : 1);
+        this.firstSeenMicros = ConsoleReads.micros(status.firstSeen());
+        this.lastSeenMicros = ConsoleReads.micros(status.lastSeen());
+        this.resolvedMicros = ConsoleReads.micros(status.resolvedAt());
+        this.firstText = textUnlessCanonical(status.firstSeen(), firstSeenMicros);
+        this.lastText = textUnlessCanonical(status.lastSeen(), lastSeenMicros);
+        this.resolvedText = textUnlessCanonical(status.resolvedAt(), resolvedMicros);
+      }
+    }
+
+    /** A decimal resourceVersion as a number; -1 when it is not one (opaque, or absent). */
+    static long decimal(String rv) {
+      if (rv == null || rv.isEmpty() || rv.length() > 18 || (rv.length() > 1 && rv.charAt(0) == '0')) {
+        return -1;
+      }
+      for (int i = 0; i < rv.length(); i++) {
+        if (rv.charAt(i) < '0' || rv.charAt(i) > '9') {
+          return -1;
+        }
+      }
+      return Long.parseLong(rv);
+    }
+
+    private static String textUnlessCanonical(String text, long micros) {
+      if (text == null) {
+        return null;
+      }
+      return micros != ConsoleReads.NONE && ConsoleReads.instant(micros).toString().equals(text) ? null : text;
+    }
+
+    private static String time(String text, long micros) {
+      return text != null ? text : micros == ConsoleReads.NONE ? null : ConsoleReads.instant(micros).toString();
+    }
+
+    public String namespace() {
+      return namespace;
+    }
+
+    public String name() {
+      return name;
+    }
+
+    public String resourceVersion() {
+      return rvText != null ? rvText : rv < 0 ? null : Long.toString(rv);
+    }
+
+    /** The resourceVersion as a number, -1 when it is not a decimal one. */
+    long resourceVersionNumber() {
+      return rvText != null ? -1 : rv;
+    }
+
+    public String source() {
+      return source;
+    }
+
+    public Severity severity() {
+      return severity;
+    }
+
+    public Category category() {
+      return category;
+    }
+
+    public String eventType() {
+      return eventType;
+    }
+
+    public String originUid() {
+      return originUid;
+    }
+
+    public String clusterName() {
+      return clusterName;
+    }
+
+    public ResourceRef resource() {
+      return resource;
+    }
+
+    public String creationTimestamp() {
+      return createdText != null ? createdText
+          : createdMillis == Long.MIN_VALUE ? null : Instant.ofEpochMilli(createdMillis).toString();
+    }
+
+    /** Epoch milliseconds of the creation, {@link Long#MIN_VALUE} when unknown. */
+    public long createdMillis() {
+      return createdMillis;
+    }
+
+    public Long ttlSeconds() {
+      return ttlSeconds;
+    }
+
+    /** The effective status, rebuilt from the entry's numbers. */
+    public ObservationStatus status() {
+      String first = time(firstText, firstSeenMicros);
+      String last = lastText == null && lastSeenMicros == firstSeenMicros && firstText == null ? first
+          : time(lastText, lastSeenMicros);
+      return new ObservationStatus(count < 0 ? null : count, first, last,
+          resolvedFlag == 0 ? null : resolvedFlag == 2, time(resolvedText, resolvedMicros));
+    }
+
+    public String title() {
+      return title;
+    }
+
+    public String search() {
+      return search;
+    }
+
+    public long firstSeenMicros() {
+      return firstSeenMicros;
+    }
+
+    public long lastSeenMicros() {
+      return lastSeenMicros;
+    }
+
+    public long resolvedMicros() {
+      return resolvedMicros;
+    }
+
     public String key() {
       return ObservationCache.key(namespace, name);
     }
 
     public boolean resolved() {
-      return status != null && Boolean.TRUE.equals(status.resolved());
+      return resolvedFlag == 2;
     }
 
     /** {@code status.count}, 1 when absent. */
     public long count() {
-      return status == null || status.count() == null ? 1 : status.count();
+      return count < 0 ? 1 : count;
     }
 
     /** The free-text haystack: {@link SearchText#of} of the spec (lower-cased), capped. */
@@ -89,10 +305,19 @@ public final class ObservationCache implements AutoCloseable {
     }
 
     /** The same entry with another resourceVersion and status. */
-    Entry withStatus(String rv, ObservationStatus s) {
-      return new Entry(namespace, name, rv, source, severity, category, eventType, originUid, clusterName, resource,
-          creationTimestamp, ttlSeconds, s, title, search, ConsoleReads.micros(s == null ? null : s.firstSeen()),
-          ConsoleReads.micros(s == null ? null : s.lastSeen()), ConsoleReads.micros(s == null ? null : s.resolvedAt()));
+    Entry withStatus(String resourceVersion, ObservationStatus s) {
+      long n = decimal(resourceVersion);
+      return new Entry(this, name, n, n < 0 ? resourceVersion : null, s);
+    }
+
+    /** The same entry under another (equal) name instance: the one the cache's map holds as key. */
+    Entry named(String sameName) {
+      return sameName == name ? this : new Entry(this, sameName, rv, rvText, null);
+    }
+
+    @Override
+    public String toString() {
+      return "Entry[" + key() + " rv=" + resourceVersion() + " " + status() + "]";
     }
   }
 
@@ -101,18 +326,36 @@ public final class ObservationCache implements AutoCloseable {
   /** Search texts longer than this are cut in the cache. */
   public static final int SEARCH_MAX = 1024;
 
-  private final Map<String, Entry> entries = new ConcurrentHashMap<>();
-  private final Map<String, Set<String>> byOrigin = new ConcurrentHashMap<>();
-  private final Map<Severity, Set<String>> bySeverity = new EnumMap<>(Severity.class);
-  /** Low-cardinality strings shared by every entry that has them (sources, namespaces, kinds, uids). */
-  private final Map<String, String> interned = new ConcurrentHashMap<>();
+  /** The entries by namespace, then name (the key is the entry's own name: no key string per entry). */
+  private final Map<String, Map<String, Entry>> byNamespace = new ConcurrentHashMap<>();
+  private final java.util.concurrent.atomic.AtomicInteger size = new java.util.concurrent.atomic.AtomicInteger();
+  /** The entries of each origin uid (by instance: an entry replaced is taken out, its successor put in). */
+  private final Map<String, Set<Entry>> byOrigin = new ConcurrentHashMap<>();
+  /** The entries of each severity, for eviction under {@code MAX_OBSERVATIONS}; null when not kept. */
+  private final Map<Severity, Set<Entry>> bySeverity;
+  /** Values shared by the entries that have them. */
+  private final Interner interner = new Interner();
   private final List<SharedIndexInformer<Observation>> informers = new ArrayList<>();
   private final Stats stats = new Stats();
   private volatile boolean started;
 
+  /** A cache with a severity index ({@link #anyOf} without a scan). */
   public ObservationCache() {
-    for (Severity s : Severity.values()) {
-      bySeverity.put(s, ConcurrentHashMap.newKeySet());
+    this(true);
+  }
+
+  /**
+   * @param severityIndex keep the entries of each severity apart, so that {@link #anyOf} is cheap
+   *     (for a store with {@code MAX_OBSERVATIONS}); without it, {@link #anyOf} scans
+   */
+  public ObservationCache(boolean severityIndex) {
+    if (severityIndex) {
+      bySeverity = new EnumMap<>(Severity.class);
+      for (Severity s : Severity.values()) {
+        bySeverity.put(s, ConcurrentHashMap.newKeySet());
+      }
+    } else {
+      bySeverity = null;
     }
   }
 
@@ -159,7 +402,7 @@ public final class ObservationCache implements AutoCloseable {
     long t0 = System.nanoTime();
     informer.start().whenComplete((v, e) -> {
       if (e == null) {
-        log.info("Observation cache ({}) synced: {} Observations in {} ms", scope, entries.size(),
+        log.info("Observation cache ({}) synced: {} Observations in {} ms", scope, size(),
             TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - t0));
       }
     });
@@ -210,30 +453,26 @@ public final class ObservationCache implements AutoCloseable {
   // ---------------------------------------------------------------- reads
 
   public Entry get(String namespace, String name) {
-    return entries.get(key(namespace, name));
+    Map<String, Entry> m = byNamespace.get(namespace);
+    return m == null ? null : m.get(name);
   }
 
   /** The entries of the Observations created from the object with this uid. */
   public List<Entry> byOrigin(String originUid) {
-    Set<String> keys = byOrigin.get(originUid);
-    if (keys == null) {
-      return List.of();
-    }
-    List<Entry> out = new ArrayList<>(keys.size());
-    for (String k : keys) {
-      Entry e = entries.get(k);
-      if (e != null) {
-        out.add(e);
-      }
-    }
-    return out;
+    Set<Entry> set = byOrigin.get(originUid);
+    return set == null ? List.of() : new ArrayList<>(set);
   }
 
   /** Some Observation of {@code severity}, or null. */
   public Entry anyOf(Severity severity) {
-    for (String k : bySeverity.get(severity)) {
-      Entry e = entries.get(k);
-      if (e != null) {
+    if (bySeverity != null) {
+      for (Entry e : bySeverity.get(severity)) {
+        return e;
+      }
+      return null;
+    }
+    for (Entry e : entries()) {
+      if (e.severity() == severity) {
         return e;
       }
     }
@@ -241,7 +480,7 @@ public final class ObservationCache implements AutoCloseable {
   }
 
   public int size() {
-    return entries.size();
+    return size.get();
   }
 
   /** The numbers of {@link StoreSummary}, kept as entries change (a scan only after the newest one went). */
@@ -251,27 +490,65 @@ public final class ObservationCache implements AutoCloseable {
 
   /** Every entry (a live view: entries may come and go while it is read). */
   public Collection<Entry> entries() {
-    return entries.values();
+    return entriesView;
   }
+
+  private final Collection<Entry> entriesView = new java.util.AbstractCollection<>() {
+    @Override
+    public java.util.Iterator<Entry> iterator() {
+      java.util.Iterator<Map<String, Entry>> namespaces = byNamespace.values().iterator();
+      return new java.util.Iterator<>() {
+        java.util.Iterator<Entry> current = java.util.Collections.emptyIterator();
+
+        @Override
+        public boolean hasNext() {
+          while (!current.hasNext()) {
+            if (!namespaces.hasNext()) {
+              return false;
+            }
+            current = namespaces.next().values().iterator();
+          }
+          return true;
+        }
+
+        @Override
+        public Entry next() {
+          if (!hasNext()) {
+            throw new java.util.NoSuchElementException();
+          }
+          return current.next();
+        }
+      };
+    }
+
+    @Override
+    public int size() {
+      return size.get();
+    }
+  };
 
   // ---------------------------------------------------------------- writes of the store
 
   /** The store wrote {@code o} (its result from the API server): the cache has it at once. */
   public void written(Observation o) {
-    Entry e = toEntry(o);
-    put(e.key(), e);
+    put(toEntry(o));
   }
 
   /** The store saw that {@code namespace/name} is gone (404, or deleted). */
   public void gone(String namespace, String name) {
-    removeKey(key(namespace, name));
+    remove(namespace, name);
   }
 
   /** The status the store just wrote, with the resourceVersion the API server answered. */
   public void statusWritten(String namespace, String name, String resourceVersion, ObservationStatus status) {
-    String k = key(namespace, name);
-    entries.computeIfPresent(k, (key, e) -> {
+    Map<String, Entry> m = byNamespace.get(namespace);
+    if (m == null) {
+      return;
+    }
+    m.computeIfPresent(name, (k, e) -> {
       Entry next = e.withStatus(resourceVersion, compact(status));
+      unindex(e);
+      index(next);
       stats.replaced(e, next);
       return next;
     });
@@ -279,23 +556,27 @@ public final class ObservationCache implements AutoCloseable {
 
   // ---------------------------------------------------------------- the entries and indexes
 
-  /** Puts {@code e} under {@code key}, indexes kept in step; returns what was there. */
-  private Entry put(String key, Entry e) {
+  /** Puts {@code e} in place of the entry of its namespace/name, indexes kept in step; returns what was there. */
+  private Entry put(Entry e) {
+    Map<String, Entry> m = byNamespace.computeIfAbsent(e.namespace(), ns -> new ConcurrentHashMap<>());
     Entry[] before = new Entry[1];
-    entries.compute(key, (k, b) -> {
-      if (b != null && older(e.resourceVersion(), b.resourceVersion())) {
+    m.compute(e.name(), (k, b) -> {
+      before[0] = b;
+      if (b != null && older(e.resourceVersionNumber(), b.resourceVersionNumber())) {
         // A watch event older than what the store already wrote here (the create's event arriving
         // after the status write): keep the newer entry; the watch delivers the newer event next.
-        before[0] = b;
         return b;
       }
+      // The map keeps the key it has: the successor shares that name instance.
+      Entry next = b == null ? e : e.named(b.name());
       if (b != null) {
-        unindex(k, b);
+        unindex(b);
+      } else {
+        size.incrementAndGet();
       }
-      before[0] = b;
-      index(k, e);
-      stats.replaced(b, e);
-      return e;
+      index(next);
+      stats.replaced(b, next);
+      return next;
     });
     return before[0];
   }
@@ -305,20 +586,22 @@ public final class ObservationCache implements AutoCloseable {
    * numbers the API server (etcd) issues in practice. Opaque ones are never called older.
    */
   static boolean older(String a, String b) {
-    if (a == null || b == null || a.length() > 18 || b.length() > 18) {
-      return false;
-    }
-    try {
-      return Long.parseLong(a) < Long.parseLong(b);
-    } catch (NumberFormatException e) {
-      return false;
-    }
+    return older(Entry.decimal(a), Entry.decimal(b));
   }
 
-  private Entry removeKey(String k) {
+  private static boolean older(long a, long b) {
+    return a >= 0 && b >= 0 && a < b;
+  }
+
+  private Entry remove(String namespace, String name) {
+    Map<String, Entry> m = byNamespace.get(namespace);
+    if (m == null) {
+      return null;
+    }
     Entry[] removed = new Entry[1];
-    entries.computeIfPresent(k, (key, before) -> {
-      unindex(key, before);
+    m.computeIfPresent(name, (key, before) -> {
+      unindex(before);
+      size.decrementAndGet();
       removed[0] = before;
       stats.replaced(before, null);
       return null;
@@ -326,21 +609,25 @@ public final class ObservationCache implements AutoCloseable {
     return removed[0];
   }
 
-  private void index(String key, Entry e) {
+  private void index(Entry e) {
     if (e.originUid() != null) {
-      byOrigin.computeIfAbsent(e.originUid(), u -> ConcurrentHashMap.newKeySet()).add(key);
+      byOrigin.computeIfAbsent(e.originUid(), u -> ConcurrentHashMap.newKeySet()).add(e);
     }
-    bySeverity.get(e.severity()).add(key);
+    if (bySeverity != null) {
+      bySeverity.get(e.severity()).add(e);
+    }
   }
 
-  private void unindex(String key, Entry e) {
+  private void unindex(Entry e) {
     if (e.originUid() != null) {
-      byOrigin.computeIfPresent(e.originUid(), (u, keys) -> {
-        keys.remove(key);
-        return keys.isEmpty() ? null : keys;
+      byOrigin.computeIfPresent(e.originUid(), (u, set) -> {
+        set.remove(e);
+        return set.isEmpty() ? null : set;
       });
     }
-    bySeverity.get(e.severity()).remove(key);
+    if (bySeverity != null) {
+      bySeverity.get(e.severity()).remove(e);
+    }
   }
 
   Entry toEntry(Observation o) {
@@ -349,21 +636,22 @@ public final class ObservationCache implements AutoCloseable {
     Map<String, String> labels = m.getLabels() == null ? Map.of() : m.getLabels();
     Severity severity = spec != null && spec.severity() != null ? spec.severity() : Severity.INFO;
     ResourceRef r = spec == null ? null : spec.resource();
-    ResourceRef resource = r == null ? null
-        : new ResourceRef(intern(r.apiVersion()), intern(r.kind()), r.name(), intern(r.namespace()));
-    String title = spec == null ? null : cap(spec.title(), TITLE_MAX);
+    ResourceRef resource = r == null ? null : interner.intern(new ResourceRef(interner.intern(r.apiVersion()),
+        interner.intern(r.kind()), interner.intern(r.name()), interner.intern(r.namespace())));
+    String title = spec == null ? null : interner.intern(cap(spec.title(), TITLE_MAX));
     String search = spec == null ? null : cap(SearchText.of(spec), SEARCH_MAX);
-    Entry e = new Entry(intern(m.getNamespace()), m.getName(), m.getResourceVersion(),
-        intern(spec == null ? labels.get(Observation.LABEL_SOURCE) : spec.source()), severity,
-        spec == null ? null : spec.category(), intern(spec == null ? null : spec.eventType()),
-        intern(labels.get(Observation.LABEL_ORIGIN_UID)), intern(spec == null ? null : spec.clusterName()), resource,
-        m.getCreationTimestamp(), spec == null ? null : spec.ttlSecondsAfterCreation(), null, title, null, 0, 0, 0)
-        .withStatus(m.getResourceVersion(), compact(Statuses.effective(o)));
+    Entry e = new Entry(interner.intern(m.getNamespace()), m.getName(), m.getResourceVersion(),
+        interner.intern(spec == null ? labels.get(Observation.LABEL_SOURCE) : spec.source()), severity,
+        spec == null ? null : spec.category(), interner.intern(spec == null ? null : spec.eventType()),
+        interner.intern(labels.get(Observation.LABEL_ORIGIN_UID)),
+        interner.intern(spec == null ? null : spec.clusterName()), resource, m.getCreationTimestamp(),
+        interner.intern(spec == null ? null : spec.ttlSecondsAfterCreation()), compact(Statuses.effective(o)), title,
+        null);
     // Most search texts are just the title and resource name: derived on demand, not kept twice.
     if (search != null && !search.equals(e.searchText())) {
-      e = new Entry(e.namespace(), e.name(), e.resourceVersion(), e.source(), e.severity(), e.category(),
-          e.eventType(), e.originUid(), e.clusterName(), e.resource(), e.creationTimestamp(), e.ttlSeconds(),
-          e.status(), e.title(), search, e.firstSeenMicros(), e.lastSeenMicros(), e.resolvedMicros());
+      e = new Entry(e.namespace(), e.name(), m.getResourceVersion(), e.source(), e.severity(), e.category(),
+          e.eventType(), e.originUid(), e.clusterName(), e.resource(), m.getCreationTimestamp(), e.ttlSeconds(),
+          e.status(), e.title(), search);
     }
     return e;
   }
@@ -381,17 +669,8 @@ public final class ObservationCache implements AutoCloseable {
     return s;
   }
 
-  private String intern(String s) {
-    if (s == null) {
-      return null;
-    }
-    String prior = interned.putIfAbsent(s, s);
-    return prior == null ? s : prior;
-  }
-
   static long createdMillis(Entry e) {
-    Instant t = e.creationTimestamp() == null ? null : Statuses.parse(e.creationTimestamp());
-    return t == null ? Long.MIN_VALUE : t.toEpochMilli();
+    return e.createdMillis();
   }
 
   /**
@@ -430,7 +709,7 @@ public final class ObservationCache implements AutoCloseable {
         rescan = false;
         lastCreated = Long.MIN_VALUE;
         lastSeen = Long.MIN_VALUE;
-        for (Entry e : entries.values()) {
+        for (Entry e : entries()) {
           lastCreated = Math.max(lastCreated, createdMillis(e));
           lastSeen = Math.max(lastSeen, e.lastSeenMicros());
         }
@@ -473,35 +752,43 @@ public final class ObservationCache implements AutoCloseable {
 
     @Override
     public Observation put(String key, Observation o) {
-      Entry before = ObservationCache.this.put(key, toEntry(o));
+      Entry before = ObservationCache.this.put(toEntry(o));
       return before == null ? null : skeleton(before);
     }
 
     @Override
     public Observation remove(String key) {
-      Entry e = removeKey(key);
+      int slash = key.indexOf('/');
+      Entry e = slash < 0 ? null : ObservationCache.this.remove(key.substring(0, slash), key.substring(slash + 1));
       return e == null ? null : skeleton(e);
     }
 
     @Override
     public Stream<String> keySet() {
-      return entries.values().stream().filter(e -> namespaces.test(e.namespace())).map(Entry::key);
+      return mine().map(Entry::key);
     }
 
     @Override
     public Stream<Observation> values() {
-      return entries.values().stream().filter(e -> namespaces.test(e.namespace())).map(ObservationCache::skeleton);
+      return mine().map(ObservationCache::skeleton);
     }
 
     @Override
     public int size() {
-      return (int) entries.values().stream().filter(e -> namespaces.test(e.namespace())).count();
+      return (int) mine().count();
     }
 
     @Override
     public Observation get(String key) {
-      Entry e = entries.get(key);
+      int slash = key.indexOf('/');
+      Entry e = slash < 0 ? null : ObservationCache.this.get(key.substring(0, slash), key.substring(slash + 1));
       return e == null || !namespaces.test(e.namespace()) ? null : skeleton(e);
+    }
+
+    /** The entries of the namespaces this informer watches. */
+    private Stream<Entry> mine() {
+      return byNamespace.entrySet().stream().filter(n -> namespaces.test(n.getKey()))
+          .flatMap(n -> n.getValue().values().stream());
     }
 
     @Override

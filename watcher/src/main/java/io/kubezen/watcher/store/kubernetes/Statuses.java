@@ -11,9 +11,10 @@ import java.util.Objects;
  * Status arithmetic of the kubernetes store. Pure.
  *
  * <p>The status subresource ignores {@code status} on create, so a new Observation is created
- * without one; a missing status means the <em>implicit</em> status: count 1, first and last seen at
- * {@code spec.detectedAt} (else the creation time). Every status write writes the full status, so an
- * Observation has either no status or a complete one.
+ * without one; the CRD's schema default gives it {@code {count: 1}} whenever the API server reads it
+ * (older CRDs: no status at all). A missing status or missing times mean the <em>implicit</em>
+ * status: count 1, first and last seen at {@code spec.detectedAt} (else the creation time). Every
+ * status write writes the full status.
  */
 final class Statuses {
   private Statuses() {}

@@ -558,6 +558,16 @@ public final class PostgresObservationStore implements ObservationStore {
   }
 
   /**
+   * Write batches the writer may run at once: one connection stays free for reads (the read API,
+   * the console, the live count). Concurrent batches are safe: rows and the triggers' count rows are
+   * locked in key order and a deadlock is retried; more than ~4 only queue on the shared count rows.
+   */
+  @Override
+  public int writeConcurrency() {
+    return Math.max(1, Math.min(4, options.poolSize() - 1));
+  }
+
+  /**
    * Live Observations of this store's cluster (every cluster's for a reader), as last counted: -1
    * until the first count. Never waits for the database: a count older than {@link #LIVE_COUNT_AGE}
    * is refreshed in the background (for the gauge {@code zen_watcher_observations_live}).

@@ -86,6 +86,39 @@ final class KubeFixtures {
     }
   }
 
+  /**
+   * Requests by "verb resource" ({@code "create observations"}, {@code "patch observations/status"}),
+   * as the program counts them ({@link io.kubezen.watcher.kube.ApiRequestMetrics}, the
+   * {@code zen_watcher_kube_requests_total} series).
+   */
+  static final class Requests implements io.kubezen.watcher.kube.ApiRequestMetrics.Sink {
+    final Map<String, AtomicLong> counts = new ConcurrentHashMap<>();
+
+    @Override
+    public void request(String verb, String resource, String code, long nanos) {
+      counts.computeIfAbsent(verb + " " + resource, k -> new AtomicLong()).incrementAndGet();
+    }
+
+    long count(String verb, String resource) {
+      AtomicLong n = counts.get(verb + " " + resource);
+      return n == null ? 0 : n.get();
+    }
+
+    /** Creates, status patches and deletes of Observations: the writes. */
+    long writes() {
+      return count("create", "observations") + count("patch", "observations/status")
+          + count("delete", "observations");
+    }
+  }
+
+  /** A client whose every request is counted into {@code requests} by the program's own interceptor. */
+  static KubernetesClient measuredClient(Requests requests) {
+    return new KubernetesClientBuilder().withConfig(KubeApiServer.config())
+        .withHttpClientBuilderConsumer(b -> b.addOrReplaceInterceptor(io.kubezen.watcher.kube.ApiRequestMetrics.NAME,
+            new io.kubezen.watcher.kube.ApiRequestMetrics(requests)))
+        .build();
+  }
+
   static KubernetesClient countingClient(Counting counting) {
     Config config = KubeApiServer.config();
     return new KubernetesClientBuilder().withConfig(config)

@@ -59,12 +59,17 @@ class KubernetesObservationStoreTest {
   @Test
   void createsWithOneWriteAndMergesOn409WithExactCounts() {
     String ns = KubeApiServer.uniqueNamespace("merge");
-    try (KubernetesObservationStore store = store(client, fast());
-        KubernetesObservationStore replica = store(client, fast())) {
+    KubeFixtures.Requests mine = new KubeFixtures.Requests();
+    KubeFixtures.Requests theirs = new KubeFixtures.Requests();
+    try (KubernetesClient c1 = KubeFixtures.measuredClient(mine); KubernetesClient c2 = KubeFixtures.measuredClient(theirs);
+        KubernetesObservationStore store = store(c1, fast());
+        KubernetesObservationStore replica = store(c2, fast())) {
       assertThat(store.createOrMerge(List.of(obs(ns, "falco-aaaa")))).containsExactly(WriteOutcome.CREATED);
-      assertThat(store.writeCounts()).isEqualTo(new KubernetesObservationStore.WriteCounts(1, 0, 0));
-      // Stored without a status (the status subresource drops it): read back as the implicit one.
-      assertThat(read(ns, "falco-aaaa").getStatus()).isNull();
+      assertThat(mine.count("create", "observations")).isEqualTo(1);
+      assertThat(mine.writes()).as("one write per new Observation").isEqualTo(1);
+      // Stored without a status (the status subresource drops it): the CRD's default makes it count 1
+      // as the API server answers it (kubectl get obs shows Count 1), and the store reads the rest.
+      assertThat(read(ns, "falco-aaaa").getStatus()).isEqualTo(new ObservationStatus(1L, null, null, null, null));
       assertThat(store.get(ns, "falco-aaaa").orElseThrow().getStatus())
           .isEqualTo(ObservationStatus.seen(1, DETECTED, DETECTED));
 
@@ -77,24 +82,73 @@ class KubernetesObservationStoreTest {
       assertThat(s.lastSeen()).isEqualTo("2024-05-02T11:00:00Z");
       // The replica's Observation cache may have seen it already (then no create is tried, one
       // status patch merges); else its create meets 409 and the patch merges. Either way one patch.
-      assertThat(replica.writeCounts().statusUpdates()).isEqualTo(1);
-      assertThat(replica.writeCounts().creates()).isBetween(0L, 1L);
-      assertThat(replica.writeCounts().deletes()).isZero();
+      assertThat(theirs.count("patch", "observations/status")).isEqualTo(1);
+      assertThat(theirs.count("create", "observations")).isBetween(0L, 1L);
+      assertThat(theirs.count("delete", "observations")).isZero();
 
       // The spec is the first one's: a merge never touches it.
       assertThat(read(ns, "falco-aaaa").getSpec().detectedAt()).isEqualTo(DETECTED);
     }
   }
 
+  /**
+   * The read API's list is newest first (creation time, then name), like the other stores: order
+   * and pages from the Observation cache, each row read whole (details included).
+   */
+  @Test
+  void theReadApiListIsNewestFirstAndPagedFromTheCache() throws Exception {
+    String ns = KubeApiServer.uniqueNamespace("newest");
+    KubeFixtures.Requests requests = new KubeFixtures.Requests();
+    try (KubernetesClient measured = KubeFixtures.measuredClient(requests);
+        KubernetesObservationStore store = store(measured, fast())) {
+      store.createOrMerge(List.of(obs(ns, "old-b"), obs(ns, "old-a")));
+      Thread.sleep(1100); // creationTimestamp has whole seconds
+      store.createOrMerge(List.of(obs(ns, "new-z"), obs(ns, "new-y")));
+      await().atMost(Duration.ofSeconds(10)).until(() ->
+          store.list(new ObservationQuery(null, null, null, ns, null, 100, null)).items().size() == 4);
+      long lists = requests.count("list", "observations");
+      List<String> all = store.list(new ObservationQuery(null, null, null, ns, null, 10, null)).items().stream()
+          .map(o -> o.getMetadata().getName()).toList();
+      // Created in two batches over a second apart; within a batch, by name unless a second boundary
+      // fell inside it: the expected order from the API server's own creation timestamps.
+      List<String> expected = client.resources(Observation.class).inNamespace(ns).list().getItems().stream()
+          .sorted(java.util.Comparator.comparing((Observation o) -> o.getMetadata().getCreationTimestamp())
+              .reversed().thenComparing(o -> o.getMetadata().getName()))
+          .map(o -> o.getMetadata().getName()).toList();
+      assertThat(all).isEqualTo(expected);
+      assertThat(all.subList(0, 2)).containsExactlyInAnyOrder("new-y", "new-z");
+      ObservationPage first = store.list(new ObservationQuery(null, null, null, ns, null, 3, null));
+      assertThat(first.items()).extracting(o -> o.getMetadata().getName()).isEqualTo(expected.subList(0, 3));
+      assertThat(first.items().get(0).getSpec().details()).as("rows are read whole").containsKey("rule");
+      assertThat(first.items().get(0).getStatus().count()).isEqualTo(1L);
+      ObservationPage second = store.list(new ObservationQuery(null, null, null, ns, null, 3, first.continueToken()));
+      assertThat(second.items()).extracting(o -> o.getMetadata().getName()).isEqualTo(expected.subList(3, 4));
+      assertThat(second.continueToken()).isNull();
+      assertThat(requests.count("list", "observations")).as("no list of the collection: the cache orders")
+          .isEqualTo(lists);
+      // filters: the severity of one of them
+      assertThat(store.list(new ObservationQuery(null, "critical", null, ns, null, 10, null)).items()).isEmpty();
+      assertThat(store.list(new ObservationQuery("falco", "medium", "security", ns, "runtime_threat", 10, null))
+          .items()).hasSize(4);
+      assertThatThrownBy(() -> store.list(new ObservationQuery(null, null, null, ns, null, 3,
+          java.util.Base64.getUrlEncoder().encodeToString("k1:x:1:ab".getBytes()))))
+          .isInstanceOf(InvalidContinueTokenException.class);
+    }
+  }
+
   @Test
   void aNewObservationWithAStatusOfItsOwnGetsItAfterTheCreate() {
     String ns = KubeApiServer.uniqueNamespace("status");
-    try (KubernetesObservationStore store = store(client, fast())) {
+    KubeFixtures.Requests requests = new KubeFixtures.Requests();
+    try (KubernetesClient measured = KubeFixtures.measuredClient(requests);
+        KubernetesObservationStore store = store(measured, fast())) {
       Observation o = withStatus(obs(ns, "falco-bbbb"), 5, "2024-05-01T09:00:00Z", "2024-05-01T12:00:00Z");
       assertThat(store.createOrMerge(List.of(o))).containsExactly(WriteOutcome.CREATED);
       assertThat(read(ns, "falco-bbbb").getStatus())
           .isEqualTo(new ObservationStatus(5L, "2024-05-01T09:00:00Z", "2024-05-01T12:00:00Z", null, null));
-      assertThat(store.writeCounts()).isEqualTo(new KubernetesObservationStore.WriteCounts(1, 1, 0));
+      assertThat(requests.count("create", "observations")).isEqualTo(1);
+      assertThat(requests.count("patch", "observations/status")).isEqualTo(1);
+      assertThat(requests.count("delete", "observations")).isZero();
     }
   }
 
@@ -175,7 +229,9 @@ class KubernetesObservationStoreTest {
   void createIfAbsentResolveAndListByOrigin() {
     String ns = KubeApiServer.uniqueNamespace("reconcile");
     String uid = java.util.UUID.randomUUID().toString();
-    try (KubernetesObservationStore store = store(client, fast())) {
+    KubeFixtures.Requests requests = new KubeFixtures.Requests();
+    try (KubernetesClient measured = KubeFixtures.measuredClient(requests);
+        KubernetesObservationStore store = store(measured, fast())) {
       Observation one = obs(ns, "trivy-0001");
       one.getMetadata().getLabels().put(Observation.LABEL_ORIGIN_UID, uid);
       Observation two = obs(ns, "trivy-0002");
@@ -183,11 +239,11 @@ class KubernetesObservationStoreTest {
       assertThat(store.createIfAbsent(List.of(one, two))).containsExactly(WriteOutcome.CREATED, WriteOutcome.CREATED);
       store.createOrMerge(List.of(obs(ns, "falco-other")));
 
-      long writes = store.writeCounts().total();
+      long writes = requests.writes();
       assertThat(store.createIfAbsent(List.of(obs(ns, "trivy-0001")))).containsExactly(WriteOutcome.EXISTED);
-      assertThat(store.writeCounts().total()).as("an existing unresolved one costs no write at all (a read finds it)")
+      assertThat(requests.writes()).as("an existing unresolved one costs no write at all (a read finds it)")
           .isEqualTo(writes);
-      assertThat(read(ns, "trivy-0001").getStatus()).isNull();
+      assertThat(read(ns, "trivy-0001").getStatus().count()).isEqualTo(1L);
 
       assertThat(store.listByOrigin(uid)).extracting(o -> o.getMetadata().getName())
           .containsExactlyInAnyOrder("trivy-0001", "trivy-0002");
@@ -211,7 +267,7 @@ class KubernetesObservationStoreTest {
   }
 
   @Test
-  void listFiltersWithLabelsAndPagesWithTheApiServersContinueToken() {
+  void listFiltersAndPagesNewestFirst() {
     String ns = KubeApiServer.uniqueNamespace("list");
     try (KubernetesObservationStore store = store(client, fast())) {
       List<Observation> batch = new ArrayList<>();
@@ -220,6 +276,10 @@ class KubernetesObservationStoreTest {
             : "_odd_event_type_", TTL_LONG));
       }
       store.createOrMerge(batch);
+      // Right after the store starts, its cache's initial list may drop what was written before the
+      // list's snapshot until the watch delivers it again (milliseconds): wait until it has all.
+      await().atMost(Duration.ofSeconds(10)).until(() ->
+          store.list(new ObservationQuery(null, null, null, ns, null, 100, null)).items().size() == 7);
       List<String> names = new ArrayList<>();
       String token = null;
       int pages = 0;
@@ -231,11 +291,15 @@ class KubernetesObservationStoreTest {
         pages++;
       } while (token != null);
       assertThat(pages).isEqualTo(3);
-      assertThat(names).containsExactly("falco-l0", "falco-l1", "falco-l2", "falco-l3", "falco-l4", "falco-l5",
-          "falco-l6");
+      // Newest first, then by name (created in one batch: mostly one second, maybe two).
+      List<String> expected = client.resources(Observation.class).inNamespace(ns).list().getItems().stream()
+          .sorted(java.util.Comparator.comparing((Observation o) -> o.getMetadata().getCreationTimestamp())
+              .reversed().thenComparing(o -> o.getMetadata().getName()))
+          .map(o -> o.getMetadata().getName()).toList();
+      assertThat(names).hasSize(7).isEqualTo(expected);
 
       assertThat(store.list(new ObservationQuery(null, "critical", null, ns, null, 100, null)).items())
-          .extracting(o -> o.getMetadata().getName()).containsExactly("falco-l0", "falco-l1", "falco-l2");
+          .extracting(o -> o.getMetadata().getName()).containsExactlyInAnyOrder("falco-l0", "falco-l1", "falco-l2");
       // An eventType that is not a valid label value is found through its hashed label.
       assertThat(store.list(new ObservationQuery("falco", "low", "security", ns, "_odd_event_type_", 100, null))
           .items()).extracting(o -> o.getMetadata().getName()).containsExactly("falco-l3", "falco-l5");
@@ -300,14 +364,16 @@ class KubernetesObservationStoreTest {
   void kubeWriteQpsIsAHardCeiling() {
     String ns = KubeApiServer.uniqueNamespace("rate");
     KubernetesStoreOptions slow = KubernetesStoreOptions.defaults().withWriteRate(20, 5).withMaxInFlight(8);
-    try (KubernetesObservationStore store = store(client, slow)) {
+    KubeFixtures.Requests requests = new KubeFixtures.Requests();
+    try (KubernetesClient measured = KubeFixtures.measuredClient(requests);
+        KubernetesObservationStore store = store(measured, slow)) {
       List<Observation> batch = IntStream.range(0, 60).mapToObj(i -> obs(ns, "falco-rate-" + i)).toList();
       long start = System.nanoTime();
       assertThat(store.createOrMerge(batch)).containsOnly(WriteOutcome.CREATED);
       Duration took = Duration.ofNanos(System.nanoTime() - start);
       // 5 at once, then 55 at 20/s: at least 2.75 s.
       assertThat(took).isGreaterThanOrEqualTo(Duration.ofMillis(2500));
-      assertThat(store.writeCounts().creates()).isEqualTo(60);
+      assertThat(requests.count("create", "observations")).isEqualTo(60);
     }
   }
 

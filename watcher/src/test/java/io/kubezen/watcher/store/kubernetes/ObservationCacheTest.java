@@ -85,4 +85,18 @@ class ObservationCacheTest {
     assertThat(ObservationCache.older("10", "9")).isFalse();
     assertThat(ObservationCache.older("abc", "9")).isFalse();
   }
+
+  @Test
+  void manyEntriesOfOneNamespaceAreAllKeptAndIndexed() {
+    ObservationCache cache = new ObservationCache(false);
+    for (int i = 0; i < 7; i++) {
+      cache.written(obs("n" + i, Integer.toString(10 + i), "2026-12-01T00:00:0" + i + "Z", "t", null, 1,
+          "2026-12-01T00:00:00Z", "2026-12-01T00:00:00Z"));
+    }
+    assertThat(cache.size()).isEqualTo(7);
+    assertThat(cache.entries()).hasSize(7);
+    assertThat(cache.get("zen", "n3").resourceVersion()).isEqualTo("13");
+    cache.gone("zen", "n3");
+    assertThat(cache.entries()).hasSize(6).noneMatch(e -> e.name().equals("n3"));
+  }
 }

@@ -111,11 +111,11 @@ class StorePartsTest {
   void expiresAfterCreationPlusTtlAndNeverWithoutOne() {
     Observation o = KubeFixtures.obs("ns", "falco-ttl", io.kubezen.api.v1alpha1.Severity.LOW, "x", 60);
     o.getMetadata().setCreationTimestamp("2024-05-01T10:00:00Z");
-    assertThat(KubernetesObservationStore.expired(o, Instant.parse("2024-05-01T10:01:00Z"), java.util.Set.of())).isFalse();
-    assertThat(KubernetesObservationStore.expired(o, Instant.parse("2024-05-01T10:01:01Z"), java.util.Set.of())).isTrue();
+    assertThat(ObservationGc.expired(o, Instant.parse("2024-05-01T10:01:00Z"), java.util.Set.of())).isFalse();
+    assertThat(ObservationGc.expired(o, Instant.parse("2024-05-01T10:01:01Z"), java.util.Set.of())).isTrue();
     Observation forever = KubeFixtures.obs("ns", "falco-ttl", io.kubezen.api.v1alpha1.Severity.LOW, "x", Long.MAX_VALUE);
     forever.getMetadata().setCreationTimestamp("2024-05-01T10:00:00Z");
-    assertThat(KubernetesObservationStore.expired(forever, Instant.parse("9999-01-01T00:00:00Z"), java.util.Set.of())).isFalse();
+    assertThat(ObservationGc.expired(forever, Instant.parse("9999-01-01T00:00:00Z"), java.util.Set.of())).isFalse();
   }
 
   @Test
@@ -126,13 +126,13 @@ class StorePartsTest {
     Instant muchLater = Instant.parse("2024-06-01T00:00:00Z");
     String source = o.getSpec().source();
     // open and from a state-like watched source: lives as long as its finding
-    assertThat(KubernetesObservationStore.expired(o, muchLater, java.util.Set.of(source))).isFalse();
+    assertThat(ObservationGc.expired(o, muchLater, java.util.Set.of(source))).isFalse();
     // the same source not state-like (or nothing watched): creation + TTL
-    assertThat(KubernetesObservationStore.expired(o, muchLater, java.util.Set.of())).isTrue();
+    assertThat(ObservationGc.expired(o, muchLater, java.util.Set.of())).isTrue();
     // resolved: resolvedAt + TTL, whatever its age
     o.setStatus(new ObservationStatus(1L, KubeFixtures.DETECTED, KubeFixtures.DETECTED, true, "2024-05-31T23:59:30Z"));
-    assertThat(KubernetesObservationStore.expired(o, muchLater, java.util.Set.of(source))).isFalse();
-    assertThat(KubernetesObservationStore.expired(o, muchLater.plusSeconds(31), java.util.Set.of(source))).isTrue();
+    assertThat(ObservationGc.expired(o, muchLater, java.util.Set.of(source))).isFalse();
+    assertThat(ObservationGc.expired(o, muchLater.plusSeconds(31), java.util.Set.of(source))).isTrue();
   }
 
   @Test
