@@ -10,7 +10,7 @@ import io.kubezen.watcher.source.IngestContext;
 import io.kubezen.watcher.source.InvalidInputException;
 import io.kubezen.watcher.source.Normalizer;
 import io.kubezen.watcher.source.Sources;
-import io.kubezen.watcher.source.ingester.IngesterRegistry;
+import io.kubezen.watcher.ingester.webhook.IngesterRegistry;
 import io.kubezen.watcher.store.StoreException;
 import io.micrometer.core.instrument.Timer;
 import io.vertx.core.Future;

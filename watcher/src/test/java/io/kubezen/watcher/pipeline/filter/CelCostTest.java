@@ -8,7 +8,7 @@ import io.kubezen.watcher.model.Json;
 import io.kubezen.watcher.source.IngestContext;
 import io.kubezen.watcher.source.InvalidInputException;
 import io.kubezen.watcher.source.SourceKind;
-import io.kubezen.watcher.source.ingester.MappingNormalizer;
+import io.kubezen.watcher.ingester.mapping.MappingNormalizer;
 import java.time.Instant;
 import java.util.Map;
 import org.junit.jupiter.api.Test;

@@ -1,4 +1,4 @@
-package io.kubezen.watcher.source.ingester;
+package io.kubezen.watcher.ingester.spec;
 
 import com.fasterxml.jackson.databind.DeserializationFeature;
 import com.fasterxml.jackson.databind.JsonNode;

@@ -1,5 +1,10 @@
-package io.kubezen.watcher.source.ingester;
+package io.kubezen.watcher.ingester.webhook;
 
+import io.kubezen.watcher.ingester.spec.IngesterDefinition;
+import io.kubezen.watcher.ingester.spec.IngesterFiles;
+import io.kubezen.watcher.ingester.spec.IngesterPipelines;
+import io.kubezen.watcher.ingester.spec.InvalidIngesterException;
+import io.kubezen.watcher.ingester.status.IngesterStats;
 import io.kubezen.api.v1alpha1.IngesterSpec;
 import java.io.IOException;
 import java.nio.charset.StandardCharsets;

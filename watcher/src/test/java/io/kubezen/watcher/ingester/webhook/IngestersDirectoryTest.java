@@ -1,5 +1,6 @@
-package io.kubezen.watcher.source.ingester;
+package io.kubezen.watcher.ingester.webhook;
 
+import io.kubezen.watcher.ingester.IngestServer;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.awaitility.Awaitility.await;
 

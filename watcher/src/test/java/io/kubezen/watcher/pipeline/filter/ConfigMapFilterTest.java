@@ -1,4 +1,4 @@
-package io.kubezen.watcher.kube.ingester;
+package io.kubezen.watcher.pipeline.filter;
 
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
@@ -8,9 +8,6 @@ import io.fabric8.kubernetes.api.model.ConfigMapBuilder;
 import io.fabric8.kubernetes.client.KubernetesClient;
 import io.fabric8.kubernetes.client.server.mock.EnableKubernetesMockClient;
 import io.kubezen.api.v1alpha1.Severity;
-import io.kubezen.watcher.pipeline.filter.Filter;
-import io.kubezen.watcher.pipeline.filter.FilterConfigException;
-import io.kubezen.watcher.pipeline.filter.FilterReloader;
 import java.time.Duration;
 import java.util.List;
 import java.util.Map;

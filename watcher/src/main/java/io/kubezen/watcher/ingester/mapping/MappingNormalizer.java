@@ -1,4 +1,4 @@
-package io.kubezen.watcher.source.ingester;
+package io.kubezen.watcher.ingester.mapping;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import dev.cel.common.values.NullValue;

@@ -1,4 +1,4 @@
-package io.kubezen.watcher.source.ingester;
+package io.kubezen.watcher.ingester.mapping;
 
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;

@@ -1,5 +1,6 @@
-package io.kubezen.watcher.kube.ingester;
+package io.kubezen.watcher.ingester.informer;
 
+import io.kubezen.watcher.ingester.status.IngesterStatusWriter;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.awaitility.Awaitility.await;
 
@@ -16,7 +17,7 @@ import io.kubezen.watcher.kube.SourceManager;
 import io.kubezen.watcher.kube.SourceOptions;
 import io.kubezen.watcher.model.Json;
 import io.kubezen.watcher.source.Samples;
-import io.kubezen.watcher.source.ingester.IngestServer;
+import io.kubezen.watcher.ingester.IngestServer;
 import io.kubezen.watcher.store.ObservationQuery;
 import io.kubezen.watcher.testing.KubeApiServer;
 import java.nio.file.Path;

@@ -1,5 +1,6 @@
-package io.kubezen.watcher.source.ingester;
+package io.kubezen.watcher.ingester.webhook;
 
+import io.kubezen.watcher.ingester.status.IngesterStats;
 import io.kubezen.watcher.pipeline.Pipeline;
 import io.kubezen.watcher.source.Normalizer;
 import java.util.HashMap;

@@ -1,5 +1,6 @@
-package io.kubezen.watcher.kube.ingester;
+package io.kubezen.watcher.ingester.informer;
 
+import io.kubezen.watcher.ingester.status.IngesterStatusWriter;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.awaitility.Awaitility.await;
 
@@ -25,7 +26,7 @@ import io.kubezen.watcher.pipeline.dedup.Deduplicator;
 import io.kubezen.watcher.pipeline.filter.Filter;
 import io.kubezen.watcher.source.Samples;
 import io.kubezen.watcher.source.Sources;
-import io.kubezen.watcher.source.ingester.IngesterPipelines;
+import io.kubezen.watcher.ingester.spec.IngesterPipelines;
 import io.kubezen.watcher.store.ObservationQuery;
 import io.kubezen.watcher.store.sqlite.SqliteObservationStore;
 import io.kubezen.watcher.testing.KubeApiServer;

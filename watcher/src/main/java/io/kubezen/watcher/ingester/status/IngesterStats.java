@@ -1,4 +1,4 @@
-package io.kubezen.watcher.source.ingester;
+package io.kubezen.watcher.ingester.status;
 
 import java.time.Instant;
 import java.util.concurrent.atomic.AtomicLong;

@@ -1,4 +1,4 @@
-package io.kubezen.watcher.kube.ingester;
+package io.kubezen.watcher.ingester.status;
 
 import io.fabric8.kubernetes.api.model.Condition;
 import io.fabric8.kubernetes.api.model.ConditionBuilder;
@@ -6,7 +6,6 @@ import io.fabric8.kubernetes.client.KubernetesClient;
 import io.fabric8.kubernetes.client.KubernetesClientException;
 import io.kubezen.api.v1alpha1.Ingester;
 import io.kubezen.api.v1alpha1.IngesterStatus;
-import io.kubezen.watcher.source.ingester.IngesterStats;
 import java.time.Clock;
 import java.time.Instant;
 import java.util.ArrayList;

@@ -1,5 +1,8 @@
-package io.kubezen.watcher.kube.ingester;
+package io.kubezen.watcher.ingester.webhook;
 
+import io.kubezen.watcher.ingester.informer.IngesterInformers;
+import io.kubezen.watcher.ingester.status.IngesterStatusWriter;
+import io.kubezen.watcher.ingester.status.IngesterWatch;
 import io.fabric8.kubernetes.api.model.Secret;
 import io.fabric8.kubernetes.client.KubernetesClient;
 import io.fabric8.kubernetes.client.KubernetesClientException;
@@ -7,13 +10,11 @@ import io.fabric8.kubernetes.client.informers.ResourceEventHandler;
 import io.fabric8.kubernetes.client.informers.SharedIndexInformer;
 import io.kubezen.api.v1alpha1.Ingester;
 import io.kubezen.api.v1alpha1.IngesterSpec;
-import io.kubezen.watcher.kube.ingester.IngesterStatusWriter.Readiness;
-import io.kubezen.watcher.source.ingester.IngesterDefinition;
-import io.kubezen.watcher.source.ingester.IngesterPipelines;
-import io.kubezen.watcher.source.ingester.IngesterRegistry;
-import io.kubezen.watcher.source.ingester.IngesterStats;
-import io.kubezen.watcher.source.ingester.InvalidIngesterException;
-import io.kubezen.watcher.source.ingester.WebhookAuth;
+import io.kubezen.watcher.ingester.status.IngesterStatusWriter.Readiness;
+import io.kubezen.watcher.ingester.spec.IngesterDefinition;
+import io.kubezen.watcher.ingester.spec.IngesterPipelines;
+import io.kubezen.watcher.ingester.status.IngesterStats;
+import io.kubezen.watcher.ingester.spec.InvalidIngesterException;
 import java.nio.charset.StandardCharsets;
 import java.security.MessageDigest;
 import java.time.Duration;

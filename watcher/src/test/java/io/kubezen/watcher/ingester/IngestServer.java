@@ -1,5 +1,7 @@
-package io.kubezen.watcher.source.ingester;
+package io.kubezen.watcher.ingester;
 
+import io.kubezen.watcher.ingester.spec.IngesterPipelines;
+import io.kubezen.watcher.ingester.webhook.IngesterRegistry;
 import io.kubezen.watcher.config.Settings;
 import io.kubezen.watcher.http.IngestHandler;
 import io.kubezen.watcher.http.ObservationsApi;

@@ -1,5 +1,8 @@
-package io.kubezen.watcher.source.ingester;
+package io.kubezen.watcher.ingester.spec;
 
+import io.kubezen.watcher.ingester.status.IngesterStats;
+import io.kubezen.watcher.ingester.webhook.IngesterRegistry;
+import io.kubezen.watcher.ingester.webhook.WebhookAuth;
 import io.kubezen.watcher.metrics.Metrics;
 import io.kubezen.watcher.pipeline.ObservationFactory;
 import io.kubezen.watcher.pipeline.ObservationWriter;

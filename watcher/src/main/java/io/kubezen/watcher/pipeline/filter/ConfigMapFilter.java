@@ -1,13 +1,10 @@
-package io.kubezen.watcher.kube.ingester;
+package io.kubezen.watcher.pipeline.filter;
 
 import io.fabric8.kubernetes.api.model.ConfigMap;
 import io.fabric8.kubernetes.client.KubernetesClient;
 import io.fabric8.kubernetes.client.KubernetesClientException;
 import io.fabric8.kubernetes.client.informers.ResourceEventHandler;
 import io.fabric8.kubernetes.client.informers.SharedIndexInformer;
-import io.kubezen.watcher.pipeline.filter.Filter;
-import io.kubezen.watcher.pipeline.filter.FilterConfigException;
-import io.kubezen.watcher.pipeline.filter.FilterReloader;
 import java.nio.charset.StandardCharsets;
 import java.security.MessageDigest;
 import java.security.NoSuchAlgorithmException;

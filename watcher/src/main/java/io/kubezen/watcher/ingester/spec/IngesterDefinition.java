@@ -1,5 +1,6 @@
-package io.kubezen.watcher.source.ingester;
+package io.kubezen.watcher.ingester.spec;
 
+import io.kubezen.watcher.ingester.mapping.MappingNormalizer;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import io.kubezen.api.v1alpha1.IngesterSpec;
 import io.kubezen.watcher.model.Finding;

@@ -1,5 +1,7 @@
-package io.kubezen.watcher.kube.ingester;
+package io.kubezen.watcher.ingester.informer;
 
+import io.kubezen.watcher.ingester.status.IngesterStatusWriter;
+import io.kubezen.watcher.ingester.status.IngesterWatch;
 import io.fabric8.kubernetes.api.model.apiextensions.v1.CustomResourceDefinition;
 import io.fabric8.kubernetes.client.KubernetesClient;
 import io.fabric8.kubernetes.client.dsl.base.ResourceDefinitionContext;
@@ -9,12 +11,12 @@ import io.kubezen.watcher.kube.FieldSelectors;
 import io.kubezen.watcher.kube.ObjectReaders;
 import io.kubezen.watcher.kube.SourceManager;
 import io.kubezen.watcher.kube.WatchedSource;
-import io.kubezen.watcher.kube.ingester.IngesterStatusWriter.Readiness;
+import io.kubezen.watcher.ingester.status.IngesterStatusWriter.Readiness;
 import io.kubezen.watcher.pipeline.Pipeline;
-import io.kubezen.watcher.source.ingester.IngesterDefinition;
-import io.kubezen.watcher.source.ingester.IngesterPipelines;
-import io.kubezen.watcher.source.ingester.IngesterStats;
-import io.kubezen.watcher.source.ingester.InvalidIngesterException;
+import io.kubezen.watcher.ingester.spec.IngesterDefinition;
+import io.kubezen.watcher.ingester.spec.IngesterPipelines;
+import io.kubezen.watcher.ingester.status.IngesterStats;
+import io.kubezen.watcher.ingester.spec.InvalidIngesterException;
 import java.time.Clock;
 import java.time.Duration;
 import java.util.List;

@@ -1,4 +1,4 @@
-package io.kubezen.watcher.source.ingester;
+package io.kubezen.watcher.ingester.webhook;
 
 import io.kubezen.api.v1alpha1.IngesterSpec;
 import java.nio.charset.StandardCharsets;

@@ -1,5 +1,6 @@
-package io.kubezen.watcher.source.ingester;
+package io.kubezen.watcher.ingester.spec;
 
+import io.kubezen.watcher.ingester.webhook.WebhookAuth;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 

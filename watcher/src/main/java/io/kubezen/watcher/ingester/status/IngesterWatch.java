@@ -1,4 +1,4 @@
-package io.kubezen.watcher.kube.ingester;
+package io.kubezen.watcher.ingester.status;
 
 import io.fabric8.kubernetes.client.KubernetesClient;
 import io.fabric8.kubernetes.client.informers.ResourceEventHandler;
@@ -16,7 +16,7 @@ import org.slf4j.LoggerFactory;
  * An informer over Ingesters (in one namespace, or all) and a timer that writes status counts:
  * what both Ingester controllers run. A handler that throws is logged and does not stop the watch.
  */
-final class IngesterWatch {
+public final class IngesterWatch {
   private static final Logger LOG = LoggerFactory.getLogger(IngesterWatch.class);
 
   private final SharedIndexInformer<Ingester> informer;
@@ -33,7 +33,7 @@ final class IngesterWatch {
    * @param deleted called for a deleted one
    * @param flushCounts called every {@code statusInterval} (at least 100 ms) on thread {@code threadName}
    */
-  static IngesterWatch start(KubernetesClient client, String namespace, Duration resync, Duration statusInterval,
+  public static IngesterWatch start(KubernetesClient client, String namespace, Duration resync, Duration statusInterval,
       String threadName, Consumer<Ingester> changed, Consumer<Ingester> deleted, Runnable flushCounts) {
     var op = client.resources(Ingester.class);
     var scoped = namespace == null ? op.inAnyNamespace() : op.inNamespace(namespace);
@@ -64,12 +64,12 @@ final class IngesterWatch {
   }
 
   /** The Ingester {@code namespace/name} as the informer last saw it, or null. */
-  Ingester cached(String key) {
+  public Ingester cached(String key) {
     return informer.getStore().getByKey(key);
   }
 
   /** Stops the informer and the timer, waiting briefly for a flush under way. */
-  void stop() {
+  public void stop() {
     informer.stop();
     flusher.shutdownNow();
     try {
@@ -79,7 +79,7 @@ final class IngesterWatch {
     }
   }
 
-  static String key(Ingester i) {
+  public static String key(Ingester i) {
     return i.getMetadata().getNamespace() + "/" + i.getMetadata().getName();
   }
 
