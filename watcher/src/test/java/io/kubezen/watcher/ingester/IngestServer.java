@@ -1,12 +1,12 @@
 package io.kubezen.watcher.ingester;
 
-import io.kubezen.watcher.ingester.spec.IngesterPipelines;
-import io.kubezen.watcher.ingester.webhook.IngesterRegistry;
 import io.kubezen.watcher.config.Settings;
 import io.kubezen.watcher.http.IngestHandler;
 import io.kubezen.watcher.http.ObservationsApi;
 import io.kubezen.watcher.http.WebServer;
 import io.kubezen.watcher.http.WebhookGuard;
+import io.kubezen.watcher.ingester.spec.IngesterPipelines;
+import io.kubezen.watcher.ingester.webhook.IngesterRegistry;
 import io.kubezen.watcher.metrics.Metrics;
 import io.kubezen.watcher.pipeline.ObservationFactory;
 import io.kubezen.watcher.pipeline.ObservationWriter;

@@ -1,8 +1,8 @@
 package io.kubezen.watcher.ingester.spec;
 
-import io.kubezen.watcher.ingester.mapping.MappingNormalizer;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import io.kubezen.api.v1alpha1.IngesterSpec;
+import io.kubezen.watcher.ingester.mapping.MappingNormalizer;
 import io.kubezen.watcher.model.Finding;
 import io.kubezen.watcher.model.Json;
 import io.kubezen.watcher.pipeline.filter.Filter;

@@ -1,8 +1,5 @@
 package io.kubezen.watcher.ingester.spec;
 
-import io.kubezen.watcher.ingester.status.IngesterStats;
-import io.kubezen.watcher.ingester.webhook.IngesterRegistry;
-import io.kubezen.watcher.ingester.webhook.WebhookAuth;
 import io.kubezen.watcher.metrics.Metrics;
 import io.kubezen.watcher.pipeline.ObservationFactory;
 import io.kubezen.watcher.pipeline.ObservationWriter;
@@ -39,14 +36,6 @@ public final class IngesterPipelines {
     this.metrics = metrics;
     this.factory = factory;
     this.defaultWindow = defaultWindow;
-  }
-
-  /** The webhook route of a webhook Ingester, with its pipeline. */
-  public IngesterRegistry.Route route(IngesterDefinition d, WebhookAuth auth, IngesterStats stats) {
-    if (!d.isWebhook()) {
-      throw new IllegalArgumentException("not a webhook Ingester: " + d.key());
-    }
-    return new IngesterRegistry.Route(d.path(), d.key(), d.normalizer(), create(d), auth, stats);
   }
 
   /** The pipeline of one Ingester. */

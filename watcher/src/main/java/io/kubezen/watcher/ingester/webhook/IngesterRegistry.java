@@ -1,5 +1,7 @@
 package io.kubezen.watcher.ingester.webhook;
 
+import io.kubezen.watcher.ingester.spec.IngesterDefinition;
+import io.kubezen.watcher.ingester.spec.IngesterPipelines;
 import io.kubezen.watcher.ingester.status.IngesterStats;
 import io.kubezen.watcher.pipeline.Pipeline;
 import io.kubezen.watcher.source.Normalizer;
@@ -23,7 +25,16 @@ public final class IngesterRegistry {
    * @param key the Ingester that declares it ({@code namespace/name} or {@code file#document})
    */
   public record Route(String path, String key, Normalizer normalizer, Pipeline pipeline, WebhookAuth auth,
-      IngesterStats stats) {}
+      IngesterStats stats) {
+
+    /** The route of a webhook Ingester, with its pipeline (from {@link IngesterPipelines#create}). */
+    public static Route of(IngesterDefinition d, IngesterPipelines pipelines, WebhookAuth auth, IngesterStats stats) {
+      if (!d.isWebhook()) {
+        throw new IllegalArgumentException("not a webhook Ingester: " + d.key());
+      }
+      return new Route(d.path(), d.key(), d.normalizer(), pipelines.create(d), auth, stats);
+    }
+  }
 
   /** The path is served by another Ingester. */
   public static final class PathTakenException extends Exception {

@@ -1,8 +1,5 @@
 package io.kubezen.watcher.ingester.webhook;
 
-import io.kubezen.watcher.ingester.informer.IngesterInformers;
-import io.kubezen.watcher.ingester.status.IngesterStatusWriter;
-import io.kubezen.watcher.ingester.status.IngesterWatch;
 import io.fabric8.kubernetes.api.model.Secret;
 import io.fabric8.kubernetes.client.KubernetesClient;
 import io.fabric8.kubernetes.client.KubernetesClientException;
@@ -10,11 +7,13 @@ import io.fabric8.kubernetes.client.informers.ResourceEventHandler;
 import io.fabric8.kubernetes.client.informers.SharedIndexInformer;
 import io.kubezen.api.v1alpha1.Ingester;
 import io.kubezen.api.v1alpha1.IngesterSpec;
-import io.kubezen.watcher.ingester.status.IngesterStatusWriter.Readiness;
 import io.kubezen.watcher.ingester.spec.IngesterDefinition;
 import io.kubezen.watcher.ingester.spec.IngesterPipelines;
-import io.kubezen.watcher.ingester.status.IngesterStats;
 import io.kubezen.watcher.ingester.spec.InvalidIngesterException;
+import io.kubezen.watcher.ingester.status.IngesterStats;
+import io.kubezen.watcher.ingester.status.IngesterStatusWriter;
+import io.kubezen.watcher.ingester.status.IngesterStatusWriter.Readiness;
+import io.kubezen.watcher.ingester.status.IngesterWatch;
 import java.nio.charset.StandardCharsets;
 import java.security.MessageDigest;
 import java.time.Duration;
@@ -35,7 +34,7 @@ import org.slf4j.LoggerFactory;
  * Keeps the webhook routes up to date from the webhook Ingesters in the cluster: runs on every
  * replica (each serves the webhooks). Created, changed and deleted Ingesters take effect at once;
  * an Ingester re-created with the same path gets the path again. Writes the {@code Ready}
- * condition of webhook Ingesters (informer Ingesters are {@link IngesterInformers}' business) and,
+ * condition of webhook Ingesters (informer Ingesters are {@link io.kubezen.watcher.ingester.informer.IngesterInformers}' business) and,
  * every {@code statusInterval}, the counts of what each route received.
  *
  * <p>Credentials (auth bearer or basic) are read from the Secret when the Ingester is seen (added,
@@ -152,7 +151,7 @@ public final class IngesterWebhookController implements AutoCloseable {
       return;
     }
     try {
-      registry.put(pipelines.route(def, c.auth(), stats));
+      registry.put(IngesterRegistry.Route.of(def, pipelines, c.auth(), stats));
     } catch (IngesterRegistry.PathTakenException ex) {
       registry.remove(key);
       entries.put(key, new Entry(ns, name, uid, generation, stats, null, false, true));

@@ -1,11 +1,11 @@
 package io.kubezen.watcher.ingester.webhook;
 
+import io.kubezen.api.v1alpha1.IngesterSpec;
 import io.kubezen.watcher.ingester.spec.IngesterDefinition;
 import io.kubezen.watcher.ingester.spec.IngesterFiles;
 import io.kubezen.watcher.ingester.spec.IngesterPipelines;
 import io.kubezen.watcher.ingester.spec.InvalidIngesterException;
 import io.kubezen.watcher.ingester.status.IngesterStats;
-import io.kubezen.api.v1alpha1.IngesterSpec;
 import java.io.IOException;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
@@ -174,7 +174,7 @@ public final class IngestersDirectory implements AutoCloseable {
       }
       IngesterStats s = stats.computeIfAbsent(key, k -> new IngesterStats());
       try {
-        registry.put(pipelines.route(e.getValue(), WebhookAuth.NONE, s));
+        registry.put(IngesterRegistry.Route.of(e.getValue(), pipelines, WebhookAuth.NONE, s));
         LOG.info("INGESTERS_DIR {}: Ingester {} {} at /ingest/{} (source {})", dir, key,
             active.containsKey(key) ? "updated" : "serving", e.getValue().path(), spec.source());
         active.put(key, spec);

@@ -1,6 +1,5 @@
 package io.kubezen.watcher.ingester.informer;
 
-import io.kubezen.watcher.ingester.status.IngesterStatusWriter;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.awaitility.Awaitility.await;
 
@@ -14,6 +13,8 @@ import io.fabric8.kubernetes.client.dsl.base.ResourceDefinitionContext;
 import io.kubezen.api.v1alpha1.Ingester;
 import io.kubezen.api.v1alpha1.IngesterSpec;
 import io.kubezen.api.v1alpha1.Observation;
+import io.kubezen.watcher.ingester.spec.IngesterPipelines;
+import io.kubezen.watcher.ingester.status.IngesterStatusWriter;
 import io.kubezen.watcher.kube.ApiRequestMetrics;
 import io.kubezen.watcher.kube.SourceManager;
 import io.kubezen.watcher.kube.SourceOptions;
@@ -26,7 +27,6 @@ import io.kubezen.watcher.pipeline.dedup.Deduplicator;
 import io.kubezen.watcher.pipeline.filter.Filter;
 import io.kubezen.watcher.source.Samples;
 import io.kubezen.watcher.source.Sources;
-import io.kubezen.watcher.ingester.spec.IngesterPipelines;
 import io.kubezen.watcher.store.ObservationQuery;
 import io.kubezen.watcher.store.sqlite.SqliteObservationStore;
 import io.kubezen.watcher.testing.KubeApiServer;

@@ -1,6 +1,5 @@
 package io.kubezen.watcher.ingester.informer;
 
-import io.kubezen.watcher.ingester.status.IngesterStatusWriter;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.awaitility.Awaitility.await;
 
@@ -13,11 +12,12 @@ import io.fabric8.kubernetes.client.dsl.base.ResourceDefinitionContext;
 import io.kubezen.api.v1alpha1.Ingester;
 import io.kubezen.api.v1alpha1.IngesterSpec;
 import io.kubezen.api.v1alpha1.Observation;
+import io.kubezen.watcher.ingester.IngestServer;
+import io.kubezen.watcher.ingester.status.IngesterStatusWriter;
 import io.kubezen.watcher.kube.SourceManager;
 import io.kubezen.watcher.kube.SourceOptions;
 import io.kubezen.watcher.model.Json;
 import io.kubezen.watcher.source.Samples;
-import io.kubezen.watcher.ingester.IngestServer;
 import io.kubezen.watcher.store.ObservationQuery;
 import io.kubezen.watcher.testing.KubeApiServer;
 import java.nio.file.Path;

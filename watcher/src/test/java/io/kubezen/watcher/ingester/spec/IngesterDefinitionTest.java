@@ -1,10 +1,10 @@
 package io.kubezen.watcher.ingester.spec;
 
-import io.kubezen.watcher.ingester.webhook.WebhookAuth;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import io.kubezen.api.v1alpha1.IngesterSpec;
+import io.kubezen.watcher.ingester.webhook.WebhookAuth;
 import io.kubezen.watcher.source.SourceKind;
 import java.time.Duration;
 import java.util.List;

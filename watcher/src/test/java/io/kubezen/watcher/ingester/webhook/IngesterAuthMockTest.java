@@ -1,6 +1,5 @@
 package io.kubezen.watcher.ingester.webhook;
 
-import io.kubezen.watcher.ingester.status.IngesterStatusWriter;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.awaitility.Awaitility.await;
 
@@ -11,6 +10,7 @@ import io.fabric8.kubernetes.client.server.mock.EnableKubernetesMockClient;
 import io.kubezen.api.v1alpha1.Ingester;
 import io.kubezen.api.v1alpha1.IngesterSpec;
 import io.kubezen.watcher.ingester.IngestServer;
+import io.kubezen.watcher.ingester.status.IngesterStatusWriter;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
 import java.time.Clock;

@@ -1,9 +1,9 @@
 package io.kubezen.watcher.ingester.webhook;
 
-import io.kubezen.watcher.ingester.IngestServer;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.awaitility.Awaitility.await;
 
+import io.kubezen.watcher.ingester.IngestServer;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
