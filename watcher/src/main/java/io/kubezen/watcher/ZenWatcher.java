@@ -33,7 +33,7 @@ import io.kubezen.watcher.pipeline.Pipeline;
 import io.kubezen.watcher.pipeline.dedup.Deduplicator;
 import io.kubezen.watcher.pipeline.filter.Filter;
 import io.kubezen.watcher.pipeline.filter.FilterReloader;
-import io.kubezen.watcher.source.Sources;
+import io.kubezen.watcher.source.catalog.Sources;
 import io.kubezen.watcher.store.GcResult;
 import io.kubezen.watcher.store.ObservationStore;
 import io.kubezen.watcher.store.postgres.PostgresObservationStore;

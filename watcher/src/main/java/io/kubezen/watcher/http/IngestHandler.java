@@ -1,5 +1,6 @@
 package io.kubezen.watcher.http;
 
+import io.kubezen.watcher.source.BodyFormat;
 import com.fasterxml.jackson.databind.JsonNode;
 import io.kubezen.watcher.config.Settings;
 import io.kubezen.watcher.ingester.webhook.IngesterRegistry;
@@ -11,7 +12,7 @@ import io.kubezen.watcher.pipeline.Pipeline;
 import io.kubezen.watcher.source.IngestContext;
 import io.kubezen.watcher.source.InvalidInputException;
 import io.kubezen.watcher.source.Normalizer;
-import io.kubezen.watcher.source.Sources;
+import io.kubezen.watcher.source.catalog.Sources;
 import io.kubezen.watcher.store.StoreException;
 import io.micrometer.core.instrument.Timer;
 import io.vertx.core.Future;

@@ -26,7 +26,7 @@ import io.kubezen.watcher.pipeline.Pipeline;
 import io.kubezen.watcher.pipeline.dedup.Deduplicator;
 import io.kubezen.watcher.pipeline.filter.Filter;
 import io.kubezen.watcher.source.Samples;
-import io.kubezen.watcher.source.Sources;
+import io.kubezen.watcher.source.catalog.Sources;
 import io.kubezen.watcher.store.ObservationQuery;
 import io.kubezen.watcher.store.sqlite.SqliteObservationStore;
 import io.kubezen.watcher.testing.KubeApiServer;

@@ -1,5 +1,6 @@
-package io.kubezen.watcher.source;
+package io.kubezen.watcher.source.catalog;
 
+import io.kubezen.watcher.source.Normalizer;
 import io.kubezen.watcher.model.Finding;
 import io.kubezen.watcher.source.checkov.CheckovNormalizer;
 import io.kubezen.watcher.source.falco.FalcoNormalizer;

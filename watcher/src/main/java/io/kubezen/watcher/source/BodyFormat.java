@@ -1,4 +1,4 @@
-package io.kubezen.watcher.http;
+package io.kubezen.watcher.source;
 
 import java.util.EnumSet;
 import java.util.Locale;
