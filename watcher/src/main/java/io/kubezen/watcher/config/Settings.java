@@ -275,9 +275,6 @@ public record Settings(
   /** The per-source body limit variables: {@code WEBHOOK_MAX_BODY_BYTES_<SOURCE>}. */
   public static final String BODY_LIMIT_PREFIX = "WEBHOOK_MAX_BODY_BYTES_";
 
-  /** Audit batches of 400 events with request objects are large: their default limit is higher. */
-  public static final long DEFAULT_AUDIT_MAX_BODY_BYTES = 8L * 1024 * 1024;
-
   public long maxBodyBytesFor(String source) {
     return maxBodyBytesBySource.getOrDefault(source, maxBodyBytes);
   }
@@ -348,7 +345,7 @@ public record Settings(
     Duration filterReload = Duration.ofSeconds(r.longIn("FILTER_RELOAD_INTERVAL_SECONDS", 5, 1, 3600));
     long maxBody = r.longIn("WEBHOOK_MAX_BODY_BYTES", 1L << 20, 1024, 256L << 20);
     Map<String, Long> bySource = new LinkedHashMap<>();
-    bySource.put("k8s-audit", DEFAULT_AUDIT_MAX_BODY_BYTES);
+    bySource.putAll(io.kubezen.watcher.source.catalog.Sources.defaultBodyLimits());
     env.keySet().stream().filter(k -> k.startsWith(BODY_LIMIT_PREFIX)).sorted().forEach(k -> {
       String source = k.substring(BODY_LIMIT_PREFIX.length()).toLowerCase(Locale.ROOT).replace('_', '-');
       if (!Finding.SOURCE_NAME.matcher(source).matches()) {
@@ -408,7 +405,7 @@ public record Settings(
         (int) r.longIn("KUBE_MAX_IN_FLIGHT", 32, 1, 256),
         r.longIn("MAX_OBSERVATIONS", 0, 0, 100_000_000),
         (int) r.longIn("OBSERVATION_MAX_DETAILS_BYTES", 8192, 64, 1 << 20));
-    Set<String> known = Set.of("trivy", "kyverno", "k8s-events", "checkov", "kube-bench");
+    Set<String> known = io.kubezen.watcher.source.catalog.Sources.watchedNames();
     Set<String> sources = r.get("SOURCES", "", v -> {
       Set<String> out = new LinkedHashSet<>();
       for (String part : v.split(",")) {

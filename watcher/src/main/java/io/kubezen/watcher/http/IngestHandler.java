@@ -125,7 +125,8 @@ public final class IngestHandler {
       return;
     }
     BodyFormat format = BodyFormat.of(ctx.request().getHeader("Content-Type"));
-    Set<BodyFormat> accepted = route != null ? Set.of(BodyFormat.JSON) : BodyFormat.acceptedBy(name);
+    Set<BodyFormat> accepted = route != null ? Set.of(BodyFormat.JSON) : sources.descriptor(name).orElseThrow()
+        .bodyFormats();
     if (format == null || !accepted.contains(format)) {
       StringBuilder types = new StringBuilder();
       accepted.forEach(f -> types.append(types.length() == 0 ? "" : ", ").append(f.mediaTypes()));
@@ -182,6 +183,7 @@ public final class IngestHandler {
     String name = ctx.pathParam("source");
     IngesterRegistry.Route route = ctx.get("route");
     Normalizer normalizer = route != null ? route.normalizer() : sources.forName(name).orElseThrow();
+    boolean jsonSequence = route == null && sources.descriptor(name).orElseThrow().jsonSequence();
     Pipeline target = route != null ? route.pipeline() : pipeline;
     BodyFormat format = ctx.get("format");
     byte[] body = ctx.body().buffer() == null ? new byte[0] : ctx.body().buffer().getBytes();
@@ -193,13 +195,13 @@ public final class IngestHandler {
     Future<CompletableFuture<IngestResult>> started;
     if (body.length <= INLINE_BODY_BYTES) {
       try {
-        started = Future.succeededFuture(start(target, normalizer, format, body, context, maxFindings, reserved));
+        started = Future.succeededFuture(start(target, normalizer, format, jsonSequence, body, context, maxFindings, reserved));
       } catch (RuntimeException e) {
         started = Future.failedFuture(e);
       }
     } else {
       started = ctx.vertx().executeBlocking(
-          () -> start(target, normalizer, format, body, context, maxFindings, reserved), false);
+          () -> start(target, normalizer, format, jsonSequence, body, context, maxFindings, reserved), false);
     }
     started.onComplete(ar -> {
       if (ar.failed()) {
@@ -222,7 +224,7 @@ public final class IngestHandler {
   }
 
   private CompletableFuture<IngestResult> start(Pipeline target, Normalizer normalizer, BodyFormat format,
-      byte[] body, IngestContext context, int maxFindings, long[] reserved) {
+      boolean jsonSequence, byte[] body, IngestContext context, int maxFindings, long[] reserved) {
     BodyParser.Scan scan = BodyParser.scan(body, format, maxFindings);
     long estimate = scan.estimatedBytes(body.length);
     synchronized (reserved) {
@@ -233,7 +235,7 @@ public final class IngestHandler {
         reserved[0] = estimate;
       }
     }
-    JsonNode input = BodyParser.parse(body, format, normalizer.source().equals("k8s-audit"));
+    JsonNode input = BodyParser.parse(body, format, jsonSequence);
     List<Finding> findings = normalizer.normalize(input, context);
     if (findings.size() > maxFindings) {
       throw new BodyParser.TooManyFindingsException("the request holds " + findings.size()

@@ -1,8 +1,6 @@
 package io.kubezen.watcher.source;
 
-import java.util.EnumSet;
 import java.util.Locale;
-import java.util.Set;
 
 /** How a webhook body is encoded, from its Content-Type. */
 public enum BodyFormat {
@@ -11,15 +9,6 @@ public enum BodyFormat {
   NDJSON,
   /** YAML, one or more documents (what {@code kubectl get -o yaml} prints). */
   YAML;
-
-  /** The formats each source's endpoint takes. Reports may come as YAML; audit logs as NDJSON. */
-  public static Set<BodyFormat> acceptedBy(String source) {
-    return switch (source) {
-      case "k8s-audit" -> EnumSet.of(JSON, NDJSON);
-      case "trivy", "kyverno", "kube-bench", "checkov", "k8s-events" -> EnumSet.of(JSON, YAML);
-      default -> EnumSet.of(JSON);
-    };
-  }
 
   /**
    * The format a Content-Type names, or null when it names none this program reads. A missing

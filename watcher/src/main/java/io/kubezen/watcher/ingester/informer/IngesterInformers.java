@@ -13,10 +13,10 @@ import io.kubezen.watcher.ingester.status.IngesterStatusWriter;
 import io.kubezen.watcher.ingester.status.IngesterStatusWriter.Readiness;
 import io.kubezen.watcher.ingester.status.IngesterWatch;
 import io.kubezen.watcher.kube.FieldSelectors;
-import io.kubezen.watcher.kube.ObjectReaders;
 import io.kubezen.watcher.kube.SourceManager;
 import io.kubezen.watcher.kube.WatchedSource;
 import io.kubezen.watcher.pipeline.Pipeline;
+import io.kubezen.watcher.source.ObjectReader;
 import java.time.Clock;
 import java.time.Duration;
 import java.util.List;
@@ -305,7 +305,7 @@ public final class IngesterInformers implements AutoCloseable {
     Pipeline pipeline = pipelines.create(def);
     String sourceId = sourceId(key);
     WatchedSource source = new WatchedSource(spec.source(), context, spec.informer().labelSelector(),
-        ObjectReaders.asIs(), def.normalizer(), resolved.crdName(), spec.informer().fieldSelector(), namespaces,
+        ObjectReader.asIs(), def.normalizer(), resolved.crdName(), spec.informer().fieldSelector(), namespaces,
         sourceId, pipeline, (findings, created) -> stats.record(findings, created, clock.instant()));
     Readiness readiness = resolved.missing() != null ? new Readiness(false, "ResourceNotFound", resolved.missing())
         : Readiness.ok("watching " + label);
