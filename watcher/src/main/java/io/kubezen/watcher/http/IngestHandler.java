@@ -1,5 +1,6 @@
 package io.kubezen.watcher.http;
 
+import io.kubezen.watcher.http.error.HttpError;
 import io.kubezen.watcher.source.BodyFormat;
 import com.fasterxml.jackson.databind.JsonNode;
 import io.kubezen.watcher.config.Settings;

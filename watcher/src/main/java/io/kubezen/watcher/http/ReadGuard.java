@@ -1,6 +1,7 @@
 package io.kubezen.watcher.http;
 
 import io.kubezen.watcher.config.Settings;
+import io.kubezen.watcher.http.error.HttpError;
 import io.vertx.ext.web.RoutingContext;
 import java.nio.charset.StandardCharsets;
 import java.security.MessageDigest;

@@ -2,7 +2,7 @@ package io.kubezen.watcher.ops;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
-import io.kubezen.watcher.http.HttpError;
+import io.kubezen.watcher.http.error.HttpError;
 import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.nio.file.Files;

@@ -4,7 +4,7 @@ import gg.jte.ContentType;
 import gg.jte.TemplateEngine;
 import gg.jte.output.StringOutput;
 import io.kubezen.api.v1alpha1.Observation;
-import io.kubezen.watcher.http.HttpError;
+import io.kubezen.watcher.http.error.HttpError;
 import io.kubezen.watcher.model.Json;
 import io.kubezen.watcher.store.FindingsQuery;
 import io.kubezen.watcher.store.InvalidContinueTokenException;

@@ -1,4 +1,4 @@
-package io.kubezen.watcher.http;
+package io.kubezen.watcher.http.error;
 
 import io.vertx.core.json.JsonObject;
 import io.vertx.ext.web.RoutingContext;
