@@ -76,13 +76,6 @@ public record WatchedSource(String source, ResourceDefinitionContext resource, S
         name, pipeline, onReconciled);
   }
 
-  /** A custom resource (a CRD must be installed), read as it is. */
-  public static WatchedSource customResource(String source, String group, String version, String plural, String kind,
-      boolean namespaced, Normalizer normalizer) {
-    return new WatchedSource(source, context(group, version, plural, kind, namespaced), null, ObjectReader.asIs(),
-        normalizer, plural + "." + group);
-  }
-
   /** A built-in type (no CRD check), read as it is. */
   public static WatchedSource builtIn(String source, String group, String version, String plural, String kind,
       boolean namespaced, Normalizer normalizer) {
