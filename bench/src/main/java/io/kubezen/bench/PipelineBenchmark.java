@@ -1,7 +1,6 @@
 package io.kubezen.bench;
 
 import com.fasterxml.jackson.databind.JsonNode;
-import io.kubezen.watcher.http.BodyFormat;
 import io.kubezen.watcher.http.BodyParser;
 import io.kubezen.watcher.model.Finding;
 import io.kubezen.watcher.pipeline.ObservationFactory;
@@ -9,6 +8,7 @@ import io.kubezen.watcher.pipeline.dedup.Deduplicator;
 import io.kubezen.watcher.pipeline.filter.Decision;
 import io.kubezen.watcher.pipeline.filter.Filter;
 import io.kubezen.watcher.pipeline.filter.FilterConfigException;
+import io.kubezen.watcher.source.BodyFormat;
 import io.kubezen.watcher.source.IngestContext;
 import io.kubezen.watcher.source.Normalizer;
 import io.kubezen.watcher.source.falco.FalcoNormalizer;

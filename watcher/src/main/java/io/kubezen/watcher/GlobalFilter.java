@@ -2,7 +2,7 @@ package io.kubezen.watcher;
 
 import io.fabric8.kubernetes.client.KubernetesClient;
 import io.kubezen.watcher.config.Settings;
-import io.kubezen.watcher.kube.ingester.ConfigMapFilter;
+import io.kubezen.watcher.pipeline.filter.ConfigMapFilter;
 import io.kubezen.watcher.metrics.Metrics;
 import io.kubezen.watcher.pipeline.filter.Filter;
 import io.kubezen.watcher.pipeline.filter.FilterConfigException;

@@ -1,7 +1,7 @@
 package io.kubezen.watcher;
 
 import io.kubezen.watcher.config.Settings;
-import io.kubezen.watcher.http.HttpError;
+import io.kubezen.watcher.http.error.HttpError;
 import io.kubezen.watcher.kube.BuiltInSources;
 import io.kubezen.watcher.kube.WatchedSource;
 import io.kubezen.watcher.metrics.Metrics;

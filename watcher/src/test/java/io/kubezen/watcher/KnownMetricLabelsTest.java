@@ -4,7 +4,7 @@ import static org.assertj.core.api.Assertions.assertThat;
 
 import io.kubezen.watcher.config.Settings;
 import io.kubezen.watcher.metrics.Metrics;
-import io.kubezen.watcher.source.Sources;
+import io.kubezen.watcher.source.catalog.Sources;
 import java.util.List;
 import java.util.Map;
 import org.junit.jupiter.api.Test;

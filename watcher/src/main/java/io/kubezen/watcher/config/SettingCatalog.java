@@ -1,5 +1,8 @@
 package io.kubezen.watcher.config;
 
+import io.kubezen.watcher.source.SourceDescriptor;
+import io.kubezen.watcher.source.SourceKind;
+import io.kubezen.watcher.source.catalog.Sources;
 import static io.kubezen.watcher.config.Setting.Section.GENERAL;
 import static io.kubezen.watcher.config.Setting.Section.HIGH_AVAILABILITY;
 import static io.kubezen.watcher.config.Setting.Section.KUBERNETES;
@@ -75,9 +78,15 @@ public final class SettingCatalog {
 
   public static final Setting<Long> DEDUP_WINDOW_SECONDS = Setting.whole("DEDUP_WINDOW_SECONDS", GENERAL, 60, 1,
       86_400, "Findings with the same identity inside this window are one Observation. For event-like "
-          + "sources (falco, k8s-audit, k8s-events, generic) the window's time bucket is part of the "
-          + "identity; state-like sources (trivy, kyverno, kube-bench, checkov) have no time in their "
+          + "sources (" + sourceNames(SourceKind.EVENT) + ", generic) the window's time bucket is part of the "
+          + "identity; state-like sources (" + sourceNames(SourceKind.STATE) + ") have no time in their "
           + "identity.");
+
+  /** The built-in sources of one kind, from their descriptors, for the docs. */
+  private static String sourceNames(SourceKind kind) {
+    return Sources.BUILT_IN.stream().filter(d -> d.kind() == kind).map(SourceDescriptor::name)
+        .collect(java.util.stream.Collectors.joining(", "));
+  }
 
   public static final Setting<Long> DEDUP_MAX_SIZE = Setting.whole("DEDUP_MAX_SIZE", GENERAL, 10_000, 1, 10_000_000,
       "Fingerprints kept in memory for dedup (least recently used go first). An evicted fingerprint "

@@ -2,6 +2,7 @@ package io.kubezen.watcher.config;
 
 import static io.kubezen.watcher.config.SettingCatalog.*;
 
+import io.kubezen.watcher.source.catalog.Sources;
 import io.kubezen.watcher.model.Finding;
 import java.net.InetAddress;
 import java.net.UnknownHostException;
@@ -219,23 +220,15 @@ public record Settings(
     return maxBodyBytesBySource.getOrDefault(source, maxBodyBytes);
   }
 
-  // ---- source names: the only place Settings names sources. To be replaced by reads of the ------
-  // ---- source-descriptor list (issue 11, point 1). ----------------------------------------------
-
-  /** Audit batches of 400 events with request objects are large: their default limit is higher. */
-  public static final long DEFAULT_AUDIT_MAX_BODY_BYTES = 8L * 1024 * 1024;
-
-  /** Sources whose default body limit is their own rather than WEBHOOK_MAX_BODY_BYTES. */
+  /** Sources whose default body limit is their own rather than WEBHOOK_MAX_BODY_BYTES (from their descriptors). */
   static Map<String, Long> defaultBodyLimits() {
-    return Map.of("k8s-audit", DEFAULT_AUDIT_MAX_BODY_BYTES);
+    return Sources.defaultBodyLimits();
   }
 
-  /** The built-in watched (informer) sources that SOURCES may name, in the docs' order. */
+  /** The built-in watched (informer) sources that SOURCES may name, in the list's order. */
   static List<String> watchedSourceNames() {
-    return List.of("trivy", "kyverno", "k8s-events", "checkov", "kube-bench");
+    return List.copyOf(Sources.watchedNames());
   }
-
-  // ---- end of source names ----------------------------------------------------------------------
 
   /**
    * Reads and validates every setting; all problems are reported together. Whether this process's

@@ -1,5 +1,6 @@
 package io.kubezen.watcher.http;
 
+import io.kubezen.watcher.source.BodyFormat;
 import com.fasterxml.jackson.core.JacksonException;
 import com.fasterxml.jackson.core.JsonLocation;
 import com.fasterxml.jackson.core.StreamReadConstraints;

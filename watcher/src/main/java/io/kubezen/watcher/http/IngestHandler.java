@@ -1,16 +1,19 @@
 package io.kubezen.watcher.http;
 
+import io.kubezen.watcher.http.error.HttpError;
+import io.kubezen.watcher.source.BodyFormat;
 import com.fasterxml.jackson.databind.JsonNode;
 import io.kubezen.watcher.config.Settings;
+import io.kubezen.watcher.ingester.webhook.IngesterRegistry;
 import io.kubezen.watcher.metrics.Metrics;
+import io.kubezen.watcher.model.Finding;
 import io.kubezen.watcher.pipeline.IngestResult;
 import io.kubezen.watcher.pipeline.ObservationWriter;
 import io.kubezen.watcher.pipeline.Pipeline;
 import io.kubezen.watcher.source.IngestContext;
 import io.kubezen.watcher.source.InvalidInputException;
 import io.kubezen.watcher.source.Normalizer;
-import io.kubezen.watcher.source.Sources;
-import io.kubezen.watcher.source.ingester.IngesterRegistry;
+import io.kubezen.watcher.source.catalog.Sources;
 import io.kubezen.watcher.store.StoreException;
 import io.micrometer.core.instrument.Timer;
 import io.vertx.core.Future;
@@ -21,7 +24,6 @@ import io.vertx.ext.web.RoutingContext;
 import io.vertx.ext.web.handler.BodyHandler;
 import java.time.Clock;
 import java.time.Duration;
-import io.kubezen.watcher.model.Finding;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
@@ -124,7 +126,8 @@ public final class IngestHandler {
       return;
     }
     BodyFormat format = BodyFormat.of(ctx.request().getHeader("Content-Type"));
-    Set<BodyFormat> accepted = route != null ? Set.of(BodyFormat.JSON) : BodyFormat.acceptedBy(name);
+    Set<BodyFormat> accepted = route != null ? Set.of(BodyFormat.JSON) : sources.descriptor(name).orElseThrow()
+        .bodyFormats();
     if (format == null || !accepted.contains(format)) {
       StringBuilder types = new StringBuilder();
       accepted.forEach(f -> types.append(types.length() == 0 ? "" : ", ").append(f.mediaTypes()));
@@ -181,6 +184,7 @@ public final class IngestHandler {
     String name = ctx.pathParam("source");
     IngesterRegistry.Route route = ctx.get("route");
     Normalizer normalizer = route != null ? route.normalizer() : sources.forName(name).orElseThrow();
+    boolean jsonSequence = route == null && sources.descriptor(name).orElseThrow().jsonSequence();
     Pipeline target = route != null ? route.pipeline() : pipeline;
     BodyFormat format = ctx.get("format");
     byte[] body = ctx.body().buffer() == null ? new byte[0] : ctx.body().buffer().getBytes();
@@ -192,13 +196,13 @@ public final class IngestHandler {
     Future<CompletableFuture<IngestResult>> started;
     if (body.length <= INLINE_BODY_BYTES) {
       try {
-        started = Future.succeededFuture(start(target, normalizer, format, body, context, maxFindings, reserved));
+        started = Future.succeededFuture(start(target, normalizer, format, jsonSequence, body, context, maxFindings, reserved));
       } catch (RuntimeException e) {
         started = Future.failedFuture(e);
       }
     } else {
       started = ctx.vertx().executeBlocking(
-          () -> start(target, normalizer, format, body, context, maxFindings, reserved), false);
+          () -> start(target, normalizer, format, jsonSequence, body, context, maxFindings, reserved), false);
     }
     started.onComplete(ar -> {
       if (ar.failed()) {
@@ -221,7 +225,7 @@ public final class IngestHandler {
   }
 
   private CompletableFuture<IngestResult> start(Pipeline target, Normalizer normalizer, BodyFormat format,
-      byte[] body, IngestContext context, int maxFindings, long[] reserved) {
+      boolean jsonSequence, byte[] body, IngestContext context, int maxFindings, long[] reserved) {
     BodyParser.Scan scan = BodyParser.scan(body, format, maxFindings);
     long estimate = scan.estimatedBytes(body.length);
     synchronized (reserved) {
@@ -232,7 +236,7 @@ public final class IngestHandler {
         reserved[0] = estimate;
       }
     }
-    JsonNode input = BodyParser.parse(body, format, normalizer.source().equals("k8s-audit"));
+    JsonNode input = BodyParser.parse(body, format, jsonSequence);
     List<Finding> findings = normalizer.normalize(input, context);
     if (findings.size() > maxFindings) {
       throw new BodyParser.TooManyFindingsException("the request holds " + findings.size()

@@ -1,5 +1,6 @@
 package io.kubezen.watcher.http;
 
+import io.kubezen.watcher.http.error.HttpError;
 import io.kubezen.api.v1alpha1.Category;
 import io.kubezen.api.v1alpha1.Observation;
 import io.kubezen.api.v1alpha1.Severity;

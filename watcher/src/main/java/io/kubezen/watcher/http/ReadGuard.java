@@ -1,6 +1,8 @@
 package io.kubezen.watcher.http;
 
+import io.kubezen.watcher.http.auth.ReadSessions;
 import io.kubezen.watcher.config.Settings;
+import io.kubezen.watcher.http.error.HttpError;
 import io.vertx.core.http.Cookie;
 import io.vertx.core.http.HttpServerRequest;
 import io.vertx.ext.web.RoutingContext;

@@ -1,5 +1,7 @@
 package io.kubezen.watcher.http;
 
+import io.kubezen.watcher.http.auth.ReadSessions;
+import io.kubezen.watcher.http.error.HttpError;
 import io.kubezen.watcher.metrics.Metrics;
 import io.kubezen.watcher.store.ObservationStore;
 import io.vertx.core.AbstractVerticle;

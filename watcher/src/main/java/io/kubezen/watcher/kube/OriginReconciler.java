@@ -6,6 +6,7 @@ import io.kubezen.watcher.pipeline.ObservationWriter;
 import io.kubezen.watcher.pipeline.Pipeline;
 import io.kubezen.watcher.source.IngestContext;
 import io.kubezen.watcher.source.InvalidInputException;
+import io.kubezen.watcher.source.ObjectReader;
 import io.kubezen.watcher.store.ObservationKey;
 import java.time.Clock;
 import java.time.Duration;
@@ -126,7 +127,7 @@ final class OriginReconciler implements AutoCloseable {
 
   /** The findings of a watched object; throws InvalidInputException when it cannot be read. */
   static List<Finding> findings(WatchedSource source, GenericKubernetesResource object, Clock clock) {
-    WatchedSource.Input input = source.reader().read(object);
+    ObjectReader.Input input = source.read(object);
     return input == null ? List.of()
         : source.normalizer().normalize(input.json(), new IngestContext(clock.instant(), input.params()));
   }
@@ -137,7 +138,7 @@ final class OriginReconciler implements AutoCloseable {
       findings = findings(source, object, clock);
     } catch (InvalidInputException e) {
       // Unreadable: nothing is known about its findings, so nothing is resolved either.
-      log.warn("{} {}: cannot read {}: {}", source.source(), source.gvr(), ObjectReaders.name(object), e.getMessage());
+      log.warn("{} {}: cannot read {}: {}", source.source(), source.gvr(), name(object), e.getMessage());
       return CompletableFuture.completedFuture(null);
     }
     Pipeline p = pipelineOf(source);
@@ -180,7 +181,7 @@ final class OriginReconciler implements AutoCloseable {
   private CompletableFuture<Void> inOrder(String uid, Supplier<CompletableFuture<Void>> work, WatchedSource source,
       GenericKubernetesResource object) {
     if (uid == null) {
-      log.warn("{} {}: {} has no uid; ignored", source.source(), source.gvr(), ObjectReaders.name(object));
+      log.warn("{} {}: {} has no uid; ignored", source.source(), source.gvr(), name(object));
       return CompletableFuture.completedFuture(null);
     }
     CompletableFuture<Void> next = new CompletableFuture<>();
@@ -213,14 +214,14 @@ final class OriginReconciler implements AutoCloseable {
       if (!open || (!overloaded && attempt >= MAX_ATTEMPTS)) {
         if (open) {
           log.warn("{} {}: giving up on {} after {} attempts: {}", source.source(), source.gvr(),
-              ObjectReaders.name(object), attempt, cause.toString());
+              name(object), attempt, cause.toString());
         }
         done.completeExceptionally(new NotStoredException(open ? "given up" : "closed", cause));
         return;
       }
       long delay = Math.min(MAX_BACKOFF.toMillis(), FIRST_BACKOFF.toMillis() << Math.min(attempt - 1, 10));
       if (!overloaded) {
-        log.debug("{} {}: retrying {} in {} ms: {}", source.source(), source.gvr(), ObjectReaders.name(object), delay,
+        log.debug("{} {}: retrying {} in {} ms: {}", source.source(), source.gvr(), name(object), delay,
             cause.toString());
       }
       try {
@@ -261,5 +262,10 @@ final class OriginReconciler implements AutoCloseable {
   @Override
   public void close() {
     close(Duration.ofSeconds(5));
+  }
+
+  private static String name(GenericKubernetesResource o) {
+    String ns = o.getMetadata().getNamespace();
+    return (ns == null ? "" : ns + "/") + o.getMetadata().getName();
   }
 }

@@ -1,13 +1,14 @@
 package io.kubezen.watcher.kube;
 
-import com.fasterxml.jackson.databind.JsonNode;
 import io.fabric8.kubernetes.api.model.GenericKubernetesResource;
 import io.fabric8.kubernetes.client.dsl.base.ResourceDefinitionContext;
+import io.kubezen.watcher.model.Json;
 import io.kubezen.watcher.source.Normalizer;
+import io.kubezen.watcher.source.ObjectReader;
+import io.kubezen.watcher.source.SourceDescriptor;
 import io.kubezen.watcher.source.SourceKind;
-import java.util.Map;
+import io.kubezen.watcher.source.WatchedResource;
 import java.util.Objects;
-import java.util.function.Function;
 
 /**
  * One kind of object zen-watcher watches with an informer, and how to read it: which resource
@@ -22,7 +23,7 @@ import java.util.function.Function;
  * @param source the source name ({@code SOURCES} enables it by this name)
  * @param resource group/version/plural/kind/namespaced of the watched objects
  * @param labelSelector a label selector for the watch, or null for all objects
- * @param reader turns one object into the normalizer's input
+ * @param reader turns one object (its JSON) into the normalizer's input (pure; {@link #read} gives it the object)
  * @param normalizer what turns that input into findings
  * @param crdName the CRD that must exist before the resource can be watched
  *     ({@code <plural>.<group>}), or null for types every cluster serves. When the resource has no
@@ -35,7 +36,7 @@ import java.util.function.Function;
  * @param pipeline the pipeline its findings go through, or null for the engine's
  * @param onReconciled told of each object reconciled (findings read, Observations created), or null
  */
-public record WatchedSource(String source, ResourceDefinitionContext resource, String labelSelector, InputReader reader,
+public record WatchedSource(String source, ResourceDefinitionContext resource, String labelSelector, ObjectReader reader,
     Normalizer normalizer, String crdName, String fieldSelector, java.util.List<String> namespaces, String name,
     io.kubezen.watcher.pipeline.Pipeline pipeline, Reconciled onReconciled) {
 
@@ -48,7 +49,7 @@ public record WatchedSource(String source, ResourceDefinitionContext resource, S
   }
 
   /** A built-in watched source: the engine's pipeline and namespaces, no field selector. */
-  public WatchedSource(String source, ResourceDefinitionContext resource, String labelSelector, InputReader reader,
+  public WatchedSource(String source, ResourceDefinitionContext resource, String labelSelector, ObjectReader reader,
       Normalizer normalizer, String crdName) {
     this(source, resource, labelSelector, reader, normalizer, crdName, null, null, null, null, null);
   }
@@ -57,6 +58,11 @@ public record WatchedSource(String source, ResourceDefinitionContext resource, S
   @FunctionalInterface
   public interface Reconciled {
     void reconciled(int findings, int created);
+  }
+
+  /** Reads one watched object (as its JSON) into its normalizer's input; null when it holds nothing. */
+  public ObjectReader.Input read(GenericKubernetesResource object) {
+    return reader.read(Json.MAPPER.valueToTree(object));
   }
 
   /** True when the kind and scope are to be read from the CRD (the resource has no kind yet). */
@@ -70,45 +76,17 @@ public record WatchedSource(String source, ResourceDefinitionContext resource, S
         name, pipeline, onReconciled);
   }
 
-  /** What a normalizer is given for one watched object. */
-  public record Input(JsonNode json, Map<String, String> params) {
-    public Input {
-      Objects.requireNonNull(json, "json");
-      params = params == null ? Map.of() : Map.copyOf(params);
-    }
-  }
-
-  /** Reads one watched object. */
-  @FunctionalInterface
-  public interface InputReader {
-    /**
-     * The normalizer's input for {@code object}, or null when the object holds nothing to
-     * normalize (for a state-like source: no findings, so its Observations are resolved).
-     *
-     * @throws io.kubezen.watcher.source.InvalidInputException when the object is unreadable
-     */
-    Input read(GenericKubernetesResource object);
-  }
-
-  /** A custom resource (a CRD must be installed), read as it is. */
-  public static WatchedSource customResource(String source, String group, String version, String plural, String kind,
-      boolean namespaced, Normalizer normalizer) {
-    return new WatchedSource(source, context(group, version, plural, kind, namespaced), null, ObjectReaders.asIs(),
-        normalizer, plural + "." + group);
-  }
-
   /** A built-in type (no CRD check), read as it is. */
   public static WatchedSource builtIn(String source, String group, String version, String plural, String kind,
       boolean namespaced, Normalizer normalizer) {
-    return new WatchedSource(source, context(group, version, plural, kind, namespaced), null, ObjectReaders.asIs(),
+    return new WatchedSource(source, context(group, version, plural, kind, namespaced), null, ObjectReader.asIs(),
         normalizer, null);
   }
 
-  /** ConfigMaps with a label selector, whose {@code data[key]} holds the tool's JSON output. */
-  public static WatchedSource configMaps(String source, String labelSelector, String key,
-      Function<GenericKubernetesResource, Map<String, String>> params, Normalizer normalizer) {
-    return new WatchedSource(source, context("", "v1", "configmaps", "ConfigMap", true), labelSelector,
-        ObjectReaders.configMapKey(key, params), normalizer, null);
+  /** One resource a source declares ({@link SourceDescriptor#watches()}). */
+  public static WatchedSource of(SourceDescriptor d, WatchedResource r) {
+    return new WatchedSource(d.name(), context(r.group(), r.version(), r.plural(), r.kind(), r.namespaced()),
+        r.labelSelector(), r.reader(), d.normalizer(), r.crdName());
   }
 
   public static ResourceDefinitionContext context(String group, String version, String plural, String kind,

@@ -23,7 +23,7 @@ class SettingsTest {
     assertThat(s.observationTtlSeconds()).isEqualTo(604_800);
     assertThat(s.gcInterval()).isEqualTo(Duration.ofMinutes(60));
     assertThat(s.maxBodyBytes()).isEqualTo(1 << 20);
-    assertThat(s.maxBodyBytesFor("k8s-audit")).isEqualTo(Settings.DEFAULT_AUDIT_MAX_BODY_BYTES);
+    assertThat(s.maxBodyBytesFor("k8s-audit")).isEqualTo(io.kubezen.watcher.source.k8saudit.AuditSource.DEFAULT_MAX_BODY_BYTES);
     assertThat(s.maxBodyBytesFor("falco")).isEqualTo(1 << 20);
     assertThat(s.authToken()).isEmpty();
     assertThat(s.rateLimitPerSecond()).isZero();

@@ -886,7 +886,7 @@ class ChaosIT {
     WatchedSource w = BuiltInSources.all().stream()
         .filter(x -> x.resource().getGroup().equals(ctx.getGroup()) && x.resource().getPlural().equals(ctx.getPlural()))
         .findFirst().orElseThrow();
-    WatchedSource.Input in = w.reader().read(o);
+    io.kubezen.watcher.source.ObjectReader.Input in = w.read(o);
     if (in == null) {
       return List.of();
     }

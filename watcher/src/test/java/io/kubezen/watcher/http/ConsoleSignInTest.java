@@ -1,5 +1,6 @@
 package io.kubezen.watcher.http;
 
+import io.kubezen.watcher.http.auth.ReadSessions;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import io.kubezen.watcher.http.console.Console;

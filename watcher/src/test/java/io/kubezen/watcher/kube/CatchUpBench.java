@@ -15,7 +15,7 @@ import io.kubezen.watcher.pipeline.Pipeline;
 import io.kubezen.watcher.pipeline.dedup.Deduplicator;
 import io.kubezen.watcher.pipeline.filter.Filter;
 import io.kubezen.watcher.source.Samples;
-import io.kubezen.watcher.source.Sources;
+import io.kubezen.watcher.source.catalog.Sources;
 import io.kubezen.watcher.store.kubernetes.KubernetesObservationStore;
 import io.kubezen.watcher.store.kubernetes.KubernetesStoreOptions;
 import io.kubezen.watcher.testing.KubeApiServer;

@@ -8,7 +8,7 @@ import io.kubezen.watcher.pipeline.ObservationWriter;
 import io.kubezen.watcher.pipeline.Pipeline;
 import io.kubezen.watcher.pipeline.dedup.Deduplicator;
 import io.kubezen.watcher.pipeline.filter.Filter;
-import io.kubezen.watcher.source.Sources;
+import io.kubezen.watcher.source.catalog.Sources;
 import io.kubezen.watcher.store.sqlite.SqliteObservationStore;
 import java.nio.file.Path;
 import java.time.Clock;

@@ -322,9 +322,9 @@ class SourceManagerApiServerTest {
       // The normalizer reads aquasecurity.github.io reports: present the copy as one.
       WatchedSource source = new WatchedSource("trivy", WatchedSource.context(group, "v1alpha1",
           "vulnerabilityreports", "VulnerabilityReport", true), null, object -> {
-            ObjectNode json = Json.MAPPER.valueToTree(object);
+            ObjectNode json = object.deepCopy();
             json.put("apiVersion", "aquasecurity.github.io/v1alpha1");
-            return new WatchedSource.Input(json, Map.of());
+            return new io.kubezen.watcher.source.ObjectReader.Input(json, Map.of());
           }, new TrivyNormalizer(), crdName);
       return new CrdCopy(group, crdName, yaml, source);
     }

@@ -39,7 +39,7 @@ class SourceManagerMockServerTest {
     ConfigMapBuilder b = new ConfigMapBuilder().withNewMetadata().withName(name).withNamespace(ns).withLabels(labels)
         .endMetadata();
     if (results != null) {
-      b.addToData(BuiltInSources.RESULTS_KEY, results);
+      b.addToData(io.kubezen.watcher.source.checkov.CheckovSource.RESULTS_KEY, results);
     }
     return b.build();
   }
@@ -83,7 +83,7 @@ class SourceManagerMockServerTest {
       assertThat(rig.byOrigin(unlabelled.getMetadata().getUid())).isEmpty();
 
       // A check fixed: its Observation resolved.
-      cm.getData().put(BuiltInSources.RESULTS_KEY, checkov(ns, "CKV_K8S_49"));
+      cm.getData().put(io.kubezen.watcher.source.checkov.CheckovSource.RESULTS_KEY, checkov(ns, "CKV_K8S_49"));
       client.configMaps().inNamespace(ns).resource(cm).update();
       await().atMost(Duration.ofSeconds(10)).until(() -> rig.resolvedOnes(uid).size() == 1);
       assertThat(rig.resolvedOnes(uid).get(0).getSpec().details()).containsEntry("check_id", "CKV_K8S_49");
@@ -98,7 +98,7 @@ class SourceManagerMockServerTest {
 
       // The key removed: no findings left.
       cm = client.configMaps().inNamespace(ns).withName("scan").get();
-      cm.getData().remove(BuiltInSources.RESULTS_KEY);
+      cm.getData().remove(io.kubezen.watcher.source.checkov.CheckovSource.RESULTS_KEY);
       cm.getData().put("other.txt", "x");
       client.configMaps().inNamespace(ns).resource(cm).update();
       await().atMost(Duration.ofSeconds(10)).until(() -> rig.unresolved(uid).isEmpty());
@@ -115,7 +115,7 @@ class SourceManagerMockServerTest {
           .resource(configMap(ns, "scan", Map.of("app", "checkov"), checkov(ns))).create();
       String uid = cm.getMetadata().getUid();
       await().atMost(Duration.ofSeconds(10)).until(() -> rig.byOrigin(uid).size() == 4);
-      cm.getData().put(BuiltInSources.RESULTS_KEY, "{not json");
+      cm.getData().put(io.kubezen.watcher.source.checkov.CheckovSource.RESULTS_KEY, "{not json");
       client.configMaps().inNamespace(ns).resource(cm).update();
       await().during(Duration.ofMillis(500)).atMost(Duration.ofSeconds(3)).until(() -> rig.unresolved(uid).size() == 4);
       client.configMaps().inNamespace(ns).withName("scan").delete();

@@ -2,7 +2,7 @@ package io.kubezen.watcher.ops;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
-import io.kubezen.watcher.http.HttpError;
+import io.kubezen.watcher.http.error.HttpError;
 import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.nio.file.Files;
@@ -185,8 +185,8 @@ class TroubleshootingDocTest {
   void theIngesterReasonsAreTheControllersReasons() throws IOException {
     StringBuilder code = new StringBuilder();
     Path main = OpsArtifacts.root().resolve("watcher/src/main/java/io/kubezen/watcher");
-    for (String dir : List.of("kube/ingester", "source/ingester")) {
-      try (Stream<Path> files = Files.list(main.resolve(dir))) {
+    for (String dir : List.of("ingester")) {
+      try (Stream<Path> files = Files.walk(main.resolve(dir))) {
         for (Path f : files.filter(p -> p.toString().endsWith(".java")).toList()) {
           code.append(read(f));
         }

@@ -5,7 +5,7 @@ import static org.assertj.core.api.Assertions.assertThat;
 import io.kubezen.api.v1alpha1.Observation;
 import io.kubezen.watcher.metrics.Metrics;
 import io.kubezen.watcher.pipeline.dedup.Deduplicator;
-import io.kubezen.watcher.source.Sources;
+import io.kubezen.watcher.source.catalog.Sources;
 import io.kubezen.watcher.store.GcResult;
 import io.kubezen.watcher.store.ObservationKey;
 import io.kubezen.watcher.store.ObservationPage;

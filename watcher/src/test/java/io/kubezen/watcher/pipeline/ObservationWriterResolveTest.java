@@ -15,7 +15,7 @@ import io.kubezen.watcher.pipeline.filter.Filter;
 import io.kubezen.watcher.source.IngestContext;
 import io.kubezen.watcher.source.Normalizer;
 import io.kubezen.watcher.source.SourceKind;
-import io.kubezen.watcher.source.Sources;
+import io.kubezen.watcher.source.catalog.Sources;
 import io.kubezen.watcher.store.ObservationKey;
 import io.kubezen.watcher.store.sqlite.SqliteObservationStore;
 import java.nio.file.Path;

@@ -1,10 +1,11 @@
 package io.kubezen.watcher.http.console;
 
+import io.kubezen.watcher.http.auth.ReadSessions;
 import gg.jte.ContentType;
 import gg.jte.TemplateEngine;
 import gg.jte.output.StringOutput;
 import io.kubezen.api.v1alpha1.Observation;
-import io.kubezen.watcher.http.HttpError;
+import io.kubezen.watcher.http.error.HttpError;
 import io.kubezen.watcher.model.Json;
 import io.kubezen.watcher.store.FindingsQuery;
 import io.kubezen.watcher.store.InvalidContinueTokenException;
@@ -133,7 +134,7 @@ public final class Console {
    * READ_AUTH=token: the sign-in routes ({@code GET/POST /login}, {@code POST /logout}, see
    * {@link Login}) and a sign-out button on every page. Before {@link #mount}.
    */
-  public void mountLogin(Router router, io.kubezen.watcher.http.ReadSessions sessions) {
+  public void mountLogin(Router router, ReadSessions sessions) {
     pages.signOut = true;
     new Login(sessions, assetVersion, m -> html("login.jte", m)).mount(router);
   }

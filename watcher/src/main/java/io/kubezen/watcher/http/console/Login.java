@@ -1,7 +1,7 @@
 package io.kubezen.watcher.http.console;
 
-import io.kubezen.watcher.http.HttpError;
-import io.kubezen.watcher.http.ReadSessions;
+import io.kubezen.watcher.http.error.HttpError;
+import io.kubezen.watcher.http.auth.ReadSessions;
 import io.vertx.core.http.Cookie;
 import io.vertx.core.http.CookieSameSite;
 import io.vertx.core.http.HttpServerRequest;

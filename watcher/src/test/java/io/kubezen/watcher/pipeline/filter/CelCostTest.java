@@ -4,11 +4,11 @@ import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import io.kubezen.api.v1alpha1.IngesterSpec;
+import io.kubezen.watcher.ingester.mapping.MappingNormalizer;
 import io.kubezen.watcher.model.Json;
 import io.kubezen.watcher.source.IngestContext;
 import io.kubezen.watcher.source.InvalidInputException;
 import io.kubezen.watcher.source.SourceKind;
-import io.kubezen.watcher.source.ingester.MappingNormalizer;
 import java.time.Instant;
 import java.util.Map;
 import org.junit.jupiter.api.Test;
