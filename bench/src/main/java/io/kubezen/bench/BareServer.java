@@ -25,31 +25,57 @@ public final class BareServer {
     int port = args.length > 1 ? Integer.parseInt(args[1]) : 8081;
     int loops = Math.max(1, Runtime.getRuntime().availableProcessors());
     Vertx vertx = Vertx.vertx(new VertxOptions().setEventLoopPoolSize(loops).setWorkerPoolSize(8));
-    vertx.deployVerticle(() -> new AbstractVerticle() {
-      @Override
-      public void start(Promise<Void> started) {
-        Router router = Router.router(vertx);
-        router.post("/ingest/:source")
-            .handler(BodyHandler.create(false).setBodyLimit(1024 * 1024).setHandleFileUploads(false))
-            .handler(ctx -> ctx.response().setStatusCode(200).putHeader("Content-Type", "application/json").end("{}"));
-        router.get("/ready").handler(ctx -> ctx.response().end("{}"));
-        HttpServerOptions options = new HttpServerOptions()
-            .setHost(host)
-            .setPort(port)
-            .setIdleTimeout(120)
-            .setMaxHeaderSize(16 * 1024)
-            .setMaxInitialLineLength(8 * 1024)
-            .setDecompressionSupported(true);
-        vertx.createHttpServer(options).requestHandler(router).listen()
-            .onSuccess(s -> started.complete())
-            .onFailure(started::fail);
-      }
-    }, new DeploymentOptions().setInstances(loops))
-        .onSuccess(id -> System.out.println("bare server ready on " + host + ":" + port + " with " + loops
-            + " event loops"))
-        .onFailure(e -> {
-          System.err.println("bare server failed to start: " + e);
-          System.exit(1);
-        });
+    vertx
+        .deployVerticle(
+            () ->
+                new AbstractVerticle() {
+                  @Override
+                  public void start(Promise<Void> started) {
+                    Router router = Router.router(vertx);
+                    router
+                        .post("/ingest/:source")
+                        .handler(
+                            BodyHandler.create(false)
+                                .setBodyLimit(1024 * 1024)
+                                .setHandleFileUploads(false))
+                        .handler(
+                            ctx ->
+                                ctx.response()
+                                    .setStatusCode(200)
+                                    .putHeader("Content-Type", "application/json")
+                                    .end("{}"));
+                    router.get("/ready").handler(ctx -> ctx.response().end("{}"));
+                    HttpServerOptions options =
+                        new HttpServerOptions()
+                            .setHost(host)
+                            .setPort(port)
+                            .setIdleTimeout(120)
+                            .setMaxHeaderSize(16 * 1024)
+                            .setMaxInitialLineLength(8 * 1024)
+                            .setDecompressionSupported(true);
+                    vertx
+                        .createHttpServer(options)
+                        .requestHandler(router)
+                        .listen()
+                        .onSuccess(s -> started.complete())
+                        .onFailure(started::fail);
+                  }
+                },
+            new DeploymentOptions().setInstances(loops))
+        .onSuccess(
+            id ->
+                System.out.println(
+                    "bare server ready on "
+                        + host
+                        + ":"
+                        + port
+                        + " with "
+                        + loops
+                        + " event loops"))
+        .onFailure(
+            e -> {
+              System.err.println("bare server failed to start: " + e);
+              System.exit(1);
+            });
   }
 }

@@ -34,19 +34,21 @@ import java.util.Map;
 import java.util.Random;
 
 /**
- * Server time of the web console over a SQLite (or PostgreSQL) store of N Observations (default 100k): the
- * overview, the first findings page, filtered pages and a detail, each requested over loopback
- * HTTP after a warm-up, one request at a time; prints p50/p95/max per page.
+ * Server time of the web console over a SQLite (or PostgreSQL) store of N Observations (default
+ * 100k): the overview, the first findings page, filtered pages and a detail, each requested over
+ * loopback HTTP after a warm-up, one request at a time; prints p50/p95/max per page.
  *
- * <p>Usage: {@code java -cp bench/target/benchmarks.jar io.kubezen.bench.ConsoleBench [db-path] [n]}, or
- * with {@code jdbc:postgresql://host:port/db [n] [user]} instead of a path for the PostgreSQL store
- * (written as cluster "bench"; filled when that database holds no Observation).
+ * <p>Usage: {@code java -cp bench/target/benchmarks.jar io.kubezen.bench.ConsoleBench [db-path]
+ * [n]}, or with {@code jdbc:postgresql://host:port/db [n] [user]} instead of a path for the
+ * PostgreSQL store (written as cluster "bench"; filled when that database holds no Observation).
  * The database is filled on the first run (a realistic mix: 7 sources, 40 namespaces, 4000
- * resources, 30 days of first sightings, 10% resolved, a CVE id on every Trivy finding) and
- * reused after.
+ * resources, 30 days of first sightings, 10% resolved, a CVE id on every Trivy finding) and reused
+ * after.
  */
 public final class ConsoleBench {
-  static final String[] SOURCES = {"trivy", "falco", "kyverno", "k8s-audit", "k8s-events", "checkov", "kube-bench"};
+  static final String[] SOURCES = {
+    "trivy", "falco", "kyverno", "k8s-audit", "k8s-events", "checkov", "kube-bench"
+  };
   static final int WARMUP = 20;
   static final int RUNS = 60;
 
@@ -58,10 +60,16 @@ public final class ConsoleBench {
     Instant now = Instant.now();
     boolean postgres = target.startsWith("jdbc:postgresql:");
     boolean fill = postgres || !Files.exists(Path.of(target));
-    try (ObservationStore store = postgres
-        ? PostgresObservationStore.open(PostgresStoreOptions.of(target,
-            args.length > 2 ? args[2] : System.getProperty("user.name"), null, "bench"), Clock.systemUTC())
-        : SqliteObservationStore.open(Path.of(target), Clock.systemUTC())) {
+    try (ObservationStore store =
+        postgres
+            ? PostgresObservationStore.open(
+                PostgresStoreOptions.of(
+                    target,
+                    args.length > 2 ? args[2] : System.getProperty("user.name"),
+                    null,
+                    "bench"),
+                Clock.systemUTC())
+            : SqliteObservationStore.open(Path.of(target), Clock.systemUTC())) {
       fill = fill && store.summary().total() == 0;
       if (fill) {
         long t0 = System.nanoTime();
@@ -71,9 +79,16 @@ public final class ConsoleBench {
       System.out.println("Observations: " + store.summary().total());
       Vertx vertx = Vertx.vertx();
       Router router = Router.router(vertx);
-      new Console(store, Clock.systemUTC(), Map::of, postgres ? "postgres" : "sqlite").mount(router);
-      HttpServer server = vertx.createHttpServer().requestHandler(router).listen(0, "127.0.0.1")
-          .toCompletionStage().toCompletableFuture().join();
+      new Console(store, Clock.systemUTC(), Map::of, postgres ? "postgres" : "sqlite")
+          .mount(router);
+      HttpServer server =
+          vertx
+              .createHttpServer()
+              .requestHandler(router)
+              .listen(0, "127.0.0.1")
+              .toCompletionStage()
+              .toCompletableFuture()
+              .join();
       String base = "http://127.0.0.1:" + server.actualPort();
       String detail = firstDetail(store);
       String repeatNs = detail.split("/")[2];
@@ -98,14 +113,18 @@ public final class ConsoleBench {
         for (int i = 0; i < WARMUP + RUNS; i++) {
           if (e.getValue().endsWith("?after-write")) {
             // A repeat of one finding moves the store's state: the overview is computed afresh.
-            store.addRepeats(List.of(new io.kubezen.watcher.store.Repeat(repeatNs, repeatName, 1, null)));
+            store.addRepeats(
+                List.of(new io.kubezen.watcher.store.Repeat(repeatNs, repeatName, 1, null)));
           }
           long t0 = System.nanoTime();
-          HttpResponse<String> r = http.send(HttpRequest.newBuilder(URI.create(base + e.getValue())).build(),
-              HttpResponse.BodyHandlers.ofString());
+          HttpResponse<String> r =
+              http.send(
+                  HttpRequest.newBuilder(URI.create(base + e.getValue())).build(),
+                  HttpResponse.BodyHandlers.ofString());
           long t = System.nanoTime() - t0;
           if (r.statusCode() != 200) {
-            throw new IllegalStateException(e.getValue() + " answered " + r.statusCode() + ": " + r.body());
+            throw new IllegalStateException(
+                e.getValue() + " answered " + r.statusCode() + ": " + r.body());
           }
           bytes = r.body().length();
           if (i >= WARMUP) {
@@ -113,8 +132,13 @@ public final class ConsoleBench {
           }
         }
         Arrays.sort(times);
-        System.out.printf("%-40s %8.1f %8.1f %8.1f %8d%n", e.getKey(), times[RUNS / 2] / 1e6,
-            times[RUNS * 95 / 100] / 1e6, times[RUNS - 1] / 1e6, bytes);
+        System.out.printf(
+            "%-40s %8.1f %8.1f %8.1f %8d%n",
+            e.getKey(),
+            times[RUNS / 2] / 1e6,
+            times[RUNS * 95 / 100] / 1e6,
+            times[RUNS - 1] / 1e6,
+            bytes);
       }
       server.close();
       vertx.close();
@@ -122,8 +146,13 @@ public final class ConsoleBench {
   }
 
   static String firstDetail(ObservationStore store) {
-    Observation o = store.findings(io.kubezen.watcher.store.FindingsQuery.first(FindingFilter.NONE,
-        io.kubezen.watcher.store.FindingSort.LAST_SEEN, 1)).items().get(0);
+    Observation o =
+        store
+            .findings(
+                io.kubezen.watcher.store.FindingsQuery.first(
+                    FindingFilter.NONE, io.kubezen.watcher.store.FindingSort.LAST_SEEN, 1))
+            .items()
+            .get(0);
     return "/findings/" + o.getMetadata().getNamespace() + "/" + o.getMetadata().getName();
   }
 
@@ -137,11 +166,14 @@ public final class ConsoleBench {
       int ns = rnd.nextInt(40);
       int app = rnd.nextInt(100);
       String namespace = "ns-" + ns;
-      ResourceRef res = switch (source) {
-        case "kube-bench" -> ResourceRef.of("v1", "Node", null, "node-" + rnd.nextInt(20));
-        case "falco" -> ResourceRef.of("v1", "Pod", namespace, "app-" + ns + "-" + app + "-" + rnd.nextInt(5));
-        default -> ResourceRef.of("apps/v1", "Deployment", namespace, "app-" + ns + "-" + app);
-      };
+      ResourceRef res =
+          switch (source) {
+            case "kube-bench" -> ResourceRef.of("v1", "Node", null, "node-" + rnd.nextInt(20));
+            case "falco" ->
+                ResourceRef.of(
+                    "v1", "Pod", namespace, "app-" + ns + "-" + app + "-" + rnd.nextInt(5));
+            default -> ResourceRef.of("apps/v1", "Deployment", namespace, "app-" + ns + "-" + app);
+          };
       Map<String, Object> details = new LinkedHashMap<>();
       String title;
       switch (source) {
@@ -167,14 +199,29 @@ public final class ConsoleBench {
         }
       }
       Instant first = now.minusSeconds(rnd.nextInt(30 * 86400));
-      Instant last = first.plusSeconds(rnd.nextInt((int) Math.max(1, Duration.between(first, now).getSeconds())));
+      Instant last =
+          first.plusSeconds(
+              rnd.nextInt((int) Math.max(1, Duration.between(first, now).getSeconds())));
       String name = source + "-" + String.format("%016x", rnd.nextLong());
       Observation o = new Observation();
-      o.setMetadata(new ObjectMetaBuilder().withName(name).withNamespace(res.namespace() == null ? "zen-system"
-          : res.namespace()).build());
-      o.setSpec(new ObservationSpec(source, sev.ordinal() < 2 ? Category.SECURITY : Category.COMPLIANCE, sev,
-          source.replace('-', '_') + "_finding", res, title, details, first.toString(), "0".repeat(64),
-          null, i % 2 == 0 ? "prod" : "staging"));
+      o.setMetadata(
+          new ObjectMetaBuilder()
+              .withName(name)
+              .withNamespace(res.namespace() == null ? "zen-system" : res.namespace())
+              .build());
+      o.setSpec(
+          new ObservationSpec(
+              source,
+              sev.ordinal() < 2 ? Category.SECURITY : Category.COMPLIANCE,
+              sev,
+              source.replace('-', '_') + "_finding",
+              res,
+              title,
+              details,
+              first.toString(),
+              "0".repeat(64),
+              null,
+              i % 2 == 0 ? "prod" : "staging"));
       o.setStatus(ObservationStatus.seen(1 + rnd.nextInt(50), first.toString(), last.toString()));
       batch.add(o);
       if (rnd.nextInt(10) == 0) {
@@ -187,7 +234,9 @@ public final class ConsoleBench {
     }
     store.createOrMerge(batch);
     for (int i = 0; i < resolve.size(); i += 1000) {
-      store.resolve(resolve.subList(i, Math.min(resolve.size(), i + 1000)), now.minusSeconds(rnd.nextInt(7 * 86400)));
+      store.resolve(
+          resolve.subList(i, Math.min(resolve.size(), i + 1000)),
+          now.minusSeconds(rnd.nextInt(7 * 86400)));
     }
   }
 

@@ -37,10 +37,10 @@ import org.openjdk.jmh.infra.Blackhole;
 
 /**
  * The in-memory part of the webhook path, on one thread, from the request body's bytes: JSON parse
- * (the program's own {@link BodyParser}, hence {@code Json.MAPPER}), the real normalizer, a
- * {@link Filter} compiled from a realistic config, {@link ObservationFactory#place} (fingerprint,
- * name), the real {@link Deduplicator}, and for first sightings the Observation built for the
- * store. No store, no HTTP, no metrics: those are measured by webhook-load.sh.
+ * (the program's own {@link BodyParser}, hence {@code Json.MAPPER}), the real normalizer, a {@link
+ * Filter} compiled from a realistic config, {@link ObservationFactory#place} (fingerprint, name),
+ * the real {@link Deduplicator}, and for first sightings the Observation built for the store. No
+ * store, no HTTP, no metrics: those are measured by webhook-load.sh.
  *
  * <p>{@code filter}: {@code cel} the config below with its CEL expressions; {@code fields} the same
  * config without the expressions; {@code none} no filter at all.
@@ -54,8 +54,12 @@ import org.openjdk.jmh.infra.Blackhole;
 @State(Scope.Thread)
 public class PipelineBenchmark {
 
-  /** A realistic filter config (docs/filter.md): system namespace out, a noisy rule out, CEL per source. */
-  static final String FILTER_WITH_CEL = """
+  /**
+   * A realistic filter config (docs/filter.md): system namespace out, a noisy rule out, CEL per
+   * source.
+   */
+  static final String FILTER_WITH_CEL =
+      """
       global:
         minSeverity: info
         excludeNamespaces: [kube-system]
@@ -68,10 +72,12 @@ public class PipelineBenchmark {
       """;
 
   /** The same without the expressions. */
-  static final String FILTER_WITHOUT_CEL = FILTER_WITH_CEL.lines()
-      .filter(l -> !l.strip().startsWith("expression:"))
-      .reduce("", (a, b) -> a + b + "\n")
-      .replace("  k8s-audit:\n", "");
+  static final String FILTER_WITHOUT_CEL =
+      FILTER_WITH_CEL
+          .lines()
+          .filter(l -> !l.strip().startsWith("expression:"))
+          .reduce("", (a, b) -> a + b + "\n")
+          .replace("  k8s-audit:\n", "");
 
   /** Events per audit EventList: the API server webhook backend's maximum batch. */
   public static final int AUDIT_BATCH = 400;
@@ -82,7 +88,8 @@ public class PipelineBenchmark {
   private Stages stages;
   private final FalcoNormalizer falco = new FalcoNormalizer();
   private final AuditNormalizer audit = new AuditNormalizer();
-  private final IngestContext context = new IngestContext(Instant.parse("2025-06-01T09:41:05Z"), Map.of());
+  private final IngestContext context =
+      new IngestContext(Instant.parse("2025-06-01T09:41:05Z"), Map.of());
 
   private List<Slots> alerts;
   private int nextAlert;
@@ -92,14 +99,16 @@ public class PipelineBenchmark {
 
   @Setup(Level.Trial)
   public void setUp() throws FilterConfigException {
-    Filter f = switch (filter) {
-      case "cel" -> Filter.parse(FILTER_WITH_CEL);
-      case "fields" -> Filter.parse(FILTER_WITHOUT_CEL);
-      case "none" -> Filter.ALLOW_ALL;
-      default -> throw new IllegalArgumentException(filter);
-    };
+    Filter f =
+        switch (filter) {
+          case "cel" -> Filter.parse(FILTER_WITH_CEL);
+          case "fields" -> Filter.parse(FILTER_WITHOUT_CEL);
+          case "none" -> Filter.ALLOW_ALL;
+          default -> throw new IllegalArgumentException(filter);
+        };
     stages = new Stages(f);
-    // 1000 distinct alerts; one in ten gets a new container id each time it comes round (a new Observation).
+    // 1000 distinct alerts; one in ten gets a new container id each time it comes round (a new
+    // Observation).
     alerts = Fixtures.falcoAlerts(1000, 10);
     eventLists = new java.util.ArrayList<>();
     for (int i = 0; i < 8; i++) {
@@ -164,7 +173,8 @@ public class PipelineBenchmark {
         }
         kept++;
         ObservationFactory.Placement p = factory.place(f, normalizer.kind());
-        Deduplicator.Admission a = dedup.admit(p.fingerprint(), p.namespace(), p.name(), f.detectedAt());
+        Deduplicator.Admission a =
+            dedup.admit(p.fingerprint(), p.namespace(), p.name(), f.detectedAt());
         if (a instanceof Deduplicator.First) {
           firsts++;
           bh.consume(factory.build(f, p));
@@ -181,9 +191,16 @@ public class PipelineBenchmark {
     }
 
     String summary() {
-      return String.format("findings=%d filtered=%d (%.1f%%) firsts=%d (%.1f%%) repeats=%d flushed=%d dedupSize=%d",
-          findings, filtered, 100.0 * filtered / Math.max(1, findings), firsts,
-          100.0 * firsts / Math.max(1, firsts + repeats), repeats, drained, dedup.size());
+      return String.format(
+          "findings=%d filtered=%d (%.1f%%) firsts=%d (%.1f%%) repeats=%d flushed=%d dedupSize=%d",
+          findings,
+          filtered,
+          100.0 * filtered / Math.max(1, findings),
+          firsts,
+          100.0 * firsts / Math.max(1, firsts + repeats),
+          repeats,
+          drained,
+          dedup.size());
     }
   }
 }

@@ -15,6 +15,7 @@ final class Slots {
   private static final byte[] HEX = "0123456789abcdef".getBytes(StandardCharsets.US_ASCII);
 
   private final byte[] bytes;
+
   /** One entry per placeholder: the offsets of its occurrences. */
   private final int[][] offsets;
 
@@ -23,7 +24,9 @@ final class Slots {
     this.offsets = offsets;
   }
 
-  /** Placeholder number {@code i}: 12 characters no realistic input holds ("feedf" + 7 hex digits). */
+  /**
+   * Placeholder number {@code i}: 12 characters no realistic input holds ("feedf" + 7 hex digits).
+   */
   static String placeholder(int i) {
     return String.format("feedf%07x", i);
   }
@@ -38,7 +41,8 @@ final class Slots {
         found.add(at);
       }
       if (found.isEmpty()) {
-        throw new IllegalStateException("placeholder " + placeholder(first + i) + " not in the body");
+        throw new IllegalStateException(
+            "placeholder " + placeholder(first + i) + " not in the body");
       }
       offsets[i] = found.stream().mapToInt(Integer::intValue).toArray();
     }
@@ -53,7 +57,10 @@ final class Slots {
     return offsets.length;
   }
 
-  /** Writes a fresh value (from {@code counter}, then counter+1, ...) into every placeholder; returns the next counter. */
+  /**
+   * Writes a fresh value (from {@code counter}, then counter+1, ...) into every placeholder;
+   * returns the next counter.
+   */
   long refresh(long counter) {
     long c = counter;
     for (int[] occurrences : offsets) {

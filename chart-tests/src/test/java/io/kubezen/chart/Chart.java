@@ -20,7 +20,10 @@ import java.util.stream.Stream;
 /** The chart under test, driven through Helm itself (helm-java), its output parsed with fabric8. */
 final class Chart {
 
-  static final Path DIR = Path.of(System.getProperty("chart.dir", "../charts/zen-watcher")).toAbsolutePath().normalize();
+  static final Path DIR =
+      Path.of(System.getProperty("chart.dir", "../charts/zen-watcher"))
+          .toAbsolutePath()
+          .normalize();
   static final String RELEASE = "zw";
   static final String NAMESPACE = "zen-system";
   static final ObjectMapper YAML = new ObjectMapper(new YAMLFactory());
@@ -55,25 +58,44 @@ final class Chart {
   }
 
   static ValueSet namespaced() {
-    return new ValueSet("namespaced", Map.of(
-        "rbac", Map.of("clusterScoped", false),
-        "watchNamespaces", List.of("team-a", "team-b")));
+    return new ValueSet(
+        "namespaced",
+        Map.of(
+            "rbac", Map.of("clusterScoped", false),
+            "watchNamespaces", List.of("team-a", "team-b")));
   }
 
   /** The postgres store with its credentials from a Secret, and the NetworkPolicy on. */
   static ValueSet postgres() {
-    return new ValueSet("postgres", Map.of(
-        "clusterName", "prod-eu-1",
-        "networkPolicy", Map.of("enabled", true),
-        "store", Map.of("type", "postgres", "postgres", Map.of(
-            "url", "jdbc:postgresql://findings.db.example:5432/zen?sslmode=verify-full",
-            "existingSecret", "zen-db", "userKey", "username", "cidrs", List.of("10.20.0.0/16")))));
+    return new ValueSet(
+        "postgres",
+        Map.of(
+            "clusterName", "prod-eu-1",
+            "networkPolicy", Map.of("enabled", true),
+            "store",
+                Map.of(
+                    "type",
+                    "postgres",
+                    "postgres",
+                    Map.of(
+                        "url",
+                        "jdbc:postgresql://findings.db.example:5432/zen?sslmode=verify-full",
+                        "existingSecret",
+                        "zen-db",
+                        "userKey",
+                        "username",
+                        "cidrs",
+                        List.of("10.20.0.0/16")))));
   }
 
   static List<ValueSet> all() {
-    return List.of(defaults(), fromChartFile("production", "values-production.yaml"),
-        fromChartFile("minimal", "values-minimal.yaml"), namespaced(),
-        fromResource("everything", "values-everything.yaml"), postgres());
+    return List.of(
+        defaults(),
+        fromChartFile("production", "values-production.yaml"),
+        fromChartFile("minimal", "values-minimal.yaml"),
+        namespaced(),
+        fromResource("everything", "values-everything.yaml"),
+        postgres());
   }
 
   static Map<String, Object> readYaml(Path file) {
@@ -90,7 +112,12 @@ final class Chart {
   static String templateRaw(ValueSet values) {
     Path file = writeTemp(values.overrides());
     try {
-      return new Helm(DIR).template().withName(RELEASE).withNamespace(NAMESPACE).withValuesFile(file).call();
+      return new Helm(DIR)
+          .template()
+          .withName(RELEASE)
+          .withNamespace(NAMESPACE)
+          .withValuesFile(file)
+          .call();
     } finally {
       delete(file);
     }
@@ -122,18 +149,22 @@ final class Chart {
     }
   }
 
-  /** Deep merge, as Helm merges a values file over the defaults (maps merge, anything else replaces). */
+  /**
+   * Deep merge, as Helm merges a values file over the defaults (maps merge, anything else
+   * replaces).
+   */
   @SuppressWarnings("unchecked")
   static Map<String, Object> merge(Map<String, Object> base, Map<String, Object> over) {
     Map<String, Object> out = new LinkedHashMap<>(base);
-    over.forEach((k, v) -> {
-      Object b = out.get(k);
-      if (b instanceof Map<?, ?> bm && v instanceof Map<?, ?> vm) {
-        out.put(k, merge((Map<String, Object>) bm, (Map<String, Object>) vm));
-      } else {
-        out.put(k, v);
-      }
-    });
+    over.forEach(
+        (k, v) -> {
+          Object b = out.get(k);
+          if (b instanceof Map<?, ?> bm && v instanceof Map<?, ?> vm) {
+            out.put(k, merge((Map<String, Object>) bm, (Map<String, Object>) vm));
+          } else {
+            out.put(k, v);
+          }
+        });
     return out;
   }
 
@@ -201,7 +232,8 @@ final class Chart {
     <T extends HasMetadata> T one(Class<T> type) {
       List<T> found = all(type);
       if (found.size() != 1) {
-        throw new AssertionError("expected one " + type.getSimpleName() + ", found " + found.size());
+        throw new AssertionError(
+            "expected one " + type.getSimpleName() + ", found " + found.size());
       }
       return found.get(0);
     }

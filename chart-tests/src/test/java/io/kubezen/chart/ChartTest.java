@@ -68,22 +68,28 @@ class ChartTest {
     assertThat(m.all(Deployment.class)).hasSize(1);
     assertThat(m.all(Service.class)).hasSize(1);
     assertThat(m.all(ServiceAccount.class)).hasSize(1);
-    assertThat(m.objects()).allSatisfy(o -> {
-      boolean clusterScoped = o instanceof ClusterRole || o instanceof ClusterRoleBinding;
-      if (!clusterScoped) {
-        assertThat(o.getMetadata().getNamespace()).as(o.getKind() + " " + o.getMetadata().getName()).isNotBlank();
-      }
-    });
+    assertThat(m.objects())
+        .allSatisfy(
+            o -> {
+              boolean clusterScoped = o instanceof ClusterRole || o instanceof ClusterRoleBinding;
+              if (!clusterScoped) {
+                assertThat(o.getMetadata().getNamespace())
+                    .as(o.getKind() + " " + o.getMetadata().getName())
+                    .isNotBlank();
+              }
+            });
   }
 
   // ------------------------------------------------------------------ RBAC
 
   /** Write verbs allowed per resource: nothing outside these. */
-  private static final Map<String, Set<String>> WRITES = Map.of(
-      "zen.kube-zen.io/observations", Set.of("create", "delete"),
-      "zen.kube-zen.io/observations/status", Set.of("patch"),
-      "zen.kube-zen.io/ingesters/status", Set.of("update"),
-      "coordination.k8s.io/leases", Set.of("create", "update"));
+  private static final Map<String, Set<String>> WRITES =
+      Map.of(
+          "zen.kube-zen.io/observations", Set.of("create", "delete"),
+          "zen.kube-zen.io/observations/status", Set.of("patch"),
+          "zen.kube-zen.io/ingesters/status", Set.of("update"),
+          "coordination.k8s.io/leases", Set.of("create", "update"));
+
   private static final Set<String> READ_VERBS = Set.of("get", "list", "watch");
 
   @ParameterizedTest(name = "least privilege ({0})")
@@ -106,7 +112,8 @@ class ChartTest {
               assertThat(r.getVerbs()).as("secrets").containsExactly("get");
             }
             if (key.equals("coordination.k8s.io/leases")) {
-              assertThat(entry.getKey()).as("leases only in a Role of the release namespace")
+              assertThat(entry.getKey())
+                  .as("leases only in a Role of the release namespace")
                   .startsWith("Role " + Chart.NAMESPACE + "/");
             }
           }
@@ -116,17 +123,26 @@ class ChartTest {
     // every binding names a rendered role and only the chart's service account
     String sa = m.one(ServiceAccount.class).getMetadata().getName();
     for (RoleBinding b : m.all(RoleBinding.class)) {
-      assertThat(m.all(Role.class)).anyMatch(r -> r.getMetadata().getName().equals(b.getRoleRef().getName())
-          && r.getMetadata().getNamespace().equals(b.getMetadata().getNamespace()));
+      assertThat(m.all(Role.class))
+          .anyMatch(
+              r ->
+                  r.getMetadata().getName().equals(b.getRoleRef().getName())
+                      && r.getMetadata().getNamespace().equals(b.getMetadata().getNamespace()));
       assertThat(b.getRoleRef().getKind()).isEqualTo("Role");
-      assertThat(b.getSubjects()).singleElement().satisfies(s -> {
-        assertThat(s.getName()).isEqualTo(sa);
-        assertThat(s.getNamespace()).isEqualTo(Chart.NAMESPACE);
-      });
+      assertThat(b.getSubjects())
+          .singleElement()
+          .satisfies(
+              s -> {
+                assertThat(s.getName()).isEqualTo(sa);
+                assertThat(s.getNamespace()).isEqualTo(Chart.NAMESPACE);
+              });
     }
     for (ClusterRoleBinding b : m.all(ClusterRoleBinding.class)) {
-      assertThat(m.all(ClusterRole.class)).anyMatch(r -> r.getMetadata().getName().equals(b.getRoleRef().getName()));
-      assertThat(b.getSubjects()).singleElement().satisfies(s -> assertThat(s.getName()).isEqualTo(sa));
+      assertThat(m.all(ClusterRole.class))
+          .anyMatch(r -> r.getMetadata().getName().equals(b.getRoleRef().getName()));
+      assertThat(b.getSubjects())
+          .singleElement()
+          .satisfies(s -> assertThat(s.getName()).isEqualTo(sa));
     }
   }
 
@@ -135,27 +151,40 @@ class ChartTest {
     Map<String, Set<String>> rules = flatten(rulesByRole(Chart.template(Chart.defaults())));
     Map<String, Set<String>> expected = new TreeMap<>();
     String cr = "ClusterRole zw-zen-watcher";
-    for (String res : List.of("aquasecurity.github.io/vulnerabilityreports",
-        "aquasecurity.github.io/clustervulnerabilityreports", "wgpolicyk8s.io/policyreports",
-        "wgpolicyk8s.io/clusterpolicyreports", "openreports.io/reports", "openreports.io/clusterreports",
-        "core/configmaps", "core/events", "events.k8s.io/events", "zen.kube-zen.io/ingesters")) {
+    for (String res :
+        List.of(
+            "aquasecurity.github.io/vulnerabilityreports",
+            "aquasecurity.github.io/clustervulnerabilityreports",
+            "wgpolicyk8s.io/policyreports",
+            "wgpolicyk8s.io/clusterpolicyreports",
+            "openreports.io/reports",
+            "openreports.io/clusterreports",
+            "core/configmaps",
+            "core/events",
+            "events.k8s.io/events",
+            "zen.kube-zen.io/ingesters")) {
       expected.put(cr + " " + res, READ_VERBS);
     }
     expected.put(cr + " apiextensions.k8s.io/customresourcedefinitions", Set.of("get"));
-    expected.put(cr + " zen.kube-zen.io/observations", Set.of("create", "get", "list", "watch", "delete"));
+    expected.put(
+        cr + " zen.kube-zen.io/observations", Set.of("create", "get", "list", "watch", "delete"));
     expected.put(cr + " zen.kube-zen.io/observations/status", Set.of("patch"));
     expected.put(cr + " zen.kube-zen.io/ingesters/status", Set.of("update"));
-    expected.put("Role zen-system/zw-zen-watcher-leases coordination.k8s.io/leases",
+    expected.put(
+        "Role zen-system/zw-zen-watcher-leases coordination.k8s.io/leases",
         Set.of("get", "list", "watch", "create", "update"));
     assertThat(rules).isEqualTo(expected);
   }
 
   @Test
   void secretsAndNamespacesOnlyWhenAskedFor() {
-    Map<String, Set<String>> rules = flatten(rulesByRole(Chart.template(Chart.fromResource("everything",
-        "values-everything.yaml"))));
+    Map<String, Set<String>> rules =
+        flatten(
+            rulesByRole(
+                Chart.template(Chart.fromResource("everything", "values-everything.yaml"))));
     String cr = "ClusterRole zw-zen-watcher";
-    assertThat(rules).containsEntry(cr + " core/secrets", Set.of("get"))
+    assertThat(rules)
+        .containsEntry(cr + " core/secrets", Set.of("get"))
         .containsEntry(cr + " core/namespaces", Set.of("list", "watch"))
         .containsEntry(cr + " example.io/findings", READ_VERBS);
     assertThat(flatten(rulesByRole(Chart.template(Chart.defaults()))).keySet())
@@ -168,17 +197,24 @@ class ChartTest {
     assertThat(m.all(ClusterRole.class)).isEmpty();
     assertThat(m.all(ClusterRoleBinding.class)).isEmpty();
     Map<String, Set<String>> rules = flatten(rulesByRole(m));
-    assertThat(rules.keySet().stream().map(k -> k.split(" ")[1].split("/")[0]).collect(Collectors.toSet()))
+    assertThat(
+            rules.keySet().stream()
+                .map(k -> k.split(" ")[1].split("/")[0])
+                .collect(Collectors.toSet()))
         .containsExactlyInAnyOrder("zen-system", "team-a", "team-b");
     for (String ns : List.of("zen-system", "team-a", "team-b")) {
       String role = "Role " + ns + "/zw-zen-watcher ";
-      assertThat(rules).containsEntry(role + "aquasecurity.github.io/vulnerabilityreports", READ_VERBS)
-          .containsEntry(role + "zen.kube-zen.io/observations", Set.of("create", "get", "list", "watch", "delete"))
+      assertThat(rules)
+          .containsEntry(role + "aquasecurity.github.io/vulnerabilityreports", READ_VERBS)
+          .containsEntry(
+              role + "zen.kube-zen.io/observations",
+              Set.of("create", "get", "list", "watch", "delete"))
           .doesNotContainKey(role + "aquasecurity.github.io/clustervulnerabilityreports")
           .doesNotContainKey(role + "wgpolicyk8s.io/clusterpolicyreports")
           .doesNotContainKey(role + "openreports.io/clusterreports");
     }
-    assertThat(rules).containsEntry("Role zen-system/zw-zen-watcher zen.kube-zen.io/ingesters", READ_VERBS)
+    assertThat(rules)
+        .containsEntry("Role zen-system/zw-zen-watcher zen.kube-zen.io/ingesters", READ_VERBS)
         .doesNotContainKey("Role team-a/zw-zen-watcher zen.kube-zen.io/ingesters");
     Map<String, EnvVar> env = env(m);
     assertThat(env.get("WATCH_NAMESPACE").getValue()).isEqualTo("zen-system,team-a,team-b");
@@ -207,14 +243,23 @@ class ChartTest {
     assertThat(sc.getCapabilities().getDrop()).containsExactly("ALL");
     assertThat(sc.getCapabilities().getAdd()).isNullOrEmpty();
     assertThat(sc.getSeccompProfile().getType()).isEqualTo("RuntimeDefault");
-    // the only writable path: /tmp, an emptyDir; anything else (the postgres password) is a read-only Secret
-    assertThat(c.getVolumeMounts()).filteredOn(v -> !Boolean.TRUE.equals(v.getReadOnly()))
-        .singleElement().satisfies(v -> {
-      assertThat(v.getMountPath()).isEqualTo("/tmp");
-      assertThat(pod.getVolumes()).anyMatch(vol -> vol.getName().equals(v.getName()) && vol.getEmptyDir() != null);
-    });
-    assertThat(c.getVolumeMounts()).filteredOn(v -> Boolean.TRUE.equals(v.getReadOnly())).allSatisfy(v ->
-        assertThat(pod.getVolumes()).anyMatch(vol -> vol.getName().equals(v.getName()) && vol.getSecret() != null));
+    // the only writable path: /tmp, an emptyDir; anything else (the postgres password) is a
+    // read-only Secret
+    assertThat(c.getVolumeMounts())
+        .filteredOn(v -> !Boolean.TRUE.equals(v.getReadOnly()))
+        .singleElement()
+        .satisfies(
+            v -> {
+              assertThat(v.getMountPath()).isEqualTo("/tmp");
+              assertThat(pod.getVolumes())
+                  .anyMatch(vol -> vol.getName().equals(v.getName()) && vol.getEmptyDir() != null);
+            });
+    assertThat(c.getVolumeMounts())
+        .filteredOn(v -> Boolean.TRUE.equals(v.getReadOnly()))
+        .allSatisfy(
+            v ->
+                assertThat(pod.getVolumes())
+                    .anyMatch(vol -> vol.getName().equals(v.getName()) && vol.getSecret() != null));
   }
 
   @ParameterizedTest(name = "probes and ports ({0})")
@@ -222,43 +267,56 @@ class ChartTest {
   void probesAndPortsAreWired(ValueSet values) {
     Manifests m = Chart.template(values);
     Container c = pod(m).getContainers().get(0);
-    assertThat(c.getPorts()).singleElement().satisfies(p -> {
-      assertThat(p.getContainerPort()).isEqualTo(8080);
-      assertThat(p.getName()).isEqualTo("http");
-    });
+    assertThat(c.getPorts())
+        .singleElement()
+        .satisfies(
+            p -> {
+              assertThat(p.getContainerPort()).isEqualTo(8080);
+              assertThat(p.getName()).isEqualTo("http");
+            });
     assertThat(c.getLivenessProbe().getHttpGet().getPath()).isEqualTo("/health");
     assertThat(c.getLivenessProbe().getHttpGet().getPort().getStrVal()).isEqualTo("http");
     assertThat(c.getReadinessProbe().getHttpGet().getPath()).isEqualTo("/ready");
     assertThat(c.getReadinessProbe().getHttpGet().getPort().getStrVal()).isEqualTo("http");
-    // /ready waits up to 5 s for the store (KubernetesObservationStore.PROBE_TIMEOUT): the probe waits longer.
+    // /ready waits up to 5 s for the store (KubernetesObservationStore.PROBE_TIMEOUT): the probe
+    // waits longer.
     assertThat(c.getReadinessProbe().getTimeoutSeconds()).isGreaterThan(5);
     assertThat(c.getStartupProbe().getHttpGet().getPath()).isEqualTo("/health");
     assertThat(env(m).get("WATCHER_PORT").getValue()).isEqualTo("8080");
     Service svc = m.one(Service.class);
-    assertThat(svc.getSpec().getPorts()).singleElement().satisfies(p -> {
-      assertThat(p.getPort()).isEqualTo(8080);
-      assertThat(p.getTargetPort().getStrVal()).isEqualTo("http");
-    });
-    assertThat(svc.getSpec().getSelector()).isEqualTo(deployment(m).getSpec().getTemplate().getMetadata().getLabels());
+    assertThat(svc.getSpec().getPorts())
+        .singleElement()
+        .satisfies(
+            p -> {
+              assertThat(p.getPort()).isEqualTo(8080);
+              assertThat(p.getTargetPort().getStrVal()).isEqualTo("http");
+            });
+    assertThat(svc.getSpec().getSelector())
+        .isEqualTo(deployment(m).getSpec().getTemplate().getMetadata().getLabels());
   }
 
   @ParameterizedTest(name = "env names are real settings ({0})")
   @MethodSource("valueSets")
   void everyEnvNameIsADocumentedSetting(ValueSet values) throws IOException {
     Set<String> documented = documentedSettings();
-    assertThat(documented).as("parsed docs/configuration.md").contains("OBSERVATION_STORE", "WATCH_NAMESPACE",
-        "DEDUP_WINDOW_SECONDS", "KUBECONFIG");
+    assertThat(documented)
+        .as("parsed docs/configuration.md")
+        .contains("OBSERVATION_STORE", "WATCH_NAMESPACE", "DEDUP_WINDOW_SECONDS", "KUBECONFIG");
     Set<String> undocumented = new TreeSet<>(env(Chart.template(values)).keySet());
     undocumented.removeAll(documented);
-    assertThat(undocumented).as("env names set by the chart and missing from docs/configuration.md").isEmpty();
+    assertThat(undocumented)
+        .as("env names set by the chart and missing from docs/configuration.md")
+        .isEmpty();
   }
 
   @Test
   void defaultEnvIsWired() {
     Map<String, EnvVar> env = env(Chart.template(Chart.defaults()));
     assertThat(env.get("OBSERVATION_STORE").getValue()).isEqualTo("kubernetes");
-    assertThat(env.get("POD_NAME").getValueFrom().getFieldRef().getFieldPath()).isEqualTo("metadata.name");
-    assertThat(env.get("POD_NAMESPACE").getValueFrom().getFieldRef().getFieldPath()).isEqualTo("metadata.namespace");
+    assertThat(env.get("POD_NAME").getValueFrom().getFieldRef().getFieldPath())
+        .isEqualTo("metadata.name");
+    assertThat(env.get("POD_NAMESPACE").getValueFrom().getFieldRef().getFieldPath())
+        .isEqualTo("metadata.namespace");
     assertThat(env.get("LEADER_ELECTION_MODE").getValue()).isEqualTo("builtin");
     assertThat(env.get("LEADER_ELECTION_ID").getValue()).isEqualTo("zen-watcher-leader-election");
     assertThat(env.get("LEADER_ELECTION_LEASE_DURATION").getValue()).isEqualTo("15s");
@@ -268,12 +326,19 @@ class ChartTest {
     assertThat(env.get("DEDUP_MAX_SIZE").getValue()).isEqualTo("10000");
     assertThat(env.get("OBSERVATION_TTL_SECONDS").getValue()).isEqualTo("604800");
     assertThat(env.get("GC_INTERVAL_MINUTES").getValue()).isEqualTo("60");
-    assertThat(env).doesNotContainKeys("WATCH_NAMESPACE", "WEBHOOK_AUTH_TOKEN", "WEBHOOK_ALLOWED_CIDRS",
-        "INGESTER_NAMESPACE", "ACCESS_SCOPE");
+    assertThat(env)
+        .doesNotContainKeys(
+            "WATCH_NAMESPACE",
+            "WEBHOOK_AUTH_TOKEN",
+            "WEBHOOK_ALLOWED_CIDRS",
+            "INGESTER_NAMESPACE",
+            "ACCESS_SCOPE");
     Container c = pod(Chart.template(Chart.defaults())).getContainers().get(0);
-    assertThat(c.getResources().getRequests()).containsEntry("memory", new io.fabric8.kubernetes.api.model.Quantity("128Mi"))
+    assertThat(c.getResources().getRequests())
+        .containsEntry("memory", new io.fabric8.kubernetes.api.model.Quantity("128Mi"))
         .containsEntry("cpu", new io.fabric8.kubernetes.api.model.Quantity("100m"));
-    assertThat(c.getResources().getLimits()).containsEntry("memory", new io.fabric8.kubernetes.api.model.Quantity("512Mi"))
+    assertThat(c.getResources().getLimits())
+        .containsEntry("memory", new io.fabric8.kubernetes.api.model.Quantity("512Mi"))
         .containsEntry("cpu", new io.fabric8.kubernetes.api.model.Quantity("500m"));
   }
 
@@ -291,18 +356,21 @@ class ChartTest {
     Map<String, EnvVar> env = env(Chart.template(Chart.defaults()));
     assertThat(env.get("JAVA_TOOL_OPTIONS").getValue()).isEqualTo(opts.group(1));
     assertThat(env.get("MALLOC_ARENA_MAX").getValue()).isEqualTo(arenas.group(1));
-    assertThat(opts.group(1)).contains("-XX:MaxRAMPercentage=", "-XX:+UseSerialGC", "-XX:+ExitOnOutOfMemoryError");
+    assertThat(opts.group(1))
+        .contains("-XX:MaxRAMPercentage=", "-XX:+UseSerialGC", "-XX:+ExitOnOutOfMemoryError");
   }
 
   @Test
   void valuesReachTheEnvironment() {
-    Map<String, EnvVar> env = env(Chart.template(Chart.fromResource("everything", "values-everything.yaml")));
+    Map<String, EnvVar> env =
+        env(Chart.template(Chart.fromResource("everything", "values-everything.yaml")));
     var ref = env.get("WEBHOOK_AUTH_TOKEN").getValueFrom().getSecretKeyRef();
     assertThat(ref.getName()).isEqualTo("zen-watcher-webhook");
     assertThat(ref.getKey()).isEqualTo("token");
     assertThat(env.get("WEBHOOK_ALLOWED_CIDRS").getValue()).isEqualTo("10.0.0.0/8,fd00::/8");
     assertThat(env.get("WATCH_NAMESPACE").getValue()).isEqualTo("team-a,team-b");
-    assertThat(env.get("WATCH_NAMESPACE_SELECTOR").getValue()).isEqualTo("zen.kube-zen.io/watch=true");
+    assertThat(env.get("WATCH_NAMESPACE_SELECTOR").getValue())
+        .isEqualTo("zen.kube-zen.io/watch=true");
     assertThat(env.get("SOURCES").getValue()).isEqualTo("trivy,kyverno,k8s-events");
     assertThat(env.get("CLUSTER_NAME").getValue()).isEqualTo("test-cluster");
     assertThat(env.get("MAX_OBSERVATIONS").getValue()).isEqualTo("1000");
@@ -318,10 +386,13 @@ class ChartTest {
 
   @Test
   void aGracePeriodNotAboveTheShutdownTimeoutIsRefused() {
-    ValueSet bad = new ValueSet("bad", Map.of("terminationGracePeriodSeconds", 20, "shutdownTimeout", "20s"));
-    assertThatThrownBy(() -> Chart.templateRaw(bad)).hasMessageContaining("must be longer than shutdownTimeout");
+    ValueSet bad =
+        new ValueSet("bad", Map.of("terminationGracePeriodSeconds", 20, "shutdownTimeout", "20s"));
+    assertThatThrownBy(() -> Chart.templateRaw(bad))
+        .hasMessageContaining("must be longer than shutdownTimeout");
     ValueSet badMode = new ValueSet("bad", Map.of("leaderElection", Map.of("mode", "lease")));
-    assertThatThrownBy(() -> Chart.templateRaw(badMode)).hasMessageContaining("builtin or disabled");
+    assertThatThrownBy(() -> Chart.templateRaw(badMode))
+        .hasMessageContaining("builtin or disabled");
   }
 
   // ------------------------------------------------------------------ availability
@@ -335,14 +406,30 @@ class ChartTest {
     PodDisruptionBudget pdb = m.one(PodDisruptionBudget.class);
     assertThat(pdb.getSpec().getMinAvailable().getIntVal()).isEqualTo(1);
     assertThat(podLabels).containsAllEntriesOf(pdb.getSpec().getSelector().getMatchLabels());
-    List<WeightedPodAffinityTerm> preferred = d.getSpec().getTemplate().getSpec().getAffinity().getPodAntiAffinity()
-        .getPreferredDuringSchedulingIgnoredDuringExecution();
-    assertThat(preferred).singleElement().satisfies(t -> {
-      assertThat(t.getPodAffinityTerm().getTopologyKey()).isEqualTo("kubernetes.io/hostname");
-      assertThat(podLabels).containsAllEntriesOf(t.getPodAffinityTerm().getLabelSelector().getMatchLabels());
-    });
-    assertThat(d.getSpec().getTemplate().getSpec().getAffinity().getPodAntiAffinity()
-        .getRequiredDuringSchedulingIgnoredDuringExecution()).isNullOrEmpty();
+    List<WeightedPodAffinityTerm> preferred =
+        d.getSpec()
+            .getTemplate()
+            .getSpec()
+            .getAffinity()
+            .getPodAntiAffinity()
+            .getPreferredDuringSchedulingIgnoredDuringExecution();
+    assertThat(preferred)
+        .singleElement()
+        .satisfies(
+            t -> {
+              assertThat(t.getPodAffinityTerm().getTopologyKey())
+                  .isEqualTo("kubernetes.io/hostname");
+              assertThat(podLabels)
+                  .containsAllEntriesOf(t.getPodAffinityTerm().getLabelSelector().getMatchLabels());
+            });
+    assertThat(
+            d.getSpec()
+                .getTemplate()
+                .getSpec()
+                .getAffinity()
+                .getPodAntiAffinity()
+                .getRequiredDuringSchedulingIgnoredDuringExecution())
+        .isNullOrEmpty();
     assertThat(m.all(HorizontalPodAutoscaler.class)).isEmpty();
   }
 
@@ -359,7 +446,8 @@ class ChartTest {
     Manifests m = Chart.template(Chart.fromChartFile("production", "values-production.yaml"));
     assertThat(deployment(m).getSpec().getReplicas()).isEqualTo(2);
     assertThat(m.all(PodDisruptionBudget.class)).hasSize(1);
-    assertThat(env(m).get("WEBHOOK_AUTH_TOKEN").getValueFrom().getSecretKeyRef().getName()).isNotBlank();
+    assertThat(env(m).get("WEBHOOK_AUTH_TOKEN").getValueFrom().getSecretKeyRef().getName())
+        .isNotBlank();
     assertThat(m.all(NetworkPolicy.class)).hasSize(1);
     assertThat(m.ofKind("ServiceMonitor")).hasSize(1);
     assertThat(m.ofKind("PrometheusRule")).hasSize(1);
@@ -371,38 +459,65 @@ class ChartTest {
     HorizontalPodAutoscaler hpa = m.one(HorizontalPodAutoscaler.class);
     assertThat(hpa.getSpec().getMinReplicas()).isEqualTo(2);
     assertThat(deployment(m).getSpec().getReplicas()).as("the HPA owns replicas").isNull();
-    assertThat(m.ofKind("Ingester")).singleElement().satisfies(i -> {
-      assertThat(i.getApiVersion()).isEqualTo("zen.kube-zen.io/v1alpha1");
-      assertThat(i.getMetadata().getNamespace()).isEqualTo(Chart.NAMESPACE);
-      assertThat(((GenericKubernetesResource) i).get("spec", "source").toString()).isEqualTo("falco-custom");
-    });
+    assertThat(m.ofKind("Ingester"))
+        .singleElement()
+        .satisfies(
+            i -> {
+              assertThat(i.getApiVersion()).isEqualTo("zen.kube-zen.io/v1alpha1");
+              assertThat(i.getMetadata().getNamespace()).isEqualTo(Chart.NAMESPACE);
+              assertThat(((GenericKubernetesResource) i).get("spec", "source").toString())
+                  .isEqualTo("falco-custom");
+            });
     GenericKubernetesResource sm = (GenericKubernetesResource) m.ofKind("ServiceMonitor").get(0);
     assertThat(sm.getApiVersion()).isEqualTo("monitoring.coreos.com/v1");
     List<Map<String, Object>> endpoints = sm.get("spec", "endpoints");
-    assertThat(endpoints).singleElement().satisfies(e -> {
-      assertThat(e).containsEntry("port", "http").containsEntry("path", "/metrics");
-    });
+    assertThat(endpoints)
+        .singleElement()
+        .satisfies(
+            e -> {
+              assertThat(e).containsEntry("port", "http").containsEntry("path", "/metrics");
+            });
   }
 
   @Test
   void networkPolicyAllowsOnlyThePortInAndTheApiServerAndDnsOut() {
-    NetworkPolicy np = Chart.template(Chart.fromResource("everything", "values-everything.yaml"))
-        .one(NetworkPolicy.class);
+    NetworkPolicy np =
+        Chart.template(Chart.fromResource("everything", "values-everything.yaml"))
+            .one(NetworkPolicy.class);
     assertThat(np.getSpec().getPolicyTypes()).containsExactlyInAnyOrder("Ingress", "Egress");
-    assertThat(np.getSpec().getIngress()).singleElement().satisfies(rule -> {
-      assertThat(rule.getPorts()).extracting(p -> p.getPort().getIntVal()).containsExactly(8080);
-      assertThat(rule.getFrom()).anyMatch(f -> f.getNamespaceSelector() != null
-          && "monitoring".equals(f.getNamespaceSelector().getMatchLabels().get("kubernetes.io/metadata.name")));
-      assertThat(rule.getFrom()).noneMatch(f -> f.getNamespaceSelector() != null
-          && f.getNamespaceSelector().getMatchLabels() == null && f.getNamespaceSelector().getMatchExpressions() == null
-          && f.getPodSelector() == null);
-    });
+    assertThat(np.getSpec().getIngress())
+        .singleElement()
+        .satisfies(
+            rule -> {
+              assertThat(rule.getPorts())
+                  .extracting(p -> p.getPort().getIntVal())
+                  .containsExactly(8080);
+              assertThat(rule.getFrom())
+                  .anyMatch(
+                      f ->
+                          f.getNamespaceSelector() != null
+                              && "monitoring"
+                                  .equals(
+                                      f.getNamespaceSelector()
+                                          .getMatchLabels()
+                                          .get("kubernetes.io/metadata.name")));
+              assertThat(rule.getFrom())
+                  .noneMatch(
+                      f ->
+                          f.getNamespaceSelector() != null
+                              && f.getNamespaceSelector().getMatchLabels() == null
+                              && f.getNamespaceSelector().getMatchExpressions() == null
+                              && f.getPodSelector() == null);
+            });
     assertThat(np.getSpec().getEgress()).hasSize(2);
-    assertThat(np.getSpec().getEgress().get(0).getPorts()).extracting(p -> p.getPort().getIntVal())
+    assertThat(np.getSpec().getEgress().get(0).getPorts())
+        .extracting(p -> p.getPort().getIntVal())
         .containsExactly(443, 6443);
-    assertThat(np.getSpec().getEgress().get(0).getTo()).singleElement()
+    assertThat(np.getSpec().getEgress().get(0).getTo())
+        .singleElement()
         .satisfies(t -> assertThat(t.getIpBlock().getCidr()).isEqualTo("10.96.0.1/32"));
-    assertThat(np.getSpec().getEgress().get(1).getPorts()).extracting(NetworkPolicyPort::getProtocol)
+    assertThat(np.getSpec().getEgress().get(1).getPorts())
+        .extracting(NetworkPolicyPort::getProtocol)
         .containsExactlyInAnyOrder("UDP", "TCP");
   }
 
@@ -416,21 +531,31 @@ class ChartTest {
     assertThat(env.get("POSTGRES_URL").getValue())
         .isEqualTo("jdbc:postgresql://findings.db.example:5432/zen?sslmode=verify-full");
     assertThat(env.get("CLUSTER_NAME").getValue()).isEqualTo("prod-eu-1");
-    assertThat(env.get("POSTGRES_USER").getValueFrom().getSecretKeyRef().getName()).isEqualTo("zen-db");
-    assertThat(env.get("POSTGRES_USER").getValueFrom().getSecretKeyRef().getKey()).isEqualTo("username");
-    assertThat(env.get("POSTGRES_PASSWORD_FILE").getValue()).isEqualTo("/etc/zen-watcher/postgres/password");
+    assertThat(env.get("POSTGRES_USER").getValueFrom().getSecretKeyRef().getName())
+        .isEqualTo("zen-db");
+    assertThat(env.get("POSTGRES_USER").getValueFrom().getSecretKeyRef().getKey())
+        .isEqualTo("username");
+    assertThat(env.get("POSTGRES_PASSWORD_FILE").getValue())
+        .isEqualTo("/etc/zen-watcher/postgres/password");
     assertThat(env).doesNotContainKey("POSTGRES_PASSWORD");
     assertThat(env.get("POSTGRES_POOL_SIZE").getValue()).isEqualTo("8");
     assertThat(env.get("MODE").getValue()).isEqualTo("watcher");
     assertThat(env.get("LEADER_ELECTION_MODE").getValue()).isEqualTo("builtin");
     PodSpec pod = pod(m);
-    assertThat(pod.getVolumes()).filteredOn(v -> v.getSecret() != null).singleElement().satisfies(v -> {
-      assertThat(v.getSecret().getSecretName()).isEqualTo("zen-db");
-      assertThat(v.getSecret().getItems()).singleElement().satisfies(i -> {
-        assertThat(i.getKey()).isEqualTo("password");
-        assertThat(i.getPath()).isEqualTo("password");
-      });
-    });
+    assertThat(pod.getVolumes())
+        .filteredOn(v -> v.getSecret() != null)
+        .singleElement()
+        .satisfies(
+            v -> {
+              assertThat(v.getSecret().getSecretName()).isEqualTo("zen-db");
+              assertThat(v.getSecret().getItems())
+                  .singleElement()
+                  .satisfies(
+                      i -> {
+                        assertThat(i.getKey()).isEqualTo("password");
+                        assertThat(i.getPath()).isEqualTo("password");
+                      });
+            });
     assertThat(pod.getContainers().get(0).getVolumeMounts())
         .anySatisfy(vm -> assertThat(vm.getMountPath()).isEqualTo("/etc/zen-watcher/postgres"));
     // The kubernetes store (the default) has none of it.
@@ -443,23 +568,41 @@ class ChartTest {
   void networkPolicyAllowsTheDatabaseOnlyWithThePostgresStore() {
     NetworkPolicy np = Chart.template(Chart.postgres()).one(NetworkPolicy.class);
     assertThat(np.getSpec().getEgress()).hasSize(3);
-    assertThat(np.getSpec().getEgress()).filteredOn(r -> r.getPorts().stream()
-            .anyMatch(p -> p.getPort().getIntVal() == 5432))
-        .singleElement().satisfies(r -> {
-          assertThat(r.getPorts()).extracting(p -> p.getPort().getIntVal()).containsExactly(5432);
-          assertThat(r.getTo()).singleElement()
-              .satisfies(t -> assertThat(t.getIpBlock().getCidr()).isEqualTo("10.20.0.0/16"));
-        });
-    NetworkPolicy kube = Chart.template(new ValueSet("kube-np", Map.of("networkPolicy", Map.of("enabled", true))))
-        .one(NetworkPolicy.class);
-    assertThat(kube.getSpec().getEgress()).noneMatch(r -> r.getPorts().stream()
-        .anyMatch(p -> p.getPort().getIntVal() == 5432));
+    assertThat(np.getSpec().getEgress())
+        .filteredOn(r -> r.getPorts().stream().anyMatch(p -> p.getPort().getIntVal() == 5432))
+        .singleElement()
+        .satisfies(
+            r -> {
+              assertThat(r.getPorts())
+                  .extracting(p -> p.getPort().getIntVal())
+                  .containsExactly(5432);
+              assertThat(r.getTo())
+                  .singleElement()
+                  .satisfies(t -> assertThat(t.getIpBlock().getCidr()).isEqualTo("10.20.0.0/16"));
+            });
+    NetworkPolicy kube =
+        Chart.template(new ValueSet("kube-np", Map.of("networkPolicy", Map.of("enabled", true))))
+            .one(NetworkPolicy.class);
+    assertThat(kube.getSpec().getEgress())
+        .noneMatch(r -> r.getPorts().stream().anyMatch(p -> p.getPort().getIntVal() == 5432));
   }
 
   @Test
   void aReaderHasNoLeaderElectionAndNeedsNoClusterName() {
-    Map<String, EnvVar> env = env(Chart.template(new ValueSet("reader", Map.of("store", Map.of("type", "postgres",
-        "mode", "reader", "postgres", Map.of("url", "jdbc:postgresql://db:5432/zen", "user", "viewer"))))));
+    Map<String, EnvVar> env =
+        env(
+            Chart.template(
+                new ValueSet(
+                    "reader",
+                    Map.of(
+                        "store",
+                        Map.of(
+                            "type",
+                            "postgres",
+                            "mode",
+                            "reader",
+                            "postgres",
+                            Map.of("url", "jdbc:postgresql://db:5432/zen", "user", "viewer"))))));
     assertThat(env.get("MODE").getValue()).isEqualTo("reader");
     assertThat(env.get("LEADER_ELECTION_MODE").getValue()).isEqualTo("disabled");
     assertThat(env.get("POSTGRES_USER").getValue()).isEqualTo("viewer");
@@ -468,15 +611,34 @@ class ChartTest {
 
   @Test
   void aPostgresStoreWithoutUrlOrClusterNameIsRefused() {
-    assertThatThrownBy(() -> Chart.templateRaw(new ValueSet("no-url", Map.of("clusterName", "a",
-        "store", Map.of("type", "postgres")))))
+    assertThatThrownBy(
+            () ->
+                Chart.templateRaw(
+                    new ValueSet(
+                        "no-url", Map.of("clusterName", "a", "store", Map.of("type", "postgres")))))
         .hasMessageContaining("store.postgres.url is required");
-    assertThatThrownBy(() -> Chart.templateRaw(new ValueSet("no-cluster", Map.of("store", Map.of("type", "postgres",
-        "postgres", Map.of("url", "jdbc:postgresql://db:5432/zen"))))))
+    assertThatThrownBy(
+            () ->
+                Chart.templateRaw(
+                    new ValueSet(
+                        "no-cluster",
+                        Map.of(
+                            "store",
+                            Map.of(
+                                "type",
+                                "postgres",
+                                "postgres",
+                                Map.of("url", "jdbc:postgresql://db:5432/zen"))))))
         .hasMessageContaining("clusterName is required with store.type=postgres");
-    assertThatThrownBy(() -> Chart.templateRaw(new ValueSet("bad-type", Map.of("store", Map.of("type", "sqlite")))))
+    assertThatThrownBy(
+            () ->
+                Chart.templateRaw(
+                    new ValueSet("bad-type", Map.of("store", Map.of("type", "sqlite")))))
         .hasMessageContaining("store.type must be kubernetes or postgres");
-    assertThatThrownBy(() -> Chart.templateRaw(new ValueSet("kube-reader", Map.of("store", Map.of("mode", "reader")))))
+    assertThatThrownBy(
+            () ->
+                Chart.templateRaw(
+                    new ValueSet("kube-reader", Map.of("store", Map.of("mode", "reader")))))
         .hasMessageContaining("store.mode=reader needs store.type=postgres");
   }
 
@@ -486,13 +648,17 @@ class ChartTest {
   void thePackagedChartCarriesTheGeneratedCrds() throws IOException {
     Path generated = Path.of(System.getProperty("generated.crds.dir", "../api/target/crds"));
     Map<String, byte[]> chartCrds = files(Chart.DIR.resolve("crds"));
-    assertThat(chartCrds).containsOnlyKeys("ingesters.zen.kube-zen.io-v1.yml", "observations.zen.kube-zen.io-v1.yml");
+    assertThat(chartCrds)
+        .containsOnlyKeys(
+            "ingesters.zen.kube-zen.io-v1.yml", "observations.zen.kube-zen.io-v1.yml");
     if (Files.isDirectory(generated)) {
       Map<String, byte[]> gen = files(generated);
       assertThat(gen.keySet()).isEqualTo(chartCrds.keySet());
-      gen.forEach((name, bytes) -> assertThat(new String(chartCrds.get(name), StandardCharsets.UTF_8))
-          .as("charts/zen-watcher/crds/" + name + " equals the generated one")
-          .isEqualTo(new String(bytes, StandardCharsets.UTF_8)));
+      gen.forEach(
+          (name, bytes) ->
+              assertThat(new String(chartCrds.get(name), StandardCharsets.UTF_8))
+                  .as("charts/zen-watcher/crds/" + name + " equals the generated one")
+                  .isEqualTo(new String(bytes, StandardCharsets.UTF_8)));
     }
     Path dest = Files.createTempDirectory("zw-package-");
     try {
@@ -517,11 +683,14 @@ class ChartTest {
 
   @Test
   void prometheusRuleCarriesTheGroupsOfTheAlertRulesFile() throws IOException {
-    Manifests m = Chart.template(new ValueSet("rules", Map.of("prometheusRule", Map.of("enabled", true))));
+    Manifests m =
+        Chart.template(new ValueSet("rules", Map.of("prometheusRule", Map.of("enabled", true))));
     GenericKubernetesResource rule = (GenericKubernetesResource) m.ofKind("PrometheusRule").get(0);
     assertThat(rule.getApiVersion()).isEqualTo("monitoring.coreos.com/v1");
-    JsonNode rendered = Chart.YAML.valueToTree(rule.getAdditionalProperties().get("spec")).get("groups");
-    JsonNode file = Chart.YAML.readTree(Chart.DIR.resolve("files/alert-rules.yaml").toFile()).get("groups");
+    JsonNode rendered =
+        Chart.YAML.valueToTree(rule.getAdditionalProperties().get("spec")).get("groups");
+    JsonNode file =
+        Chart.YAML.readTree(Chart.DIR.resolve("files/alert-rules.yaml").toFile()).get("groups");
     assertThat(file.size()).isPositive();
     assertThat(rendered).isEqualTo(file);
     assertThat(Chart.template(Chart.defaults()).ofKind("PrometheusRule")).isEmpty();
@@ -548,26 +717,33 @@ class ChartTest {
   /** "Kind namespace/name" (or "ClusterRole name") to its rules. */
   private static Map<String, List<PolicyRule>> rulesByRole(Manifests m) {
     Map<String, List<PolicyRule>> out = new TreeMap<>();
-    m.all(ClusterRole.class).forEach(r -> out.put("ClusterRole " + r.getMetadata().getName(), r.getRules()));
-    m.all(Role.class).forEach(r -> out.put("Role " + r.getMetadata().getNamespace() + "/" + r.getMetadata().getName(),
-        r.getRules()));
+    m.all(ClusterRole.class)
+        .forEach(r -> out.put("ClusterRole " + r.getMetadata().getName(), r.getRules()));
+    m.all(Role.class)
+        .forEach(
+            r ->
+                out.put(
+                    "Role " + r.getMetadata().getNamespace() + "/" + r.getMetadata().getName(),
+                    r.getRules()));
     return out;
   }
 
   /** "role group/resource" to its verbs (group "core" for ""). */
   private static Map<String, Set<String>> flatten(Map<String, List<PolicyRule>> byRole) {
     Map<String, Set<String>> out = new TreeMap<>();
-    byRole.forEach((role, rules) -> {
-      for (PolicyRule r : rules) {
-        assertThat(r.getResourceNames()).isNullOrEmpty();
-        for (String g : r.getApiGroups()) {
-          for (String res : r.getResources()) {
-            out.computeIfAbsent(role + " " + (g.isEmpty() ? "core" : g) + "/" + res, k -> new TreeSet<>())
-                .addAll(r.getVerbs());
+    byRole.forEach(
+        (role, rules) -> {
+          for (PolicyRule r : rules) {
+            assertThat(r.getResourceNames()).isNullOrEmpty();
+            for (String g : r.getApiGroups()) {
+              for (String res : r.getResources()) {
+                out.computeIfAbsent(
+                        role + " " + (g.isEmpty() ? "core" : g) + "/" + res, k -> new TreeSet<>())
+                    .addAll(r.getVerbs());
+              }
+            }
           }
-        }
-      }
-    });
+        });
     return out;
   }
 
@@ -646,5 +822,4 @@ class ChartTest {
     }
     return new String(b, off, end - off, StandardCharsets.US_ASCII);
   }
-
 }

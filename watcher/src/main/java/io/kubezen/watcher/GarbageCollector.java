@@ -26,16 +26,27 @@ final class GarbageCollector implements AutoCloseable {
   private final Clock clock;
   private final Metrics metrics;
   private final Duration interval;
-  /** The sources whose open Observations live as long as their finding is reported (TTL from resolvedAt). */
+
+  /**
+   * The sources whose open Observations live as long as their finding is reported (TTL from
+   * resolvedAt).
+   */
   private final Supplier<Set<String>> stateLikeSources;
-  private final ScheduledExecutorService executor = Executors.newSingleThreadScheduledExecutor(r -> {
-    Thread t = new Thread(r, "observation-gc");
-    t.setDaemon(true);
-    return t;
-  });
+
+  private final ScheduledExecutorService executor =
+      Executors.newSingleThreadScheduledExecutor(
+          r -> {
+            Thread t = new Thread(r, "observation-gc");
+            t.setDaemon(true);
+            return t;
+          });
   private ScheduledFuture<?> task;
 
-  GarbageCollector(ObservationStore store, Clock clock, Metrics metrics, Duration interval,
+  GarbageCollector(
+      ObservationStore store,
+      Clock clock,
+      Metrics metrics,
+      Duration interval,
       Supplier<Set<String>> stateLikeSources) {
     this.store = store;
     this.clock = clock;
@@ -46,7 +57,9 @@ final class GarbageCollector implements AutoCloseable {
 
   synchronized void schedule() {
     long millis = interval.toMillis();
-    task = executor.scheduleWithFixedDelay(this::collect, Math.min(millis, 60_000), millis, TimeUnit.MILLISECONDS);
+    task =
+        executor.scheduleWithFixedDelay(
+            this::collect, Math.min(millis, 60_000), millis, TimeUnit.MILLISECONDS);
   }
 
   /** Cancels the schedule, interrupting a sweep under way. */
@@ -64,7 +77,10 @@ final class GarbageCollector implements AutoCloseable {
       metrics.gcDeleted(r.deleted());
       metrics.gcErrors(r.errors());
       if (r.deleted() > 0 || r.errors() > 0) {
-        log.info("garbage collection deleted {} expired Observations ({} errors)", r.deleted(), r.errors());
+        log.info(
+            "garbage collection deleted {} expired Observations ({} errors)",
+            r.deleted(),
+            r.errors());
       }
       return r;
     } catch (RuntimeException e) {

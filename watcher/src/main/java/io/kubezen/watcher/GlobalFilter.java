@@ -2,16 +2,16 @@ package io.kubezen.watcher;
 
 import io.fabric8.kubernetes.client.KubernetesClient;
 import io.kubezen.watcher.config.Settings;
-import io.kubezen.watcher.pipeline.filter.ConfigMapFilter;
 import io.kubezen.watcher.metrics.Metrics;
+import io.kubezen.watcher.pipeline.filter.ConfigMapFilter;
 import io.kubezen.watcher.pipeline.filter.Filter;
 import io.kubezen.watcher.pipeline.filter.FilterConfigException;
 import io.kubezen.watcher.pipeline.filter.FilterReloader;
 import java.util.function.Supplier;
 
 /**
- * The global filter, from the file {@code FILTER_CONFIG}, the ConfigMap {@code FILTER_CONFIGMAP}, or
- * none; hot-reloaded, each reload counted ({@code zen_watcher_filter_reloads_total}).
+ * The global filter, from the file {@code FILTER_CONFIG}, the ConfigMap {@code FILTER_CONFIGMAP},
+ * or none; hot-reloaded, each reload counted ({@code zen_watcher_filter_reloads_total}).
  */
 final class GlobalFilter implements Supplier<Filter>, AutoCloseable {
   private final FilterReloader file;
@@ -29,30 +29,38 @@ final class GlobalFilter implements Supplier<Filter>, AutoCloseable {
    *     FILTER_CONFIGMAP is set without a Kubernetes client
    */
   static GlobalFilter start(Settings settings, KubernetesClient client, Metrics metrics) {
-    FilterReloader.Listener events = new FilterReloader.Listener() {
-      @Override
-      public void onLoaded(Filter f, String contentHash) {
-        metrics.filterReload(true);
-      }
+    FilterReloader.Listener events =
+        new FilterReloader.Listener() {
+          @Override
+          public void onLoaded(Filter f, String contentHash) {
+            metrics.filterReload(true);
+          }
 
-      @Override
-      public void onInvalid(String message) {
-        metrics.filterReload(false);
-      }
-    };
+          @Override
+          public void onInvalid(String message) {
+            metrics.filterReload(false);
+          }
+        };
     try {
       if (settings.ingesters().filterConfigMap().isPresent()) {
         if (client == null) {
-          throw new IllegalStateException("FILTER_CONFIGMAP needs the Kubernetes store (OBSERVATION_STORE=kubernetes)");
+          throw new IllegalStateException(
+              "FILTER_CONFIGMAP needs the Kubernetes store (OBSERVATION_STORE=kubernetes)");
         }
-        ConfigMapFilter cm = ConfigMapFilter.of(client, settings.ingesters().filterConfigMap().get(),
-            settings.podNamespace(), events);
+        ConfigMapFilter cm =
+            ConfigMapFilter.of(
+                client,
+                settings.ingesters().filterConfigMap().get(),
+                settings.podNamespace(),
+                events);
         cm.start();
         return new GlobalFilter(null, cm);
       }
-      FilterReloader reloader = settings.filterConfig()
-          .map(path -> new FilterReloader(path, settings.filterReloadInterval(), events))
-          .orElseGet(FilterReloader::none);
+      FilterReloader reloader =
+          settings
+              .filterConfig()
+              .map(path -> new FilterReloader(path, settings.filterReloadInterval(), events))
+              .orElseGet(FilterReloader::none);
       try {
         reloader.start();
       } catch (FilterConfigException | RuntimeException e) {
@@ -61,8 +69,11 @@ final class GlobalFilter implements Supplier<Filter>, AutoCloseable {
       }
       return new GlobalFilter(reloader, null);
     } catch (FilterConfigException e) {
-      throw new IllegalStateException(settings.filterConfig().isPresent() ? "FILTER_CONFIG: " + e.getMessage()
-          : "FILTER_CONFIGMAP: " + e.getMessage(), e);
+      throw new IllegalStateException(
+          settings.filterConfig().isPresent()
+              ? "FILTER_CONFIG: " + e.getMessage()
+              : "FILTER_CONFIGMAP: " + e.getMessage(),
+          e);
     }
   }
 

@@ -15,14 +15,17 @@ import java.util.Set;
 import java.util.TreeMap;
 
 /**
- * The metric label values known at start, gathered from where each is defined (the built-in sources,
- * the filter's drop reasons, the HTTP statuses of the webhook path, the watched sources that run),
- * for {@link Metrics#preregister}. Here, in the wiring, because metrics/ must not depend on the
- * packages that use it.
+ * The metric label values known at start, gathered from where each is defined (the built-in
+ * sources, the filter's drop reasons, the HTTP statuses of the webhook path, the watched sources
+ * that run), for {@link Metrics#preregister}. Here, in the wiring, because metrics/ must not depend
+ * on the packages that use it.
  */
 final class KnownMetricLabels {
-  /** Every status a webhook is answered with (README, "Endpoints"), 500 for an unexpected failure. */
-  static final List<Integer> WEBHOOK_STATUSES = List.of(200, 400, 401, 403, 404, 405, 413, 415, 422, 429, 500, 503);
+  /**
+   * Every status a webhook is answered with (README, "Endpoints"), 500 for an unexpected failure.
+   */
+  static final List<Integer> WEBHOOK_STATUSES =
+      List.of(200, 400, 401, 403, 404, 405, 413, 415, 422, 429, 500, 503);
 
   private KnownMetricLabels() {}
 

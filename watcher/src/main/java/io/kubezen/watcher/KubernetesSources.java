@@ -2,16 +2,16 @@ package io.kubezen.watcher;
 
 import io.fabric8.kubernetes.client.KubernetesClient;
 import io.kubezen.watcher.config.Settings;
+import io.kubezen.watcher.ingester.informer.IngesterInformers;
+import io.kubezen.watcher.ingester.spec.IngesterPipelines;
+import io.kubezen.watcher.ingester.status.IngesterStatusWriter;
+import io.kubezen.watcher.ingester.webhook.IngesterRegistry;
+import io.kubezen.watcher.ingester.webhook.IngesterWebhookController;
 import io.kubezen.watcher.kube.BuiltInSources;
 import io.kubezen.watcher.kube.SourceManager;
 import io.kubezen.watcher.kube.SourceOptions;
-import io.kubezen.watcher.ingester.informer.IngesterInformers;
-import io.kubezen.watcher.ingester.status.IngesterStatusWriter;
-import io.kubezen.watcher.ingester.webhook.IngesterWebhookController;
 import io.kubezen.watcher.metrics.Metrics;
 import io.kubezen.watcher.pipeline.Pipeline;
-import io.kubezen.watcher.ingester.spec.IngesterPipelines;
-import io.kubezen.watcher.ingester.webhook.IngesterRegistry;
 import java.time.Clock;
 import java.util.Map;
 import java.util.Set;
@@ -20,8 +20,8 @@ import java.util.function.Consumer;
 
 /**
  * What Kubernetes mode watches, wired in one place: the webhook Ingesters (their routes on every
- * replica), the watched-source engine with the built-in sources, and the informer Ingesters it
- * runs beside them. The leader runs the engine; a follower keeps it in warm standby or stopped.
+ * replica), the watched-source engine with the built-in sources, and the informer Ingesters it runs
+ * beside them. The leader runs the engine; a follower keeps it in warm standby or stopped.
  */
 final class KubernetesSources {
   private final IngesterWebhookController webhooks;
@@ -29,7 +29,10 @@ final class KubernetesSources {
   private final IngesterInformers informers;
   private final boolean warmStandby;
 
-  private KubernetesSources(IngesterWebhookController webhooks, SourceManager engine, IngesterInformers informers,
+  private KubernetesSources(
+      IngesterWebhookController webhooks,
+      SourceManager engine,
+      IngesterInformers informers,
       boolean warmStandby) {
     this.webhooks = webhooks;
     this.engine = engine;
@@ -37,25 +40,66 @@ final class KubernetesSources {
     this.warmStandby = warmStandby;
   }
 
-  /** Starts the webhook Ingesters, builds the engine, and puts it in warm standby when asked (WARM_STANDBY). */
-  static KubernetesSources start(KubernetesClient client, Settings settings, Clock clock, Metrics metrics,
-      Pipeline pipeline, Set<String> builtInNames, IngesterRegistry routes, IngesterPipelines pipelines) {
+  /**
+   * Starts the webhook Ingesters, builds the engine, and puts it in warm standby when asked
+   * (WARM_STANDBY).
+   */
+  static KubernetesSources start(
+      KubernetesClient client,
+      Settings settings,
+      Clock clock,
+      Metrics metrics,
+      Pipeline pipeline,
+      Set<String> builtInNames,
+      IngesterRegistry routes,
+      IngesterPipelines pipelines) {
     String ingesterNamespace = settings.ingesters().namespace().orElse(null);
     IngesterStatusWriter status = new IngesterStatusWriter(client, clock);
-    IngesterWebhookController webhooks = new IngesterWebhookController(client, ingesterNamespace, builtInNames, routes,
-        pipelines, status, settings.ingesters().statusInterval(), settings.ingesters().resync());
+    IngesterWebhookController webhooks =
+        new IngesterWebhookController(
+            client,
+            ingesterNamespace,
+            builtInNames,
+            routes,
+            pipelines,
+            status,
+            settings.ingesters().statusInterval(),
+            settings.ingesters().resync());
     webhooks.start();
     Settings.Watch w = settings.watch();
-    SourceManager engine = new SourceManager(client, pipeline, metrics, clock,
-        new SourceOptions(w.sources(), w.namespaces(), w.namespaceSelector(), w.clusterScoped(), w.crdCheckInterval())
-            // Kubernetes Events resume from the resourceVersion stored so far, kept in a Lease of
-            // their own beside the election's, so a new leader misses none of them.
-            .withCheckpoint(settings.podNamespace(), SourceOptions.checkpointNameFor(settings.leaderElection().id()))
-            .withNamespacedAccess(settings.accessScope() == Settings.AccessScope.NAMESPACES));
-    // Informer Ingesters: watched sources of the same engine, added and removed as Ingesters come and go.
-    IngesterInformers informers = new IngesterInformers(client, ingesterNamespace, settings.accessNamespaces(),
-        builtInNames, pipelines, engine, status, clock, settings.ingesters().statusInterval(),
-        settings.ingesters().resync());
+    SourceManager engine =
+        new SourceManager(
+            client,
+            pipeline,
+            metrics,
+            clock,
+            new SourceOptions(
+                    w.sources(),
+                    w.namespaces(),
+                    w.namespaceSelector(),
+                    w.clusterScoped(),
+                    w.crdCheckInterval())
+                // Kubernetes Events resume from the resourceVersion stored so far, kept in a Lease
+                // of
+                // their own beside the election's, so a new leader misses none of them.
+                .withCheckpoint(
+                    settings.podNamespace(),
+                    SourceOptions.checkpointNameFor(settings.leaderElection().id()))
+                .withNamespacedAccess(settings.accessScope() == Settings.AccessScope.NAMESPACES));
+    // Informer Ingesters: watched sources of the same engine, added and removed as Ingesters come
+    // and go.
+    IngesterInformers informers =
+        new IngesterInformers(
+            client,
+            ingesterNamespace,
+            settings.accessNamespaces(),
+            builtInNames,
+            pipelines,
+            engine,
+            status,
+            clock,
+            settings.ingesters().statusInterval(),
+            settings.ingesters().resync());
     if (w.warmStandby()) {
       engine.standby();
       informers.standby();
@@ -63,7 +107,10 @@ final class KubernetesSources {
     return new KubernetesSources(webhooks, engine, informers, w.warmStandby());
   }
 
-  /** Becoming leader: the engine and the informer Ingesters run; {@code caughtUp} hears of the catch-up. */
+  /**
+   * Becoming leader: the engine and the informer Ingesters run; {@code caughtUp} hears of the
+   * catch-up.
+   */
   void lead(Consumer<SourceManager.CatchUp> caughtUp) {
     engine.start();
     engine.catchUp().thenAccept(caughtUp);
@@ -75,7 +122,9 @@ final class KubernetesSources {
     engine.halt();
   }
 
-  /** No longer leader: back to warm standby, or stopped without it. May block on a dead API server. */
+  /**
+   * No longer leader: back to warm standby, or stopped without it. May block on a dead API server.
+   */
   void stepDown() {
     if (warmStandby) {
       informers.demote(); // their sources stay in the engine, warm

@@ -18,6 +18,7 @@ final class LeaderWork {
 
   /** Null outside Kubernetes mode. */
   private final KubernetesSources sources;
+
   private final GarbageCollector gc;
   private final Metrics metrics;
   private final String identity;
@@ -43,11 +44,15 @@ final class LeaderWork {
     leading = true;
     log.info("leader work started {}", kv("identity", identity));
     if (sources != null) {
-      sources.lead(c -> {
-        metrics.catchUp(c.took(), c.created());
-        log.info("catch-up done {} {} {}", kv("identity", identity), kv("catchupMillis", c.took().toMillis()),
-            kv("created", c.created()));
-      });
+      sources.lead(
+          c -> {
+            metrics.catchUp(c.took(), c.created());
+            log.info(
+                "catch-up done {} {} {}",
+                kv("identity", identity),
+                kv("catchupMillis", c.took().toMillis()),
+                kv("created", c.created()));
+          });
     }
     gc.schedule();
   }
@@ -71,11 +76,14 @@ final class LeaderWork {
       }
       gc.cancel();
     }
-    Thread stopper = new Thread(() -> {
-      if (sources != null) {
-        sources.stepDown();
-      }
-    }, "leader-work-stop");
+    Thread stopper =
+        new Thread(
+            () -> {
+              if (sources != null) {
+                sources.stepDown();
+              }
+            },
+            "leader-work-stop");
     stopper.setDaemon(true);
     stopper.start();
     try {
@@ -84,7 +92,8 @@ final class LeaderWork {
       Thread.currentThread().interrupt();
     }
     if (stopper.isAlive()) {
-      log.warn("leader work did not stop within {} ms; the watched sources are fenced and stop in the background",
+      log.warn(
+          "leader work did not stop within {} ms; the watched sources are fenced and stop in the background",
           timeout.toMillis());
     }
     log.info("leader work stopped {} {}", kv("identity", identity), kv("reason", reason));

@@ -28,11 +28,13 @@ public final class Main {
     try {
       watcher.start();
     } catch (RuntimeException e) {
-      LoggerFactory.getLogger(Main.class).error("zen-watcher could not start: {}", e.getMessage(), e);
+      LoggerFactory.getLogger(Main.class)
+          .error("zen-watcher could not start: {}", e.getMessage(), e);
       watcher.stop(Duration.ofSeconds(5));
       System.exit(1);
       return;
     }
-    Runtime.getRuntime().addShutdownHook(new Thread(() -> watcher.stop(settings.shutdownTimeout()), "shutdown"));
+    Runtime.getRuntime()
+        .addShutdownHook(new Thread(() -> watcher.stop(settings.shutdownTimeout()), "shutdown"));
   }
 }

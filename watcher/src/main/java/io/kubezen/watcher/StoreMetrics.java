@@ -10,20 +10,33 @@ final class StoreMetrics {
   private StoreMetrics() {}
 
   static void export(Metrics metrics, KubernetesObservationStore kube) {
-    metrics.gauge(Metrics.OBSERVATIONS_LIVE, "Observations in the cluster (as this replica counts them; -1 until counted)",
+    metrics.gauge(
+        Metrics.OBSERVATIONS_LIVE,
+        "Observations in the cluster (as this replica counts them; -1 until counted)",
         kube::liveCount);
     for (Severity severity : Severity.values()) {
       for (KubernetesObservationStore.Shed action : KubernetesObservationStore.Shed.values()) {
-        metrics.functionCounter(Metrics.OBSERVATIONS_SHED, "Observations refused or evicted to respect MAX_OBSERVATIONS",
-            () -> kube.shedCount(severity, action), "severity", severity.wire(), "action",
+        metrics.functionCounter(
+            Metrics.OBSERVATIONS_SHED,
+            "Observations refused or evicted to respect MAX_OBSERVATIONS",
+            () -> kube.shedCount(severity, action),
+            "severity",
+            severity.wire(),
+            "action",
             action.name().toLowerCase(Locale.ROOT));
       }
     }
-    metrics.gauge(Metrics.KUBE_WRITE_RATE_LIMIT, "Writes per second the adaptive limiter allows now (KUBE_WRITE_QPS caps it)",
+    metrics.gauge(
+        Metrics.KUBE_WRITE_RATE_LIMIT,
+        "Writes per second the adaptive limiter allows now (KUBE_WRITE_QPS caps it)",
         kube::writeRateLimit);
-    metrics.functionCounter(Metrics.KUBE_CONFLICT_RETRIES, "Status updates retried after 409 Conflict",
+    metrics.functionCounter(
+        Metrics.KUBE_CONFLICT_RETRIES,
+        "Status updates retried after 409 Conflict",
         kube::conflictRetries);
-    metrics.functionCounter(Metrics.KUBE_THROTTLED_RETRIES, "Writes retried after 429 Too Many Requests",
+    metrics.functionCounter(
+        Metrics.KUBE_THROTTLED_RETRIES,
+        "Writes retried after 429 Too Many Requests",
         kube::throttledRetries);
   }
 }

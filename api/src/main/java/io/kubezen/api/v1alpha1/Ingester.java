@@ -16,16 +16,22 @@ import io.fabric8.kubernetes.model.annotation.Version;
  * over any resource (by group/version/resource) or a webhook path under {@code /ingest/}, with a
  * mapping from the input to findings, and its own filter and dedup window.
  */
-@JsonClassDescription("A source declared as a resource, applied without a restart: a webhook path under /ingest/, or"
-    + " an informer over any resource, with a mapping (CEL expressions) from the input to findings, its own filter and"
-    + " its own dedup window. Its findings become Observations with spec.source set to this Ingester's spec.source."
-    + " See docs/ingesters.md.")
+@JsonClassDescription(
+    "A source declared as a resource, applied without a restart: a webhook path under /ingest/, or"
+        + " an informer over any resource, with a mapping (CEL expressions) from the input to findings, its own filter and"
+        + " its own dedup window. Its findings become Observations with spec.source set to this Ingester's spec.source."
+        + " See docs/ingesters.md.")
 @Group(Observation.GROUP)
 @Version(Observation.VERSION)
 @Kind("Ingester")
 @Plural("ingesters")
 @Singular("ingester")
 @ShortNames("ing")
-@AdditionalPrinterColumn(name = "Ready", jsonPath = ".status.conditions[?(@.type==\"Ready\")].status")
-@AdditionalPrinterColumn(name = "Age", jsonPath = ".metadata.creationTimestamp", type = AdditionalPrinterColumn.Type.DATE)
+@AdditionalPrinterColumn(
+    name = "Ready",
+    jsonPath = ".status.conditions[?(@.type==\"Ready\")].status")
+@AdditionalPrinterColumn(
+    name = "Age",
+    jsonPath = ".metadata.creationTimestamp",
+    type = AdditionalPrinterColumn.Type.DATE)
 public class Ingester extends CustomResource<IngesterSpec, IngesterStatus> implements Namespaced {}

@@ -1,7 +1,7 @@
 package io.kubezen.api.v1alpha1;
 
-import com.fasterxml.jackson.annotation.JsonPropertyDescription;
 import com.fasterxml.jackson.annotation.JsonInclude;
+import com.fasterxml.jackson.annotation.JsonPropertyDescription;
 import io.fabric8.crd.generator.annotation.PrinterColumn;
 
 /**
@@ -12,19 +12,24 @@ import io.fabric8.crd.generator.annotation.PrinterColumn;
 @JsonInclude(JsonInclude.Include.NON_NULL)
 public record ResourceRef(
     @JsonPropertyDescription("The object's API version: v1, apps/v1, batch/v1, ...")
-    String apiVersion,
-    @JsonPropertyDescription("The object's kind: Pod, Deployment, ReplicaSet, Node, ConfigMap, ... The Kind column of"
-        + " kubectl get obs.")
-    @PrinterColumn(name = "Kind") String kind,
+        String apiVersion,
+    @JsonPropertyDescription(
+            "The object's kind: Pod, Deployment, ReplicaSet, Node, ConfigMap, ... The Kind column of"
+                + " kubectl get obs.")
+        @PrinterColumn(name = "Kind")
+        String kind,
     @JsonPropertyDescription("The object's name. The Resource column of kubectl get obs.")
-    @PrinterColumn(name = "Resource") String name,
-    @JsonPropertyDescription("The object's namespace; absent for a cluster-scoped object. The Observation is stored in"
-        + " this namespace, or in zen-watcher's own (POD_NAMESPACE) when there is none or, with"
-        + " ACCESS_SCOPE=namespaces, when it is outside the install's namespaces.")
-    String namespace) {
+        @PrinterColumn(name = "Resource")
+        String name,
+    @JsonPropertyDescription(
+            "The object's namespace; absent for a cluster-scoped object. The Observation is stored in"
+                + " this namespace, or in zen-watcher's own (POD_NAMESPACE) when there is none or, with"
+                + " ACCESS_SCOPE=namespaces, when it is outside the install's namespaces.")
+        String namespace) {
 
   public static ResourceRef of(String apiVersion, String kind, String namespace, String name) {
-    return new ResourceRef(blankToNull(apiVersion), blankToNull(kind), blankToNull(name), blankToNull(namespace));
+    return new ResourceRef(
+        blankToNull(apiVersion), blankToNull(kind), blankToNull(name), blankToNull(namespace));
   }
 
   private static String blankToNull(String s) {

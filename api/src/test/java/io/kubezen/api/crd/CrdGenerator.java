@@ -23,10 +23,10 @@ import java.util.Set;
 import java.util.TreeSet;
 
 /**
- * Generates zen-watcher's CRDs (apiextensions.k8s.io/v1, one file per CRD, named
- * {@code <plural>.<group>-v1.yml}) from the custom resource classes with fabric8's CRD generator.
- * The build runs it into {@code api/target/crds}; {@code -Pregenerate-crds} points it at
- * {@code charts/zen-watcher/crds/}. {@code CrdFilesTest} fails when the committed files differ.
+ * Generates zen-watcher's CRDs (apiextensions.k8s.io/v1, one file per CRD, named {@code
+ * <plural>.<group>-v1.yml}) from the custom resource classes with fabric8's CRD generator. The
+ * build runs it into {@code api/target/crds}; {@code -Pregenerate-crds} points it at {@code
+ * charts/zen-watcher/crds/}. {@code CrdFilesTest} fails when the committed files differ.
  *
  * <p>Two post-processing steps: the generator sorts printer columns by JSON path; this puts them in
  * the order {@code kubectl get} should show them ({@link #COLUMN_ORDER}). And the generator writes
@@ -37,14 +37,16 @@ import java.util.TreeSet;
  */
 public final class CrdGenerator {
   /** The classes a CRD is generated for. */
-  public static final List<Class<? extends HasMetadata>> RESOURCES = List.of(Observation.class, Ingester.class);
+  public static final List<Class<? extends HasMetadata>> RESOURCES =
+      List.of(Observation.class, Ingester.class);
 
   /** Printer column order per CRD; columns not listed follow, in the generator's order. */
-  static final Map<String, List<String>> COLUMN_ORDER = Map.of(
-      "observations." + Observation.GROUP,
-      List.of("Source", "Category", "Severity", "Type", "Kind", "Resource", "Count", "Age"),
-      "ingesters." + Observation.GROUP,
-      List.of("Source", "Type", "Ready", "Age"));
+  static final Map<String, List<String>> COLUMN_ORDER =
+      Map.of(
+          "observations." + Observation.GROUP,
+          List.of("Source", "Category", "Severity", "Type", "Kind", "Resource", "Count", "Age"),
+          "ingesters." + Observation.GROUP,
+          List.of("Source", "Type", "Ready", "Age"));
 
   private CrdGenerator() {}
 
@@ -61,43 +63,57 @@ public final class CrdGenerator {
   /** Writes every CRD into {@code dir}; returns the files written, sorted. */
   public static Set<Path> generate(Path dir) throws IOException {
     Files.createDirectories(dir);
-    CRDGenerationInfo info = new CRDGenerator()
-        .inOutputDir(dir.toFile())
-        .forCRDVersions("v1")
-        .withParallelGenerationEnabled(false)
-        .withPostProcessor(new io.fabric8.crdv2.generator.CRDPostProcessor() {
-          @Override
-          public HasMetadata process(HasMetadata crd, String crdSpecVersion) {
-            return defaultStatus(describeRoots(orderColumns((CustomResourceDefinition) crd)));
-          }
-        })
-        .customResourceClasses(RESOURCES)
-        .detailedGenerate();
+    CRDGenerationInfo info =
+        new CRDGenerator()
+            .inOutputDir(dir.toFile())
+            .forCRDVersions("v1")
+            .withParallelGenerationEnabled(false)
+            .withPostProcessor(
+                new io.fabric8.crdv2.generator.CRDPostProcessor() {
+                  @Override
+                  public HasMetadata process(HasMetadata crd, String crdSpecVersion) {
+                    return defaultStatus(
+                        describeRoots(orderColumns((CustomResourceDefinition) crd)));
+                  }
+                })
+            .customResourceClasses(RESOURCES)
+            .detailedGenerate();
     Set<Path> files = new TreeSet<>();
-    info.getCRDDetailsPerNameAndVersion().values()
+    info.getCRDDetailsPerNameAndVersion()
+        .values()
         .forEach(byVersion -> byVersion.values().forEach(d -> files.add(Path.of(d.getFilePath()))));
     if (files.size() != RESOURCES.size()) {
-      throw new IllegalStateException("expected " + RESOURCES.size() + " CRD files, generated " + files);
+      throw new IllegalStateException(
+          "expected " + RESOURCES.size() + " CRD files, generated " + files);
     }
     return files;
   }
 
   /**
-   * Sets the description of the schema root from the resource class, and of {@code spec} and
-   * {@code status} from the classes that are its {@code CustomResource<Spec, Status>} type
-   * arguments: each from its {@code @JsonClassDescription}, which must be there.
+   * Sets the description of the schema root from the resource class, and of {@code spec} and {@code
+   * status} from the classes that are its {@code CustomResource<Spec, Status>} type arguments: each
+   * from its {@code @JsonClassDescription}, which must be there.
    */
   static CustomResourceDefinition describeRoots(CustomResourceDefinition crd) {
-    Class<? extends HasMetadata> type = RESOURCES.stream()
-        .filter(c -> HasMetadata.getFullResourceName(c).equals(crd.getMetadata().getName()))
-        .findFirst()
-        .orElseThrow(() -> new IllegalStateException("no resource class for " + crd.getMetadata().getName()));
-    Type[] specAndStatus = ((ParameterizedType) type.getGenericSuperclass()).getActualTypeArguments();
+    Class<? extends HasMetadata> type =
+        RESOURCES.stream()
+            .filter(c -> HasMetadata.getFullResourceName(c).equals(crd.getMetadata().getName()))
+            .findFirst()
+            .orElseThrow(
+                () ->
+                    new IllegalStateException(
+                        "no resource class for " + crd.getMetadata().getName()));
+    Type[] specAndStatus =
+        ((ParameterizedType) type.getGenericSuperclass()).getActualTypeArguments();
     for (CustomResourceDefinitionVersion version : crd.getSpec().getVersions()) {
       JSONSchemaProps root = version.getSchema().getOpenAPIV3Schema();
       root.setDescription(classDescription(type));
-      root.getProperties().get("spec").setDescription(classDescription((Class<?>) specAndStatus[0]));
-      root.getProperties().get("status").setDescription(classDescription((Class<?>) specAndStatus[1]));
+      root.getProperties()
+          .get("spec")
+          .setDescription(classDescription((Class<?>) specAndStatus[0]));
+      root.getProperties()
+          .get("status")
+          .setDescription(classDescription((Class<?>) specAndStatus[1]));
     }
     return crd;
   }
@@ -113,8 +129,8 @@ public final class CrdGenerator {
       return crd;
     }
     for (CustomResourceDefinitionVersion version : crd.getSpec().getVersions()) {
-      com.fasterxml.jackson.databind.node.ObjectNode one = com.fasterxml.jackson.databind.node.JsonNodeFactory.instance
-          .objectNode().put("count", 1);
+      com.fasterxml.jackson.databind.node.ObjectNode one =
+          com.fasterxml.jackson.databind.node.JsonNodeFactory.instance.objectNode().put("count", 1);
       version.getSchema().getOpenAPIV3Schema().getProperties().get("status").setDefault(one);
     }
     return crd;
@@ -123,8 +139,10 @@ public final class CrdGenerator {
   private static String classDescription(Class<?> c) {
     JsonClassDescription d = c.getAnnotation(JsonClassDescription.class);
     if (d == null || d.value().isBlank()) {
-      throw new IllegalStateException(c.getName() + " needs a @JsonClassDescription: it describes the CRD's "
-          + "root, spec or status");
+      throw new IllegalStateException(
+          c.getName()
+              + " needs a @JsonClassDescription: it describes the CRD's "
+              + "root, spec or status");
     }
     return d.value();
   }
@@ -137,10 +155,12 @@ public final class CrdGenerator {
         continue;
       }
       List<CustomResourceColumnDefinition> sorted = new ArrayList<>(columns);
-      sorted.sort(Comparator.comparingInt(c -> {
-        int i = order.indexOf(c.getName());
-        return i < 0 ? order.size() : i;
-      }));
+      sorted.sort(
+          Comparator.comparingInt(
+              c -> {
+                int i = order.indexOf(c.getName());
+                return i < 0 ? order.size() : i;
+              }));
       version.setAdditionalPrinterColumns(sorted);
     }
     return crd;

@@ -16,9 +16,9 @@ import java.util.function.BiConsumer;
  * description, and for an object its fields with their types, {@code -required-}, enums and
  * descriptions, wrapped at 80 columns. Written because the build has no kubectl and the test API
  * server serves no OpenAPI; it reads only the generated schema, so it shows exactly what a cluster
- * with these CRDs would explain. One difference: for the resource itself kubectl also lists
- * {@code apiVersion}, {@code kind} and {@code metadata}, which the API server adds to every
- * resource; they are not in the CRD and not shown here.
+ * with these CRDs would explain. One difference: for the resource itself kubectl also lists {@code
+ * apiVersion}, {@code kind} and {@code metadata}, which the API server adds to every resource; they
+ * are not in the CRD and not shown here.
  */
 final class Explain {
   static final int WIDTH = 80;
@@ -41,10 +41,13 @@ final class Explain {
     Node node = new Node(singular, singular, version(crd).getSchema().getOpenAPIV3Schema(), false);
     for (int i = 1; i < parts.length; i++) {
       JSONSchemaProps object = fieldsOf(node.schema());
-      JSONSchemaProps child = object == null || object.getProperties() == null ? null
-          : object.getProperties().get(parts[i]);
+      JSONSchemaProps child =
+          object == null || object.getProperties() == null
+              ? null
+              : object.getProperties().get(parts[i]);
       if (child == null) {
-        throw new IllegalArgumentException("field " + parts[i] + " does not exist in " + node.path());
+        throw new IllegalArgumentException(
+            "field " + parts[i] + " does not exist in " + node.path());
       }
       node = new Node(node.path() + "." + parts[i], parts[i], child, isRequired(object, parts[i]));
     }
@@ -55,7 +58,9 @@ final class Explain {
   static List<Node> all(CustomResourceDefinition crd) {
     List<Node> out = new ArrayList<>();
     String singular = crd.getSpec().getNames().getSingular();
-    walk(new Node(singular, singular, version(crd).getSchema().getOpenAPIV3Schema(), false), out::add);
+    walk(
+        new Node(singular, singular, version(crd).getSchema().getOpenAPIV3Schema(), false),
+        out::add);
     return out;
   }
 
@@ -63,8 +68,12 @@ final class Explain {
     visit.accept(node);
     JSONSchemaProps object = fieldsOf(node.schema());
     if (object != null && object.getProperties() != null) {
-      new TreeMap<>(object.getProperties()).forEach((name, child) ->
-          walk(new Node(node.path() + "." + name, name, child, isRequired(object, name)), visit));
+      new TreeMap<>(object.getProperties())
+          .forEach(
+              (name, child) ->
+                  walk(
+                      new Node(node.path() + "." + name, name, child, isRequired(object, name)),
+                      visit));
     }
   }
 
@@ -79,7 +88,11 @@ final class Explain {
     out.append("VERSION:    ").append(version(crd).getName()).append("\n\n");
     boolean root = !node.path().contains(".");
     if (!root) {
-      out.append("FIELD: ").append(node.name()).append(" <").append(typeOf(node.schema())).append(">\n");
+      out.append("FIELD: ")
+          .append(node.name())
+          .append(" <")
+          .append(typeOf(node.schema()))
+          .append(">\n");
       List<String> values = enumValues(node.schema());
       if (!values.isEmpty()) {
         out.append("\nENUM:\n");
@@ -93,12 +106,18 @@ final class Explain {
     if (object != null && object.getProperties() != null && !object.getProperties().isEmpty()) {
       out.append("\nFIELDS:\n");
       boolean first = true;
-      for (Map.Entry<String, JSONSchemaProps> f : new TreeMap<>(object.getProperties()).entrySet()) {
+      for (Map.Entry<String, JSONSchemaProps> f :
+          new TreeMap<>(object.getProperties()).entrySet()) {
         if (!first) {
           out.append('\n');
         }
         first = false;
-        out.append("  ").append(f.getKey()).append('\t').append('<').append(typeOf(f.getValue())).append('>');
+        out.append("  ")
+            .append(f.getKey())
+            .append('\t')
+            .append('<')
+            .append(typeOf(f.getValue()))
+            .append('>');
         if (isRequired(object, f.getKey())) {
           out.append(" -required-");
         }
@@ -114,7 +133,8 @@ final class Explain {
   }
 
   /** For each node: the path and a problem when its description is missing or says nothing. */
-  static void descriptionProblems(CustomResourceDefinition crd, BiConsumer<String, String> problem) {
+  static void descriptionProblems(
+      CustomResourceDefinition crd, BiConsumer<String, String> problem) {
     for (Node node : all(crd)) {
       String problemText = descriptionProblem(node.name(), node.schema().getDescription());
       if (problemText != null) {
@@ -132,9 +152,14 @@ final class Explain {
       return "no description";
     }
     String words = description.toLowerCase(Locale.ROOT).replaceAll("[^a-z0-9]+", " ").trim();
-    String nameWords = name.replaceAll("([a-z0-9])([A-Z])", "$1 $2").toLowerCase(Locale.ROOT)
-        .replaceAll("[^a-z0-9]+", " ").trim();
-    if (words.equals(nameWords) || words.equals("the " + nameWords) || words.equals(nameWords.replace(" ", ""))) {
+    String nameWords =
+        name.replaceAll("([a-z0-9])([A-Z])", "$1 $2")
+            .toLowerCase(Locale.ROOT)
+            .replaceAll("[^a-z0-9]+", " ")
+            .trim();
+    if (words.equals(nameWords)
+        || words.equals("the " + nameWords)
+        || words.equals(nameWords.replace(" ", ""))) {
       return "the description only repeats the field name: '" + description + "'";
     }
     if (words.split(" ").length < 3) {
@@ -144,11 +169,15 @@ final class Explain {
   }
 
   private static CustomResourceDefinitionVersion version(CustomResourceDefinition crd) {
-    return crd.getSpec().getVersions().stream().filter(CustomResourceDefinitionVersion::getStorage).findFirst()
+    return crd.getSpec().getVersions().stream()
+        .filter(CustomResourceDefinitionVersion::getStorage)
+        .findFirst()
         .orElseThrow();
   }
 
-  /** The schema whose properties are a node's fields: the node's own, or its items' for an array. */
+  /**
+   * The schema whose properties are a node's fields: the node's own, or its items' for an array.
+   */
   private static JSONSchemaProps fieldsOf(JSONSchemaProps s) {
     if ("array".equals(s.getType())) {
       return s.getItems() == null ? null : s.getItems().getSchema();
@@ -163,23 +192,32 @@ final class Explain {
   static String typeOf(JSONSchemaProps s) {
     String type = s.getType() == null ? "Object" : s.getType();
     return switch (type) {
-      case "array" -> "[]" + (s.getItems() == null || s.getItems().getSchema() == null ? "Object"
-          : typeOf(s.getItems().getSchema()));
-      case "object" -> s.getAdditionalProperties() != null && s.getAdditionalProperties().getSchema() != null
-          ? "map[string]" + typeOf(s.getAdditionalProperties().getSchema()) : "Object";
+      case "array" ->
+          "[]"
+              + (s.getItems() == null || s.getItems().getSchema() == null
+                  ? "Object"
+                  : typeOf(s.getItems().getSchema()));
+      case "object" ->
+          s.getAdditionalProperties() != null && s.getAdditionalProperties().getSchema() != null
+              ? "map[string]" + typeOf(s.getAdditionalProperties().getSchema())
+              : "Object";
       default -> type;
     };
   }
 
   private static List<String> enumValues(JSONSchemaProps s) {
-    return s.getEnum() == null ? List.of() : s.getEnum().stream().map(n -> n.asText()).sorted().toList();
+    return s.getEnum() == null
+        ? List.of()
+        : s.getEnum().stream().map(n -> n.asText()).sorted().toList();
   }
 
   private static String description(JSONSchemaProps s) {
     return s.getDescription() == null ? "<empty>" : s.getDescription();
   }
 
-  /** Appends {@code text} wrapped at {@link #WIDTH} columns, each line starting with {@code indent}. */
+  /**
+   * Appends {@code text} wrapped at {@link #WIDTH} columns, each line starting with {@code indent}.
+   */
   static void wrap(String text, String indent, StringBuilder out) {
     for (String paragraph : text.split("\n")) {
       StringBuilder line = new StringBuilder(indent);

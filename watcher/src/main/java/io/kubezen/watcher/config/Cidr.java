@@ -3,7 +3,10 @@ package io.kubezen.watcher.config;
 import java.net.InetAddress;
 import java.net.UnknownHostException;
 
-/** An IPv4 or IPv6 network in CIDR notation ({@code 10.0.0.0/8}, {@code ::1/128}); a bare address is /32 or /128. */
+/**
+ * An IPv4 or IPv6 network in CIDR notation ({@code 10.0.0.0/8}, {@code ::1/128}); a bare address is
+ * /32 or /128.
+ */
 public record Cidr(byte[] network, int prefix) {
 
   public static Cidr parse(String text) {

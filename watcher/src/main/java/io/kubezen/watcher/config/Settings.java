@@ -2,20 +2,20 @@ package io.kubezen.watcher.config;
 
 import static io.kubezen.watcher.config.SettingCatalog.*;
 
-import io.kubezen.watcher.source.catalog.Sources;
 import io.kubezen.watcher.model.Finding;
+import io.kubezen.watcher.source.catalog.Sources;
 import java.net.InetAddress;
 import java.net.UnknownHostException;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
+import java.util.LinkedHashSet;
 import java.util.List;
 import java.util.Locale;
 import java.util.Map;
 import java.util.Optional;
 import java.util.Set;
-import java.util.LinkedHashSet;
 
 /**
  * Every setting of zen-watcher, read from environment variables and validated at start. Each
@@ -62,7 +62,8 @@ public record Settings(
   /**
    * Limits against hostile input and faults (issue 10).
    *
-   * @param maxFindings findings (top-level elements, then normalized findings) one webhook request may hold
+   * @param maxFindings findings (top-level elements, then normalized findings) one webhook request
+   *     may hold
    * @param maxFindingsBySource per-source overrides ({@code WEBHOOK_MAX_FINDINGS_<SOURCE>})
    * @param maxInflightBytes the estimated memory of all webhook requests being processed at once
    * @param maxConnections open HTTP connections at most; more are closed at once
@@ -72,9 +73,16 @@ public record Settings(
    * @param metricsAuth whether /metrics needs the read token too
    * @param celCostLimit the largest estimated cost of a CEL expression (filters, Ingester mappings)
    */
-  public record Guards(int maxFindings, Map<String, Integer> maxFindingsBySource, long maxInflightBytes,
-      int maxConnections, Duration headerTimeout, ReadAuth readAuth, Optional<String> readAuthToken,
-      boolean metricsAuth, long celCostLimit) {
+  public record Guards(
+      int maxFindings,
+      Map<String, Integer> maxFindingsBySource,
+      long maxInflightBytes,
+      int maxConnections,
+      Duration headerTimeout,
+      ReadAuth readAuth,
+      Optional<String> readAuthToken,
+      boolean metricsAuth,
+      long celCostLimit) {
 
     public int maxFindingsFor(String source) {
       return maxFindingsBySource.getOrDefault(source, maxFindings);
@@ -82,22 +90,31 @@ public record Settings(
   }
 
   /** Read access: {@code none} (open) or {@code token} (a bearer token). */
-  public enum ReadAuth { NONE, TOKEN }
+  public enum ReadAuth {
+    NONE,
+    TOKEN
+  }
 
-
-  // ---------------------------------------------------------------- the PostgreSQL store and reader mode
+  // ---------------------------------------------------------------- the PostgreSQL store and
+  // reader mode
 
   /**
    * The PostgreSQL store ({@code OBSERVATION_STORE=postgres}). {@link #toString()} never shows the
    * password.
    *
    * @param url a {@code jdbc:postgresql://host:port/database} URL
-   * @param password from {@code POSTGRES_PASSWORD} or the file {@code POSTGRES_PASSWORD_FILE} names; empty for none
-   * @param statementTimeout the server cancels a statement after this long; the client gives up on a
-   *     silent server a few seconds later
+   * @param password from {@code POSTGRES_PASSWORD} or the file {@code POSTGRES_PASSWORD_FILE}
+   *     names; empty for none
+   * @param statementTimeout the server cancels a statement after this long; the client gives up on
+   *     a silent server a few seconds later
    * @param connectTimeout how long opening a connection (or waiting for a free one) may take
    */
-  public record Postgres(String url, Optional<String> user, Secret password, int poolSize, Duration statementTimeout,
+  public record Postgres(
+      String url,
+      Optional<String> user,
+      Secret password,
+      int poolSize,
+      Duration statementTimeout,
       Duration connectTimeout) {}
 
   /** A value that is never printed: its {@link #toString()} is {@code ***}. */
@@ -128,7 +145,10 @@ public record Settings(
    * shared PostgreSQL database: the read API and health only; no webhooks, no sources, no leader
    * work, no writes.
    */
-  public enum Mode { WATCHER, READER }
+  public enum Mode {
+    WATCHER,
+    READER
+  }
 
   /**
    * Lease leader election (high availability).
@@ -137,19 +157,33 @@ public record Settings(
    * @param id the Lease's name (in {@link #podNamespace()})
    * @param identity this replica's holder identity ({@code POD_NAME}, else the host name)
    */
-  public record LeaderElection(LeaderElectionMode mode, String id, String identity, Duration leaseDuration,
-      Duration renewDeadline, Duration retryPeriod) {}
+  public record LeaderElection(
+      LeaderElectionMode mode,
+      String id,
+      String identity,
+      Duration leaseDuration,
+      Duration renewDeadline,
+      Duration retryPeriod) {}
 
-  public enum LeaderElectionMode { BUILTIN, DISABLED }
+  public enum LeaderElectionMode {
+    BUILTIN,
+    DISABLED
+  }
 
   /**
    * Kubernetes mode: the store's limits and the cluster's name.
    *
    * @param clusterName written on every Observation ({@code spec.clusterName}); empty for none
-   * @param maxObservations live Observations kept at most, lowest severities shed first; 0 for no cap
+   * @param maxObservations live Observations kept at most, lowest severities shed first; 0 for no
+   *     cap
    */
-  public record Kube(Optional<String> clusterName, double writeQps, int writeBurst, int maxInFlight,
-      long maxObservations, int maxDetailsBytes) {}
+  public record Kube(
+      Optional<String> clusterName,
+      double writeQps,
+      int writeBurst,
+      int maxInFlight,
+      long maxObservations,
+      int maxDetailsBytes) {}
 
   /**
    * What the informer sources watch (Kubernetes mode).
@@ -163,20 +197,36 @@ public record Settings(
    * @param warmStandby followers keep the watched sources' informers running (read-only) and know
    *     what each object's findings are, so that a new leader's catch-up reads only what changed
    */
-  public record Watch(Set<String> sources, List<String> namespaces, String namespaceSelector, boolean clusterScoped,
-      Duration crdCheckInterval, boolean warmStandby) {}
+  public record Watch(
+      Set<String> sources,
+      List<String> namespaces,
+      String namespaceSelector,
+      boolean clusterScoped,
+      Duration crdCheckInterval,
+      boolean warmStandby) {}
 
   /**
    * Declared sources and the filter from a ConfigMap.
    *
    * @param dir standalone: a directory of Ingester YAML files (webhook Ingesters)
-   * @param namespace Kubernetes mode: watch Ingesters only in this namespace; empty for all namespaces
-   * @param filterConfigMap the global filter from a ConfigMap ({@code name} or {@code namespace/name}, key filter.yaml)
+   * @param namespace Kubernetes mode: watch Ingesters only in this namespace; empty for all
+   *     namespaces
+   * @param filterConfigMap the global filter from a ConfigMap ({@code name} or {@code
+   *     namespace/name}, key filter.yaml)
    */
-  public record Ingesters(Optional<Path> dir, Duration dirPoll, Optional<String> namespace,
-      Optional<String> filterConfigMap, Duration statusInterval, Duration resync) {}
+  public record Ingesters(
+      Optional<Path> dir,
+      Duration dirPoll,
+      Optional<String> namespace,
+      Optional<String> filterConfigMap,
+      Duration statusInterval,
+      Duration resync) {}
 
-  public enum StoreKind { SQLITE, KUBERNETES, POSTGRES }
+  public enum StoreKind {
+    SQLITE,
+    KUBERNETES,
+    POSTGRES
+  }
 
   /**
    * What the service account may touch (Kubernetes mode). CLUSTER: every namespace (a ClusterRole).
@@ -184,17 +234,24 @@ public record Settings(
    * has): every list is made per namespace, CRDs are not read, and findings about other namespaces
    * are stored in {@code POD_NAMESPACE}.
    */
-  public enum AccessScope { CLUSTER, NAMESPACES }
+  public enum AccessScope {
+    CLUSTER,
+    NAMESPACES
+  }
 
   /**
    * The namespaces this install may read and write when {@link #accessScope()} is NAMESPACES:
    * {@code POD_NAMESPACE} first, then the watched namespaces; empty for CLUSTER (every namespace).
    */
   public List<String> accessNamespaces() {
-    return accessScope == AccessScope.NAMESPACES ? namespacesOf(podNamespace, watch.namespaces()) : List.of();
+    return accessScope == AccessScope.NAMESPACES
+        ? namespacesOf(podNamespace, watch.namespaces())
+        : List.of();
   }
 
-  /** The install's namespaces under ACCESS_SCOPE=namespaces: the pod's first, then the watched ones. */
+  /**
+   * The install's namespaces under ACCESS_SCOPE=namespaces: the pod's first, then the watched ones.
+   */
   private static List<String> namespacesOf(String podNamespace, List<String> watched) {
     Set<String> out = new LinkedHashSet<>();
     out.add(podNamespace);
@@ -202,8 +259,10 @@ public record Settings(
     return List.copyOf(out);
   }
 
-
-  public enum LogFormat { JSON, TEXT }
+  public enum LogFormat {
+    JSON,
+    TEXT
+  }
 
   /**
    * LOG_FORMAT when it is not set: JSON lines for a log pipeline in a pod ({@code
@@ -220,7 +279,10 @@ public record Settings(
     return maxBodyBytesBySource.getOrDefault(source, maxBodyBytes);
   }
 
-  /** Sources whose default body limit is their own rather than WEBHOOK_MAX_BODY_BYTES (from their descriptors). */
+  /**
+   * Sources whose default body limit is their own rather than WEBHOOK_MAX_BODY_BYTES (from their
+   * descriptors).
+   */
   static Map<String, Long> defaultBodyLimits() {
     return Sources.defaultBodyLimits();
   }
@@ -243,7 +305,10 @@ public record Settings(
     return read(new Reader(env), stdoutIsTerminal);
   }
 
-  /** The declared settings that fromEnv reads from this environment (tests: every declaration is read). */
+  /**
+   * The declared settings that fromEnv reads from this environment (tests: every declaration is
+   * read).
+   */
   static Set<String> namesRead(Map<String, String> env) {
     Reader r = new Reader(env);
     try {
@@ -257,7 +322,8 @@ public record Settings(
   private static Settings read(Reader r, boolean stdoutIsTerminal) {
     Map<String, String> env = r.env;
     boolean inPod = env.containsKey("KUBERNETES_SERVICE_HOST");
-    StoreKind store = r.get(OBSERVATION_STORE, (inPod ? StoreKind.KUBERNETES : StoreKind.SQLITE).name());
+    StoreKind store =
+        r.get(OBSERVATION_STORE, (inPod ? StoreKind.KUBERNETES : StoreKind.SQLITE).name());
     Path sqlitePath = r.get(SQLITE_PATH);
     Mode mode = r.get(MODE);
     Postgres postgres = postgres(r, store);
@@ -287,81 +353,131 @@ public record Settings(
     int batch = (int) r.whole(WRITE_BATCH_SIZE);
     LogFormat logFormat = r.get(LOG_FORMAT, defaultLogFormat(env, stdoutIsTerminal).name());
     String logLevel = r.get(LOG_LEVEL);
-    Kube kube = new Kube(r.optional(CLUSTER_NAME), r.get(KUBE_WRITE_QPS), (int) r.whole(KUBE_WRITE_BURST),
-        (int) r.whole(KUBE_MAX_IN_FLIGHT), r.whole(MAX_OBSERVATIONS), (int) r.whole(OBSERVATION_MAX_DETAILS_BYTES));
+    Kube kube =
+        new Kube(
+            r.optional(CLUSTER_NAME),
+            r.get(KUBE_WRITE_QPS),
+            (int) r.whole(KUBE_WRITE_BURST),
+            (int) r.whole(KUBE_MAX_IN_FLIGHT),
+            r.whole(MAX_OBSERVATIONS),
+            (int) r.whole(OBSERVATION_MAX_DETAILS_BYTES));
     Watch watch = watch(r, accessScope, kubernetesMode, podNamespace);
     Ingesters ingesters = ingesters(r, accessScope, podNamespace, watch, filter.isPresent());
     LeaderElection leaderElection = leaderElection(r, kubernetesMode);
     Duration shutdownTimeout = r.get(SHUTDOWN_TIMEOUT);
     Guards guards = guards(r);
     if (store == StoreKind.POSTGRES && mode == Mode.WATCHER && kube.clusterName().isEmpty()) {
-      r.problems.add("CLUSTER_NAME is required with OBSERVATION_STORE=postgres: it is part of every row's key, so that"
-          + " several clusters can share one database");
+      r.problems.add(
+          "CLUSTER_NAME is required with OBSERVATION_STORE=postgres: it is part of every row's key, so that"
+              + " several clusters can share one database");
     }
     if (!r.problems.isEmpty()) {
       throw new SettingsException(r.problems);
     }
-    return new Settings(store, sqlitePath, podNamespace, accessScope, bind, port, window, dedupMax, flush, ttl, gc, filter,
-        filterReload, maxBody, Map.copyOf(bySource), token, cidrs, rate, burst, queue, batch, logFormat, logLevel,
-        kube, watch, ingesters, leaderElection, shutdownTimeout, guards, postgres, mode, kubernetesMode);
+    return new Settings(
+        store,
+        sqlitePath,
+        podNamespace,
+        accessScope,
+        bind,
+        port,
+        window,
+        dedupMax,
+        flush,
+        ttl,
+        gc,
+        filter,
+        filterReload,
+        maxBody,
+        Map.copyOf(bySource),
+        token,
+        cidrs,
+        rate,
+        burst,
+        queue,
+        batch,
+        logFormat,
+        logLevel,
+        kube,
+        watch,
+        ingesters,
+        leaderElection,
+        shutdownTimeout,
+        guards,
+        postgres,
+        mode,
+        kubernetesMode);
   }
 
   /**
-   * Kubernetes mode (informer sources, Ingesters, leader election): always with the kubernetes store;
-   * with postgres when running in a pod (KUBERNETES_MODE=auto) or when asked (true).
+   * Kubernetes mode (informer sources, Ingesters, leader election): always with the kubernetes
+   * store; with postgres when running in a pod (KUBERNETES_MODE=auto) or when asked (true).
    */
   private static boolean kubernetesMode(Reader r, StoreKind store, Mode mode, boolean inPod) {
     String kubeModeText = r.get(KUBERNETES_MODE);
-    boolean kubernetesMode = store == StoreKind.KUBERNETES
-        || (store == StoreKind.POSTGRES && mode == Mode.WATCHER && ("true".equals(kubeModeText)
-            || ("auto".equals(kubeModeText) && inPod)));
+    boolean kubernetesMode =
+        store == StoreKind.KUBERNETES
+            || (store == StoreKind.POSTGRES
+                && mode == Mode.WATCHER
+                && ("true".equals(kubeModeText) || ("auto".equals(kubeModeText) && inPod)));
     if (store == StoreKind.KUBERNETES && "false".equals(kubeModeText)) {
-      r.problems.add("KUBERNETES_MODE=false: the kubernetes store is Kubernetes mode (choose OBSERVATION_STORE=postgres "
-          + "or sqlite to run without it)");
+      r.problems.add(
+          "KUBERNETES_MODE=false: the kubernetes store is Kubernetes mode (choose OBSERVATION_STORE=postgres "
+              + "or sqlite to run without it)");
     }
     if (store == StoreKind.SQLITE && "true".equals(kubeModeText)) {
       r.problems.add("KUBERNETES_MODE=true needs OBSERVATION_STORE=kubernetes or postgres");
     }
     if (mode == Mode.READER && store != StoreKind.POSTGRES) {
-      r.problems.add("MODE=reader needs OBSERVATION_STORE=postgres (a viewer of a shared database)");
+      r.problems.add(
+          "MODE=reader needs OBSERVATION_STORE=postgres (a viewer of a shared database)");
     }
     if (mode == Mode.READER && "true".equals(kubeModeText)) {
-      r.problems.add("KUBERNETES_MODE=true and MODE=reader: a reader watches nothing; leave KUBERNETES_MODE unset");
+      r.problems.add(
+          "KUBERNETES_MODE=true and MODE=reader: a reader watches nothing; leave KUBERNETES_MODE unset");
     }
     return kubernetesMode;
   }
 
   /** What the informer sources watch, checked against ACCESS_SCOPE. */
-  private static Watch watch(Reader r, AccessScope accessScope, boolean kubernetesMode, String podNamespace) {
+  private static Watch watch(
+      Reader r, AccessScope accessScope, boolean kubernetesMode, String podNamespace) {
     Set<String> sources = r.get(SOURCES);
     List<String> namespaces = r.get(WATCH_NAMESPACE);
     String selector = r.get(WATCH_NAMESPACE_SELECTOR);
     boolean watchClusterScoped = r.get(WATCH_CLUSTER_SCOPED);
     if (accessScope == AccessScope.NAMESPACES && !kubernetesMode) {
-      r.problems.add("ACCESS_SCOPE=namespaces needs OBSERVATION_STORE=kubernetes (or postgres in Kubernetes mode): it is"
-          + " about the cluster's RBAC");
+      r.problems.add(
+          "ACCESS_SCOPE=namespaces needs OBSERVATION_STORE=kubernetes (or postgres in Kubernetes mode): it is"
+              + " about the cluster's RBAC");
     }
     if (accessScope == AccessScope.NAMESPACES) {
       // Namespaced Roles only: nothing that needs a cluster-wide right.
       if (selector != null) {
-        r.problems.add("WATCH_NAMESPACE_SELECTOR needs ACCESS_SCOPE=cluster (it lists Namespaces); with "
-            + "ACCESS_SCOPE=namespaces name the namespaces in WATCH_NAMESPACE");
+        r.problems.add(
+            "WATCH_NAMESPACE_SELECTOR needs ACCESS_SCOPE=cluster (it lists Namespaces); with "
+                + "ACCESS_SCOPE=namespaces name the namespaces in WATCH_NAMESPACE");
       }
       if (watchClusterScoped) {
-        r.problems.add("WATCH_CLUSTER_SCOPED=true needs ACCESS_SCOPE=cluster (cluster-scoped reports need a ClusterRole)");
+        r.problems.add(
+            "WATCH_CLUSTER_SCOPED=true needs ACCESS_SCOPE=cluster (cluster-scoped reports need a ClusterRole)");
       }
       if (namespaces != null && namespaces.isEmpty() && podNamespace != null) {
         namespaces = List.of(podNamespace); // the install's own namespace
       }
     }
-    return new Watch(sources == null ? Set.of() : sources, namespaces == null ? List.of() : namespaces,
-        selector, watchClusterScoped, Duration.ofSeconds(r.whole(SOURCE_CRD_CHECK_INTERVAL_SECONDS)),
+    return new Watch(
+        sources == null ? Set.of() : sources,
+        namespaces == null ? List.of() : namespaces,
+        selector,
+        watchClusterScoped,
+        Duration.ofSeconds(r.whole(SOURCE_CRD_CHECK_INTERVAL_SECONDS)),
         r.get(WARM_STANDBY));
   }
 
   /** Declared sources and the global filter's ConfigMap, checked against ACCESS_SCOPE. */
-  private static Ingesters ingesters(Reader r, AccessScope accessScope, String podNamespace, Watch watch,
-      boolean filterFile) {
+  private static Ingesters ingesters(
+      Reader r, AccessScope accessScope, String podNamespace, Watch watch, boolean filterFile) {
     Optional<String> filterConfigMap = r.optional(FILTER_CONFIGMAP);
     if (filterConfigMap.isPresent() && filterFile) {
       r.problems.add("FILTER_CONFIGMAP and FILTER_CONFIG: set one of them, not both");
@@ -372,29 +488,44 @@ public record Settings(
       if (ingesterNamespace.isEmpty()) {
         ingesterNamespace = Optional.of(podNamespace);
       } else if (!scope.contains(ingesterNamespace.get())) {
-        r.problems.add("INGESTER_NAMESPACE='" + ingesterNamespace.get() + "' is outside ACCESS_SCOPE=namespaces ("
-            + String.join(", ", scope) + ": POD_NAMESPACE and WATCH_NAMESPACE)");
+        r.problems.add(
+            "INGESTER_NAMESPACE='"
+                + ingesterNamespace.get()
+                + "' is outside ACCESS_SCOPE=namespaces ("
+                + String.join(", ", scope)
+                + ": POD_NAMESPACE and WATCH_NAMESPACE)");
       }
       if (filterConfigMap.isPresent() && filterConfigMap.get().contains("/")) {
         String cmNamespace = filterConfigMap.get().substring(0, filterConfigMap.get().indexOf('/'));
         if (!scope.contains(cmNamespace)) {
-          r.problems.add("FILTER_CONFIGMAP='" + filterConfigMap.get() + "' is outside ACCESS_SCOPE=namespaces ("
-              + String.join(", ", scope) + ": POD_NAMESPACE and WATCH_NAMESPACE)");
+          r.problems.add(
+              "FILTER_CONFIGMAP='"
+                  + filterConfigMap.get()
+                  + "' is outside ACCESS_SCOPE=namespaces ("
+                  + String.join(", ", scope)
+                  + ": POD_NAMESPACE and WATCH_NAMESPACE)");
         }
       }
     }
-    return new Ingesters(r.optional(INGESTERS_DIR), Duration.ofSeconds(r.whole(INGESTERS_POLL_SECONDS)),
-        ingesterNamespace, filterConfigMap, Duration.ofSeconds(r.whole(INGESTER_STATUS_INTERVAL_SECONDS)),
+    return new Ingesters(
+        r.optional(INGESTERS_DIR),
+        Duration.ofSeconds(r.whole(INGESTERS_POLL_SECONDS)),
+        ingesterNamespace,
+        filterConfigMap,
+        Duration.ofSeconds(r.whole(INGESTER_STATUS_INTERVAL_SECONDS)),
         Duration.ofSeconds(r.whole(INGESTER_RESYNC_SECONDS)));
   }
 
   /** The Lease settings; the three durations must be in order. */
   private static LeaderElection leaderElection(Reader r, boolean kubernetesMode) {
-    LeaderElectionMode leMode = r.get(LEADER_ELECTION_MODE,
-        (kubernetesMode ? LeaderElectionMode.BUILTIN : LeaderElectionMode.DISABLED).name());
+    LeaderElectionMode leMode =
+        r.get(
+            LEADER_ELECTION_MODE,
+            (kubernetesMode ? LeaderElectionMode.BUILTIN : LeaderElectionMode.DISABLED).name());
     if (leMode == LeaderElectionMode.BUILTIN && !kubernetesMode) {
-      r.problems.add("LEADER_ELECTION_MODE=builtin needs Kubernetes mode (OBSERVATION_STORE=kubernetes, or postgres in a"
-          + " pod or with KUBERNETES_MODE=true): the Lease is in the cluster");
+      r.problems.add(
+          "LEADER_ELECTION_MODE=builtin needs Kubernetes mode (OBSERVATION_STORE=kubernetes, or postgres in a"
+              + " pod or with KUBERNETES_MODE=true): the Lease is in the cluster");
     }
     String leId = r.get(LEADER_ELECTION_ID);
     String identity = r.get(POD_NAME, defaultIdentity(r.env));
@@ -403,12 +534,22 @@ public record Settings(
     Duration retry = r.get(LEADER_ELECTION_RETRY_PERIOD);
     if (lease != null && renew != null && retry != null) {
       if (lease.compareTo(renew) <= 0) {
-        r.problems.add("LEADER_ELECTION_LEASE_DURATION (" + human(lease) + ") must be longer than "
-            + "LEADER_ELECTION_RENEW_DEADLINE (" + human(renew) + ")");
+        r.problems.add(
+            "LEADER_ELECTION_LEASE_DURATION ("
+                + human(lease)
+                + ") must be longer than "
+                + "LEADER_ELECTION_RENEW_DEADLINE ("
+                + human(renew)
+                + ")");
       }
       if (renew.compareTo(retry) <= 0) {
-        r.problems.add("LEADER_ELECTION_RENEW_DEADLINE (" + human(renew) + ") must be longer than "
-            + "LEADER_ELECTION_RETRY_PERIOD (" + human(retry) + ")");
+        r.problems.add(
+            "LEADER_ELECTION_RENEW_DEADLINE ("
+                + human(renew)
+                + ") must be longer than "
+                + "LEADER_ELECTION_RETRY_PERIOD ("
+                + human(retry)
+                + ")");
       }
     }
     return new LeaderElection(leMode, leId, identity, lease, renew, retry);
@@ -418,7 +559,10 @@ public record Settings(
   private static Guards guards(Reader r) {
     int maxFindings = (int) r.whole(WEBHOOK_MAX_FINDINGS);
     Map<String, Integer> bySource = new LinkedHashMap<>();
-    r.family(WEBHOOK_MAX_FINDINGS_SOURCE, maxFindings, (source, v) -> bySource.put(source, v.intValue()));
+    r.family(
+        WEBHOOK_MAX_FINDINGS_SOURCE,
+        maxFindings,
+        (source, v) -> bySource.put(source, v.intValue()));
     long inflight = r.whole(WEBHOOK_MAX_INFLIGHT_MIB) << 20;
     int maxConnections = (int) r.whole(HTTP_MAX_CONNECTIONS);
     Duration headerTimeout = r.get(HTTP_HEADER_TIMEOUT);
@@ -437,14 +581,26 @@ public record Settings(
       r.problems.add("METRICS_AUTH=token needs READ_AUTH_TOKEN or READ_AUTH_TOKEN_FILE");
     }
     long celCost = r.whole(CEL_COST_LIMIT);
-    return new Guards(maxFindings, Map.copyOf(bySource), inflight, maxConnections, headerTimeout, readAuth,
-        readToken, metricsToken, celCost);
+    return new Guards(
+        maxFindings,
+        Map.copyOf(bySource),
+        inflight,
+        maxConnections,
+        headerTimeout,
+        readAuth,
+        readToken,
+        metricsToken,
+        celCost);
   }
 
-  /** The POSTGRES_* settings; null unless the store is postgres. The password is never put in a message. */
+  /**
+   * The POSTGRES_* settings; null unless the store is postgres. The password is never put in a
+   * message.
+   */
   private static Postgres postgres(Reader r, StoreKind store) {
     Map<String, String> env = r.env;
-    List<Setting<?>> all = List.of(POSTGRES_URL, POSTGRES_USER, POSTGRES_PASSWORD, POSTGRES_PASSWORD_FILE);
+    List<Setting<?>> all =
+        List.of(POSTGRES_URL, POSTGRES_USER, POSTGRES_PASSWORD, POSTGRES_PASSWORD_FILE);
     if (store != StoreKind.POSTGRES) {
       for (Setting<?> s : all) {
         r.read.add(s.name());
@@ -460,13 +616,15 @@ public record Settings(
     if (rawUrl != null && rawUrl.matches("(?is).*[?&]password=.*")) {
       // Not even the URL is repeated: it holds the password.
       r.read.add(POSTGRES_URL.name());
-      r.problems.add("POSTGRES_URL must not hold the password: set POSTGRES_PASSWORD or POSTGRES_PASSWORD_FILE");
+      r.problems.add(
+          "POSTGRES_URL must not hold the password: set POSTGRES_PASSWORD or POSTGRES_PASSWORD_FILE");
       url = null;
     } else {
       url = r.get(POSTGRES_URL);
     }
     Optional<String> user = r.optional(POSTGRES_USER);
-    // The password as it is (not trimmed), read directly: its file is read here to name it in messages.
+    // The password as it is (not trimmed), read directly: its file is read here to name it in
+    // messages.
     r.read.add(POSTGRES_PASSWORD.name());
     r.read.add(POSTGRES_PASSWORD_FILE.name());
     String inline = env.get(POSTGRES_PASSWORD.name());
@@ -481,8 +639,12 @@ public record Settings(
           r.problems.add("POSTGRES_PASSWORD_FILE='" + file.trim() + "': the file is empty");
         }
       } catch (java.io.IOException | RuntimeException e) {
-        r.problems.add("POSTGRES_PASSWORD_FILE='" + file.trim() + "': cannot read it (" + e.getClass().getSimpleName()
-            + ")");
+        r.problems.add(
+            "POSTGRES_PASSWORD_FILE='"
+                + file.trim()
+                + "': cannot read it ("
+                + e.getClass().getSimpleName()
+                + ")");
       }
     } else if (inline != null && !inline.isEmpty()) {
       password = inline;
@@ -586,17 +748,23 @@ public record Settings(
      * Every set member of a family ({@code PREFIX_<SOURCE>}), by source name ({@code K8S_AUDIT} is
      * {@code k8s-audit}); a member whose value is invalid is reported and left out.
      */
-    void family(Setting<Long> s, long defaultValue, java.util.function.BiConsumer<String, Long> sink) {
+    void family(
+        Setting<Long> s, long defaultValue, java.util.function.BiConsumer<String, Long> sink) {
       read.add(s.name());
-      env.keySet().stream().filter(s::names).sorted().forEach(k -> {
-        String source = k.substring(s.prefix().length()).toLowerCase(Locale.ROOT).replace('_', '-');
-        if (!Finding.SOURCE_NAME.matcher(source).matches()) {
-          problems.add(k + ": '" + source + "' is not a source name");
-          return;
-        }
-        Long v = valueOf(s, k, Long.toString(defaultValue));
-        sink.accept(source, v == null ? defaultValue : v);
-      });
+      env.keySet().stream()
+          .filter(s::names)
+          .sorted()
+          .forEach(
+              k -> {
+                String source =
+                    k.substring(s.prefix().length()).toLowerCase(Locale.ROOT).replace('_', '-');
+                if (!Finding.SOURCE_NAME.matcher(source).matches()) {
+                  problems.add(k + ": '" + source + "' is not a source name");
+                  return;
+                }
+                Long v = valueOf(s, k, Long.toString(defaultValue));
+                sink.accept(source, v == null ? defaultValue : v);
+              });
     }
   }
 }

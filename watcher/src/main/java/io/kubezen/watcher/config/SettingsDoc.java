@@ -7,8 +7,8 @@ import java.util.regex.Matcher;
 import java.util.regex.Pattern;
 
 /**
- * Writes the settings tables of docs/configuration.md from {@link SettingCatalog}. The page keeps its
- * hand-written prose; each table sits between two markers, which this replaces:
+ * Writes the settings tables of docs/configuration.md from {@link SettingCatalog}. The page keeps
+ * its hand-written prose; each table sits between two markers, which this replaces:
  *
  * <pre>
  * &lt;!-- settings:general (generated ...) --&gt;
@@ -24,18 +24,22 @@ public final class SettingsDoc {
   private SettingsDoc() {}
 
   /** The command that regenerates the page, from the repository root. */
-  public static final String COMMAND = "./mvnw -B -ntp -o -q -pl watcher compile exec:java"
-      + " -Dexec.mainClass=io.kubezen.watcher.config.SettingsDoc";
+  public static final String COMMAND =
+      "./mvnw -B -ntp -o -q -pl watcher compile exec:java"
+          + " -Dexec.mainClass=io.kubezen.watcher.config.SettingsDoc";
 
-  private static final Pattern BLOCK = Pattern.compile(
-      "(?s)<!-- settings:([a-z-]+)[^>]*-->\\n.*?<!-- end settings:\\1 -->");
+  private static final Pattern BLOCK =
+      Pattern.compile("(?s)<!-- settings:([a-z-]+)[^>]*-->\\n.*?<!-- end settings:\\1 -->");
 
   /** The page with every marked table replaced by the one generated from the declarations. */
   public static String render(String page) {
     for (Setting.Section section : Setting.Section.values()) {
       if (!page.contains("<!-- settings:" + section.id() + " ")) {
-        throw new IllegalArgumentException("docs/configuration.md has no marker <!-- settings:" + section.id()
-            + " ... --> for the section " + section);
+        throw new IllegalArgumentException(
+            "docs/configuration.md has no marker <!-- settings:"
+                + section.id()
+                + " ... --> for the section "
+                + section);
       }
     }
     Matcher m = BLOCK.matcher(page);
@@ -51,15 +55,24 @@ public final class SettingsDoc {
   /** One section's table with its markers. */
   static String block(Setting.Section section) {
     StringBuilder b = new StringBuilder();
-    b.append("<!-- settings:").append(section.id())
+    b.append("<!-- settings:")
+        .append(section.id())
         .append(" (generated from SettingCatalog.java: edit the declarations there, then run ")
-        .append(COMMAND).append(") -->\n");
+        .append(COMMAND)
+        .append(") -->\n");
     b.append("| Variable | Default | Allowed | Meaning |\n");
     b.append("|---|---|---|---|\n");
     for (Setting<?> s : SettingCatalog.ALL) {
       if (s.section() == section) {
-        b.append("| `").append(s.name()).append("` | ").append(cell(s.defaultDoc())).append(" | ")
-            .append(cell(s.allowedDoc())).append(" | ").append(cell(s.description())).append(" |\n");
+        b.append("| `")
+            .append(s.name())
+            .append("` | ")
+            .append(cell(s.defaultDoc()))
+            .append(" | ")
+            .append(cell(s.allowedDoc()))
+            .append(" | ")
+            .append(cell(s.description()))
+            .append(" |\n");
       }
     }
     b.append("<!-- end settings:").append(section.id()).append(" -->");
@@ -76,10 +89,13 @@ public final class SettingsDoc {
         return s;
       }
     }
-    throw new IllegalArgumentException("docs/configuration.md: unknown settings section '" + id + "'");
+    throw new IllegalArgumentException(
+        "docs/configuration.md: unknown settings section '" + id + "'");
   }
 
-  /** The page: the argument, else docs/configuration.md in the working directory or a parent of it. */
+  /**
+   * The page: the argument, else docs/configuration.md in the working directory or a parent of it.
+   */
   static Path page(String[] args) {
     if (args.length > 0) {
       return Path.of(args[0]);
@@ -90,7 +106,8 @@ public final class SettingsDoc {
         return p;
       }
     }
-    throw new IllegalStateException("no docs/configuration.md in the working directory or above it");
+    throw new IllegalStateException(
+        "no docs/configuration.md in the working directory or above it");
   }
 
   public static void main(String[] args) throws IOException {

@@ -3,7 +3,10 @@ package io.kubezen.watcher.config;
 import java.io.Console;
 import java.lang.reflect.Method;
 
-/** Whether this process writes to a terminal (a person reads it) or to a pipe or file (a program does). */
+/**
+ * Whether this process writes to a terminal (a person reads it) or to a pipe or file (a program
+ * does).
+ */
 final class Terminal {
   private Terminal() {}
 

@@ -1,6 +1,5 @@
 package io.kubezen.watcher.http;
 
-import io.kubezen.watcher.source.BodyFormat;
 import com.fasterxml.jackson.core.JacksonException;
 import com.fasterxml.jackson.core.JsonLocation;
 import com.fasterxml.jackson.core.StreamReadConstraints;
@@ -13,6 +12,7 @@ import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.dataformat.yaml.YAMLFactory;
 import com.fasterxml.jackson.dataformat.yaml.YAMLMapper;
 import io.kubezen.watcher.model.Json;
+import io.kubezen.watcher.source.BodyFormat;
 import java.io.IOException;
 import java.util.ArrayList;
 import java.util.List;
@@ -43,7 +43,9 @@ public final class BodyParser {
     options.setCodePointLimit(Integer.MAX_VALUE);
     options.setAllowDuplicateKeys(false);
     YAML = new YAMLMapper(YAMLFactory.builder().loaderOptions(options).build());
-    YAML.getFactory().setStreamReadConstraints(StreamReadConstraints.builder().maxNestingDepth(Json.MAX_NESTING).build());
+    YAML.getFactory()
+        .setStreamReadConstraints(
+            StreamReadConstraints.builder().maxNestingDepth(Json.MAX_NESTING).build());
   }
 
   private static final ObjectReader JSON_VALUES = Json.MAPPER.readerFor(JsonNode.class);
@@ -69,8 +71,12 @@ public final class BodyParser {
     }
   }
 
-  /** A tree node with its map entry and text: measured ~100 bytes on a 64-bit JVM with compressed oops. */
+  /**
+   * A tree node with its map entry and text: measured ~100 bytes on a 64-bit JVM with compressed
+   * oops.
+   */
   static final long BYTES_PER_TOKEN = 128;
+
   /** A Finding, its Observation, dedup entry and queue slot: a few KiB with details. */
   static final long BYTES_PER_ELEMENT = 4096;
 
@@ -79,14 +85,15 @@ public final class BodyParser {
    * elements; stops as soon as the elements exceed {@code maxElements}.
    *
    * @throws TooManyFindingsException over {@code maxElements}
-   * @throws MalformedBodyException when it is not well-formed (the same answer the parse would give)
+   * @throws MalformedBodyException when it is not well-formed (the same answer the parse would
+   *     give)
    */
   public static Scan scan(byte[] body, BodyFormat format, int maxElements) {
     if (isBlank(body)) {
       throw new MalformedBodyException("the request body is empty");
     }
-    com.fasterxml.jackson.core.JsonFactory factory = format == BodyFormat.YAML ? YAML.getFactory()
-        : Json.MAPPER.getFactory();
+    com.fasterxml.jackson.core.JsonFactory factory =
+        format == BodyFormat.YAML ? YAML.getFactory() : Json.MAPPER.getFactory();
     long tokens = 0;
     long elements = 0;
     long topValues = 0;
@@ -111,8 +118,10 @@ public final class BodyParser {
         } else if ((depth == 1 && arrays[1]) || (depth == 2 && arrays[2] && !arrays[1])) {
           elements++;
           if (elements > maxElements) {
-            throw new TooManyFindingsException("the request holds more than " + maxElements
-                + " findings (elements); send them in smaller batches");
+            throw new TooManyFindingsException(
+                "the request holds more than "
+                    + maxElements
+                    + " findings (elements); send them in smaller batches");
           }
         }
         if (t == com.fasterxml.jackson.core.JsonToken.START_OBJECT
@@ -124,20 +133,28 @@ public final class BodyParser {
         }
       }
     } catch (StreamConstraintsException e) {
-      throw new MalformedBodyException("the body is nested too deeply or too large (" + e.getOriginalMessage() + ")");
+      throw new MalformedBodyException(
+          "the body is nested too deeply or too large (" + e.getOriginalMessage() + ")");
     } catch (JacksonException e) {
-      throw new MalformedBodyException("malformed " + (format == BodyFormat.JSON ? "JSON" : format.name()) + where(e)
-          + ": " + shorten(e.getOriginalMessage()));
+      throw new MalformedBodyException(
+          "malformed "
+              + (format == BodyFormat.JSON ? "JSON" : format.name())
+              + where(e)
+              + ": "
+              + shorten(e.getOriginalMessage()));
     } catch (IOException | RuntimeException e) {
       if (e instanceof TooManyFindingsException tm) {
         throw tm;
       }
-      throw new MalformedBodyException("malformed " + format.name() + ": " + shorten(String.valueOf(e.getMessage())));
+      throw new MalformedBodyException(
+          "malformed " + format.name() + ": " + shorten(String.valueOf(e.getMessage())));
     }
     long count = Math.max(elements, topValues);
     if (count > maxElements) {
-      throw new TooManyFindingsException("the request holds more than " + maxElements
-          + " findings (values); send them in smaller batches");
+      throw new TooManyFindingsException(
+          "the request holds more than "
+              + maxElements
+              + " findings (values); send them in smaller batches");
     }
     return new Scan(tokens, count);
   }
@@ -160,13 +177,20 @@ public final class BodyParser {
         case YAML -> values(YAML.readerFor(JsonNode.class), body, "YAML");
       };
     } catch (StreamConstraintsException e) {
-      throw new MalformedBodyException("the body is nested too deeply or too large (" + e.getOriginalMessage() + ")");
+      throw new MalformedBodyException(
+          "the body is nested too deeply or too large (" + e.getOriginalMessage() + ")");
     } catch (JacksonException e) {
-      throw new MalformedBodyException("malformed " + (format == BodyFormat.JSON ? "JSON" : format.name()) + where(e)
-          + ": " + shorten(e.getOriginalMessage()));
+      throw new MalformedBodyException(
+          "malformed "
+              + (format == BodyFormat.JSON ? "JSON" : format.name())
+              + where(e)
+              + ": "
+              + shorten(e.getOriginalMessage()));
     } catch (IOException | RuntimeException e) {
-      // SnakeYAML reports some problems (alias limits, duplicate keys) as its own runtime exceptions.
-      throw new MalformedBodyException("malformed " + format.name() + ": " + shorten(String.valueOf(e.getMessage())));
+      // SnakeYAML reports some problems (alias limits, duplicate keys) as its own runtime
+      // exceptions.
+      throw new MalformedBodyException(
+          "malformed " + format.name() + ": " + shorten(String.valueOf(e.getMessage())));
     }
   }
 

@@ -12,10 +12,12 @@ import org.slf4j.LoggerFactory;
  */
 public final class ClientFaultLog {
   private static final Logger log = LoggerFactory.getLogger(ClientFaultLog.class);
+
   /** One for the process: the web server and the log filter count into it. */
   static final ClientFaultLog INSTANCE = new ClientFaultLog();
 
   private ClientFaultLog() {}
+
   static final long INTERVAL_NANOS = 60_000_000_000L;
 
   private final AtomicLong count = new AtomicLong();
@@ -38,8 +40,11 @@ public final class ClientFaultLog {
     long now = System.nanoTime();
     long next = nextLine.get();
     if (now - next >= 0 && nextLine.compareAndSet(next, now + INTERVAL_NANOS)) {
-      log.info("{} client faults (disconnects, malformed requests, resets, idle connections) in the last minute; "
-          + "the last: {} (each at DEBUG)", sinceLastLine.getAndSet(0), what);
+      log.info(
+          "{} client faults (disconnects, malformed requests, resets, idle connections) in the last minute; "
+              + "the last: {} (each at DEBUG)",
+          sinceLastLine.getAndSet(0),
+          what);
     }
   }
 
@@ -47,8 +52,9 @@ public final class ClientFaultLog {
   static boolean isClientFault(Throwable t) {
     for (Throwable c = t; c != null; c = c.getCause() == c ? null : c.getCause()) {
       StackTraceElement[] st = c.getStackTrace();
-      if (st.length > 0 && (st[0].getClassName().startsWith("io.netty.handler.codec.")
-          || (st.length > 1 && st[1].getClassName().startsWith("io.netty.handler.codec.")))) {
+      if (st.length > 0
+          && (st[0].getClassName().startsWith("io.netty.handler.codec.")
+              || (st.length > 1 && st[1].getClassName().startsWith("io.netty.handler.codec.")))) {
         return true; // thrown by a protocol decoder: the client sent something malformed
       }
       if (c instanceof io.vertx.core.http.HttpClosedException
@@ -59,7 +65,8 @@ public final class ClientFaultLog {
         return true;
       }
       String m = c.getMessage();
-      if (c instanceof io.vertx.core.VertxException && m != null
+      if (c instanceof io.vertx.core.VertxException
+          && m != null
           && (m.contains("Connection was closed") || m.contains("closed") || m.contains("reset"))) {
         return true;
       }
@@ -73,10 +80,18 @@ public final class ClientFaultLog {
    */
   public static final class Filter extends ch.qos.logback.classic.turbo.TurboFilter {
     @Override
-    public ch.qos.logback.core.spi.FilterReply decide(org.slf4j.Marker marker, ch.qos.logback.classic.Logger logger,
-        ch.qos.logback.classic.Level level, String format, Object[] params, Throwable t) {
-      if (t != null && level != null && level.isGreaterOrEqual(ch.qos.logback.classic.Level.WARN)
-          && logger.getName().startsWith("io.vertx") && isClientFault(t)) {
+    public ch.qos.logback.core.spi.FilterReply decide(
+        org.slf4j.Marker marker,
+        ch.qos.logback.classic.Logger logger,
+        ch.qos.logback.classic.Level level,
+        String format,
+        Object[] params,
+        Throwable t) {
+      if (t != null
+          && level != null
+          && level.isGreaterOrEqual(ch.qos.logback.classic.Level.WARN)
+          && logger.getName().startsWith("io.vertx")
+          && isClientFault(t)) {
         INSTANCE.record(t);
         return ch.qos.logback.core.spi.FilterReply.DENY;
       }

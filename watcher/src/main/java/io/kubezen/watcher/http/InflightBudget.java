@@ -6,9 +6,8 @@ import java.util.concurrent.atomic.AtomicLong;
  * Admission by estimated cost across webhook requests: the estimated heap bytes of every request
  * being read or processed are reserved here, and a request that would take the total over the
  * budget is refused (503 + Retry-After) instead of taking the process to an out-of-memory exit. A
- * request larger than the whole budget is admitted only when nothing else is in flight, so a
- * large but allowed body is never refused forever (its size is bounded by the body and findings
- * limits).
+ * request larger than the whole budget is admitted only when nothing else is in flight, so a large
+ * but allowed body is never refused forever (its size is bounded by the body and findings limits).
  */
 public final class InflightBudget {
   private final long budget;
@@ -31,7 +30,10 @@ public final class InflightBudget {
     }
   }
 
-  /** Changes a reservation of {@code from} bytes into one of {@code to}; false (the old one kept) when over. */
+  /**
+   * Changes a reservation of {@code from} bytes into one of {@code to}; false (the old one kept)
+   * when over.
+   */
   public boolean tryResize(long from, long to) {
     while (true) {
       long now = used.get();

@@ -1,7 +1,7 @@
 package io.kubezen.watcher.http;
 
-import io.kubezen.watcher.http.auth.ReadSessions;
 import io.kubezen.watcher.config.Settings;
+import io.kubezen.watcher.http.auth.ReadSessions;
 import io.kubezen.watcher.http.error.HttpError;
 import io.vertx.core.http.Cookie;
 import io.vertx.core.http.HttpServerRequest;
@@ -11,18 +11,18 @@ import java.nio.charset.StandardCharsets;
 import java.security.MessageDigest;
 
 /**
- * Read access ({@code READ_AUTH=token}): one guard before every route, so that every GET route
- * (the read API, the console and whatever is added later) needs {@code Authorization: Bearer
+ * Read access ({@code READ_AUTH=token}): one guard before every route, so that every GET route (the
+ * read API, the console and whatever is added later) needs {@code Authorization: Bearer
  * <READ_AUTH_TOKEN>} or, from a browser, the signed session cookie that {@code POST /login} sets
- * ({@link ReadSessions}). Not guarded: the webhooks ({@code /ingest/*}, which have their own guard),
- * {@code /health} and {@code /ready} (probes), the sign-in routes ({@code /login}, {@code /logout})
- * and the console's static assets ({@code /assets/*}: the stylesheet and scripts of the sign-in
- * page, no data), and {@code /metrics} unless {@code METRICS_AUTH=token} (bearer only). The token
- * is compared in constant time.
+ * ({@link ReadSessions}). Not guarded: the webhooks ({@code /ingest/*}, which have their own
+ * guard), {@code /health} and {@code /ready} (probes), the sign-in routes ({@code /login}, {@code
+ * /logout}) and the console's static assets ({@code /assets/*}: the stylesheet and scripts of the
+ * sign-in page, no data), and {@code /metrics} unless {@code METRICS_AUTH=token} (bearer only). The
+ * token is compared in constant time.
  *
- * <p>Without valid credentials a browser page request ({@code Accept: text/html}) is sent to
- * {@code /login?next=<its path>} (303; an htmx request gets {@code HX-Redirect} instead), anything
- * else gets 401 with a JSON body.
+ * <p>Without valid credentials a browser page request ({@code Accept: text/html}) is sent to {@code
+ * /login?next=<its path>} (303; an htmx request gets {@code HX-Redirect} instead), anything else
+ * gets 401 with a JSON body.
  */
 final class ReadGuard {
   private final byte[] token; // null: reads are open
@@ -37,10 +37,14 @@ final class ReadGuard {
     this.sessions = sessions;
   }
 
-  /** @param sessions the browser sessions, used when reads are guarded (may be null otherwise) */
+  /**
+   * @param sessions the browser sessions, used when reads are guarded (may be null otherwise)
+   */
   static ReadGuard of(Settings.Guards g, ReadSessions sessions) {
-    byte[] t = g.readAuth() == Settings.ReadAuth.TOKEN || g.metricsAuth()
-        ? g.readAuthToken().map(s -> s.getBytes(StandardCharsets.UTF_8)).orElse(null) : null;
+    byte[] t =
+        g.readAuth() == Settings.ReadAuth.TOKEN || g.metricsAuth()
+            ? g.readAuthToken().map(s -> s.getBytes(StandardCharsets.UTF_8)).orElse(null)
+            : null;
     boolean reads = g.readAuth() == Settings.ReadAuth.TOKEN;
     return new ReadGuard(t, g.metricsAuth(), reads, reads ? sessions : null);
   }
@@ -81,14 +85,18 @@ final class ReadGuard {
     }
     if (header == null || !header.regionMatches(true, 0, "Bearer ", 0, 7)) {
       ctx.response().putHeader("WWW-Authenticate", "Bearer realm=\"zen-watcher\"");
-      HttpError.send(ctx, 401, HttpError.reasonFor(401),
+      HttpError.send(
+          ctx,
+          401,
+          HttpError.reasonFor(401),
           "missing 'Authorization: Bearer <token>' header (READ_AUTH=token)"
               + (sessions != null ? "; in a browser, sign in at /login" : ""));
       return;
     }
     byte[] given = header.substring(7).trim().getBytes(StandardCharsets.UTF_8);
     if (!MessageDigest.isEqual(given, token)) {
-      ctx.response().putHeader("WWW-Authenticate", "Bearer realm=\"zen-watcher\", error=\"invalid_token\"");
+      ctx.response()
+          .putHeader("WWW-Authenticate", "Bearer realm=\"zen-watcher\", error=\"invalid_token\"");
       HttpError.send(ctx, 401, HttpError.reasonFor(401), "the read token is not valid");
       return;
     }
@@ -98,7 +106,9 @@ final class ReadGuard {
   /** A browser page without a session: to the sign-in page. False for API clients. */
   private static boolean toLogin(RoutingContext ctx) {
     HttpServerRequest req = ctx.request();
-    String target = "/login?next=" + URLEncoder.encode(ReadSessions.localPath(req.uri()), StandardCharsets.UTF_8);
+    String target =
+        "/login?next="
+            + URLEncoder.encode(ReadSessions.localPath(req.uri()), StandardCharsets.UTF_8);
     if ("true".equals(req.getHeader("HX-Request"))) {
       // htmx follows redirects inside its request; this makes it load the sign-in page as a page.
       ctx.response().putHeader("HX-Redirect", target);
@@ -106,9 +116,15 @@ final class ReadGuard {
       return true;
     }
     String accept = req.getHeader("Accept");
-    if ((req.method() == io.vertx.core.http.HttpMethod.GET || req.method() == io.vertx.core.http.HttpMethod.HEAD)
-        && accept != null && accept.contains("text/html")) {
-      ctx.response().setStatusCode(303).putHeader("Location", target).putHeader("Cache-Control", "no-store").end();
+    if ((req.method() == io.vertx.core.http.HttpMethod.GET
+            || req.method() == io.vertx.core.http.HttpMethod.HEAD)
+        && accept != null
+        && accept.contains("text/html")) {
+      ctx.response()
+          .setStatusCode(303)
+          .putHeader("Location", target)
+          .putHeader("Cache-Control", "no-store")
+          .end();
       return true;
     }
     return false;

@@ -31,7 +31,11 @@ public final class WebhookGuard {
     this.token = token.map(t -> t.getBytes(StandardCharsets.UTF_8)).orElse(null);
     this.ratePerSecond = ratePerSecond;
     this.burst = burst;
-    this.buckets = Caffeine.newBuilder().maximumSize(100_000).expireAfterAccess(Duration.ofMinutes(10)).build();
+    this.buckets =
+        Caffeine.newBuilder()
+            .maximumSize(100_000)
+            .expireAfterAccess(Duration.ofMinutes(10))
+            .build();
   }
 
   /**
@@ -47,21 +51,28 @@ public final class WebhookGuard {
    * The same; with {@code checkToken} false the global bearer token is not required (for a route
    * with auth of its own, such as an Ingester's webhook with bearer or basic auth).
    */
-  public Refusal check(String clientAddress, String authorization, long nowNanos, boolean checkToken) {
+  public Refusal check(
+      String clientAddress, String authorization, long nowNanos, boolean checkToken) {
     if (!allowed.isEmpty() && !isAllowed(clientAddress)) {
-      return new Refusal(403, "client address " + clientAddress + " is not in WEBHOOK_ALLOWED_CIDRS", 0);
+      return new Refusal(
+          403, "client address " + clientAddress + " is not in WEBHOOK_ALLOWED_CIDRS", 0);
     }
     if (checkToken && token != null && !tokenMatches(authorization)) {
-      return new Refusal(401, authorization == null
-          ? "missing 'Authorization: Bearer <token>' header"
-          : "invalid bearer token", 0);
+      return new Refusal(
+          401,
+          authorization == null
+              ? "missing 'Authorization: Bearer <token>' header"
+              : "invalid bearer token",
+          0);
     }
     if (ratePerSecond > 0) {
-      Bucket b = buckets.get(clientAddress == null ? "" : clientAddress, k -> new Bucket(burst, nowNanos));
+      Bucket b =
+          buckets.get(clientAddress == null ? "" : clientAddress, k -> new Bucket(burst, nowNanos));
       long waitNanos = b.take(nowNanos, ratePerSecond, burst);
       if (waitNanos > 0) {
         long retry = Math.max(1, (waitNanos + 999_999_999L) / 1_000_000_000L);
-        return new Refusal(429, "rate limit of " + ratePerSecond + " requests/s per client exceeded", retry);
+        return new Refusal(
+            429, "rate limit of " + ratePerSecond + " requests/s per client exceeded", retry);
       }
     }
     return null;
@@ -87,7 +98,8 @@ public final class WebhookGuard {
   }
 
   private boolean tokenMatches(String authorization) {
-    if (authorization == null || authorization.length() < 7
+    if (authorization == null
+        || authorization.length() < 7
         || !authorization.regionMatches(true, 0, "Bearer ", 0, 7)) {
       return false;
     }

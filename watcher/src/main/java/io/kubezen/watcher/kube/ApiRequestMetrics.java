@@ -23,7 +23,10 @@ public final class ApiRequestMetrics implements Interceptor {
     void request(String verb, String resource, String code, long nanos);
   }
 
-  /** A request header carrying the time the request was sent (the request object is rebuilt after {@link #before}). */
+  /**
+   * A request header carrying the time the request was sent (the request object is rebuilt after
+   * {@link #before}).
+   */
   static final String START_HEADER = "X-Zen-Watcher-Sent";
 
   private final Sink sink;
@@ -38,7 +41,10 @@ public final class ApiRequestMetrics implements Interceptor {
   }
 
   @Override
-  public void after(HttpRequest request, HttpResponse<?> response, AsyncBody.Consumer<List<ByteBuffer>> consumer) {
+  public void after(
+      HttpRequest request,
+      HttpResponse<?> response,
+      AsyncBody.Consumer<List<ByteBuffer>> consumer) {
     report(request, Integer.toString(response.code()));
   }
 
@@ -57,8 +63,11 @@ public final class ApiRequestMetrics implements Interceptor {
         // not ours
       }
     }
-    sink.request(verb(request.method(), request.uri().getRawPath(), request.uri().getRawQuery()),
-        resource(request.uri().getRawPath()), code, nanos);
+    sink.request(
+        verb(request.method(), request.uri().getRawPath(), request.uri().getRawQuery()),
+        resource(request.uri().getRawPath()),
+        code,
+        nanos);
   }
 
   /**
@@ -68,8 +77,10 @@ public final class ApiRequestMetrics implements Interceptor {
   static String verb(String method, String path, String query) {
     boolean collection = isCollection(path);
     return switch (method) {
-      case "GET" -> query != null && (query.contains("watch=true") || query.contains("watch=1")) ? "watch"
-          : collection ? "list" : "get";
+      case "GET" ->
+          query != null && (query.contains("watch=true") || query.contains("watch=1"))
+              ? "watch"
+              : collection ? "list" : "get";
       case "POST" -> "create";
       case "PUT" -> "update";
       case "PATCH" -> "patch";

@@ -15,10 +15,14 @@ final class CrdAvailability {
   /** Whether a source can be watched; when not, the state its status shows. */
   record Availability(boolean available, SourceState state) {
     static final Availability AVAILABLE = new Availability(true, SourceState.SYNCED);
-    static final Availability UNKNOWN = new Availability(false,
-        new SourceState(SourceState.Phase.CHECKING_CRD, "checking CRD"));
-    static final Availability NOT_IN_SCOPE = new Availability(false, new SourceState(SourceState.Phase.NOT_WATCHED,
-        "cluster-scoped: not watched (ACCESS_SCOPE=namespaces has no cluster-wide rights)"));
+    static final Availability UNKNOWN =
+        new Availability(false, new SourceState(SourceState.Phase.CHECKING_CRD, "checking CRD"));
+    static final Availability NOT_IN_SCOPE =
+        new Availability(
+            false,
+            new SourceState(
+                SourceState.Phase.NOT_WATCHED,
+                "cluster-scoped: not watched (ACCESS_SCOPE=namespaces has no cluster-wide rights)"));
 
     static Availability notInstalled(String message) {
       return new Availability(false, new SourceState(SourceState.Phase.NOT_INSTALLED, message));
@@ -28,9 +32,14 @@ final class CrdAvailability {
       return state.text();
     }
 
-    /** Before the first check: available without a CRD, not in scope for a cluster-scoped one under namespaced access. */
+    /**
+     * Before the first check: available without a CRD, not in scope for a cluster-scoped one under
+     * namespaced access.
+     */
     static Availability initial(WatchedSource source, boolean namespacedAccess) {
-      return source.crdName() == null ? AVAILABLE : namespacedAccess && !source.namespaced() ? NOT_IN_SCOPE : UNKNOWN;
+      return source.crdName() == null
+          ? AVAILABLE
+          : namespacedAccess && !source.namespaced() ? NOT_IN_SCOPE : UNKNOWN;
     }
   }
 
@@ -50,30 +59,48 @@ final class CrdAvailability {
     this.options = options;
   }
 
-  /** @throws KubernetesClientException when the API server does not answer (retried at the next check) */
+  /**
+   * @throws KubernetesClientException when the API server does not answer (retried at the next
+   *     check)
+   */
   Check check(WatchedSource w) {
     if (options.namespacedAccess()) {
       return new Check(servedInNamespace(w), w);
     }
-    CustomResourceDefinition crd = client.apiextensions().v1().customResourceDefinitions().withName(w.crdName()).get();
+    CustomResourceDefinition crd =
+        client.apiextensions().v1().customResourceDefinitions().withName(w.crdName()).get();
     if (crd == null) {
       return new Check(Availability.notInstalled("waiting for CRD " + w.crdName()), w);
     }
-    boolean established = crd.getStatus() != null && crd.getStatus().getConditions() != null
-        && crd.getStatus().getConditions().stream()
-            .anyMatch(c -> "Established".equals(c.getType()) && "True".equals(c.getStatus()));
+    boolean established =
+        crd.getStatus() != null
+            && crd.getStatus().getConditions() != null
+            && crd.getStatus().getConditions().stream()
+                .anyMatch(c -> "Established".equals(c.getType()) && "True".equals(c.getStatus()));
     if (!established) {
-      return new Check(Availability.notInstalled("waiting for CRD " + w.crdName() + " to be established"), w);
+      return new Check(
+          Availability.notInstalled("waiting for CRD " + w.crdName() + " to be established"), w);
     }
     String version = w.resource().getVersion();
-    boolean served = crd.getSpec().getVersions().stream()
-        .anyMatch(v -> version.equals(v.getName()) && Boolean.TRUE.equals(v.getServed()));
+    boolean served =
+        crd.getSpec().getVersions().stream()
+            .anyMatch(v -> version.equals(v.getName()) && Boolean.TRUE.equals(v.getServed()));
     if (!served) {
-      return new Check(Availability.notInstalled("waiting for CRD " + w.crdName() + " to serve version " + version), w);
+      return new Check(
+          Availability.notInstalled(
+              "waiting for CRD " + w.crdName() + " to serve version " + version),
+          w);
     }
     if (w.kindFromCrd()) { // the kind and scope, read once from the CRD
-      return new Check(Availability.AVAILABLE, w.withResource(WatchedSource.context(w.resource().getGroup(), version,
-          w.resource().getPlural(), crd.getSpec().getNames().getKind(), "Namespaced".equals(crd.getSpec().getScope()))));
+      return new Check(
+          Availability.AVAILABLE,
+          w.withResource(
+              WatchedSource.context(
+                  w.resource().getGroup(),
+                  version,
+                  w.resource().getPlural(),
+                  crd.getSpec().getNames().getKind(),
+                  "Namespaced".equals(crd.getSpec().getScope()))));
     }
     return new Check(Availability.AVAILABLE, w);
   }
@@ -83,14 +110,20 @@ final class CrdAvailability {
    * item in the first watched namespace is answered; 404 means it is not served.
    */
   private Availability servedInNamespace(WatchedSource w) {
-    String ns = w.namespaces() != null && !w.namespaces().isEmpty() ? w.namespaces().get(0)
-        : options.watchNamespaces().get(0);
+    String ns =
+        w.namespaces() != null && !w.namespaces().isEmpty()
+            ? w.namespaces().get(0)
+            : options.watchNamespaces().get(0);
     try {
-      client.genericKubernetesResources(w.resource()).inNamespace(ns).list(new ListOptionsBuilder().withLimit(1L).build());
+      client
+          .genericKubernetesResources(w.resource())
+          .inNamespace(ns)
+          .list(new ListOptionsBuilder().withLimit(1L).build());
       return Availability.AVAILABLE;
     } catch (KubernetesClientException e) {
       if (e.getCode() == 404) {
-        return Availability.notInstalled("waiting for CRD " + w.crdName() + " (" + w.gvr() + " is not served)");
+        return Availability.notInstalled(
+            "waiting for CRD " + w.crdName() + " (" + w.gvr() + " is not served)");
       }
       throw e;
     }

@@ -5,8 +5,8 @@ import java.util.Arrays;
 import java.util.List;
 
 /**
- * The Observations one watched object's findings map to, as sorted 64-bit hashes of their keys:
- * a few bytes per finding, enough to tell whether the Observations match the object (warm standby).
+ * The Observations one watched object's findings map to, as sorted 64-bit hashes of their keys: a
+ * few bytes per finding, enough to tell whether the Observations match the object (warm standby).
  */
 record Digest(long[] keys) {
   static Digest of(List<ObservationKey> keys) {
@@ -29,7 +29,10 @@ record Digest(long[] keys) {
     return h;
   }
 
-  /** True when {@code open} (the keys of the unresolved Observations of the object) are exactly these. */
+  /**
+   * True when {@code open} (the keys of the unresolved Observations of the object) are exactly
+   * these.
+   */
   boolean matches(long[] open) {
     long[] sorted = open.clone();
     Arrays.sort(sorted);

@@ -22,8 +22,8 @@ import org.slf4j.LoggerFactory;
 
 /**
  * How far the leader has stored the Events it watches: per watched stream (a resource and a
- * namespace scope), the resourceVersion up to which every Event was stored, kept as annotations of a
- * {@code coordination.k8s.io/v1} Lease of its own ({@code <LEADER_ELECTION_ID>-events-checkpoint}
+ * namespace scope), the resourceVersion up to which every Event was stored, kept as annotations of
+ * a {@code coordination.k8s.io/v1} Lease of its own ({@code <LEADER_ELECTION_ID>-events-checkpoint}
  * in {@code POD_NAMESPACE}). A Lease exists in every cluster (and on kube-apiext), and being a
  * separate object it never races the leader-election Lease's renewals.
  *
@@ -68,8 +68,13 @@ final class EventCheckpoint {
    */
   static String key(WatchedSource source, String namespace) {
     String g = source.resource().getGroup();
-    String base = "rv." + (g == null || g.isEmpty() ? "core" : g) + "." + source.resource().getVersion() + "."
-        + source.resource().getPlural();
+    String base =
+        "rv."
+            + (g == null || g.isEmpty() ? "core" : g)
+            + "."
+            + source.resource().getVersion()
+            + "."
+            + source.resource().getPlural();
     String part = namespace == null || namespace.isEmpty() ? base : base + "." + namespace;
     if (part.length() > MAX_NAME) {
       String hash = sha256(part).substring(0, 10);
@@ -94,7 +99,10 @@ final class EventCheckpoint {
     return rv == null || rv.isBlank() ? null : rv;
   }
 
-  /** Remembers that {@code key} is stored up to {@code resourceVersion}; written by the next {@link #flush}. */
+  /**
+   * Remembers that {@code key} is stored up to {@code resourceVersion}; written by the next {@link
+   * #flush}.
+   */
   void record(String key, String resourceVersion) {
     if (resourceVersion != null && !resourceVersion.isEmpty()) {
       wanted.put(key, resourceVersion);
@@ -109,11 +117,12 @@ final class EventCheckpoint {
    */
   synchronized boolean flush() {
     Map<String, String> changes = new LinkedHashMap<>();
-    wanted.forEach((k, v) -> {
-      if (!v.equals(written.get(k))) {
-        changes.put(k, v);
-      }
-    });
+    wanted.forEach(
+        (k, v) -> {
+          if (!v.equals(written.get(k))) {
+            changes.put(k, v);
+          }
+        });
     if (changes.isEmpty()) {
       return true;
     }
@@ -123,21 +132,30 @@ final class EventCheckpoint {
         Lease base = last != null ? last : lease().get();
         Lease saved;
         if (base == null) {
-          Lease fresh = new LeaseBuilder()
-              .withMetadata(new ObjectMetaBuilder().withName(name).withNamespace(namespace)
-                  .addToLabels("app.kubernetes.io/name", "zen-watcher")
-                  .addToLabels("app.kubernetes.io/component", "events-checkpoint")
-                  .withAnnotations(changes).build())
-              .withNewSpec().endSpec()
-              .build();
+          Lease fresh =
+              new LeaseBuilder()
+                  .withMetadata(
+                      new ObjectMetaBuilder()
+                          .withName(name)
+                          .withNamespace(namespace)
+                          .addToLabels("app.kubernetes.io/name", "zen-watcher")
+                          .addToLabels("app.kubernetes.io/component", "events-checkpoint")
+                          .withAnnotations(changes)
+                          .build())
+                  .withNewSpec()
+                  .endSpec()
+                  .build();
           saved = leases().resource(fresh).create();
         } else {
           Lease copy = new LeaseBuilder(base).build();
-          Map<String, String> ann = copy.getMetadata().getAnnotations() == null ? new HashMap<>()
-              : new HashMap<>(copy.getMetadata().getAnnotations());
+          Map<String, String> ann =
+              copy.getMetadata().getAnnotations() == null
+                  ? new HashMap<>()
+                  : new HashMap<>(copy.getMetadata().getAnnotations());
           ann.putAll(changes);
           copy.getMetadata().setAnnotations(ann);
-          // update() sends metadata.resourceVersion: a concurrent change is a 409, never overwritten blindly.
+          // update() sends metadata.resourceVersion: a concurrent change is a 409, never
+          // overwritten blindly.
           saved = leases().resource(copy).update();
         }
         last = saved;
@@ -170,7 +188,9 @@ final class EventCheckpoint {
 
   private static String sha256(String s) {
     try {
-      return HexFormat.of().formatHex(MessageDigest.getInstance("SHA-256").digest(s.getBytes(StandardCharsets.UTF_8)));
+      return HexFormat.of()
+          .formatHex(
+              MessageDigest.getInstance("SHA-256").digest(s.getBytes(StandardCharsets.UTF_8)));
     } catch (NoSuchAlgorithmException e) {
       throw new IllegalStateException(e);
     }

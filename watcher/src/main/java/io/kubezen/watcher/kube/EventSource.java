@@ -49,8 +49,11 @@ final class EventSource implements Feed {
 
   private final WatchedSource source;
   private final String namespace;
-  private final FilterWatchListDeletable<GenericKubernetesResource, GenericKubernetesResourceList,
-      Resource<GenericKubernetesResource>> op;
+  private final FilterWatchListDeletable<
+          GenericKubernetesResource,
+          GenericKubernetesResourceList,
+          Resource<GenericKubernetesResource>>
+      op;
   private final OriginReconciler reconciler;
   private final EventCheckpoint checkpoint;
   private final String key;
@@ -72,11 +75,20 @@ final class EventSource implements Feed {
    * @param namespace the watched namespace, or "" for all namespaces (or cluster scope)
    * @param onSynced called when the source has synced (or its sync state may have changed)
    */
-  EventSource(WatchedSource source, String namespace,
-      FilterWatchListDeletable<GenericKubernetesResource, GenericKubernetesResourceList,
-          Resource<GenericKubernetesResource>> op,
-      OriginReconciler reconciler, EventCheckpoint checkpoint, ScheduledExecutorService executor, Metrics metrics,
-      Clock clock, Runnable onSynced) {
+  EventSource(
+      WatchedSource source,
+      String namespace,
+      FilterWatchListDeletable<
+              GenericKubernetesResource,
+              GenericKubernetesResourceList,
+              Resource<GenericKubernetesResource>>
+          op,
+      OriginReconciler reconciler,
+      EventCheckpoint checkpoint,
+      ScheduledExecutorService executor,
+      Metrics metrics,
+      Clock clock,
+      Runnable onSynced) {
     this.source = Objects.requireNonNull(source, "source");
     this.namespace = namespace == null ? "" : namespace;
     this.op = Objects.requireNonNull(op, "op");
@@ -86,7 +98,7 @@ final class EventSource implements Feed {
     this.executor = Objects.requireNonNull(executor, "executor");
     this.metrics = Objects.requireNonNull(metrics, "metrics");
     this.clock = Objects.requireNonNull(clock, "clock");
-    this.onSynced = onSynced == null ? () -> { } : onSynced;
+    this.onSynced = onSynced == null ? () -> {} : onSynced;
   }
 
   /** Starts in the background: reads the checkpoint, then resumes or lists. */
@@ -127,13 +139,19 @@ final class EventSource implements Feed {
     }
     boolean held = progress.held();
     if (held && !heldWarned && !stopped) {
-      log.warn("{}: an Event could not be stored; the checkpoint stays at resourceVersion {} (a new leader replays "
-          + "from there) until the next re-list", where(), rv);
+      log.warn(
+          "{}: an Event could not be stored; the checkpoint stays at resourceVersion {} (a new leader replays "
+              + "from there) until the next re-list",
+          where(),
+          rv);
     }
     heldWarned = held;
   }
 
-  /** How many times this stream listed everything (the first list included). For tests and diagnostics. */
+  /**
+   * How many times this stream listed everything (the first list included). For tests and
+   * diagnostics.
+   */
   int relists() {
     return relists;
   }
@@ -194,7 +212,11 @@ final class EventSource implements Feed {
       return;
     }
     progress.add(listRv, CompletableFuture.allOf(work.toArray(CompletableFuture[]::new)));
-    log.info("{}: listed {} Events at resourceVersion {}; watching from there", where(), work.size(), listRv);
+    log.info(
+        "{}: listed {} Events at resourceVersion {}; watching from there",
+        where(),
+        work.size(),
+        listRv);
     watchFrom(listRv);
   }
 
@@ -203,7 +225,8 @@ final class EventSource implements Feed {
       return;
     }
     lastSeen = rv;
-    ListOptions o = new ListOptionsBuilder().withResourceVersion(rv).withAllowWatchBookmarks(true).build();
+    ListOptions o =
+        new ListOptionsBuilder().withResourceVersion(rv).withAllowWatchBookmarks(true).build();
     Watch w;
     try {
       w = op.watch(o, new EventWatcher());
@@ -227,8 +250,10 @@ final class EventSource implements Feed {
 
   private void gone(String rv) {
     metrics.sourceWatchRestart(source.source(), source.gvr());
-    log.info("{}: resourceVersion {} is too old (410 Gone); re-listing every Event (nothing is created twice)",
-        where(), rv);
+    log.info(
+        "{}: resourceVersion {} is too old (410 Gone); re-listing every Event (nothing is created twice)",
+        where(),
+        rv);
     relist();
   }
 
@@ -252,13 +277,16 @@ final class EventSource implements Feed {
       return;
     }
     try {
-      executor.schedule(() -> {
-        try {
-          step.run();
-        } catch (RuntimeException e) {
-          failed("a step", e, this::begin);
-        }
-      }, delayMs, TimeUnit.MILLISECONDS);
+      executor.schedule(
+          () -> {
+            try {
+              step.run();
+            } catch (RuntimeException e) {
+              failed("a step", e, this::begin);
+            }
+          },
+          delayMs,
+          TimeUnit.MILLISECONDS);
     } catch (RejectedExecutionException ignored) {
       // stopping
     }
@@ -323,7 +351,9 @@ final class EventSource implements Feed {
     private String stored;
     private boolean held;
 
-    /** Work for one watch event at {@code rv} (null: no position of its own, e.g. a listed item). */
+    /**
+     * Work for one watch event at {@code rv} (null: no position of its own, e.g. a listed item).
+     */
     synchronized void add(String rv, CompletableFuture<Void> work) {
       if (held) {
         return;

@@ -5,7 +5,10 @@ import io.fabric8.kubernetes.api.model.GenericKubernetesResourceList;
 import io.fabric8.kubernetes.client.dsl.FilterWatchListDeletable;
 import io.fabric8.kubernetes.client.dsl.Resource;
 
-/** Field selectors ({@code key=value}, {@code key==value}, {@code key!=value}, comma-separated) on a watch. */
+/**
+ * Field selectors ({@code key=value}, {@code key==value}, {@code key!=value}, comma-separated) on a
+ * watch.
+ */
 public final class FieldSelectors {
   private FieldSelectors() {}
 
@@ -14,9 +17,17 @@ public final class FieldSelectors {
    *
    * @throws IllegalArgumentException when a part is not {@code key=value} or {@code key!=value}
    */
-  public static FilterWatchListDeletable<GenericKubernetesResource, GenericKubernetesResourceList,
-      Resource<GenericKubernetesResource>> apply(FilterWatchListDeletable<GenericKubernetesResource,
-      GenericKubernetesResourceList, Resource<GenericKubernetesResource>> f, String selector) {
+  public static FilterWatchListDeletable<
+          GenericKubernetesResource,
+          GenericKubernetesResourceList,
+          Resource<GenericKubernetesResource>>
+      apply(
+          FilterWatchListDeletable<
+                  GenericKubernetesResource,
+                  GenericKubernetesResourceList,
+                  Resource<GenericKubernetesResource>>
+              f,
+          String selector) {
     if (selector == null || selector.isBlank()) {
       return f;
     }
@@ -34,7 +45,8 @@ public final class FieldSelectors {
         len = 1;
       }
       if (eq <= 0) {
-        throw new IllegalArgumentException("informer.fieldSelector: '" + p + "' is not key=value or key!=value");
+        throw new IllegalArgumentException(
+            "informer.fieldSelector: '" + p + "' is not key=value or key!=value");
       }
       f = f.withField(p.substring(0, eq).strip(), p.substring(eq + len).strip());
     }

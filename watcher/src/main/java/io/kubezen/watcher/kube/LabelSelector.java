@@ -16,8 +16,10 @@ public final class LabelSelector {
   private static final String KEY = "[A-Za-z0-9]([A-Za-z0-9._/-]*[A-Za-z0-9])?";
   private static final String VALUE = "([A-Za-z0-9]([A-Za-z0-9._-]*[A-Za-z0-9])?)?";
   private static final Pattern EXISTS = Pattern.compile("(!?)\\s*(" + KEY + ")");
-  private static final Pattern EQUALITY = Pattern.compile("(" + KEY + ")\\s*(==|=|!=)\\s*(" + VALUE + ")");
-  private static final Pattern SET = Pattern.compile("(" + KEY + ")\\s+(in|notin)\\s*\\(([^()]*)\\)");
+  private static final Pattern EQUALITY =
+      Pattern.compile("(" + KEY + ")\\s*(==|=|!=)\\s*(" + VALUE + ")");
+  private static final Pattern SET =
+      Pattern.compile("(" + KEY + ")\\s+(in|notin)\\s*\\(([^()]*)\\)");
 
   private record Requirement(String key, String op, Set<String> values) {
     boolean matches(Map<String, String> labels) {
@@ -40,7 +42,9 @@ public final class LabelSelector {
     this.requirements = requirements;
   }
 
-  /** @throws IllegalArgumentException when the selector is not valid, saying which part */
+  /**
+   * @throws IllegalArgumentException when the selector is not valid, saying which part
+   */
   public static LabelSelector parse(String text) {
     List<Requirement> reqs = new ArrayList<>();
     for (String term : terms(text)) {
@@ -54,7 +58,8 @@ public final class LabelSelector {
         for (String v : m.group(4).split(",")) {
           String value = v.trim();
           if (!value.matches(VALUE)) {
-            throw new IllegalArgumentException("invalid value '" + value + "' in label selector '" + text + "'");
+            throw new IllegalArgumentException(
+                "invalid value '" + value + "' in label selector '" + text + "'");
           }
           values.add(value);
         }
@@ -63,9 +68,11 @@ public final class LabelSelector {
         String op = m.group(3).equals("==") ? "=" : m.group(3);
         reqs.add(new Requirement(m.group(1), op, Set.of(m.group(4))));
       } else if ((m = EXISTS.matcher(t)).matches()) {
-        reqs.add(new Requirement(m.group(2), m.group(1).isEmpty() ? "exists" : "!exists", Set.of()));
+        reqs.add(
+            new Requirement(m.group(2), m.group(1).isEmpty() ? "exists" : "!exists", Set.of()));
       } else {
-        throw new IllegalArgumentException("invalid requirement '" + t + "' in label selector '" + text + "'");
+        throw new IllegalArgumentException(
+            "invalid requirement '" + t + "' in label selector '" + text + "'");
       }
     }
     if (reqs.isEmpty()) {

@@ -8,12 +8,12 @@ import java.util.concurrent.ConcurrentHashMap;
 import java.util.stream.Stream;
 
 /**
- * The item store of a watched source's informer: only each object's identity (namespace, name,
- * uid, resourceVersion), not the object. A report with a thousand vulnerabilities costs the
- * informer a hundred bytes, not megabytes: the reconciler reads each object whole when the
- * informer hands it over (added, or changed), and needs nothing of it afterwards. The informer
- * still tells a change from a re-list of the same resourceVersion (no event at all) and finds
- * deleted objects on a re-list.
+ * The item store of a watched source's informer: only each object's identity (namespace, name, uid,
+ * resourceVersion), not the object. A report with a thousand vulnerabilities costs the informer a
+ * hundred bytes, not megabytes: the reconciler reads each object whole when the informer hands it
+ * over (added, or changed), and needs nothing of it afterwards. The informer still tells a change
+ * from a re-list of the same resourceVersion (no event at all) and finds deleted objects on a
+ * re-list.
  */
 final class MetadataItemStore implements ItemStore<GenericKubernetesResource> {
   private record Meta(String namespace, String name, String uid, String resourceVersion) {}
@@ -33,7 +33,8 @@ final class MetadataItemStore implements ItemStore<GenericKubernetesResource> {
   @Override
   public GenericKubernetesResource put(String key, GenericKubernetesResource o) {
     ObjectMeta m = o.getMetadata();
-    Meta before = items.put(key, new Meta(m.getNamespace(), m.getName(), m.getUid(), m.getResourceVersion()));
+    Meta before =
+        items.put(key, new Meta(m.getNamespace(), m.getName(), m.getUid(), m.getResourceVersion()));
     return before == null ? null : restore(before);
   }
 

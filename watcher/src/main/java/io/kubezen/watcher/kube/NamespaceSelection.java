@@ -12,9 +12,9 @@ import org.slf4j.LoggerFactory;
 
 /**
  * The namespaces whose labels match {@code WATCH_NAMESPACE_SELECTOR}, followed by a Namespace
- * informer as they are created, relabelled and deleted. The selector is matched here, so
- * set-based selectors work the same everywhere. {@code onChange} runs once the informer has synced
- * and whenever the selection changes after that.
+ * informer as they are created, relabelled and deleted. The selector is matched here, so set-based
+ * selectors work the same everywhere. {@code onChange} runs once the informer has synced and
+ * whenever the selection changes after that.
  */
 final class NamespaceSelection {
   private static final Logger log = LoggerFactory.getLogger(NamespaceSelection.class);
@@ -33,36 +33,41 @@ final class NamespaceSelection {
   }
 
   void start() {
-    informer.addEventHandler(new ResourceEventHandler<>() {
-      @Override
-      public void onAdd(Namespace ns) {
-        reselect();
-      }
+    informer.addEventHandler(
+        new ResourceEventHandler<>() {
+          @Override
+          public void onAdd(Namespace ns) {
+            reselect();
+          }
 
-      @Override
-      public void onUpdate(Namespace oldNs, Namespace newNs) {
-        reselect();
-      }
+          @Override
+          public void onUpdate(Namespace oldNs, Namespace newNs) {
+            reselect();
+          }
 
-      @Override
-      public void onDelete(Namespace ns, boolean unknown) {
-        reselect();
-      }
-    });
-    informer.exceptionHandler((started, t) -> {
-      if (stopped) {
-        return false;
-      }
-      log.warn("the namespace watch failed; retrying: {}", t.toString());
-      return true;
-    });
-    informer.start().whenComplete((v, e) -> {
-      if (e == null) {
-        reselect();
-        synced = true;
-        onChange.run();
-      }
-    });
+          @Override
+          public void onDelete(Namespace ns, boolean unknown) {
+            reselect();
+          }
+        });
+    informer.exceptionHandler(
+        (started, t) -> {
+          if (stopped) {
+            return false;
+          }
+          log.warn("the namespace watch failed; retrying: {}", t.toString());
+          return true;
+        });
+    informer
+        .start()
+        .whenComplete(
+            (v, e) -> {
+              if (e == null) {
+                reselect();
+                synced = true;
+                onChange.run();
+              }
+            });
   }
 
   void stop() {
@@ -102,7 +107,8 @@ final class NamespaceSelection {
         added.removeAll(selected);
         Set<String> removed = new TreeSet<>(selected);
         removed.removeAll(now);
-        log.info("namespaces selected by {}: {} (added {}, removed {})", selector, now, added, removed);
+        log.info(
+            "namespaces selected by {}: {} (added {}, removed {})", selector, now, added, removed);
         selected.clear();
         selected.addAll(now);
       }

@@ -38,8 +38,8 @@ import org.slf4j.LoggerFactory;
  * </ul>
  *
  * <p>A full write queue is waited out (retried with backoff for as long as this runs); other
- * failures are retried {@link #MAX_ATTEMPTS} times, then logged: the next update or re-list of
- * the object reconciles it again.
+ * failures are retried {@link #MAX_ATTEMPTS} times, then logged: the next update or re-list of the
+ * object reconciles it again.
  *
  * <p>The future {@link #upserted} and {@link #deleted} return completes normally when the work is
  * done (stored, or nothing to store), and exceptionally with {@link NotStoredException} when it was
@@ -57,11 +57,16 @@ final class OriginReconciler implements AutoCloseable {
   private final ExecutorService executor;
   private final Map<String, CompletableFuture<Void>> tails = new ConcurrentHashMap<>();
   private volatile boolean open = true;
-  // For the catch-up of a new leader: the uids whose upsert is done (or given up), and the Observations created.
+  // For the catch-up of a new leader: the uids whose upsert is done (or given up), and the
+  // Observations created.
   private final Set<String> handled = ConcurrentHashMap.newKeySet();
-  private final java.util.concurrent.atomic.AtomicLong created = new java.util.concurrent.atomic.AtomicLong();
+  private final java.util.concurrent.atomic.AtomicLong created =
+      new java.util.concurrent.atomic.AtomicLong();
 
-  /** The work on one object was given up, or dropped on close: what it should have stored may be missing. */
+  /**
+   * The work on one object was given up, or dropped on close: what it should have stored may be
+   * missing.
+   */
   static final class NotStoredException extends RuntimeException {
     NotStoredException(String message, Throwable cause) {
       super(message, cause, false, false);
@@ -76,11 +81,14 @@ final class OriginReconciler implements AutoCloseable {
     this.pipeline = pipeline;
     this.clock = clock;
     AtomicInteger n = new AtomicInteger();
-    this.executor = Executors.newFixedThreadPool(threads, r -> {
-      Thread t = new Thread(r, "source-reconcile-" + n.incrementAndGet());
-      t.setDaemon(true);
-      return t;
-    });
+    this.executor =
+        Executors.newFixedThreadPool(
+            threads,
+            r -> {
+              Thread t = new Thread(r, "source-reconcile-" + n.incrementAndGet());
+              t.setDaemon(true);
+              return t;
+            });
   }
 
   /** The object was added or changed. */
@@ -93,7 +101,10 @@ final class OriginReconciler implements AutoCloseable {
     return f;
   }
 
-  /** Marks {@code uid} as reconciled without work: its Observations are what its findings say (warm standby). */
+  /**
+   * Marks {@code uid} as reconciled without work: its Observations are what its findings say (warm
+   * standby).
+   */
   void alreadyReconciled(String uid) {
     handled.add(uid);
   }
@@ -108,7 +119,10 @@ final class OriginReconciler implements AutoCloseable {
     return created.get();
   }
 
-  /** Starts no more store work (writes already handed to the writer complete); {@link #close} still waits. */
+  /**
+   * Starts no more store work (writes already handed to the writer complete); {@link #close} still
+   * waits.
+   */
   void halt() {
     open = false;
   }
@@ -126,51 +140,63 @@ final class OriginReconciler implements AutoCloseable {
   }
 
   /** The findings of a watched object; throws InvalidInputException when it cannot be read. */
-  static List<Finding> findings(WatchedSource source, GenericKubernetesResource object, Clock clock) {
+  static List<Finding> findings(
+      WatchedSource source, GenericKubernetesResource object, Clock clock) {
     ObjectReader.Input input = source.read(object);
-    return input == null ? List.of()
-        : source.normalizer().normalize(input.json(), new IngestContext(clock.instant(), input.params()));
+    return input == null
+        ? List.of()
+        : source
+            .normalizer()
+            .normalize(input.json(), new IngestContext(clock.instant(), input.params()));
   }
 
-  private CompletableFuture<Void> upsert(WatchedSource source, GenericKubernetesResource object, String uid) {
+  private CompletableFuture<Void> upsert(
+      WatchedSource source, GenericKubernetesResource object, String uid) {
     List<Finding> findings;
     try {
       findings = findings(source, object, clock);
     } catch (InvalidInputException e) {
       // Unreadable: nothing is known about its findings, so nothing is resolved either.
-      log.warn("{} {}: cannot read {}: {}", source.source(), source.gvr(), name(object), e.getMessage());
+      log.warn(
+          "{} {}: cannot read {}: {}", source.source(), source.gvr(), name(object), e.getMessage());
       return CompletableFuture.completedFuture(null);
     }
     Pipeline p = pipelineOf(source);
-    return p.reconcile(source.normalizer(), findings, uid).thenComposeAsync(result -> {
-      created.addAndGet(result.created());
-      if (source.onReconciled() != null) {
-        try {
-          source.onReconciled().reconciled(findings.size(), result.created());
-        } catch (RuntimeException e) {
-          log.warn("{}: counting a reconcile failed: {}", source.id(), e.toString());
-        }
-      }
-      if (digests != null) {
-        digests.put(uid, Digest.of(result.current()));
-      }
-      if (source.stateLike()) {
-        return resolveExcept(source, uid, new HashSet<>(result.current()));
-      }
-      return CompletableFuture.completedFuture(null);
-    }, executor);
+    return p.reconcile(source.normalizer(), findings, uid)
+        .thenComposeAsync(
+            result -> {
+              created.addAndGet(result.created());
+              if (source.onReconciled() != null) {
+                try {
+                  source.onReconciled().reconciled(findings.size(), result.created());
+                } catch (RuntimeException e) {
+                  log.warn("{}: counting a reconcile failed: {}", source.id(), e.toString());
+                }
+              }
+              if (digests != null) {
+                digests.put(uid, Digest.of(result.current()));
+              }
+              if (source.stateLike()) {
+                return resolveExcept(source, uid, new HashSet<>(result.current()));
+              }
+              return CompletableFuture.completedFuture(null);
+            },
+            executor);
   }
 
-  /** The pipeline a source's findings go through: its own (an informer Ingester's) or the engine's. */
+  /**
+   * The pipeline a source's findings go through: its own (an informer Ingester's) or the engine's.
+   */
   Pipeline pipelineOf(WatchedSource source) {
     return source.pipeline() != null ? source.pipeline() : pipeline;
   }
 
   /**
-   * Resolves, through the writer, the unresolved Observations of {@code uid} that are not in
-   * {@code keep}; nothing once halted (no longer leading: the next leader reconciles this object).
+   * Resolves, through the writer, the unresolved Observations of {@code uid} that are not in {@code
+   * keep}; nothing once halted (no longer leading: the next leader reconciles this object).
    */
-  private CompletableFuture<Void> resolveExcept(WatchedSource source, String uid, Set<ObservationKey> keep) {
+  private CompletableFuture<Void> resolveExcept(
+      WatchedSource source, String uid, Set<ObservationKey> keep) {
     if (!open) {
       return CompletableFuture.completedFuture(null);
     }
@@ -178,7 +204,10 @@ final class OriginReconciler implements AutoCloseable {
   }
 
   // Chains the work on one uid after the previous work on it.
-  private CompletableFuture<Void> inOrder(String uid, Supplier<CompletableFuture<Void>> work, WatchedSource source,
+  private CompletableFuture<Void> inOrder(
+      String uid,
+      Supplier<CompletableFuture<Void>> work,
+      WatchedSource source,
       GenericKubernetesResource object) {
     if (uid == null) {
       log.warn("{} {}: {} has no uid; ignored", source.source(), source.gvr(), name(object));
@@ -186,14 +215,19 @@ final class OriginReconciler implements AutoCloseable {
     }
     CompletableFuture<Void> next = new CompletableFuture<>();
     CompletableFuture<Void> previous = tails.put(uid, next);
-    CompletableFuture<Void> before = previous == null ? CompletableFuture.completedFuture(null) : previous;
+    CompletableFuture<Void> before =
+        previous == null ? CompletableFuture.completedFuture(null) : previous;
     before.whenComplete((v, e) -> attempt(work, 1, next, source, object));
     next.whenComplete((v, e) -> tails.remove(uid, next));
     return next;
   }
 
-  private void attempt(Supplier<CompletableFuture<Void>> work, int attempt, CompletableFuture<Void> done,
-      WatchedSource source, GenericKubernetesResource object) {
+  private void attempt(
+      Supplier<CompletableFuture<Void>> work,
+      int attempt,
+      CompletableFuture<Void> done,
+      WatchedSource source,
+      GenericKubernetesResource object) {
     if (!open) {
       done.completeExceptionally(new NotStoredException("closed", null));
       return;
@@ -204,33 +238,47 @@ final class OriginReconciler implements AutoCloseable {
     } catch (RuntimeException e) {
       f = CompletableFuture.failedFuture(e);
     }
-    f.whenComplete((v, e) -> {
-      if (e == null) {
-        done.complete(null);
-        return;
-      }
-      Throwable cause = e instanceof CompletionException && e.getCause() != null ? e.getCause() : e;
-      boolean overloaded = cause instanceof ObservationWriter.OverloadedException;
-      if (!open || (!overloaded && attempt >= MAX_ATTEMPTS)) {
-        if (open) {
-          log.warn("{} {}: giving up on {} after {} attempts: {}", source.source(), source.gvr(),
-              name(object), attempt, cause.toString());
-        }
-        done.completeExceptionally(new NotStoredException(open ? "given up" : "closed", cause));
-        return;
-      }
-      long delay = Math.min(MAX_BACKOFF.toMillis(), FIRST_BACKOFF.toMillis() << Math.min(attempt - 1, 10));
-      if (!overloaded) {
-        log.debug("{} {}: retrying {} in {} ms: {}", source.source(), source.gvr(), name(object), delay,
-            cause.toString());
-      }
-      try {
-        CompletableFuture.delayedExecutor(delay, TimeUnit.MILLISECONDS, executor)
-            .execute(() -> attempt(work, attempt + 1, done, source, object));
-      } catch (java.util.concurrent.RejectedExecutionException closed) {
-        done.completeExceptionally(new NotStoredException("closed", cause));
-      }
-    });
+    f.whenComplete(
+        (v, e) -> {
+          if (e == null) {
+            done.complete(null);
+            return;
+          }
+          Throwable cause =
+              e instanceof CompletionException && e.getCause() != null ? e.getCause() : e;
+          boolean overloaded = cause instanceof ObservationWriter.OverloadedException;
+          if (!open || (!overloaded && attempt >= MAX_ATTEMPTS)) {
+            if (open) {
+              log.warn(
+                  "{} {}: giving up on {} after {} attempts: {}",
+                  source.source(),
+                  source.gvr(),
+                  name(object),
+                  attempt,
+                  cause.toString());
+            }
+            done.completeExceptionally(new NotStoredException(open ? "given up" : "closed", cause));
+            return;
+          }
+          long delay =
+              Math.min(
+                  MAX_BACKOFF.toMillis(), FIRST_BACKOFF.toMillis() << Math.min(attempt - 1, 10));
+          if (!overloaded) {
+            log.debug(
+                "{} {}: retrying {} in {} ms: {}",
+                source.source(),
+                source.gvr(),
+                name(object),
+                delay,
+                cause.toString());
+          }
+          try {
+            CompletableFuture.delayedExecutor(delay, TimeUnit.MILLISECONDS, executor)
+                .execute(() -> attempt(work, attempt + 1, done, source, object));
+          } catch (java.util.concurrent.RejectedExecutionException closed) {
+            done.completeExceptionally(new NotStoredException("closed", cause));
+          }
+        });
   }
 
   /** The number of objects with work under way. */

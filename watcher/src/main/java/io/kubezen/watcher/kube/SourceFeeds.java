@@ -22,6 +22,7 @@ import org.slf4j.LoggerFactory;
  */
 final class SourceFeeds {
   private static final Logger log = LoggerFactory.getLogger(SourceManager.class);
+
   /** Page size of a watched source's initial list (reports can be large). */
   static final long LIST_PAGE = 50;
 
@@ -49,83 +50,137 @@ final class SourceFeeds {
   /** Starts the unit's feed for {@code key} (a namespace, or {@link SourceManager#ALL}). */
   Feed start(SourceUnit u, String key, SourceRun r) {
     WatchedSource w = u.source;
-    MixedOperation<GenericKubernetesResource, GenericKubernetesResourceList, Resource<GenericKubernetesResource>> op =
-        client.genericKubernetesResources(w.resource());
-    FilterWatchListDeletable<GenericKubernetesResource, GenericKubernetesResourceList, Resource<GenericKubernetesResource>> scoped =
-        !w.namespaced() ? op : key.equals(SourceManager.ALL) ? op.inAnyNamespace() : op.inNamespace(key);
+    MixedOperation<
+            GenericKubernetesResource,
+            GenericKubernetesResourceList,
+            Resource<GenericKubernetesResource>>
+        op = client.genericKubernetesResources(w.resource());
+    FilterWatchListDeletable<
+            GenericKubernetesResource,
+            GenericKubernetesResourceList,
+            Resource<GenericKubernetesResource>>
+        scoped =
+            !w.namespaced()
+                ? op
+                : key.equals(SourceManager.ALL) ? op.inAnyNamespace() : op.inNamespace(key);
     if (w.labelSelector() != null && !w.labelSelector().isBlank()) {
       scoped = scoped.withLabelSelector(w.labelSelector());
     }
     scoped = FieldSelectors.apply(scoped, w.fieldSelector());
     if (r.checkpoint != null && !w.stateLike()) {
-      EventSource es = new EventSource(w, key, scoped, r.reconciler, r.checkpoint, r.eventExecutor, metrics, clock,
-          () -> listener.changed(u, r));
+      EventSource es =
+          new EventSource(
+              w,
+              key,
+              scoped,
+              r.reconciler,
+              r.checkpoint,
+              r.eventExecutor,
+              metrics,
+              clock,
+              () -> listener.changed(u, r));
       r.eventSources.add(es);
       es.start();
-      log.info("{}: watching {} (progress checkpointed in Lease {}/{})", w.id(),
-          w.namespaced() ? (key.isEmpty() ? "all namespaces" : "namespace " + key) : "cluster-scoped objects",
-          r.checkpoint.namespace(), r.checkpoint.name());
+      log.info(
+          "{}: watching {} (progress checkpointed in Lease {}/{})",
+          w.id(),
+          w.namespaced()
+              ? (key.isEmpty() ? "all namespaces" : "namespace " + key)
+              : "cluster-scoped objects",
+          r.checkpoint.namespace(),
+          r.checkpoint.name());
       return es;
     }
     return new Feed.InformerFeed(startInformer(u, scoped, key, r));
   }
 
-  private SharedIndexInformer<GenericKubernetesResource> startInformer(SourceUnit u,
-      FilterWatchListDeletable<GenericKubernetesResource, GenericKubernetesResourceList, Resource<GenericKubernetesResource>> scoped,
-      String key, SourceRun r) {
+  private SharedIndexInformer<GenericKubernetesResource> startInformer(
+      SourceUnit u,
+      FilterWatchListDeletable<
+              GenericKubernetesResource,
+              GenericKubernetesResourceList,
+              Resource<GenericKubernetesResource>>
+          scoped,
+      String key,
+      SourceRun r) {
     WatchedSource w = u.source;
     // Paged initial list, and only each object's identity kept (MetadataItemStore): the reconciler
     // reads each object whole when the informer hands it over.
-    SharedIndexInformer<GenericKubernetesResource> informer = scoped.withLimit(LIST_PAGE).runnableInformer(0);
+    SharedIndexInformer<GenericKubernetesResource> informer =
+        scoped.withLimit(LIST_PAGE).runnableInformer(0);
     informer.removeNamespaceIndex();
     informer.itemStore(new MetadataItemStore());
     AtomicInteger failures = new AtomicInteger();
     informer.addEventHandler(new Handler(w, r));
-    informer.exceptionHandler((started, t) -> {
-      if (r.stopped) {
-        return false;
-      }
-      metrics.sourceWatchRestart(w.source(), w.gvr());
-      u.failure = describe(t);
-      // WARN once per informer, then DEBUG: a resource that is not served fails every few seconds.
-      boolean first = failures.getAndIncrement() == 0;
-      String msg = "{}{}: {} failed; retrying: {}";
-      Object[] args = {w.id(), key.isEmpty() ? "" : " in " + key, started ? "the watch" : "the initial list",
-          t.toString()};
-      if (first) {
-        log.warn(msg, args);
-      } else {
-        log.debug(msg, args);
-      }
-      if (t instanceof KubernetesClientException k && k.getCode() == 404 && w.crdName() != null) {
-        listener.maybeUninstalled(r);
-      }
-      return true;
-    });
-    informer.start().whenComplete((v, e) -> {
-      if (e == null) {
-        u.failure = null;
-      }
-      listener.changed(u, r);
-    });
-    log.info("{}: watching {}{}", w.id(), w.namespaced() ? (key.isEmpty() ? "all namespaces" : "namespace " + key)
-        : "cluster-scoped objects", w.labelSelector() == null ? "" : " labelled " + w.labelSelector());
+    informer.exceptionHandler(
+        (started, t) -> {
+          if (r.stopped) {
+            return false;
+          }
+          metrics.sourceWatchRestart(w.source(), w.gvr());
+          u.failure = describe(t);
+          // WARN once per informer, then DEBUG: a resource that is not served fails every few
+          // seconds.
+          boolean first = failures.getAndIncrement() == 0;
+          String msg = "{}{}: {} failed; retrying: {}";
+          Object[] args = {
+            w.id(),
+            key.isEmpty() ? "" : " in " + key,
+            started ? "the watch" : "the initial list",
+            t.toString()
+          };
+          if (first) {
+            log.warn(msg, args);
+          } else {
+            log.debug(msg, args);
+          }
+          if (t instanceof KubernetesClientException k
+              && k.getCode() == 404
+              && w.crdName() != null) {
+            listener.maybeUninstalled(r);
+          }
+          return true;
+        });
+    informer
+        .start()
+        .whenComplete(
+            (v, e) -> {
+              if (e == null) {
+                u.failure = null;
+              }
+              listener.changed(u, r);
+            });
+    log.info(
+        "{}: watching {}{}",
+        w.id(),
+        w.namespaced()
+            ? (key.isEmpty() ? "all namespaces" : "namespace " + key)
+            : "cluster-scoped objects",
+        w.labelSelector() == null ? "" : " labelled " + w.labelSelector());
     return informer;
   }
 
-  /** {@code <code> <the API server's message>} for a refused request (a 403, say), else the failure itself. */
+  /**
+   * {@code <code> <the API server's message>} for a refused request (a 403, say), else the failure
+   * itself.
+   */
   static String describe(Throwable t) {
     for (Throwable c = t; c != null; c = c.getCause()) {
       if (c instanceof KubernetesClientException k && k.getCode() > 0) {
-        String m = k.getStatus() != null && k.getStatus().getMessage() != null ? k.getStatus().getMessage()
-            : k.getMessage();
+        String m =
+            k.getStatus() != null && k.getStatus().getMessage() != null
+                ? k.getStatus().getMessage()
+                : k.getMessage();
         return k.getCode() + " " + m;
       }
     }
     return t.toString();
   }
 
-  /** An informer's events: reconciled while leading, remembered in warm standby, ignored once stopped. */
+  /**
+   * An informer's events: reconciled while leading, remembered in warm standby, ignored once
+   * stopped.
+   */
   private final class Handler implements ResourceEventHandler<GenericKubernetesResource> {
     private final WatchedSource source;
     private final SourceRun run;

@@ -26,9 +26,9 @@ import org.slf4j.LoggerFactory;
 
 /**
  * Runs the informers of every enabled {@link WatchedSource} and feeds what they see into the
- * pipeline (see {@link OriginReconciler}). {@link #start} and {@link #stop} may be called any number
- * of times on one instance (the leader elector starts it on gaining leadership and stops it on
- * losing it); every start re-lists everything, which creates and counts nothing twice.
+ * pipeline (see {@link OriginReconciler}). {@link #start} and {@link #stop} may be called any
+ * number of times on one instance (the leader elector starts it on gaining leadership and stops it
+ * on losing it); every start re-lists everything, which creates and counts nothing twice.
  *
  * <p>A source whose CRD is not installed waits for it: a WARN log once, {@code
  * zen_watcher_source_available 0}, {@link #status()} "waiting for CRD ..."; the CRD is looked for
@@ -53,17 +53,19 @@ import org.slf4j.LoggerFactory;
  * resourceVersion {@link EventCheckpoint} recorded (written every {@link
  * SourceOptions#checkpointInterval()} and on stop), so Events created while no leader ran are seen.
  *
- * <p>This class is the lifecycle (start, warm standby, promotion, demotion, stop) and the bookkeeping
- * of which feeds each source should run. The parts live beside it: {@link SourceRun} (what one start
- * brought up), {@link SourceUnit} (one source's state), {@link SourceState} (its status), {@link
- * CrdAvailability} (is the CRD there), {@link SourceFeeds} (informers and event streams, and their
- * event handler), {@link WarmStandby} (digests and the catch-up from them), {@link
- * NamespaceSelection} (the namespace-selector informer).
+ * <p>This class is the lifecycle (start, warm standby, promotion, demotion, stop) and the
+ * bookkeeping of which feeds each source should run. The parts live beside it: {@link SourceRun}
+ * (what one start brought up), {@link SourceUnit} (one source's state), {@link SourceState} (its
+ * status), {@link CrdAvailability} (is the CRD there), {@link SourceFeeds} (informers and event
+ * streams, and their event handler), {@link WarmStandby} (digests and the catch-up from them),
+ * {@link NamespaceSelection} (the namespace-selector informer).
  */
 public final class SourceManager implements AutoCloseable {
   private static final Logger log = LoggerFactory.getLogger(SourceManager.class);
+
   /** The informer key of an informer over all namespaces, or over a cluster-scoped resource. */
   static final String ALL = "";
+
   private static final int RECONCILE_THREADS = 2;
 
   private final KubernetesClient client;
@@ -74,6 +76,7 @@ public final class SourceManager implements AutoCloseable {
   private final LabelSelector namespaceSelector;
   private final CrdAvailability crds;
   private final SourceFeeds feeds;
+
   /** The watched sources: the built-in ones, then those added at run time ({@link #add}). */
   private final List<SourceUnit> units = new CopyOnWriteArrayList<>();
 
@@ -85,7 +88,11 @@ public final class SourceManager implements AutoCloseable {
    */
   public record CatchUp(Duration took, long created) {}
 
-  public SourceManager(KubernetesClient client, Pipeline pipeline, Metrics metrics, Clock clock,
+  public SourceManager(
+      KubernetesClient client,
+      Pipeline pipeline,
+      Metrics metrics,
+      Clock clock,
       SourceOptions options) {
     this(client, pipeline, metrics, clock, options, BuiltInSources.all());
   }
@@ -96,26 +103,40 @@ public final class SourceManager implements AutoCloseable {
    * @throws IllegalArgumentException when the namespace selector is invalid, or a source named in
    *     {@link SourceOptions#sources()} is not among {@code watched}
    */
-  public SourceManager(KubernetesClient client, Pipeline pipeline, Metrics metrics, Clock clock,
-      SourceOptions options, List<WatchedSource> watched) {
+  public SourceManager(
+      KubernetesClient client,
+      Pipeline pipeline,
+      Metrics metrics,
+      Clock clock,
+      SourceOptions options,
+      List<WatchedSource> watched) {
     this.client = Objects.requireNonNull(client, "client");
     this.pipeline = Objects.requireNonNull(pipeline, "pipeline");
     this.metrics = Objects.requireNonNull(metrics, "metrics");
     this.clock = Objects.requireNonNull(clock, "clock");
     this.options = Objects.requireNonNull(options, "options");
-    this.namespaceSelector = options.namespaceSelector() == null ? null : LabelSelector.parse(options.namespaceSelector());
+    this.namespaceSelector =
+        options.namespaceSelector() == null
+            ? null
+            : LabelSelector.parse(options.namespaceSelector());
     this.crds = new CrdAvailability(client, options);
-    this.feeds = new SourceFeeds(client, metrics, clock, new SourceFeeds.Listener() {
-      @Override
-      public void changed(SourceUnit unit, SourceRun r) {
-        refreshSynced(unit, r);
-      }
+    this.feeds =
+        new SourceFeeds(
+            client,
+            metrics,
+            clock,
+            new SourceFeeds.Listener() {
+              @Override
+              public void changed(SourceUnit unit, SourceRun r) {
+                refreshSynced(unit, r);
+              }
 
-      @Override
-      public void maybeUninstalled(SourceRun r) {
-        checkCrdsSoon(r); // the CRD may have been removed: look now rather than at the next tick
-      }
-    });
+              @Override
+              public void maybeUninstalled(SourceRun r) {
+                checkCrdsSoon(
+                    r); // the CRD may have been removed: look now rather than at the next tick
+              }
+            });
     Set<String> known = new TreeSet<>();
     Set<String> ids = new LinkedHashSet<>();
     List<SourceUnit> u = new ArrayList<>();
@@ -130,13 +151,15 @@ public final class SourceManager implements AutoCloseable {
     }
     for (String s : options.sources()) {
       if (!known.contains(s)) {
-        throw new IllegalArgumentException("SOURCES names '" + s + "', which is not a watched source; known: " + known);
+        throw new IllegalArgumentException(
+            "SOURCES names '" + s + "', which is not a watched source; known: " + known);
       }
     }
     this.units.addAll(u);
   }
 
-  // ---------------------------------------------------------------- sources added and removed at run time
+  // ---------------------------------------------------------------- sources added and removed at
+  // run time
 
   /**
    * Adds a watched source at run time (an informer Ingester): it runs like the built-in ones (CRD
@@ -168,8 +191,8 @@ public final class SourceManager implements AutoCloseable {
   }
 
   /**
-   * Removes a watched source added with {@link #add} (an informer Ingester deleted or changed):
-   * its informers stop; its Observations are left as they are. No-op when there is none.
+   * Removes a watched source added with {@link #add} (an informer Ingester deleted or changed): its
+   * informers stop; its Observations are left as they are. No-op when there is none.
    */
   public synchronized void remove(String id) {
     SourceUnit u = unit(id);
@@ -198,7 +221,10 @@ public final class SourceManager implements AutoCloseable {
 
   // ---------------------------------------------------------------- lifecycle
 
-  /** Starts every enabled source (no-op when started). Returns at once; the informers sync in the background. */
+  /**
+   * Starts every enabled source (no-op when started). Returns at once; the informers sync in the
+   * background.
+   */
   public synchronized SourceManager start() {
     if (run == null) {
       run = newRun(true);
@@ -209,9 +235,9 @@ public final class SourceManager implements AutoCloseable {
   }
 
   /**
-   * Warm standby (no-op when running): the informers run and each object's findings are
-   * remembered ({@link Digest}), nothing is written. A later {@link #start} makes this replica lead
-   * with a catch-up that reads only the objects whose Observations do not match what it remembers.
+   * Warm standby (no-op when running): the informers run and each object's findings are remembered
+   * ({@link Digest}), nothing is written. A later {@link #start} makes this replica lead with a
+   * catch-up that reads only the objects whose Observations do not match what it remembers.
    */
   public synchronized SourceManager standby() {
     if (run == null) {
@@ -221,8 +247,10 @@ public final class SourceManager implements AutoCloseable {
   }
 
   private SourceRun newRun(boolean active) {
-    EventCheckpoint checkpoint = options.checkpointed()
-        ? new EventCheckpoint(client, options.checkpointNamespace(), options.checkpointName()) : null;
+    EventCheckpoint checkpoint =
+        options.checkpointed()
+            ? new EventCheckpoint(client, options.checkpointNamespace(), options.checkpointName())
+            : null;
     SourceRun r = new SourceRun(new WarmStandby(client, pipeline, clock), checkpoint, active);
     r.reconciler = new OriginReconciler(pipeline, clock, RECONCILE_THREADS, r.standby.digests);
     if (namespaceSelector != null) {
@@ -244,13 +272,17 @@ public final class SourceManager implements AutoCloseable {
     if (active) {
       log.info("watched sources starting: {}", units.stream().map(SourceUnit::id).toList());
     } else {
-      log.info("warm standby: watching sources {} (nothing is written until this replica leads)",
+      log.info(
+          "warm standby: watching sources {} (nothing is written until this replica leads)",
           units.stream().map(SourceUnit::id).toList());
     }
     return r;
   }
 
-  /** Standby to leading: a fresh reconciler, the leader-only feeds, and the catch-up from the digests. */
+  /**
+   * Standby to leading: a fresh reconciler, the leader-only feeds, and the catch-up from the
+   * digests.
+   */
   private void activate(SourceRun r) {
     OriginReconciler unused = r.reconciler;
     r.reconciler = new OriginReconciler(pipeline, clock, RECONCILE_THREADS, r.standby.digests);
@@ -267,8 +299,8 @@ public final class SourceManager implements AutoCloseable {
   }
 
   /**
-   * Leading to warm standby: fenced at once, the work under way drained (bounded), the
-   * leader-only feeds stopped and the checkpoint written; the informers keep running.
+   * Leading to warm standby: fenced at once, the work under way drained (bounded), the leader-only
+   * feeds stopped and the checkpoint written; the informers keep running.
    */
   public void demote() {
     SourceRun r;
@@ -295,8 +327,8 @@ public final class SourceManager implements AutoCloseable {
   /**
    * Fences the current run at once, without waiting: informer events are ignored from now on and no
    * new store work starts (the reconciles already handed to the writer complete). Call before a
-   * {@link #stop} that may take long, so that nothing this replica's informers saw is written by
-   * it after it stopped leading. {@link #stop} must still be called.
+   * {@link #stop} that may take long, so that nothing this replica's informers saw is written by it
+   * after it stopped leading. {@link #stop} must still be called.
    */
   public void halt() {
     SourceRun r = run;
@@ -305,7 +337,9 @@ public final class SourceManager implements AutoCloseable {
     }
   }
 
-  /** Stops every informer and waits (briefly) for the work under way; start() may be called again. */
+  /**
+   * Stops every informer and waits (briefly) for the work under way; start() may be called again.
+   */
   public synchronized void stop() {
     SourceRun r = run;
     if (r == null) {
@@ -379,16 +413,18 @@ public final class SourceManager implements AutoCloseable {
         }
       }
     }
-    r.caughtUp.complete(new CatchUp(Duration.ofNanos(System.nanoTime() - r.startedNanos), r.reconciler.created()));
+    r.caughtUp.complete(
+        new CatchUp(Duration.ofNanos(System.nanoTime() - r.startedNanos), r.reconciler.created()));
   }
 
   // ---------------------------------------------------------------- status
 
   /**
-   * Per watched source ({@link WatchedSource#id()}, e.g. {@code trivy:aquasecurity.github.io/v1alpha1/vulnerabilityreports}):
-   * "synced", "syncing", "checking CRD", "waiting for CRD <name>" (and its variants), "waiting for
-   * namespaces", "cluster-scoped: not watched (...)" (namespaces scoped, or namespaced access), or
-   * "stopped" ({@link SourceState}). For the readiness details.
+   * Per watched source ({@link WatchedSource#id()}, e.g. {@code
+   * trivy:aquasecurity.github.io/v1alpha1/vulnerabilityreports}): "synced", "syncing", "checking
+   * CRD", "waiting for CRD <name>" (and its variants), "waiting for namespaces", "cluster-scoped:
+   * not watched (...)" (namespaces scoped, or namespaced access), or "stopped" ({@link
+   * SourceState}). For the readiness details.
    */
   public Map<String, String> status() {
     Map<String, String> out = new LinkedHashMap<>();
@@ -420,7 +456,9 @@ public final class SourceManager implements AutoCloseable {
     return f != null && state(u, r).phase() == SourceState.Phase.SYNCING ? f : null;
   }
 
-  /** True when started and every enabled source whose resource is served has synced its informers. */
+  /**
+   * True when started and every enabled source whose resource is served has synced its informers.
+   */
   public boolean synced() {
     SourceRun r = currentRun();
     if (r == null) {
@@ -434,7 +472,10 @@ public final class SourceManager implements AutoCloseable {
     return true;
   }
 
-  /** The namespaces a watched source has an informer in ("" for all namespaces or cluster scope). For tests and diagnostics. */
+  /**
+   * The namespaces a watched source has an informer in ("" for all namespaces or cluster scope).
+   * For tests and diagnostics.
+   */
   public Set<String> watchedNamespaces(String id) {
     SourceUnit u = unit(id);
     if (u == null) {
@@ -443,18 +484,22 @@ public final class SourceManager implements AutoCloseable {
     return Set.copyOf(u.feeds.keySet());
   }
 
-  /** The event streams of a watched source, by namespace key ("" for all). For tests and diagnostics. */
+  /**
+   * The event streams of a watched source, by namespace key ("" for all). For tests and
+   * diagnostics.
+   */
   Map<String, EventSource> eventSources(String id) {
     SourceUnit u = unit(id);
     if (u == null) {
       throw new IllegalArgumentException("no watched source " + id);
     }
     Map<String, EventSource> out = new TreeMap<>();
-    u.feeds.forEach((k, f) -> {
-      if (f instanceof EventSource es) {
-        out.put(k, es);
-      }
-    });
+    u.feeds.forEach(
+        (k, f) -> {
+          if (f instanceof EventSource es) {
+            out.put(k, es);
+          }
+        });
     return out;
   }
 
@@ -466,10 +511,15 @@ public final class SourceManager implements AutoCloseable {
     if (!a.available()) {
       return a.state();
     }
-    if (!u.source.namespaced() && !options.clusterScopedWatched() && u.source.namespaces() == null) {
+    if (!u.source.namespaced()
+        && !options.clusterScopedWatched()
+        && u.source.namespaces() == null) {
       return SourceState.CLUSTER_SCOPED_NOT_WATCHED;
     }
-    if (u.source.namespaced() && u.source.namespaces() == null && namespaceSelector != null && !r.namespacesSynced()) {
+    if (u.source.namespaced()
+        && u.source.namespaces() == null
+        && namespaceSelector != null
+        && !r.namespacesSynced()) {
       return SourceState.WAITING_FOR_NAMESPACES;
     }
     if (!u.feeds.keySet().containsAll(wantedKeys(u, r))) {
@@ -512,7 +562,8 @@ public final class SourceManager implements AutoCloseable {
       if (r.stopped) {
         return;
       }
-      if (u.source.crdName() == null || u.availability == CrdAvailability.Availability.NOT_IN_SCOPE) {
+      if (u.source.crdName() == null
+          || u.availability == CrdAvailability.Availability.NOT_IN_SCOPE) {
         continue;
       }
       CrdAvailability.Availability a;
@@ -525,7 +576,11 @@ public final class SourceManager implements AutoCloseable {
           return;
         }
         if (!u.warned) {
-          log.warn("{}: cannot check CRD {} (will retry): {}", u.id(), u.source.crdName(), e.getMessage());
+          log.warn(
+              "{}: cannot check CRD {} (will retry): {}",
+              u.id(),
+              u.source.crdName(),
+              e.getMessage());
           u.warned = true;
         }
         continue;
@@ -533,7 +588,11 @@ public final class SourceManager implements AutoCloseable {
         if (r.stopped) {
           return;
         }
-        log.warn("{}: checking CRD {} failed (will retry): {}", u.id(), u.source.crdName(), e.toString());
+        log.warn(
+            "{}: checking CRD {} failed (will retry): {}",
+            u.id(),
+            u.source.crdName(),
+            e.toString());
         continue;
       }
       CrdAvailability.Availability before = u.availability;
@@ -543,7 +602,10 @@ public final class SourceManager implements AutoCloseable {
         log.info("{}: CRD {} is installed; watching", u.id(), u.source.crdName());
         u.warned = false;
       } else if (!a.available() && !u.warned) {
-        log.warn("{}: {}; the source starts when it is installed (checked every {} s)", u.id(), a.message(),
+        log.warn(
+            "{}: {}; the source starts when it is installed (checked every {} s)",
+            u.id(),
+            a.message(),
             options.crdCheckInterval().toSeconds());
         u.warned = true;
       }
@@ -568,7 +630,10 @@ public final class SourceManager implements AutoCloseable {
             es.publish();
             r.eventSources.remove(es);
           }
-          log.info("{}: stopped watching {}", u.id(), e.getKey().isEmpty() ? "all namespaces" : e.getKey());
+          log.info(
+              "{}: stopped watching {}",
+              u.id(),
+              e.getKey().isEmpty() ? "all namespaces" : e.getKey());
         }
       }
       for (String key : wanted) {
@@ -589,7 +654,8 @@ public final class SourceManager implements AutoCloseable {
       return Set.of(); // event streams resuming from the checkpoint: the leader's only
     }
     if (u.source.namespaces() != null) { // its own (an informer Ingester's)
-      return !u.source.namespaced() || u.source.namespaces().isEmpty() ? Set.of(ALL)
+      return !u.source.namespaced() || u.source.namespaces().isEmpty()
+          ? Set.of(ALL)
           : new TreeSet<>(u.source.namespaces());
     }
     if (!u.source.namespaced()) {

@@ -19,23 +19,37 @@ final class SourceRun {
 
   /** Replaced on each promotion (a halted reconciler cannot be reused). */
   volatile OriginReconciler reconciler;
-  /** True while this replica leads: events are reconciled; false in warm standby: only remembered. */
+
+  /**
+   * True while this replica leads: events are reconciled; false in warm standby: only remembered.
+   */
   volatile boolean active;
-  /** True from becoming leader until demoted or stopped (a halt fences, but the term lasts until then). */
+
+  /**
+   * True from becoming leader until demoted or stopped (a halt fences, but the term lasts until
+   * then).
+   */
   volatile boolean leading;
+
   volatile boolean stopped;
+
   /** When this run started leading: the catch-up's start. */
   volatile long startedNanos = System.nanoTime();
+
   volatile CompletableFuture<SourceManager.CatchUp> caughtUp = new CompletableFuture<>();
 
   /** What each watched object's findings map to, for the catch-up of a warm standby. */
   final WarmStandby standby;
+
   /** The CRD checks, the caught-up check and the checkpoint timer. */
   final ScheduledExecutorService timer = daemon("source-crd-check");
+
   /** Null without a checkpoint. */
   final EventCheckpoint checkpoint;
+
   final ScheduledExecutorService eventExecutor = daemon("event-source");
   final Set<EventSource> eventSources = ConcurrentHashMap.newKeySet();
+
   /** Null without a namespace selector; set once, right after construction. */
   volatile NamespaceSelection namespaces;
 
@@ -62,7 +76,10 @@ final class SourceRun {
     reconciler.halt();
   }
 
-  /** Records every event stream's stored position and writes the checkpoint (a failure is retried next time). */
+  /**
+   * Records every event stream's stored position and writes the checkpoint (a failure is retried
+   * next time).
+   */
   void writeCheckpoint(boolean last) {
     if (!active && !last) {
       return; // only the leader's event streams have positions to record
@@ -73,12 +90,18 @@ final class SourceRun {
       }
       checkpoint.flush();
     } catch (RuntimeException e) {
-      log.warn("cannot write the events checkpoint {}/{} (retried): {}", checkpoint.namespace(), checkpoint.name(),
+      log.warn(
+          "cannot write the events checkpoint {}/{} (retried): {}",
+          checkpoint.namespace(),
+          checkpoint.name(),
           e.toString());
     }
   }
 
-  /** Marks the run stopped and stops its timer and the namespace informer (the feeds are stopped next). */
+  /**
+   * Marks the run stopped and stops its timer and the namespace informer (the feeds are stopped
+   * next).
+   */
   void stopTimers() {
     stopped = true;
     timer.shutdownNow();
@@ -87,17 +110,20 @@ final class SourceRun {
     }
   }
 
-  /** After the feeds: the event streams' thread, then the reconciles under way (waited for briefly). */
+  /**
+   * After the feeds: the event streams' thread, then the reconciles under way (waited for briefly).
+   */
   void stopWork() {
     eventExecutor.shutdownNow();
     reconciler.close(Duration.ofSeconds(10));
   }
 
   private static ScheduledExecutorService daemon(String name) {
-    return Executors.newSingleThreadScheduledExecutor(r -> {
-      Thread t = new Thread(r, name);
-      t.setDaemon(true);
-      return t;
-    });
+    return Executors.newSingleThreadScheduledExecutor(
+        r -> {
+          Thread t = new Thread(r, name);
+          t.setDaemon(true);
+          return t;
+        });
   }
 }

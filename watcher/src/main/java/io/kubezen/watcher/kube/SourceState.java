@@ -24,16 +24,23 @@ record SourceState(Phase phase, String text) {
   }
 
   static final SourceState STOPPED = new SourceState(Phase.STOPPED, "stopped");
-  static final SourceState WAITING_FOR_NAMESPACES = new SourceState(Phase.WAITING_FOR_NAMESPACES,
-      "waiting for namespaces");
+  static final SourceState WAITING_FOR_NAMESPACES =
+      new SourceState(Phase.WAITING_FOR_NAMESPACES, "waiting for namespaces");
   static final SourceState SYNCING = new SourceState(Phase.SYNCING, "syncing");
   static final SourceState SYNCED = new SourceState(Phase.SYNCED, "synced");
-  static final SourceState CLUSTER_SCOPED_NOT_WATCHED = new SourceState(Phase.NOT_WATCHED,
-      "cluster-scoped: not watched (namespaces are scoped; WATCH_CLUSTER_SCOPED=true watches them)");
+  static final SourceState CLUSTER_SCOPED_NOT_WATCHED =
+      new SourceState(
+          Phase.NOT_WATCHED,
+          "cluster-scoped: not watched (namespaces are scoped; WATCH_CLUSTER_SCOPED=true watches them)");
 
-  /** Still getting ready: {@code synced()} and the catch-up wait for it (a missing CRD is not waited for). */
+  /**
+   * Still getting ready: {@code synced()} and the catch-up wait for it (a missing CRD is not waited
+   * for).
+   */
   boolean pending() {
-    return phase == Phase.CHECKING_CRD || phase == Phase.WAITING_FOR_NAMESPACES || phase == Phase.SYNCING;
+    return phase == Phase.CHECKING_CRD
+        || phase == Phase.WAITING_FOR_NAMESPACES
+        || phase == Phase.SYNCING;
   }
 
   /** Counts as synced for the informer-cache gauge: synced, or nothing to watch here by design. */

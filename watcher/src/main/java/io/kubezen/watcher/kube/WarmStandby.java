@@ -21,6 +21,7 @@ final class WarmStandby {
   private final KubernetesClient client;
   private final Pipeline pipeline;
   private final Clock clock;
+
   /** By object uid; the reconciler updates it too after each reconcile. */
   final Map<String, Digest> digests = new ConcurrentHashMap<>();
 
@@ -41,7 +42,9 @@ final class WarmStandby {
     }
     try {
       Pipeline p = source.pipeline() != null ? source.pipeline() : pipeline;
-      digests.put(uid, Digest.of(p.keys(source.normalizer(), OriginReconciler.findings(source, object, clock))));
+      digests.put(
+          uid,
+          Digest.of(p.keys(source.normalizer(), OriginReconciler.findings(source, object, clock))));
     } catch (RuntimeException e) { // unreadable (InvalidInputException) or the filter failed
       digests.remove(uid); // unknown: the catch-up reads it
     }
@@ -55,8 +58,8 @@ final class WarmStandby {
   /**
    * The catch-up of a warm standby that became leader: each object whose remembered findings match
    * its unresolved Observations (the cache answers) is done without a request; each other one
-   * (changed since the last leader reconciled it, or never seen whole) is read and reconciled. Gives
-   * up as soon as the run stops leading or its reconciler is replaced.
+   * (changed since the last leader reconciled it, or never seen whole) is read and reconciled.
+   * Gives up as soon as the run stops leading or its reconciler is replaced.
    */
   void catchUp(SourceRun r, List<SourceUnit> units) {
     OriginReconciler rec = r.reconciler;
@@ -85,9 +88,10 @@ final class WarmStandby {
             read++;
             var op = client.genericKubernetesResources(u.source.resource());
             String ns = o.getMetadata().getNamespace();
-            GenericKubernetesResource full = u.source.namespaced() && ns != null
-                ? op.inNamespace(ns).withName(o.getMetadata().getName()).get()
-                : op.withName(o.getMetadata().getName()).get();
+            GenericKubernetesResource full =
+                u.source.namespaced() && ns != null
+                    ? op.inNamespace(ns).withName(o.getMetadata().getName()).get()
+                    : op.withName(o.getMetadata().getName()).get();
             if (full == null) {
               rec.alreadyReconciled(uid); // deleted meanwhile: its delete event follows
             } else {
@@ -95,19 +99,27 @@ final class WarmStandby {
             }
           } catch (RuntimeException e) {
             // the next update or re-list of the object reconciles it
-            log.warn("{}: catch-up of {}/{} failed: {}", u.source.id(), o.getMetadata().getNamespace(),
-                o.getMetadata().getName(), e.toString());
+            log.warn(
+                "{}: catch-up of {}/{} failed: {}",
+                u.source.id(),
+                o.getMetadata().getNamespace(),
+                o.getMetadata().getName(),
+                e.toString());
             rec.alreadyReconciled(uid);
           }
         }
       }
     }
-    log.info("catch-up from warm standby: {} objects matched their Observations, {} read and reconciled", matched,
+    log.info(
+        "catch-up from warm standby: {} objects matched their Observations, {} read and reconciled",
+        matched,
         read);
   }
 
   /** The key hashes of the unresolved Observations of the object with this uid. */
   private long[] openKeys(String uid) {
-    return pipeline.openKeys(uid).stream().mapToLong(k -> Digest.hash(k.namespace(), k.name())).toArray();
+    return pipeline.openKeys(uid).stream()
+        .mapToLong(k -> Digest.hash(k.namespace(), k.name()))
+        .toArray();
   }
 }

@@ -59,7 +59,10 @@ public final class CelBudget {
     }
   }
 
-  /** The strings extension for the runtime: everything but {@code replace} (see {@link #bindings()}). */
+  /**
+   * The strings extension for the runtime: everything but {@code replace} (see {@link
+   * #bindings()}).
+   */
   public static CelStringExtensions runtimeStrings() {
     Set<CelStringExtensions.Function> all = EnumSet.allOf(CelStringExtensions.Function.class);
     all.remove(CelStringExtensions.Function.REPLACE);
@@ -69,9 +72,12 @@ public final class CelBudget {
   /** {@code replace} with its result size checked against the limit before it is built. */
   public static List<CelFunctionBinding> bindings() {
     return List.of(
-        CelFunctionBinding.from("string_replace_string_string", List.<Class<?>>of(String.class, String.class, String.class),
+        CelFunctionBinding.from(
+            "string_replace_string_string",
+            List.<Class<?>>of(String.class, String.class, String.class),
             args -> replace((String) args[0], (String) args[1], (String) args[2], -1)),
-        CelFunctionBinding.from("string_replace_string_string_int",
+        CelFunctionBinding.from(
+            "string_replace_string_string_int",
             List.<Class<?>>of(String.class, String.class, String.class, Long.class),
             args -> replace((String) args[0], (String) args[1], (String) args[2], (Long) args[3])));
   }
@@ -94,8 +100,13 @@ public final class CelBudget {
     }
     long size = s.length() + count * (replacement.length() - old.length());
     if (size > limit) {
-      throw new ExceededException("replace() would build a string of " + size + " characters, more than the CEL "
-          + "cost limit of " + limit + " (CEL_COST_LIMIT)");
+      throw new ExceededException(
+          "replace() would build a string of "
+              + size
+              + " characters, more than the CEL "
+              + "cost limit of "
+              + limit
+              + " (CEL_COST_LIMIT)");
     }
     StringBuilder out = new StringBuilder((int) Math.max(0, size));
     long done = 0;
@@ -125,17 +136,22 @@ public final class CelBudget {
   }
 
   /** Evaluates {@code program} within the budget. */
-  public static Object eval(CelRuntime.Program program, CelVariableResolver vars) throws CelEvaluationException {
+  public static Object eval(CelRuntime.Program program, CelVariableResolver vars)
+      throws CelEvaluationException {
     long max = limit;
     long[] used = {0};
     try {
-      return program.trace(vars, (expr, result) -> {
-        used[0] += 1 + size(result);
-        if (used[0] > max) {
-          throw new ExceededException("the expression went over the CEL cost limit of " + max
-              + " (CEL_COST_LIMIT: characters, elements and values built by one evaluation)");
-        }
-      });
+      return program.trace(
+          vars,
+          (expr, result) -> {
+            used[0] += 1 + size(result);
+            if (used[0] > max) {
+              throw new ExceededException(
+                  "the expression went over the CEL cost limit of "
+                      + max
+                      + " (CEL_COST_LIMIT: characters, elements and values built by one evaluation)");
+            }
+          });
     } catch (RuntimeException | CelEvaluationException e) {
       ExceededException x = exceeded(e);
       if (x != null) {
@@ -146,7 +162,8 @@ public final class CelBudget {
   }
 
   /** The same with the variables of a map. */
-  public static Object eval(CelRuntime.Program program, Map<String, ?> vars) throws CelEvaluationException {
+  public static Object eval(CelRuntime.Program program, Map<String, ?> vars)
+      throws CelEvaluationException {
     return eval(program, name -> java.util.Optional.ofNullable(vars.get(name)));
   }
 

@@ -8,9 +8,9 @@ import java.util.Map;
 
 /**
  * Builds the small {@code details} map of a Finding. Keeps it small whatever the input: null and
- * blank values are skipped, strings are cut at {@link #MAX_STRING} characters, lists at
- * {@link #MAX_LIST} elements, and at most {@link #MAX_ENTRIES} keys are kept. Values are strings,
- * numbers, booleans, or lists of those.
+ * blank values are skipped, strings are cut at {@link #MAX_STRING} characters, lists at {@link
+ * #MAX_LIST} elements, and at most {@link #MAX_ENTRIES} keys are kept. Values are strings, numbers,
+ * booleans, or lists of those.
  */
 public final class Details {
   public static final int MAX_STRING = 1024;

@@ -35,12 +35,14 @@ public record Finding(
 
   public static final Pattern EVENT_TYPE = Pattern.compile("^[a-z0-9_]+$");
   public static final Pattern SOURCE_NAME = Pattern.compile("^[a-z0-9]([-a-z0-9]{0,38}[a-z0-9])?$");
+
   /** Titles longer than this are cut: a title is one line, not a document. */
   public static final int MAX_TITLE = 512;
+
   /**
-   * The details key that keeps a namespace from the input that is not a valid namespace name
-   * (upper case, dots, longer than 63 characters, ...); such findings are stored in the watcher's
-   * own namespace.
+   * The details key that keeps a namespace from the input that is not a valid namespace name (upper
+   * case, dots, longer than 63 characters, ...); such findings are stored in the watcher's own
+   * namespace.
    */
   public static final String ORIGINAL_NAMESPACE = "originalNamespace";
 
@@ -58,7 +60,8 @@ public record Finding(
     Objects.requireNonNull(detectedAt, "detectedAt");
     Objects.requireNonNull(identity, "identity");
     if (!SOURCE_NAME.matcher(source).matches()) {
-      throw new IllegalArgumentException("source must be a DNS-1123 label of at most 40 characters: " + source);
+      throw new IllegalArgumentException(
+          "source must be a DNS-1123 label of at most 40 characters: " + source);
     }
     if (!EVENT_TYPE.matcher(eventType).matches()) {
       throw new IllegalArgumentException("eventType must match ^[a-z0-9_]+$: " + eventType);
@@ -75,8 +78,12 @@ public record Finding(
         d.put(ORIGINAL_NAMESPACE, KubeNames.cut(ns));
         details = java.util.Collections.unmodifiableMap(d);
       }
-      resource = new ResourceRef(KubeNames.cut(resource.apiVersion()), KubeNames.cut(resource.kind()),
-          KubeNames.cut(resource.name()), KubeNames.cut(ns));
+      resource =
+          new ResourceRef(
+              KubeNames.cut(resource.apiVersion()),
+              KubeNames.cut(resource.kind()),
+              KubeNames.cut(resource.name()),
+              KubeNames.cut(ns));
     }
     identity = identity.stream().map(v -> v == null ? "" : v).toList();
   }

@@ -8,8 +8,8 @@ import java.util.List;
 
 /**
  * The identity of a finding as a SHA-256 hex string, and the deterministic Observation name derived
- * from it ({@code <source>-<first 16 hex chars>}). Two inputs with the same fingerprint are the same
- * Observation, on any replica, in any process, at any time.
+ * from it ({@code <source>-<first 16 hex chars>}). Two inputs with the same fingerprint are the
+ * same Observation, on any replica, in any process, at any time.
  */
 public final class Fingerprint {
   private Fingerprint() {}
@@ -46,13 +46,15 @@ public final class Fingerprint {
   }
 
   // One digest per thread, reset before each use: getInstance per call costs a provider lookup.
-  private static final ThreadLocal<MessageDigest> SHA256 = ThreadLocal.withInitial(() -> {
-    try {
-      return MessageDigest.getInstance("SHA-256");
-    } catch (NoSuchAlgorithmException e) {
-      throw new IllegalStateException("the JVM has no SHA-256", e);
-    }
-  });
+  private static final ThreadLocal<MessageDigest> SHA256 =
+      ThreadLocal.withInitial(
+          () -> {
+            try {
+              return MessageDigest.getInstance("SHA-256");
+            } catch (NoSuchAlgorithmException e) {
+              throw new IllegalStateException("the JVM has no SHA-256", e);
+            }
+          });
 
   private static MessageDigest sha256() {
     MessageDigest d = SHA256.get();

@@ -29,16 +29,22 @@ public final class ObservationFactory {
    * @param dedupWindow event-like findings in the same window bucket are the same Observation
    * @param clusterName written on every Observation; null for none
    */
-  public ObservationFactory(String defaultNamespace, long ttlSeconds, Duration dedupWindow, String clusterName) {
+  public ObservationFactory(
+      String defaultNamespace, long ttlSeconds, Duration dedupWindow, String clusterName) {
     this(defaultNamespace, Set.of(), ttlSeconds, dedupWindow, clusterName);
   }
 
   /**
-   * @param namespaces the namespaces Observations may be stored in ({@code ACCESS_SCOPE=namespaces});
-   *     a finding about any other namespace is stored in {@code defaultNamespace} (its {@code
-   *     spec.resource.namespace} still names its own). Empty: every namespace.
+   * @param namespaces the namespaces Observations may be stored in ({@code
+   *     ACCESS_SCOPE=namespaces}); a finding about any other namespace is stored in {@code
+   *     defaultNamespace} (its {@code spec.resource.namespace} still names its own). Empty: every
+   *     namespace.
    */
-  public ObservationFactory(String defaultNamespace, Set<String> namespaces, long ttlSeconds, Duration dedupWindow,
+  public ObservationFactory(
+      String defaultNamespace,
+      Set<String> namespaces,
+      long ttlSeconds,
+      Duration dedupWindow,
       String clusterName) {
     this.defaultNamespace = defaultNamespace;
     this.namespaces = Set.copyOf(namespaces);
@@ -49,18 +55,24 @@ public final class ObservationFactory {
 
   /** The same, with another dedup window (an Ingester's own). */
   public ObservationFactory withDedupWindow(Duration dedupWindow) {
-    return new ObservationFactory(defaultNamespace, namespaces, ttlSeconds, dedupWindow, clusterName);
+    return new ObservationFactory(
+        defaultNamespace, namespaces, ttlSeconds, dedupWindow, clusterName);
   }
 
   /** Where a finding is stored, and under which name. */
   public record Placement(String fingerprint, String namespace, String name) {}
 
   public Placement place(Finding finding, SourceKind kind) {
-    long bucket = kind == SourceKind.EVENT ? Math.floorDiv(finding.detectedAt().getEpochSecond(), windowSeconds) : -1;
+    long bucket =
+        kind == SourceKind.EVENT
+            ? Math.floorDiv(finding.detectedAt().getEpochSecond(), windowSeconds)
+            : -1;
     String fingerprint = Fingerprint.of(finding.source(), finding.identity(), bucket);
     String own = finding.validNamespace(); // an invalid one from the input: the default namespace
-    String ns = own != null && (namespaces.isEmpty() || namespaces.contains(own)) ? own : defaultNamespace;
-    return new Placement(fingerprint, ns, Fingerprint.observationName(finding.source(), fingerprint));
+    String ns =
+        own != null && (namespaces.isEmpty() || namespaces.contains(own)) ? own : defaultNamespace;
+    return new Placement(
+        fingerprint, ns, Fingerprint.observationName(finding.source(), fingerprint));
   }
 
   /** The Observation for the first sighting of a finding ({@code status.count} 1). */
@@ -69,8 +81,8 @@ public final class ObservationFactory {
   }
 
   /**
-   * The same, labelled with the uid of the watched object it came from ({@code originUid}, null
-   * for none).
+   * The same, labelled with the uid of the watched object it came from ({@code originUid}, null for
+   * none).
    */
   public Observation build(Finding f, Placement p, String originUid) {
     Map<String, String> labels = new LinkedHashMap<>();
@@ -81,10 +93,26 @@ public final class ObservationFactory {
       labels.put(Observation.LABEL_ORIGIN_UID, originUid);
     }
     Observation o = new Observation();
-    o.setMetadata(new ObjectMetaBuilder().withName(p.name()).withNamespace(p.namespace()).withLabels(labels).build());
+    o.setMetadata(
+        new ObjectMetaBuilder()
+            .withName(p.name())
+            .withNamespace(p.namespace())
+            .withLabels(labels)
+            .build());
     String seen = format(f.detectedAt());
-    o.setSpec(new ObservationSpec(f.source(), f.category(), f.severity(), f.eventType(), f.resource(), f.title(),
-        f.details(), seen, p.fingerprint(), ttlSeconds, clusterName));
+    o.setSpec(
+        new ObservationSpec(
+            f.source(),
+            f.category(),
+            f.severity(),
+            f.eventType(),
+            f.resource(),
+            f.title(),
+            f.details(),
+            seen,
+            p.fingerprint(),
+            ttlSeconds,
+            clusterName));
     o.setStatus(ObservationStatus.seen(1, seen, seen));
     return o;
   }

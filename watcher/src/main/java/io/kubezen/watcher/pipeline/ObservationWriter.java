@@ -22,13 +22,14 @@ import org.slf4j.LoggerFactory;
  * request, which is answered 503). A dispatcher thread forms write units from the queue (a batch of
  * up to {@code batchSize} creates of one kind, one resolve of a watched object's vanished findings,
  * or the repeats the {@link Deduplicator} collected, flushed every flush interval, one update per
- * Observation) and keeps up to {@link ObservationStore#writeConcurrency()} of them in flight, each on
- * a thread of its own, so that the store is never idle while the slowest items of one batch finish.
+ * Observation) and keeps up to {@link ObservationStore#writeConcurrency()} of them in flight, each
+ * on a thread of its own, so that the store is never idle while the slowest items of one batch
+ * finish.
  *
  * <p>Ordering: two units in flight never write the same Observation; a write of an Observation
  * being written waits (in queue order) until that unit is done. A resolve of a watched object
- * ({@link #resolveOrigin}) runs after every create of that object queued before it, and no create of
- * that object queued after it overtakes it. Writes of different Observations may complete out of
+ * ({@link #resolveOrigin}) runs after every create of that object queued before it, and no create
+ * of that object queued after it overtakes it. Writes of different Observations may complete out of
  * queue order. Every create's future completes only once the store has answered for it
  * (acknowledged = stored). Closing stops taking work, writes everything queued and flushes the
  * repeats before it returns.
@@ -37,11 +38,12 @@ public final class ObservationWriter implements AutoCloseable {
   private static final Logger log = LoggerFactory.getLogger(ObservationWriter.class);
 
   /**
-   * One Observation to create, and who waits for the result. When it exists already it is merged
-   * (a sighting: {@link ObservationStore#createOrMerge}) or, for reconciling a watched source, left
+   * One Observation to create, and who waits for the result. When it exists already it is merged (a
+   * sighting: {@link ObservationStore#createOrMerge}) or, for reconciling a watched source, left
    * alone ({@link ObservationStore#createIfAbsent}).
    */
-  public record Create(Observation observation, boolean mergeIfExists, CompletableFuture<WriteOutcome> result) {
+  public record Create(
+      Observation observation, boolean mergeIfExists, CompletableFuture<WriteOutcome> result) {
     public static Create of(Observation observation) {
       return new Create(observation, true, new CompletableFuture<>());
     }
@@ -52,13 +54,16 @@ public final class ObservationWriter implements AutoCloseable {
   }
 
   /**
-   * Resolve the unresolved Observations of one watched object ({@code originUid}) whose keys are not
-   * in {@code keep}: what a state-like source does when findings left their object (or the object
-   * was deleted: {@code keep} empty). Executed by the writer thread, after the creates queued before
-   * it; {@code result} completes with the number of Observations resolved.
+   * Resolve the unresolved Observations of one watched object ({@code originUid}) whose keys are
+   * not in {@code keep}: what a state-like source does when findings left their object (or the
+   * object was deleted: {@code keep} empty). Executed by the writer thread, after the creates
+   * queued before it; {@code result} completes with the number of Observations resolved.
    */
-  public record Resolve(String originUid, java.util.Set<io.kubezen.watcher.store.ObservationKey> keep,
-      java.time.Instant at, CompletableFuture<Integer> result) {
+  public record Resolve(
+      String originUid,
+      java.util.Set<io.kubezen.watcher.store.ObservationKey> keep,
+      java.time.Instant at,
+      CompletableFuture<Integer> result) {
     public Resolve {
       java.util.Objects.requireNonNull(originUid, "originUid");
       keep = java.util.Set.copyOf(keep);
@@ -86,18 +91,22 @@ public final class ObservationWriter implements AutoCloseable {
     }
   }
 
-  /** A write unit finished: its tokens are free again ({@code flush}: it was a flush of repeats). */
+  /**
+   * A write unit finished: its tokens are free again ({@code flush}: it was a flush of repeats).
+   */
   private record Done(Tokens tokens, boolean flush) implements Item {}
 
   /** Wakes the dispatcher at once: for a group commit of repeats, or to close. */
-  private enum Wake implements Item { WAKE }
+  private enum Wake implements Item {
+    WAKE
+  }
 
   /**
    * What one write unit holds while it runs, so that no other unit writes the same Observation at
    * the same time: the keys ({@code namespace/name}) it writes, exclusively; the origin uids of its
-   * creates, shared (creates of one watched object may run in several units at once); the origin
-   * of a resolve, exclusively (it runs after every create of that object queued before it, and
-   * none of that object's creates queued after it overtakes it).
+   * creates, shared (creates of one watched object may run in several units at once); the origin of
+   * a resolve, exclusively (it runs after every create of that object queued before it, and none of
+   * that object's creates queued after it overtakes it).
    */
   private record Tokens(List<String> keys, List<String> sharedOrigins, String exclusiveOrigin) {
     static final Tokens NONE = new Tokens(List.of(), List.of(), null);
@@ -109,20 +118,31 @@ public final class ObservationWriter implements AutoCloseable {
   private final int capacity;
   private final int batchSize;
   private final long flushNanos;
+
   /** Write units (store calls) in flight at most: what the store says it takes at once. */
   private final int concurrency;
+
   private final LinkedBlockingQueue<Item> queue = new LinkedBlockingQueue<>();
   private final Semaphore room;
   private final AtomicBoolean accepting = new AtomicBoolean(true);
+
   /** Creates and resolves submitted and not yet handed to a unit. */
-  private final java.util.concurrent.atomic.AtomicInteger waiting = new java.util.concurrent.atomic.AtomicInteger();
+  private final java.util.concurrent.atomic.AtomicInteger waiting =
+      new java.util.concurrent.atomic.AtomicInteger();
+
   private final Thread thread;
   private final java.util.concurrent.ExecutorService unitThreads;
   private volatile boolean running = true;
-  /** Durable repeats (group commit): those waiting complete with the next flush; see {@link #repeatCommitted()}. */
+
+  /**
+   * Durable repeats (group commit): those waiting complete with the next flush; see {@link
+   * #repeatCommitted()}.
+   */
   private final boolean durableRepeats;
-  private final java.util.concurrent.atomic.AtomicReference<CompletableFuture<Void>> nextRepeatFlush =
-      new java.util.concurrent.atomic.AtomicReference<>(new CompletableFuture<>());
+
+  private final java.util.concurrent.atomic.AtomicReference<CompletableFuture<Void>>
+      nextRepeatFlush =
+          new java.util.concurrent.atomic.AtomicReference<>(new CompletableFuture<>());
   private final AtomicBoolean repeatFlushWanted = new AtomicBoolean();
 
   // The dispatcher thread's own state (no other thread touches it).
@@ -133,7 +153,12 @@ public final class ObservationWriter implements AutoCloseable {
   private int inFlight;
   private boolean flushInFlight;
 
-  public ObservationWriter(ObservationStore store, Deduplicator dedup, Metrics metrics, int capacity, int batchSize,
+  public ObservationWriter(
+      ObservationStore store,
+      Deduplicator dedup,
+      Metrics metrics,
+      int capacity,
+      int batchSize,
       Duration flushInterval) {
     this.store = store;
     this.dedup = dedup;
@@ -147,11 +172,14 @@ public final class ObservationWriter implements AutoCloseable {
     this.thread = new Thread(this::run, "observation-writer");
     this.thread.setDaemon(true);
     java.util.concurrent.atomic.AtomicInteger n = new java.util.concurrent.atomic.AtomicInteger();
-    this.unitThreads = java.util.concurrent.Executors.newFixedThreadPool(concurrency, r -> {
-      Thread t = new Thread(r, "observation-writer-" + n.incrementAndGet());
-      t.setDaemon(true);
-      return t;
-    });
+    this.unitThreads =
+        java.util.concurrent.Executors.newFixedThreadPool(
+            concurrency,
+            r -> {
+              Thread t = new Thread(r, "observation-writer-" + n.incrementAndGet());
+              t.setDaemon(true);
+              return t;
+            });
   }
 
   public ObservationWriter start() {
@@ -210,7 +238,8 @@ public final class ObservationWriter implements AutoCloseable {
     // a large report is never refused forever; the body size limit bounds it.
     int permits = Math.min(creates.size(), capacity);
     if (!room.tryAcquire(permits)) {
-      throw new OverloadedException("the write queue is full (" + capacity + " Observations waiting)");
+      throw new OverloadedException(
+          "the write queue is full (" + capacity + " Observations waiting)");
     }
     waiting.addAndGet(creates.size());
     for (int i = 0; i < creates.size(); i++) {
@@ -228,8 +257,10 @@ public final class ObservationWriter implements AutoCloseable {
    *     writer closed first ({@link OverloadedException})
    * @throws OverloadedException when the writer is closing
    */
-  public CompletableFuture<Integer> resolveOrigin(String originUid,
-      java.util.Set<io.kubezen.watcher.store.ObservationKey> keep, java.time.Instant at) {
+  public CompletableFuture<Integer> resolveOrigin(
+      String originUid,
+      java.util.Set<io.kubezen.watcher.store.ObservationKey> keep,
+      java.time.Instant at) {
     if (!accepting.get()) {
       throw new OverloadedException("shutting down");
     }
@@ -247,7 +278,9 @@ public final class ObservationWriter implements AutoCloseable {
     List<io.kubezen.watcher.store.ObservationKey> out = new ArrayList<>();
     for (Observation o : store.listByOrigin(originUid)) {
       if (o.getStatus() == null || !Boolean.TRUE.equals(o.getStatus().resolved())) {
-        out.add(new io.kubezen.watcher.store.ObservationKey(o.getMetadata().getNamespace(), o.getMetadata().getName()));
+        out.add(
+            new io.kubezen.watcher.store.ObservationKey(
+                o.getMetadata().getNamespace(), o.getMetadata().getName()));
       }
     }
     return out;
@@ -259,8 +292,8 @@ public final class ObservationWriter implements AutoCloseable {
    * The dispatcher: takes what is queued, forms write units (a batch of creates of one kind, up to
    * {@code batchSize}; one resolve; the repeats of a flush) and runs up to {@link #concurrency} of
    * them at once on the unit threads. A unit never writes an Observation another unit in flight
-   * writes ({@link Tokens}); what would is held back, in order, until that unit is done. Exits
-   * once closed and everything queued is written.
+   * writes ({@link Tokens}); what would is held back, in order, until that unit is done. Exits once
+   * closed and everything queued is written.
    */
   private void run() {
     long nextFlush = System.nanoTime() + flushNanos;
@@ -268,7 +301,8 @@ public final class ObservationWriter implements AutoCloseable {
     while (running || !queue.isEmpty() || !pending.isEmpty() || inFlight > 0) {
       try {
         boolean flushDue = repeatFlushWanted.get() || System.nanoTime() - nextFlush >= 0;
-        long wait = flushDue ? TimeUnit.SECONDS.toNanos(1) : Math.max(0, nextFlush - System.nanoTime());
+        long wait =
+            flushDue ? TimeUnit.SECONDS.toNanos(1) : Math.max(0, nextFlush - System.nanoTime());
         Item first = queue.poll(wait, TimeUnit.NANOSECONDS);
         if (first != null) {
           got.add(first);
@@ -285,7 +319,8 @@ public final class ObservationWriter implements AutoCloseable {
           }
           got.clear();
         }
-        if ((repeatFlushWanted.get() || System.nanoTime() - nextFlush >= 0) && !flushInFlight
+        if ((repeatFlushWanted.get() || System.nanoTime() - nextFlush >= 0)
+            && !flushInFlight
             && inFlight < concurrency) {
           startFlush();
           nextFlush = System.nanoTime() + flushNanos;
@@ -316,12 +351,15 @@ public final class ObservationWriter implements AutoCloseable {
 
   private static String originOf(Create c) {
     Observation o = c.observation();
-    return o.getMetadata() == null || o.getMetadata().getLabels() == null ? null
+    return o.getMetadata() == null || o.getMetadata().getLabels() == null
+        ? null
         : o.getMetadata().getLabels().get(Observation.LABEL_ORIGIN_UID);
   }
 
   private static String keyOf(Create c) {
-    return c.observation().getMetadata().getNamespace() + "/" + c.observation().getMetadata().getName();
+    return c.observation().getMetadata().getNamespace()
+        + "/"
+        + c.observation().getMetadata().getName();
   }
 
   /** Forms one unit from the pending work and starts it; false when nothing may start now. */
@@ -335,13 +373,18 @@ public final class ObservationWriter implements AutoCloseable {
     java.util.Set<String> unitKeys = new java.util.HashSet<>();
     List<String> unitOrigins = new ArrayList<>();
     int scanned = 0;
-    for (java.util.Iterator<Queued> it = pending.iterator(); it.hasNext() && scanned < scanLimit(); scanned++) {
+    for (java.util.Iterator<Queued> it = pending.iterator();
+        it.hasNext() && scanned < scanLimit();
+        scanned++) {
       Queued q = it.next();
       if (q.resolve() != null) {
         String origin = q.resolve().originUid();
-        boolean blocked = heldCreateOrigins.contains(origin) || heldResolveOrigins.contains(origin)
-            || busyExclusiveOrigins.contains(origin) || busySharedOrigins.containsKey(origin)
-            || unitOrigins.contains(origin);
+        boolean blocked =
+            heldCreateOrigins.contains(origin)
+                || heldResolveOrigins.contains(origin)
+                || busyExclusiveOrigins.contains(origin)
+                || busySharedOrigins.containsKey(origin)
+                || unitOrigins.contains(origin);
         if (!blocked && creates.isEmpty()) {
           List<io.kubezen.watcher.store.ObservationKey> gone = goneKeys(q.resolve());
           if (gone == null) {
@@ -367,9 +410,13 @@ public final class ObservationWriter implements AutoCloseable {
       Create c = q.create();
       String key = keyOf(c);
       String origin = originOf(c);
-      boolean blocked = busyKeys.contains(key) || heldKeys.contains(key)
-          || (origin != null && (busyExclusiveOrigins.contains(origin) || heldResolveOrigins.contains(origin)))
-          || (merge != null && merge != c.mergeIfExists()) || creates.size() >= batchSize;
+      boolean blocked =
+          busyKeys.contains(key)
+              || heldKeys.contains(key)
+              || (origin != null
+                  && (busyExclusiveOrigins.contains(origin) || heldResolveOrigins.contains(origin)))
+              || (merge != null && merge != c.mergeIfExists())
+              || creates.size() >= batchSize;
       if (blocked) {
         heldKeys.add(key);
         if (origin != null) {
@@ -400,7 +447,10 @@ public final class ObservationWriter implements AutoCloseable {
     return true;
   }
 
-  /** The open Observations of the resolve's object not kept; null when reading them failed (the resolve failed). */
+  /**
+   * The open Observations of the resolve's object not kept; null when reading them failed (the
+   * resolve failed).
+   */
   private List<io.kubezen.watcher.store.ObservationKey> goneKeys(Resolve r) {
     try {
       List<io.kubezen.watcher.store.ObservationKey> gone = new ArrayList<>();
@@ -438,27 +488,34 @@ public final class ObservationWriter implements AutoCloseable {
     }
   }
 
-  /** Runs {@code work} on a unit thread holding {@code tokens}; the dispatcher hears when it is done. */
+  /**
+   * Runs {@code work} on a unit thread holding {@code tokens}; the dispatcher hears when it is
+   * done.
+   */
   private void start(Tokens tokens, Runnable work, boolean flush) {
     take(tokens);
     inFlight++;
     try {
-      unitThreads.execute(() -> {
-        try {
-          work.run();
-        } catch (RuntimeException e) {
-          log.error("write unit error", e);
-        } finally {
-          queue.add(new Done(tokens, flush));
-        }
-      });
+      unitThreads.execute(
+          () -> {
+            try {
+              work.run();
+            } catch (RuntimeException e) {
+              log.error("write unit error", e);
+            } finally {
+              queue.add(new Done(tokens, flush));
+            }
+          });
     } catch (java.util.concurrent.RejectedExecutionException e) {
       queue.add(new Done(tokens, flush));
       throw e;
     }
   }
 
-  /** Drains the repeats and writes them in a unit of their own (those of an Observation being written wait). */
+  /**
+   * Drains the repeats and writes them in a unit of their own (those of an Observation being
+   * written wait).
+   */
   private void startFlush() {
     repeatFlushWanted.set(false);
     // Those waiting for a group commit took this future before their count was drained below.
@@ -476,19 +533,23 @@ public final class ObservationWriter implements AutoCloseable {
       }
     }
     if (!later.isEmpty()) {
-      // Their Observation is being written: their counts go with the next flush, and so does the commit.
+      // Their Observation is being written: their counts go with the next flush, and so does the
+      // commit.
       dedup.restore(later);
       repeatFlushWanted.set(true);
       CompletableFuture<Void> next = nextRepeatFlush.get();
       CompletableFuture<Void> mine = committed;
       committed = new CompletableFuture<>();
-      committed.thenCompose(v -> next).whenComplete((v, e) -> {
-        if (e != null) {
-          mine.completeExceptionally(e);
-        } else {
-          mine.complete(null);
-        }
-      });
+      committed
+          .thenCompose(v -> next)
+          .whenComplete(
+              (v, e) -> {
+                if (e != null) {
+                  mine.completeExceptionally(e);
+                } else {
+                  mine.complete(null);
+                }
+              });
     }
     if (now.isEmpty()) {
       committed.complete(null);
@@ -496,14 +557,17 @@ public final class ObservationWriter implements AutoCloseable {
     }
     flushInFlight = true;
     CompletableFuture<Void> done = committed;
-    start(new Tokens(List.copyOf(keys), List.of(), null), () -> {
-      try {
-        writeRepeats(now);
-        done.complete(null);
-      } catch (RuntimeException e) {
-        done.completeExceptionally(e);
-      }
-    }, true);
+    start(
+        new Tokens(List.copyOf(keys), List.of(), null),
+        () -> {
+          try {
+            writeRepeats(now);
+            done.complete(null);
+          } catch (RuntimeException e) {
+            done.completeExceptionally(e);
+          }
+        },
+        true);
   }
 
   private void resolve(Resolve r, List<io.kubezen.watcher.store.ObservationKey> gone) {
@@ -533,15 +597,16 @@ public final class ObservationWriter implements AutoCloseable {
     }
     long start = System.nanoTime();
     try {
-      List<WriteOutcome> outcomes = mergeIfExists ? store.createOrMerge(observations)
-          : store.createIfAbsent(observations);
+      List<WriteOutcome> outcomes =
+          mergeIfExists ? store.createOrMerge(observations) : store.createIfAbsent(observations);
       metrics.writeBatch().record(System.nanoTime() - start, TimeUnit.NANOSECONDS);
       for (int i = 0; i < creates.size(); i++) {
         creates.get(i).result().complete(outcomes.get(i));
       }
     } catch (PartialWriteException e) {
       // Some were written: acknowledge those, fail only the others (their senders retry them).
-      log.warn("could not store {} of {} Observations: {}", e.failed(), creates.size(), e.getMessage());
+      log.warn(
+          "could not store {} of {} Observations: {}", e.failed(), creates.size(), e.getMessage());
       for (int i = 0; i < creates.size(); i++) {
         WriteOutcome o = e.outcomes().get(i);
         if (o != null) {
@@ -571,7 +636,9 @@ public final class ObservationWriter implements AutoCloseable {
     }
   }
 
-  /** Writes {@code pending}; what was not written is given back to the deduplicator (and thrown). */
+  /**
+   * Writes {@code pending}; what was not written is given back to the deduplicator (and thrown).
+   */
   private void writeRepeats(List<Deduplicator.Pending> pending) {
     if (pending.isEmpty()) {
       return;
@@ -596,18 +663,27 @@ public final class ObservationWriter implements AutoCloseable {
           failed.add(pending.get(i));
         }
       }
-      log.warn("could not flush repeats of {} of {} Observations, will retry: {}", failed.size(), pending.size(),
+      log.warn(
+          "could not flush repeats of {} of {} Observations, will retry: {}",
+          failed.size(),
+          pending.size(),
           e.getMessage());
       dedup.restore(failed);
       throw e;
     } catch (RuntimeException e) {
-      log.warn("could not flush repeats of {} Observations, will retry: {}", pending.size(), e.toString());
+      log.warn(
+          "could not flush repeats of {} Observations, will retry: {}",
+          pending.size(),
+          e.toString());
       dedup.restore(pending);
       throw e;
     }
   }
 
-  /** Stops taking new work, writes everything queued, flushes the repeats, and returns within {@code timeout}. */
+  /**
+   * Stops taking new work, writes everything queued, flushes the repeats, and returns within {@code
+   * timeout}.
+   */
   public void close(Duration timeout) {
     accepting.set(false);
     running = false;
@@ -618,7 +694,10 @@ public final class ObservationWriter implements AutoCloseable {
       Thread.currentThread().interrupt();
     }
     if (thread.isAlive()) {
-      log.warn("the writer did not finish within {}; {} Observations still queued", timeout, waiting.get());
+      log.warn(
+          "the writer did not finish within {}; {} Observations still queued",
+          timeout,
+          waiting.get());
       thread.interrupt();
       unitThreads.shutdownNow();
       return;

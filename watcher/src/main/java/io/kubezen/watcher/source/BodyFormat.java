@@ -21,8 +21,12 @@ public enum BodyFormat {
     String type = contentType.split(";", 2)[0].trim().toLowerCase(Locale.ROOT);
     return switch (type) {
       case "application/json", "text/json" -> JSON;
-      case "application/x-ndjson", "application/ndjson", "application/jsonl", "application/x-jsonlines",
-          "application/jsonlines" -> NDJSON;
+      case "application/x-ndjson",
+          "application/ndjson",
+          "application/jsonl",
+          "application/x-jsonlines",
+          "application/jsonlines" ->
+          NDJSON;
       case "application/yaml", "application/x-yaml", "text/yaml", "text/x-yaml" -> YAML;
       default -> type.startsWith("application/") && type.endsWith("+json") ? JSON : null;
     };

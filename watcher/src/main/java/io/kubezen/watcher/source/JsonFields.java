@@ -3,7 +3,6 @@ package io.kubezen.watcher.source;
 import com.fasterxml.jackson.databind.JsonNode;
 import java.time.Instant;
 import java.time.OffsetDateTime;
-import java.time.format.DateTimeParseException;
 import java.util.ArrayList;
 import java.util.List;
 
@@ -71,8 +70,8 @@ public final class JsonFields {
   }
 
   /**
-   * The objects an input holds: the input itself when it is an object of its own, the elements of
-   * a JSON array, or the {@code items} of a Kubernetes {@code List}/{@code *List} object. Nested
+   * The objects an input holds: the input itself when it is an object of its own, the elements of a
+   * JSON array, or the {@code items} of a Kubernetes {@code List}/{@code *List} object. Nested
    * arrays and lists are flattened one level. Non-object elements are rejected.
    *
    * @throws InvalidInputException when the input or an element is not an object
@@ -97,7 +96,9 @@ public final class JsonFields {
       return;
     }
     if (!n.isObject()) {
-      throw new InvalidInputException("expected a JSON object or an array of objects, got " + n.getNodeType().name().toLowerCase());
+      throw new InvalidInputException(
+          "expected a JSON object or an array of objects, got "
+              + n.getNodeType().name().toLowerCase());
     }
     String kind = text(n, "kind");
     JsonNode items = n.get("items");

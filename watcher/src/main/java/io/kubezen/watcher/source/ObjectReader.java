@@ -9,8 +9,8 @@ import java.util.function.Function;
 
 /**
  * Reads one watched Kubernetes object, given as its JSON (what the API server serves), into the
- * input of a source's {@link Normalizer}. A pure function: the watch engine ({@code kube/}) does the
- * client I/O and calls it with each object it sees.
+ * input of a source's {@link Normalizer}. A pure function: the watch engine ({@code kube/}) does
+ * the client I/O and calls it with each object it sees.
  */
 @FunctionalInterface
 public interface ObjectReader {
@@ -53,8 +53,13 @@ public interface ObjectReader {
       try {
         json = Json.MAPPER.readTree(text.asText());
       } catch (JsonProcessingException e) {
-        throw new InvalidInputException("ConfigMap " + name(object) + ": data[" + key + "] is not JSON: "
-            + e.getOriginalMessage());
+        throw new InvalidInputException(
+            "ConfigMap "
+                + name(object)
+                + ": data["
+                + key
+                + "] is not JSON: "
+                + e.getOriginalMessage());
       }
       return new Input(json, params == null ? Map.of() : params.apply(object));
     };

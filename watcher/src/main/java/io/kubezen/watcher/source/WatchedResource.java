@@ -4,8 +4,8 @@ import java.util.Objects;
 
 /**
  * One kind of Kubernetes object a source reads, as plain data: the watch engine ({@code kube/})
- * turns it into an informer. No discovery is needed: group, version, plural, kind and scope are
- * all given.
+ * turns it into an informer. No discovery is needed: group, version, plural, kind and scope are all
+ * given.
  *
  * @param group the API group, empty for the core group
  * @param version the API version
@@ -17,8 +17,15 @@ import java.util.Objects;
  * @param labelSelector a label selector for the watch, or null for all objects
  * @param reader turns one object (its JSON) into the normalizer's input
  */
-public record WatchedResource(String group, String version, String plural, String kind, boolean namespaced,
-    boolean needsCrd, String labelSelector, ObjectReader reader) {
+public record WatchedResource(
+    String group,
+    String version,
+    String plural,
+    String kind,
+    boolean namespaced,
+    boolean needsCrd,
+    String labelSelector,
+    ObjectReader reader) {
 
   public WatchedResource {
     group = group == null ? "" : group;
@@ -29,20 +36,26 @@ public record WatchedResource(String group, String version, String plural, Strin
   }
 
   /** A custom resource (its CRD must be installed), read as it is. */
-  public static WatchedResource customResource(String group, String version, String plural, String kind,
-      boolean namespaced) {
-    return new WatchedResource(group, version, plural, kind, namespaced, true, null, ObjectReader.asIs());
+  public static WatchedResource customResource(
+      String group, String version, String plural, String kind, boolean namespaced) {
+    return new WatchedResource(
+        group, version, plural, kind, namespaced, true, null, ObjectReader.asIs());
   }
 
   /** A type every cluster serves (no CRD check), read as it is. */
-  public static WatchedResource builtIn(String group, String version, String plural, String kind,
-      boolean namespaced) {
-    return new WatchedResource(group, version, plural, kind, namespaced, false, null, ObjectReader.asIs());
+  public static WatchedResource builtIn(
+      String group, String version, String plural, String kind, boolean namespaced) {
+    return new WatchedResource(
+        group, version, plural, kind, namespaced, false, null, ObjectReader.asIs());
   }
 
-  /** ConfigMaps with a label selector, read by {@code reader} (e.g. {@link ObjectReader#configMapKey}). */
+  /**
+   * ConfigMaps with a label selector, read by {@code reader} (e.g. {@link
+   * ObjectReader#configMapKey}).
+   */
   public static WatchedResource configMaps(String labelSelector, ObjectReader reader) {
-    return new WatchedResource("", "v1", "configmaps", "ConfigMap", true, false, labelSelector, reader);
+    return new WatchedResource(
+        "", "v1", "configmaps", "ConfigMap", true, false, labelSelector, reader);
   }
 
   /** The CRD that must exist first ({@code <plural>.<group>}), or null when none is needed. */

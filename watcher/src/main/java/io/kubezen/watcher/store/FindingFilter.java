@@ -4,8 +4,8 @@ import java.time.Instant;
 import java.util.Locale;
 
 /**
- * The console's filter over Observations. A null field does not filter; all given fields must
- * match (AND).
+ * The console's filter over Observations. A null field does not filter; all given fields must match
+ * (AND).
  *
  * @param source {@code spec.source}, exactly
  * @param severity {@code spec.severity} wire form (critical, high, ...)
@@ -22,7 +22,8 @@ import java.util.Locale;
  * @param lastSeenFrom {@code status.lastSeen >= lastSeenFrom}
  * @param lastSeenTo {@code status.lastSeen < lastSeenTo}
  * @param text free text: a case-insensitive substring of the title, the resource name, or the
- *     details {@link SearchText#DETAIL_KEYS} (rule, policy, CVE id, check id); see {@link SearchText}
+ *     details {@link SearchText#DETAIL_KEYS} (rule, policy, CVE id, check id); see {@link
+ *     SearchText}
  */
 public record FindingFilter(
     String source,
@@ -52,8 +53,9 @@ public record FindingFilter(
   }
 
   /** Every Observation. */
-  public static final FindingFilter NONE = new FindingFilter(null, null, null, null, null, null, null, null, null,
-      null, null, null, null, null);
+  public static final FindingFilter NONE =
+      new FindingFilter(
+          null, null, null, null, null, null, null, null, null, null, null, null, null, null);
 
   /** Every open Observation. */
   public static final FindingFilter OPEN = NONE.withState(State.OPEN);
@@ -72,18 +74,57 @@ public record FindingFilter(
   }
 
   public FindingFilter withState(State s) {
-    return new FindingFilter(source, severity, category, eventType, namespace, cluster, resourceKind, resourceName, s,
-        firstSeenFrom, firstSeenTo, lastSeenFrom, lastSeenTo, text);
+    return new FindingFilter(
+        source,
+        severity,
+        category,
+        eventType,
+        namespace,
+        cluster,
+        resourceKind,
+        resourceName,
+        s,
+        firstSeenFrom,
+        firstSeenTo,
+        lastSeenFrom,
+        lastSeenTo,
+        text);
   }
 
   public FindingFilter withSeverity(String s) {
-    return new FindingFilter(source, s, category, eventType, namespace, cluster, resourceKind, resourceName, state,
-        firstSeenFrom, firstSeenTo, lastSeenFrom, lastSeenTo, text);
+    return new FindingFilter(
+        source,
+        s,
+        category,
+        eventType,
+        namespace,
+        cluster,
+        resourceKind,
+        resourceName,
+        state,
+        firstSeenFrom,
+        firstSeenTo,
+        lastSeenFrom,
+        lastSeenTo,
+        text);
   }
 
   public FindingFilter withResource(String kind, String ns, String name) {
-    return new FindingFilter(source, severity, category, eventType, ns, cluster, kind, name, state,
-        firstSeenFrom, firstSeenTo, lastSeenFrom, lastSeenTo, text);
+    return new FindingFilter(
+        source,
+        severity,
+        category,
+        eventType,
+        ns,
+        cluster,
+        kind,
+        name,
+        state,
+        firstSeenFrom,
+        firstSeenTo,
+        lastSeenFrom,
+        lastSeenTo,
+        text);
   }
 
   /** The free text, lower-cased, as stored in the search column; null for none. */

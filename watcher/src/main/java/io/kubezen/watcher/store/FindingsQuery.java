@@ -13,7 +13,8 @@ public record FindingsQuery(FindingFilter filter, FindingSort sort, int limit, S
     Objects.requireNonNull(filter, "filter");
     sort = sort == null ? FindingSort.LAST_SEEN : sort;
     if (limit < 1 || limit > ObservationQuery.MAX_LIMIT) {
-      throw new IllegalArgumentException("limit must be between 1 and " + ObservationQuery.MAX_LIMIT + ": " + limit);
+      throw new IllegalArgumentException(
+          "limit must be between 1 and " + ObservationQuery.MAX_LIMIT + ": " + limit);
     }
   }
 

@@ -5,8 +5,8 @@ import java.util.Collections;
 import java.util.List;
 
 /**
- * How many findings have these values of the grouped fields ({@code key.get(i)} is the value of
- * the i-th field asked for; an element is null where the finding has no value).
+ * How many findings have these values of the grouped fields ({@code key.get(i)} is the value of the
+ * i-th field asked for; an element is null where the finding has no value).
  */
 public record GroupCount(List<String> key, long count) {
   public GroupCount {

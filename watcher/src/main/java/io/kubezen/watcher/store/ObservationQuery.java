@@ -1,10 +1,10 @@
 package io.kubezen.watcher.store;
 
 /**
- * A filtered, paged read. Null fields do not filter. {@code limit} is 1..{@link #MAX_LIMIT};
- * {@code continueToken} is the opaque token of the previous page, or null for the first page.
- * {@code cluster} ({@code spec.clusterName}) filters only in stores that hold several clusters
- * ({@link ObservationStore#holdsClusters()}); the others refuse it.
+ * A filtered, paged read. Null fields do not filter. {@code limit} is 1..{@link #MAX_LIMIT}; {@code
+ * continueToken} is the opaque token of the previous page, or null for the first page. {@code
+ * cluster} ({@code spec.clusterName}) filters only in stores that hold several clusters ({@link
+ * ObservationStore#holdsClusters()}); the others refuse it.
  */
 public record ObservationQuery(
     String source,
@@ -25,8 +25,14 @@ public record ObservationQuery(
   }
 
   /** Every cluster. */
-  public ObservationQuery(String source, String severity, String category, String namespace, String eventType,
-      int limit, String continueToken) {
+  public ObservationQuery(
+      String source,
+      String severity,
+      String category,
+      String namespace,
+      String eventType,
+      int limit,
+      String continueToken) {
     this(source, severity, category, namespace, eventType, limit, continueToken, null);
   }
 
@@ -35,10 +41,12 @@ public record ObservationQuery(
   }
 
   public ObservationQuery withCluster(String value) {
-    return new ObservationQuery(source, severity, category, namespace, eventType, limit, continueToken, value);
+    return new ObservationQuery(
+        source, severity, category, namespace, eventType, limit, continueToken, value);
   }
 
   public ObservationQuery withContinue(String token) {
-    return new ObservationQuery(source, severity, category, namespace, eventType, limit, token, cluster);
+    return new ObservationQuery(
+        source, severity, category, namespace, eventType, limit, token, cluster);
   }
 }

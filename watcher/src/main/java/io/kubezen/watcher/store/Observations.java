@@ -17,10 +17,12 @@ public final class Observations {
     Objects.requireNonNull(o, "observation");
     ObjectMeta meta = o.getMetadata();
     if (meta == null || isBlank(meta.getName()) || isBlank(meta.getNamespace())) {
-      throw new IllegalArgumentException("an Observation needs metadata.name and metadata.namespace");
+      throw new IllegalArgumentException(
+          "an Observation needs metadata.name and metadata.namespace");
     }
     if (o.getSpec() == null) {
-      throw new IllegalArgumentException("Observation " + meta.getNamespace() + "/" + meta.getName() + " has no spec");
+      throw new IllegalArgumentException(
+          "Observation " + meta.getNamespace() + "/" + meta.getName() + " has no spec");
     }
     ObservationStatus status = o.getStatus();
     if (status != null && status.count() != null && status.count() < 1) {

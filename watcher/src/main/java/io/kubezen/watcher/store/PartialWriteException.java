@@ -1,14 +1,12 @@
 package io.kubezen.watcher.store;
 
-
-import io.kubezen.watcher.store.WriteOutcome;
 import java.util.ArrayList;
 import java.util.Collections;
 import java.util.List;
 
 /**
- * Some items of a batch were written and some failed. {@link #outcomes()} has one entry per input, in
- * order: the outcome of each item that was written, null for each that failed. A caller that
+ * Some items of a batch were written and some failed. {@link #outcomes()} has one entry per input,
+ * in order: the outcome of each item that was written, null for each that failed. A caller that
  * retries only the null ones counts nothing twice; a caller that retries the whole batch counts the
  * written ones again (a create meets 409 and merges: count + 1).
  */
@@ -22,9 +20,11 @@ public final class PartialWriteException extends StoreException {
     this(message, outcomes, firstCause, null);
   }
 
-  /** @param causes one per input: why that item failed (null where it was written); null if unknown */
-  public PartialWriteException(String message, List<WriteOutcome> outcomes, Throwable firstCause,
-      List<Throwable> causes) {
+  /**
+   * @param causes one per input: why that item failed (null where it was written); null if unknown
+   */
+  public PartialWriteException(
+      String message, List<WriteOutcome> outcomes, Throwable firstCause, List<Throwable> causes) {
     super(message, firstCause);
     this.outcomes = Collections.unmodifiableList(new ArrayList<>(outcomes));
     this.causes = causes == null ? null : Collections.unmodifiableList(new ArrayList<>(causes));

@@ -6,14 +6,15 @@ import java.util.Locale;
 import java.util.Map;
 
 /**
- * What the console's free-text search looks in, as one lower-cased string that a store keeps
- * beside the Observation and matches with a substring test: the title, the resource's name, and
- * the details {@link #DETAIL_KEYS} (Falco's rule, Kyverno's policy and rule, Trivy's CVE id,
- * Checkov's check id and name, kube-bench's test number), separated by a newline. Pure.
+ * What the console's free-text search looks in, as one lower-cased string that a store keeps beside
+ * the Observation and matches with a substring test: the title, the resource's name, and the
+ * details {@link #DETAIL_KEYS} (Falco's rule, Kyverno's policy and rule, Trivy's CVE id, Checkov's
+ * check id and name, kube-bench's test number), separated by a newline. Pure.
  */
 public final class SearchText {
   public static final List<String> DETAIL_KEYS =
       List.of("rule", "policy", "vulnerabilityID", "check_id", "check_name", "test_number");
+
   /** Longer texts are cut: the search is over short identifying fields. */
   public static final int MAX_LENGTH = 4096;
 

@@ -13,13 +13,22 @@ import java.time.Instant;
  * @param lastCreated newest creation time, null when empty
  * @param lastSeen newest {@code status.lastSeen}, null when empty
  */
-public record StoreSummary(long total, long resolved, long countSum, Instant lastCreated, Instant lastSeen) {
+public record StoreSummary(
+    long total, long resolved, long countSum, Instant lastCreated, Instant lastSeen) {
   public static final StoreSummary EMPTY = new StoreSummary(0, 0, 0, null, null);
 
   /** A short tag for this state, to compare or send as an ETag. */
   public String tag() {
-    return Long.toString(total, 36) + "-" + Long.toString(resolved, 36) + "-" + Long.toString(countSum, 36) + "-"
-        + (lastCreated == null ? "0" : Long.toString(lastCreated.toEpochMilli(), 36)) + "-"
-        + (lastSeen == null ? "0" : Long.toString(lastSeen.toEpochMilli() * 1000 + lastSeen.getNano() / 1000 % 1000, 36));
+    return Long.toString(total, 36)
+        + "-"
+        + Long.toString(resolved, 36)
+        + "-"
+        + Long.toString(countSum, 36)
+        + "-"
+        + (lastCreated == null ? "0" : Long.toString(lastCreated.toEpochMilli(), 36))
+        + "-"
+        + (lastSeen == null
+            ? "0"
+            : Long.toString(lastSeen.toEpochMilli() * 1000 + lastSeen.getNano() / 1000 % 1000, 36));
   }
 }

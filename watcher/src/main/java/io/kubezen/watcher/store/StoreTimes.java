@@ -12,11 +12,14 @@ import java.time.temporal.ChronoUnit;
 public final class StoreTimes {
   /** Times outside 0001-01-01 .. 9999-12-31 are clamped to these bounds. */
   public static final Instant MIN = Instant.parse("0001-01-01T00:00:00Z");
+
   public static final Instant MAX = Instant.parse("9999-12-31T23:59:59.999999Z");
 
   private StoreTimes() {}
 
-  /** RFC 3339 (any offset) to epoch microseconds; throws IllegalArgumentException when unparseable. */
+  /**
+   * RFC 3339 (any offset) to epoch microseconds; throws IllegalArgumentException when unparseable.
+   */
   public static long parseMicros(String rfc3339) {
     Instant t;
     try {

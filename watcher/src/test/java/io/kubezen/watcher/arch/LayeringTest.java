@@ -6,7 +6,6 @@ import static com.tngtech.archunit.library.dependencies.SlicesRuleDefinition.sli
 import com.tngtech.archunit.core.domain.JavaClasses;
 import com.tngtech.archunit.core.importer.ClassFileImporter;
 import com.tngtech.archunit.core.importer.ImportOption;
-import com.tngtech.archunit.lang.ArchRule;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 
@@ -32,8 +31,10 @@ class LayeringTest {
 
   @BeforeAll
   static void importClasses() {
-    classes = new ClassFileImporter().withImportOption(ImportOption.Predefined.DO_NOT_INCLUDE_TESTS)
-        .importPackages(W);
+    classes =
+        new ClassFileImporter()
+            .withImportOption(ImportOption.Predefined.DO_NOT_INCLUDE_TESTS)
+            .importPackages(W);
   }
 
   private static String[] pkgs(String... names) {
@@ -56,68 +57,122 @@ class LayeringTest {
 
   @Test
   void theRootPackageIsWiringOnly() {
-    noClasses().that().resideOutsideOfPackage(W).should().dependOnClassesThat().resideInAPackage(W)
-        .because("the root package (ZenWatcher) builds the components; nothing depends on it").check(classes);
+    noClasses()
+        .that()
+        .resideOutsideOfPackage(W)
+        .should()
+        .dependOnClassesThat()
+        .resideInAPackage(W)
+        .because("the root package (ZenWatcher) builds the components; nothing depends on it")
+        .check(classes);
   }
 
   @Test
   void modelAndMetricsAreAtTheBottom() {
-    noClasses().that().resideInAnyPackage(pkgs("model", "metrics")).should().dependOnClassesThat()
-        .resideInAnyPackage(pkgs("config", "http", "kube", "ingester", "pipeline", "source", "store"))
+    noClasses()
+        .that()
+        .resideInAnyPackage(pkgs("model", "metrics"))
+        .should()
+        .dependOnClassesThat()
+        .resideInAnyPackage(
+            pkgs("config", "http", "kube", "ingester", "pipeline", "source", "store"))
         .check(classes);
   }
 
   @Test
   void sourcesUseTheModelOnly() {
-    noClasses().that().resideInAnyPackage(pkgs("source")).should().dependOnClassesThat()
-        .resideInAnyPackage(pkgs("config", "http", "kube", "ingester", "pipeline", "store", "metrics"))
-        .because("a source is a pure description and normalizer: raw input -> Findings").check(classes);
+    noClasses()
+        .that()
+        .resideInAnyPackage(pkgs("source"))
+        .should()
+        .dependOnClassesThat()
+        .resideInAnyPackage(
+            pkgs("config", "http", "kube", "ingester", "pipeline", "store", "metrics"))
+        .because("a source is a pure description and normalizer: raw input -> Findings")
+        .check(classes);
   }
 
   @Test
   void storesUseTheModelOnly() {
-    noClasses().that().resideInAnyPackage(pkgs("store")).should().dependOnClassesThat()
+    noClasses()
+        .that()
+        .resideInAnyPackage(pkgs("store"))
+        .should()
+        .dependOnClassesThat()
         .resideInAnyPackage(pkgs("config", "http", "kube", "ingester", "pipeline", "source"))
-        .because("a store keeps Observations; it does not know who sends them").check(classes);
+        .because("a store keeps Observations; it does not know who sends them")
+        .check(classes);
   }
 
   @Test
   void thePipelineKnowsNoTransport() {
-    noClasses().that().resideInAnyPackage(pkgs("pipeline")).should().dependOnClassesThat()
-        .resideInAnyPackage(pkgs("config", "http", "kube", "ingester")).check(classes);
+    noClasses()
+        .that()
+        .resideInAnyPackage(pkgs("pipeline"))
+        .should()
+        .dependOnClassesThat()
+        .resideInAnyPackage(pkgs("config", "http", "kube", "ingester"))
+        .check(classes);
   }
 
   @Test
   void theWatchEngineKnowsNoHttpNorIngesters() {
-    noClasses().that().resideInAnyPackage(pkgs("kube")).should().dependOnClassesThat()
+    noClasses()
+        .that()
+        .resideInAnyPackage(pkgs("kube"))
+        .should()
+        .dependOnClassesThat()
         .resideInAnyPackage(pkgs("config", "http", "ingester"))
-        .because("the engine watches what it is given (built-in sources, informer Ingesters)").check(classes);
+        .because("the engine watches what it is given (built-in sources, informer Ingesters)")
+        .check(classes);
   }
 
   @Test
   void ingestersKnowNoHttpNorSettings() {
-    noClasses().that().resideInAnyPackage(pkgs("ingester")).should().dependOnClassesThat()
-        .resideInAnyPackage(pkgs("config", "http")).check(classes);
+    noClasses()
+        .that()
+        .resideInAnyPackage(pkgs("ingester"))
+        .should()
+        .dependOnClassesThat()
+        .resideInAnyPackage(pkgs("config", "http"))
+        .check(classes);
   }
 
   @Test
   void onlyTheInformerIngesterUsesTheWatchEngine() {
-    noClasses().that().resideInAnyPackage(pkgs("ingester")).and().resideOutsideOfPackage(W + ".ingester.informer..")
-        .should().dependOnClassesThat().resideInAnyPackage(pkgs("kube")).check(classes);
+    noClasses()
+        .that()
+        .resideInAnyPackage(pkgs("ingester"))
+        .and()
+        .resideOutsideOfPackage(W + ".ingester.informer..")
+        .should()
+        .dependOnClassesThat()
+        .resideInAnyPackage(pkgs("kube"))
+        .check(classes);
   }
 
   @Test
   void httpDoesNotReachIntoTheWatchEngine() {
-    noClasses().that().resideInAnyPackage(pkgs("http")).should().dependOnClassesThat()
-        .resideInAnyPackage(pkgs("kube")).check(classes);
+    noClasses()
+        .that()
+        .resideInAnyPackage(pkgs("http"))
+        .should()
+        .dependOnClassesThat()
+        .resideInAnyPackage(pkgs("kube"))
+        .check(classes);
   }
 
   @Test
   void sourcesAndTheModelKnowNoKubernetesTypes() {
-    noClasses().that().resideInAnyPackage(pkgs("model", "source", "ingester.mapping")).should()
-        .dependOnClassesThat().resideInAnyPackage("io.fabric8..")
-        .because("a source reads JSON: a watched object comes as its JSON (source/ObjectReader), the watch "
-            + "engine (kube/) does the client I/O")
+    noClasses()
+        .that()
+        .resideInAnyPackage(pkgs("model", "source", "ingester.mapping"))
+        .should()
+        .dependOnClassesThat()
+        .resideInAnyPackage("io.fabric8..")
+        .because(
+            "a source reads JSON: a watched object comes as its JSON (source/ObjectReader), the watch "
+                + "engine (kube/) does the client I/O")
         .check(classes);
   }
 
@@ -129,24 +184,45 @@ class LayeringTest {
    */
   @Test
   void purePartsDoNoIo() {
-    noClasses().that().resideInAnyPackage(pkgs("model", "source", "pipeline", "ingester.spec", "ingester.mapping"))
-        .or().resideInAPackage(W + ".store")
-        .and().doNotHaveFullyQualifiedName(W + ".pipeline.filter.ConfigMapFilter")
-        .and().haveNameNotMatching(java.util.regex.Pattern.quote(W + ".pipeline.filter.ConfigMapFilter$") + ".*")
-        .should().dependOnClassesThat().resideInAnyPackage("io.fabric8.kubernetes.client..", "io.vertx..",
-            "java.net.http..", "java.sql..")
+    noClasses()
+        .that()
+        .resideInAnyPackage(
+            pkgs("model", "source", "pipeline", "ingester.spec", "ingester.mapping"))
+        .or()
+        .resideInAPackage(W + ".store")
+        .and()
+        .doNotHaveFullyQualifiedName(W + ".pipeline.filter.ConfigMapFilter")
+        .and()
+        .haveNameNotMatching(
+            java.util.regex.Pattern.quote(W + ".pipeline.filter.ConfigMapFilter$") + ".*")
+        .should()
+        .dependOnClassesThat()
+        .resideInAnyPackage(
+            "io.fabric8.kubernetes.client..", "io.vertx..", "java.net.http..", "java.sql..")
         .check(classes);
   }
 
   @Test
   void onlyHttpServes() {
-    noClasses().that().resideOutsideOfPackages(W + ".http..").and().resideOutsideOfPackage(W)
-        .should().dependOnClassesThat().resideInAnyPackage("io.vertx..").check(classes);
+    noClasses()
+        .that()
+        .resideOutsideOfPackages(W + ".http..")
+        .and()
+        .resideOutsideOfPackage(W)
+        .should()
+        .dependOnClassesThat()
+        .resideInAnyPackage("io.vertx..")
+        .check(classes);
   }
 
   @Test
   void storesOtherThanKubernetesUseNoKubernetesClient() {
-    noClasses().that().resideInAnyPackage(pkgs("store.sqlite", "store.postgres")).should().dependOnClassesThat()
-        .resideInAnyPackage("io.fabric8.kubernetes.client..").check(classes);
+    noClasses()
+        .that()
+        .resideInAnyPackage(pkgs("store.sqlite", "store.postgres"))
+        .should()
+        .dependOnClassesThat()
+        .resideInAnyPackage("io.fabric8.kubernetes.client..")
+        .check(classes);
   }
 }

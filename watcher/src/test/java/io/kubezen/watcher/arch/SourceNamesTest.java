@@ -39,26 +39,42 @@ class SourceNamesTest {
     List<String> violations = new ArrayList<>();
     int checked = 0;
     for (Path file : classFiles) {
-      String className = root.relativize(file).toString().replace(file.getFileSystem().getSeparator(), ".")
-          .replaceAll("\\.class$", "");
+      String className =
+          root.relativize(file)
+              .toString()
+              .replace(file.getFileSystem().getSeparator(), ".")
+              .replaceAll("\\.class$", "");
       List<String> strings = stringConstants(file);
       for (SourceDescriptor d : Sources.BUILT_IN) {
         String home = d.normalizer().getClass().getPackageName() + ".";
         if (className.startsWith(home)) {
           continue;
         }
-        Pattern name = Pattern.compile("(?<![A-Za-z0-9-])" + Pattern.quote(d.name()) + "(?![A-Za-z0-9-])");
+        Pattern name =
+            Pattern.compile("(?<![A-Za-z0-9-])" + Pattern.quote(d.name()) + "(?![A-Za-z0-9-])");
         for (String s : strings) {
-          boolean hint = className.startsWith("io.kubezen.watcher.source.") && s.contains("/ingest/" + d.name());
+          boolean hint =
+              className.startsWith("io.kubezen.watcher.source.")
+                  && s.contains("/ingest/" + d.name());
           if (name.matcher(s).find() && !hint) {
-            violations.add(className + " holds \"" + s + "\" (source " + d.name() + ", whose home is " + home + ")");
+            violations.add(
+                className
+                    + " holds \""
+                    + s
+                    + "\" (source "
+                    + d.name()
+                    + ", whose home is "
+                    + home
+                    + ")");
           }
         }
       }
       checked++;
     }
     assertThat(checked).isEqualTo(classFiles.size());
-    assertThat(violations).as("source names outside their package: read them from the descriptor").isEmpty();
+    assertThat(violations)
+        .as("source names outside their package: read them from the descriptor")
+        .isEmpty();
   }
 
   /** The sanity of the scanner itself: it finds the names where they are. */
@@ -66,15 +82,17 @@ class SourceNamesTest {
   void theScannerSeesTheNamesInTheirOwnPackages() throws IOException, URISyntaxException {
     for (SourceDescriptor d : Sources.BUILT_IN) {
       Class<?> c = d.normalizer().getClass();
-      Path file = Path.of(c.getProtectionDomain().getCodeSource().getLocation().toURI())
-          .resolve(c.getName().replace('.', '/') + ".class");
+      Path file =
+          Path.of(c.getProtectionDomain().getCodeSource().getLocation().toURI())
+              .resolve(c.getName().replace('.', '/') + ".class");
       assertThat(stringConstants(file)).as(c.getName()).contains(d.name());
     }
   }
 
   /** The CONSTANT_String entries of a class file's constant pool (JVMS 4.4). */
   static List<String> stringConstants(Path classFile) throws IOException {
-    try (InputStream raw = Files.newInputStream(classFile); DataInputStream in = new DataInputStream(raw)) {
+    try (InputStream raw = Files.newInputStream(classFile);
+        DataInputStream in = new DataInputStream(raw)) {
       if (in.readInt() != 0xCAFEBABE) {
         throw new IOException(classFile + " is not a class file");
       }

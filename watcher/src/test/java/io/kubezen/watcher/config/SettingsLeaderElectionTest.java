@@ -36,15 +36,33 @@ class SettingsLeaderElectionTest {
   void disabledOutsideKubernetesAndBuiltinNeedsTheKubernetesStore() {
     assertThat(Settings.fromEnv(Map.of("OBSERVATION_STORE", "sqlite")).leaderElection().mode())
         .isEqualTo(Settings.LeaderElectionMode.DISABLED);
-    assertThatThrownBy(() -> Settings.fromEnv(Map.of("OBSERVATION_STORE", "sqlite", "LEADER_ELECTION_MODE", "builtin")))
-        .isInstanceOf(SettingsException.class).hasMessageContaining("LEADER_ELECTION_MODE=builtin needs");
+    assertThatThrownBy(
+            () ->
+                Settings.fromEnv(
+                    Map.of("OBSERVATION_STORE", "sqlite", "LEADER_ELECTION_MODE", "builtin")))
+        .isInstanceOf(SettingsException.class)
+        .hasMessageContaining("LEADER_ELECTION_MODE=builtin needs");
   }
 
   @Test
   void readsDurationsWithUnitsAndPodName() {
-    Settings s = Settings.fromEnv(kube("POD_NAME", "zw-0", "LEADER_ELECTION_LEASE_DURATION", "4s",
-        "LEADER_ELECTION_RENEW_DEADLINE", "3000ms", "LEADER_ELECTION_RETRY_PERIOD", "1", "SHUTDOWN_TIMEOUT", "1m",
-        "LEADER_ELECTION_ID", "my-lease", "LEADER_ELECTION_MODE", "disabled"));
+    Settings s =
+        Settings.fromEnv(
+            kube(
+                "POD_NAME",
+                "zw-0",
+                "LEADER_ELECTION_LEASE_DURATION",
+                "4s",
+                "LEADER_ELECTION_RENEW_DEADLINE",
+                "3000ms",
+                "LEADER_ELECTION_RETRY_PERIOD",
+                "1",
+                "SHUTDOWN_TIMEOUT",
+                "1m",
+                "LEADER_ELECTION_ID",
+                "my-lease",
+                "LEADER_ELECTION_MODE",
+                "disabled"));
     Settings.LeaderElection le = s.leaderElection();
     assertThat(le.identity()).isEqualTo("zw-0");
     assertThat(le.id()).isEqualTo("my-lease");
@@ -59,15 +77,20 @@ class SettingsLeaderElectionTest {
   void rejectsOutOfOrderAndMalformedDurationsNamingTheVariables() {
     assertThatThrownBy(() -> Settings.fromEnv(kube("LEADER_ELECTION_LEASE_DURATION", "10s")))
         .isInstanceOf(SettingsException.class)
-        .hasMessageContaining("LEADER_ELECTION_LEASE_DURATION (10s) must be longer than LEADER_ELECTION_RENEW_DEADLINE (10s)");
+        .hasMessageContaining(
+            "LEADER_ELECTION_LEASE_DURATION (10s) must be longer than LEADER_ELECTION_RENEW_DEADLINE (10s)");
     assertThatThrownBy(() -> Settings.fromEnv(kube("LEADER_ELECTION_RETRY_PERIOD", "10s")))
         .isInstanceOf(SettingsException.class)
-        .hasMessageContaining("LEADER_ELECTION_RENEW_DEADLINE (10s) must be longer than LEADER_ELECTION_RETRY_PERIOD (10s)");
+        .hasMessageContaining(
+            "LEADER_ELECTION_RENEW_DEADLINE (10s) must be longer than LEADER_ELECTION_RETRY_PERIOD (10s)");
     assertThatThrownBy(() -> Settings.fromEnv(kube("LEADER_ELECTION_RENEW_DEADLINE", "ten")))
-        .isInstanceOf(SettingsException.class).hasMessageContaining("LEADER_ELECTION_RENEW_DEADLINE='ten'");
+        .isInstanceOf(SettingsException.class)
+        .hasMessageContaining("LEADER_ELECTION_RENEW_DEADLINE='ten'");
     assertThatThrownBy(() -> Settings.fromEnv(kube("SHUTDOWN_TIMEOUT", "2d")))
-        .isInstanceOf(SettingsException.class).hasMessageContaining("SHUTDOWN_TIMEOUT='2d'");
+        .isInstanceOf(SettingsException.class)
+        .hasMessageContaining("SHUTDOWN_TIMEOUT='2d'");
     assertThatThrownBy(() -> Settings.fromEnv(kube("LEADER_ELECTION_MODE", "raft")))
-        .isInstanceOf(SettingsException.class).hasMessageContaining("LEADER_ELECTION_MODE");
+        .isInstanceOf(SettingsException.class)
+        .hasMessageContaining("LEADER_ELECTION_MODE");
   }
 }

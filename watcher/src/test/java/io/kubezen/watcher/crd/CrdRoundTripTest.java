@@ -32,8 +32,12 @@ class CrdRoundTripTest {
     KubernetesClient c = KubeApiServer.client();
     String ns = KubeApiServer.uniqueNamespace("crd-ing");
     Ingester sent = Fixtures.ingester(ns, "acme");
-    assertThat(EveryField.unset(sent.getSpec(), "spec")).as("fixture must set every spec field").isEmpty();
-    assertThat(EveryField.unset(sent.getStatus(), "status")).as("fixture must set every status field").isEmpty();
+    assertThat(EveryField.unset(sent.getSpec(), "spec"))
+        .as("fixture must set every spec field")
+        .isEmpty();
+    assertThat(EveryField.unset(sent.getStatus(), "status"))
+        .as("fixture must set every status field")
+        .isEmpty();
 
     Ingester created = c.resources(Ingester.class).inNamespace(ns).resource(sent).create();
     created.setStatus(sent.getStatus());
@@ -49,8 +53,12 @@ class CrdRoundTripTest {
     KubernetesClient c = KubeApiServer.client();
     String ns = KubeApiServer.uniqueNamespace("crd-obs");
     Observation sent = Fixtures.observation(ns, "falco-0123456789abcdef");
-    assertThat(EveryField.unset(sent.getSpec(), "spec")).as("fixture must set every spec field").isEmpty();
-    assertThat(EveryField.unset(sent.getStatus(), "status")).as("fixture must set every status field").isEmpty();
+    assertThat(EveryField.unset(sent.getSpec(), "spec"))
+        .as("fixture must set every spec field")
+        .isEmpty();
+    assertThat(EveryField.unset(sent.getStatus(), "status"))
+        .as("fixture must set every status field")
+        .isEmpty();
 
     Observation created = c.resources(Observation.class).inNamespace(ns).resource(sent).create();
     assertThat(created.getStatus())
@@ -58,7 +66,8 @@ class CrdRoundTripTest {
         .isEqualTo(new ObservationStatus(1L, null, null, null, null));
     created.setStatus(sent.getStatus());
     c.resources(Observation.class).inNamespace(ns).resource(created).updateStatus();
-    Observation read = c.resources(Observation.class).inNamespace(ns).withName("falco-0123456789abcdef").get();
+    Observation read =
+        c.resources(Observation.class).inNamespace(ns).withName("falco-0123456789abcdef").get();
 
     assertThat(json(c, read.getSpec())).isEqualTo(json(c, sent.getSpec()));
     assertThat(json(c, read.getStatus())).isEqualTo(json(c, sent.getStatus()));
@@ -76,7 +85,8 @@ class CrdRoundTripTest {
     Observation patch = Fixtures.observation(ns, "falco-00000000000000aa");
     c.resources(Observation.class).inNamespace(ns).resource(patch).patchStatus();
 
-    Observation read = c.resources(Observation.class).inNamespace(ns).withName("falco-00000000000000aa").get();
+    Observation read =
+        c.resources(Observation.class).inNamespace(ns).withName("falco-00000000000000aa").get();
     assertThat(read.getStatus()).isEqualTo(patch.getStatus());
   }
 

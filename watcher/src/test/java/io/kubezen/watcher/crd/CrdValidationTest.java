@@ -19,16 +19,26 @@ import org.junit.jupiter.params.provider.ValueSource;
 
 /**
  * The API server rejects invalid Observations (and Ingesters) with 422 Unprocessable Entity, by the
- * schema generated from the Java types. The objects are written untyped so that they can hold values
- * the Java types cannot.
+ * schema generated from the Java types. The objects are written untyped so that they can hold
+ * values the Java types cannot.
  */
 class CrdValidationTest {
-  static final ResourceDefinitionContext OBSERVATIONS = new ResourceDefinitionContext.Builder()
-      .withGroup(Observation.GROUP).withVersion(Observation.VERSION).withPlural("observations")
-      .withKind("Observation").withNamespaced(true).build();
-  static final ResourceDefinitionContext INGESTERS = new ResourceDefinitionContext.Builder()
-      .withGroup(Observation.GROUP).withVersion(Observation.VERSION).withPlural("ingesters")
-      .withKind("Ingester").withNamespaced(true).build();
+  static final ResourceDefinitionContext OBSERVATIONS =
+      new ResourceDefinitionContext.Builder()
+          .withGroup(Observation.GROUP)
+          .withVersion(Observation.VERSION)
+          .withPlural("observations")
+          .withKind("Observation")
+          .withNamespaced(true)
+          .build();
+  static final ResourceDefinitionContext INGESTERS =
+      new ResourceDefinitionContext.Builder()
+          .withGroup(Observation.GROUP)
+          .withVersion(Observation.VERSION)
+          .withPlural("ingesters")
+          .withKind("Ingester")
+          .withNamespaced(true)
+          .build();
 
   static final String NS = KubeApiServer.uniqueNamespace("crd-invalid");
 
@@ -39,7 +49,7 @@ class CrdValidationTest {
 
   @Test
   void theValidFixtureIsAccepted() {
-    GenericKubernetesResource created = create(OBSERVATIONS, observation(spec -> { }));
+    GenericKubernetesResource created = create(OBSERVATIONS, observation(spec -> {}));
     assertThat(created.getMetadata().getUid()).isNotBlank();
   }
 
@@ -74,11 +84,14 @@ class CrdValidationTest {
   @Test
   void wrongTypesAreRejected() {
     assertRejected(observation(spec -> spec.put("details", "not an object")), "spec.details");
-    assertRejected(observation(spec -> spec.put("ttlSecondsAfterCreation", "7d")), "spec.ttlSecondsAfterCreation");
+    assertRejected(
+        observation(spec -> spec.put("ttlSecondsAfterCreation", "7d")),
+        "spec.ttlSecondsAfterCreation");
   }
 
   @ParameterizedTest
-  @ValueSource(strings = {"source", "category", "severity", "eventType", "detectedAt", "fingerprint"})
+  @ValueSource(
+      strings = {"source", "category", "severity", "eventType", "detectedAt", "fingerprint"})
   void missingRequiredFieldIsRejected(String field) {
     assertRejected(observation(spec -> spec.remove(field)), "spec." + field);
   }
@@ -86,21 +99,26 @@ class CrdValidationTest {
   @Test
   void ingesterWithUnknownTypeOrAuthIsRejected() {
     KubernetesClient c = KubeApiServer.client();
-    GenericKubernetesResource bad = c.getKubernetesSerialization()
-        .convertValue(Fixtures.ingester(NS, "bad-" + suffix()), GenericKubernetesResource.class);
+    GenericKubernetesResource bad =
+        c.getKubernetesSerialization()
+            .convertValue(
+                Fixtures.ingester(NS, "bad-" + suffix()), GenericKubernetesResource.class);
     spec(bad).put("type", "cronjob");
     assertThatThrownBy(() -> create(INGESTERS, bad))
-        .isInstanceOfSatisfying(KubernetesClientException.class, e -> {
-          assertThat(e.getCode()).isEqualTo(422);
-          assertThat(e.getMessage()).contains("spec.type");
-        });
+        .isInstanceOfSatisfying(
+            KubernetesClientException.class,
+            e -> {
+              assertThat(e.getCode()).isEqualTo(422);
+              assertThat(e.getMessage()).contains("spec.type");
+            });
   }
 
   private static GenericKubernetesResource observation(Consumer<Map<String, Object>> change) {
     KubernetesClient c = KubeApiServer.client();
     Observation typed = Fixtures.observation(NS, "falco-" + suffix());
     typed.setStatus(null);
-    GenericKubernetesResource o = c.getKubernetesSerialization().convertValue(typed, GenericKubernetesResource.class);
+    GenericKubernetesResource o =
+        c.getKubernetesSerialization().convertValue(typed, GenericKubernetesResource.class);
     change.accept(spec(o));
     return o;
   }
@@ -112,14 +130,21 @@ class CrdValidationTest {
 
   private static void assertRejected(GenericKubernetesResource o, String field) {
     assertThatThrownBy(() -> create(OBSERVATIONS, o))
-        .isInstanceOfSatisfying(KubernetesClientException.class, e -> {
-          assertThat(e.getCode()).as(e.getMessage()).isEqualTo(422);
-          assertThat(e.getMessage()).contains(field);
-        });
+        .isInstanceOfSatisfying(
+            KubernetesClientException.class,
+            e -> {
+              assertThat(e.getCode()).as(e.getMessage()).isEqualTo(422);
+              assertThat(e.getMessage()).contains(field);
+            });
   }
 
-  private static GenericKubernetesResource create(ResourceDefinitionContext type, GenericKubernetesResource r) {
-    return KubeApiServer.client().genericKubernetesResources(type).inNamespace(NS).resource(r).create();
+  private static GenericKubernetesResource create(
+      ResourceDefinitionContext type, GenericKubernetesResource r) {
+    return KubeApiServer.client()
+        .genericKubernetesResources(type)
+        .inNamespace(NS)
+        .resource(r)
+        .create();
   }
 
   private static String suffix() {

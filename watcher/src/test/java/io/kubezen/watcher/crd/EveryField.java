@@ -13,9 +13,9 @@ import java.util.List;
 import java.util.Map;
 
 /**
- * Walks a value (records, fabric8 model beans, lists, maps) and lists every field left unset: a null
- * component or property, an empty list or map. A round-trip fixture with nothing unset exercises
- * every field of the schema, including fields added to the records later.
+ * Walks a value (records, fabric8 model beans, lists, maps) and lists every field left unset: a
+ * null component or property, an empty list or map. A round-trip fixture with nothing unset
+ * exercises every field of the schema, including fields added to the records later.
  */
 final class EveryField {
   private EveryField() {}
@@ -51,13 +51,20 @@ final class EveryField {
       }
       map.forEach((k, v) -> walk(v, path + "." + k, out));
     } else if (value instanceof KubernetesResource) {
-      // a fabric8 model bean (e.g. Condition): every getter except the catch-all additionalProperties
+      // a fabric8 model bean (e.g. Condition): every getter except the catch-all
+      // additionalProperties
       Arrays.stream(type.getMethods())
-          .filter(m -> m.getName().startsWith("get") && m.getParameterCount() == 0
-              && !Modifier.isStatic(m.getModifiers()) && m.getDeclaringClass() != Object.class
-              && !m.getName().equals("getAdditionalProperties"))
+          .filter(
+              m ->
+                  m.getName().startsWith("get")
+                      && m.getParameterCount() == 0
+                      && !Modifier.isStatic(m.getModifiers())
+                      && m.getDeclaringClass() != Object.class
+                      && !m.getName().equals("getAdditionalProperties"))
           .sorted(Comparator.comparing(Method::getName))
-          .forEach(m -> walk(invoke(m, value), path + "." + decapitalize(m.getName().substring(3)), out));
+          .forEach(
+              m ->
+                  walk(invoke(m, value), path + "." + decapitalize(m.getName().substring(3)), out));
     }
     // anything else (String, Number, Boolean, enum) is a set leaf
   }

@@ -61,21 +61,21 @@ import org.junit.jupiter.api.Timeout;
 
 /**
  * The high-availability chaos test (issue 4): three zen-watcher jar processes in Kubernetes mode
- * with builtin leader election and short leases against the real API server, under webhook load
- * and changing watched objects, while the leader is SIGKILLed twice and SIGTERMed once (each
- * killed replica restarts under the same POD_NAME). At the end: every acknowledged alert, every
- * finding of the final reports and every Warning Event has exactly one Observation, nothing is
- * duplicated, and no two replicas ever held leader work at once (from the replicas' JSON logs:
- * {@code leader work started/stopped}, and independently the informers' own {@code watched
- * sources starting/stopped}; a SIGKILLed replica's work ends when it is dead). Prints the measured
- * takeover times. The chaos happens on top of thousands of findings already stored ({@link
- * #BACKGROUND_REPORTS} static Trivy reports of {@link #BACKGROUND_VULNS} vulnerabilities: 2,000 by
- * default, 10,000 with {@code -Dchaos.backgroundReports=100}), which the same checks cover: each
- * has exactly one Observation, open, through every takeover.
+ * with builtin leader election and short leases against the real API server, under webhook load and
+ * changing watched objects, while the leader is SIGKILLed twice and SIGTERMed once (each killed
+ * replica restarts under the same POD_NAME). At the end: every acknowledged alert, every finding of
+ * the final reports and every Warning Event has exactly one Observation, nothing is duplicated, and
+ * no two replicas ever held leader work at once (from the replicas' JSON logs: {@code leader work
+ * started/stopped}, and independently the informers' own {@code watched sources starting/stopped};
+ * a SIGKILLed replica's work ends when it is dead). Prints the measured takeover times. The chaos
+ * happens on top of thousands of findings already stored ({@link #BACKGROUND_REPORTS} static Trivy
+ * reports of {@link #BACKGROUND_VULNS} vulnerabilities: 2,000 by default, 10,000 with {@code
+ * -Dchaos.backgroundReports=100}), which the same checks cover: each has exactly one Observation,
+ * open, through every takeover.
  *
  * <p>Bounded: every wait has a deadline, the whole test a 9 minute timeout, and every process it
- * started is killed in {@link #tearDown} whatever happens. All on 127.0.0.1; the replicas' logs stay
- * in {@code target/chaos-it/} for diagnosis.
+ * started is killed in {@link #tearDown} whatever happens. All on 127.0.0.1; the replicas' logs
+ * stay in {@code target/chaos-it/} for diagnosis.
  */
 class ChaosIT {
   static final int REPLICAS = 3;
@@ -87,22 +87,35 @@ class ChaosIT {
   static final int KYVERNO_REPORTS = 4;
   static final int KYVERNO_POLICIES = 4;
   static final int VULN_POOL = 6;
+
   /**
    * Findings already present when the chaos starts: static Trivy reports of this many
-   * vulnerabilities each ({@code -Dchaos.backgroundReports=100 -Dchaos.backgroundVulns=100} for 10k).
-   * The CI default, 20 x 100 = 2,000, keeps the test within a few minutes.
+   * vulnerabilities each ({@code -Dchaos.backgroundReports=100 -Dchaos.backgroundVulns=100} for
+   * 10k). The CI default, 20 x 100 = 2,000, keeps the test within a few minutes.
    */
   static final int BACKGROUND_REPORTS = Integer.getInteger("chaos.backgroundReports", 20);
+
   static final int BACKGROUND_VULNS = Integer.getInteger("chaos.backgroundVulns", 100);
-  /** How long the first leader may take to store the background findings (bounded: not a benchmark). */
-  static final Duration BACKGROUND_BOUND = Duration.ofSeconds(Long.getLong("chaos.backgroundSeconds", 240));
+
+  /**
+   * How long the first leader may take to store the background findings (bounded: not a benchmark).
+   */
+  static final Duration BACKGROUND_BOUND =
+      Duration.ofSeconds(Long.getLong("chaos.backgroundSeconds", 240));
+
   static final long DEDUP_WINDOW_SECONDS = 60;
   static final Duration LEASE = Duration.ofSeconds(4);
   static final Duration RETRY = Duration.ofSeconds(1);
-  /** A crashed leader's Lease expires within LEASE of the kill; one RETRY later a follower holds it. Slack for 2 loaded cores. */
+
+  /**
+   * A crashed leader's Lease expires within LEASE of the kill; one RETRY later a follower holds it.
+   * Slack for 2 loaded cores.
+   */
   static final Duration CRASH_TAKEOVER_BOUND = LEASE.plus(RETRY).plusSeconds(3);
+
   /** A graceful leader releases the Lease: a follower must not have to wait for it to expire. */
   static final Duration GRACEFUL_TAKEOVER_BOUND = LEASE;
+
   static final Duration SHUTDOWN = Duration.ofSeconds(20);
 
   static final String STARTED = "leader work started";
@@ -110,15 +123,24 @@ class ChaosIT {
   static final String INFORMERS_STARTED = "watched sources starting";
   static final String INFORMERS_STOPPED = "watched sources stopped";
 
-  static final ResourceDefinitionContext VULN = WatchedSource.context("aquasecurity.github.io", "v1alpha1",
-      "vulnerabilityreports", "VulnerabilityReport", true);
-  static final ResourceDefinitionContext POLICY = WatchedSource.context("wgpolicyk8s.io", "v1alpha2", "policyreports",
-      "PolicyReport", true);
-  static final ResourceDefinitionContext EVENTS = WatchedSource.context("events.k8s.io", "v1", "events", "Event", true);
+  static final ResourceDefinitionContext VULN =
+      WatchedSource.context(
+          "aquasecurity.github.io",
+          "v1alpha1",
+          "vulnerabilityreports",
+          "VulnerabilityReport",
+          true);
+  static final ResourceDefinitionContext POLICY =
+      WatchedSource.context("wgpolicyk8s.io", "v1alpha2", "policyreports", "PolicyReport", true);
+  static final ResourceDefinitionContext EVENTS =
+      WatchedSource.context("events.k8s.io", "v1", "events", "Event", true);
 
   final JarRunner jar = new JarRunner();
-  final HttpClient http = HttpClient.newBuilder().version(HttpClient.Version.HTTP_1_1)
-      .connectTimeout(Duration.ofSeconds(2)).build();
+  final HttpClient http =
+      HttpClient.newBuilder()
+          .version(HttpClient.Version.HTTP_1_1)
+          .connectTimeout(Duration.ofSeconds(2))
+          .build();
   final List<Replica> replicas = new ArrayList<>();
   final List<Kill> kills = new CopyOnWriteArrayList<>();
   final List<String> problems = new CopyOnWriteArrayList<>();
@@ -219,7 +241,10 @@ class ChaosIT {
 
     // Thousands of findings already there: every takeover below happens on top of them.
     for (int r = 0; r < BACKGROUND_REPORTS; r++) {
-      k.genericKubernetesResources(VULN).inNamespace(ns).resource(backgroundReport(r, BACKGROUND_VULNS)).create();
+      k.genericKubernetesResources(VULN)
+          .inNamespace(ns)
+          .resource(backgroundReport(r, BACKGROUND_VULNS))
+          .create();
     }
     int background = BACKGROUND_REPORTS * BACKGROUND_VULNS;
 
@@ -233,10 +258,15 @@ class ChaosIT {
       jar.awaitReady(r.current.run);
     }
     Life first = awaitLeader(null, Instant.EPOCH, Duration.ofSeconds(30));
-    System.out.printf("chaos: replicas ready after %d ms, first leader %s%n", millisSince(t0), first);
+    System.out.printf(
+        "chaos: replicas ready after %d ms, first leader %s%n", millisSince(t0), first);
     long bgStart = System.nanoTime();
-    await(background + " background findings stored", BACKGROUND_BOUND, () -> observations().size() >= background);
-    System.out.printf("chaos: %d background findings stored %d ms after the first leader (%d ms after start)%n",
+    await(
+        background + " background findings stored",
+        BACKGROUND_BOUND,
+        () -> observations().size() >= background);
+    System.out.printf(
+        "chaos: %d background findings stored %d ms after the first leader (%d ms after start)%n",
         background, millisSince(bgStart), millisSince(t0));
 
     // Load: alerts round-robin over the replicas, and watched objects created and changed.
@@ -258,8 +288,12 @@ class ChaosIT {
     for (String signal : List.of("SIGKILL", "SIGKILL", "SIGTERM")) {
       int acked = alerts.acked.size();
       int steps = mutations.done.get();
-      await("load progress before " + signal, Duration.ofSeconds(30),
-          () -> loadDone.getAsBoolean() || (alerts.acked.size() >= acked + 40 && mutations.done.get() >= steps + 4));
+      await(
+          "load progress before " + signal,
+          Duration.ofSeconds(30),
+          () ->
+              loadDone.getAsBoolean()
+                  || (alerts.acked.size() >= acked + 40 && mutations.done.get() >= steps + 4));
       leader = currentLeader().orElse(leader);
       Kill kill = kill(leader, signal);
       System.out.printf("chaos: %s %s at +%d ms%n", signal, leader, millisSince(loadStart));
@@ -273,7 +307,8 @@ class ChaosIT {
     for (Future<?> f : load) {
       f.get(LOAD.toSeconds() + 90, TimeUnit.SECONDS);
     }
-    System.out.printf("chaos: load done at +%d ms: %d of %d alerts acknowledged (%s), %d mutation steps%n",
+    System.out.printf(
+        "chaos: load done at +%d ms: %d of %d alerts acknowledged (%s), %d mutation steps%n",
         millisSince(loadStart), alerts.acked.size(), ALERTS, alerts.retries, mutations.done.get());
 
     // Settle: the final leader has synced, and every expected Observation is there.
@@ -281,14 +316,19 @@ class ChaosIT {
     await("the last leader's sources synced", Duration.ofSeconds(30), () -> synced(last));
     Expected expected = expected(alerts);
     long settleStart = System.nanoTime();
-    await("every expected Observation, and the report findings no longer reported resolved", Duration.ofSeconds(60),
+    await(
+        "every expected Observation, and the report findings no longer reported resolved",
+        Duration.ofSeconds(60),
         () -> {
           List<Observation> now = observations();
-          Set<String> names = now.stream().map(o -> o.getMetadata().getName()).collect(Collectors.toSet());
-          return names.containsAll(expected.all()) && openReportFindings(now).equals(expected.reports());
+          Set<String> names =
+              now.stream().map(o -> o.getMetadata().getName()).collect(Collectors.toSet());
+          return names.containsAll(expected.all())
+              && openReportFindings(now).equals(expected.reports());
         });
-    System.out.printf("chaos: settled at +%d ms (%d ms after the load)%n", millisSince(loadStart),
-        millisSince(settleStart));
+    System.out.printf(
+        "chaos: settled at +%d ms (%d ms after the load)%n",
+        millisSince(loadStart), millisSince(settleStart));
     List<Observation> all = observations();
     saveMetrics();
 
@@ -308,7 +348,8 @@ class ChaosIT {
   void start(Replica r) throws Exception {
     Map<String, String> e = new HashMap<>(env);
     e.put("POD_NAME", r.pod);
-    Running run = jar.start(dir, e, List.of("-XX:+UseSerialGC", "-XX:TieredStopAtLevel=1", "-Xss512k"));
+    Running run =
+        jar.start(dir, e, List.of("-XX:+UseSerialGC", "-XX:TieredStopAtLevel=1", "-Xss512k"));
     Life l = new Life(r.pod, r.lives.size(), run);
     r.lives.add(l);
     r.current = l;
@@ -325,9 +366,14 @@ class ChaosIT {
     } else {
       boolean exited = JarRunner.terminate(victim.run, SHUTDOWN.plusSeconds(5));
       if (!exited) {
-        problems.add(victim + " did not exit within " + SHUTDOWN.plusSeconds(5).toSeconds() + " s of SIGTERM");
+        problems.add(
+            victim
+                + " did not exit within "
+                + SHUTDOWN.plusSeconds(5).toSeconds()
+                + " s of SIGTERM");
       } else if (victim.run.process().exitValue() != 143 && victim.run.process().exitValue() != 0) {
-        problems.add(victim + " exited with " + victim.run.process().exitValue() + " after SIGTERM");
+        problems.add(
+            victim + " exited with " + victim.run.process().exitValue() + " after SIGTERM");
       }
     }
     Instant dead = Instant.now();
@@ -341,12 +387,19 @@ class ChaosIT {
 
   // --- leadership, from the logs ---
 
-  /** Whether the contract's lines appear at all; before leader election exists only the informers' lines do. */
+  /**
+   * Whether the contract's lines appear at all; before leader election exists only the informers'
+   * lines do.
+   */
   boolean contractLines() {
-    return allLives().stream().anyMatch(l -> lines(l).stream().anyMatch(x -> x.message().startsWith(STARTED)));
+    return allLives().stream()
+        .anyMatch(l -> lines(l).stream().anyMatch(x -> x.message().startsWith(STARTED)));
   }
 
-  /** The live replica whose last leader-work line is a start (the first such, when there are several). */
+  /**
+   * The live replica whose last leader-work line is a start (the first such, when there are
+   * several).
+   */
   Optional<Life> currentLeader() {
     boolean contract = contractLines();
     String start = contract ? STARTED : INFORMERS_STARTED;
@@ -369,23 +422,33 @@ class ChaosIT {
     return Optional.empty();
   }
 
-  /** Awaits a live leader other than {@code previous} that started its leader work after {@code since}. */
+  /**
+   * Awaits a live leader other than {@code previous} that started its leader work after {@code
+   * since}.
+   */
   Life awaitLeader(Life previous, Instant since, Duration within) throws Exception {
     Life[] found = new Life[1];
-    await("a leader other than " + previous, within, () -> {
-      Optional<Life> l = currentLeader();
-      if (l.isEmpty() || l.get() == previous) {
-        return false;
-      }
-      boolean contract = contractLines();
-      String start = contract ? STARTED : INFORMERS_STARTED;
-      boolean startedSince = lines(l.get()).stream()
-          .anyMatch(x -> x.message().startsWith(start) && !x.at().isBefore(since.truncatedTo(ChronoUnit.MILLIS)));
-      if (startedSince) {
-        found[0] = l.get();
-      }
-      return startedSince;
-    });
+    await(
+        "a leader other than " + previous,
+        within,
+        () -> {
+          Optional<Life> l = currentLeader();
+          if (l.isEmpty() || l.get() == previous) {
+            return false;
+          }
+          boolean contract = contractLines();
+          String start = contract ? STARTED : INFORMERS_STARTED;
+          boolean startedSince =
+              lines(l.get()).stream()
+                  .anyMatch(
+                      x ->
+                          x.message().startsWith(start)
+                              && !x.at().isBefore(since.truncatedTo(ChronoUnit.MILLIS)));
+          if (startedSince) {
+            found[0] = l.get();
+          }
+          return startedSince;
+        });
     return found[0];
   }
 
@@ -412,7 +475,12 @@ class ChaosIT {
         if (ts == null) {
           continue;
         }
-        out.add(new Line(OffsetDateTime.parse(ts.asText()).toInstant(), life, n.path("message").asText(""), n));
+        out.add(
+            new Line(
+                OffsetDateTime.parse(ts.asText()).toInstant(),
+                life,
+                n.path("message").asText(""),
+                n));
       } catch (IOException | RuntimeException notJson) {
         // not a log line of ours
       }
@@ -420,7 +488,10 @@ class ChaosIT {
     return out;
   }
 
-  /** [start, stop] of every life; an open one ends when its process was found dead (or now, if alive). */
+  /**
+   * [start, stop] of every life; an open one ends when its process was found dead (or now, if
+   * alive).
+   */
   List<Interval> intervals(String start, String stop, List<String> anomalies) {
     List<Interval> out = new ArrayList<>();
     for (Life l : allLives()) {
@@ -428,7 +499,17 @@ class ChaosIT {
       for (Line x : lines(l)) {
         if (x.message().startsWith(start)) {
           if (open != null) {
-            anomalies.add(l + ": '" + start + "' twice without '" + stop + "' (" + open + ", " + x.at() + ")");
+            anomalies.add(
+                l
+                    + ": '"
+                    + start
+                    + "' twice without '"
+                    + stop
+                    + "' ("
+                    + open
+                    + ", "
+                    + x.at()
+                    + ")");
           } else {
             open = x.at();
           }
@@ -442,7 +523,8 @@ class ChaosIT {
       if (open != null) {
         Instant end = l.endedAt != null ? l.endedAt : Instant.now();
         if ("SIGTERM".equals(l.end)) {
-          anomalies.add(l + ": SIGTERMed while holding '" + start + "' and never logged '" + stop + "'");
+          anomalies.add(
+              l + ": SIGTERMed while holding '" + start + "' and never logged '" + stop + "'");
         }
         out.add(new Interval(l, open, end, false));
       }
@@ -452,7 +534,9 @@ class ChaosIT {
   }
 
   void checkLeaderWork(SoftAssertions soft) {
-    for (String[] pair : List.of(new String[] {STARTED, STOPPED}, new String[] {INFORMERS_STARTED, INFORMERS_STOPPED})) {
+    for (String[] pair :
+        List.of(
+            new String[] {STARTED, STOPPED}, new String[] {INFORMERS_STARTED, INFORMERS_STOPPED})) {
       List<String> anomalies = new ArrayList<>();
       List<Interval> iv = intervals(pair[0], pair[1], anomalies);
       List<String> overlaps = new ArrayList<>();
@@ -461,47 +545,83 @@ class ChaosIT {
           Interval a = iv.get(i);
           Interval b = iv.get(j);
           if (a.life() != b.life() && a.from().isBefore(b.to()) && b.from().isBefore(a.to())) {
-            overlaps.add(a.life() + " [" + a.from() + ", " + a.to() + "] and " + b.life() + " [" + b.from() + ", "
-                + b.to() + "]");
+            overlaps.add(
+                a.life() + " [" + a.from() + ", " + a.to() + "] and " + b.life() + " [" + b.from()
+                    + ", " + b.to() + "]");
           }
         }
       }
-      System.out.printf("chaos: '%s' intervals: %s%n", pair[0], iv.stream()
-          .map(x -> x.life() + " " + x.from() + " .. " + x.to() + (x.closed() ? "" : " (" + x.life().end + ")"))
-          .toList());
+      System.out.printf(
+          "chaos: '%s' intervals: %s%n",
+          pair[0],
+          iv.stream()
+              .map(
+                  x ->
+                      x.life()
+                          + " "
+                          + x.from()
+                          + " .. "
+                          + x.to()
+                          + (x.closed() ? "" : " (" + x.life().end + ")"))
+              .toList());
       // One leader at the start and one after each of the three kills, at least.
-      soft.assertThat(iv).as("'%s' intervals", pair[0]).hasSizeGreaterThanOrEqualTo(1 + kills.size());
-      soft.assertThat(overlaps).as("replicas holding leader work ('%s' .. '%s') at the same time", pair[0], pair[1])
+      soft.assertThat(iv)
+          .as("'%s' intervals", pair[0])
+          .hasSizeGreaterThanOrEqualTo(1 + kills.size());
+      soft.assertThat(overlaps)
+          .as("replicas holding leader work ('%s' .. '%s') at the same time", pair[0], pair[1])
           .isEmpty();
       soft.assertThat(anomalies).as("leader-work log anomalies ('%s')", pair[0]).isEmpty();
     }
   }
 
   void reportTakeovers(SoftAssertions soft) {
-    List<Line> starts = allLives().stream().flatMap(l -> lines(l).stream())
-        .filter(x -> x.message().startsWith(STARTED)).sorted(Comparator.comparing(Line::at)).toList();
+    List<Line> starts =
+        allLives().stream()
+            .flatMap(l -> lines(l).stream())
+            .filter(x -> x.message().startsWith(STARTED))
+            .sorted(Comparator.comparing(Line::at))
+            .toList();
     for (Kill kill : kills) {
-      Optional<Line> next = starts.stream()
-          .filter(x -> x.life() != kill.victim() && !x.at().isBefore(kill.at().truncatedTo(ChronoUnit.MILLIS)))
-          .findFirst();
+      Optional<Line> next =
+          starts.stream()
+              .filter(
+                  x ->
+                      x.life() != kill.victim()
+                          && !x.at().isBefore(kill.at().truncatedTo(ChronoUnit.MILLIS)))
+              .findFirst();
       if (next.isEmpty()) {
-        soft.fail("no replica started leader work after the %s of %s", kill.signal(), kill.victim());
+        soft.fail(
+            "no replica started leader work after the %s of %s", kill.signal(), kill.victim());
         continue;
       }
       Duration takeover = Duration.between(kill.at(), next.get().at());
-      Optional<String> failover = allLives().stream().flatMap(l -> lines(l).stream())
-          .filter(x -> x.life() == next.get().life() && x.message().startsWith("leadership acquired")
-              && !x.at().isAfter(next.get().at()))
-          .reduce((a, b) -> b).map(x -> x.json().path("failoverMillis").asText("?"));
-      System.out.printf("chaos: takeover after %s of %s: %d ms (by %s; its failoverMillis %s)%n", kill.signal(),
-          kill.victim(), takeover.toMillis(), next.get().life(), failover.orElse("n/a"));
-      Duration bound = kill.signal().equals("SIGKILL") ? CRASH_TAKEOVER_BOUND : GRACEFUL_TAKEOVER_BOUND;
+      Optional<String> failover =
+          allLives().stream()
+              .flatMap(l -> lines(l).stream())
+              .filter(
+                  x ->
+                      x.life() == next.get().life()
+                          && x.message().startsWith("leadership acquired")
+                          && !x.at().isAfter(next.get().at()))
+              .reduce((a, b) -> b)
+              .map(x -> x.json().path("failoverMillis").asText("?"));
+      System.out.printf(
+          "chaos: takeover after %s of %s: %d ms (by %s; its failoverMillis %s)%n",
+          kill.signal(),
+          kill.victim(),
+          takeover.toMillis(),
+          next.get().life(),
+          failover.orElse("n/a"));
+      Duration bound =
+          kill.signal().equals("SIGKILL") ? CRASH_TAKEOVER_BOUND : GRACEFUL_TAKEOVER_BOUND;
       soft.assertThat(takeover).as("takeover after %s", kill.signal()).isLessThanOrEqualTo(bound);
     }
   }
 
   HttpResponse<String> get(String url) throws IOException, InterruptedException {
-    return http.send(HttpRequest.newBuilder(URI.create(url)).timeout(Duration.ofSeconds(5)).GET().build(),
+    return http.send(
+        HttpRequest.newBuilder(URI.create(url)).timeout(Duration.ofSeconds(5)).GET().build(),
         HttpResponse.BodyHandlers.ofString());
   }
 
@@ -511,7 +631,8 @@ class ChaosIT {
       Life l = r.current;
       try {
         if (l.alive()) {
-          Files.writeString(dir.resolve("metrics-" + l + ".txt"), get(l.base() + "/metrics").body());
+          Files.writeString(
+              dir.resolve("metrics-" + l + ".txt"), get(l.base() + "/metrics").body());
         }
       } catch (IOException e) {
         System.out.printf("chaos: no metrics from %s: %s%n", l, e);
@@ -522,7 +643,8 @@ class ChaosIT {
   }
 
   Optional<Lease> lease() {
-    return Optional.ofNullable(k.leases().inNamespace(ns).withName("zen-watcher-leader-election").get());
+    return Optional.ofNullable(
+        k.leases().inNamespace(ns).withName("zen-watcher-leader-election").get());
   }
 
   boolean synced(Life l) {
@@ -532,11 +654,13 @@ class ChaosIT {
         return false;
       }
       JsonNode sources = Json.MAPPER.readTree(r.body()).path("sources");
-      // The core v1 events informer cannot sync on kube-apiext (no built-in types): the others must.
+      // The core v1 events informer cannot sync on kube-apiext (no built-in types): the others
+      // must.
       boolean ok = sources.size() > 0;
       for (var e : (Iterable<Map.Entry<String, JsonNode>>) sources::fields) {
         String status = e.getValue().asText();
-        if (!e.getKey().equals("k8s-events:v1/events") && !status.startsWith("synced")
+        if (!e.getKey().equals("k8s-events:v1/events")
+            && !status.startsWith("synced")
             && !status.startsWith("cluster-scoped")) {
           ok = false;
         }
@@ -552,7 +676,9 @@ class ChaosIT {
 
   // --- webhook load ---
 
-  /** N distinct Falco alerts, each acknowledged by one replica or given up after bounded retries. */
+  /**
+   * N distinct Falco alerts, each acknowledged by one replica or given up after bounded retries.
+   */
   final class AlertLoad {
     static final int MAX_ATTEMPTS = 30;
     final Instant time;
@@ -571,7 +697,11 @@ class ChaosIT {
       a.put("priority", "Warning");
       a.put("source", "syscall");
       a.put("hostname", "node-" + (i % 3));
-      a.put("output", "A shell was spawned in a container with an attached terminal (user=root pod=chaos-" + i + ")");
+      a.put(
+          "output",
+          "A shell was spawned in a container with an attached terminal (user=root pod=chaos-"
+              + i
+              + ")");
       ObjectNode f = a.putObject("output_fields");
       f.put("k8s.ns.name", ns);
       f.put("k8s.pod.name", "chaos-" + i);
@@ -601,15 +731,21 @@ class ChaosIT {
         Life l = replicas.get((i + attempt) % REPLICAS).current;
         String outcome;
         try {
-          HttpResponse<String> r = http.send(HttpRequest.newBuilder(URI.create(l.base() + "/ingest/falco"))
-              .timeout(Duration.ofSeconds(5)).header("Content-Type", "application/json")
-              .POST(HttpRequest.BodyPublishers.ofString(body)).build(), HttpResponse.BodyHandlers.ofString());
+          HttpResponse<String> r =
+              http.send(
+                  HttpRequest.newBuilder(URI.create(l.base() + "/ingest/falco"))
+                      .timeout(Duration.ofSeconds(5))
+                      .header("Content-Type", "application/json")
+                      .POST(HttpRequest.BodyPublishers.ofString(body))
+                      .build(),
+                  HttpResponse.BodyHandlers.ofString());
           if (r.statusCode() == 200) {
             acked.add(i);
             return;
           }
           if (r.statusCode() != 503 && r.statusCode() != 429 && r.statusCode() < 500) {
-            problems.add("alert " + i + ": HTTP " + r.statusCode() + " from " + l + ": " + r.body());
+            problems.add(
+                "alert " + i + ": HTTP " + r.statusCode() + " from " + l + ": " + r.body());
             return;
           }
           outcome = "http " + r.statusCode();
@@ -630,7 +766,9 @@ class ChaosIT {
 
   // --- watched objects ---
 
-  /** Creates and changes VulnerabilityReports, PolicyReports and Warning Events on a fixed schedule. */
+  /**
+   * Creates and changes VulnerabilityReports, PolicyReports and Warning Events on a fixed schedule.
+   */
   final class Mutations {
     final AtomicInteger done = new AtomicInteger();
     final int[] trivyVersion = new int[TRIVY_REPORTS];
@@ -659,14 +797,20 @@ class ChaosIT {
         case 0 -> {
           int r = (s / 3) % TRIVY_REPORTS;
           trivyVersion[r]++;
-          k.genericKubernetesResources(VULN).inNamespace(ns).resource(trivyReport(r, trivyVersion[r]))
-              .forceConflicts().serverSideApply();
+          k.genericKubernetesResources(VULN)
+              .inNamespace(ns)
+              .resource(trivyReport(r, trivyVersion[r]))
+              .forceConflicts()
+              .serverSideApply();
         }
         case 1 -> {
           int r = (s / 3) % KYVERNO_REPORTS;
           kyvernoVersion[r]++;
-          k.genericKubernetesResources(POLICY).inNamespace(ns).resource(policyReport(r, kyvernoVersion[r]))
-              .forceConflicts().serverSideApply();
+          k.genericKubernetesResources(POLICY)
+              .inNamespace(ns)
+              .resource(policyReport(r, kyvernoVersion[r]))
+              .forceConflicts()
+              .serverSideApply();
         }
         default -> {
           for (int n = 0; n < 2; n++) {
@@ -677,18 +821,31 @@ class ChaosIT {
           }
           // Kubernetes counts a repeat into the same Event: series.count and lastObservedTime.
           int e = (s / 3) % events.size();
-          k.genericKubernetesResources(EVENTS).inNamespace(ns).withName(events.get(e)).edit(ev -> {
-            Instant at = OffsetDateTime.parse((String) ev.getAdditionalProperties().get("eventTime")).toInstant();
-            long bucketEnd = Math.floorDiv(at.getEpochSecond(), DEDUP_WINDOW_SECONDS) * DEDUP_WINDOW_SECONDS
-                + DEDUP_WINDOW_SECONDS - 1;
-            @SuppressWarnings("unchecked")
-            Map<String, Object> series = (Map<String, Object>) ev.getAdditionalProperties().get("series");
-            int count = series == null ? 2 : ((Number) series.get("count")).intValue() + 1;
-            // Stays in the dedup window's bucket of the first sighting, so it stays one Observation.
-            Instant last = Instant.ofEpochSecond(Math.min(at.getEpochSecond() + count, bucketEnd));
-            ev.getAdditionalProperties().put("series", Map.of("count", count, "lastObservedTime", micro(last)));
-            return ev;
-          });
+          k.genericKubernetesResources(EVENTS)
+              .inNamespace(ns)
+              .withName(events.get(e))
+              .edit(
+                  ev -> {
+                    Instant at =
+                        OffsetDateTime.parse((String) ev.getAdditionalProperties().get("eventTime"))
+                            .toInstant();
+                    long bucketEnd =
+                        Math.floorDiv(at.getEpochSecond(), DEDUP_WINDOW_SECONDS)
+                                * DEDUP_WINDOW_SECONDS
+                            + DEDUP_WINDOW_SECONDS
+                            - 1;
+                    @SuppressWarnings("unchecked")
+                    Map<String, Object> series =
+                        (Map<String, Object>) ev.getAdditionalProperties().get("series");
+                    int count = series == null ? 2 : ((Number) series.get("count")).intValue() + 1;
+                    // Stays in the dedup window's bucket of the first sighting, so it stays one
+                    // Observation.
+                    Instant last =
+                        Instant.ofEpochSecond(Math.min(at.getEpochSecond() + count, bucketEnd));
+                    ev.getAdditionalProperties()
+                        .put("series", Map.of("count", count, "lastObservedTime", micro(last)));
+                    return ev;
+                  });
         }
       }
     }
@@ -723,7 +880,10 @@ class ChaosIT {
     rep.putObject("artifact").put("repository", "library/app" + r).put("tag", "1." + r);
     rep.putObject("registry").put("server", "index.docker.io");
     rep.putObject("os").put("family", "debian").put("name", "12.5");
-    rep.putObject("scanner").put("name", "Trivy").put("vendor", "Aqua Security").put("version", "0.50.0");
+    rep.putObject("scanner")
+        .put("name", "Trivy")
+        .put("vendor", "Aqua Security")
+        .put("version", "0.50.0");
     int[] counts = new int[4];
     ArrayNode vulns = rep.putArray("vulnerabilities");
     // A window of 3 over a pool of 6: each new version drops one vulnerability and adds another.
@@ -731,19 +891,32 @@ class ChaosIT {
       int idx = v % VULN_POOL;
       int sev = (idx + r) % 4;
       counts[sev]++;
-      vulns.addObject().put("vulnerabilityID", "CVE-2024-" + (10000 + r * 100 + idx))
-          .put("resource", "libpkg" + idx).put("installedVersion", "1." + idx + ".0")
-          .put("fixedVersion", "1." + idx + ".1").put("severity", severities[sev]).put("score", 9.8 - sev * 2)
+      vulns
+          .addObject()
+          .put("vulnerabilityID", "CVE-2024-" + (10000 + r * 100 + idx))
+          .put("resource", "libpkg" + idx)
+          .put("installedVersion", "1." + idx + ".0")
+          .put("fixedVersion", "1." + idx + ".1")
+          .put("severity", severities[sev])
+          .put("score", 9.8 - sev * 2)
           .put("title", "example vulnerability " + idx)
           .put("primaryLink", "https://avd.aquasec.com/nvd/cve-2024-" + (10000 + r * 100 + idx))
-          .put("publishedDate", "2024-01-09T10:00:00Z").put("lastModifiedDate", "2024-02-01T10:00:00Z");
+          .put("publishedDate", "2024-01-09T10:00:00Z")
+          .put("lastModifiedDate", "2024-02-01T10:00:00Z");
     }
-    rep.putObject("summary").put("criticalCount", counts[0]).put("highCount", counts[1])
-        .put("mediumCount", counts[2]).put("lowCount", counts[3]).put("unknownCount", 0);
+    rep.putObject("summary")
+        .put("criticalCount", counts[0])
+        .put("highCount", counts[1])
+        .put("mediumCount", counts[2])
+        .put("lowCount", counts[3])
+        .put("unknownCount", 0);
     return Json.MAPPER.convertValue(o, GenericKubernetesResource.class);
   }
 
-  /** A static report of {@code vulns} vulnerabilities: findings present before and throughout the chaos. */
+  /**
+   * A static report of {@code vulns} vulnerabilities: findings present before and throughout the
+   * chaos.
+   */
   GenericKubernetesResource backgroundReport(int r, int vulns) {
     String[] severities = {"CRITICAL", "HIGH", "MEDIUM", "LOW"};
     ObjectNode o = Json.MAPPER.createObjectNode();
@@ -762,16 +935,29 @@ class ChaosIT {
     rep.putObject("artifact").put("repository", "library/bg" + r).put("tag", "1.0");
     rep.putObject("registry").put("server", "index.docker.io");
     rep.putObject("os").put("family", "debian").put("name", "12.5");
-    rep.putObject("scanner").put("name", "Trivy").put("vendor", "Aqua Security").put("version", "0.50.0");
+    rep.putObject("scanner")
+        .put("name", "Trivy")
+        .put("vendor", "Aqua Security")
+        .put("version", "0.50.0");
     ArrayNode list = rep.putArray("vulnerabilities");
     for (int v = 0; v < vulns; v++) {
-      list.addObject().put("vulnerabilityID", "CVE-2023-" + (100000 + v)).put("resource", "bgpkg" + v)
-          .put("installedVersion", "1." + v + ".0").put("fixedVersion", "1." + v + ".1")
-          .put("severity", severities[(v + r) % 4]).put("score", 7.5).put("title", "background vulnerability " + v)
+      list.addObject()
+          .put("vulnerabilityID", "CVE-2023-" + (100000 + v))
+          .put("resource", "bgpkg" + v)
+          .put("installedVersion", "1." + v + ".0")
+          .put("fixedVersion", "1." + v + ".1")
+          .put("severity", severities[(v + r) % 4])
+          .put("score", 7.5)
+          .put("title", "background vulnerability " + v)
           .put("primaryLink", "https://avd.aquasec.com/nvd/cve-2023-" + (100000 + v))
-          .put("publishedDate", "2023-01-09T10:00:00Z").put("lastModifiedDate", "2023-02-01T10:00:00Z");
+          .put("publishedDate", "2023-01-09T10:00:00Z")
+          .put("lastModifiedDate", "2023-02-01T10:00:00Z");
     }
-    rep.putObject("summary").put("criticalCount", 0).put("highCount", 0).put("mediumCount", 0).put("lowCount", 0)
+    rep.putObject("summary")
+        .put("criticalCount", 0)
+        .put("highCount", 0)
+        .put("mediumCount", 0)
+        .put("lowCount", 0)
         .put("unknownCount", 0);
     return Json.MAPPER.convertValue(o, GenericKubernetesResource.class);
   }
@@ -786,8 +972,12 @@ class ChaosIT {
     o.put("kind", "PolicyReport");
     o.putObject("metadata").put("name", "pol-app" + r).put("namespace", ns);
     String uid = uid("deployment", r);
-    o.putObject("scope").put("apiVersion", "apps/v1").put("kind", "Deployment").put("name", "app" + r)
-        .put("namespace", ns).put("uid", uid);
+    o.putObject("scope")
+        .put("apiVersion", "apps/v1")
+        .put("kind", "Deployment")
+        .put("name", "app" + r)
+        .put("namespace", ns)
+        .put("uid", uid);
     int pass = 0;
     int fail = 0;
     ArrayNode results = o.putArray("results");
@@ -800,15 +990,33 @@ class ChaosIT {
         pass++;
       }
       ObjectNode res = results.addObject();
-      res.put("policy", "policy-" + p).put("rule", "rule-" + p).put("result", failed ? "fail" : "pass")
+      res.put("policy", "policy-" + p)
+          .put("rule", "rule-" + p)
+          .put("result", failed ? "fail" : "pass")
           .put("severity", p % 2 == 0 ? "high" : "medium")
-          .put("message", failed ? "validation error: rule " + p + " failed" : "validation rule " + p + " passed")
-          .put("category", "Pod Security Standards (Baseline)").put("source", "kyverno").put("scored", true);
+          .put(
+              "message",
+              failed
+                  ? "validation error: rule " + p + " failed"
+                  : "validation rule " + p + " passed")
+          .put("category", "Pod Security Standards (Baseline)")
+          .put("source", "kyverno")
+          .put("scored", true);
       res.putObject("timestamp").put("seconds", Instant.now().getEpochSecond()).put("nanos", 0);
-      res.putArray("resources").addObject().put("apiVersion", "apps/v1").put("kind", "Deployment")
-          .put("name", "app" + r).put("namespace", ns).put("uid", uid);
+      res.putArray("resources")
+          .addObject()
+          .put("apiVersion", "apps/v1")
+          .put("kind", "Deployment")
+          .put("name", "app" + r)
+          .put("namespace", ns)
+          .put("uid", uid);
     }
-    o.putObject("summary").put("pass", pass).put("fail", fail).put("warn", 0).put("error", 0).put("skip", 0);
+    o.putObject("summary")
+        .put("pass", pass)
+        .put("fail", fail)
+        .put("warn", 0)
+        .put("error", 0)
+        .put("skip", 0);
     return Json.MAPPER.convertValue(o, GenericKubernetesResource.class);
   }
 
@@ -818,28 +1026,43 @@ class ChaosIT {
     ObjectNode o = Json.MAPPER.createObjectNode();
     o.put("apiVersion", "events.k8s.io/v1");
     o.put("kind", "Event");
-    o.putObject("metadata").put("name", pod + "." + Long.toHexString(0x17f1a2b3c4d5e600L + e)).put("namespace", ns);
+    o.putObject("metadata")
+        .put("name", pod + "." + Long.toHexString(0x17f1a2b3c4d5e600L + e))
+        .put("namespace", ns);
     o.put("eventTime", micro(at));
     o.put("reportingController", "kubelet");
     o.put("reportingInstance", "node-1");
     o.put("action", mount ? "Mounting" : "Restarting");
     o.put("reason", mount ? "FailedMount" : "BackOff");
     ObjectNode regarding = o.putObject("regarding");
-    regarding.put("kind", "Pod").put("namespace", ns).put("name", pod).put("uid", uid("pod", e))
+    regarding
+        .put("kind", "Pod")
+        .put("namespace", ns)
+        .put("name", pod)
+        .put("uid", uid("pod", e))
         .put("apiVersion", "v1");
     if (!mount) {
       regarding.put("fieldPath", "spec.containers{app}");
     }
-    o.put("note", mount
-        ? "MountVolume.SetUp failed for volume \"secret-" + e + "\" : secret \"secret-" + e + "\" not found"
-        : "Back-off restarting failed container app in pod " + pod + "_" + ns);
+    o.put(
+        "note",
+        mount
+            ? "MountVolume.SetUp failed for volume \"secret-"
+                + e
+                + "\" : secret \"secret-"
+                + e
+                + "\" not found"
+            : "Back-off restarting failed container app in pod " + pod + "_" + ns);
     o.put("type", "Warning");
     return Json.MAPPER.convertValue(o, GenericKubernetesResource.class);
   }
 
   // --- the end state ---
 
-  /** The Observation names the pipeline gives each acknowledged alert, final report finding and Event. */
+  /**
+   * The Observation names the pipeline gives each acknowledged alert, final report finding and
+   * Event.
+   */
   record Expected(Map<Integer, String> alerts, Set<String> reports, Map<String, String> events) {
     Set<String> all() {
       Set<String> s = new TreeSet<>(alerts.values());
@@ -850,23 +1073,26 @@ class ChaosIT {
   }
 
   Expected expected(AlertLoad load) {
-    ObservationFactory factory = new ObservationFactory(ns, 604_800, Duration.ofSeconds(DEDUP_WINDOW_SECONDS), null);
+    ObservationFactory factory =
+        new ObservationFactory(ns, 604_800, Duration.ofSeconds(DEDUP_WINDOW_SECONDS), null);
     FalcoNormalizer falco = new FalcoNormalizer();
     Map<Integer, String> alerts = new TreeMap<>();
     for (int i : load.acked) {
-      List<Finding> f = falco.normalize(parse(load.alert(i)),
-          new IngestContext(Instant.now(), Map.of()));
+      List<Finding> f =
+          falco.normalize(parse(load.alert(i)), new IngestContext(Instant.now(), Map.of()));
       assertThat(f).hasSize(1);
       alerts.put(i, factory.place(f.get(0), SourceKind.EVENT).name());
     }
     Set<String> reports = new TreeSet<>();
     for (ResourceDefinitionContext ctx : List.of(VULN, POLICY)) {
-      for (GenericKubernetesResource o : k.genericKubernetesResources(ctx).inNamespace(ns).list().getItems()) {
+      for (GenericKubernetesResource o :
+          k.genericKubernetesResources(ctx).inNamespace(ns).list().getItems()) {
         reports.addAll(placements(ctx, o, factory));
       }
     }
     Map<String, String> events = new TreeMap<>();
-    for (GenericKubernetesResource o : k.genericKubernetesResources(EVENTS).inNamespace(ns).list().getItems()) {
+    for (GenericKubernetesResource o :
+        k.genericKubernetesResources(EVENTS).inNamespace(ns).list().getItems()) {
       List<String> names = placements(EVENTS, o, factory);
       assertThat(names).as("findings of Event %s", o.getMetadata().getName()).hasSize(1);
       events.put(o.getMetadata().getName(), names.get(0));
@@ -882,90 +1108,171 @@ class ChaosIT {
     }
   }
 
-  static List<String> placements(ResourceDefinitionContext ctx, GenericKubernetesResource o, ObservationFactory factory) {
-    WatchedSource w = BuiltInSources.all().stream()
-        .filter(x -> x.resource().getGroup().equals(ctx.getGroup()) && x.resource().getPlural().equals(ctx.getPlural()))
-        .findFirst().orElseThrow();
+  static List<String> placements(
+      ResourceDefinitionContext ctx, GenericKubernetesResource o, ObservationFactory factory) {
+    WatchedSource w =
+        BuiltInSources.all().stream()
+            .filter(
+                x ->
+                    x.resource().getGroup().equals(ctx.getGroup())
+                        && x.resource().getPlural().equals(ctx.getPlural()))
+            .findFirst()
+            .orElseThrow();
     io.kubezen.watcher.source.ObjectReader.Input in = w.read(o);
     if (in == null) {
       return List.of();
     }
-    return w.normalizer().normalize(in.json(), new IngestContext(Instant.now(), in.params())).stream()
-        .map(f -> factory.place(f, w.normalizer().kind()).name()).toList();
+    return w
+        .normalizer()
+        .normalize(in.json(), new IngestContext(Instant.now(), in.params()))
+        .stream()
+        .map(f -> factory.place(f, w.normalizer().kind()).name())
+        .toList();
   }
 
-  /** The trivy and kyverno Observations not resolved (no status is the implicit, unresolved one). */
+  /**
+   * The trivy and kyverno Observations not resolved (no status is the implicit, unresolved one).
+   */
   static Set<String> openReportFindings(List<Observation> all) {
     return all.stream()
         .filter(o -> o.getSpec().source().equals("trivy") || o.getSpec().source().equals("kyverno"))
         .filter(o -> o.getStatus() == null || !Boolean.TRUE.equals(o.getStatus().resolved()))
-        .map(o -> o.getMetadata().getName()).collect(Collectors.toCollection(TreeSet::new));
+        .map(o -> o.getMetadata().getName())
+        .collect(Collectors.toCollection(TreeSet::new));
   }
 
   List<Observation> observations() {
     return k.resources(Observation.class).inNamespace(ns).list().getItems();
   }
 
-  void checkObservations(SoftAssertions soft, List<Observation> all, Expected expected, AlertLoad load) {
-    Map<String, Observation> byName = all.stream()
-        .collect(Collectors.toMap(o -> o.getMetadata().getName(), o -> o));
-    Map<String, List<Observation>> bySource = all.stream().collect(Collectors.groupingBy(o -> o.getSpec().source()));
-    System.out.printf("chaos: %d Observations: %s; expected %d alerts, %d report findings, %d events%n", all.size(),
+  void checkObservations(
+      SoftAssertions soft, List<Observation> all, Expected expected, AlertLoad load) {
+    Map<String, Observation> byName =
+        all.stream().collect(Collectors.toMap(o -> o.getMetadata().getName(), o -> o));
+    Map<String, List<Observation>> bySource =
+        all.stream().collect(Collectors.groupingBy(o -> o.getSpec().source()));
+    System.out.printf(
+        "chaos: %d Observations: %s; expected %d alerts, %d report findings, %d events%n",
+        all.size(),
         bySource.entrySet().stream().map(e -> e.getKey() + "=" + e.getValue().size()).toList(),
-        expected.alerts().size(), expected.reports().size(), expected.events().size());
+        expected.alerts().size(),
+        expected.reports().size(),
+        expected.events().size());
 
     // No two Observations of one finding.
-    Map<String, List<String>> byFingerprint = all.stream().collect(Collectors.groupingBy(
-        o -> o.getSpec().fingerprint(), TreeMap::new, Collectors.mapping(o -> o.getMetadata().getName(),
-            Collectors.toList())));
+    Map<String, List<String>> byFingerprint =
+        all.stream()
+            .collect(
+                Collectors.groupingBy(
+                    o -> o.getSpec().fingerprint(),
+                    TreeMap::new,
+                    Collectors.mapping(o -> o.getMetadata().getName(), Collectors.toList())));
     soft.assertThat(byFingerprint.values().stream().filter(v -> v.size() > 1).toList())
-        .as("Observations sharing a fingerprint").isEmpty();
+        .as("Observations sharing a fingerprint")
+        .isEmpty();
 
     // Falco: each acknowledged alert has its Observation, and no alert (pod + container) has two.
-    soft.assertThat(byName.keySet()).as("Observations of the acknowledged alerts")
+    soft.assertThat(byName.keySet())
+        .as("Observations of the acknowledged alerts")
         .containsAll(expected.alerts().values());
-    Map<String, Long> perAlert = bySource.getOrDefault("falco", List.of()).stream().collect(Collectors.groupingBy(
-        o -> o.getSpec().resource().name() + "/" + o.getSpec().details().get("containerId"), Collectors.counting()));
-    soft.assertThat(perAlert.entrySet().stream().filter(e -> e.getValue() > 1).map(Map.Entry::getKey).toList())
-        .as("alerts with more than one Observation").isEmpty();
+    Map<String, Long> perAlert =
+        bySource.getOrDefault("falco", List.of()).stream()
+            .collect(
+                Collectors.groupingBy(
+                    o ->
+                        o.getSpec().resource().name()
+                            + "/"
+                            + o.getSpec().details().get("containerId"),
+                    Collectors.counting()));
+    soft.assertThat(
+            perAlert.entrySet().stream()
+                .filter(e -> e.getValue() > 1)
+                .map(Map.Entry::getKey)
+                .toList())
+        .as("alerts with more than one Observation")
+        .isEmpty();
     Set<String> sent = new TreeSet<>();
     for (int i = 0; i < ALERTS; i++) {
       sent.add("chaos-" + i + "/" + AlertLoad.containerId(i));
     }
-    soft.assertThat(sent).as("falco Observations are of sent alerts").containsAll(perAlert.keySet());
+    soft.assertThat(sent)
+        .as("falco Observations are of sent alerts")
+        .containsAll(perAlert.keySet());
 
     // Reports: exactly the findings of the final reports are open, once each.
-    soft.assertThat(openReportFindings(all)).as("unresolved trivy and kyverno Observations vs the final reports' findings")
+    soft.assertThat(openReportFindings(all))
+        .as("unresolved trivy and kyverno Observations vs the final reports' findings")
         .containsExactlyInAnyOrderElementsOf(expected.reports());
-    Map<String, Long> perVuln = bySource.getOrDefault("trivy", List.of()).stream().collect(Collectors.groupingBy(
-        o -> o.getSpec().details().get("report") + "/" + o.getSpec().details().get("vulnerabilityID") + "/"
-            + o.getSpec().details().get("resource"), Collectors.counting()));
-    soft.assertThat(perVuln.entrySet().stream().filter(e -> e.getValue() > 1).map(Map.Entry::getKey).toList())
-        .as("vulnerabilities with more than one Observation").isEmpty();
-    Map<String, Long> perResult = bySource.getOrDefault("kyverno", List.of()).stream().collect(Collectors.groupingBy(
-        o -> o.getSpec().details().get("report") + "/" + o.getSpec().details().get("policy") + "/"
-            + o.getSpec().resource().name(), Collectors.counting()));
-    soft.assertThat(perResult.entrySet().stream().filter(e -> e.getValue() > 1).map(Map.Entry::getKey).toList())
-        .as("policy results with more than one Observation").isEmpty();
+    Map<String, Long> perVuln =
+        bySource.getOrDefault("trivy", List.of()).stream()
+            .collect(
+                Collectors.groupingBy(
+                    o ->
+                        o.getSpec().details().get("report")
+                            + "/"
+                            + o.getSpec().details().get("vulnerabilityID")
+                            + "/"
+                            + o.getSpec().details().get("resource"),
+                    Collectors.counting()));
+    soft.assertThat(
+            perVuln.entrySet().stream()
+                .filter(e -> e.getValue() > 1)
+                .map(Map.Entry::getKey)
+                .toList())
+        .as("vulnerabilities with more than one Observation")
+        .isEmpty();
+    Map<String, Long> perResult =
+        bySource.getOrDefault("kyverno", List.of()).stream()
+            .collect(
+                Collectors.groupingBy(
+                    o ->
+                        o.getSpec().details().get("report")
+                            + "/"
+                            + o.getSpec().details().get("policy")
+                            + "/"
+                            + o.getSpec().resource().name(),
+                    Collectors.counting()));
+    soft.assertThat(
+            perResult.entrySet().stream()
+                .filter(e -> e.getValue() > 1)
+                .map(Map.Entry::getKey)
+                .toList())
+        .as("policy results with more than one Observation")
+        .isEmpty();
 
     // Events: every Warning Event created has exactly one Observation.
-    soft.assertThat(byName.keySet()).as("Observations of the Events").containsAll(expected.events().values());
+    soft.assertThat(byName.keySet())
+        .as("Observations of the Events")
+        .containsAll(expected.events().values());
     Collection<Observation> eventObs = bySource.getOrDefault("k8s-events", List.of());
-    Map<Object, Long> perEvent = eventObs.stream().collect(Collectors.groupingBy(
-        o -> o.getSpec().details().get("involvedObjectUid") + "/" + o.getSpec().details().get("reason"),
-        Collectors.counting()));
-    soft.assertThat(perEvent.entrySet().stream().filter(e -> e.getValue() > 1).map(Map.Entry::getKey).toList())
-        .as("Events with more than one Observation").isEmpty();
+    Map<Object, Long> perEvent =
+        eventObs.stream()
+            .collect(
+                Collectors.groupingBy(
+                    o ->
+                        o.getSpec().details().get("involvedObjectUid")
+                            + "/"
+                            + o.getSpec().details().get("reason"),
+                    Collectors.counting()));
+    soft.assertThat(
+            perEvent.entrySet().stream()
+                .filter(e -> e.getValue() > 1)
+                .map(Map.Entry::getKey)
+                .toList())
+        .as("Events with more than one Observation")
+        .isEmpty();
     soft.assertThat(eventObs).as("k8s-events Observations").hasSize(expected.events().size());
   }
 
   // --- waiting ---
 
-  static void await(String what, Duration within, BooleanSupplier condition) throws InterruptedException {
+  static void await(String what, Duration within, BooleanSupplier condition)
+      throws InterruptedException {
     long deadline = System.nanoTime() + within.toNanos();
     while (!condition.getAsBoolean()) {
       if (System.nanoTime() > deadline) {
-        throw new AssertionError("timed out after " + within.toSeconds() + " s waiting for " + what);
+        throw new AssertionError(
+            "timed out after " + within.toSeconds() + " s waiting for " + what);
       }
       Thread.sleep(100);
     }

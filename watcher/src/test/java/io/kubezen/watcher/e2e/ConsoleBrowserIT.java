@@ -57,12 +57,16 @@ import org.openqa.selenium.support.ui.WebDriverWait;
 @TestMethodOrder(MethodOrderer.OrderAnnotation.class)
 class ConsoleBrowserIT {
   static final Path CHROMIUM = Path.of(System.getProperty("chromium.binary", "/usr/bin/chromium"));
-  static final Path CHROMEDRIVER = Path.of(System.getProperty("chromedriver.binary", "/usr/bin/chromedriver"));
+  static final Path CHROMEDRIVER =
+      Path.of(System.getProperty("chromedriver.binary", "/usr/bin/chromedriver"));
   static final Path FAILURES = Path.of("target", "console-failures");
+
   /** The README tour's screenshot, made by this test. */
-  static final Path TOUR_SCREENSHOT = Path.of(System.getProperty("console.screenshot",
-      "../docs/images/console-overview.png"));
-  static final String XSS_RULE = "<script>window.__zwXss = 1</script>Shell <img src=x onerror=\"window.__zwXss=2\">";
+  static final Path TOUR_SCREENSHOT =
+      Path.of(System.getProperty("console.screenshot", "../docs/images/console-overview.png"));
+
+  static final String XSS_RULE =
+      "<script>window.__zwXss = 1</script>Shell <img src=x onerror=\"window.__zwXss=2\">";
 
   final JarRunner jar = new JarRunner();
   Path dir;
@@ -73,12 +77,13 @@ class ConsoleBrowserIT {
   Path profile;
 
   @RegisterExtension
-  final TestWatcher onFailure = new TestWatcher() {
-    @Override
-    public void testFailed(ExtensionContext context, Throwable cause) {
-      saveEvidence(context.getRequiredTestMethod().getName());
-    }
-  };
+  final TestWatcher onFailure =
+      new TestWatcher() {
+        @Override
+        public void testFailed(ExtensionContext context, Throwable cause) {
+          saveEvidence(context.getRequiredTestMethod().getName());
+        }
+      };
 
   @BeforeAll
   void start() throws Exception {
@@ -93,16 +98,32 @@ class ConsoleBrowserIT {
     post("kyverno", JarRunner.sample("kyverno-report.json"), "application/json");
     post("trivy", JarRunner.sample("trivy-report.yaml"), "application/yaml");
     post("k8s-events", JarRunner.sample("k8s-event.json"), "application/json");
-    post("falco", falcoAlert(XSS_RULE, "Critical", Instant.now().minusSeconds(120)), "application/json");
+    post(
+        "falco",
+        falcoAlert(XSS_RULE, "Critical", Instant.now().minusSeconds(120)),
+        "application/json");
 
     profile = Files.createTempDirectory("zw-chromium");
-    service = new ChromeDriverService.Builder().usingDriverExecutable(CHROMEDRIVER.toFile()).usingAnyFreePort()
-        .withLogFile(dir.resolve("chromedriver.log").toFile()).build();
+    service =
+        new ChromeDriverService.Builder()
+            .usingDriverExecutable(CHROMEDRIVER.toFile())
+            .usingAnyFreePort()
+            .withLogFile(dir.resolve("chromedriver.log").toFile())
+            .build();
     ChromeOptions options = new ChromeOptions();
     options.setBinary(CHROMIUM.toFile());
-    options.addArguments("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
-        "--disable-background-networking", "--disable-component-update", "--disable-sync", "--no-first-run",
-        "--disable-extensions", "--window-size=1280,1600", "--user-data-dir=" + profile);
+    options.addArguments(
+        "--headless=new",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--disable-dev-shm-usage",
+        "--disable-background-networking",
+        "--disable-component-update",
+        "--disable-sync",
+        "--no-first-run",
+        "--disable-extensions",
+        "--window-size=1280,1600",
+        "--user-data-dir=" + profile);
     driver = new ChromeDriver(service, options);
     driver.manage().timeouts().pageLoadTimeout(Duration.ofSeconds(30));
   }
@@ -135,13 +156,17 @@ class ConsoleBrowserIT {
     long open = Long.parseLong(driver.findElement(By.id("open-total")).getText());
     assertThat(open).isEqualTo(api("?limit=1000").get("items").size());
     String page = driver.findElement(By.tagName("main")).getText();
-    for (String source : List.of("falco", "k8s-audit", "kube-bench", "checkov", "kyverno", "trivy", "k8s-events")) {
+    for (String source :
+        List.of("falco", "k8s-audit", "kube-bench", "checkov", "kyverno", "trivy", "k8s-events")) {
       assertThat(page).as("overview lists %s", source).contains(source);
     }
     assertThat(driver.findElement(By.className("clusters")).getText()).contains("tour");
-    assertThat(driver.findElements(By.cssSelector(".chart svg rect.opened"))).hasSize(24); // one per hour of the last 24 h
+    assertThat(driver.findElements(By.cssSelector(".chart svg rect.opened")))
+        .hasSize(24); // one per hour of the last 24 h
     Files.createDirectories(TOUR_SCREENSHOT.toAbsolutePath().getParent());
-    Files.copy(((TakesScreenshot) driver).getScreenshotAs(OutputType.FILE).toPath(), TOUR_SCREENSHOT,
+    Files.copy(
+        ((TakesScreenshot) driver).getScreenshotAs(OutputType.FILE).toPath(),
+        TOUR_SCREENSHOT,
         StandardCopyOption.REPLACE_EXISTING);
 
     // The "high" total of all sources: the list filtered to open high findings.
@@ -176,8 +201,12 @@ class ConsoleBrowserIT {
     }
     // Reload keeps it; back returns to the unfiltered list.
     driver.navigate().refresh();
-    wait(d -> new Select(d.findElement(By.id("f-namespace"))).getFirstSelectedOption().getAttribute("value")
-        .equals("shop"));
+    wait(
+        d ->
+            new Select(d.findElement(By.id("f-namespace")))
+                .getFirstSelectedOption()
+                .getAttribute("value")
+                .equals("shop"));
     assertThat(rows()).hasSize(shop);
     driver.navigate().back();
     wait(d -> !d.getCurrentUrl().contains("namespace=shop"));
@@ -197,16 +226,22 @@ class ConsoleBrowserIT {
     wait(d -> d.getCurrentUrl().contains("/findings/shop/trivy-"));
     String details = wait(d -> d.findElement(By.cssSelector("table.details"))).getText();
     assertThat(details).contains("CVE-2023-44487");
-    WebElement link = driver.findElement(By.cssSelector("table.details a[href='https://avd.aquasec.com/nvd/cve-2023-44487']"));
+    WebElement link =
+        driver.findElement(
+            By.cssSelector("table.details a[href='https://avd.aquasec.com/nvd/cve-2023-44487']"));
     assertThat(link.getAttribute("rel")).contains("noopener");
-    assertThat(driver.findElement(By.cssSelector("dl.fields")).getText()).contains("First seen").contains("Count");
+    assertThat(driver.findElement(By.cssSelector("dl.fields")).getText())
+        .contains("First seen")
+        .contains("Count");
     // The other CVE of the same image is listed as another finding on this resource.
-    assertThat(driver.findElement(By.id("h-related")).findElement(By.xpath("..")).getText()).contains("CVE-2024-0001");
+    assertThat(driver.findElement(By.id("h-related")).findElement(By.xpath("..")).getText())
+        .contains("CVE-2024-0001");
 
     driver.findElement(By.cssSelector("dl.fields a[href^='/resource']")).click();
     wait(d -> d.getCurrentUrl().contains("/resource?"));
     assertThat(wait(d -> d.findElement(By.id("resource-title"))).getText()).contains("web-7d4b9");
-    assertThat(driver.findElements(By.cssSelector("section.group h2"))).extracting(WebElement::getText)
+    assertThat(driver.findElements(By.cssSelector("section.group h2")))
+        .extracting(WebElement::getText)
         .anySatisfy(t -> assertThat(t).startsWith("trivy"));
   }
 
@@ -215,8 +250,9 @@ class ConsoleBrowserIT {
   void csvExportMatchesTheReadApi() throws Exception {
     driver.get(base + "/findings?state=all");
     String href = wait(d -> d.findElement(By.id("export-csv"))).getAttribute("href");
-    HttpResponse<String> csv = jar.http.send(HttpRequest.newBuilder(URI.create(href)).build(),
-        HttpResponse.BodyHandlers.ofString());
+    HttpResponse<String> csv =
+        jar.http.send(
+            HttpRequest.newBuilder(URI.create(href)).build(), HttpResponse.BodyHandlers.ofString());
     assertThat(csv.statusCode()).isEqualTo(200);
     assertThat(csv.headers().firstValue("Content-Type")).hasValue("text/csv; charset=utf-8");
     List<String> lines = csv.body().lines().toList();
@@ -233,8 +269,13 @@ class ConsoleBrowserIT {
     assertThat(fromCsv).isEqualTo(fromApi);
     // The JSON export of the same filter is an ObservationList with the same items.
     String json = driver.findElement(By.id("export-json")).getAttribute("href");
-    JsonNode list = Json.MAPPER.readTree(jar.http.send(HttpRequest.newBuilder(URI.create(json)).build(),
-        HttpResponse.BodyHandlers.ofString()).body());
+    JsonNode list =
+        Json.MAPPER.readTree(
+            jar.http
+                .send(
+                    HttpRequest.newBuilder(URI.create(json)).build(),
+                    HttpResponse.BodyHandlers.ofString())
+                .body());
     assertThat(list.get("kind").asText()).isEqualTo("ObservationList");
     assertThat(list.get("items").size()).isEqualTo(fromApi.size());
     // The printable report.
@@ -253,21 +294,28 @@ class ConsoleBrowserIT {
     String bg = driver.findElement(By.tagName("body")).getCssValue("background-color");
     driver.navigate().refresh();
     wait(d -> after.equals(d.findElement(By.tagName("html")).getAttribute("data-theme")));
-    assertThat(driver.findElement(By.tagName("body")).getCssValue("background-color")).isEqualTo(bg);
+    assertThat(driver.findElement(By.tagName("body")).getCssValue("background-color"))
+        .isEqualTo(bg);
     driver.findElement(By.id("theme-toggle")).click(); // back, for the other tests' screenshots
   }
 
   @Test
   @Order(6)
   void htmlInAFindingIsShownAsTextNeverRun() {
-    driver.get(base + "/findings?q=" + java.net.URLEncoder.encode("window.__zwXss", StandardCharsets.UTF_8));
+    driver.get(
+        base
+            + "/findings?q="
+            + java.net.URLEncoder.encode("window.__zwXss", StandardCharsets.UTF_8));
     wait(d -> rows().size() == 1);
     WebElement title = rows().get(0).findElement(By.cssSelector("td.title a"));
-    assertThat(title.getText()).contains("<script>window.__zwXss = 1</script>").contains("<img src=x onerror=");
+    assertThat(title.getText())
+        .contains("<script>window.__zwXss = 1</script>")
+        .contains("<img src=x onerror=");
     title.click();
     wait(d -> d.getCurrentUrl().contains("/findings/shop/falco-"));
     assertThat(driver.findElement(By.id("finding-title")).getText()).contains("<script>");
-    assertThat(((JavascriptExecutor) driver).executeScript("return typeof window.__zwXss")).isEqualTo("undefined");
+    assertThat(((JavascriptExecutor) driver).executeScript("return typeof window.__zwXss"))
+        .isEqualTo("undefined");
     assertThat(driver.findElements(By.cssSelector("main img"))).isEmpty();
     assertThat(driver.findElements(By.cssSelector("main script"))).isEmpty();
   }
@@ -278,14 +326,18 @@ class ConsoleBrowserIT {
     long before = Long.parseLong(wait(d -> d.findElement(By.id("open-total")).getText()));
     driver.get(base + "/findings?source=falco");
     int rowsBefore = rows().size();
-    post("falco", falcoAlert("Live finding " + System.nanoTime(), "Warning", Instant.now()), "application/json");
+    post(
+        "falco",
+        falcoAlert("Live finding " + System.nanoTime(), "Warning", Instant.now()),
+        "application/json");
     new WebDriverWait(driver, Duration.ofSeconds(20)).until(d -> rows().size() == rowsBefore + 1);
     assertThat(driver.findElement(By.tagName("main")).getText()).contains("Live finding");
     driver.get(base + "/");
     long shown = Long.parseLong(wait(d -> d.findElement(By.id("open-total")).getText()));
     assertThat(shown).isEqualTo(before + 1);
     post("falco", falcoAlert("Second live finding", "Error", Instant.now()), "application/json");
-    // the live check swaps the figures in: an element read just before a swap is stale, read it again
+    // the live check swaps the figures in: an element read just before a swap is stale, read it
+    // again
     new WebDriverWait(driver, Duration.ofSeconds(20))
         .ignoring(org.openqa.selenium.StaleElementReferenceException.class)
         .until(d -> Long.parseLong(d.findElement(By.id("open-total")).getText()) == before + 2);
@@ -297,21 +349,41 @@ class ConsoleBrowserIT {
     driver.findElement(By.linkText("Sources")).click();
     wait(d -> d.getCurrentUrl().endsWith("/sources"));
     String text = driver.findElement(By.tagName("main")).getText();
-    assertThat(text).contains("Store").contains("sqlite").contains("role").contains("leader").contains("trivy");
+    assertThat(text)
+        .contains("Store")
+        .contains("sqlite")
+        .contains("role")
+        .contains("leader")
+        .contains("trivy");
   }
 
   @Test
   @Order(9)
   void keyboardReachesTheFiltersAndNoSeriousAccessibilityViolations() {
     List<String> problems = new ArrayList<>();
-    for (String path : List.of("/", "/findings", "/findings?state=all&sort=severity", "/sources",
-        "/resource?namespace=shop", "/report")) {
+    for (String path :
+        List.of(
+            "/",
+            "/findings",
+            "/findings?state=all&sort=severity",
+            "/sources",
+            "/resource?namespace=shop",
+            "/report")) {
       driver.get(base + path);
       wait(d -> d.findElement(By.id("live")));
       Results results = new AxeBuilder().analyze(driver);
       for (Rule v : results.getViolations()) {
         if ("serious".equals(v.getImpact()) || "critical".equals(v.getImpact())) {
-          problems.add(path + ": " + v.getId() + " (" + v.getImpact() + ") " + v.getHelp() + " " + v.getNodes().size());
+          problems.add(
+              path
+                  + ": "
+                  + v.getId()
+                  + " ("
+                  + v.getImpact()
+                  + ") "
+                  + v.getHelp()
+                  + " "
+                  + v.getNodes().size());
         }
       }
     }
@@ -335,16 +407,20 @@ class ConsoleBrowserIT {
   @Test
   @Order(10)
   void badFiltersAreAnsweredWith400Json() throws Exception {
-    HttpResponse<String> r = jar.http.send(HttpRequest.newBuilder(URI.create(base + "/findings?severity=urgent"))
-        .build(), HttpResponse.BodyHandlers.ofString());
+    HttpResponse<String> r =
+        jar.http.send(
+            HttpRequest.newBuilder(URI.create(base + "/findings?severity=urgent")).build(),
+            HttpResponse.BodyHandlers.ofString());
     assertThat(r.statusCode()).isEqualTo(400);
     JsonNode body = Json.MAPPER.readTree(r.body());
     assertThat(body.get("error").asText()).isEqualTo("bad_request");
     assertThat(body.get("message").asText()).contains("severity");
-    assertThat(r.headers().firstValue("Content-Security-Policy")).hasValueSatisfying(
-        v -> assertThat(v).contains("frame-ancestors 'none'"));
-    HttpResponse<String> css = jar.http.send(HttpRequest.newBuilder(URI.create(base + "/")).build(),
-        HttpResponse.BodyHandlers.ofString());
+    assertThat(r.headers().firstValue("Content-Security-Policy"))
+        .hasValueSatisfying(v -> assertThat(v).contains("frame-ancestors 'none'"));
+    HttpResponse<String> css =
+        jar.http.send(
+            HttpRequest.newBuilder(URI.create(base + "/")).build(),
+            HttpResponse.BodyHandlers.ofString());
     assertThat(css.headers().firstValue("X-Content-Type-Options")).hasValue("nosniff");
   }
 
@@ -353,26 +429,36 @@ class ConsoleBrowserIT {
   void signInWithTheReadTokenBrowseReloadAndSignOut() throws Exception {
     String token = "browser-read-token-" + System.nanoTime();
     Path authDir = Files.createTempDirectory("zw-console-auth");
-    JarRunner.Running guarded = jar.start(authDir, Map.of("READ_AUTH", "token", "READ_AUTH_TOKEN", token,
-        "LOG_FORMAT", "text"));
+    JarRunner.Running guarded =
+        jar.start(
+            authDir, Map.of("READ_AUTH", "token", "READ_AUTH_TOKEN", token, "LOG_FORMAT", "text"));
     try {
       jar.awaitReady(guarded);
-      // localhost, not 127.0.0.1: its cookies are not those of the other jar (cookies ignore ports).
+      // localhost, not 127.0.0.1: its cookies are not those of the other jar (cookies ignore
+      // ports).
       String site = "http://localhost:" + guarded.port();
-      HttpResponse<String> posted = jar.http.send(HttpRequest.newBuilder(URI.create(site + "/ingest/falco"))
-          .header("Content-Type", "application/json").POST(HttpRequest.BodyPublishers.ofString(
-              falcoAlert("Signed-in finding", "Critical", Instant.now()))).build(), HttpResponse.BodyHandlers.ofString());
+      HttpResponse<String> posted =
+          jar.http.send(
+              HttpRequest.newBuilder(URI.create(site + "/ingest/falco"))
+                  .header("Content-Type", "application/json")
+                  .POST(
+                      HttpRequest.BodyPublishers.ofString(
+                          falcoAlert("Signed-in finding", "Critical", Instant.now())))
+                  .build(),
+              HttpResponse.BodyHandlers.ofString());
       assertThat(posted.statusCode()).isEqualTo(200);
 
       driver.get(site + "/findings?severity=critical");
       wait(d -> d.getCurrentUrl().startsWith(site + "/login?next="));
       assertThat(driver.findElement(By.tagName("h1")).getText()).isEqualTo("Sign in");
-      assertThat(new AxeBuilder().analyze(driver).getViolations()).filteredOn(
-          v -> "serious".equals(v.getImpact()) || "critical".equals(v.getImpact())).isEmpty();
+      assertThat(new AxeBuilder().analyze(driver).getViolations())
+          .filteredOn(v -> "serious".equals(v.getImpact()) || "critical".equals(v.getImpact()))
+          .isEmpty();
       // A wrong token: the form again, with the error.
       driver.findElement(By.id("token")).sendKeys("not-the-token");
       driver.findElement(By.id("sign-in")).click();
-      assertThat(wait(d -> d.findElement(By.id("login-error"))).getText()).contains("not the read token");
+      assertThat(wait(d -> d.findElement(By.id("login-error"))).getText())
+          .contains("not the read token");
       assertThat(driver.manage().getCookieNamed("zw_read")).isNull();
       // The right one: back where the browser wanted to go, filter kept.
       driver.findElement(By.id("token")).sendKeys(token + org.openqa.selenium.Keys.ENTER);
@@ -383,13 +469,15 @@ class ConsoleBrowserIT {
       assertThat(c.isHttpOnly()).isTrue();
       assertThat(c.getSameSite()).isEqualTo("Strict");
       assertThat(c.getValue()).doesNotContain(token);
-      assertThat(((JavascriptExecutor) driver).executeScript("return document.cookie")).isEqualTo("");
+      assertThat(((JavascriptExecutor) driver).executeScript("return document.cookie"))
+          .isEqualTo("");
       // Reload and browse (boosted links) keep the session.
       driver.navigate().refresh();
       wait(d -> rows().size() == 1);
       driver.findElement(By.linkText("Sources")).click();
       wait(d -> d.getCurrentUrl().equals(site + "/sources"));
-      assertThat(wait(d -> d.findElement(By.tagName("h1"))).getText()).isEqualTo("Sources and Ingesters");
+      assertThat(wait(d -> d.findElement(By.tagName("h1"))).getText())
+          .isEqualTo("Sources and Ingesters");
       driver.findElement(By.linkText("Overview")).click();
       wait(d -> d.findElement(By.id("open-total")).getText().equals("1"));
       // Sign out: back at the sign-in page; the console is closed again.
@@ -434,17 +522,20 @@ class ConsoleBrowserIT {
       wait(d -> "dark".equals(d.findElement(By.tagName("html")).getAttribute("data-theme")));
       for (Rule v : new AxeBuilder().analyze(driver).getViolations()) {
         if ("serious".equals(v.getImpact()) || "critical".equals(v.getImpact())) {
-          problems.add("dark " + path + ": " + v.getId() + " " + v.getHelp() + " " + v.getNodes().size());
+          problems.add(
+              "dark " + path + ": " + v.getId() + " " + v.getHelp() + " " + v.getNodes().size());
         }
       }
     }
     assertThat(problems).isEmpty();
 
-    // Print (the report, from the dark theme): black on white, no header or filters, the date shown.
+    // Print (the report, from the dark theme): black on white, no header or filters, the date
+    // shown.
     driver.get(base + "/report?state=all");
     chrome.executeCdpCommand("Emulation.setEmulatedMedia", Map.of("media", "print"));
     try {
-      assertThat(driver.findElement(By.tagName("body")).getCssValue("color")).isIn("rgba(0, 0, 0, 1)", "rgb(0, 0, 0)");
+      assertThat(driver.findElement(By.tagName("body")).getCssValue("color"))
+          .isIn("rgba(0, 0, 0, 1)", "rgb(0, 0, 0)");
       assertThat(driver.findElement(By.tagName("body")).getCssValue("background-color"))
           .isIn("rgba(255, 255, 255, 1)", "rgb(255, 255, 255)");
       assertThat(driver.findElement(By.cssSelector("header.top")).isDisplayed()).isFalse();
@@ -456,18 +547,29 @@ class ConsoleBrowserIT {
     }
 
     // A phone's width: nothing wider than the screen (wide tables scroll inside their box).
-    chrome.executeCdpCommand("Emulation.setDeviceMetricsOverride", Map.of("width", 390, "height", 844,
-        "deviceScaleFactor", 2, "mobile", true));
+    chrome.executeCdpCommand(
+        "Emulation.setDeviceMetricsOverride",
+        Map.of("width", 390, "height", 844, "deviceScaleFactor", 2, "mobile", true));
     try {
       driver.get(base + "/findings");
       String detail = rows().get(0).findElement(By.cssSelector("td.title a")).getAttribute("href");
-      for (String path : List.of("/", "/findings", "/findings?state=all&sort=severity", "/sources",
-          "/resource?namespace=shop", "/report", detail.substring(base.length()))) {
+      for (String path :
+          List.of(
+              "/",
+              "/findings",
+              "/findings?state=all&sort=severity",
+              "/sources",
+              "/resource?namespace=shop",
+              "/report",
+              detail.substring(base.length()))) {
         driver.get(base + path);
         wait(d -> d.findElement(By.id("live")));
-        Object overflow = js.executeScript(
-            "return document.documentElement.scrollWidth - document.documentElement.clientWidth");
-        assertThat(((Number) overflow).longValue()).as("horizontal overflow of %s at 390 px", path).isLessThanOrEqualTo(0);
+        Object overflow =
+            js.executeScript(
+                "return document.documentElement.scrollWidth - document.documentElement.clientWidth");
+        assertThat(((Number) overflow).longValue())
+            .as("horizontal overflow of %s at 390 px", path)
+            .isLessThanOrEqualTo(0);
       }
     } finally {
       chrome.executeCdpCommand("Emulation.clearDeviceMetricsOverride", Map.of());
@@ -483,22 +585,30 @@ class ConsoleBrowserIT {
   <T> T wait(java.util.function.Function<WebDriver, T> condition) {
     // an element the live check has just swapped out is stale: look it up again
     return new WebDriverWait(driver, Duration.ofSeconds(15))
-        .ignoring(org.openqa.selenium.StaleElementReferenceException.class).until(condition::apply);
+        .ignoring(org.openqa.selenium.StaleElementReferenceException.class)
+        .until(condition::apply);
   }
 
   JsonNode api(String query) throws Exception {
-    return Json.MAPPER.readTree(jar.call("GET", base + "/api/v1/observations" + query, null).body());
+    return Json.MAPPER.readTree(
+        jar.call("GET", base + "/api/v1/observations" + query, null).body());
   }
 
   void post(String source, String body, String contentType) throws Exception {
-    HttpResponse<String> r = jar.http.send(HttpRequest.newBuilder(URI.create(base + "/ingest/" + source))
-        .header("Content-Type", contentType).POST(HttpRequest.BodyPublishers.ofString(body)).build(),
-        HttpResponse.BodyHandlers.ofString());
+    HttpResponse<String> r =
+        jar.http.send(
+            HttpRequest.newBuilder(URI.create(base + "/ingest/" + source))
+                .header("Content-Type", contentType)
+                .POST(HttpRequest.BodyPublishers.ofString(body))
+                .build(),
+            HttpResponse.BodyHandlers.ofString());
     assertThat(r.statusCode()).as("POST /ingest/%s: %s", source, r.body()).isEqualTo(200);
   }
 
   static String falcoAlert(String rule, String priority, Instant time) throws Exception {
-    var node = (com.fasterxml.jackson.databind.node.ObjectNode) Json.MAPPER.readTree(JarRunner.sample("falco-alert.json"));
+    var node =
+        (com.fasterxml.jackson.databind.node.ObjectNode)
+            Json.MAPPER.readTree(JarRunner.sample("falco-alert.json"));
     node.put("rule", rule);
     node.put("priority", priority);
     node.put("output", rule + " (user=root container=nginx)");
@@ -513,11 +623,16 @@ class ConsoleBrowserIT {
     try {
       Files.createDirectories(FAILURES);
       File shot = ((TakesScreenshot) driver).getScreenshotAs(OutputType.FILE);
-      Files.copy(shot.toPath(), FAILURES.resolve(name + ".png"), StandardCopyOption.REPLACE_EXISTING);
-      Files.writeString(FAILURES.resolve(name + ".html"), "<!-- " + driver.getCurrentUrl() + " -->\n"
-          + driver.getPageSource());
+      Files.copy(
+          shot.toPath(), FAILURES.resolve(name + ".png"), StandardCopyOption.REPLACE_EXISTING);
+      Files.writeString(
+          FAILURES.resolve(name + ".html"),
+          "<!-- " + driver.getCurrentUrl() + " -->\n" + driver.getPageSource());
       if (zw != null) {
-        Files.copy(zw.log(), FAILURES.resolve(name + ".zen-watcher.log"), StandardCopyOption.REPLACE_EXISTING);
+        Files.copy(
+            zw.log(),
+            FAILURES.resolve(name + ".zen-watcher.log"),
+            StandardCopyOption.REPLACE_EXISTING);
       }
     } catch (Exception e) {
       System.err.println("could not save the failure evidence of " + name + ": " + e);

@@ -16,7 +16,10 @@ import java.util.List;
 import java.util.Map;
 import java.util.concurrent.TimeUnit;
 
-/** Starts the built jar as a process on a free loopback port and talks to it over HTTP (used by e2e and ops tests). */
+/**
+ * Starts the built jar as a process on a free loopback port and talks to it over HTTP (used by e2e
+ * and ops tests).
+ */
 public final class JarRunner {
   public record Running(Process process, int port, Path log) {}
 
@@ -27,42 +30,53 @@ public final class JarRunner {
     return start(dir, env, List.of());
   }
 
-  /** The same, with JVM options after {@code -Xmx256m} (e.g. a smaller footprint for several processes). */
+  /**
+   * The same, with JVM options after {@code -Xmx256m} (e.g. a smaller footprint for several
+   * processes).
+   */
   Running start(Path dir, Map<String, String> env, List<String> jvmOptions) throws Exception {
     return start(dir, env, jvmOptions, true);
   }
 
-  /** The same; without {@code -Xmx256m} when {@code defaultHeap} is false (the options size the JVM). */
-  Running start(Path dir, Map<String, String> env, List<String> jvmOptions, boolean defaultHeap) throws Exception {
+  /**
+   * The same; without {@code -Xmx256m} when {@code defaultHeap} is false (the options size the
+   * JVM).
+   */
+  Running start(Path dir, Map<String, String> env, List<String> jvmOptions, boolean defaultHeap)
+      throws Exception {
     int port = freePort();
     Path log = Files.createTempFile(dir, "zw", ".log");
-    List<String> cmd = new java.util.ArrayList<>(defaultHeap ? List.of(javaBin(), "-Xmx256m") : List.of(javaBin()));
+    List<String> cmd =
+        new java.util.ArrayList<>(
+            defaultHeap ? List.of(javaBin(), "-Xmx256m") : List.of(javaBin()));
     cmd.addAll(jvmOptions);
     cmd.addAll(List.of("-jar", JAR));
     return start(cmd, port, log, env);
   }
 
   /**
-   * Runs {@code cmd} (the jar, or a wrapper of it) with the harness's environment: a port, loopback,
-   * a database under {@code dir}, JSON logs (the tests read them; the outside-a-cluster default is
-   * text, see LogFormatJarIT), then {@code env}, where a null value removes the variable.
+   * Runs {@code cmd} (the jar, or a wrapper of it) with the harness's environment: a port,
+   * loopback, a database under {@code dir}, JSON logs (the tests read them; the outside-a-cluster
+   * default is text, see LogFormatJarIT), then {@code env}, where a null value removes the
+   * variable.
    */
   Running start(List<String> cmd, int port, Path log, Map<String, String> env) throws Exception {
     Path dir = log.getParent();
-    ProcessBuilder pb = new ProcessBuilder(cmd)
-        .redirectErrorStream(true).redirectOutput(log.toFile());
+    ProcessBuilder pb =
+        new ProcessBuilder(cmd).redirectErrorStream(true).redirectOutput(log.toFile());
     pb.environment().put("LOG_FORMAT", "json");
     pb.environment().put("WATCHER_PORT", Integer.toString(port));
     pb.environment().put("WATCHER_BIND_ADDRESS", "127.0.0.1");
     pb.environment().put("SQLITE_PATH", dir.resolve("data/zw.db").toString());
     pb.environment().put("DEDUP_FLUSH_INTERVAL_MILLIS", "200");
-    env.forEach((k, v) -> {
-      if (v == null) {
-        pb.environment().remove(k);
-      } else {
-        pb.environment().put(k, v);
-      }
-    });
+    env.forEach(
+        (k, v) -> {
+          if (v == null) {
+            pb.environment().remove(k);
+          } else {
+            pb.environment().put(k, v);
+          }
+        });
     return new Running(pb.start(), port, log);
   }
 
@@ -96,8 +110,11 @@ public final class JarRunner {
    */
   static List<String> chartJvm() {
     try {
-      String dockerfile = Files.readString(io.kubezen.watcher.testing.KubeApiServer.repositoryRoot().resolve("Dockerfile"));
-      java.util.regex.Matcher m = java.util.regex.Pattern.compile("JAVA_TOOL_OPTIONS=\"([^\"]*)\"").matcher(dockerfile);
+      String dockerfile =
+          Files.readString(
+              io.kubezen.watcher.testing.KubeApiServer.repositoryRoot().resolve("Dockerfile"));
+      java.util.regex.Matcher m =
+          java.util.regex.Pattern.compile("JAVA_TOOL_OPTIONS=\"([^\"]*)\"").matcher(dockerfile);
       if (!m.find()) {
         throw new IllegalStateException("no JAVA_TOOL_OPTIONS in the Dockerfile");
       }
@@ -117,10 +134,14 @@ public final class JarRunner {
     return Path.of(System.getProperty("java.home"), "bin", "java").toString();
   }
 
-  public HttpResponse<String> call(String method, String url, String body) throws IOException, InterruptedException {
+  public HttpResponse<String> call(String method, String url, String body)
+      throws IOException, InterruptedException {
     HttpRequest.Builder b = HttpRequest.newBuilder(URI.create(url)).timeout(Duration.ofSeconds(10));
-    b = body == null ? b.method(method, HttpRequest.BodyPublishers.noBody())
-        : b.header("Content-Type", "application/json").method(method, HttpRequest.BodyPublishers.ofString(body));
+    b =
+        body == null
+            ? b.method(method, HttpRequest.BodyPublishers.noBody())
+            : b.header("Content-Type", "application/json")
+                .method(method, HttpRequest.BodyPublishers.ofString(body));
     return http.send(b.build(), HttpResponse.BodyHandlers.ofString());
   }
 

@@ -18,11 +18,13 @@ import org.junit.jupiter.api.io.TempDir;
 /**
  * The log format the built jar picks, as a process: text outside a cluster and on a terminal, JSON
  * lines in a pod (KUBERNETES_SERVICE_HOST set, output not a terminal), LOG_FORMAT overriding both.
- * The terminal case runs the jar under {@code script} (util-linux), which gives it a pseudo-terminal.
+ * The terminal case runs the jar under {@code script} (util-linux), which gives it a
+ * pseudo-terminal.
  */
 class LogFormatJarIT {
   /** The text layout of logback.xml: {@code HH:mm:ss.SSS LEVEL [thread] logger message}. */
-  static final Pattern TEXT_LINE = Pattern.compile("^\\d{2}:\\d{2}:\\d{2}\\.\\d{3} (TRACE|DEBUG|INFO |WARN |ERROR) \\[.+");
+  static final Pattern TEXT_LINE =
+      Pattern.compile("^\\d{2}:\\d{2}:\\d{2}\\.\\d{3} (TRACE|DEBUG|INFO |WARN |ERROR) \\[.+");
 
   final JarRunner jar = new JarRunner();
   @TempDir Path dir;
@@ -52,26 +54,39 @@ class LogFormatJarIT {
 
   @Test
   void logFormatOverridesThePodAndTheOutsideDefaults() throws Exception {
-    assertText(runToReadyAndStop(jar.start(dir, env("KUBERNETES_SERVICE_HOST", "10.96.0.1", "LOG_FORMAT", "text"))));
+    assertText(
+        runToReadyAndStop(
+            jar.start(dir, env("KUBERNETES_SERVICE_HOST", "10.96.0.1", "LOG_FORMAT", "text"))));
     assertJson(runToReadyAndStop(jar.start(dir, env("LOG_FORMAT", "json"))));
   }
 
   @Test
   void inAPodOnATerminalTheLogIsText() throws Exception {
     Path script = Path.of("/usr/bin/script");
-    assertThat(Files.isExecutable(script)).as("script (util-linux, Debian's bsdutils) gives the jar a terminal; "
-        + ".ci/run installs it").isTrue();
+    assertThat(Files.isExecutable(script))
+        .as(
+            "script (util-linux, Debian's bsdutils) gives the jar a terminal; "
+                + ".ci/run installs it")
+        .isTrue();
     int port = JarRunner.freePort();
     Path log = Files.createTempFile(dir, "zw", ".log");
-    String java = String.join(" ", List.of(quote(JarRunner.javaBin()), "-Xmx256m", "-jar", quote(JarRunner.JAR)));
-    // -q: no start/end banner, -e: its exit status is the jar's, -f: flush as written, /dev/null: no typescript file
-    Running r = jar.start(List.of(script.toString(), "-qefc", java, "/dev/null"), port, log,
-        env("KUBERNETES_SERVICE_HOST", "10.96.0.1"));
+    String java =
+        String.join(
+            " ", List.of(quote(JarRunner.javaBin()), "-Xmx256m", "-jar", quote(JarRunner.JAR)));
+    // -q: no start/end banner, -e: its exit status is the jar's, -f: flush as written, /dev/null:
+    // no typescript file
+    Running r =
+        jar.start(
+            List.of(script.toString(), "-qefc", java, "/dev/null"),
+            port,
+            log,
+            env("KUBERNETES_SERVICE_HOST", "10.96.0.1"));
     try {
       jar.awaitReady(r);
     } finally {
       // SIGTERM to the jar only; script ends with it (SIGTERM to script would add its own message).
-      r.process().descendants()
+      r.process()
+          .descendants()
           .filter(p -> p.info().command().map(c -> c.endsWith("/java")).orElse(false))
           .forEach(ProcessHandle::destroy);
       if (!r.process().waitFor(30, TimeUnit.SECONDS)) {
@@ -93,9 +108,12 @@ class LogFormatJarIT {
   static void assertText(String log) {
     List<String> lines = log.lines().map(String::strip).filter(l -> !l.isEmpty()).toList();
     assertThat(lines).as(log).isNotEmpty();
-    assertThat(lines).as("every line is text: time, level, thread, logger, message").allSatisfy(l ->
-        assertThat(l).matches(TEXT_LINE));
-    assertThat(lines).anySatisfy(l -> assertThat(l).contains(" INFO ").contains("zen-watcher ready on 127.0.0.1:"));
+    assertThat(lines)
+        .as("every line is text: time, level, thread, logger, message")
+        .allSatisfy(l -> assertThat(l).matches(TEXT_LINE));
+    assertThat(lines)
+        .anySatisfy(
+            l -> assertThat(l).contains(" INFO ").contains("zen-watcher ready on 127.0.0.1:"));
   }
 
   static void assertJson(String log) throws Exception {
@@ -104,10 +122,17 @@ class LogFormatJarIT {
     boolean ready = false;
     for (String line : lines) {
       JsonNode json = Json.MAPPER.readTree(line);
-      assertThat(json.isObject() && json.has("message") && json.has("level") && json.has("@timestamp")
-          && json.has("logger_name")).as(line).isTrue();
-      ready |= json.get("message").asText().startsWith("zen-watcher ready on 127.0.0.1:")
-          && json.get("level").asText().equals("INFO");
+      assertThat(
+              json.isObject()
+                  && json.has("message")
+                  && json.has("level")
+                  && json.has("@timestamp")
+                  && json.has("logger_name"))
+          .as(line)
+          .isTrue();
+      ready |=
+          json.get("message").asText().startsWith("zen-watcher ready on 127.0.0.1:")
+              && json.get("level").asText().equals("INFO");
     }
     assertThat(ready).as("the ready line, as JSON: " + log).isTrue();
   }

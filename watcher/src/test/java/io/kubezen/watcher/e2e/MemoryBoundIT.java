@@ -52,16 +52,22 @@ class MemoryBoundIT {
     StringBuilder b = new StringBuilder(bytes + 1024).append('[');
     int i = 0;
     while (b.length() < bytes) {
-      b.append(i == 0 ? "" : ",").append("{\"kind\":\"Event\",\"apiVersion\":\"audit.k8s.io/v1\",\"auditID\":\"")
-          .append(i++).append("\",\"stage\":\"ResponseComplete\",\"verb\":\"get\"}");
+      b.append(i == 0 ? "" : ",")
+          .append("{\"kind\":\"Event\",\"apiVersion\":\"audit.k8s.io/v1\",\"auditID\":\"")
+          .append(i++)
+          .append("\",\"stage\":\"ResponseComplete\",\"verb\":\"get\"}");
     }
     return b.append(']').toString().getBytes(StandardCharsets.UTF_8);
   }
 
   @Test
   void theReproductionAt16ConcurrentRequestsStaysUnder450MiB(@TempDir Path dir) throws Exception {
-    Running r = jar.start(dir, Map.of("WEBHOOK_MAX_BODY_BYTES", Integer.toString(4 << 20)),
-        JarRunner.chartJvm(), false);
+    Running r =
+        jar.start(
+            dir,
+            Map.of("WEBHOOK_MAX_BODY_BYTES", Integer.toString(4 << 20)),
+            JarRunner.chartJvm(),
+            false);
     ExecutorService pool = Executors.newFixedThreadPool(16);
     try {
       jar.awaitReady(r);
@@ -74,29 +80,43 @@ class MemoryBoundIT {
       long t0 = System.nanoTime();
       for (int round = 0; round < 3; round++) {
         for (int i = 0; i < 16; i++) {
-          byte[] body = switch (i % 4) {
-            case 0, 1 -> bomb;
-            case 2 -> i % 8 == 2 ? audit : fourMib;
-            default -> withinLimits;
-          };
+          byte[] body =
+              switch (i % 4) {
+                case 0, 1 -> bomb;
+                case 2 -> i % 8 == 2 ? audit : fourMib;
+                default -> withinLimits;
+              };
           String path = i % 8 == 2 ? "/ingest/k8s-audit" : "/ingest/myscanner";
-          answers.add(pool.submit(() -> jar.http.send(HttpRequest.newBuilder(URI.create(base + path))
-              .timeout(Duration.ofSeconds(60)).header("Content-Type", "application/json")
-              .POST(HttpRequest.BodyPublishers.ofByteArray(body)).build(), HttpResponse.BodyHandlers.ofString())
-              .statusCode()));
+          answers.add(
+              pool.submit(
+                  () ->
+                      jar.http
+                          .send(
+                              HttpRequest.newBuilder(URI.create(base + path))
+                                  .timeout(Duration.ofSeconds(60))
+                                  .header("Content-Type", "application/json")
+                                  .POST(HttpRequest.BodyPublishers.ofByteArray(body))
+                                  .build(),
+                              HttpResponse.BodyHandlers.ofString())
+                          .statusCode()));
         }
         Map<Integer, Integer> codes = new TreeMap<>();
         for (Future<Integer> f : answers) {
           codes.merge(f.get(), 1, Integer::sum);
         }
         answers.clear();
-        assertThat(r.process().isAlive()).as("alive after round " + round + ": " + Files.readString(r.log()))
+        assertThat(r.process().isAlive())
+            .as("alive after round " + round + ": " + Files.readString(r.log()))
             .isTrue();
-        assertThat(codes.keySet()).as("answers " + codes).allMatch(c -> c == 200 || c == 413 || c == 503);
+        assertThat(codes.keySet())
+            .as("answers " + codes)
+            .allMatch(c -> c == 200 || c == 413 || c == 503);
         assertThat(codes).as("the reproduction is refused as too many findings").containsKey(413);
       }
       long hwm = vmHwmKib(r.process().pid());
-      System.out.printf("MemoryBoundIT: peak RSS %d MiB in %d ms%n", hwm / 1024, (System.nanoTime() - t0) / 1_000_000);
+      System.out.printf(
+          "MemoryBoundIT: peak RSS %d MiB in %d ms%n",
+          hwm / 1024, (System.nanoTime() - t0) / 1_000_000);
       assertThat(hwm).as("peak RSS (KiB)").isLessThan(RSS_LIMIT_KIB);
       assertThat(jar.call("GET", base + "/ready", null).statusCode()).isEqualTo(200);
     } finally {

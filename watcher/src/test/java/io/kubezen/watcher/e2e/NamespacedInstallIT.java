@@ -52,9 +52,14 @@ import org.junit.jupiter.api.io.TempDir;
 class NamespacedInstallIT {
   static final Path CHART = Path.of(System.getProperty("chart.dir", "../charts/zen-watcher"));
   static final String RELEASE = "zw";
-  static final ResourceDefinitionContext VULN = new ResourceDefinitionContext.Builder()
-      .withGroup("aquasecurity.github.io").withVersion("v1alpha1").withPlural("vulnerabilityreports")
-      .withKind("VulnerabilityReport").withNamespaced(true).build();
+  static final ResourceDefinitionContext VULN =
+      new ResourceDefinitionContext.Builder()
+          .withGroup("aquasecurity.github.io")
+          .withVersion("v1alpha1")
+          .withPlural("vulnerabilityreports")
+          .withKind("VulnerabilityReport")
+          .withNamespaced(true)
+          .build();
 
   final JarRunner jar = new JarRunner();
   @TempDir Path dir;
@@ -69,13 +74,20 @@ class NamespacedInstallIT {
 
     List<HasMetadata> rendered = render(rel, team);
     ServiceAccount sa = one(rendered, ServiceAccount.class);
-    Map<String, String> env = podEnv(one(rendered, Deployment.class), RELEASE + "-zen-watcher-0", rel);
-    assertThat(env).containsEntry("ACCESS_SCOPE", "namespaces").containsEntry("WATCH_NAMESPACE", rel + "," + team);
+    Map<String, String> env =
+        podEnv(one(rendered, Deployment.class), RELEASE + "-zen-watcher-0", rel);
+    assertThat(env)
+        .containsEntry("ACCESS_SCOPE", "namespaces")
+        .containsEntry("WATCH_NAMESPACE", rel + "," + team);
     // As `helm install` would: the chart's Ingesters (RBAC is what the proxy enforces).
     for (HasMetadata o : rendered) {
       if (o.getKind().equals("Ingester")) {
-        GenericKubernetesResource ing = Json.MAPPER.convertValue(o, GenericKubernetesResource.class);
-        admin.genericKubernetesResources("zen.kube-zen.io/v1alpha1", "Ingester").inNamespace(rel).resource(ing)
+        GenericKubernetesResource ing =
+            Json.MAPPER.convertValue(o, GenericKubernetesResource.class);
+        admin
+            .genericKubernetesResources("zen.kube-zen.io/v1alpha1", "Ingester")
+            .inNamespace(rel)
+            .resource(ing)
             .create();
       }
     }
@@ -85,10 +97,13 @@ class NamespacedInstallIT {
       admin.resources(Observation.class).inNamespace(ns).resource(expiring(ns)).create();
     }
 
-    try (RbacProxy proxy = RbacProxy.start(KubeApiServer.config(),
-        new RbacAuthorizer(rendered, rel, sa.getMetadata().getName()))) {
+    try (RbacProxy proxy =
+        RbacProxy.start(
+            KubeApiServer.config(),
+            new RbacAuthorizer(rendered, rel, sa.getMetadata().getName()))) {
       env.put("KUBECONFIG", proxy.writeKubeconfig(dir).toString());
-      // kube-apiext serves no ConfigMaps: the sources that read them (checkov, kube-bench) are left out.
+      // kube-apiext serves no ConfigMaps: the sources that read them (checkov, kube-bench) are left
+      // out.
       env.put("SOURCES", "trivy,kyverno,k8s-events");
       env.remove("WATCHER_PORT"); // the runner's free port
       Running r = jar.start(dir, env);
@@ -96,90 +111,175 @@ class NamespacedInstallIT {
       String base = "http://127.0.0.1:" + r.port();
       JsonNode ready = Json.MAPPER.readTree(jar.call("GET", base + "/ready", null).body());
       assertThat(ready.get("store").asText()).isEqualTo("kubernetes");
-      await().atMost(Duration.ofSeconds(30)).until(() -> Json.MAPPER.readTree(jar.call("GET", base + "/ready", null)
-          .body()).path("role").asText().equals("leader"));
+      await()
+          .atMost(Duration.ofSeconds(30))
+          .until(
+              () ->
+                  Json.MAPPER
+                      .readTree(jar.call("GET", base + "/ready", null).body())
+                      .path("role")
+                      .asText()
+                      .equals("leader"));
 
       // Webhooks: about the watched namespace, about one outside the shard, about no namespace.
-      assertThat(jar.call("POST", base + "/ingest/falco", falco(team, "web-1")).statusCode()).isEqualTo(200);
-      assertThat(jar.call("POST", base + "/ingest/falco", falco(other, "db-1")).statusCode()).isEqualTo(200);
-      assertThat(jar.call("POST", base + "/ingest/falco", falco(null, null)).statusCode()).isEqualTo(200);
+      assertThat(jar.call("POST", base + "/ingest/falco", falco(team, "web-1")).statusCode())
+          .isEqualTo(200);
+      assertThat(jar.call("POST", base + "/ingest/falco", falco(other, "db-1")).statusCode())
+          .isEqualTo(200);
+      assertThat(jar.call("POST", base + "/ingest/falco", falco(null, null)).statusCode())
+          .isEqualTo(200);
       // The chart's Ingester, served once its informer (in the release namespace) saw it.
-      String acme = "{\"summary\":\"Cryptominer\",\"pod\":\"miner-1\",\"ns\":\"" + team
-          + "\",\"ts\":\"2026-11-22T10:00:00Z\"}";
-      await().atMost(Duration.ofSeconds(30)).until(() -> jar.call("POST", base + "/ingest/acme-alerts", acme)
-          .statusCode() == 200);
+      String acme =
+          "{\"summary\":\"Cryptominer\",\"pod\":\"miner-1\",\"ns\":\""
+              + team
+              + "\",\"ts\":\"2026-11-22T10:00:00Z\"}";
+      await()
+          .atMost(Duration.ofSeconds(30))
+          .until(() -> jar.call("POST", base + "/ingest/acme-alerts", acme).statusCode() == 200);
       String acmeAnswer = jar.call("POST", base + "/ingest/acme-alerts", acme).body();
 
       // A report in the watched namespace (two findings), and one outside that is not watched.
       GenericKubernetesResource report = trivyReport(team);
       admin.genericKubernetesResources(VULN).inNamespace(team).resource(report).create();
-      admin.genericKubernetesResources(VULN).inNamespace(other).resource(trivyReport(other)).create();
-      await().atMost(Duration.ofSeconds(30)).until(() -> bySource(admin, team, "trivy").size() == 2);
+      admin
+          .genericKubernetesResources(VULN)
+          .inNamespace(other)
+          .resource(trivyReport(other))
+          .create();
+      await()
+          .atMost(Duration.ofSeconds(30))
+          .until(() -> bySource(admin, team, "trivy").size() == 2);
       // One vulnerability fixed: its Observation is resolved (listByOrigin per namespace).
-      GenericKubernetesResource current = admin.genericKubernetesResources(VULN).inNamespace(team)
-          .withName(report.getMetadata().getName()).get();
+      GenericKubernetesResource current =
+          admin
+              .genericKubernetesResources(VULN)
+              .inNamespace(team)
+              .withName(report.getMetadata().getName())
+              .get();
       @SuppressWarnings("unchecked")
-      List<Object> vulns = (List<Object>) ((Map<String, Object>) current.getAdditionalProperties().get("report"))
-          .get("vulnerabilities");
+      List<Object> vulns =
+          (List<Object>)
+              ((Map<String, Object>) current.getAdditionalProperties().get("report"))
+                  .get("vulnerabilities");
       vulns.remove(0);
       admin.genericKubernetesResources(VULN).inNamespace(team).resource(current).update();
-      await().atMost(Duration.ofSeconds(30)).until(() -> bySource(admin, team, "trivy").stream()
-          .filter(o -> o.getStatus() != null && Boolean.TRUE.equals(o.getStatus().resolved())).count() == 1);
+      await()
+          .atMost(Duration.ofSeconds(30))
+          .until(
+              () ->
+                  bySource(admin, team, "trivy").stream()
+                          .filter(
+                              o ->
+                                  o.getStatus() != null
+                                      && Boolean.TRUE.equals(o.getStatus().resolved()))
+                          .count()
+                      == 1);
 
       // Where each finding went.
       assertThat(bySource(admin, team, "falco")).hasSize(1);
       List<Observation> moved = bySource(admin, rel, "falco");
       assertThat(moved).hasSize(2);
-      assertThat(moved.stream().map(o -> o.getSpec().resource() == null ? "-" : o.getSpec().resource().namespace()))
+      assertThat(
+              moved.stream()
+                  .map(
+                      o ->
+                          o.getSpec().resource() == null
+                              ? "-"
+                              : o.getSpec().resource().namespace()))
           .containsExactlyInAnyOrder(other, "-");
-      await().atMost(Duration.ofSeconds(15)).untilAsserted(() -> assertThat(bySource(admin, team, "acme"))
-          .as(() -> "acme answered " + acmeAnswer + "; log:\n" + tail(r)).hasSize(1));
+      await()
+          .atMost(Duration.ofSeconds(15))
+          .untilAsserted(
+              () ->
+                  assertThat(bySource(admin, team, "acme"))
+                      .as(() -> "acme answered " + acmeAnswer + "; log:\n" + tail(r))
+                      .hasSize(1));
       assertThat(admin.resources(Observation.class).inNamespace(other).list().getItems())
-          .extracting(o -> o.getSpec().source()).containsExactly("falco-expired-fixture");
+          .extracting(o -> o.getSpec().source())
+          .containsExactly("falco-expired-fixture");
 
       // GC: the first sweep (a minute after start) deletes the expired ones of the shard only.
-      await().atMost(Duration.ofSeconds(120)).until(() ->
-          admin.resources(Observation.class).inNamespace(rel).withName("falco-expired").get() == null
-              && admin.resources(Observation.class).inNamespace(team).withName("falco-expired").get() == null);
-      assertThat(admin.resources(Observation.class).inNamespace(other).withName("falco-expired").get()).isNotNull();
-
+      await()
+          .atMost(Duration.ofSeconds(120))
+          .until(
+              () ->
+                  admin
+                              .resources(Observation.class)
+                              .inNamespace(rel)
+                              .withName("falco-expired")
+                              .get()
+                          == null
+                      && admin
+                              .resources(Observation.class)
+                              .inNamespace(team)
+                              .withName("falco-expired")
+                              .get()
+                          == null);
+      assertThat(
+              admin.resources(Observation.class).inNamespace(other).withName("falco-expired").get())
+          .isNotNull();
 
       // The read API walks the shard's namespaces page by page, and nothing else.
       Set<String> listed = new TreeSet<>();
       String token = null;
       int pages = 0;
       do {
-        String url = base + "/api/v1/observations?limit=2"
-            + (token == null ? "" : "&continue=" + java.net.URLEncoder.encode(token, java.nio.charset.StandardCharsets.UTF_8));
+        String url =
+            base
+                + "/api/v1/observations?limit=2"
+                + (token == null
+                    ? ""
+                    : "&continue="
+                        + java.net.URLEncoder.encode(
+                            token, java.nio.charset.StandardCharsets.UTF_8));
         HttpResponse<String> resp = jar.call("GET", url, null);
         assertThat(resp.statusCode()).as(resp.body()).isEqualTo(200);
         JsonNode page = Json.MAPPER.readTree(resp.body());
-        page.get("items").forEach(i -> listed.add(i.at("/metadata/namespace").asText() + "/"
-            + i.at("/metadata/name").asText()));
-        token = page.at("/metadata/continue").isTextual() ? page.at("/metadata/continue").asText() : null;
+        page.get("items")
+            .forEach(
+                i ->
+                    listed.add(
+                        i.at("/metadata/namespace").asText()
+                            + "/"
+                            + i.at("/metadata/name").asText()));
+        token =
+            page.at("/metadata/continue").isTextual()
+                ? page.at("/metadata/continue").asText()
+                : null;
         pages++;
       } while (token != null && pages < 50);
       assertThat(pages).isGreaterThanOrEqualTo(3);
       Set<String> stored = new TreeSet<>();
       for (String ns : List.of(rel, team)) {
-        admin.resources(Observation.class).inNamespace(ns).list().getItems()
+        admin
+            .resources(Observation.class)
+            .inNamespace(ns)
+            .list()
+            .getItems()
             .forEach(o -> stored.add(ns + "/" + o.getMetadata().getName()));
       }
       assertThat(listed).isEqualTo(stored).noneMatch(n -> n.startsWith(other + "/"));
 
       assertThat(proxy.denied()).as("calls the chart's Roles refuse").isEmpty();
-      assertThat(proxy.requests()).anyMatch(l -> l.contains("observations") && l.contains("namespace=" + team))
+      assertThat(proxy.requests())
+          .anyMatch(l -> l.contains("observations") && l.contains("namespace=" + team))
           .anyMatch(l -> l.contains("leases") && l.contains("namespace=" + rel));
       assertThat(JarRunner.terminate(r, Duration.ofSeconds(30))).isTrue();
-      assertThat(Files.readString(r.log())).doesNotContain("\"level\":\"ERROR\"").doesNotContain("Forbidden");
+      assertThat(Files.readString(r.log()))
+          .doesNotContain("\"level\":\"ERROR\"")
+          .doesNotContain("Forbidden");
 
       // The control: the same install told it may list across namespaces is refused.
       proxy.clearLog();
       env.put("ACCESS_SCOPE", "cluster");
       Running wide = jar.start(dir, env);
       try {
-        await().atMost(Duration.ofSeconds(30)).until(() -> proxy.denied().stream()
-            .anyMatch(l -> l.contains("observations") && l.contains("namespace=*")));
+        await()
+            .atMost(Duration.ofSeconds(30))
+            .until(
+                () ->
+                    proxy.denied().stream()
+                        .anyMatch(l -> l.contains("observations") && l.contains("namespace=*")));
       } finally {
         JarRunner.kill(wide);
       }
@@ -195,25 +295,67 @@ class NamespacedInstallIT {
     }
   }
 
-  /** {@code helm template} of the chart as a shard: namespaced Roles, one watched namespace, one Ingester. */
+  /**
+   * {@code helm template} of the chart as a shard: namespaced Roles, one watched namespace, one
+   * Ingester.
+   */
   static List<HasMetadata> render(String releaseNamespace, String watched) throws Exception {
     Map<String, Object> values = new LinkedHashMap<>();
     values.put("rbac", Map.of("clusterScoped", false));
     values.put("watchNamespaces", List.of(watched));
-    values.put("leaderElection", Map.of("leaseDuration", "4s", "renewDeadline", "3s", "retryPeriod", "1s"));
+    values.put(
+        "leaderElection",
+        Map.of("leaseDuration", "4s", "renewDeadline", "3s", "retryPeriod", "1s"));
     values.put("observation", Map.of("ttlSeconds", 3600));
     values.put("gc", Map.of("intervalMinutes", 1));
-    values.put("ingesters", Map.of("defaults", List.of(Map.of("name", "acme", "spec", Map.of(
-        "source", "acme", "type", "webhook", "webhook", Map.of("path", "acme-alerts"),
-        "mapping", Map.of("severity", "'high'", "title", "object.summary", "eventType", "'runtime_alert'",
-            "category", "'security'", "timestamp", "object.ts",
-            "resource", Map.of("apiVersion", "'v1'", "kind", "'Pod'", "name", "object.pod",
-                "namespace", "object.ns")))))));
+    values.put(
+        "ingesters",
+        Map.of(
+            "defaults",
+            List.of(
+                Map.of(
+                    "name",
+                    "acme",
+                    "spec",
+                    Map.of(
+                        "source",
+                        "acme",
+                        "type",
+                        "webhook",
+                        "webhook",
+                        Map.of("path", "acme-alerts"),
+                        "mapping",
+                        Map.of(
+                            "severity",
+                            "'high'",
+                            "title",
+                            "object.summary",
+                            "eventType",
+                            "'runtime_alert'",
+                            "category",
+                            "'security'",
+                            "timestamp",
+                            "object.ts",
+                            "resource",
+                            Map.of(
+                                "apiVersion",
+                                "'v1'",
+                                "kind",
+                                "'Pod'",
+                                "name",
+                                "object.pod",
+                                "namespace",
+                                "object.ns")))))));
     Path file = Files.createTempFile("zw-shard-", ".yaml");
     try {
       new ObjectMapper(new YAMLFactory()).writeValue(file.toFile(), values);
-      String out = new Helm(CHART).template().withName(RELEASE).withNamespace(releaseNamespace).withValuesFile(file)
-          .call();
+      String out =
+          new Helm(CHART)
+              .template()
+              .withName(RELEASE)
+              .withNamespace(releaseNamespace)
+              .withValuesFile(file)
+              .call();
       KubernetesSerialization serialization = new KubernetesSerialization();
       List<HasMetadata> objects = new ArrayList<>();
       for (String doc : out.split("(?m)^---\\s*$")) {
@@ -241,11 +383,13 @@ class NamespacedInstallIT {
         env.put(e.getName(), e.getValue());
       } else if (e.getValueFrom() != null && e.getValueFrom().getFieldRef() != null) {
         String path = e.getValueFrom().getFieldRef().getFieldPath();
-        env.put(e.getName(), switch (path) {
-          case "metadata.name" -> podName;
-          case "metadata.namespace" -> podNamespace;
-          default -> throw new AssertionError("unexpected fieldRef " + path);
-        });
+        env.put(
+            e.getName(),
+            switch (path) {
+              case "metadata.name" -> podName;
+              case "metadata.namespace" -> podNamespace;
+              default -> throw new AssertionError("unexpected fieldRef " + path);
+            });
       } else {
         throw new AssertionError("unexpected env source for " + e.getName());
       }
@@ -254,10 +398,20 @@ class NamespacedInstallIT {
   }
 
   static String falco(String namespace, String pod) {
-    String fields = namespace == null ? "\"container.id\":\"host\""
-        : "\"k8s.ns.name\":\"" + namespace + "\",\"k8s.pod.name\":\"" + pod + "\",\"container.id\":\"c-" + pod + "\"";
+    String fields =
+        namespace == null
+            ? "\"container.id\":\"host\""
+            : "\"k8s.ns.name\":\""
+                + namespace
+                + "\",\"k8s.pod.name\":\""
+                + pod
+                + "\",\"container.id\":\"c-"
+                + pod
+                + "\"";
     return "{\"time\":\"2026-11-22T10:00:00Z\",\"rule\":\"Shell in container\",\"priority\":\"Warning\","
-        + "\"output\":\"shell\",\"output_fields\":{" + fields + "}}";
+        + "\"output\":\"shell\",\"output_fields\":{"
+        + fields
+        + "}}";
   }
 
   static GenericKubernetesResource trivyReport(String namespace) throws Exception {
@@ -269,16 +423,36 @@ class NamespacedInstallIT {
   /** An Observation with a 60 s TTL, made by the test (its source names it as a fixture). */
   static Observation expiring(String ns) {
     Observation o = new Observation();
-    o.setMetadata(new ObjectMetaBuilder().withName("falco-expired").withNamespace(ns)
-        .addToLabels(Observation.LABEL_SOURCE, "falco-expired-fixture").build());
-    o.setSpec(new ObservationSpec("falco-expired-fixture", Category.SECURITY, Severity.LOW, "runtime_threat",
-        ResourceRef.of("v1", "Pod", ns, "old"), "an old finding", Map.of(), "2026-11-22T09:00:00Z",
-        "0123456789abcdef".repeat(4), 60L, null));
+    o.setMetadata(
+        new ObjectMetaBuilder()
+            .withName("falco-expired")
+            .withNamespace(ns)
+            .addToLabels(Observation.LABEL_SOURCE, "falco-expired-fixture")
+            .build());
+    o.setSpec(
+        new ObservationSpec(
+            "falco-expired-fixture",
+            Category.SECURITY,
+            Severity.LOW,
+            "runtime_threat",
+            ResourceRef.of("v1", "Pod", ns, "old"),
+            "an old finding",
+            Map.of(),
+            "2026-11-22T09:00:00Z",
+            "0123456789abcdef".repeat(4),
+            60L,
+            null));
     return o;
   }
 
   static List<Observation> bySource(KubernetesClient admin, String ns, String source) {
-    return admin.resources(Observation.class).inNamespace(ns).withLabel(Observation.LABEL_SOURCE, source).list()
-        .getItems().stream().collect(Collectors.toList());
+    return admin
+        .resources(Observation.class)
+        .inNamespace(ns)
+        .withLabel(Observation.LABEL_SOURCE, source)
+        .list()
+        .getItems()
+        .stream()
+        .collect(Collectors.toList());
   }
 }

@@ -67,32 +67,35 @@ class PostgresChaosIT {
       ExecutorService clients = Executors.newFixedThreadPool(4);
       List<Future<?>> work = new ArrayList<>();
       for (int t = 0; t < 4; t++) {
-        work.add(clients.submit(() -> {
-          int n;
-          while ((n = next.getAndIncrement()) < REQUESTS) {
-            String cluster = CLUSTERS.get(n % 2);
-            String body = PostgresJars.alerts("pod-" + n, 0, ALERTS_PER_REQUEST);
-            // Round-robin over the cluster's replicas; a refused or broken request goes to the next.
-            for (int attempt = 0; attempt < 60; attempt++) {
-              List<Running> rs = replicas.get(cluster);
-              Running r = rs.get((n / 2 + attempt) % rs.size());
-              try {
-                HttpResponse<String> resp = jars.post(r, body);
-                if (resp.statusCode() == 200) {
-                  for (int i = 0; i < ALERTS_PER_REQUEST; i++) {
-                    acked.get(cluster).add("pod-" + n + "-" + i);
+        work.add(
+            clients.submit(
+                () -> {
+                  int n;
+                  while ((n = next.getAndIncrement()) < REQUESTS) {
+                    String cluster = CLUSTERS.get(n % 2);
+                    String body = PostgresJars.alerts("pod-" + n, 0, ALERTS_PER_REQUEST);
+                    // Round-robin over the cluster's replicas; a refused or broken request goes to
+                    // the next.
+                    for (int attempt = 0; attempt < 60; attempt++) {
+                      List<Running> rs = replicas.get(cluster);
+                      Running r = rs.get((n / 2 + attempt) % rs.size());
+                      try {
+                        HttpResponse<String> resp = jars.post(r, body);
+                        if (resp.statusCode() == 200) {
+                          for (int i = 0; i < ALERTS_PER_REQUEST; i++) {
+                            acked.get(cluster).add("pod-" + n + "-" + i);
+                          }
+                          break;
+                        }
+                        refused.incrementAndGet();
+                      } catch (java.io.IOException e) {
+                        refused.incrementAndGet();
+                      }
+                      Thread.sleep(50);
+                    }
                   }
-                  break;
-                }
-                refused.incrementAndGet();
-              } catch (java.io.IOException e) {
-                refused.incrementAndGet();
-              }
-              Thread.sleep(50);
-            }
-          }
-          return null;
-        }));
+                  return null;
+                }));
       }
       // Chaos: at a third and at two thirds of the load, SIGKILL a replica and start a new one.
       for (int k = 0; k < 2; k++) {
@@ -131,7 +134,8 @@ class PostgresChaosIT {
         }
         assertThat(rows.values()).as("no finding twice in %s", cluster).allMatch(c -> c == 1);
         String other = cluster.equals("east") ? "west" : "east";
-        assertThat(rows.keySet()).as("nothing of %s in %s", other, cluster)
+        assertThat(rows.keySet())
+            .as("nothing of %s in %s", other, cluster)
             .doesNotContainAnyElementsOf(acked.get(other));
       }
       int total = acked.values().stream().mapToInt(Set::size).sum();
@@ -143,20 +147,35 @@ class PostgresChaosIT {
       int listed = 0;
       String token = null;
       do {
-        String q = "http://127.0.0.1:" + reader.port() + "/api/v1/observations?limit=1000"
-            + (token == null ? "" : "&continue=" + token);
+        String q =
+            "http://127.0.0.1:"
+                + reader.port()
+                + "/api/v1/observations?limit=1000"
+                + (token == null ? "" : "&continue=" + token);
         JsonNode page = Json.MAPPER.readTree(jars.jar.call("GET", q, null).body());
         for (JsonNode item : page.get("items")) {
           seenClusters.add(item.at("/spec/clusterName").asText());
           listed++;
         }
-        token = page.at("/metadata/continue").isMissingNode() ? null : page.at("/metadata/continue").asText();
+        token =
+            page.at("/metadata/continue").isMissingNode()
+                ? null
+                : page.at("/metadata/continue").asText();
       } while (token != null);
       assertThat(seenClusters).containsExactlyInAnyOrder("east", "west");
       assertThat(listed).isEqualTo(total);
-      JsonNode east = Json.MAPPER.readTree(jars.jar.call("GET", "http://127.0.0.1:" + reader.port()
-          + "/api/v1/observations?limit=1000&cluster=east", null).body());
-      assertThat(east.get("items")).hasSize(acked.get("east").size())
+      JsonNode east =
+          Json.MAPPER.readTree(
+              jars.jar
+                  .call(
+                      "GET",
+                      "http://127.0.0.1:"
+                          + reader.port()
+                          + "/api/v1/observations?limit=1000&cluster=east",
+                      null)
+                  .body());
+      assertThat(east.get("items"))
+          .hasSize(acked.get("east").size())
           .allSatisfy(item -> assertThat(item.at("/spec/clusterName").asText()).isEqualTo("east"));
 
       // A central read-only viewer over the same database: every cluster, no webhooks.
@@ -164,21 +183,39 @@ class PostgresChaosIT {
       all.add(viewer);
       jars.jar.awaitReady(viewer);
       String base = "http://127.0.0.1:" + viewer.port();
-      JsonNode west = Json.MAPPER.readTree(jars.jar.call("GET", base + "/api/v1/observations?limit=1000&cluster=west",
-          null).body());
+      JsonNode west =
+          Json.MAPPER.readTree(
+              jars.jar
+                  .call("GET", base + "/api/v1/observations?limit=1000&cluster=west", null)
+                  .body());
       assertThat(west.get("items")).hasSize(acked.get("west").size());
       String someName = west.at("/items/0/metadata/name").asText();
-      assertThat(jars.jar.call("GET", base + "/api/v1/observations/shop/" + someName + "?cluster=west", null)
-          .statusCode()).isEqualTo(200);
-      assertThat(jars.jar.call("GET", base + "/api/v1/observations/shop/" + someName + "?cluster=north", null)
-          .statusCode()).isEqualTo(404);
+      assertThat(
+              jars.jar
+                  .call(
+                      "GET", base + "/api/v1/observations/shop/" + someName + "?cluster=west", null)
+                  .statusCode())
+          .isEqualTo(200);
+      assertThat(
+              jars.jar
+                  .call(
+                      "GET",
+                      base + "/api/v1/observations/shop/" + someName + "?cluster=north",
+                      null)
+                  .statusCode())
+          .isEqualTo(404);
       HttpResponse<String> toReader = jars.post(viewer, PostgresJars.alerts("pod-reader", 0, 1));
       assertThat(toReader.statusCode()).isEqualTo(404);
       assertThat(toReader.body()).contains("MODE=reader");
-      assertThat(Json.MAPPER.readTree(jars.jar.call("GET", base + "/ready", null).body()).get("role").asText())
+      assertThat(
+              Json.MAPPER
+                  .readTree(jars.jar.call("GET", base + "/ready", null).body())
+                  .get("role")
+                  .asText())
           .isEqualTo("reader");
-      System.out.printf("postgres chaos: %d findings acknowledged, %d refusals retried, 2 SIGKILLs, %d ms%n", total,
-          refused.get(), (System.nanoTime() - t0) / 1_000_000);
+      System.out.printf(
+          "postgres chaos: %d findings acknowledged, %d refusals retried, 2 SIGKILLs, %d ms%n",
+          total, refused.get(), (System.nanoTime() - t0) / 1_000_000);
     } catch (AssertionError | Exception e) {
       StringBuilder logs = new StringBuilder();
       for (Running r : all) {

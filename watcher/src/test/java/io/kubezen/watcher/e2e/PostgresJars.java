@@ -26,31 +26,38 @@ final class PostgresJars {
 
   /** A watcher of {@code cluster} on the test database (webhooks only: no Kubernetes here). */
   Running start(String cluster, Map<String, String> extra) throws Exception {
-    Map<String, String> env = new HashMap<>(Map.of(
-        "OBSERVATION_STORE", "postgres",
-        "POSTGRES_URL", url,
-        "POSTGRES_USER", PostgresServer.USER,
-        "CLUSTER_NAME", cluster,
-        "KUBERNETES_MODE", "false",
-        "LOG_FORMAT", "text",
-        "POSTGRES_POOL_SIZE", "4"));
+    Map<String, String> env =
+        new HashMap<>(
+            Map.of(
+                "OBSERVATION_STORE", "postgres",
+                "POSTGRES_URL", url,
+                "POSTGRES_USER", PostgresServer.USER,
+                "CLUSTER_NAME", cluster,
+                "KUBERNETES_MODE", "false",
+                "LOG_FORMAT", "text",
+                "POSTGRES_POOL_SIZE", "4"));
     env.putAll(extra);
     // Small JVMs: several run at once on a 2-core machine.
     return jar.start(dir, env, List.of("-XX:TieredStopAtLevel=1", "-XX:+UseSerialGC", "-Xss512k"));
   }
 
-  /** {@code n} Falco alerts as one JSON array, each about pod {@code <prefix>-<i>} (one Observation each). */
+  /**
+   * {@code n} Falco alerts as one JSON array, each about pod {@code <prefix>-<i>} (one Observation
+   * each).
+   */
   static String alerts(String prefix, int from, int n) {
     StringBuilder sb = new StringBuilder("[");
     for (int i = from; i < from + n; i++) {
       if (i > from) {
         sb.append(',');
       }
-      sb.append("""
+      sb.append(
+          """
           {"time":"2026-11-22T10:15:30Z","rule":"Terminal shell in container","priority":"Warning",\
           "source":"syscall","hostname":"node-1","output":"A shell was spawned (pod %s)",\
           "output_fields":{"k8s.ns.name":"shop","k8s.pod.name":"%s","container.name":"nginx"},\
-          "tags":["container","shell"]}""".formatted(prefix + "-" + i, prefix + "-" + i));
+          "tags":["container","shell"]}"""
+              .formatted(prefix + "-" + i, prefix + "-" + i));
     }
     return sb.append(']').toString();
   }
@@ -63,8 +70,9 @@ final class PostgresJars {
   Map<String, Integer> rowsByPod(String cluster) throws SQLException {
     Map<String, Integer> out = new HashMap<>();
     try (Connection c = DriverManager.getConnection(url, PostgresServer.USER, "");
-        PreparedStatement st = c.prepareStatement(
-            "SELECT resource_name, count(*) FROM observations WHERE cluster = ? GROUP BY resource_name")) {
+        PreparedStatement st =
+            c.prepareStatement(
+                "SELECT resource_name, count(*) FROM observations WHERE cluster = ? GROUP BY resource_name")) {
       st.setString(1, cluster);
       try (ResultSet rs = st.executeQuery()) {
         while (rs.next()) {

@@ -34,7 +34,9 @@ class PostgresOutageIT {
   void aPausedDatabaseMeans503sAndLosesNothingAcknowledged() throws Exception {
     PostgresServer server = PostgresServer.get();
     PostgresJars jars = new PostgresJars(dir, server.createDatabase("outage"));
-    Running r = jars.start("east", Map.of("POSTGRES_STATEMENT_TIMEOUT", "2s", "POSTGRES_CONNECT_TIMEOUT", "4s"));
+    Running r =
+        jars.start(
+            "east", Map.of("POSTGRES_STATEMENT_TIMEOUT", "2s", "POSTGRES_CONNECT_TIMEOUT", "4s"));
     boolean paused = false;
     try {
       jars.jar.awaitReady(r);
@@ -50,35 +52,37 @@ class PostgresOutageIT {
       ExecutorService clients = Executors.newFixedThreadPool(3);
       List<Future<?>> work = new ArrayList<>();
       for (int t = 0; t < 3; t++) {
-        work.add(clients.submit(() -> {
-          while (!stop.get()) {
-            int n = next.getAndIncrement();
-            boolean sentWhilePaused = pausedNow.get();
-            HttpResponse<String> resp;
-            try {
-              resp = jars.post(r, PostgresJars.alerts("pod-" + n, 0, 2));
-            } catch (java.net.http.HttpTimeoutException e) {
-              timedOut.incrementAndGet(); // not acknowledged: the sender retries
-              continue;
-            }
-            if (resp.statusCode() == 200) {
-              acked.add("pod-" + n + "-0");
-              acked.add("pod-" + n + "-1");
-              ok.incrementAndGet();
-              if (sentWhilePaused && pausedNow.get()) {
-                okWhilePaused.incrementAndGet();
-              }
-            } else {
-              assertThat(resp.statusCode()).as(resp.body()).isEqualTo(503);
-              unavailable.incrementAndGet();
-              if (resp.headers().firstValue("Retry-After").isPresent()) {
-                withRetryAfter.incrementAndGet();
-              }
-              Thread.sleep(100);
-            }
-          }
-          return null;
-        }));
+        work.add(
+            clients.submit(
+                () -> {
+                  while (!stop.get()) {
+                    int n = next.getAndIncrement();
+                    boolean sentWhilePaused = pausedNow.get();
+                    HttpResponse<String> resp;
+                    try {
+                      resp = jars.post(r, PostgresJars.alerts("pod-" + n, 0, 2));
+                    } catch (java.net.http.HttpTimeoutException e) {
+                      timedOut.incrementAndGet(); // not acknowledged: the sender retries
+                      continue;
+                    }
+                    if (resp.statusCode() == 200) {
+                      acked.add("pod-" + n + "-0");
+                      acked.add("pod-" + n + "-1");
+                      ok.incrementAndGet();
+                      if (sentWhilePaused && pausedNow.get()) {
+                        okWhilePaused.incrementAndGet();
+                      }
+                    } else {
+                      assertThat(resp.statusCode()).as(resp.body()).isEqualTo(503);
+                      unavailable.incrementAndGet();
+                      if (resp.headers().firstValue("Retry-After").isPresent()) {
+                        withRetryAfter.incrementAndGet();
+                      }
+                      Thread.sleep(100);
+                    }
+                  }
+                  return null;
+                }));
       }
       Thread.sleep(3_000);
       int okBefore = ok.get();
@@ -89,10 +93,12 @@ class PostgresOutageIT {
       pausedNow.set(true);
       long pauseStart = System.nanoTime();
       boolean notReadySeen = false;
-      // Long enough for a write to fail: the client gives up on the silent server after the statement
+      // Long enough for a write to fail: the client gives up on the silent server after the
+      // statement
       // timeout + 2 s, a new connection after the connect timeout.
       while (System.nanoTime() - pauseStart < Duration.ofSeconds(15).toNanos()) {
-        HttpResponse<String> ready = jars.jar.call("GET", "http://127.0.0.1:" + r.port() + "/ready", null);
+        HttpResponse<String> ready =
+            jars.jar.call("GET", "http://127.0.0.1:" + r.port() + "/ready", null);
         if (ready.statusCode() == 503) {
           notReadySeen = true;
         }
@@ -105,8 +111,11 @@ class PostgresOutageIT {
 
       // Recovery without help: ready again, and new findings acknowledged.
       long resumed = System.nanoTime();
-      while (jars.jar.call("GET", "http://127.0.0.1:" + r.port() + "/ready", null).statusCode() != 200) {
-        assertThat(System.nanoTime() - resumed).as("ready again within 30 s").isLessThan(Duration.ofSeconds(30).toNanos());
+      while (jars.jar.call("GET", "http://127.0.0.1:" + r.port() + "/ready", null).statusCode()
+          != 200) {
+        assertThat(System.nanoTime() - resumed)
+            .as("ready again within 30 s")
+            .isLessThan(Duration.ofSeconds(30).toNanos());
         Thread.sleep(200);
       }
       int okAtResume = ok.get();
@@ -118,19 +127,26 @@ class PostgresOutageIT {
       clients.shutdown();
 
       assertThat(notReadySeen).as("/ready answered 503 while the database was paused").isTrue();
-      assertThat(unavailableWhilePaused).as("webhooks answered 503 while the database was paused").isPositive();
+      assertThat(unavailableWhilePaused)
+          .as("webhooks answered 503 while the database was paused")
+          .isPositive();
       assertThat(withRetryAfter.get()).isEqualTo(unavailable.get());
-      assertThat(okWhilePaused.get()).as("nothing acknowledged while the database could not commit").isZero();
+      assertThat(okWhilePaused.get())
+          .as("nothing acknowledged while the database could not commit")
+          .isZero();
       assertThat(ok.get()).as("acknowledged after the outage").isGreaterThan(okAtResume);
 
       Map<String, Integer> rows = jars.rowsByPod("east");
       for (String pod : acked) {
         assertThat(rows.get(pod)).as("acknowledged finding %s stored once", pod).isEqualTo(1);
       }
-      System.out.printf("postgres outage: %d acknowledged requests (%d before), %d answered 503 (%d while paused),"
-          + " %d client timeouts%n", ok.get(), okBefore, unavailable.get(), unavailableWhilePaused, timedOut.get());
+      System.out.printf(
+          "postgres outage: %d acknowledged requests (%d before), %d answered 503 (%d while paused),"
+              + " %d client timeouts%n",
+          ok.get(), okBefore, unavailable.get(), unavailableWhilePaused, timedOut.get());
     } catch (AssertionError | Exception e) {
-      throw new AssertionError(e.getMessage() + "\n--- jar log\n" + PostgresChaosIT.tail(r.log()), e);
+      throw new AssertionError(
+          e.getMessage() + "\n--- jar log\n" + PostgresChaosIT.tail(r.log()), e);
     } finally {
       if (paused) {
         server.signal("CONT");

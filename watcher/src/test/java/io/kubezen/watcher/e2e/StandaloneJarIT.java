@@ -3,21 +3,14 @@ package io.kubezen.watcher.e2e;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import com.fasterxml.jackson.databind.JsonNode;
+import io.kubezen.watcher.e2e.JarRunner.Running;
 import io.kubezen.watcher.model.Json;
 import java.io.IOException;
-import java.net.ServerSocket;
-import java.net.URI;
-import java.net.http.HttpClient;
-import java.net.http.HttpRequest;
 import java.net.http.HttpResponse;
-import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.time.Duration;
-import java.util.List;
 import java.util.Map;
 import java.util.concurrent.TimeUnit;
-import io.kubezen.watcher.e2e.JarRunner.Running;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
@@ -35,7 +28,8 @@ class StandaloneJarIT {
     return jar.awaitReady(r);
   }
 
-  HttpResponse<String> call(String method, String url, String body) throws IOException, InterruptedException {
+  HttpResponse<String> call(String method, String url, String body)
+      throws IOException, InterruptedException {
     return jar.call(method, url, body);
   }
 
@@ -50,30 +44,53 @@ class StandaloneJarIT {
     String base = "http://127.0.0.1:" + r.port();
     HttpResponse<String> first = call("POST", base + "/ingest/falco", sample("falco-alert.json"));
     assertThat(first.statusCode()).isEqualTo(200);
-    assertThat(first.body()).isEqualTo("{\"accepted\":1,\"created\":1,\"aggregated\":0,\"filtered\":0}");
+    assertThat(first.body())
+        .isEqualTo("{\"accepted\":1,\"created\":1,\"aggregated\":0,\"filtered\":0}");
     assertThat(call("POST", base + "/ingest/falco", sample("falco-alert.json")).body())
         .isEqualTo("{\"accepted\":1,\"created\":0,\"aggregated\":1,\"filtered\":0}");
     assertThat(call("POST", base + "/ingest/k8s-audit", sample("audit-eventlist.json")).body())
         .contains("\"created\":1");
     // SIGTERM right away: the pending repeat is flushed before exit.
     r.process().destroy();
-    assertThat(r.process().waitFor(20, TimeUnit.SECONDS)).as("exits within the shutdown timeout").isTrue();
+    assertThat(r.process().waitFor(20, TimeUnit.SECONDS))
+        .as("exits within the shutdown timeout")
+        .isTrue();
     String log = Files.readString(r.log());
-    // Every log line is JSON (LOG_FORMAT=json, set by JarRunner; LogFormatJarIT checks the defaults).
+    // Every log line is JSON (LOG_FORMAT=json, set by JarRunner; LogFormatJarIT checks the
+    // defaults).
     for (String line : log.lines().filter(l -> !l.isBlank()).toList()) {
       JsonNode json = Json.MAPPER.readTree(line);
-      assertThat(json.has("message") && json.has("level") && json.has("@timestamp")).as(line).isTrue();
+      assertThat(json.has("message") && json.has("level") && json.has("@timestamp"))
+          .as(line)
+          .isTrue();
     }
     assertThat(log).contains("zen-watcher ready").contains("zen-watcher stopped");
 
     Running again = start(Map.of("LOG_FORMAT", "text"));
     awaitReady(again);
-    JsonNode list = Json.MAPPER.readTree(call("GET", "http://127.0.0.1:" + again.port()
-        + "/api/v1/observations?source=falco", null).body());
+    JsonNode list =
+        Json.MAPPER.readTree(
+            call(
+                    "GET",
+                    "http://127.0.0.1:" + again.port() + "/api/v1/observations?source=falco",
+                    null)
+                .body());
     assertThat(list.get("items")).hasSize(1);
-    assertThat(list.at("/items/0/status/count").asLong()).as("the repeat was flushed on SIGTERM").isEqualTo(2);
-    assertThat(Json.MAPPER.readTree(call("GET", "http://127.0.0.1:" + again.port()
-        + "/api/v1/observations?source=k8s-audit", null).body()).get("items")).hasSize(1);
+    assertThat(list.at("/items/0/status/count").asLong())
+        .as("the repeat was flushed on SIGTERM")
+        .isEqualTo(2);
+    assertThat(
+            Json.MAPPER
+                .readTree(
+                    call(
+                            "GET",
+                            "http://127.0.0.1:"
+                                + again.port()
+                                + "/api/v1/observations?source=k8s-audit",
+                            null)
+                        .body())
+                .get("items"))
+        .hasSize(1);
     again.process().destroy();
     assertThat(again.process().waitFor(20, TimeUnit.SECONDS)).isTrue();
     System.out.println("start to ready: " + readyMs + " ms");

@@ -41,8 +41,18 @@ class ConnectionGuardsTest {
 
   @BeforeAll
   void start() {
-    zw = new TestWatcher(dir, Map.of("READ_AUTH", "token", "READ_AUTH_TOKEN", TOKEN,
-        "HTTP_MAX_CONNECTIONS", "8", "HTTP_HEADER_TIMEOUT", "700ms"));
+    zw =
+        new TestWatcher(
+            dir,
+            Map.of(
+                "READ_AUTH",
+                "token",
+                "READ_AUTH_TOKEN",
+                TOKEN,
+                "HTTP_MAX_CONNECTIONS",
+                "8",
+                "HTTP_HEADER_TIMEOUT",
+                "700ms"));
     Logger root = (Logger) LoggerFactory.getLogger(org.slf4j.Logger.ROOT_LOGGER_NAME);
     logs.start();
     root.addAppender(logs);
@@ -55,7 +65,8 @@ class ConnectionGuardsTest {
   }
 
   TestWatcher.Response get(String path, String... headers) {
-    HttpRequest.Builder b = HttpRequest.newBuilder(URI.create(zw.base + path)).timeout(Duration.ofSeconds(10)).GET();
+    HttpRequest.Builder b =
+        HttpRequest.newBuilder(URI.create(zw.base + path)).timeout(Duration.ofSeconds(10)).GET();
     for (int i = 0; i + 1 < headers.length; i += 2) {
       b.header(headers[i], headers[i + 1]);
     }
@@ -67,27 +78,42 @@ class ConnectionGuardsTest {
     TestWatcher.Response none = get("/api/v1/observations");
     assertThat(none.status()).isEqualTo(401);
     assertThat(none.json().get("error").asText()).isEqualTo("unauthorized");
-    assertThat(none.headers().firstValue("WWW-Authenticate")).hasValueSatisfying(v -> assertThat(v).startsWith("Bearer"));
-    assertThat(get("/api/v1/observations", "Authorization", "Bearer wrong-token-0123456789").status()).isEqualTo(401);
-    assertThat(get("/api/v1/observations", "Authorization", "Basic " + TOKEN).status()).isEqualTo(401);
-    assertThat(get("/api/v1/observations", "Authorization", "Bearer " + TOKEN).status()).isEqualTo(200);
-    assertThat(get("/api/v1/observations/shop/x", "Authorization", "Bearer " + TOKEN).status()).isEqualTo(404);
+    assertThat(none.headers().firstValue("WWW-Authenticate"))
+        .hasValueSatisfying(v -> assertThat(v).startsWith("Bearer"));
+    assertThat(
+            get("/api/v1/observations", "Authorization", "Bearer wrong-token-0123456789").status())
+        .isEqualTo(401);
+    assertThat(get("/api/v1/observations", "Authorization", "Basic " + TOKEN).status())
+        .isEqualTo(401);
+    assertThat(get("/api/v1/observations", "Authorization", "Bearer " + TOKEN).status())
+        .isEqualTo(200);
+    assertThat(get("/api/v1/observations/shop/x", "Authorization", "Bearer " + TOKEN).status())
+        .isEqualTo(404);
     // Any other path (the console's pages and assets, added later) is guarded by the same guard.
     assertThat(get("/").status()).isEqualTo(401);
     assertThat(get("/console/findings?x=1").status()).isEqualTo(401);
     assertThat(get("/health").status()).isEqualTo(200);
     assertThat(get("/ready").status()).isEqualTo(200);
     assertThat(get("/metrics").status()).as("open unless METRICS_AUTH=token").isEqualTo(200);
-    assertThat(zw.post("/ingest/falco", "application/json", WebhookApiTest.sample("falco-alert.json")).status())
+    assertThat(
+            zw.post("/ingest/falco", "application/json", WebhookApiTest.sample("falco-alert.json"))
+                .status())
         .isEqualTo(200);
   }
 
   @Test
   void metricsAuthTokenGuardsMetricsWithTheSameToken(@TempDir Path other) {
-    try (TestWatcher m = new TestWatcher(other, Map.of("METRICS_AUTH", "token", "READ_AUTH_TOKEN", TOKEN))) {
+    try (TestWatcher m =
+        new TestWatcher(other, Map.of("METRICS_AUTH", "token", "READ_AUTH_TOKEN", TOKEN))) {
       assertThat(m.get("/metrics").status()).isEqualTo(401);
-      assertThat(m.send(HttpRequest.newBuilder(URI.create(m.base + "/metrics"))
-          .header("Authorization", "Bearer " + TOKEN).GET().build()).status()).isEqualTo(200);
+      assertThat(
+              m.send(
+                      HttpRequest.newBuilder(URI.create(m.base + "/metrics"))
+                          .header("Authorization", "Bearer " + TOKEN)
+                          .GET()
+                          .build())
+                  .status())
+          .isEqualTo(200);
       assertThat(m.get("/api/v1/observations").status()).as("READ_AUTH stays none").isEqualTo(200);
       assertThat(m.get("/ready").status()).isEqualTo(200);
     }
@@ -133,7 +159,8 @@ class ConnectionGuardsTest {
   void idleConnectionsAreClosedAndTheCapKeepsRoomForRealSenders() throws Exception {
     // A slowloris: the head never completes; closed after HTTP_HEADER_TIMEOUT.
     try (Socket slow = new Socket("127.0.0.1", zw.watcher.port())) {
-      slow.getOutputStream().write("POST /ingest/falco HTTP/1.1\r\nHost: x\r\n".getBytes(StandardCharsets.US_ASCII));
+      slow.getOutputStream()
+          .write("POST /ingest/falco HTTP/1.1\r\nHost: x\r\n".getBytes(StandardCharsets.US_ASCII));
       long t0 = System.nanoTime();
       assertThat(closedByServer(slow, Duration.ofSeconds(5))).isTrue();
       assertThat((System.nanoTime() - t0) / 1_000_000).isBetween(300L, 4000L);
@@ -149,10 +176,14 @@ class ConnectionGuardsTest {
       }
       await().atMost(Duration.ofSeconds(2)).until(() -> zw.watcher.webServer().connections() >= 8);
       try (Socket over = new Socket("127.0.0.1", zw.watcher.port())) {
-        assertThat(closedByServer(over, Duration.ofMillis(500))).as("refused over the cap").isTrue();
+        assertThat(closedByServer(over, Duration.ofMillis(500)))
+            .as("refused over the cap")
+            .isTrue();
       }
       for (Socket s : idle) {
-        assertThat(closedByServer(s, Duration.ofSeconds(5))).as("idle closed by the header timeout").isTrue();
+        assertThat(closedByServer(s, Duration.ofSeconds(5)))
+            .as("idle closed by the header timeout")
+            .isTrue();
       }
     } finally {
       for (Socket s : idle) {
@@ -169,15 +200,20 @@ class ConnectionGuardsTest {
     for (int i = 0; i < 20; i++) {
       // a body shorter than its Content-Length, then gone
       try (Socket s = new Socket("127.0.0.1", zw.watcher.port())) {
-        s.getOutputStream().write(("POST /ingest/falco HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
-            + "Content-Length: 100000\r\n\r\n{\"rule\":").getBytes(StandardCharsets.US_ASCII));
+        s.getOutputStream()
+            .write(
+                ("POST /ingest/falco HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+                        + "Content-Length: 100000\r\n\r\n{\"rule\":")
+                    .getBytes(StandardCharsets.US_ASCII));
         s.getOutputStream().flush();
         Thread.sleep(20);
       }
       // a malformed chunk
       try (Socket s = new Socket("127.0.0.1", zw.watcher.port())) {
-        raw(s, "POST /ingest/falco HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
-            + "Transfer-Encoding: chunked\r\n\r\nZZZ\r\n{}\r\n0\r\n\r\n");
+        raw(
+            s,
+            "POST /ingest/falco HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+                + "Transfer-Encoding: chunked\r\n\r\nZZZ\r\n{}\r\n0\r\n\r\n");
       }
     }
     Thread.sleep(300);
@@ -190,8 +226,20 @@ class ConnectionGuardsTest {
   }
 
   List<String> errorLines() {
-    return logs.list.stream().filter(e -> e.getLevel().isGreaterOrEqual(Level.ERROR))
-        .map(e -> e.getLoggerName() + ": " + e.getFormattedMessage() + (e.getThrowableProxy() == null ? ""
-            : " " + e.getThrowableProxy().getClassName() + ": " + e.getThrowableProxy().getMessage())).distinct().toList();
+    return logs.list.stream()
+        .filter(e -> e.getLevel().isGreaterOrEqual(Level.ERROR))
+        .map(
+            e ->
+                e.getLoggerName()
+                    + ": "
+                    + e.getFormattedMessage()
+                    + (e.getThrowableProxy() == null
+                        ? ""
+                        : " "
+                            + e.getThrowableProxy().getClassName()
+                            + ": "
+                            + e.getThrowableProxy().getMessage()))
+        .distinct()
+        .toList();
   }
 }

@@ -24,20 +24,35 @@ class ObservationCapTest {
 
   static String alert(String ns, String pod) {
     return "{\"time\":\"2026-11-22T10:00:00Z\",\"rule\":\"Shell in container\",\"priority\":\"Critical\","
-        + "\"output\":\"shell\",\"output_fields\":{\"k8s.ns.name\":\"" + ns + "\",\"k8s.pod.name\":\"" + pod
-        + "\",\"container.id\":\"c-" + pod + "\"}}";
+        + "\"output\":\"shell\",\"output_fields\":{\"k8s.ns.name\":\""
+        + ns
+        + "\",\"k8s.pod.name\":\""
+        + pod
+        + "\",\"container.id\":\"c-"
+        + pod
+        + "\"}}";
   }
 
   @Test
   void aFindingRefusedAtTheCapIsAnsweredAsShedAndTriedAgainLater() {
     KubeApiServer.applyZenCrds();
     String ns = KubeApiServer.uniqueNamespace("cap");
-    KubernetesStoreOptions options = KubernetesStoreOptions.defaults().withWriteRate(1000, 1000)
-        .withNamespaces(List.of(ns)).withMaxObservations(2);
-    try (TestWatcher w = new TestWatcher(dir, Map.of(),
-        s -> new KubernetesObservationStore(KubeApiServer.client(), Clock.systemUTC(), options))) {
-      assertThat(w.postJson("/ingest/falco", alert(ns, "a")).json().get("created").asInt()).isEqualTo(1);
-      assertThat(w.postJson("/ingest/falco", alert(ns, "b")).json().get("created").asInt()).isEqualTo(1);
+    KubernetesStoreOptions options =
+        KubernetesStoreOptions.defaults()
+            .withWriteRate(1000, 1000)
+            .withNamespaces(List.of(ns))
+            .withMaxObservations(2);
+    try (TestWatcher w =
+        new TestWatcher(
+            dir,
+            Map.of(),
+            s ->
+                new KubernetesObservationStore(
+                    KubeApiServer.client(), Clock.systemUTC(), options))) {
+      assertThat(w.postJson("/ingest/falco", alert(ns, "a")).json().get("created").asInt())
+          .isEqualTo(1);
+      assertThat(w.postJson("/ingest/falco", alert(ns, "b")).json().get("created").asInt())
+          .isEqualTo(1);
 
       TestWatcher.Response third = w.postJson("/ingest/falco", alert(ns, "c"));
       assertThat(third.status()).isEqualTo(200);
@@ -53,11 +68,20 @@ class ObservationCapTest {
       assertThat(repeat.json().get("aggregated").asInt()).isEqualTo(1);
       assertThat(repeat.json().has("shed")).isFalse();
 
-      assertThat(KubeApiServer.client().resources(Observation.class).inNamespace(ns).list().getItems()).hasSize(2);
+      assertThat(
+              KubeApiServer.client().resources(Observation.class).inNamespace(ns).list().getItems())
+          .hasSize(2);
       String metrics = w.get("/metrics").body();
-      assertThat(metrics).contains("zen_watcher_observations_shed_total{action=\"refused\",severity=\"critical\"} 2.0");
-      assertThat(metrics.lines().filter(l -> l.startsWith("zen_watcher_observations_deduped_total{"))
-          .mapToDouble(l -> Double.parseDouble(l.substring(l.lastIndexOf(' ') + 1))).sum()).isEqualTo(1.0);
+      assertThat(metrics)
+          .contains(
+              "zen_watcher_observations_shed_total{action=\"refused\",severity=\"critical\"} 2.0");
+      assertThat(
+              metrics
+                  .lines()
+                  .filter(l -> l.startsWith("zen_watcher_observations_deduped_total{"))
+                  .mapToDouble(l -> Double.parseDouble(l.substring(l.lastIndexOf(' ') + 1)))
+                  .sum())
+          .isEqualTo(1.0);
     }
   }
 }

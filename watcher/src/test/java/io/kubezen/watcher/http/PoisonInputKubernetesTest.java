@@ -32,33 +32,68 @@ class PoisonInputKubernetesTest {
     String shop = KubeApiServer.uniqueNamespace("shop");
     KubernetesStoreOptions options = KubernetesStoreOptions.defaults().withWriteRate(1000, 1000);
     List<String> bad = List.of("Shop_Prod", "UPPER", "a.b", "a".repeat(64), "../../x");
-    StringBuilder batch = new StringBuilder("[").append(PoisonInputTest.falco("valid", shop, "2026-11-22T10:00:00Z"));
+    StringBuilder batch =
+        new StringBuilder("[").append(PoisonInputTest.falco("valid", shop, "2026-11-22T10:00:00Z"));
     for (String ns : bad) {
-      batch.append(',').append(PoisonInputTest.falco("poison " + ns.length(), ns, "2026-11-22T10:00:00Z"));
+      batch
+          .append(',')
+          .append(PoisonInputTest.falco("poison " + ns.length(), ns, "2026-11-22T10:00:00Z"));
     }
     String body = batch.append(']').toString();
-    try (TestWatcher w = new TestWatcher(dir, Map.of("POD_NAMESPACE", own,
-        "DEDUP_FLUSH_INTERVAL_MILLIS", "100"),
-        s -> new KubernetesObservationStore(KubeApiServer.client(), Clock.systemUTC(), options))) {
+    try (TestWatcher w =
+        new TestWatcher(
+            dir,
+            Map.of("POD_NAMESPACE", own, "DEDUP_FLUSH_INTERVAL_MILLIS", "100"),
+            s ->
+                new KubernetesObservationStore(
+                    KubeApiServer.client(), Clock.systemUTC(), options))) {
       TestWatcher.Response first = w.postJson("/ingest/falco", body);
       assertThat(first.status()).as(first.body()).isEqualTo(200);
       assertThat(first.json().get("created").asInt()).isEqualTo(6);
-      List<Observation> inOwn = KubeApiServer.client().resources(Observation.class).inNamespace(own).list().getItems();
+      List<Observation> inOwn =
+          KubeApiServer.client().resources(Observation.class).inNamespace(own).list().getItems();
       assertThat(inOwn).hasSize(5);
-      assertThat(inOwn).extracting(o -> o.getSpec().resource().namespace()).containsExactlyInAnyOrderElementsOf(bad);
-      assertThat(inOwn).allSatisfy(o -> assertThat(o.getSpec().details()).containsKey("originalNamespace"));
+      assertThat(inOwn)
+          .extracting(o -> o.getSpec().resource().namespace())
+          .containsExactlyInAnyOrderElementsOf(bad);
+      assertThat(inOwn)
+          .allSatisfy(o -> assertThat(o.getSpec().details()).containsKey("originalNamespace"));
 
       TestWatcher.Response again = w.postJson("/ingest/falco", body);
       assertThat(again.status()).as(again.body()).isEqualTo(200);
       assertThat(again.json().get("aggregated").asInt()).isEqualTo(6);
-      await().atMost(Duration.ofSeconds(10)).untilAsserted(() -> {
-        List<Observation> all = new java.util.ArrayList<>(
-            KubeApiServer.client().resources(Observation.class).inNamespace(own).list().getItems());
-        all.addAll(KubeApiServer.client().resources(Observation.class).inNamespace(shop).list().getItems());
-        assertThat(all).hasSize(6);
-        assertThat(all).allSatisfy(o -> assertThat(w.get("/api/v1/observations/" + o.getMetadata().getNamespace()
-            + "/" + o.getMetadata().getName()).json().at("/status/count").asLong()).isEqualTo(2));
-      });
+      await()
+          .atMost(Duration.ofSeconds(10))
+          .untilAsserted(
+              () -> {
+                List<Observation> all =
+                    new java.util.ArrayList<>(
+                        KubeApiServer.client()
+                            .resources(Observation.class)
+                            .inNamespace(own)
+                            .list()
+                            .getItems());
+                all.addAll(
+                    KubeApiServer.client()
+                        .resources(Observation.class)
+                        .inNamespace(shop)
+                        .list()
+                        .getItems());
+                assertThat(all).hasSize(6);
+                assertThat(all)
+                    .allSatisfy(
+                        o ->
+                            assertThat(
+                                    w.get(
+                                            "/api/v1/observations/"
+                                                + o.getMetadata().getNamespace()
+                                                + "/"
+                                                + o.getMetadata().getName())
+                                        .json()
+                                        .at("/status/count")
+                                        .asLong())
+                                .isEqualTo(2));
+              });
     }
   }
 }

@@ -34,22 +34,36 @@ class PoisonInputTest {
   }
 
   static String falco(String rule, String namespace, String time) {
-    return "{\"rule\":\"" + rule + "\",\"output\":\"o\",\"priority\":\"Critical\",\"time\":\"" + time
-        + "\",\"output_fields\":{\"k8s.ns.name\":\"" + namespace + "\",\"k8s.pod.name\":\"p\"}}";
+    return "{\"rule\":\""
+        + rule
+        + "\",\"output\":\"o\",\"priority\":\"Critical\",\"time\":\""
+        + time
+        + "\",\"output_fields\":{\"k8s.ns.name\":\""
+        + namespace
+        + "\",\"k8s.pod.name\":\"p\"}}";
   }
 
   @ParameterizedTest
-  @ValueSource(strings = {"Shop_Prod", "UPPER", "a.b", "../../x", "../../x/%00/y",
-      "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"})
+  @ValueSource(
+      strings = {
+        "Shop_Prod",
+        "UPPER",
+        "a.b",
+        "../../x",
+        "../../x/%00/y",
+        "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"
+      })
   void anInvalidNamespaceGoesToTheWatchersOwnWithTheOriginalKept(String namespace) {
     String rule = "poison " + Integer.toHexString(namespace.hashCode());
-    TestWatcher.Response r = zw.postJson("/ingest/falco", falco(rule, namespace, "2026-11-22T10:00:00Z"));
+    TestWatcher.Response r =
+        zw.postJson("/ingest/falco", falco(rule, namespace, "2026-11-22T10:00:00Z"));
     assertThat(r.status()).as(r.body()).isEqualTo(200);
     assertThat(r.json().get("created").asInt()).isEqualTo(1);
     JsonNode items = zw.get("/api/v1/observations?source=falco&limit=500").json().get("items");
     JsonNode obs = null;
     for (JsonNode i : items) {
-      if (i.at("/spec/title").asText().contains(rule) || namespace.equals(i.at("/spec/details/originalNamespace").asText())) {
+      if (i.at("/spec/title").asText().contains(rule)
+          || namespace.equals(i.at("/spec/details/originalNamespace").asText())) {
         obs = i;
       }
     }
@@ -62,12 +76,20 @@ class PoisonInputTest {
   @Test
   void aHugeNamespaceIsCutNotStoredWhole() {
     String huge = "x".repeat(900_000);
-    TestWatcher.Response r = zw.postJson("/ingest/generic-huge",
-        "{\"title\":\"huge ns\",\"resource\":{\"kind\":\"Pod\",\"name\":\"p\",\"namespace\":\"" + huge + "\"}}");
+    TestWatcher.Response r =
+        zw.postJson(
+            "/ingest/generic-huge",
+            "{\"title\":\"huge ns\",\"resource\":{\"kind\":\"Pod\",\"name\":\"p\",\"namespace\":\""
+                + huge
+                + "\"}}");
     // The generic source drops an invalid namespace (it picks the first valid one); Falco keeps it.
     assertThat(r.status()).as(r.body()).isEqualTo(200);
-    TestWatcher.Response f = zw.post("/ingest/falco", "application/json",
-        falco("huge", huge, "2026-11-22T10:00:00Z").getBytes(java.nio.charset.StandardCharsets.UTF_8));
+    TestWatcher.Response f =
+        zw.post(
+            "/ingest/falco",
+            "application/json",
+            falco("huge", huge, "2026-11-22T10:00:00Z")
+                .getBytes(java.nio.charset.StandardCharsets.UTF_8));
     assertThat(f.status()).as(f.body()).isIn(200, 413);
     JsonNode items = zw.get("/api/v1/observations?namespace=zen-own&limit=500").json().get("items");
     for (JsonNode i : items) {
@@ -76,33 +98,60 @@ class PoisonInputTest {
   }
 
   @ParameterizedTest
-  @ValueSource(strings = {"+999999999-12-31T23:59:59Z", "-999999999-01-01T00:00:00Z", "+10000-01-01T00:00:00Z"})
+  @ValueSource(
+      strings = {
+        "+999999999-12-31T23:59:59Z",
+        "-999999999-01-01T00:00:00Z",
+        "+10000-01-01T00:00:00Z"
+      })
   void outOfRangeTimesAreTreatedAsMissingEverywhere(String time) {
     String tag = Integer.toHexString(time.hashCode());
-    assertThat(zw.postJson("/ingest/falco", falco("time " + tag, "shop", time)).status()).isEqualTo(200);
-    assertThat(zw.postJson("/ingest/generic-times", "{\"title\":\"t " + tag + "\",\"timestamp\":\"" + time + "\"}")
-        .status()).isEqualTo(200);
-    assertThat(zw.postJson("/ingest/generic-times", "{\"title\":\"n " + tag + "\",\"timestamp\":1e300}")
-        .status()).isEqualTo(200);
-    assertThat(zw.postJson("/ingest/k8s-audit", """
+    assertThat(zw.postJson("/ingest/falco", falco("time " + tag, "shop", time)).status())
+        .isEqualTo(200);
+    assertThat(
+            zw.postJson(
+                    "/ingest/generic-times",
+                    "{\"title\":\"t " + tag + "\",\"timestamp\":\"" + time + "\"}")
+                .status())
+        .isEqualTo(200);
+    assertThat(
+            zw.postJson(
+                    "/ingest/generic-times", "{\"title\":\"n " + tag + "\",\"timestamp\":1e300}")
+                .status())
+        .isEqualTo(200);
+    assertThat(
+            zw.postJson(
+                    "/ingest/k8s-audit",
+                    """
         {"kind":"Event","apiVersion":"audit.k8s.io/v1","level":"Metadata","auditID":"a-%s","stage":"ResponseComplete",
          "requestURI":"/api/v1/namespaces/shop/secrets/s","verb":"delete","user":{"username":"alice"},
          "objectRef":{"resource":"secrets","namespace":"shop","name":"s","apiVersion":"v1"},
          "responseStatus":{"code":200},"requestReceivedTimestamp":"%s","stageTimestamp":"%s"}
-        """.formatted(tag, time, time)).status()).isEqualTo(200);
-    TestWatcher.Response ev = zw.postJson("/ingest/k8s-events", """
+        """
+                        .formatted(tag, time, time))
+                .status())
+        .isEqualTo(200);
+    TestWatcher.Response ev =
+        zw.postJson(
+            "/ingest/k8s-events",
+            """
         {"apiVersion":"v1","kind":"Event","metadata":{"name":"e.%s","namespace":"shop"},
          "involvedObject":{"apiVersion":"v1","kind":"Pod","name":"web","namespace":"shop"},
          "reason":"FailedMount","message":"MountVolume.SetUp failed for volume x %s","type":"Warning",
          "count":1,"firstTimestamp":"%s","lastTimestamp":"%s"}
-        """.formatted(tag, tag, time, time));
+        """
+                .formatted(tag, tag, time, time));
     assertThat(ev.status()).as(ev.body()).isEqualTo(200);
     for (JsonNode i : zw.get("/api/v1/observations?limit=500").json().get("items")) {
       assertThat(i.at("/spec/detectedAt").asText()).as(i.toString()).matches("\\d{4}-.*");
       assertThat(i.at("/status/lastSeen").asText()).as(i.toString()).matches("\\d{4}-.*");
     }
     // the series exist from the first scrape (at 0): none may have counted a 500
-    assertThat(zw.get("/metrics").body().lines().filter(l -> !l.startsWith("#") && l.contains("code=\"500\"")))
+    assertThat(
+            zw.get("/metrics")
+                .body()
+                .lines()
+                .filter(l -> !l.startsWith("#") && l.contains("code=\"500\"")))
         .allSatisfy(l -> assertThat(l).endsWith(" 0.0"));
   }
 }

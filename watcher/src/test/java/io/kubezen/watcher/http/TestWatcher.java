@@ -18,7 +18,10 @@ import java.util.HashMap;
 import java.util.Map;
 import java.util.concurrent.atomic.AtomicReference;
 
-/** A real zen-watcher in this JVM on a free loopback port with SQLite in a temporary directory, and an HTTP client for it. */
+/**
+ * A real zen-watcher in this JVM on a free loopback port with SQLite in a temporary directory, and
+ * an HTTP client for it.
+ */
 final class TestWatcher implements AutoCloseable {
   final ZenWatcher watcher;
   final HttpClient http = HttpClient.newBuilder().connectTimeout(Duration.ofSeconds(5)).build();
@@ -63,8 +66,11 @@ final class TestWatcher implements AutoCloseable {
     this(dir, extraEnv, null);
   }
 
-  TestWatcher(Path dir, Map<String, String> extraEnv,
-      java.util.function.Function<Settings, io.kubezen.watcher.store.ObservationStore> storeFactory) {
+  TestWatcher(
+      Path dir,
+      Map<String, String> extraEnv,
+      java.util.function.Function<Settings, io.kubezen.watcher.store.ObservationStore>
+          storeFactory) {
     Map<String, String> env = new HashMap<>();
     env.put("OBSERVATION_STORE", "sqlite");
     env.put("SQLITE_PATH", dir.resolve("zw.db").toString());
@@ -78,8 +84,10 @@ final class TestWatcher implements AutoCloseable {
   }
 
   Response post(String path, String contentType, byte[] body, String... headers) {
-    HttpRequest.Builder b = HttpRequest.newBuilder(URI.create(base + path)).timeout(Duration.ofSeconds(30))
-        .POST(HttpRequest.BodyPublishers.ofByteArray(body));
+    HttpRequest.Builder b =
+        HttpRequest.newBuilder(URI.create(base + path))
+            .timeout(Duration.ofSeconds(30))
+            .POST(HttpRequest.BodyPublishers.ofByteArray(body));
     if (contentType != null) {
       b.header("Content-Type", contentType);
     }
@@ -94,12 +102,19 @@ final class TestWatcher implements AutoCloseable {
   }
 
   Response get(String path) {
-    return send(HttpRequest.newBuilder(URI.create(base + path)).timeout(Duration.ofSeconds(30)).GET().build());
+    return send(
+        HttpRequest.newBuilder(URI.create(base + path))
+            .timeout(Duration.ofSeconds(30))
+            .GET()
+            .build());
   }
 
   Response method(String method, String path) {
-    return send(HttpRequest.newBuilder(URI.create(base + path)).timeout(Duration.ofSeconds(30))
-        .method(method, HttpRequest.BodyPublishers.noBody()).build());
+    return send(
+        HttpRequest.newBuilder(URI.create(base + path))
+            .timeout(Duration.ofSeconds(30))
+            .method(method, HttpRequest.BodyPublishers.noBody())
+            .build());
   }
 
   Response send(HttpRequest request) {

@@ -33,19 +33,44 @@ class WebhookGuardsTest {
 
   @Test
   void bearerTokenIsRequiredWhenConfigured() {
-    try (TestWatcher zw = new TestWatcher(dir, Map.of("WEBHOOK_AUTH_TOKEN", "s3cret-token-0123456789"))) {
+    try (TestWatcher zw =
+        new TestWatcher(dir, Map.of("WEBHOOK_AUTH_TOKEN", "s3cret-token-0123456789"))) {
       byte[] body = ALERT.getBytes();
       TestWatcher.Response none = zw.post("/ingest/falco", "application/json", body);
       assertThat(none.status()).isEqualTo(401);
       assertThat(none.json().get("message").asText()).contains("Authorization");
-      assertThat(zw.post("/ingest/falco", "application/json", body, "Authorization", "Bearer wrong-token-0123456789")
-          .status()).isEqualTo(401);
-      assertThat(zw.post("/ingest/falco", "application/json", body, "Authorization", "Basic czNjcmV0")
-          .status()).isEqualTo(401);
-      assertThat(zw.post("/ingest/falco", "application/json", body, "Authorization", "Bearer s3cret-token-0123456789")
-          .status()).isEqualTo(200);
-      assertThat(zw.post("/ingest/falco", "application/json", body, "Authorization", "bearer s3cret-token-0123456789")
-          .status()).as("the scheme is case-insensitive").isEqualTo(200);
+      assertThat(
+              zw.post(
+                      "/ingest/falco",
+                      "application/json",
+                      body,
+                      "Authorization",
+                      "Bearer wrong-token-0123456789")
+                  .status())
+          .isEqualTo(401);
+      assertThat(
+              zw.post("/ingest/falco", "application/json", body, "Authorization", "Basic czNjcmV0")
+                  .status())
+          .isEqualTo(401);
+      assertThat(
+              zw.post(
+                      "/ingest/falco",
+                      "application/json",
+                      body,
+                      "Authorization",
+                      "Bearer s3cret-token-0123456789")
+                  .status())
+          .isEqualTo(200);
+      assertThat(
+              zw.post(
+                      "/ingest/falco",
+                      "application/json",
+                      body,
+                      "Authorization",
+                      "bearer s3cret-token-0123456789")
+                  .status())
+          .as("the scheme is case-insensitive")
+          .isEqualTo(200);
       // Health, readiness and metrics need no token (probes and scrapers).
       assertThat(zw.get("/health").status()).isEqualTo(200);
       assertThat(zw.get("/metrics").status()).isEqualTo(200);
@@ -54,20 +79,24 @@ class WebhookGuardsTest {
 
   @Test
   void onlyAllowedNetworksMaySend() {
-    try (TestWatcher zw = new TestWatcher(dir, Map.of("WEBHOOK_ALLOWED_CIDRS", "10.0.0.0/8, 192.168.1.0/24"))) {
+    try (TestWatcher zw =
+        new TestWatcher(dir, Map.of("WEBHOOK_ALLOWED_CIDRS", "10.0.0.0/8, 192.168.1.0/24"))) {
       TestWatcher.Response r = zw.post("/ingest/falco", "application/json", ALERT.getBytes());
       assertThat(r.status()).isEqualTo(403);
       assertThat(r.json().get("message").asText()).contains("127.0.0.1");
     }
-    try (TestWatcher zw = new TestWatcher(dir, Map.of("WEBHOOK_ALLOWED_CIDRS", "10.0.0.0/8,127.0.0.0/8"))) {
-      assertThat(zw.post("/ingest/falco", "application/json", ALERT.getBytes()).status()).isEqualTo(200);
+    try (TestWatcher zw =
+        new TestWatcher(dir, Map.of("WEBHOOK_ALLOWED_CIDRS", "10.0.0.0/8,127.0.0.0/8"))) {
+      assertThat(zw.post("/ingest/falco", "application/json", ALERT.getBytes()).status())
+          .isEqualTo(200);
     }
   }
 
   @Test
   void perClientRateLimitAnswers429WithRetryAfter() {
-    try (TestWatcher zw = new TestWatcher(dir, Map.of("WEBHOOK_RATE_LIMIT_PER_SECOND", "1",
-        "WEBHOOK_RATE_LIMIT_BURST", "3"))) {
+    try (TestWatcher zw =
+        new TestWatcher(
+            dir, Map.of("WEBHOOK_RATE_LIMIT_PER_SECOND", "1", "WEBHOOK_RATE_LIMIT_BURST", "3"))) {
       int ok = 0;
       TestWatcher.Response limited = null;
       for (int i = 0; i < 6; i++) {
@@ -81,12 +110,13 @@ class WebhookGuardsTest {
       assertThat(ok).isBetween(3, 4);
       assertThat(limited).isNotNull();
       assertThat(limited.status()).isEqualTo(429);
-      assertThat(limited.headers().firstValue("Retry-After")).hasValueSatisfying(v ->
-          assertThat(Integer.parseInt(v)).isPositive());
+      assertThat(limited.headers().firstValue("Retry-After"))
+          .hasValueSatisfying(v -> assertThat(Integer.parseInt(v)).isPositive());
       // the series exists from the start (at 0): its value counts the refused requests
       assertThat(zw.get("/metrics").body())
-          .contains("zen_watcher_webhook_events_dropped_total{reason=\"rate_limited\",source=\"falco\"} "
-              + (double) (6 - ok));
+          .contains(
+              "zen_watcher_webhook_events_dropped_total{reason=\"rate_limited\",source=\"falco\"} "
+                  + (double) (6 - ok));
     }
   }
 
@@ -127,7 +157,8 @@ class WebhookGuardsTest {
     }
 
     @Override
-    public List<WriteOutcome> resolve(List<io.kubezen.watcher.store.ObservationKey> keys, Instant at) {
+    public List<WriteOutcome> resolve(
+        List<io.kubezen.watcher.store.ObservationKey> keys, Instant at) {
       return real.resolve(keys, at);
     }
 
@@ -147,25 +178,32 @@ class WebhookGuardsTest {
     }
 
     @Override
-    public List<io.kubezen.watcher.store.GroupCount> countBy(io.kubezen.watcher.store.FindingFilter filter,
+    public List<io.kubezen.watcher.store.GroupCount> countBy(
+        io.kubezen.watcher.store.FindingFilter filter,
         List<io.kubezen.watcher.store.GroupField> fields) {
       return real.countBy(filter, fields);
     }
 
     @Override
-    public List<io.kubezen.watcher.store.RankedGroup> topByCriticalHigh(io.kubezen.watcher.store.FindingFilter filter,
-        io.kubezen.watcher.store.RankedGroup.By by, int limit) {
+    public List<io.kubezen.watcher.store.RankedGroup> topByCriticalHigh(
+        io.kubezen.watcher.store.FindingFilter filter,
+        io.kubezen.watcher.store.RankedGroup.By by,
+        int limit) {
       return real.topByCriticalHigh(filter, by, limit);
     }
 
     @Override
-    public List<io.kubezen.watcher.store.TimeBucket> timeline(io.kubezen.watcher.store.FindingFilter filter,
-        Instant from, Instant to, java.time.Duration width) {
+    public List<io.kubezen.watcher.store.TimeBucket> timeline(
+        io.kubezen.watcher.store.FindingFilter filter,
+        Instant from,
+        Instant to,
+        java.time.Duration width) {
       return real.timeline(filter, from, to, width);
     }
 
     @Override
-    public List<io.kubezen.watcher.store.SourceActivity> sourceActivity(io.kubezen.watcher.store.FindingFilter filter) {
+    public List<io.kubezen.watcher.store.SourceActivity> sourceActivity(
+        io.kubezen.watcher.store.FindingFilter filter) {
       return real.sourceActivity(filter);
     }
 
@@ -194,19 +232,32 @@ class WebhookGuardsTest {
   @Test
   void aSaturatedWritePathAnswers503AndAcknowledgesNothingItDidNotStore() throws Exception {
     GatedStore[] store = new GatedStore[1];
-    try (TestWatcher zw = new TestWatcher(dir, Map.of("WRITE_QUEUE_SIZE", "2", "WRITE_BATCH_SIZE", "2"), s -> {
-      store[0] = new GatedStore(SqliteObservationStore.open(s.sqlitePath(), Clock.systemUTC()));
-      return store[0];
-    })) {
+    try (TestWatcher zw =
+        new TestWatcher(
+            dir,
+            Map.of("WRITE_QUEUE_SIZE", "2", "WRITE_BATCH_SIZE", "2"),
+            s -> {
+              store[0] =
+                  new GatedStore(SqliteObservationStore.open(s.sqlitePath(), Clock.systemUTC()));
+              return store[0];
+            })) {
       // One finding: the writer takes it and is held inside the store.
-      CompletableFuture<TestWatcher.Response> first = CompletableFuture.supplyAsync(
-          () -> zw.postJson("/ingest/sat", "{\"title\":\"a1\"}"));
+      CompletableFuture<TestWatcher.Response> first =
+          CompletableFuture.supplyAsync(() -> zw.postJson("/ingest/sat", "{\"title\":\"a1\"}"));
       await().atMost(Duration.ofSeconds(10)).until(() -> store[0].entered.get() == 1);
-      CompletableFuture<TestWatcher.Response> second = CompletableFuture.supplyAsync(
-          () -> zw.postJson("/ingest/sat", "[{\"title\":\"b1\"},{\"title\":\"b2\"}]"));
-      await().atMost(Duration.ofSeconds(10)).untilAsserted(() ->
-          assertThat(zw.get("/metrics").body().lines().filter(l -> l.startsWith("zen_watcher_write_queue_depth")))
-              .containsExactly("zen_watcher_write_queue_depth 2.0"));
+      CompletableFuture<TestWatcher.Response> second =
+          CompletableFuture.supplyAsync(
+              () -> zw.postJson("/ingest/sat", "[{\"title\":\"b1\"},{\"title\":\"b2\"}]"));
+      await()
+          .atMost(Duration.ofSeconds(10))
+          .untilAsserted(
+              () ->
+                  assertThat(
+                          zw.get("/metrics")
+                              .body()
+                              .lines()
+                              .filter(l -> l.startsWith("zen_watcher_write_queue_depth")))
+                      .containsExactly("zen_watcher_write_queue_depth 2.0"));
       TestWatcher.Response third = zw.postJson("/ingest/sat", "{\"title\":\"c1\"}");
       assertThat(third.status()).isEqualTo(503);
       assertThat(third.headers().firstValue("Retry-After")).isPresent();

@@ -36,8 +36,10 @@ public final class IngestServer implements AutoCloseable {
   public final SqliteObservationStore store;
   public final IngesterRegistry registry = new IngesterRegistry();
   public final IngesterPipelines pipelines;
+
   /** The global pipeline (the built-in sources'). */
   public final Pipeline pipeline;
+
   public final AtomicReference<Filter> globalFilter = new AtomicReference<>(Filter.ALLOW_ALL);
   public final Metrics metrics = Metrics.prometheus(Sources.standard().builtInNames());
   public final Sources sources = Sources.standard();
@@ -48,19 +50,27 @@ public final class IngestServer implements AutoCloseable {
   final HttpClient http = HttpClient.newHttpClient();
 
   public IngestServer(Path dir, Map<String, String> env) {
-    Map<String, String> e = new HashMap<>(Map.of("OBSERVATION_STORE", "sqlite", "WATCHER_PORT", "0"));
+    Map<String, String> e =
+        new HashMap<>(Map.of("OBSERVATION_STORE", "sqlite", "WATCHER_PORT", "0"));
     e.putAll(env);
     Settings settings = Settings.fromEnv(e);
     store = SqliteObservationStore.open(dir.resolve("zw.db"), Clock.systemUTC());
     Deduplicator dedup = new Deduplicator(10_000, Duration.ofSeconds(60));
-    writer = new ObservationWriter(store, dedup, metrics, 1000, 100, Duration.ofMillis(100)).start();
-    ObservationFactory factory = new ObservationFactory("zen-system", 3600, Duration.ofSeconds(60), null);
+    writer =
+        new ObservationWriter(store, dedup, metrics, 1000, 100, Duration.ofMillis(100)).start();
+    ObservationFactory factory =
+        new ObservationFactory("zen-system", 3600, Duration.ofSeconds(60), null);
     pipeline = new Pipeline(globalFilter::get, factory, dedup, writer, metrics);
-    pipelines = new IngesterPipelines(globalFilter::get, dedup, writer, metrics, factory, Duration.ofSeconds(60));
+    pipelines =
+        new IngesterPipelines(
+            globalFilter::get, dedup, writer, metrics, factory, Duration.ofSeconds(60));
     WebhookGuard guard = new WebhookGuard(settings.allowedCidrs(), settings.authToken(), 0, 1);
-    IngestHandler ingest = new IngestHandler(sources, pipeline, guard, metrics, settings, Clock.systemUTC(),
-        () -> true, registry);
-    web = new WebServer(vertx, ingest, new ObservationsApi(store), store, metrics, "sqlite", java.util.Map::of);
+    IngestHandler ingest =
+        new IngestHandler(
+            sources, pipeline, guard, metrics, settings, Clock.systemUTC(), () -> true, registry);
+    web =
+        new WebServer(
+            vertx, ingest, new ObservationsApi(store), store, metrics, "sqlite", java.util.Map::of);
     int port = web.start("127.0.0.1", 0, 1).toCompletionStage().toCompletableFuture().join();
     base = "http://127.0.0.1:" + port;
   }
@@ -68,8 +78,11 @@ public final class IngestServer implements AutoCloseable {
   public record Response(int status, String body) {}
 
   public Response post(String path, String json, String... headers) {
-    HttpRequest.Builder b = HttpRequest.newBuilder(URI.create(base + path)).timeout(Duration.ofSeconds(30))
-        .header("Content-Type", "application/json").POST(HttpRequest.BodyPublishers.ofString(json));
+    HttpRequest.Builder b =
+        HttpRequest.newBuilder(URI.create(base + path))
+            .timeout(Duration.ofSeconds(30))
+            .header("Content-Type", "application/json")
+            .POST(HttpRequest.BodyPublishers.ofString(json));
     for (int i = 0; i + 1 < headers.length; i += 2) {
       b.header(headers[i], headers[i + 1]);
     }
@@ -83,8 +96,12 @@ public final class IngestServer implements AutoCloseable {
 
   /** Observations of a source in the store. */
   public long count(String source) {
-    return store.list(new io.kubezen.watcher.store.ObservationQuery(source, null, null, null, null, 1000, null))
-        .items().size();
+    return store
+        .list(
+            new io.kubezen.watcher.store.ObservationQuery(
+                source, null, null, null, null, 1000, null))
+        .items()
+        .size();
   }
 
   @Override

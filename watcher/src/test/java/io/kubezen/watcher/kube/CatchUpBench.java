@@ -45,12 +45,17 @@ class CatchUpBench {
     KubernetesClient client = KubeApiServer.client();
     String ns = KubeApiServer.uniqueNamespace("catchup");
     for (int r = 0; r < reports; r++) {
-      client.genericKubernetesResources(SourceManagerApiServerTest.VULN).inNamespace(ns)
-          .resource(report(ns, "report-" + r, vulns)).create();
+      client
+          .genericKubernetesResources(SourceManagerApiServerTest.VULN)
+          .inNamespace(ns)
+          .resource(report(ns, "report-" + r, vulns))
+          .create();
     }
     // The first leader creates every Observation; the write rate is raised only to set up faster.
-    KubernetesStoreOptions options = KubernetesStoreOptions.defaults().withWriteRate(2000, 2000).withMaxInFlight(16);
-    SourceOptions sources = new SourceOptions(Set.of("trivy"), List.of(ns), null, false, Duration.ofSeconds(1));
+    KubernetesStoreOptions options =
+        KubernetesStoreOptions.defaults().withWriteRate(2000, 2000).withMaxInFlight(16);
+    SourceOptions sources =
+        new SourceOptions(Set.of("trivy"), List.of(ns), null, false, Duration.ofSeconds(1));
     try (Leader first = new Leader(client, options, sources)) {
       SourceManager.CatchUp c = first.manager.start().catchUp().get(15, TimeUnit.MINUTES);
       System.out.printf("first leader: created %d in %d ms%n", c.created(), c.took().toMillis());
@@ -60,7 +65,8 @@ class CatchUpBench {
     // The new leader, with the default write rate (20/s): everything exists.
     try (Leader next = new Leader(client, KubernetesStoreOptions.defaults(), sources)) {
       SourceManager.CatchUp c = next.manager.start().catchUp().get(15, TimeUnit.MINUTES);
-      System.out.printf("new leader: %d existing findings, created %d, caught up in %d ms%n",
+      System.out.printf(
+          "new leader: %d existing findings, created %d, caught up in %d ms%n",
           stored, c.created(), c.took().toMillis());
       assertThat(c.created()).isZero();
     }
@@ -75,8 +81,10 @@ class CatchUpBench {
     ObjectNode report = (ObjectNode) Samples.json("trivy/vulnerabilityreport-nginx.json");
     ObjectNode meta = report.putObject("metadata");
     meta.put("name", name).put("namespace", ns);
-    meta.putObject("labels").put("trivy-operator.container.name", "nginx")
-        .put("trivy-operator.resource.kind", "ReplicaSet").put("trivy-operator.resource.name", name)
+    meta.putObject("labels")
+        .put("trivy-operator.container.name", "nginx")
+        .put("trivy-operator.resource.kind", "ReplicaSet")
+        .put("trivy-operator.resource.name", name)
         .put("trivy-operator.resource.namespace", ns);
     ObjectNode template = (ObjectNode) report.path("report").path("vulnerabilities").get(0);
     ArrayNode all = Json.MAPPER.createArrayNode();
@@ -100,9 +108,15 @@ class CatchUpBench {
       Metrics metrics = Metrics.prometheus(Sources.standard().builtInNames());
       store = new KubernetesObservationStore(client, clock, options);
       Deduplicator dedup = new Deduplicator(10_000, Duration.ofSeconds(60));
-      writer = new ObservationWriter(store, dedup, metrics, 10_000, 500, Duration.ofSeconds(2)).start();
-      Pipeline pipeline = new Pipeline(() -> Filter.ALLOW_ALL,
-          new ObservationFactory("zen-system", 604_800, Duration.ofSeconds(60), null), dedup, writer, metrics);
+      writer =
+          new ObservationWriter(store, dedup, metrics, 10_000, 500, Duration.ofSeconds(2)).start();
+      Pipeline pipeline =
+          new Pipeline(
+              () -> Filter.ALLOW_ALL,
+              new ObservationFactory("zen-system", 604_800, Duration.ofSeconds(60), null),
+              dedup,
+              writer,
+              metrics);
       manager = new SourceManager(client, pipeline, metrics, clock, sources);
     }
 

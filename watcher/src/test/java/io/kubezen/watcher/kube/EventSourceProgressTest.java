@@ -42,7 +42,9 @@ class EventSourceProgressTest {
   void workNotStoredHoldsThePositionUntilTheNextList() {
     EventSource.Progress p = new EventSource.Progress();
     p.resumeAt("10");
-    p.add("11", CompletableFuture.failedFuture(new OriginReconciler.NotStoredException("given up", null)));
+    p.add(
+        "11",
+        CompletableFuture.failedFuture(new OriginReconciler.NotStoredException("given up", null)));
     p.add("12", CompletableFuture.completedFuture(null));
     assertThat(p.advance()).isEqualTo("10");
     assertThat(p.held()).isTrue();
@@ -56,17 +58,28 @@ class EventSourceProgressTest {
 
   @Test
   void checkpointKeysNameGroupVersionResourceAndNamespaceAndStayValidAnnotationNames() {
-    WatchedSource core = WatchedSource.builtIn("k8s-events", "", "v1", "events", "Event", true,
-        new KubernetesEventNormalizer());
-    WatchedSource api = WatchedSource.builtIn("k8s-events", "events.k8s.io", "v1", "events", "Event", true,
-        new KubernetesEventNormalizer());
+    WatchedSource core =
+        WatchedSource.builtIn(
+            "k8s-events", "", "v1", "events", "Event", true, new KubernetesEventNormalizer());
+    WatchedSource api =
+        WatchedSource.builtIn(
+            "k8s-events",
+            "events.k8s.io",
+            "v1",
+            "events",
+            "Event",
+            true,
+            new KubernetesEventNormalizer());
     assertThat(EventCheckpoint.key(core, "")).isEqualTo("zen.kube-zen.io/rv.core.v1.events");
-    assertThat(EventCheckpoint.key(api, "prod")).isEqualTo("zen.kube-zen.io/rv.events.k8s.io.v1.events.prod");
+    assertThat(EventCheckpoint.key(api, "prod"))
+        .isEqualTo("zen.kube-zen.io/rv.events.k8s.io.v1.events.prod");
     String longNs = "n".repeat(63);
     String k1 = EventCheckpoint.key(api, longNs);
     String k2 = EventCheckpoint.key(api, "n".repeat(62) + "m");
     String name = k1.substring("zen.kube-zen.io/".length());
-    assertThat(name).hasSizeLessThanOrEqualTo(63).matches("[A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?");
+    assertThat(name)
+        .hasSizeLessThanOrEqualTo(63)
+        .matches("[A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?");
     assertThat(k1).isNotEqualTo(k2);
   }
 }

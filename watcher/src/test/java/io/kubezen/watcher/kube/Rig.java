@@ -15,7 +15,10 @@ import java.time.Clock;
 import java.time.Duration;
 import java.util.List;
 
-/** The real pipeline over a real SQLite store, assembled the way ZenWatcher.start() does, and a SourceManager over it. */
+/**
+ * The real pipeline over a real SQLite store, assembled the way ZenWatcher.start() does, and a
+ * SourceManager over it.
+ */
 final class Rig implements AutoCloseable {
   final SqliteObservationStore store;
   final Metrics metrics;
@@ -32,8 +35,10 @@ final class Rig implements AutoCloseable {
     store = SqliteObservationStore.open(dir.resolve("obs.db"), clock);
     metrics = Metrics.prometheus(Sources.standard().builtInNames());
     Deduplicator dedup = new Deduplicator(10_000, Duration.ofMinutes(10));
-    writer = new ObservationWriter(store, dedup, metrics, 10_000, 100, Duration.ofMillis(50)).start();
-    ObservationFactory factory = new ObservationFactory("zen-system", 7 * 24 * 3600, Duration.ofMinutes(10), null);
+    writer =
+        new ObservationWriter(store, dedup, metrics, 10_000, 100, Duration.ofMillis(50)).start();
+    ObservationFactory factory =
+        new ObservationFactory("zen-system", 7 * 24 * 3600, Duration.ofMinutes(10), null);
     pipeline = new Pipeline(() -> Filter.ALLOW_ALL, factory, dedup, writer, metrics);
     manager = new SourceManager(client, pipeline, metrics, clock, options, watched);
   }

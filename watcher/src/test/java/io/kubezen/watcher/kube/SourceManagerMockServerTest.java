@@ -23,21 +23,28 @@ import java.util.UUID;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
-/** ConfigMap sources, core v1 Events and namespace selection, on fabric8's mock API server (CRUD mode). */
+/**
+ * ConfigMap sources, core v1 Events and namespace selection, on fabric8's mock API server (CRUD
+ * mode).
+ */
 @EnableKubernetesMockClient(crud = true)
 class SourceManagerMockServerTest {
   static KubernetesClient client;
 
-  @TempDir
-  Path dir;
+  @TempDir Path dir;
 
   static String ns(String prefix) {
     return prefix + "-" + UUID.randomUUID().toString().substring(0, 8);
   }
 
   static ConfigMap configMap(String ns, String name, Map<String, String> labels, String results) {
-    ConfigMapBuilder b = new ConfigMapBuilder().withNewMetadata().withName(name).withNamespace(ns).withLabels(labels)
-        .endMetadata();
+    ConfigMapBuilder b =
+        new ConfigMapBuilder()
+            .withNewMetadata()
+            .withName(name)
+            .withNamespace(ns)
+            .withLabels(labels)
+            .endMetadata();
     if (results != null) {
       b.addToData(io.kubezen.watcher.source.checkov.CheckovSource.RESULTS_KEY, results);
     }
@@ -56,7 +63,9 @@ class SourceManagerMockServerTest {
       if (List.of(withoutCheckIds).contains(check.path("check_id").asText())) {
         failed.remove(i);
       } else {
-        check.put("resource", check.path("resource").asText().replaceFirst("^(\\w+)\\.[^.]+\\.", "$1." + ns + "."));
+        check.put(
+            "resource",
+            check.path("resource").asText().replaceFirst("^(\\w+)\\.[^.]+\\.", "$1." + ns + "."));
       }
     }
     return report.toString();
@@ -69,31 +78,52 @@ class SourceManagerMockServerTest {
   @Test
   void checkovConfigMapsLabelledAppCheckovGiveOneObservationPerFailedCheck() {
     String ns = ns("checkov");
-    try (Rig rig = new Rig(dir, client, Rig.options().withSources(Set.of("checkov")).withWatchNamespaces(List.of(ns)))) {
+    try (Rig rig =
+        new Rig(
+            dir,
+            client,
+            Rig.options().withSources(Set.of("checkov")).withWatchNamespaces(List.of(ns)))) {
       rig.manager.start();
       awaitSynced(rig);
-      ConfigMap cm = client.configMaps().inNamespace(ns)
-          .resource(configMap(ns, "scan", Map.of("app", "checkov"), checkov(ns))).create();
-      ConfigMap unlabelled = client.configMaps().inNamespace(ns)
-          .resource(configMap(ns, "other", Map.of("app", "something-else"), checkov(ns))).create();
+      ConfigMap cm =
+          client
+              .configMaps()
+              .inNamespace(ns)
+              .resource(configMap(ns, "scan", Map.of("app", "checkov"), checkov(ns)))
+              .create();
+      ConfigMap unlabelled =
+          client
+              .configMaps()
+              .inNamespace(ns)
+              .resource(configMap(ns, "other", Map.of("app", "something-else"), checkov(ns)))
+              .create();
       String uid = cm.getMetadata().getUid();
       assertThat(uid).isNotNull();
       await().atMost(Duration.ofSeconds(10)).until(() -> rig.byOrigin(uid).size() == 4);
-      assertThat(rig.byOrigin(uid)).allSatisfy(o -> assertThat(o.getSpec().source()).isEqualTo("checkov"));
+      assertThat(rig.byOrigin(uid))
+          .allSatisfy(o -> assertThat(o.getSpec().source()).isEqualTo("checkov"));
       assertThat(rig.byOrigin(unlabelled.getMetadata().getUid())).isEmpty();
 
       // A check fixed: its Observation resolved.
-      cm.getData().put(io.kubezen.watcher.source.checkov.CheckovSource.RESULTS_KEY, checkov(ns, "CKV_K8S_49"));
+      cm.getData()
+          .put(
+              io.kubezen.watcher.source.checkov.CheckovSource.RESULTS_KEY,
+              checkov(ns, "CKV_K8S_49"));
       client.configMaps().inNamespace(ns).resource(cm).update();
       await().atMost(Duration.ofSeconds(10)).until(() -> rig.resolvedOnes(uid).size() == 1);
-      assertThat(rig.resolvedOnes(uid).get(0).getSpec().details()).containsEntry("check_id", "CKV_K8S_49");
+      assertThat(rig.resolvedOnes(uid).get(0).getSpec().details())
+          .containsEntry("check_id", "CKV_K8S_49");
 
       // Restart: nothing twice.
       rig.manager.stop();
       rig.manager.start();
       awaitSynced(rig);
-      await().during(Duration.ofMillis(500)).atMost(Duration.ofSeconds(5)).until(() -> rig.byOrigin(uid).size() == 4);
-      assertThat(rig.byOrigin(uid)).allSatisfy(o -> assertThat(o.getStatus().count()).isEqualTo(1L));
+      await()
+          .during(Duration.ofMillis(500))
+          .atMost(Duration.ofSeconds(5))
+          .until(() -> rig.byOrigin(uid).size() == 4);
+      assertThat(rig.byOrigin(uid))
+          .allSatisfy(o -> assertThat(o.getStatus().count()).isEqualTo(1L));
       assertThat(rig.unresolved(uid)).hasSize(3);
 
       // The key removed: no findings left.
@@ -108,16 +138,27 @@ class SourceManagerMockServerTest {
   @Test
   void checkovConfigMapDeletedResolvesItsObservationsAndBadJsonResolvesNothing() {
     String ns = ns("checkov-del");
-    try (Rig rig = new Rig(dir, client, Rig.options().withSources(Set.of("checkov")).withWatchNamespaces(List.of(ns)))) {
+    try (Rig rig =
+        new Rig(
+            dir,
+            client,
+            Rig.options().withSources(Set.of("checkov")).withWatchNamespaces(List.of(ns)))) {
       rig.manager.start();
       awaitSynced(rig);
-      ConfigMap cm = client.configMaps().inNamespace(ns)
-          .resource(configMap(ns, "scan", Map.of("app", "checkov"), checkov(ns))).create();
+      ConfigMap cm =
+          client
+              .configMaps()
+              .inNamespace(ns)
+              .resource(configMap(ns, "scan", Map.of("app", "checkov"), checkov(ns)))
+              .create();
       String uid = cm.getMetadata().getUid();
       await().atMost(Duration.ofSeconds(10)).until(() -> rig.byOrigin(uid).size() == 4);
       cm.getData().put(io.kubezen.watcher.source.checkov.CheckovSource.RESULTS_KEY, "{not json");
       client.configMaps().inNamespace(ns).resource(cm).update();
-      await().during(Duration.ofMillis(500)).atMost(Duration.ofSeconds(3)).until(() -> rig.unresolved(uid).size() == 4);
+      await()
+          .during(Duration.ofMillis(500))
+          .atMost(Duration.ofSeconds(3))
+          .until(() -> rig.unresolved(uid).size() == 4);
       client.configMaps().inNamespace(ns).withName("scan").delete();
       await().atMost(Duration.ofSeconds(10)).until(() -> rig.unresolved(uid).isEmpty());
       assertThat(rig.byOrigin(uid)).hasSize(4);
@@ -130,17 +171,27 @@ class SourceManagerMockServerTest {
     try (Rig rig = new Rig(dir, client, Rig.options().withSources(Set.of("kube-bench")))) {
       rig.manager.start();
       awaitSynced(rig);
-      ConfigMap cm = client.configMaps().inNamespace(ns).resource(configMap(ns, "bench-worker-1",
-          Map.of("app", "kube-bench", "node", "worker-1"), Samples.text("kube-bench/kube-bench-master-node.json")))
-          .create();
+      ConfigMap cm =
+          client
+              .configMaps()
+              .inNamespace(ns)
+              .resource(
+                  configMap(
+                      ns,
+                      "bench-worker-1",
+                      Map.of("app", "kube-bench", "node", "worker-1"),
+                      Samples.text("kube-bench/kube-bench-master-node.json")))
+              .create();
       String uid = cm.getMetadata().getUid();
       await().atMost(Duration.ofSeconds(10)).until(() -> !rig.byOrigin(uid).isEmpty());
       List<Observation> obs = rig.byOrigin(uid);
-      assertThat(obs).allSatisfy(o -> {
-        assertThat(o.getSpec().source()).isEqualTo("kube-bench");
-        assertThat(o.getSpec().resource().kind()).isEqualTo("Node");
-        assertThat(o.getSpec().resource().name()).isEqualTo("worker-1");
-      });
+      assertThat(obs)
+          .allSatisfy(
+              o -> {
+                assertThat(o.getSpec().source()).isEqualTo("kube-bench");
+                assertThat(o.getSpec().resource().kind()).isEqualTo("Node");
+                assertThat(o.getSpec().resource().name()).isEqualTo("worker-1");
+              });
     }
   }
 
@@ -150,14 +201,26 @@ class SourceManagerMockServerTest {
     try (Rig rig = new Rig(dir, client, Rig.options().withSources(Set.of("k8s-events")))) {
       rig.manager.start();
       awaitSynced(rig);
-      ObjectNode pull = (ObjectNode) Samples.json("k8s-events/core-v1-list.json").get("items").get(8).deepCopy();
+      ObjectNode pull =
+          (ObjectNode) Samples.json("k8s-events/core-v1-list.json").get("items").get(8).deepCopy();
       ObjectNode meta = pull.putObject("metadata");
       meta.put("name", "api.1").put("namespace", ns);
-      Event warning = client.v1().events().inNamespace(ns)
-          .resource(Json.MAPPER.convertValue(pull, Event.class)).create();
+      Event warning =
+          client
+              .v1()
+              .events()
+              .inNamespace(ns)
+              .resource(Json.MAPPER.convertValue(pull, Event.class))
+              .create();
       pull.put("type", "Normal");
       meta.put("name", "api.2");
-      Event normal = client.v1().events().inNamespace(ns).resource(Json.MAPPER.convertValue(pull, Event.class)).create();
+      Event normal =
+          client
+              .v1()
+              .events()
+              .inNamespace(ns)
+              .resource(Json.MAPPER.convertValue(pull, Event.class))
+              .create();
 
       String uid = warning.getMetadata().getUid();
       await().atMost(Duration.ofSeconds(10)).until(() -> rig.byOrigin(uid).size() == 1);
@@ -168,7 +231,10 @@ class SourceManagerMockServerTest {
       rig.manager.stop();
       rig.manager.start();
       awaitSynced(rig);
-      await().during(Duration.ofMillis(500)).atMost(Duration.ofSeconds(5)).until(() -> rig.byOrigin(uid).size() == 1);
+      await()
+          .during(Duration.ofMillis(500))
+          .atMost(Duration.ofSeconds(5))
+          .until(() -> rig.byOrigin(uid).size() == 1);
       assertThat(rig.byOrigin(uid).get(0).getStatus().count()).isEqualTo(1L);
     }
   }
@@ -178,40 +244,95 @@ class SourceManagerMockServerTest {
     String team = "t" + UUID.randomUUID().toString().substring(0, 6);
     String a = ns("sel-a");
     String b = ns("sel-b");
-    client.namespaces().resource(new NamespaceBuilder().withNewMetadata().withName(a).addToLabels("team", team)
-        .endMetadata().build()).create();
-    client.namespaces().resource(new NamespaceBuilder().withNewMetadata().withName(b).endMetadata().build()).create();
-    SourceOptions opts = Rig.options().withSources(Set.of("checkov")).withNamespaceSelector("team in (" + team + ")");
+    client
+        .namespaces()
+        .resource(
+            new NamespaceBuilder()
+                .withNewMetadata()
+                .withName(a)
+                .addToLabels("team", team)
+                .endMetadata()
+                .build())
+        .create();
+    client
+        .namespaces()
+        .resource(new NamespaceBuilder().withNewMetadata().withName(b).endMetadata().build())
+        .create();
+    SourceOptions opts =
+        Rig.options()
+            .withSources(Set.of("checkov"))
+            .withNamespaceSelector("team in (" + team + ")");
     try (Rig rig = new Rig(dir, client, opts)) {
       rig.manager.start();
       awaitSynced(rig);
       String id = "checkov:v1/configmaps";
       assertThat(rig.manager.watchedNamespaces(id)).containsExactly(a);
-      String inA = client.configMaps().inNamespace(a).resource(configMap(a, "scan", Map.of("app", "checkov"),
-          checkov(a))).create().getMetadata().getUid();
-      String inB = client.configMaps().inNamespace(b).resource(configMap(b, "scan", Map.of("app", "checkov"),
-          checkov(b))).create().getMetadata().getUid();
+      String inA =
+          client
+              .configMaps()
+              .inNamespace(a)
+              .resource(configMap(a, "scan", Map.of("app", "checkov"), checkov(a)))
+              .create()
+              .getMetadata()
+              .getUid();
+      String inB =
+          client
+              .configMaps()
+              .inNamespace(b)
+              .resource(configMap(b, "scan", Map.of("app", "checkov"), checkov(b)))
+              .create()
+              .getMetadata()
+              .getUid();
       await().atMost(Duration.ofSeconds(10)).until(() -> rig.byOrigin(inA).size() == 4);
       assertThat(rig.byOrigin(inB)).isEmpty();
 
       // b labelled later: its existing ConfigMap is picked up.
-      client.namespaces().withName(b).edit(n -> new NamespaceBuilder(n).editMetadata().addToLabels("team", team)
-          .endMetadata().build());
+      client
+          .namespaces()
+          .withName(b)
+          .edit(
+              n ->
+                  new NamespaceBuilder(n)
+                      .editMetadata()
+                      .addToLabels("team", team)
+                      .endMetadata()
+                      .build());
       await().atMost(Duration.ofSeconds(10)).until(() -> rig.byOrigin(inB).size() == 4);
       assertThat(rig.manager.watchedNamespaces(id)).containsExactlyInAnyOrder(a, b);
 
       // a unlabelled: no longer watched (its Observations stay as they are).
-      client.namespaces().withName(a).edit(n -> new NamespaceBuilder(n).editMetadata().removeFromLabels("team")
-          .endMetadata().build());
-      await().atMost(Duration.ofSeconds(10)).until(() -> rig.manager.watchedNamespaces(id).equals(Set.of(b)));
-      String lateInA = client.configMaps().inNamespace(a).resource(configMap(a, "scan-2", Map.of("app", "checkov"),
-          checkov(a + "-2"))).create().getMetadata().getUid();
-      await().during(Duration.ofMillis(700)).atMost(Duration.ofSeconds(3)).until(() -> rig.byOrigin(lateInA).isEmpty());
+      client
+          .namespaces()
+          .withName(a)
+          .edit(
+              n ->
+                  new NamespaceBuilder(n)
+                      .editMetadata()
+                      .removeFromLabels("team")
+                      .endMetadata()
+                      .build());
+      await()
+          .atMost(Duration.ofSeconds(10))
+          .until(() -> rig.manager.watchedNamespaces(id).equals(Set.of(b)));
+      String lateInA =
+          client
+              .configMaps()
+              .inNamespace(a)
+              .resource(configMap(a, "scan-2", Map.of("app", "checkov"), checkov(a + "-2")))
+              .create()
+              .getMetadata()
+              .getUid();
+      await()
+          .during(Duration.ofMillis(700))
+          .atMost(Duration.ofSeconds(3))
+          .until(() -> rig.byOrigin(lateInA).isEmpty());
       assertThat(rig.unresolved(inA)).hasSize(4);
 
       // b deleted: no longer watched.
       client.namespaces().withName(b).delete();
-      await().atMost(Duration.ofSeconds(10)).until(() -> rig.manager.watchedNamespaces(id).isEmpty());
+      await()
+          .atMost(Duration.ofSeconds(10))
+          .until(() -> rig.manager.watchedNamespaces(id).isEmpty());
       assertThat(rig.manager.status()).containsEntry(id, "synced");
     }
   }

@@ -24,12 +24,15 @@ class MetricsTest {
     m.processing("falco").record(java.time.Duration.ofMillis(3));
     String text = m.scrape();
     assertThat(text)
-        .contains("zen_watcher_observations_created_total{category=\"security\",severity=\"high\",source=\"falco\"} 1.0")
-        .contains("zen_watcher_observations_filtered_total{reason=\"min_severity\",source=\"falco\"} 1.0")
+        .contains(
+            "zen_watcher_observations_created_total{category=\"security\",severity=\"high\",source=\"falco\"} 1.0")
+        .contains(
+            "zen_watcher_observations_filtered_total{reason=\"min_severity\",source=\"falco\"} 1.0")
         .contains("zen_watcher_observations_deduped_total{source=\"falco\"} 1.0")
         .contains("zen_watcher_observations_create_errors_total{source=\"falco\"} 1.0")
         .contains("zen_watcher_webhook_requests_total{code=\"200\",source=\"falco\"} 1.0")
-        .contains("zen_watcher_webhook_events_dropped_total{reason=\"too_large\",source=\"falco\"} 1.0")
+        .contains(
+            "zen_watcher_webhook_events_dropped_total{reason=\"too_large\",source=\"falco\"} 1.0")
         .contains("zen_watcher_events_total{severity=\"high\",source=\"falco\"} 1.0")
         .contains("zen_watcher_gc_deleted_total 2.0")
         .contains("zen_watcher_gc_errors_total 0.0")
@@ -37,9 +40,12 @@ class MetricsTest {
   }
 
   static Metrics.KnownLabels known() {
-    return new Metrics.KnownLabels(Set.of("falco", "trivy"), java.util.List.of("min_severity", "expression"),
+    return new Metrics.KnownLabels(
+        Set.of("falco", "trivy"),
+        java.util.List.of("min_severity", "expression"),
         java.util.Map.of(200, "", 413, "too_large", 503, "unavailable"),
-        java.util.Map.of("trivy", java.util.List.of("aquasecurity.github.io/v1alpha1/vulnerabilityreports")));
+        java.util.Map.of(
+            "trivy", java.util.List.of("aquasecurity.github.io/v1alpha1/vulnerabilityreports")));
   }
 
   @Test
@@ -56,41 +62,52 @@ class MetricsTest {
         .contains("zenwatcher_catchup_duration_seconds_count 0")
         .contains("zenwatcher_failover_duration_seconds_bucket{le=\"30.0\"} 0")
         .contains("zen_watcher_events_total{severity=\"info\",source=\"trivy\"} 0.0")
-        .contains("zen_watcher_observations_created_total{category=\"cost\",severity=\"low\",source=\"falco\"} 0.0")
+        .contains(
+            "zen_watcher_observations_created_total{category=\"cost\",severity=\"low\",source=\"falco\"} 0.0")
         .contains("zen_watcher_observations_deduped_total{source=\"trivy\"} 0.0")
         .contains("zen_watcher_observations_create_errors_total{source=\"falco\"} 0.0")
         .contains("zen_watcher_filter_expression_errors_total{source=\"falco\"} 0.0")
-        .contains("zen_watcher_observations_filtered_total{reason=\"expression\",source=\"falco\"} 0.0")
+        .contains(
+            "zen_watcher_observations_filtered_total{reason=\"expression\",source=\"falco\"} 0.0")
         .contains("zen_watcher_webhook_requests_total{code=\"413\",source=\"falco\"} 0.0")
-        .contains("zen_watcher_webhook_events_dropped_total{reason=\"unavailable\",source=\"trivy\"} 0.0")
+        .contains(
+            "zen_watcher_webhook_events_dropped_total{reason=\"unavailable\",source=\"trivy\"} 0.0")
         .contains("zen_watcher_processing_duration_seconds_count{source=\"trivy\"} 0")
         .contains("zen_watcher_informer_cache_synced{source=\"trivy\"} 0.0")
-        .contains("zenwatcher_source_watch_restarts_total{gvr=\"aquasecurity.github.io/v1alpha1/vulnerabilityreports\","
-            + "source=\"trivy\"} 0.0")
+        .contains(
+            "zenwatcher_source_watch_restarts_total{gvr=\"aquasecurity.github.io/v1alpha1/vulnerabilityreports\","
+                + "source=\"trivy\"} 0.0")
         // unknown until the source manager looks: NaN, which no rule comparison matches
-        .contains("zen_watcher_source_available{gvr=\"aquasecurity.github.io/v1alpha1/vulnerabilityreports\","
-            + "source=\"trivy\"} NaN")
-        .contains("zenwatcher_source_watch_last_event_timestamp_seconds{gvr=\"aquasecurity.github.io/v1alpha1/"
-            + "vulnerabilityreports\",source=\"trivy\"} NaN");
+        .contains(
+            "zen_watcher_source_available{gvr=\"aquasecurity.github.io/v1alpha1/vulnerabilityreports\","
+                + "source=\"trivy\"} NaN")
+        .contains(
+            "zenwatcher_source_watch_last_event_timestamp_seconds{gvr=\"aquasecurity.github.io/v1alpha1/"
+                + "vulnerabilityreports\",source=\"trivy\"} NaN");
     assertThat(text).as("no 200 has a drop reason").doesNotContain("reason=\"\"");
-    assertThat(text).as("a source not watched has no watch series")
+    assertThat(text)
+        .as("a source not watched has no watch series")
         .doesNotContain("zen_watcher_informer_cache_synced{source=\"falco\"}");
 
     // the events then count on the same series
     m.event("trivy", Severity.INFO);
     m.filterReload(true);
     m.sourceAvailable("trivy", "aquasecurity.github.io/v1alpha1/vulnerabilityreports", true);
-    m.sourceWatchLastEvent("trivy", "aquasecurity.github.io/v1alpha1/vulnerabilityreports",
+    m.sourceWatchLastEvent(
+        "trivy",
+        "aquasecurity.github.io/v1alpha1/vulnerabilityreports",
         java.time.Instant.ofEpochSecond(1_700_000_000L));
     m.catchUp(java.time.Duration.ofSeconds(2), 3);
     text = m.scrape();
     assertThat(text)
         .contains("zen_watcher_events_total{severity=\"info\",source=\"trivy\"} 1.0")
         .contains("zen_watcher_filter_reloads_total{result=\"success\"} 1.0")
-        .contains("zen_watcher_source_available{gvr=\"aquasecurity.github.io/v1alpha1/vulnerabilityreports\","
-            + "source=\"trivy\"} 1.0")
-        .contains("zenwatcher_source_watch_last_event_timestamp_seconds{gvr=\"aquasecurity.github.io/v1alpha1/"
-            + "vulnerabilityreports\",source=\"trivy\"} 1.7E9")
+        .contains(
+            "zen_watcher_source_available{gvr=\"aquasecurity.github.io/v1alpha1/vulnerabilityreports\","
+                + "source=\"trivy\"} 1.0")
+        .contains(
+            "zenwatcher_source_watch_last_event_timestamp_seconds{gvr=\"aquasecurity.github.io/v1alpha1/"
+                + "vulnerabilityreports\",source=\"trivy\"} 1.7E9")
         .contains("zenwatcher_catchup_created_total 3.0")
         .contains("zenwatcher_catchup_duration_seconds_count 1");
   }

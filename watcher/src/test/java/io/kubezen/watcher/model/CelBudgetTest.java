@@ -23,6 +23,7 @@ class CelBudgetTest {
     String once = CelBudget.replace(title, "", title, -1); // 60 * 61 + 60 = 3720
     assertThat(once).hasSize(3720);
     assertThatThrownBy(() -> CelBudget.replace(once, "", once, -1))
-        .isInstanceOf(CelBudget.ExceededException.class).hasMessageContaining("CEL_COST_LIMIT");
+        .isInstanceOf(CelBudget.ExceededException.class)
+        .hasMessageContaining("CEL_COST_LIMIT");
   }
 }

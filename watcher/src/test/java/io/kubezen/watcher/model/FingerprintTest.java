@@ -17,7 +17,8 @@ class FingerprintTest {
 
   @Test
   void partsAreDelimitedSoShiftedBoundariesDiffer() {
-    assertThat(Fingerprint.of("s", List.of("ab", "c"), -1)).isNotEqualTo(Fingerprint.of("s", List.of("a", "bc"), -1));
+    assertThat(Fingerprint.of("s", List.of("ab", "c"), -1))
+        .isNotEqualTo(Fingerprint.of("s", List.of("a", "bc"), -1));
   }
 
   @Test

@@ -17,15 +17,17 @@ import org.junit.jupiter.api.Test;
 
 /**
  * config/prometheus/rules: promtool accepts the rules and their unit tests pass; every alert has a
- * severity, a summary, a description and a runbook section in docs/operations.md, and is tested both
- * firing and silent; the chart ships an identical copy.
+ * severity, a summary, a description and a runbook section in docs/operations.md, and is tested
+ * both firing and silent; the chart ships an identical copy.
  */
 class AlertRulesTest {
 
   @Test
   void promtoolAcceptsTheRules() {
-    OpsArtifacts.Result r = OpsArtifacts.run(List.of(OpsArtifacts.promtool(), "check", "rules",
-        OpsArtifacts.rulesFile().toString()));
+    OpsArtifacts.Result r =
+        OpsArtifacts.run(
+            List.of(
+                OpsArtifacts.promtool(), "check", "rules", OpsArtifacts.rulesFile().toString()));
     assertThat(r.exit()).as(r.output()).isZero();
     assertThat(r.output()).contains("SUCCESS: " + OpsArtifacts.ruleList().size() + " rules found");
   }
@@ -43,7 +45,8 @@ class AlertRulesTest {
   @Test
   void theChartShipsAnIdenticalCopy() throws IOException {
     assertThat(Files.readString(OpsArtifacts.chartRulesFile()))
-        .as("charts/zen-watcher/files/alert-rules.yaml must be an exact copy of config/prometheus/rules/zen-watcher.rules.yaml")
+        .as(
+            "charts/zen-watcher/files/alert-rules.yaml must be an exact copy of config/prometheus/rules/zen-watcher.rules.yaml")
         .isEqualTo(Files.readString(OpsArtifacts.rulesFile()));
   }
 
@@ -60,11 +63,14 @@ class AlertRulesTest {
       String alert = rule.path("alert").asText();
       assertThat(alert).as("every rule is an alert: %s", rule).isNotEmpty();
       assertThat(names.add(alert)).as("alert names are unique: %s", alert).isTrue();
-      assertThat(rule.path("labels").path("severity").asText()).as(alert).isIn("critical", "warning", "info");
+      assertThat(rule.path("labels").path("severity").asText())
+          .as(alert)
+          .isIn("critical", "warning", "info");
       assertThat(rule.path("annotations").path("summary").asText()).as(alert).isNotBlank();
       assertThat(rule.path("annotations").path("description").asText()).as(alert).isNotBlank();
       String anchor = alert.toLowerCase(Locale.ROOT);
-      assertThat(rule.path("annotations").path("runbook_url").asText()).as(alert)
+      assertThat(rule.path("annotations").path("runbook_url").asText())
+          .as(alert)
           .isEqualTo("docs/operations.md#" + anchor);
       assertThat(anchors).as("docs/operations.md has a section titled %s", alert).contains(anchor);
     }
@@ -83,11 +89,18 @@ class AlertRulesTest {
       } catch (IOException e) {
         throw new AssertionError(e);
       }
-      assertThat(doc.path("rule_files").toString()).as(p.toString()).contains("zen-watcher.rules.yaml");
-      doc.path("tests").forEach(t -> t.path("alert_rule_test").forEach(a -> {
-        String name = a.path("alertname").asText();
-        (a.path("exp_alerts").size() > 0 ? firing : silent).add(name);
-      }));
+      assertThat(doc.path("rule_files").toString())
+          .as(p.toString())
+          .contains("zen-watcher.rules.yaml");
+      doc.path("tests")
+          .forEach(
+              t ->
+                  t.path("alert_rule_test")
+                      .forEach(
+                          a -> {
+                            String name = a.path("alertname").asText();
+                            (a.path("exp_alerts").size() > 0 ? firing : silent).add(name);
+                          }));
     }
     Set<String> alerts = new HashSet<>();
     OpsArtifacts.ruleList().forEach(r -> alerts.add(r.path("alert").asText()));

@@ -25,18 +25,32 @@ import org.junit.jupiter.api.io.TempDir;
 class FirstScrapeIT {
   /**
    * What a standalone replica does not have, so does not export: the Kubernetes store (live count,
-   * shedding at MAX_OBSERVATIONS, API writes and their retries) and the watched sources (informers).
-   * Exporting them with made-up values would be wrong (a live count of 0, a source "not served").
+   * shedding at MAX_OBSERVATIONS, API writes and their retries) and the watched sources
+   * (informers). Exporting them with made-up values would be wrong (a live count of 0, a source
+   * "not served").
    */
-  static final Set<String> KUBERNETES_ONLY = Set.of("zen_watcher_observations_live",
-      "zen_watcher_observations_shed_total", "zen_watcher_kube_requests_total", "zen_watcher_kube_conflict_retries_total",
-      "zen_watcher_kube_throttled_retries_total", "zen_watcher_source_available", "zen_watcher_informer_cache_synced",
-      "zenwatcher_source_watch_restarts_total", "zenwatcher_source_watch_last_event_timestamp_seconds");
+  static final Set<String> KUBERNETES_ONLY =
+      Set.of(
+          "zen_watcher_observations_live",
+          "zen_watcher_observations_shed_total",
+          "zen_watcher_kube_requests_total",
+          "zen_watcher_kube_conflict_retries_total",
+          "zen_watcher_kube_throttled_retries_total",
+          "zen_watcher_source_available",
+          "zen_watcher_informer_cache_synced",
+          "zenwatcher_source_watch_restarts_total",
+          "zenwatcher_source_watch_last_event_timestamp_seconds");
 
-  /** Counters that a fresh replica moves by itself: taking the lead is a transition; starting makes API requests. */
-  static final Set<String> MOVE_AT_START = Set.of("zenwatcher_leader_election_transitions_total",
-      // every API request is counted, and a replica makes some before any traffic (Lease, caches)
-      "zen_watcher_kube_requests_total");
+  /**
+   * Counters that a fresh replica moves by itself: taking the lead is a transition; starting makes
+   * API requests.
+   */
+  static final Set<String> MOVE_AT_START =
+      Set.of(
+          "zenwatcher_leader_election_transitions_total",
+          // every API request is counted, and a replica makes some before any traffic (Lease,
+          // caches)
+          "zen_watcher_kube_requests_total");
 
   final JarRunner jar = new JarRunner();
   @TempDir Path dir;
@@ -45,13 +59,18 @@ class FirstScrapeIT {
   void standaloneExportsEveryMetricOfItsModeAtZeroBeforeAnyTraffic() throws Exception {
     String text = firstScrape(Map.of("OBSERVATION_STORE", "sqlite"));
     Set<String> missing = missing(text);
-    assertThat(missing).as("metrics used by the rules or dashboards missing from a fresh standalone replica's first"
-        + " scrape (only the Kubernetes-only ones may be)").isSubsetOf(KUBERNETES_ONLY);
+    assertThat(missing)
+        .as(
+            "metrics used by the rules or dashboards missing from a fresh standalone replica's first"
+                + " scrape (only the Kubernetes-only ones may be)")
+        .isSubsetOf(KUBERNETES_ONLY);
     assertCountersAtZero(text);
     assertThat(text)
         .contains("zen_watcher_events_total{severity=\"critical\",source=\"falco\"} 0.0")
-        .contains("zen_watcher_observations_filtered_total{reason=\"min_severity\",source=\"k8s-audit\"} 0.0")
-        .contains("zen_watcher_webhook_events_dropped_total{reason=\"unavailable\",source=\"trivy\"} 0.0")
+        .contains(
+            "zen_watcher_observations_filtered_total{reason=\"min_severity\",source=\"k8s-audit\"} 0.0")
+        .contains(
+            "zen_watcher_webhook_events_dropped_total{reason=\"unavailable\",source=\"trivy\"} 0.0")
         .contains("zen_watcher_gc_errors_total 0.0")
         .contains("zenwatcher_failover_duration_seconds_count 0");
   }
@@ -62,20 +81,38 @@ class FirstScrapeIT {
     String ns = KubeApiServer.uniqueNamespace("first-scrape");
     // The test API server serves custom resources only (no core API): the sources that watch
     // ConfigMaps and Events would fail there and count watch restarts, so the report sources run.
-    String text = firstScrape(Map.of("OBSERVATION_STORE", "kubernetes",
-        "KUBECONFIG", KubeApiServer.kubeconfig().toString(), "LEADER_ELECTION_MODE", "builtin",
-        "POD_NAMESPACE", ns, "WATCH_NAMESPACE", ns, "INGESTER_NAMESPACE", ns, "SOURCES", "trivy,kyverno"));
-    assertThat(missing(text)).as("metrics used by the rules or dashboards missing from a fresh replica's first scrape")
+    String text =
+        firstScrape(
+            Map.of(
+                "OBSERVATION_STORE",
+                "kubernetes",
+                "KUBECONFIG",
+                KubeApiServer.kubeconfig().toString(),
+                "LEADER_ELECTION_MODE",
+                "builtin",
+                "POD_NAMESPACE",
+                ns,
+                "WATCH_NAMESPACE",
+                ns,
+                "INGESTER_NAMESPACE",
+                ns,
+                "SOURCES",
+                "trivy,kyverno"));
+    assertThat(missing(text))
+        .as("metrics used by the rules or dashboards missing from a fresh replica's first scrape")
         .isEmpty();
     assertCountersAtZero(text);
     assertThat(text)
-        .contains("zen_watcher_observations_created_total{category=\"security\",severity=\"high\",source=\"falco\"} 0.0")
+        .contains(
+            "zen_watcher_observations_created_total{category=\"security\",severity=\"high\",source=\"falco\"} 0.0")
         .contains("zen_watcher_observations_create_errors_total{source=\"trivy\"} 0.0")
         .contains("zen_watcher_filter_expression_errors_total{source=\"kyverno\"} 0.0")
-        .contains("zenwatcher_source_watch_restarts_total{gvr=\"openreports.io/v1alpha1/reports\",source=\"kyverno\"} 0.0")
+        .contains(
+            "zenwatcher_source_watch_restarts_total{gvr=\"openreports.io/v1alpha1/reports\",source=\"kyverno\"} 0.0")
         .contains("zen_watcher_informer_cache_synced{source=\"trivy\"}")
-        .containsPattern("zenwatcher_source_watch_last_event_timestamp_seconds\\{gvr=\"aquasecurity.github.io/v1alpha1/"
-            + "vulnerabilityreports\",source=\"trivy\"} \\S+")
+        .containsPattern(
+            "zenwatcher_source_watch_last_event_timestamp_seconds\\{gvr=\"aquasecurity.github.io/v1alpha1/"
+                + "vulnerabilityreports\",source=\"trivy\"} \\S+")
         .contains("zenwatcher_catchup_duration_seconds_count")
         .contains("zenwatcher_catchup_created_total");
   }
@@ -85,7 +122,8 @@ class FirstScrapeIT {
     Running r = jar.start(dir, env);
     try {
       jar.awaitReady(r);
-      HttpResponse<String> metrics = jar.call("GET", "http://127.0.0.1:" + r.port() + "/metrics", null);
+      HttpResponse<String> metrics =
+          jar.call("GET", "http://127.0.0.1:" + r.port() + "/metrics", null);
       assertThat(metrics.statusCode()).isEqualTo(200);
       return metrics.body();
     } finally {
@@ -103,7 +141,9 @@ class FirstScrapeIT {
     return missing;
   }
 
-  /** Every sample of a counter the rules or dashboards use reads 0 (none has counted anything yet). */
+  /**
+   * Every sample of a counter the rules or dashboards use reads 0 (none has counted anything yet).
+   */
   private static void assertCountersAtZero(String text) {
     Set<String> referenced = ExportedMetricsTest.referencedNames();
     List<String> notZero = new ArrayList<>();

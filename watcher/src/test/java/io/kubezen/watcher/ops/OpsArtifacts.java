@@ -23,7 +23,8 @@ import java.util.stream.Stream;
  */
 final class OpsArtifacts {
   static final ObjectMapper YAML = new ObjectMapper(new YAMLFactory());
-  private static final Pattern METRIC = Pattern.compile("\\b(?:zen_watcher|zenwatcher)_[a-z0-9_]+\\b");
+  private static final Pattern METRIC =
+      Pattern.compile("\\b(?:zen_watcher|zenwatcher)_[a-z0-9_]+\\b");
 
   private OpsArtifacts() {}
 
@@ -88,14 +89,18 @@ final class OpsArtifacts {
     List<String> out = new ArrayList<>();
     for (Path p : dashboards()) {
       JsonNode d = dashboard(p);
-      panels(d).forEach(panel -> panel.path("targets").forEach(t -> out.add(t.path("expr").asText())));
-      d.path("templating").path("list").forEach(v -> {
-        JsonNode q = v.path("query");
-        String text = q.isObject() ? q.path("query").asText() : q.asText();
-        if (METRIC.matcher(text).find()) {
-          out.add(text);
-        }
-      });
+      panels(d)
+          .forEach(panel -> panel.path("targets").forEach(t -> out.add(t.path("expr").asText())));
+      d.path("templating")
+          .path("list")
+          .forEach(
+              v -> {
+                JsonNode q = v.path("query");
+                String text = q.isObject() ? q.path("query").asText() : q.asText();
+                if (METRIC.matcher(text).find()) {
+                  out.add(text);
+                }
+              });
     }
     return out;
   }
@@ -103,14 +108,20 @@ final class OpsArtifacts {
   /** Panels, with the panels nested in collapsed rows. */
   static List<JsonNode> panels(JsonNode dashboard) {
     List<JsonNode> out = new ArrayList<>();
-    dashboard.path("panels").forEach(p -> {
-      out.add(p);
-      p.path("panels").forEach(out::add);
-    });
+    dashboard
+        .path("panels")
+        .forEach(
+            p -> {
+              out.add(p);
+              p.path("panels").forEach(out::add);
+            });
     return out;
   }
 
-  /** The metric names an expression uses, with a histogram's _bucket/_count/_sum reduced to its name. */
+  /**
+   * The metric names an expression uses, with a histogram's _bucket/_count/_sum reduced to its
+   * name.
+   */
   static Set<String> metricNames(String expr) {
     Set<String> names = new TreeSet<>();
     Matcher m = METRIC.matcher(expr);
@@ -161,8 +172,10 @@ final class OpsArtifacts {
         return p.toString();
       }
     }
-    throw new AssertionError(tool + " is not on PATH: install Debian's prometheus package (apt-get install -y"
-        + " prometheus), as .ci/run does; the alert-rule and Prometheus tests need it");
+    throw new AssertionError(
+        tool
+            + " is not on PATH: install Debian's prometheus package (apt-get install -y"
+            + " prometheus), as .ci/run does; the alert-rule and Prometheus tests need it");
   }
 
   record Result(int exit, String output) {}

@@ -24,10 +24,20 @@ import org.junit.jupiter.api.Test;
 class TroubleshootingDocTest {
   private static final Pattern BACKTICKED = Pattern.compile("`([^`]+)`");
   private static final Pattern FENCED = Pattern.compile("(?ms)^```.*?^```$");
-  /** An UPPER_CASE name with at least one underscore, e.g. KUBE_WRITE_QPS or WEBHOOK_MAX_BODY_BYTES_<SOURCE>. */
-  private static final Pattern SETTING_WORD = Pattern.compile("(?<![A-Za-z0-9_<])[A-Z][A-Z0-9]*(?:_(?:[A-Z0-9]+|<SOURCE>))+");
-  /** A whole backticked span that is one UPPER_CASE word, optionally with a value: SOURCES, KUBECONFIG=... */
+
+  /**
+   * An UPPER_CASE name with at least one underscore, e.g. KUBE_WRITE_QPS or
+   * WEBHOOK_MAX_BODY_BYTES_<SOURCE>.
+   */
+  private static final Pattern SETTING_WORD =
+      Pattern.compile("(?<![A-Za-z0-9_<])[A-Z][A-Z0-9]*(?:_(?:[A-Z0-9]+|<SOURCE>))+");
+
+  /**
+   * A whole backticked span that is one UPPER_CASE word, optionally with a value: SOURCES,
+   * KUBECONFIG=...
+   */
   private static final Pattern SETTING_SPAN = Pattern.compile("^([A-Z][A-Z0-9_]*)(=\\S*)?$");
+
   private static final Pattern TABLE_NAME = Pattern.compile("^\\| `([A-Z][A-Z0-9_<>]*)` \\|");
   private static final Pattern LINK = Pattern.compile("\\]\\(([^)\\s]+)\\)");
   private static final Pattern HEADING = Pattern.compile("^#{1,6} (.+)$");
@@ -55,7 +65,8 @@ class TroubleshootingDocTest {
     Set<String> mentioned = OpsArtifacts.metricNames(page());
     assertThat(mentioned).as("metric names found in the page").hasSizeGreaterThanOrEqualTo(15);
     // The names the program declares (Metrics' constants, with their Prometheus suffixes), as
-    // ExportedMetricsTest checks the rules and dashboards against; metrics.md pins the exact suffix.
+    // ExportedMetricsTest checks the rules and dashboards against; metrics.md pins the exact
+    // suffix.
     Set<String> declared = ExportedMetricsTest.declaredPrometheusNames();
     String metricsDoc = read(docs().resolve("metrics.md"));
     List<String> wrong = new ArrayList<>();
@@ -64,7 +75,8 @@ class TroubleshootingDocTest {
         wrong.add(name);
       }
     }
-    assertThat(wrong).as("metric names in troubleshooting.md that the program does not export under that name")
+    assertThat(wrong)
+        .as("metric names in troubleshooting.md that the program does not export under that name")
         .isEmpty();
   }
 
@@ -82,15 +94,23 @@ class TroubleshootingDocTest {
     assertThat(mentioned).as("settings found in the page").hasSizeGreaterThanOrEqualTo(20);
     Set<String> unknown = new TreeSet<>(mentioned);
     unknown.removeAll(table);
-    assertThat(unknown).as("settings named in troubleshooting.md but not in configuration.md's tables").isEmpty();
+    assertThat(unknown)
+        .as("settings named in troubleshooting.md but not in configuration.md's tables")
+        .isEmpty();
   }
 
   @Test
   void theSettingNameParserFindsNamesInMessagesAndSkipsOtherWords() {
-    assertThat(settingNames("`ACCESS_SCOPE=namespaces`, `SOURCES`, `FILTER_CONFIGMAP and FILTER_CONFIG: set one`,"
-        + " `WEBHOOK_MAX_BODY_BYTES_<SOURCE>`, `Retry-After`, `zen_watcher_events_total`, `{action=\"refused\"}`,"
-        + " `PathConflict`, `Bearer <token>` and NOT_IN_BACKTICKS\n```\nIN_A_FENCE=1\n```\n"))
-        .containsExactly("ACCESS_SCOPE", "FILTER_CONFIG", "FILTER_CONFIGMAP", "SOURCES",
+    assertThat(
+            settingNames(
+                "`ACCESS_SCOPE=namespaces`, `SOURCES`, `FILTER_CONFIGMAP and FILTER_CONFIG: set one`,"
+                    + " `WEBHOOK_MAX_BODY_BYTES_<SOURCE>`, `Retry-After`, `zen_watcher_events_total`, `{action=\"refused\"}`,"
+                    + " `PathConflict`, `Bearer <token>` and NOT_IN_BACKTICKS\n```\nIN_A_FENCE=1\n```\n"))
+        .containsExactly(
+            "ACCESS_SCOPE",
+            "FILTER_CONFIG",
+            "FILTER_CONFIGMAP",
+            "SOURCES",
             "WEBHOOK_MAX_BODY_BYTES_<SOURCE>");
   }
 
@@ -120,13 +140,16 @@ class TroubleshootingDocTest {
     List<String> broken = new ArrayList<>();
     while (m.find()) {
       String target = m.group(1);
-      if (target.startsWith("http://") || target.startsWith("https://") || target.startsWith("mailto:")) {
+      if (target.startsWith("http://")
+          || target.startsWith("https://")
+          || target.startsWith("mailto:")) {
         continue;
       }
       int hash = target.indexOf('#');
       String file = hash < 0 ? target : target.substring(0, hash);
       String anchor = hash < 0 ? null : target.substring(hash + 1);
-      Path p = file.isEmpty() ? docs().resolve("troubleshooting.md") : docs().resolve(file).normalize();
+      Path p =
+          file.isEmpty() ? docs().resolve("troubleshooting.md") : docs().resolve(file).normalize();
       checked++;
       if (!Files.exists(p)) {
         broken.add(target + " (no such file)");
@@ -156,7 +179,11 @@ class TroubleshootingDocTest {
   }
 
   static String slug(String heading) {
-    return heading.strip().toLowerCase(Locale.ROOT).replaceAll("[^a-z0-9 _-]", "").replace(' ', '-');
+    return heading
+        .strip()
+        .toLowerCase(Locale.ROOT)
+        .replaceAll("[^a-z0-9 _-]", "")
+        .replace(' ', '-');
   }
 
   @Test
@@ -164,7 +191,8 @@ class TroubleshootingDocTest {
     assertThat(slug("Forbidden (403) from the API server in the logs"))
         .isEqualTo("forbidden-403-from-the-api-server-in-the-logs");
     assertThat(slug("`/ready` answers 503")).isEqualTo("ready-answers-503");
-    assertThat(slug("Count, resolved, TTL and garbage collection")).isEqualTo("count-resolved-ttl-and-garbage-collection");
+    assertThat(slug("Count, resolved, TTL and garbage collection"))
+        .isEqualTo("count-resolved-ttl-and-garbage-collection");
   }
 
   @Test
@@ -175,7 +203,9 @@ class TroubleshootingDocTest {
       if (m.find()) {
         rows++;
         int status = Integer.parseInt(m.group(1));
-        assertThat(m.group(2)).as("error code of HTTP " + status).isEqualTo(HttpError.reasonFor(status));
+        assertThat(m.group(2))
+            .as("error code of HTTP " + status)
+            .isEqualTo(HttpError.reasonFor(status));
       }
     }
     assertThat(rows).as("rows of the webhook table").isGreaterThanOrEqualTo(11);
@@ -193,7 +223,8 @@ class TroubleshootingDocTest {
       }
     }
     String page = page();
-    String section = page.substring(page.indexOf("## Ingesters not Ready"), page.indexOf("## A filter change"));
+    String section =
+        page.substring(page.indexOf("## Ingesters not Ready"), page.indexOf("## A filter change"));
     Set<String> reasons = new TreeSet<>();
     for (String line : section.split("\n")) {
       Matcher m = REASON_ROW.matcher(line);
@@ -203,7 +234,9 @@ class TroubleshootingDocTest {
     }
     assertThat(reasons).hasSizeGreaterThanOrEqualTo(6);
     for (String reason : reasons) {
-      assertThat(code.toString()).as("Ingester reason " + reason).contains("Readiness(false, \"" + reason + "\"");
+      assertThat(code.toString())
+          .as("Ingester reason " + reason)
+          .contains("Readiness(false, \"" + reason + "\"");
     }
   }
 
@@ -211,19 +244,25 @@ class TroubleshootingDocTest {
   void theSourceStatusesAreTheSourceManagers() {
     // The statuses are SourceState's; CrdAvailability words the CRD ones.
     Path kube = OpsArtifacts.root().resolve("watcher/src/main/java/io/kubezen/watcher/kube");
-    String code = read(kube.resolve("SourceManager.java")) + read(kube.resolve("SourceState.java"))
-        + read(kube.resolve("CrdAvailability.java"));
+    String code =
+        read(kube.resolve("SourceManager.java"))
+            + read(kube.resolve("SourceState.java"))
+            + read(kube.resolve("CrdAvailability.java"));
     String page = page();
-    String table = page.substring(page.indexOf("| Status | Means | Do |"), page.indexOf("## Webhook answers"));
+    String table =
+        page.substring(page.indexOf("| Status | Means | Do |"), page.indexOf("## Webhook answers"));
     int rows = 0;
     for (String line : table.split("\n")) {
       Matcher m = Pattern.compile("^\\| `([^`]+)`").matcher(line);
       if (m.find()) {
         rows++;
         String status = m.group(1);
-        // A whole string literal, or the literal start of one with a placeholder ("waiting for CRD <crd>").
-        String literal = status.contains("<") ? "\"" + status.substring(0, status.indexOf('<'))
-            : "\"" + status + "\"";
+        // A whole string literal, or the literal start of one with a placeholder ("waiting for CRD
+        // <crd>").
+        String literal =
+            status.contains("<")
+                ? "\"" + status.substring(0, status.indexOf('<'))
+                : "\"" + status + "\"";
         assertThat(code).as("/ready source status '" + status + "'").contains(literal);
       }
     }

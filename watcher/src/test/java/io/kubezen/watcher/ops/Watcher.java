@@ -14,16 +14,20 @@ import java.time.Duration;
 import java.util.HashMap;
 import java.util.Map;
 
-/** A real zen-watcher in this JVM on a free loopback port, and the few HTTP calls the operations tests make. */
+/**
+ * A real zen-watcher in this JVM on a free loopback port, and the few HTTP calls the operations
+ * tests make.
+ */
 final class Watcher implements AutoCloseable {
-  static final HttpClient HTTP = HttpClient.newBuilder().connectTimeout(Duration.ofSeconds(5)).build();
+  static final HttpClient HTTP =
+      HttpClient.newBuilder().connectTimeout(Duration.ofSeconds(5)).build();
   final ZenWatcher zw;
   final String base;
 
   /**
-   * With {@code kubeconfig} set, the watcher's Kubernetes client reads it (fabric8 reads the
-   * {@code kubeconfig} system property before the KUBECONFIG variable); it is set only while the
-   * watcher starts.
+   * With {@code kubeconfig} set, the watcher's Kubernetes client reads it (fabric8 reads the {@code
+   * kubeconfig} system property before the KUBECONFIG variable); it is set only while the watcher
+   * starts.
    */
   Watcher(Path dir, Map<String, String> extraEnv, Path kubeconfig) {
     Map<String, String> env = new HashMap<>();
@@ -54,9 +58,12 @@ final class Watcher implements AutoCloseable {
   record Response(int status, String body) {}
 
   Response post(String path, String body) {
-    return send(HttpRequest.newBuilder(URI.create(base + path)).timeout(Duration.ofSeconds(30))
-        .header("Content-Type", "application/json")
-        .POST(HttpRequest.BodyPublishers.ofString(body, StandardCharsets.UTF_8)).build());
+    return send(
+        HttpRequest.newBuilder(URI.create(base + path))
+            .timeout(Duration.ofSeconds(30))
+            .header("Content-Type", "application/json")
+            .POST(HttpRequest.BodyPublishers.ofString(body, StandardCharsets.UTF_8))
+            .build());
   }
 
   String scrape() {
@@ -68,7 +75,8 @@ final class Watcher implements AutoCloseable {
   }
 
   static Response get(String url) {
-    return send(HttpRequest.newBuilder(URI.create(url)).timeout(Duration.ofSeconds(30)).GET().build());
+    return send(
+        HttpRequest.newBuilder(URI.create(url)).timeout(Duration.ofSeconds(30)).GET().build());
   }
 
   static Response send(HttpRequest request) {
@@ -85,9 +93,15 @@ final class Watcher implements AutoCloseable {
 
   /** A Falco alert for one pod: distinct pods give distinct Observations. */
   static String falcoAlert(String namespace, String pod, String priority) {
-    return "{\"time\":\"2026-11-22T10:00:00Z\",\"rule\":\"Terminal shell in container\",\"priority\":\"" + priority
-        + "\",\"output\":\"shell\",\"output_fields\":{\"k8s.ns.name\":\"" + namespace + "\",\"k8s.pod.name\":\""
-        + pod + "\",\"container.id\":\"c-" + pod + "\"}}";
+    return "{\"time\":\"2026-11-22T10:00:00Z\",\"rule\":\"Terminal shell in container\",\"priority\":\""
+        + priority
+        + "\",\"output\":\"shell\",\"output_fields\":{\"k8s.ns.name\":\""
+        + namespace
+        + "\",\"k8s.pod.name\":\""
+        + pod
+        + "\",\"container.id\":\"c-"
+        + pod
+        + "\"}}";
   }
 
   @Override

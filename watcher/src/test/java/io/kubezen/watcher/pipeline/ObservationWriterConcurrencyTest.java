@@ -24,8 +24,8 @@ import java.util.List;
 import java.util.Map;
 import java.util.Optional;
 import java.util.Set;
-import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
@@ -36,9 +36,9 @@ import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
 /**
- * The writer keeps several write units in flight when the store takes them
- * ({@link ObservationStore#writeConcurrency()}), on the real SQLite store behind a recorder that
- * slows each call down and notes which Observations each call writes while it runs.
+ * The writer keeps several write units in flight when the store takes them ({@link
+ * ObservationStore#writeConcurrency()}), on the real SQLite store behind a recorder that slows each
+ * call down and notes which Observations each call writes while it runs.
  */
 class ObservationWriterConcurrencyTest {
   @TempDir Path tmp;
@@ -52,8 +52,15 @@ class ObservationWriterConcurrencyTest {
     sqlite = SqliteObservationStore.open(tmp.resolve("obs.db"), Clock.systemUTC());
     store = new RecordingStore(sqlite, 4, 30);
     dedup = new Deduplicator(1000, Duration.ofMinutes(10));
-    writer = new ObservationWriter(store, dedup, Metrics.prometheus(Sources.standard().builtInNames()), 10_000, 5,
-        Duration.ofMillis(50)).start();
+    writer =
+        new ObservationWriter(
+                store,
+                dedup,
+                Metrics.prometheus(Sources.standard().builtInNames()),
+                10_000,
+                5,
+                Duration.ofMillis(50))
+            .start();
   }
 
   @AfterEach
@@ -96,7 +103,8 @@ class ObservationWriterConcurrencyTest {
     long hotSightings = results.size() - 200;
     // Every sighting of the hot one merged into it, none lost to a race.
     assertThat(sqlite.get("shop", "hot").orElseThrow().getStatus().count()).isEqualTo(hotSightings);
-    assertThat(results).allMatch(f -> f.join() == WriteOutcome.CREATED || f.join() == WriteOutcome.MERGED);
+    assertThat(results)
+        .allMatch(f -> f.join() == WriteOutcome.CREATED || f.join() == WriteOutcome.MERGED);
   }
 
   @Test
@@ -112,10 +120,16 @@ class ObservationWriterConcurrencyTest {
       writer.submit(creates);
       creates.forEach(c -> all.add(c.result()));
       // Queued right behind its creates: resolves all but the first two, which it must see stored.
-      resolves.add(writer.resolveOrigin(uid, Set.of(new ObservationKey("shop", "r" + r + "-v0"),
-          new ObservationKey("shop", "r" + r + "-v1")), Instant.now()));
+      resolves.add(
+          writer.resolveOrigin(
+              uid,
+              Set.of(
+                  new ObservationKey("shop", "r" + r + "-v0"),
+                  new ObservationKey("shop", "r" + r + "-v1")),
+              Instant.now()));
       // Queued after the resolve: a finding that is back; it must not be overtaken by the resolve.
-      ObservationWriter.Create back = ObservationWriter.Create.ifAbsent(ofOrigin("r" + r + "-v5", uid));
+      ObservationWriter.Create back =
+          ObservationWriter.Create.ifAbsent(ofOrigin("r" + r + "-v5", uid));
       writer.submit(List.of(back));
       all.add(back.result());
     }
@@ -124,7 +138,9 @@ class ObservationWriterConcurrencyTest {
     assertThat(resolves).allMatch(f -> f.join() == 4);
     for (int r = 0; r < 20; r++) {
       for (int v = 0; v < 6; v++) {
-        boolean resolved = Boolean.TRUE.equals(sqlite.get("shop", "r" + r + "-v" + v).orElseThrow().getStatus().resolved());
+        boolean resolved =
+            Boolean.TRUE.equals(
+                sqlite.get("shop", "r" + r + "-v" + v).orElseThrow().getStatus().resolved());
         // v5 was resolved, then reopened by the create queued after the resolve
         assertThat(resolved).as("r%d-v%d resolved", r, v).isEqualTo(v >= 2 && v <= 4);
       }
@@ -154,7 +170,8 @@ class ObservationWriterConcurrencyTest {
   void repeatsOfAnObservationBeingWrittenWaitForTheNextFlush() throws Exception {
     // First sighting stored, then repeats counted while a merge of the same Observation is slow.
     ObservationWriter.Create first = ObservationWriter.Create.of(obs("rep"));
-    Deduplicator.Admission a = dedup.admit("fp-rep", "shop", "rep", Instant.parse("2024-05-01T10:00:00Z"));
+    Deduplicator.Admission a =
+        dedup.admit("fp-rep", "shop", "rep", Instant.parse("2024-05-01T10:00:00Z"));
     writer.submit(List.of(first));
     first.result().get(10, TimeUnit.SECONDS);
     dedup.stored(a.entry());
@@ -167,8 +184,12 @@ class ObservationWriterConcurrencyTest {
       dedup.admit("fp-rep", "shop", "rep", Instant.parse("2024-05-01T10:00:01Z"));
     }
     await(merges);
-    org.awaitility.Awaitility.await().atMost(Duration.ofSeconds(20)).until(() -> dedup.pendingRepeats() == 0
-        && sqlite.get("shop", "rep").orElseThrow().getStatus().count() == 1 + 5 + 5);
+    org.awaitility.Awaitility.await()
+        .atMost(Duration.ofSeconds(20))
+        .until(
+            () ->
+                dedup.pendingRepeats() == 0
+                    && sqlite.get("shop", "rep").orElseThrow().getStatus().count() == 1 + 5 + 5);
     assertThat(store.overlaps).isEmpty();
   }
 
@@ -209,7 +230,8 @@ class ObservationWriterConcurrencyTest {
     }
 
     static Set<String> keysOf(List<Observation> os) {
-      return os.stream().map(o -> o.getMetadata().getNamespace() + "/" + o.getMetadata().getName())
+      return os.stream()
+          .map(o -> o.getMetadata().getNamespace() + "/" + o.getMetadata().getName())
           .collect(java.util.stream.Collectors.toSet());
     }
 
@@ -239,7 +261,8 @@ class ObservationWriterConcurrencyTest {
 
     @Override
     public List<WriteOutcome> addRepeats(List<Repeat> repeats) {
-      return call(keys(repeats, r -> r.namespace() + "/" + r.name()), () -> real.addRepeats(repeats));
+      return call(
+          keys(repeats, r -> r.namespace() + "/" + r.name()), () -> real.addRepeats(repeats));
     }
 
     @Override
@@ -263,25 +286,29 @@ class ObservationWriterConcurrencyTest {
     }
 
     @Override
-    public List<io.kubezen.watcher.store.GroupCount> countBy(io.kubezen.watcher.store.FindingFilter filter,
+    public List<io.kubezen.watcher.store.GroupCount> countBy(
+        io.kubezen.watcher.store.FindingFilter filter,
         List<io.kubezen.watcher.store.GroupField> fields) {
       return real.countBy(filter, fields);
     }
 
     @Override
-    public List<io.kubezen.watcher.store.RankedGroup> topByCriticalHigh(io.kubezen.watcher.store.FindingFilter filter,
-        io.kubezen.watcher.store.RankedGroup.By by, int limit) {
+    public List<io.kubezen.watcher.store.RankedGroup> topByCriticalHigh(
+        io.kubezen.watcher.store.FindingFilter filter,
+        io.kubezen.watcher.store.RankedGroup.By by,
+        int limit) {
       return real.topByCriticalHigh(filter, by, limit);
     }
 
     @Override
-    public List<io.kubezen.watcher.store.TimeBucket> timeline(io.kubezen.watcher.store.FindingFilter filter,
-        Instant from, Instant to, Duration width) {
+    public List<io.kubezen.watcher.store.TimeBucket> timeline(
+        io.kubezen.watcher.store.FindingFilter filter, Instant from, Instant to, Duration width) {
       return real.timeline(filter, from, to, width);
     }
 
     @Override
-    public List<io.kubezen.watcher.store.SourceActivity> sourceActivity(io.kubezen.watcher.store.FindingFilter filter) {
+    public List<io.kubezen.watcher.store.SourceActivity> sourceActivity(
+        io.kubezen.watcher.store.FindingFilter filter) {
       return real.sourceActivity(filter);
     }
 

@@ -43,9 +43,17 @@ public abstract class SqlObservationStoreContract extends ObservationStoreContra
 
   @Test
   void seenTimesWithOffsetsAndFractionsAreComparedAsInstants() {
-    store.createOrMerge(List.of(falco("a", "x", null, 1,
-        "2024-05-01T12:00:00.123456+02:00", "2024-05-01T12:00:00.123456+02:00")));
-    store.createOrMerge(List.of(falco("a", "x", null, 1, "2024-05-01T09:59:59Z", "2024-05-01T10:00:01Z")));
+    store.createOrMerge(
+        List.of(
+            falco(
+                "a",
+                "x",
+                null,
+                1,
+                "2024-05-01T12:00:00.123456+02:00",
+                "2024-05-01T12:00:00.123456+02:00")));
+    store.createOrMerge(
+        List.of(falco("a", "x", null, 1, "2024-05-01T09:59:59Z", "2024-05-01T10:00:01Z")));
     ObservationStatus s = store.get("a", "x").orElseThrow().getStatus();
     assertThat(s.firstSeen()).isEqualTo("2024-05-01T09:59:59Z");
     assertThat(s.lastSeen()).isEqualTo("2024-05-01T10:00:01Z");
@@ -62,8 +70,10 @@ public abstract class SqlObservationStoreContract extends ObservationStoreContra
 
   @Test
   void everythingSurvivesCloseAndReopen() {
-    store.createOrMerge(List.of(falco("a", "x"), falco("b", "y", null, 3, "2024-05-01T09:00:00Z",
-        "2024-05-01T09:30:00Z")));
+    store.createOrMerge(
+        List.of(
+            falco("a", "x"),
+            falco("b", "y", null, 3, "2024-05-01T09:00:00Z", "2024-05-01T09:30:00Z")));
     store.addRepeats(List.of(new Repeat("a", "x", 2, Instant.parse("2024-05-01T11:00:00Z"))));
     store = reopen();
     assertThat(store.get("a", "x").orElseThrow().getStatus())
@@ -83,9 +93,10 @@ public abstract class SqlObservationStoreContract extends ObservationStoreContra
     // merging does not make an Observation newer
     store.createOrMerge(List.of(falco("a", "old-b")));
 
-    List<String> order = store.list(ObservationQuery.all(10)).items().stream()
-        .map(o -> o.getMetadata().getNamespace() + "/" + o.getMetadata().getName())
-        .toList();
+    List<String> order =
+        store.list(ObservationQuery.all(10)).items().stream()
+            .map(o -> o.getMetadata().getNamespace() + "/" + o.getMetadata().getName())
+            .toList();
     assertThat(order).containsExactly("a/new-y", "a/new-z", "b/new-z", "a/old-a", "a/old-b");
   }
 
@@ -106,16 +117,21 @@ public abstract class SqlObservationStoreContract extends ObservationStoreContra
     List<Integer> pageSizes = new ArrayList<>();
     String token = null;
     do {
-      ObservationPage page = store.list(new ObservationQuery(null, null, null, null, null, 100, token));
+      ObservationPage page =
+          store.list(new ObservationQuery(null, null, null, null, null, 100, token));
       pageSizes.add(page.items().size());
-      page.items().forEach(o -> all.add(o.getMetadata().getNamespace() + "/" + o.getMetadata().getName()));
+      page.items()
+          .forEach(o -> all.add(o.getMetadata().getNamespace() + "/" + o.getMetadata().getName()));
       token = page.continueToken();
     } while (token != null);
 
     assertThat(pageSizes).containsExactly(100, 100, 50);
     assertThat(all).hasSize(250).doesNotHaveDuplicates();
-    assertThat(all).isEqualTo(store.list(ObservationQuery.all(1000)).items().stream()
-        .map(o -> o.getMetadata().getNamespace() + "/" + o.getMetadata().getName()).toList());
+    assertThat(all)
+        .isEqualTo(
+            store.list(ObservationQuery.all(1000)).items().stream()
+                .map(o -> o.getMetadata().getNamespace() + "/" + o.getMetadata().getName())
+                .toList());
   }
 
   @Test
@@ -125,23 +141,36 @@ public abstract class SqlObservationStoreContract extends ObservationStoreContra
       obs.add(falco(i < 10 ? "prod" : "dev", "falco-" + i));
     }
     store.createOrMerge(obs);
-    ObservationPage first = store.list(new ObservationQuery(null, null, null, "prod", null, 5, null));
-    ObservationPage second = store.list(new ObservationQuery(null, null, null, "prod", null, 5, first.continueToken()));
+    ObservationPage first =
+        store.list(new ObservationQuery(null, null, null, "prod", null, 5, null));
+    ObservationPage second =
+        store.list(new ObservationQuery(null, null, null, "prod", null, 5, first.continueToken()));
     assertThat(second.continueToken()).isNull();
     Set<String> names = new HashSet<>();
     first.items().forEach(o -> names.add(o.getMetadata().getName()));
     second.items().forEach(o -> names.add(o.getMetadata().getName()));
     assertThat(names).hasSize(10);
-    assertThat(List.of(first, second)).allSatisfy(p -> assertThat(p.items())
-        .allSatisfy(o -> assertThat(o.getMetadata().getNamespace()).isEqualTo("prod")));
+    assertThat(List.of(first, second))
+        .allSatisfy(
+            p ->
+                assertThat(p.items())
+                    .allSatisfy(o -> assertThat(o.getMetadata().getNamespace()).isEqualTo("prod")));
   }
 
   @Test
   void aMalformedContinueTokenIsRejected() {
     store.createOrMerge(List.of(falco("a", "x")));
-    for (String bad : List.of("", "%%%not-base64%%%", b64("hello"), b64("v1:notanumber:1:xa"),
-        b64("v1:12:99:x"), b64("v2:12:1:xa"), b64("v1:12:-1:xa"))) {
-      assertThatThrownBy(() -> store.list(new ObservationQuery(null, null, null, null, null, 10, bad)))
+    for (String bad :
+        List.of(
+            "",
+            "%%%not-base64%%%",
+            b64("hello"),
+            b64("v1:notanumber:1:xa"),
+            b64("v1:12:99:x"),
+            b64("v2:12:1:xa"),
+            b64("v1:12:-1:xa"))) {
+      assertThatThrownBy(
+              () -> store.list(new ObservationQuery(null, null, null, null, null, 10, bad)))
           .as("token %s", bad)
           .isInstanceOf(InvalidContinueTokenException.class);
     }
@@ -149,13 +178,15 @@ public abstract class SqlObservationStoreContract extends ObservationStoreContra
 
   @Test
   void deleteExpiredDeletesOnlyWhatOutlivedItsTtl() {
-    store.createOrMerge(List.of(
-        falco("a", "one-minute", 60L, 1, "2024-05-01T10:00:00Z", "2024-05-01T10:00:00Z"),
-        falco("a", "one-hour", 3600L, 1, "2024-05-01T10:00:00Z", "2024-05-01T10:00:00Z"),
-        falco("a", "forever", null, 1, "2024-05-01T10:00:00Z", "2024-05-01T10:00:00Z")));
+    store.createOrMerge(
+        List.of(
+            falco("a", "one-minute", 60L, 1, "2024-05-01T10:00:00Z", "2024-05-01T10:00:00Z"),
+            falco("a", "one-hour", 3600L, 1, "2024-05-01T10:00:00Z", "2024-05-01T10:00:00Z"),
+            falco("a", "forever", null, 1, "2024-05-01T10:00:00Z", "2024-05-01T10:00:00Z")));
 
     clock.advance(Duration.ofSeconds(60));
-    assertThat(store.deleteExpired(clock.instant())).isEqualTo(new GcResult(0, 0)); // exactly at expiry: kept
+    assertThat(store.deleteExpired(clock.instant()))
+        .isEqualTo(new GcResult(0, 0)); // exactly at expiry: kept
     clock.advance(Duration.ofMillis(1));
     assertThat(store.deleteExpired(clock.instant())).isEqualTo(new GcResult(1, 0));
     assertThat(store.get("a", "one-minute")).isEmpty();
@@ -173,21 +204,26 @@ public abstract class SqlObservationStoreContract extends ObservationStoreContra
 
   @Test
   void stateLikeFindingsLiveWhileOpenAndResolvedOnesExpireFromResolvedAt() {
-    Observation watched = falco("a", "watched", 60L, 1, "2024-05-01T10:00:00Z", "2024-05-01T10:00:00Z");
+    Observation watched =
+        falco("a", "watched", 60L, 1, "2024-05-01T10:00:00Z", "2024-05-01T10:00:00Z");
     watched.getMetadata().getLabels().put(Observation.LABEL_ORIGIN_UID, "uid-1");
-    Observation pushed = falco("a", "pushed", 60L, 1, "2024-05-01T10:00:00Z", "2024-05-01T10:00:00Z");
+    Observation pushed =
+        falco("a", "pushed", 60L, 1, "2024-05-01T10:00:00Z", "2024-05-01T10:00:00Z");
     store.createIfAbsent(List.of(watched, pushed));
     String source = watched.getSpec().source();
 
     clock.advance(Duration.ofDays(30));
-    assertThat(store.deleteExpired(clock.instant(), java.util.Set.of(source))).isEqualTo(new GcResult(1, 0));
+    assertThat(store.deleteExpired(clock.instant(), java.util.Set.of(source)))
+        .isEqualTo(new GcResult(1, 0));
     assertThat(names(ObservationQuery.all(10))).containsExactly("watched"); // still in its report
 
     store.resolve(List.of(new ObservationKey("a", "watched")), clock.instant());
     clock.advance(Duration.ofSeconds(60));
-    assertThat(store.deleteExpired(clock.instant(), java.util.Set.of(source))).isEqualTo(new GcResult(0, 0));
+    assertThat(store.deleteExpired(clock.instant(), java.util.Set.of(source)))
+        .isEqualTo(new GcResult(0, 0));
     clock.advance(Duration.ofMillis(1));
-    assertThat(store.deleteExpired(clock.instant(), java.util.Set.of(source))).isEqualTo(new GcResult(1, 0));
+    assertThat(store.deleteExpired(clock.instant(), java.util.Set.of(source)))
+        .isEqualTo(new GcResult(1, 0));
     assertThat(names(ObservationQuery.all(10))).isEmpty();
   }
 
@@ -211,12 +247,16 @@ public abstract class SqlObservationStoreContract extends ObservationStoreContra
     store.close();
     store.close();
     assertThat(store.isReachable()).isFalse();
-    assertThatThrownBy(() -> store.get("a", "x")).isInstanceOf(StoreException.class).hasMessageContaining("closed");
+    assertThatThrownBy(() -> store.get("a", "x"))
+        .isInstanceOf(StoreException.class)
+        .hasMessageContaining("closed");
     assertThatThrownBy(() -> store.createOrMerge(List.of(falco("a", "x"))))
         .isInstanceOf(StoreException.class);
   }
 
   protected static String b64(String s) {
-    return Base64.getUrlEncoder().withoutPadding().encodeToString(s.getBytes(StandardCharsets.UTF_8));
+    return Base64.getUrlEncoder()
+        .withoutPadding()
+        .encodeToString(s.getBytes(StandardCharsets.UTF_8));
   }
 }

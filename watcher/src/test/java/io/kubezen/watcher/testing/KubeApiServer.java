@@ -22,8 +22,9 @@ import java.util.stream.Stream;
  * stops it at exit. With neither, tests fail saying so: they are never skipped.
  *
  * <p>The server has no built-in types: the third-party CRDs (Trivy, Kyverno, OpenReports) and the
- * shims (Lease, events.k8s.io Event) are applied; apply ours with {@link #apply}. Namespaced objects
- * can be created in any namespace name: give each test its own with {@link #uniqueNamespace}.
+ * shims (Lease, events.k8s.io Event) are applied; apply ours with {@link #apply}. Namespaced
+ * objects can be created in any namespace name: give each test its own with {@link
+ * #uniqueNamespace}.
  */
 public final class KubeApiServer {
   private static Path kubeconfig;
@@ -46,7 +47,9 @@ public final class KubeApiServer {
     return client;
   }
 
-  /** A fresh client configuration for the server (for code under test that builds its own client). */
+  /**
+   * A fresh client configuration for the server (for code under test that builds its own client).
+   */
   public static Config config() {
     try {
       return Config.fromKubeconfig(Files.readString(kubeconfig()));
@@ -71,15 +74,32 @@ public final class KubeApiServer {
 
   public static CustomResourceDefinition apply(InputStream crdYaml) {
     KubernetesClient c = client();
-    CustomResourceDefinition crd = c.apiextensions().v1().customResourceDefinitions().load(crdYaml).item();
+    CustomResourceDefinition crd =
+        c.apiextensions().v1().customResourceDefinitions().load(crdYaml).item();
     crd.getMetadata().setResourceVersion(null);
-    CustomResourceDefinition applied = c.apiextensions().v1().customResourceDefinitions().resource(crd)
-        .forceConflicts().serverSideApply();
-    c.apiextensions().v1().customResourceDefinitions().withName(applied.getMetadata().getName())
-        .waitUntilCondition(d -> d != null && d.getStatus() != null && d.getStatus().getConditions() != null
-            && d.getStatus().getConditions().stream()
-            .anyMatch(cond -> "Established".equals(cond.getType()) && "True".equals(cond.getStatus())),
-            30, TimeUnit.SECONDS);
+    CustomResourceDefinition applied =
+        c.apiextensions()
+            .v1()
+            .customResourceDefinitions()
+            .resource(crd)
+            .forceConflicts()
+            .serverSideApply();
+    c.apiextensions()
+        .v1()
+        .customResourceDefinitions()
+        .withName(applied.getMetadata().getName())
+        .waitUntilCondition(
+            d ->
+                d != null
+                    && d.getStatus() != null
+                    && d.getStatus().getConditions() != null
+                    && d.getStatus().getConditions().stream()
+                        .anyMatch(
+                            cond ->
+                                "Established".equals(cond.getType())
+                                    && "True".equals(cond.getStatus())),
+            30,
+            TimeUnit.SECONDS);
     return applied;
   }
 
@@ -89,7 +109,9 @@ public final class KubeApiServer {
       return;
     }
     try (Stream<Path> files = Files.list(repositoryRoot().resolve("charts/zen-watcher/crds"))) {
-      files.filter(f -> f.toString().endsWith(".yml") || f.toString().endsWith(".yaml")).sorted()
+      files
+          .filter(f -> f.toString().endsWith(".yml") || f.toString().endsWith(".yaml"))
+          .sorted()
           .forEach(KubeApiServer::apply);
     } catch (IOException e) {
       throw new IllegalStateException("cannot read charts/zen-watcher/crds", e);
@@ -102,11 +124,13 @@ public final class KubeApiServer {
   /** The repository's root (the folder with the parent pom). */
   public static Path repositoryRoot() {
     Path p = Path.of(System.getProperty("user.dir")).toAbsolutePath();
-    while (p != null && !(Files.exists(p.resolve("mvnw")) && Files.isDirectory(p.resolve("watcher")))) {
+    while (p != null
+        && !(Files.exists(p.resolve("mvnw")) && Files.isDirectory(p.resolve("watcher")))) {
       p = p.getParent();
     }
     if (p == null) {
-      throw new IllegalStateException("cannot find the repository root from " + System.getProperty("user.dir"));
+      throw new IllegalStateException(
+          "cannot find the repository root from " + System.getProperty("user.dir"));
     }
     return p;
   }
@@ -115,29 +139,44 @@ public final class KubeApiServer {
     Path shared = repositoryRoot().getParent().resolve("shared/kube-apiext");
     Path up = shared.resolve("up.sh");
     if (!Files.isRegularFile(up)) {
-      throw new IllegalStateException("the Kubernetes tests need a Kubernetes API server: set ZW_IT_KUBECONFIG to a"
-          + " kubeconfig, or keep ../shared/kube-apiext beside the repository (" + up + " not found)");
+      throw new IllegalStateException(
+          "the Kubernetes tests need a Kubernetes API server: set ZW_IT_KUBECONFIG to a"
+              + " kubeconfig, or keep ../shared/kube-apiext beside the repository ("
+              + up
+              + " not found)");
     }
     try {
       Path dir = Files.createTempDirectory("zw-kube-apiext");
       List<String> cmd = new ArrayList<>(List.of("bash", up.toString(), dir.toString()));
       try (Stream<Path> crds = Files.list(shared.resolve("crds/third-party"))) {
-        crds.filter(f -> f.toString().endsWith(".yaml")).sorted().forEach(f -> cmd.add(f.toString()));
+        crds.filter(f -> f.toString().endsWith(".yaml"))
+            .sorted()
+            .forEach(f -> cmd.add(f.toString()));
       }
-      Process p = new ProcessBuilder(cmd).redirectErrorStream(true).redirectOutput(dir.resolve("up.log").toFile())
-          .start();
+      Process p =
+          new ProcessBuilder(cmd)
+              .redirectErrorStream(true)
+              .redirectOutput(dir.resolve("up.log").toFile())
+              .start();
       if (!p.waitFor(180, TimeUnit.SECONDS) || p.exitValue() != 0) {
         p.destroyForcibly();
-        throw new IllegalStateException("kube-apiext did not start: " + Files.readString(dir.resolve("up.log")));
+        throw new IllegalStateException(
+            "kube-apiext did not start: " + Files.readString(dir.resolve("up.log")));
       }
       Path down = shared.resolve("down.sh");
-      Runtime.getRuntime().addShutdownHook(new Thread(() -> {
-        try {
-          new ProcessBuilder("bash", down.toString(), dir.toString()).inheritIO().start().waitFor(20, TimeUnit.SECONDS);
-        } catch (IOException | InterruptedException ignored) {
-          // best effort at exit
-        }
-      }));
+      Runtime.getRuntime()
+          .addShutdownHook(
+              new Thread(
+                  () -> {
+                    try {
+                      new ProcessBuilder("bash", down.toString(), dir.toString())
+                          .inheritIO()
+                          .start()
+                          .waitFor(20, TimeUnit.SECONDS);
+                    } catch (IOException | InterruptedException ignored) {
+                      // best effort at exit
+                    }
+                  }));
       return dir.resolve("kubeconfig");
     } catch (IOException e) {
       throw new IllegalStateException("cannot start kube-apiext", e);

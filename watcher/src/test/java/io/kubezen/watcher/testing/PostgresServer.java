@@ -20,9 +20,10 @@ import java.util.stream.Stream;
 /**
  * A real, throwaway PostgreSQL for the tests: Debian's {@code postgresql} package (.ci/run installs
  * it), one cluster per JVM, {@code initdb} into a temporary directory (as the {@code postgres} user
- * when the tests run as root, which initdb refuses), {@code pg_ctl} on a free loopback port with its
- * Unix socket in that directory; stopped at JVM exit. Each test takes a database of its own with
- * {@link #createDatabase}. When it cannot start, tests fail saying why: they are never skipped.
+ * when the tests run as root, which initdb refuses), {@code pg_ctl} on a free loopback port with
+ * its Unix socket in that directory; stopped at JVM exit. Each test takes a database of its own
+ * with {@link #createDatabase}. When it cannot start, tests fail saying why: they are never
+ * skipped.
  *
  * <p>The cluster runs with {@code fsync=off}: it is thrown away, and the tests kill watchers, not
  * the machine.
@@ -62,8 +63,11 @@ public final class PostgresServer {
 
   /** Creates a database no other test uses; returns its JDBC URL. */
   public String createDatabase(String prefix) {
-    String name = (prefix.replaceAll("[^a-zA-Z0-9]", "_") + "_" + UUID.randomUUID().toString().substring(0, 8))
-        .toLowerCase(Locale.ROOT);
+    String name =
+        (prefix.replaceAll("[^a-zA-Z0-9]", "_")
+                + "_"
+                + UUID.randomUUID().toString().substring(0, 8))
+            .toLowerCase(Locale.ROOT);
     try (Connection c = DriverManager.getConnection(url("postgres"), USER, "");
         Statement st = c.createStatement()) {
       st.execute("CREATE DATABASE " + name);
@@ -75,7 +79,8 @@ public final class PostgresServer {
 
   /** Runs SQL on a database (test setup and inspection). */
   public static void execute(String url, String sql) {
-    try (Connection c = DriverManager.getConnection(url, USER, ""); Statement st = c.createStatement()) {
+    try (Connection c = DriverManager.getConnection(url, USER, "");
+        Statement st = c.createStatement()) {
       st.execute(sql);
     } catch (SQLException e) {
       throw new IllegalStateException(sql + ": " + e.getMessage(), e);
@@ -105,9 +110,13 @@ public final class PostgresServer {
   }
 
   private static PostgresServer start() {
-    Path bin = findBin().orElseThrow(() -> new IllegalStateException(
-        "the PostgreSQL tests need a PostgreSQL server: install Debian's postgresql package (apt-get install -y"
-            + " postgresql; .ci/run does it); no initdb under /usr/lib/postgresql/*/bin"));
+    Path bin =
+        findBin()
+            .orElseThrow(
+                () ->
+                    new IllegalStateException(
+                        "the PostgreSQL tests need a PostgreSQL server: install Debian's postgresql package (apt-get install -y"
+                            + " postgresql; .ci/run does it); no initdb under /usr/lib/postgresql/*/bin"));
     try {
       Path dir = Files.createTempDirectory("zw-postgres");
       Path data = dir.resolve("data");
@@ -115,33 +124,79 @@ public final class PostgresServer {
       if (root) {
         run(List.of("chown", "postgres:postgres", dir.toString()), 10);
       }
-      run(as(root, List.of(bin.resolve("initdb").toString(), "-D", data.toString(), "-U", USER, "--auth=trust",
-          "-E", "UTF8", "--no-locale", "--no-sync")), 120);
+      run(
+          as(
+              root,
+              List.of(
+                  bin.resolve("initdb").toString(),
+                  "-D",
+                  data.toString(),
+                  "-U",
+                  USER,
+                  "--auth=trust",
+                  "-E",
+                  "UTF8",
+                  "--no-locale",
+                  "--no-sync")),
+          120);
       int port;
       try (ServerSocket s = new ServerSocket(0)) {
         port = s.getLocalPort();
       }
-      String opts = "-p " + port + " -k " + dir + " -c listen_addresses=127.0.0.1 -c fsync=off"
-          + " -c synchronous_commit=off -c full_page_writes=off -c max_connections=200 -c shared_buffers=128MB";
-      run(as(root, List.of(bin.resolve("pg_ctl").toString(), "-D", data.toString(), "-l",
-          dir.resolve("server.log").toString(), "-o", opts, "-w", "-t", "60", "start")), 90);
+      String opts =
+          "-p "
+              + port
+              + " -k "
+              + dir
+              + " -c listen_addresses=127.0.0.1 -c fsync=off"
+              + " -c synchronous_commit=off -c full_page_writes=off -c max_connections=200 -c shared_buffers=128MB";
+      run(
+          as(
+              root,
+              List.of(
+                  bin.resolve("pg_ctl").toString(),
+                  "-D",
+                  data.toString(),
+                  "-l",
+                  dir.resolve("server.log").toString(),
+                  "-o",
+                  opts,
+                  "-w",
+                  "-t",
+                  "60",
+                  "start")),
+          90);
       PostgresServer server = new PostgresServer(data, port, bin);
-      Runtime.getRuntime().addShutdownHook(new Thread(() -> {
-        try {
-          server.signal("CONT");
-        } catch (RuntimeException ignored) {
-          // not paused
-        }
-        try {
-          new ProcessBuilder(as(root, List.of(bin.resolve("pg_ctl").toString(), "-D", data.toString(), "-m",
-              "immediate", "stop"))).redirectErrorStream(true).start().waitFor(20, TimeUnit.SECONDS);
-          try (Stream<Path> files = Files.walk(dir)) {
-            files.sorted(Comparator.reverseOrder()).forEach(p -> p.toFile().delete());
-          }
-        } catch (IOException | InterruptedException ignored) {
-          // best effort at exit
-        }
-      }));
+      Runtime.getRuntime()
+          .addShutdownHook(
+              new Thread(
+                  () -> {
+                    try {
+                      server.signal("CONT");
+                    } catch (RuntimeException ignored) {
+                      // not paused
+                    }
+                    try {
+                      new ProcessBuilder(
+                              as(
+                                  root,
+                                  List.of(
+                                      bin.resolve("pg_ctl").toString(),
+                                      "-D",
+                                      data.toString(),
+                                      "-m",
+                                      "immediate",
+                                      "stop")))
+                          .redirectErrorStream(true)
+                          .start()
+                          .waitFor(20, TimeUnit.SECONDS);
+                      try (Stream<Path> files = Files.walk(dir)) {
+                        files.sorted(Comparator.reverseOrder()).forEach(p -> p.toFile().delete());
+                      }
+                    } catch (IOException | InterruptedException ignored) {
+                      // best effort at exit
+                    }
+                  }));
       return server;
     } catch (IOException e) {
       throw new IllegalStateException("cannot start PostgreSQL: " + e.getMessage(), e);
@@ -163,7 +218,8 @@ public final class PostgresServer {
       return Optional.empty();
     }
     try (Stream<Path> versions = Files.list(base)) {
-      return versions.map(v -> v.resolve("bin"))
+      return versions
+          .map(v -> v.resolve("bin"))
           .filter(b -> Files.isExecutable(b.resolve("initdb")))
           .max(Comparator.comparing(b -> versionOf(b.getParent().getFileName().toString())));
     } catch (IOException e) {
@@ -185,11 +241,13 @@ public final class PostgresServer {
       byte[] out = p.getInputStream().readAllBytes();
       if (!p.waitFor(timeoutSeconds, TimeUnit.SECONDS)) {
         p.destroyForcibly();
-        throw new IllegalStateException(String.join(" ", cmd) + " did not finish in " + timeoutSeconds + " s");
+        throw new IllegalStateException(
+            String.join(" ", cmd) + " did not finish in " + timeoutSeconds + " s");
       }
       String text = new String(out, java.nio.charset.StandardCharsets.UTF_8);
       if (p.exitValue() != 0) {
-        throw new IllegalStateException(String.join(" ", cmd) + " failed (" + p.exitValue() + "): " + text);
+        throw new IllegalStateException(
+            String.join(" ", cmd) + " failed (" + p.exitValue() + "): " + text);
       }
       return text;
     } catch (IOException e) {

@@ -40,7 +40,10 @@ import java.util.Set;
 public final class RbacAuthorizer {
   public static final String RBAC_API_VERSION = "rbac.authorization.k8s.io/v1";
 
-  /** The answer for one request: allowed, with the binding that allowed it, or denied, with the Kubernetes message. */
+  /**
+   * The answer for one request: allowed, with the binding that allowed it, or denied, with the
+   * Kubernetes message.
+   */
   public record Decision(boolean allowed, String reason) {
     public static Decision allow(String reason) {
       return new Decision(true, reason);
@@ -57,19 +60,40 @@ public final class RbacAuthorizer {
    * version, OpenAPI paths), system:service-account-issuer-discovery (OIDC paths) and
    * system:basic-user (self access reviews).
    */
-  private static final Map<String, PolicyRule> DEFAULT_RULES = Map.of(
-      "system:discovery/system:public-info-viewer", new PolicyRuleBuilder().withVerbs("get")
-          .withNonResourceURLs("/api", "/api/*", "/apis", "/apis/*", "/healthz", "/livez", "/openapi", "/openapi/*",
-              "/readyz", "/version", "/version/")
-          .build(),
-      "system:service-account-issuer-discovery", new PolicyRuleBuilder().withVerbs("get")
-          .withNonResourceURLs("/.well-known/openid-configuration", "/.well-known/openid-configuration/",
-              "/openid/v1/jwks", "/openid/v1/jwks/")
-          .build(),
-      "system:basic-user", new PolicyRuleBuilder().withVerbs("create")
-          .withApiGroups("authorization.k8s.io", "authentication.k8s.io")
-          .withResources("selfsubjectaccessreviews", "selfsubjectrulesreviews", "selfsubjectreviews")
-          .build());
+  private static final Map<String, PolicyRule> DEFAULT_RULES =
+      Map.of(
+          "system:discovery/system:public-info-viewer",
+              new PolicyRuleBuilder()
+                  .withVerbs("get")
+                  .withNonResourceURLs(
+                      "/api",
+                      "/api/*",
+                      "/apis",
+                      "/apis/*",
+                      "/healthz",
+                      "/livez",
+                      "/openapi",
+                      "/openapi/*",
+                      "/readyz",
+                      "/version",
+                      "/version/")
+                  .build(),
+          "system:service-account-issuer-discovery",
+              new PolicyRuleBuilder()
+                  .withVerbs("get")
+                  .withNonResourceURLs(
+                      "/.well-known/openid-configuration",
+                      "/.well-known/openid-configuration/",
+                      "/openid/v1/jwks",
+                      "/openid/v1/jwks/")
+                  .build(),
+          "system:basic-user",
+              new PolicyRuleBuilder()
+                  .withVerbs("create")
+                  .withApiGroups("authorization.k8s.io", "authentication.k8s.io")
+                  .withResources(
+                      "selfsubjectaccessreviews", "selfsubjectrulesreviews", "selfsubjectreviews")
+                  .build());
 
   private final String serviceAccountNamespace;
   private final String serviceAccountName;
@@ -87,13 +111,18 @@ public final class RbacAuthorizer {
    * @param serviceAccountName its name
    * @throws IllegalArgumentException for a Role or RoleBinding without a namespace
    */
-  public RbacAuthorizer(List<? extends HasMetadata> objects, String serviceAccountNamespace,
+  public RbacAuthorizer(
+      List<? extends HasMetadata> objects,
+      String serviceAccountNamespace,
       String serviceAccountName) {
     this.serviceAccountNamespace = require(serviceAccountNamespace, "serviceAccountNamespace");
     this.serviceAccountName = require(serviceAccountName, "serviceAccountName");
     this.user = "system:serviceaccount:" + serviceAccountNamespace + ":" + serviceAccountName;
-    this.groups = Set.of("system:serviceaccounts", "system:serviceaccounts:" + serviceAccountNamespace,
-        "system:authenticated");
+    this.groups =
+        Set.of(
+            "system:serviceaccounts",
+            "system:serviceaccounts:" + serviceAccountNamespace,
+            "system:authenticated");
     KubernetesSerialization serialization = new KubernetesSerialization();
     for (HasMetadata o : objects) {
       if (o == null || !RBAC_API_VERSION.equals(o.getApiVersion())) {
@@ -113,7 +142,8 @@ public final class RbacAuthorizer {
           ClusterRole r = typed(serialization, o, ClusterRole.class);
           clusterRoles.put(r.getMetadata().getName(), r);
         }
-        case "ClusterRoleBinding" -> clusterRoleBindings.add(typed(serialization, o, ClusterRoleBinding.class));
+        case "ClusterRoleBinding" ->
+            clusterRoleBindings.add(typed(serialization, o, ClusterRoleBinding.class));
         default -> {
           // not RBAC
         }
@@ -132,12 +162,17 @@ public final class RbacAuthorizer {
     return serviceAccountName;
   }
 
-  /** The user name the API server gives the ServiceAccount: {@code system:serviceaccount:<ns>:<name>}. */
+  /**
+   * The user name the API server gives the ServiceAccount: {@code
+   * system:serviceaccount:<ns>:<name>}.
+   */
   public String user() {
     return user;
   }
 
-  /** Its groups: system:serviceaccounts, system:serviceaccounts:&lt;ns&gt;, system:authenticated. */
+  /**
+   * Its groups: system:serviceaccounts, system:serviceaccounts:&lt;ns&gt;, system:authenticated.
+   */
   public Set<String> groups() {
     return groups;
   }
@@ -155,7 +190,8 @@ public final class RbacAuthorizer {
       }
       RoleRef ref = b.getRoleRef();
       if (ref == null || !"ClusterRole".equals(ref.getKind())) {
-        errors.add("unsupported role reference kind: \"" + (ref == null ? "" : ref.getKind()) + "\"");
+        errors.add(
+            "unsupported role reference kind: \"" + (ref == null ? "" : ref.getKind()) + "\"");
         continue;
       }
       List<PolicyRule> rules = clusterRoleRules.get(ref.getName());
@@ -165,8 +201,12 @@ public final class RbacAuthorizer {
       }
       for (PolicyRule rule : rules) {
         if (ruleAllows(rule, a)) {
-          return Decision.allow("ClusterRoleBinding \"" + b.getMetadata().getName() + "\" of ClusterRole \""
-              + ref.getName() + "\"");
+          return Decision.allow(
+              "ClusterRoleBinding \""
+                  + b.getMetadata().getName()
+                  + "\" of ClusterRole \""
+                  + ref.getName()
+                  + "\"");
         }
       }
     }
@@ -192,36 +232,57 @@ public final class RbacAuthorizer {
             continue;
           }
         } else {
-          errors.add("unsupported role reference kind: \"" + (ref == null ? "" : ref.getKind()) + "\"");
+          errors.add(
+              "unsupported role reference kind: \"" + (ref == null ? "" : ref.getKind()) + "\"");
           continue;
         }
         for (PolicyRule rule : rules) {
           if (ruleAllows(rule, a)) {
-            return Decision.allow("RoleBinding \"" + ns + "/" + b.getMetadata().getName() + "\" of " + ref.getKind()
-                + " \"" + ref.getName() + "\"");
+            return Decision.allow(
+                "RoleBinding \""
+                    + ns
+                    + "/"
+                    + b.getMetadata().getName()
+                    + "\" of "
+                    + ref.getKind()
+                    + " \""
+                    + ref.getName()
+                    + "\"");
           }
         }
       }
     }
     String message = forbiddenMessage(user, a);
     if (!errors.isEmpty()) {
-      message += ": " + (errors.size() == 1 ? errors.iterator().next() : "[" + String.join(", ", errors) + "]");
+      message +=
+          ": "
+              + (errors.size() == 1
+                  ? errors.iterator().next()
+                  : "[" + String.join(", ", errors) + "]");
     }
     return Decision.deny(message);
   }
 
   /**
-   * The API server's text for a refused request (k8s.io/apiserver responsewriters.forbiddenMessage),
-   * e.g. {@code User "system:serviceaccount:a:w" cannot list resource "observations" in API group
-   * "zen.kube-zen.io" in the namespace "b"}.
+   * The API server's text for a refused request (k8s.io/apiserver
+   * responsewriters.forbiddenMessage), e.g. {@code User "system:serviceaccount:a:w" cannot list
+   * resource "observations" in API group "zen.kube-zen.io" in the namespace "b"}.
    */
   public static String forbiddenMessage(String user, RequestAttributes a) {
     if (!a.isResourceRequest()) {
       return "User " + quote(user) + " cannot " + a.verb() + " path " + quote(a.path());
     }
-    String prefix = "User " + quote(user) + " cannot " + a.verb() + " resource " + quote(a.combinedResource())
-        + " in API group " + quote(a.apiGroup());
-    return a.namespace().isEmpty() ? prefix + " at the cluster scope"
+    String prefix =
+        "User "
+            + quote(user)
+            + " cannot "
+            + a.verb()
+            + " resource "
+            + quote(a.combinedResource())
+            + " in API group "
+            + quote(a.apiGroup());
+    return a.namespace().isEmpty()
+        ? prefix + " at the cluster scope"
         : prefix + " in the namespace " + quote(a.namespace());
   }
 
@@ -234,8 +295,10 @@ public final class RbacAuthorizer {
 
   static boolean ruleAllows(PolicyRule rule, RequestAttributes a) {
     if (a.isResourceRequest()) {
-      return verbMatches(rule, a.verb()) && contains(rule.getApiGroups(), a.apiGroup(), "*")
-          && resourceMatches(rule, a.combinedResource(), a.subresource()) && resourceNameMatches(rule, a.name());
+      return verbMatches(rule, a.verb())
+          && contains(rule.getApiGroups(), a.apiGroup(), "*")
+          && resourceMatches(rule, a.combinedResource(), a.subresource())
+          && resourceNameMatches(rule, a.name());
     }
     return verbMatches(rule, a.verb()) && nonResourceUrlMatches(rule, a.path());
   }
@@ -282,7 +345,10 @@ public final class RbacAuthorizer {
     return false;
   }
 
-  /** Does one of the subjects name our ServiceAccount (directly, as its user name, or by one of its groups)? */
+  /**
+   * Does one of the subjects name our ServiceAccount (directly, as its user name, or by one of its
+   * groups)?
+   */
   private boolean appliesToSubject(List<Subject> subjects, String bindingNamespace) {
     for (Subject s : nullToEmpty(subjects)) {
       switch (String.valueOf(s.getKind())) {
@@ -297,8 +363,13 @@ public final class RbacAuthorizer {
           }
         }
         case "ServiceAccount" -> {
-          String ns = s.getNamespace() == null || s.getNamespace().isEmpty() ? bindingNamespace : s.getNamespace();
-          if (!ns.isEmpty() && ns.equals(serviceAccountNamespace) && serviceAccountName.equals(s.getName())) {
+          String ns =
+              s.getNamespace() == null || s.getNamespace().isEmpty()
+                  ? bindingNamespace
+                  : s.getNamespace();
+          if (!ns.isEmpty()
+              && ns.equals(serviceAccountNamespace)
+              && serviceAccountName.equals(s.getName())) {
             return true;
           }
         }
@@ -312,8 +383,10 @@ public final class RbacAuthorizer {
 
   private List<PolicyRule> effectiveRules(String clusterRole, Set<String> visiting) {
     ClusterRole role = clusterRoles.get(clusterRole);
-    if (role.getAggregationRule() == null || role.getAggregationRule().getClusterRoleSelectors() == null
-        || role.getAggregationRule().getClusterRoleSelectors().isEmpty() || !visiting.add(clusterRole)) {
+    if (role.getAggregationRule() == null
+        || role.getAggregationRule().getClusterRoleSelectors() == null
+        || role.getAggregationRule().getClusterRoleSelectors().isEmpty()
+        || !visiting.add(clusterRole)) {
       return role.getRules() == null ? List.of() : role.getRules();
     }
     List<PolicyRule> rules = new ArrayList<>();
@@ -321,9 +394,10 @@ public final class RbacAuthorizer {
       if (other == role) {
         continue;
       }
-      Map<String, String> labels = other.getMetadata().getLabels() == null ? Map.of()
-          : other.getMetadata().getLabels();
-      if (role.getAggregationRule().getClusterRoleSelectors().stream().anyMatch(sel -> selects(sel, labels))) {
+      Map<String, String> labels =
+          other.getMetadata().getLabels() == null ? Map.of() : other.getMetadata().getLabels();
+      if (role.getAggregationRule().getClusterRoleSelectors().stream()
+          .anyMatch(sel -> selects(sel, labels))) {
         for (PolicyRule r : effectiveRules(other.getMetadata().getName(), visiting)) {
           if (!rules.contains(r)) {
             rules.add(r);
@@ -346,13 +420,14 @@ public final class RbacAuthorizer {
     for (LabelSelectorRequirement req : nullToEmpty(selector.getMatchExpressions())) {
       String value = labels.get(req.getKey());
       List<String> values = nullToEmpty(req.getValues());
-      boolean ok = switch (req.getOperator()) {
-        case "In" -> value != null && values.contains(value);
-        case "NotIn" -> value == null || !values.contains(value);
-        case "Exists" -> value != null;
-        case "DoesNotExist" -> value == null;
-        default -> false;
-      };
+      boolean ok =
+          switch (req.getOperator()) {
+            case "In" -> value != null && values.contains(value);
+            case "NotIn" -> value == null || !values.contains(value);
+            case "Exists" -> value != null;
+            case "DoesNotExist" -> value == null;
+            default -> false;
+          };
       if (!ok) {
         return false;
       }
@@ -360,21 +435,26 @@ public final class RbacAuthorizer {
     return true;
   }
 
-  private static <T extends HasMetadata> T typed(KubernetesSerialization serialization, HasMetadata o, Class<T> type) {
+  private static <T extends HasMetadata> T typed(
+      KubernetesSerialization serialization, HasMetadata o, Class<T> type) {
     if (type.isInstance(o)) {
       return type.cast(o);
     }
     if (o instanceof GenericKubernetesResource) {
       return serialization.convertValue(o, type);
     }
-    throw new IllegalArgumentException("cannot read " + o.getKind() + " from " + o.getClass().getName());
+    throw new IllegalArgumentException(
+        "cannot read " + o.getKind() + " from " + o.getClass().getName());
   }
 
   private static String namespaced(HasMetadata o, String kind) {
     String ns = o.getMetadata() == null ? null : o.getMetadata().getNamespace();
     if (ns == null || ns.isEmpty()) {
-      throw new IllegalArgumentException(kind + " " + (o.getMetadata() == null ? "" : o.getMetadata().getName())
-          + " has no namespace: give the rendered objects their release namespace");
+      throw new IllegalArgumentException(
+          kind
+              + " "
+              + (o.getMetadata() == null ? "" : o.getMetadata().getName())
+              + " has no namespace: give the rendered objects their release namespace");
     }
     return ns;
   }

@@ -53,8 +53,19 @@ import java.util.concurrent.atomic.AtomicInteger;
  */
 public final class RbacProxy implements AutoCloseable {
   /** Hop-by-hop headers (RFC 9110 7.6.1) and those the proxy sets itself. */
-  private static final Set<String> NOT_FORWARDED = Set.of("connection", "keep-alive", "proxy-authenticate",
-      "proxy-authorization", "proxy-connection", "te", "trailer", "transfer-encoding", "upgrade", "host", "expect");
+  private static final Set<String> NOT_FORWARDED =
+      Set.of(
+          "connection",
+          "keep-alive",
+          "proxy-authenticate",
+          "proxy-authorization",
+          "proxy-connection",
+          "te",
+          "trailer",
+          "transfer-encoding",
+          "upgrade",
+          "host",
+          "expect");
 
   private final Vertx vertx;
   private final HttpServer server;
@@ -65,19 +76,28 @@ public final class RbacProxy implements AutoCloseable {
   private final List<String> denied = new ArrayList<>();
   private final AtomicInteger inFlight = new AtomicInteger();
 
-  private record Upstream(String host, int port, boolean ssl, String basePath, String authorization) {}
+  private record Upstream(
+      String host, int port, boolean ssl, String basePath, String authorization) {}
 
   private RbacProxy(Vertx vertx, HttpClient client, Upstream upstream, RbacAuthorizer authorizer) {
     this.vertx = vertx;
     this.client = client;
     this.upstream = upstream;
     this.authorizer = authorizer;
-    this.server = vertx.createHttpServer(new HttpServerOptions().setHost("127.0.0.1").setPort(0)
-        .setHandle100ContinueAutomatically(true).setMaxInitialLineLength(64 * 1024).setMaxHeaderSize(64 * 1024));
+    this.server =
+        vertx.createHttpServer(
+            new HttpServerOptions()
+                .setHost("127.0.0.1")
+                .setPort(0)
+                .setHandle100ContinueAutomatically(true)
+                .setMaxInitialLineLength(64 * 1024)
+                .setMaxHeaderSize(64 * 1024));
     server.requestHandler(this::handle);
   }
 
-  /** Starts a proxy on a free loopback port in front of the API server {@code upstream} describes. */
+  /**
+   * Starts a proxy on a free loopback port in front of the API server {@code upstream} describes.
+   */
   public static RbacProxy start(Config upstream, RbacAuthorizer authorizer) {
     URI master = URI.create(upstream.getMasterUrl());
     boolean ssl = "https".equalsIgnoreCase(master.getScheme());
@@ -87,11 +107,19 @@ public final class RbacProxy implements AutoCloseable {
     if (upstream.getOauthToken() != null && !upstream.getOauthToken().isEmpty()) {
       authorization = "Bearer " + upstream.getOauthToken();
     } else if (upstream.getUsername() != null && upstream.getPassword() != null) {
-      authorization = "Basic " + Base64.getEncoder().encodeToString(
-          (upstream.getUsername() + ":" + upstream.getPassword()).getBytes(StandardCharsets.UTF_8));
+      authorization =
+          "Basic "
+              + Base64.getEncoder()
+                  .encodeToString(
+                      (upstream.getUsername() + ":" + upstream.getPassword())
+                          .getBytes(StandardCharsets.UTF_8));
     }
-    HttpClientOptions options = new HttpClientOptions().setSsl(ssl).setKeepAlive(true)
-        .setDefaultHost(master.getHost()).setDefaultPort(port);
+    HttpClientOptions options =
+        new HttpClientOptions()
+            .setSsl(ssl)
+            .setKeepAlive(true)
+            .setDefaultHost(master.getHost())
+            .setDefaultPort(port);
     if (ssl) {
       configureTls(options, upstream);
     }
@@ -99,10 +127,18 @@ public final class RbacProxy implements AutoCloseable {
     try {
       // Watches hold an upstream connection each for as long as they run: the default pool of 5
       // would queue every request behind a handful of informers.
-      HttpClient client = vertx.httpClientBuilder().with(options).with(new PoolOptions().setHttp1MaxSize(512))
-          .build();
-      RbacProxy proxy = new RbacProxy(vertx, client,
-          new Upstream(master.getHost(), port, ssl, basePath, authorization), authorizer);
+      HttpClient client =
+          vertx
+              .httpClientBuilder()
+              .with(options)
+              .with(new PoolOptions().setHttp1MaxSize(512))
+              .build();
+      RbacProxy proxy =
+          new RbacProxy(
+              vertx,
+              client,
+              new Upstream(master.getHost(), port, ssl, basePath, authorization),
+              authorizer);
       proxy.server.listen().toCompletionStage().toCompletableFuture().get(30, TimeUnit.SECONDS);
       return proxy;
     } catch (Exception e) {
@@ -138,7 +174,8 @@ public final class RbacProxy implements AutoCloseable {
       } else if (upstream.getClientKeyData() != null) {
         keyCert.setKeyValue(base64(upstream.getClientKeyData()));
       } else {
-        throw new IllegalArgumentException("the upstream config has a client certificate but no key");
+        throw new IllegalArgumentException(
+            "the upstream config has a client certificate but no key");
       }
       options.setKeyCertOptions(keyCert);
     }
@@ -164,7 +201,10 @@ public final class RbacProxy implements AutoCloseable {
     return "http://127.0.0.1:" + port();
   }
 
-  /** Every request received so far, in order, as {@code VERB resource[.group][/sub] namespace=<ns|*> <METHOD path>}. */
+  /**
+   * Every request received so far, in order, as {@code VERB resource[.group][/sub] namespace=<ns|*>
+   * <METHOD path>}.
+   */
   public List<String> requests() {
     synchronized (requests) {
       return List.copyOf(requests);
@@ -205,7 +245,10 @@ public final class RbacProxy implements AutoCloseable {
     }
   }
 
-  /** A fabric8 client configuration for the proxy (built from the kubeconfig alone: nothing from the environment). */
+  /**
+   * A fabric8 client configuration for the proxy (built from the kubeconfig alone: nothing from the
+   * environment).
+   */
   public Config clientConfig() {
     return Config.fromKubeconfig(kubeconfig());
   }
@@ -228,7 +271,8 @@ public final class RbacProxy implements AutoCloseable {
             user: rbac-proxy
             namespace: %s
         current-context: rbac-proxy
-        """.formatted(url(), authorizer.serviceAccountNamespace());
+        """
+        .formatted(url(), authorizer.serviceAccountNamespace());
   }
 
   @Override
@@ -259,7 +303,12 @@ public final class RbacProxy implements AutoCloseable {
     } catch (IllegalArgumentException e) {
       record("invalid namespace=* " + req.method().name() + " " + path, true);
       req.resume();
-      status(req.response(), 500, "InternalError", "Internal error occurred: " + e.getMessage(), new JsonObject());
+      status(
+          req.response(),
+          500,
+          "InternalError",
+          "Internal error occurred: " + e.getMessage(),
+          new JsonObject());
       return;
     }
     RbacAuthorizer.Decision decision = authorizer.authorize(a);
@@ -284,26 +333,36 @@ public final class RbacProxy implements AutoCloseable {
   static String line(RequestAttributes a, String method, String path) {
     String what;
     if (a.isResourceRequest()) {
-      what = a.resource() + (a.apiGroup().isEmpty() ? "" : "." + a.apiGroup())
-          + (a.subresource().isEmpty() ? "" : "/" + a.subresource());
+      what =
+          a.resource()
+              + (a.apiGroup().isEmpty() ? "" : "." + a.apiGroup())
+              + (a.subresource().isEmpty() ? "" : "/" + a.subresource());
     } else {
       what = a.path();
     }
-    return a.verb() + " " + what + " namespace=" + (a.namespace().isEmpty() ? "*" : a.namespace()) + " " + method
-        + " " + path;
+    return a.verb()
+        + " "
+        + what
+        + " namespace="
+        + (a.namespace().isEmpty() ? "*" : a.namespace())
+        + " "
+        + method
+        + " "
+        + path;
   }
 
   /**
-   * The Status message of a refused request, as apierrors.NewForbidden words it:
-   * {@code <resource>[.<group>][ "<name>"] is forbidden: <reason>}, or {@code forbidden: <reason>}
-   * for a non-resource path.
+   * The Status message of a refused request, as apierrors.NewForbidden words it: {@code
+   * <resource>[.<group>][ "<name>"] is forbidden: <reason>}, or {@code forbidden: <reason>} for a
+   * non-resource path.
    */
   static String forbiddenStatusMessage(RequestAttributes a, String reason) {
     if (!a.isResourceRequest()) {
       return "forbidden: " + reason;
     }
     String qualified = a.apiGroup().isEmpty() ? a.resource() : a.resource() + "." + a.apiGroup();
-    return (a.name().isEmpty() ? qualified : qualified + " " + RbacAuthorizer.quote(a.name())) + " is forbidden: "
+    return (a.name().isEmpty() ? qualified : qualified + " " + RbacAuthorizer.quote(a.name()))
+        + " is forbidden: "
         + reason;
   }
 
@@ -318,63 +377,94 @@ public final class RbacProxy implements AutoCloseable {
       }
       details.put("kind", a.resource());
     }
-    status(resp.putHeader("X-Content-Type-Options", "nosniff"), 403, "Forbidden", forbiddenStatusMessage(a, reason),
+    status(
+        resp.putHeader("X-Content-Type-Options", "nosniff"),
+        403,
+        "Forbidden",
+        forbiddenStatusMessage(a, reason),
         details);
   }
 
-  private static void status(HttpServerResponse resp, int code, String reason, String message, JsonObject details) {
-    JsonObject body = new JsonObject().put("kind", "Status").put("apiVersion", "v1").put("metadata", new JsonObject())
-        .put("status", "Failure").put("message", message).put("reason", reason).put("details", details)
-        .put("code", code);
+  private static void status(
+      HttpServerResponse resp, int code, String reason, String message, JsonObject details) {
+    JsonObject body =
+        new JsonObject()
+            .put("kind", "Status")
+            .put("apiVersion", "v1")
+            .put("metadata", new JsonObject())
+            .put("status", "Failure")
+            .put("message", message)
+            .put("reason", reason)
+            .put("details", details)
+            .put("code", code);
     if (resp.headWritten()) {
       resp.reset();
       return;
     }
-    resp.setStatusCode(code).putHeader(HttpHeaders.CONTENT_TYPE, "application/json").end(body.encode() + "\n");
+    resp.setStatusCode(code)
+        .putHeader(HttpHeaders.CONTENT_TYPE, "application/json")
+        .end(body.encode() + "\n");
   }
 
   private void forward(HttpServerRequest req) {
     HttpServerResponse resp = req.response();
-    RequestOptions options = new RequestOptions().setMethod(req.method()).setHost(upstream.host())
-        .setPort(upstream.port()).setSsl(upstream.ssl()).setURI(upstream.basePath() + req.uri());
-    client.request(options).onComplete(created -> {
-      if (created.failed()) {
-        req.resume();
-        status(resp, 503, "ServiceUnavailable", "the RBAC proxy cannot reach the API server: "
-            + created.cause().getMessage(), new JsonObject());
-        return;
-      }
-      HttpClientRequest upstreamReq = created.result();
-      // Failures reach the response future (or the pipe); a reset after the client left is expected.
-      upstreamReq.exceptionHandler(t -> { });
-      copyHeaders(req.headers(), upstreamReq.headers());
-      upstreamReq.headers().remove(HttpHeaders.AUTHORIZATION);
-      if (upstream.authorization() != null) {
-        upstreamReq.putHeader(HttpHeaders.AUTHORIZATION, upstream.authorization());
-      }
-      if (isUpgrade(req.headers())) {
-        tunnel(req, upstreamReq);
-      } else {
-        stream(req, upstreamReq);
-      }
-    });
+    RequestOptions options =
+        new RequestOptions()
+            .setMethod(req.method())
+            .setHost(upstream.host())
+            .setPort(upstream.port())
+            .setSsl(upstream.ssl())
+            .setURI(upstream.basePath() + req.uri());
+    client
+        .request(options)
+        .onComplete(
+            created -> {
+              if (created.failed()) {
+                req.resume();
+                status(
+                    resp,
+                    503,
+                    "ServiceUnavailable",
+                    "the RBAC proxy cannot reach the API server: " + created.cause().getMessage(),
+                    new JsonObject());
+                return;
+              }
+              HttpClientRequest upstreamReq = created.result();
+              // Failures reach the response future (or the pipe); a reset after the client left is
+              // expected.
+              upstreamReq.exceptionHandler(t -> {});
+              copyHeaders(req.headers(), upstreamReq.headers());
+              upstreamReq.headers().remove(HttpHeaders.AUTHORIZATION);
+              if (upstream.authorization() != null) {
+                upstreamReq.putHeader(HttpHeaders.AUTHORIZATION, upstream.authorization());
+              }
+              if (isUpgrade(req.headers())) {
+                tunnel(req, upstreamReq);
+              } else {
+                stream(req, upstreamReq);
+              }
+            });
   }
 
   /** A plain request: the body streamed up, the response streamed down (a watch chunk by chunk). */
   private void stream(HttpServerRequest req, HttpClientRequest upstreamReq) {
     HttpServerResponse resp = req.response();
     Runnable finish = started();
-    // The client went away (a watch closed): stop the upstream request, which closes its connection.
-    resp.closeHandler(v -> {
-      upstreamReq.reset();
-      finish.run();
-    });
+    // The client went away (a watch closed): stop the upstream request, which closes its
+    // connection.
+    resp.closeHandler(
+        v -> {
+          upstreamReq.reset();
+          finish.run();
+        });
     resp.endHandler(v -> finish.run());
     String contentLength = req.getHeader(HttpHeaders.CONTENT_LENGTH);
     String transferEncoding = req.getHeader(HttpHeaders.TRANSFER_ENCODING);
-    boolean hasBody = (contentLength != null && !contentLength.equals("0"))
-        || (transferEncoding != null && transferEncoding.toLowerCase(Locale.ROOT).contains("chunked"))
-        || req.version() == HttpVersion.HTTP_2;
+    boolean hasBody =
+        (contentLength != null && !contentLength.equals("0"))
+            || (transferEncoding != null
+                && transferEncoding.toLowerCase(Locale.ROOT).contains("chunked"))
+            || req.version() == HttpVersion.HTTP_2;
     Future<HttpClientResponse> response;
     if (hasBody) {
       response = upstreamReq.send(req);
@@ -382,18 +472,26 @@ public final class RbacProxy implements AutoCloseable {
       req.resume();
       response = upstreamReq.send();
     }
-    response.onComplete(answered -> {
-      if (answered.failed()) {
-        status(resp, 503, "ServiceUnavailable", "the RBAC proxy lost the API server: "
-            + answered.cause().getMessage(), new JsonObject());
-        finish.run();
-        return;
-      }
-      relay(req, upstreamReq, answered.result(), finish);
-    });
+    response.onComplete(
+        answered -> {
+          if (answered.failed()) {
+            status(
+                resp,
+                503,
+                "ServiceUnavailable",
+                "the RBAC proxy lost the API server: " + answered.cause().getMessage(),
+                new JsonObject());
+            finish.run();
+            return;
+          }
+          relay(req, upstreamReq, answered.result(), finish);
+        });
   }
 
-  private void relay(HttpServerRequest req, HttpClientRequest upstreamReq, HttpClientResponse upstreamResp,
+  private void relay(
+      HttpServerRequest req,
+      HttpClientRequest upstreamReq,
+      HttpClientResponse upstreamResp,
       Runnable finish) {
     HttpServerResponse resp = req.response();
     resp.setStatusCode(upstreamResp.statusCode());
@@ -401,19 +499,28 @@ public final class RbacProxy implements AutoCloseable {
       resp.setStatusMessage(upstreamResp.statusMessage());
     }
     copyHeaders(upstreamResp.headers(), resp.headers());
-    boolean bodyless = req.method() == HttpMethod.HEAD || upstreamResp.statusCode() == 204
-        || upstreamResp.statusCode() == 304 || upstreamResp.statusCode() < 200;
+    boolean bodyless =
+        req.method() == HttpMethod.HEAD
+            || upstreamResp.statusCode() == 204
+            || upstreamResp.statusCode() == 304
+            || upstreamResp.statusCode() < 200;
     if (!bodyless && !upstreamResp.headers().contains(HttpHeaders.CONTENT_LENGTH)) {
       resp.setChunked(true); // a watch: streamed chunk by chunk, never buffered
     }
-    // Not endOnFailure: an upstream that breaks off must break the client's stream too, not end it cleanly.
-    upstreamResp.pipe().endOnFailure(false).to(resp).onComplete(piped -> {
-      if (piped.failed()) {
-        resp.reset();
-        upstreamReq.reset();
-      }
-      finish.run();
-    });
+    // Not endOnFailure: an upstream that breaks off must break the client's stream too, not end it
+    // cleanly.
+    upstreamResp
+        .pipe()
+        .endOnFailure(false)
+        .to(resp)
+        .onComplete(
+            piped -> {
+              if (piped.failed()) {
+                resp.reset();
+                upstreamReq.reset();
+              }
+              finish.run();
+            });
   }
 
   /**
@@ -425,45 +532,59 @@ public final class RbacProxy implements AutoCloseable {
     upstreamReq.putHeader(HttpHeaders.CONNECTION, "Upgrade");
     upstreamReq.putHeader(HttpHeaders.UPGRADE, req.getHeader(HttpHeaders.UPGRADE));
     req.resume(); // an upgrade request has no body; the client sends nothing more before the 101
-    upstreamReq.connect().onComplete(answered -> {
-      if (answered.failed()) {
-        status(req.response(), 503, "ServiceUnavailable", "the RBAC proxy cannot reach the API server: "
-            + answered.cause().getMessage(), new JsonObject());
-        return;
-      }
-      HttpClientResponse upstreamResp = answered.result();
-      if (upstreamResp.statusCode() != 101) {
-        relay(req, upstreamReq, upstreamResp, started());
-        return;
-      }
-      NetSocket up = upstreamResp.netSocket();
-      up.pause();
-      HttpServerResponse resp = req.response();
-      upstreamResp.headers().forEach(e -> {
-        String name = e.getKey().toLowerCase(Locale.ROOT);
-        if (!name.equals("content-length") && !name.equals("transfer-encoding")) {
-          resp.headers().add(e.getKey(), e.getValue());
-        }
-      });
-      req.toNetSocket().onComplete(switched -> {
-        if (switched.failed()) {
-          up.close();
-          return;
-        }
-        NetSocket down = switched.result();
-        Runnable finish = started();
-        up.closeHandler(v -> {
-          down.close();
-          finish.run();
-        });
-        down.closeHandler(v -> {
-          up.close();
-          finish.run();
-        });
-        up.pipeTo(down);
-        down.pipeTo(up);
-      });
-    });
+    upstreamReq
+        .connect()
+        .onComplete(
+            answered -> {
+              if (answered.failed()) {
+                status(
+                    req.response(),
+                    503,
+                    "ServiceUnavailable",
+                    "the RBAC proxy cannot reach the API server: " + answered.cause().getMessage(),
+                    new JsonObject());
+                return;
+              }
+              HttpClientResponse upstreamResp = answered.result();
+              if (upstreamResp.statusCode() != 101) {
+                relay(req, upstreamReq, upstreamResp, started());
+                return;
+              }
+              NetSocket up = upstreamResp.netSocket();
+              up.pause();
+              HttpServerResponse resp = req.response();
+              upstreamResp
+                  .headers()
+                  .forEach(
+                      e -> {
+                        String name = e.getKey().toLowerCase(Locale.ROOT);
+                        if (!name.equals("content-length") && !name.equals("transfer-encoding")) {
+                          resp.headers().add(e.getKey(), e.getValue());
+                        }
+                      });
+              req.toNetSocket()
+                  .onComplete(
+                      switched -> {
+                        if (switched.failed()) {
+                          up.close();
+                          return;
+                        }
+                        NetSocket down = switched.result();
+                        Runnable finish = started();
+                        up.closeHandler(
+                            v -> {
+                              down.close();
+                              finish.run();
+                            });
+                        down.closeHandler(
+                            v -> {
+                              up.close();
+                              finish.run();
+                            });
+                        up.pipeTo(down);
+                        down.pipeTo(up);
+                      });
+            });
   }
 
   /** Counts a forwarded exchange as in flight until the returned action runs (once). */
@@ -498,11 +619,12 @@ public final class RbacProxy implements AutoCloseable {
         skip.add(token.trim().toLowerCase(Locale.ROOT));
       }
     }
-    from.forEach(e -> {
-      String name = e.getKey().toLowerCase(Locale.ROOT);
-      if (!skip.contains(name) && !name.startsWith(":")) {
-        to.add(e.getKey(), e.getValue());
-      }
-    });
+    from.forEach(
+        e -> {
+          String name = e.getKey().toLowerCase(Locale.ROOT);
+          if (!skip.contains(name) && !name.startsWith(":")) {
+            to.add(e.getKey(), e.getValue());
+          }
+        });
   }
 }

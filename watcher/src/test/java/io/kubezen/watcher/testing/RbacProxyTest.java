@@ -60,23 +60,41 @@ class RbacProxyTest {
   RbacProxy proxy;
   KubernetesClient client;
 
-  @TempDir
-  Path dir;
+  @TempDir Path dir;
 
   @BeforeEach
   void start() {
     KubeApiServer.applyZenCrds();
     nsA = KubeApiServer.uniqueNamespace("rbac-a");
     nsB = KubeApiServer.uniqueNamespace("rbac-b");
-    Role role = new RoleBuilder().withNewMetadata().withNamespace(nsA).withName("zen-watcher").endMetadata()
-        .addNewRule().withApiGroups(Observation.GROUP).withResources("observations")
-        .withVerbs("get", "list", "watch", "create", "delete").endRule()
-        .build();
-    RoleBinding binding = new RoleBindingBuilder().withNewMetadata().withNamespace(nsA).withName("zen-watcher")
-        .endMetadata().withNewRoleRef("rbac.authorization.k8s.io", "Role", "zen-watcher")
-        .addNewSubject().withKind("ServiceAccount").withName(SA).withNamespace(nsA).endSubject()
-        .build();
-    proxy = RbacProxy.start(KubeApiServer.config(), new RbacAuthorizer(List.of(role, binding), nsA, SA));
+    Role role =
+        new RoleBuilder()
+            .withNewMetadata()
+            .withNamespace(nsA)
+            .withName("zen-watcher")
+            .endMetadata()
+            .addNewRule()
+            .withApiGroups(Observation.GROUP)
+            .withResources("observations")
+            .withVerbs("get", "list", "watch", "create", "delete")
+            .endRule()
+            .build();
+    RoleBinding binding =
+        new RoleBindingBuilder()
+            .withNewMetadata()
+            .withNamespace(nsA)
+            .withName("zen-watcher")
+            .endMetadata()
+            .withNewRoleRef("rbac.authorization.k8s.io", "Role", "zen-watcher")
+            .addNewSubject()
+            .withKind("ServiceAccount")
+            .withName(SA)
+            .withNamespace(nsA)
+            .endSubject()
+            .build();
+    proxy =
+        RbacProxy.start(
+            KubeApiServer.config(), new RbacAuthorizer(List.of(role, binding), nsA, SA));
     client = new KubernetesClientBuilder().withConfig(proxy.clientConfig()).build();
   }
 
@@ -93,11 +111,25 @@ class RbacProxyTest {
   static Observation observation(String namespace, String name) {
     String fingerprint = Fingerprint.of("falco", List.of(namespace, name), -1);
     Observation o = new Observation();
-    o.setMetadata(new ObjectMetaBuilder().withNamespace(namespace).withName(name)
-        .addToLabels(Observation.LABEL_SOURCE, "falco").build());
-    o.setSpec(new ObservationSpec("falco", Category.SECURITY, Severity.HIGH, "runtime_threat",
-        ResourceRef.of("v1", "Pod", namespace, "web-7d4b9c"), "A shell was spawned in container web",
-        Map.of("rule", "Terminal shell in container"), "2024-05-01T10:00:00Z", fingerprint, 3600L, null));
+    o.setMetadata(
+        new ObjectMetaBuilder()
+            .withNamespace(namespace)
+            .withName(name)
+            .addToLabels(Observation.LABEL_SOURCE, "falco")
+            .build());
+    o.setSpec(
+        new ObservationSpec(
+            "falco",
+            Category.SECURITY,
+            Severity.HIGH,
+            "runtime_threat",
+            ResourceRef.of("v1", "Pod", namespace, "web-7d4b9c"),
+            "A shell was spawned in container web",
+            Map.of("rule", "Terminal shell in container"),
+            "2024-05-01T10:00:00Z",
+            fingerprint,
+            3600L,
+            null));
     return o;
   }
 
@@ -106,55 +138,111 @@ class RbacProxyTest {
   }
 
   String forbidden(String verb, String where) {
-    return "observations.zen.kube-zen.io is forbidden: User \"system:serviceaccount:" + nsA + ":" + SA
-        + "\" cannot " + verb + " resource \"observations\" in API group \"zen.kube-zen.io\" " + where;
+    return "observations.zen.kube-zen.io is forbidden: User \"system:serviceaccount:"
+        + nsA
+        + ":"
+        + SA
+        + "\" cannot "
+        + verb
+        + " resource \"observations\" in API group \"zen.kube-zen.io\" "
+        + where;
   }
 
   @Test
   void allowedCallsReachTheServerAndRefusedOnesGetTheApiServersForbidden() {
-    Observation created = client.resources(Observation.class).inNamespace(nsA).resource(observation(nsA, "o1"))
-        .create();
+    Observation created =
+        client
+            .resources(Observation.class)
+            .inNamespace(nsA)
+            .resource(observation(nsA, "o1"))
+            .create();
     assertThat(created.getMetadata().getUid()).isNotEmpty();
-    assertThat(client.resources(Observation.class).inNamespace(nsA).withName("o1").get().getSpec().source())
+    assertThat(
+            client
+                .resources(Observation.class)
+                .inNamespace(nsA)
+                .withName("o1")
+                .get()
+                .getSpec()
+                .source())
         .isEqualTo("falco");
     assertThat(client.resources(Observation.class).inNamespace(nsA).list().getItems())
-        .extracting(o -> o.getMetadata().getName()).containsExactly("o1");
+        .extracting(o -> o.getMetadata().getName())
+        .containsExactly("o1");
     // It really is on the server: the admin client sees it.
-    assertThat(KubeApiServer.client().resources(Observation.class).inNamespace(nsA).withName("o1").get()).isNotNull();
+    assertThat(
+            KubeApiServer.client()
+                .resources(Observation.class)
+                .inNamespace(nsA)
+                .withName("o1")
+                .get())
+        .isNotNull();
 
     assertThatThrownBy(() -> client.resources(Observation.class).inNamespace(nsB).list())
-        .isInstanceOfSatisfying(KubernetesClientException.class, e -> {
-          assertThat(e.getCode()).isEqualTo(403);
-          assertThat(e.getStatus().getReason()).isEqualTo("Forbidden");
-          assertThat(e.getStatus().getMessage()).isEqualTo(forbidden("list", "in the namespace \"" + nsB + "\""));
-        });
+        .isInstanceOfSatisfying(
+            KubernetesClientException.class,
+            e -> {
+              assertThat(e.getCode()).isEqualTo(403);
+              assertThat(e.getStatus().getReason()).isEqualTo("Forbidden");
+              assertThat(e.getStatus().getMessage())
+                  .isEqualTo(forbidden("list", "in the namespace \"" + nsB + "\""));
+            });
     assertThatThrownBy(() -> client.resources(Observation.class).inAnyNamespace().list())
-        .isInstanceOfSatisfying(KubernetesClientException.class, e -> {
-          assertThat(e.getCode()).isEqualTo(403);
-          assertThat(e.getStatus().getMessage()).isEqualTo(forbidden("list", "at the cluster scope"));
-        });
-    // The Role has no rule for observations/status: a status update is refused, the object is untouched.
-    created.setStatus(io.kubezen.api.v1alpha1.ObservationStatus.seen(2, "2024-05-01T10:00:00Z",
-        "2024-05-01T10:05:00Z"));
-    assertThatThrownBy(() -> client.resources(Observation.class).inNamespace(nsA).resource(created).updateStatus())
-        .isInstanceOfSatisfying(KubernetesClientException.class, e -> {
-          assertThat(e.getCode()).isEqualTo(403);
-          assertThat(e.getStatus().getMessage()).isEqualTo("observations.zen.kube-zen.io \"o1\" is forbidden: User"
-              + " \"system:serviceaccount:" + nsA + ":" + SA + "\" cannot update resource \"observations/status\""
-              + " in API group \"zen.kube-zen.io\" in the namespace \"" + nsA + "\"");
-        });
-    assertThat(client.resources(Observation.class).inNamespace(nsA).withName("o1").delete()).hasSize(1);
+        .isInstanceOfSatisfying(
+            KubernetesClientException.class,
+            e -> {
+              assertThat(e.getCode()).isEqualTo(403);
+              assertThat(e.getStatus().getMessage())
+                  .isEqualTo(forbidden("list", "at the cluster scope"));
+            });
+    // The Role has no rule for observations/status: a status update is refused, the object is
+    // untouched.
+    created.setStatus(
+        io.kubezen.api.v1alpha1.ObservationStatus.seen(
+            2, "2024-05-01T10:00:00Z", "2024-05-01T10:05:00Z"));
+    assertThatThrownBy(
+            () ->
+                client
+                    .resources(Observation.class)
+                    .inNamespace(nsA)
+                    .resource(created)
+                    .updateStatus())
+        .isInstanceOfSatisfying(
+            KubernetesClientException.class,
+            e -> {
+              assertThat(e.getCode()).isEqualTo(403);
+              assertThat(e.getStatus().getMessage())
+                  .isEqualTo(
+                      "observations.zen.kube-zen.io \"o1\" is forbidden: User"
+                          + " \"system:serviceaccount:"
+                          + nsA
+                          + ":"
+                          + SA
+                          + "\" cannot update resource \"observations/status\""
+                          + " in API group \"zen.kube-zen.io\" in the namespace \""
+                          + nsA
+                          + "\"");
+            });
+    assertThat(client.resources(Observation.class).inNamespace(nsA).withName("o1").delete())
+        .hasSize(1);
 
-    assertThat(proxy.denied()).containsExactly(
-        line("list", nsB, "GET", OBS + "/namespaces/" + nsB + "/observations"),
-        line("list", "*", "GET", OBS + "/observations"),
-        "update observations.zen.kube-zen.io/status namespace=" + nsA + " PUT " + OBS + "/namespaces/" + nsA
-            + "/observations/o1/status");
-    assertThat(proxy.requests()).contains(
-        line("create", nsA, "POST", OBS + "/namespaces/" + nsA + "/observations"),
-        line("get", nsA, "GET", OBS + "/namespaces/" + nsA + "/observations/o1"),
-        line("list", nsA, "GET", OBS + "/namespaces/" + nsA + "/observations"),
-        line("delete", nsA, "DELETE", OBS + "/namespaces/" + nsA + "/observations/o1"))
+    assertThat(proxy.denied())
+        .containsExactly(
+            line("list", nsB, "GET", OBS + "/namespaces/" + nsB + "/observations"),
+            line("list", "*", "GET", OBS + "/observations"),
+            "update observations.zen.kube-zen.io/status namespace="
+                + nsA
+                + " PUT "
+                + OBS
+                + "/namespaces/"
+                + nsA
+                + "/observations/o1/status");
+    assertThat(proxy.requests())
+        .contains(
+            line("create", nsA, "POST", OBS + "/namespaces/" + nsA + "/observations"),
+            line("get", nsA, "GET", OBS + "/namespaces/" + nsA + "/observations/o1"),
+            line("list", nsA, "GET", OBS + "/namespaces/" + nsA + "/observations"),
+            line("delete", nsA, "DELETE", OBS + "/namespaces/" + nsA + "/observations/o1"))
         .containsAll(proxy.denied());
     proxy.clearLog();
     assertThat(proxy.requests()).isEmpty();
@@ -164,28 +252,38 @@ class RbacProxyTest {
   @Test
   void theForbiddenBodyIsAKubernetesStatus() throws Exception {
     HttpClient http = HttpClient.newHttpClient();
-    HttpResponse<String> r = http.send(HttpRequest.newBuilder(
-        URI.create(proxy.url() + OBS + "/namespaces/" + nsB + "/observations/x")).build(),
-        HttpResponse.BodyHandlers.ofString());
+    HttpResponse<String> r =
+        http.send(
+            HttpRequest.newBuilder(
+                    URI.create(proxy.url() + OBS + "/namespaces/" + nsB + "/observations/x"))
+                .build(),
+            HttpResponse.BodyHandlers.ofString());
     assertThat(r.statusCode()).isEqualTo(403);
     assertThat(r.headers().firstValue("content-type")).hasValue("application/json");
     JsonNode body = Json.MAPPER.readTree(r.body());
-    assertThat(body).isEqualTo(Json.MAPPER.readTree("""
+    assertThat(body)
+        .isEqualTo(
+            Json.MAPPER.readTree(
+                """
         {"kind":"Status","apiVersion":"v1","metadata":{},"status":"Failure",
          "message":"observations.zen.kube-zen.io \\"x\\" is forbidden: User \\"system:serviceaccount:%s:zen-watcher\\" \
         cannot get resource \\"observations\\" in API group \\"zen.kube-zen.io\\" in the namespace \\"%s\\"",
          "reason":"Forbidden","details":{"name":"x","group":"zen.kube-zen.io","kind":"observations"},"code":403}
-        """.formatted(nsA, nsB)));
+        """
+                    .formatted(nsA, nsB)));
     // Discovery is allowed to everyone and forwarded (this server answers it, if only with 404).
-    HttpResponse<String> version = http.send(HttpRequest.newBuilder(URI.create(proxy.url() + "/version")).build(),
-        HttpResponse.BodyHandlers.ofString());
+    HttpResponse<String> version =
+        http.send(
+            HttpRequest.newBuilder(URI.create(proxy.url() + "/version")).build(),
+            HttpResponse.BodyHandlers.ofString());
     assertThat(version.statusCode()).isNotEqualTo(403);
-    assertThat(proxy.denied()).containsExactly(line("get", nsB, "GET", OBS + "/namespaces/" + nsB + "/observations/x"));
+    assertThat(proxy.denied())
+        .containsExactly(line("get", nsB, "GET", OBS + "/namespaces/" + nsB + "/observations/x"));
   }
 
   /**
-   * fabric8 watches over WebSocket by default (an HTTP/1.1 upgrade, tunnelled by the proxy) and over
-   * a chunked HTTP response with onlyHttpWatches. (This server refuses a watch without a
+   * fabric8 watches over WebSocket by default (an HTTP/1.1 upgrade, tunnelled by the proxy) and
+   * over a chunked HTTP response with onlyHttpWatches. (This server refuses a watch without a
    * resourceVersion, its etcd lacking RequestWatchProgress: the watch starts from a list's.)
    */
   @ParameterizedTest(name = "onlyHttpWatches={0}")
@@ -196,25 +294,46 @@ class RbacProxyTest {
     config.setOnlyHttpWatches(onlyHttpWatches);
     client = new KubernetesClientBuilder().withConfig(config).build();
 
-    client.resources(Observation.class).inNamespace(nsA).resource(observation(nsA, "before")).create();
-    String rv = client.resources(Observation.class).inNamespace(nsA).list().getMetadata().getResourceVersion();
+    client
+        .resources(Observation.class)
+        .inNamespace(nsA)
+        .resource(observation(nsA, "before"))
+        .create();
+    String rv =
+        client
+            .resources(Observation.class)
+            .inNamespace(nsA)
+            .list()
+            .getMetadata()
+            .getResourceVersion();
     List<String> events = new CopyOnWriteArrayList<>();
-    Watch watch = client.resources(Observation.class).inNamespace(nsA)
-        .watch(new ListOptionsBuilder().withResourceVersion(rv).withAllowWatchBookmarks(true).build(), new Watcher<>() {
-          @Override
-          public void eventReceived(Action action, Observation o) {
-            events.add(action + " " + o.getMetadata().getName());
-          }
+    Watch watch =
+        client
+            .resources(Observation.class)
+            .inNamespace(nsA)
+            .watch(
+                new ListOptionsBuilder()
+                    .withResourceVersion(rv)
+                    .withAllowWatchBookmarks(true)
+                    .build(),
+                new Watcher<>() {
+                  @Override
+                  public void eventReceived(Action action, Observation o) {
+                    events.add(action + " " + o.getMetadata().getName());
+                  }
 
-          @Override
-          public void onClose(WatcherException cause) {
-            events.add("closed " + cause);
-          }
-        });
+                  @Override
+                  public void onClose(WatcherException cause) {
+                    events.add("closed " + cause);
+                  }
+                });
     try {
       await().atMost(Duration.ofSeconds(10)).until(() -> proxy.inFlight() == 1);
       // Created after the watch started, by someone else: only a streamed response can deliver it.
-      KubeApiServer.client().resources(Observation.class).inNamespace(nsA).resource(observation(nsA, "later"))
+      KubeApiServer.client()
+          .resources(Observation.class)
+          .inNamespace(nsA)
+          .resource(observation(nsA, "later"))
           .create();
       await().atMost(Duration.ofSeconds(20)).until(() -> events.contains("ADDED later"));
       assertThat(events).containsExactly("ADDED later");
@@ -226,47 +345,73 @@ class RbacProxyTest {
     await().atMost(Duration.ofSeconds(20)).until(() -> proxy.inFlight() == 0);
 
     Set<String> informed = ConcurrentHashMap.newKeySet();
-    SharedIndexInformer<Observation> informer = client.resources(Observation.class).inNamespace(nsA)
-        .inform(new ResourceEventHandler<>() {
-          @Override
-          public void onAdd(Observation o) {
-            informed.add(o.getMetadata().getName());
-          }
+    SharedIndexInformer<Observation> informer =
+        client
+            .resources(Observation.class)
+            .inNamespace(nsA)
+            .inform(
+                new ResourceEventHandler<>() {
+                  @Override
+                  public void onAdd(Observation o) {
+                    informed.add(o.getMetadata().getName());
+                  }
 
-          @Override
-          public void onUpdate(Observation oldObj, Observation newObj) {}
+                  @Override
+                  public void onUpdate(Observation oldObj, Observation newObj) {}
 
-          @Override
-          public void onDelete(Observation o, boolean deletedFinalStateUnknown) {}
-        }, 0);
+                  @Override
+                  public void onDelete(Observation o, boolean deletedFinalStateUnknown) {}
+                },
+                0);
     try {
       await().atMost(Duration.ofSeconds(20)).until(informer::hasSynced);
       assertThat(informed).containsExactlyInAnyOrder("before", "later");
-      KubeApiServer.client().resources(Observation.class).inNamespace(nsA).resource(observation(nsA, "informed"))
+      KubeApiServer.client()
+          .resources(Observation.class)
+          .inNamespace(nsA)
+          .resource(observation(nsA, "informed"))
           .create();
       await().atMost(Duration.ofSeconds(20)).until(() -> informed.contains("informed"));
-      assertThat(informer.getStore().list()).extracting(o -> o.getMetadata().getName())
+      assertThat(informer.getStore().list())
+          .extracting(o -> o.getMetadata().getName())
           .containsExactlyInAnyOrder("before", "later", "informed");
     } finally {
       informer.close();
     }
     await().atMost(Duration.ofSeconds(20)).until(() -> proxy.inFlight() == 0);
-    assertThat(proxy.requests()).contains(line("watch", nsA, "GET", OBS + "/namespaces/" + nsA + "/observations"));
+    assertThat(proxy.requests())
+        .contains(line("watch", nsA, "GET", OBS + "/namespaces/" + nsA + "/observations"));
     assertThat(proxy.denied()).isEmpty();
   }
 
   @Test
   void aWatchTheServerEndsEndsForTheClientToo() throws Exception {
-    String rv = KubeApiServer.client().resources(Observation.class).inNamespace(nsA).list().getMetadata()
-        .getResourceVersion();
+    String rv =
+        KubeApiServer.client()
+            .resources(Observation.class)
+            .inNamespace(nsA)
+            .list()
+            .getMetadata()
+            .getResourceVersion();
     HttpClient http = HttpClient.newBuilder().connectTimeout(Duration.ofSeconds(5)).build();
     long start = System.nanoTime();
-    HttpResponse<String> r = http.sendAsync(HttpRequest.newBuilder(URI.create(proxy.url() + OBS + "/namespaces/" + nsA
-        + "/observations?watch=true&timeoutSeconds=1&resourceVersion=" + rv)).build(),
-        HttpResponse.BodyHandlers.ofString()).get(20, java.util.concurrent.TimeUnit.SECONDS);
+    HttpResponse<String> r =
+        http.sendAsync(
+                HttpRequest.newBuilder(
+                        URI.create(
+                            proxy.url()
+                                + OBS
+                                + "/namespaces/"
+                                + nsA
+                                + "/observations?watch=true&timeoutSeconds=1&resourceVersion="
+                                + rv))
+                    .build(),
+                HttpResponse.BodyHandlers.ofString())
+            .get(20, java.util.concurrent.TimeUnit.SECONDS);
     assertThat(r.statusCode()).isEqualTo(200);
     assertThat(r.body()).isEmpty(); // no event in that second, and no error
-    assertThat(Duration.ofNanos(System.nanoTime() - start)).isGreaterThanOrEqualTo(Duration.ofMillis(900));
+    assertThat(Duration.ofNanos(System.nanoTime() - start))
+        .isGreaterThanOrEqualTo(Duration.ofMillis(900));
     await().atMost(Duration.ofSeconds(5)).until(() -> proxy.inFlight() == 0);
   }
 
@@ -285,6 +430,7 @@ class RbacProxyTest {
       // The default namespace is the ServiceAccount's, where the Role allows listing.
       assertThat(c.resources(Observation.class).list().getItems()).isEmpty();
     }
-    assertThat(proxy.requests()).containsExactly(line("list", nsA, "GET", OBS + "/namespaces/" + nsA + "/observations"));
+    assertThat(proxy.requests())
+        .containsExactly(line("list", nsA, "GET", OBS + "/namespaces/" + nsA + "/observations"));
   }
 }

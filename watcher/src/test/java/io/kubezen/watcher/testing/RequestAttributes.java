@@ -20,12 +20,23 @@ import java.util.Set;
  * <p>Nulls become empty strings; an empty namespace means the cluster scope (every namespace for a
  * list or watch of a namespaced resource).
  */
-public record RequestAttributes(String verb, String apiGroup, String resource, String subresource, String namespace,
+public record RequestAttributes(
+    String verb,
+    String apiGroup,
+    String resource,
+    String subresource,
+    String namespace,
     String name) {
 
-  /** Path segments that name a verb rather than a resource (legacy {@code /watch/...}, {@code /proxy/...}). */
+  /**
+   * Path segments that name a verb rather than a resource (legacy {@code /watch/...}, {@code
+   * /proxy/...}).
+   */
   private static final Set<String> SPECIAL_VERBS = Set.of("proxy", "watch");
-  /** Path segments after {@code /namespaces/{name}} that are subresources of the namespace itself. */
+
+  /**
+   * Path segments after {@code /namespaces/{name}} that are subresources of the namespace itself.
+   */
   private static final Set<String> NAMESPACE_SUBRESOURCES = Set.of("status", "finalize");
 
   public RequestAttributes {
@@ -38,8 +49,13 @@ public record RequestAttributes(String verb, String apiGroup, String resource, S
   }
 
   /** A resource request's attributes. */
-  public static RequestAttributes resource(String verb, String apiGroup, String resource, String subresource,
-      String namespace, String name) {
+  public static RequestAttributes resource(
+      String verb,
+      String apiGroup,
+      String resource,
+      String subresource,
+      String namespace,
+      String name) {
     if (resource == null || resource.isEmpty()) {
       throw new IllegalArgumentException("a resource request needs a resource");
     }
@@ -71,7 +87,8 @@ public record RequestAttributes(String verb, String apiGroup, String resource, S
    *
    * @param method the HTTP method (GET, POST, ...)
    * @param pathWithQuery the request target, e.g. {@code /apis/g/v1/namespaces/a/things?watch=true}
-   * @throws IllegalArgumentException for a legacy verb path without a resource ({@code /api/v1/watch})
+   * @throws IllegalArgumentException for a legacy verb path without a resource ({@code
+   *     /api/v1/watch})
    */
   public static RequestAttributes parse(String method, String pathWithQuery) {
     String upper = method.toUpperCase(Locale.ROOT);
@@ -99,19 +116,21 @@ public record RequestAttributes(String verb, String apiGroup, String resource, S
     String verb;
     if (SPECIAL_VERBS.contains(rest.get(0))) {
       if (rest.size() < 2) {
-        throw new IllegalArgumentException("unable to determine kind and namespace from url " + pathWithQuery);
+        throw new IllegalArgumentException(
+            "unable to determine kind and namespace from url " + pathWithQuery);
       }
       verb = rest.get(0);
       rest = rest.subList(1, rest.size());
     } else {
-      verb = switch (upper) {
-        case "POST" -> "create";
-        case "GET", "HEAD" -> "get";
-        case "PUT" -> "update";
-        case "PATCH" -> "patch";
-        case "DELETE" -> "delete";
-        default -> "";
-      };
+      verb =
+          switch (upper) {
+            case "POST" -> "create";
+            case "GET", "HEAD" -> "get";
+            case "PUT" -> "update";
+            case "PATCH" -> "patch";
+            case "DELETE" -> "delete";
+            default -> "";
+          };
     }
 
     String namespace = "";
@@ -128,7 +147,8 @@ public record RequestAttributes(String verb, String apiGroup, String resource, S
 
     if (name.isEmpty() && verb.equals("get")) {
       List<String> watch = queryValues(query, "watch");
-      boolean isWatch = !watch.isEmpty() && !Set.of("false", "0").contains(watch.get(0).toLowerCase(Locale.ROOT));
+      boolean isWatch =
+          !watch.isEmpty() && !Set.of("false", "0").contains(watch.get(0).toLowerCase(Locale.ROOT));
       verb = isWatch ? "watch" : "list";
       List<String> fieldSelector = queryValues(query, "fieldSelector");
       if (!fieldSelector.isEmpty()) {
@@ -240,7 +260,10 @@ public record RequestAttributes(String verb, String apiGroup, String resource, S
     return terms;
   }
 
-  /** {lhs, operator, rhs}, the first operator found left to right, trying != then == then = at each place. */
+  /**
+   * {lhs, operator, rhs}, the first operator found left to right, trying != then == then = at each
+   * place.
+   */
   private static String[] splitTerm(String term) {
     for (int i = 0; i < term.length(); i++) {
       for (String op : List.of("!=", "==", "=")) {
@@ -270,7 +293,10 @@ public record RequestAttributes(String verb, String apiGroup, String resource, S
 
   /** apimachinery's path.IsValidPathSegmentName: not . or .., no / and no %. */
   private static boolean validPathSegmentName(String name) {
-    return !name.isEmpty() && !name.equals(".") && !name.equals("..") && name.indexOf('/') < 0
+    return !name.isEmpty()
+        && !name.equals(".")
+        && !name.equals("..")
+        && name.indexOf('/') < 0
         && name.indexOf('%') < 0;
   }
 }

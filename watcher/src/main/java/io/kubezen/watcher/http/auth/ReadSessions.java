@@ -17,22 +17,24 @@ import javax.crypto.Mac;
 import javax.crypto.spec.SecretKeySpec;
 
 /**
- * Browser sessions for {@code READ_AUTH=token}: a browser cannot send {@code Authorization: Bearer},
- * so the login page ({@code POST /login} with the token) sets a cookie whose value is signed, never
- * the token itself: {@code 1.<expiry epoch seconds>.<random nonce>.<HMAC-SHA256>}. The HMAC key is
- * derived from the read token (HMAC of a fixed label keyed by the token), so every replica accepts
- * the cookies of every other one and a restart keeps them; changing the token ends every session.
- * Sign-out revokes the session's nonce on this replica (kept until it expires; at most
- * {@link #MAX_REVOKED}) and clears the cookie.
+ * Browser sessions for {@code READ_AUTH=token}: a browser cannot send {@code Authorization:
+ * Bearer}, so the login page ({@code POST /login} with the token) sets a cookie whose value is
+ * signed, never the token itself: {@code 1.<expiry epoch seconds>.<random nonce>.<HMAC-SHA256>}.
+ * The HMAC key is derived from the read token (HMAC of a fixed label keyed by the token), so every
+ * replica accepts the cookies of every other one and a restart keeps them; changing the token ends
+ * every session. Sign-out revokes the session's nonce on this replica (kept until it expires; at
+ * most {@link #MAX_REVOKED}) and clears the cookie.
  *
- * <p>Wrong tokens are rate-limited per client address: at most {@link #MAX_FAILURES} per
- * {@link #FAILURE_WINDOW}; the login handler also answers each wrong token after
- * {@link #FAILURE_DELAY}. Thread-safe: one instance per server, shared by its event loops.
+ * <p>Wrong tokens are rate-limited per client address: at most {@link #MAX_FAILURES} per {@link
+ * #FAILURE_WINDOW}; the login handler also answers each wrong token after {@link #FAILURE_DELAY}.
+ * Thread-safe: one instance per server, shared by its event loops.
  */
 public final class ReadSessions {
   public static final String COOKIE = "zw_read";
+
   /** How long a session lasts (the cookie's Max-Age and the signed expiry). */
   public static final Duration TTL = Duration.ofHours(12);
+
   public static final int MAX_FAILURES = 10;
   public static final Duration FAILURE_WINDOW = Duration.ofMinutes(1);
   public static final Duration FAILURE_DELAY = Duration.ofSeconds(1);
@@ -44,8 +46,10 @@ public final class ReadSessions {
   private final byte[] key;
   private final Clock clock;
   private final SecureRandom random = new SecureRandom();
+
   /** Revoked nonces → their expiry (epoch seconds). */
   private final Map<String, Long> revoked = new ConcurrentHashMap<>();
+
   /** Recent failure times (epoch millis) per client address. */
   private final Map<String, Deque<Long>> failures = new ConcurrentHashMap<>();
 
@@ -72,7 +76,8 @@ public final class ReadSessions {
     byte[] nonce = new byte[16];
     random.nextBytes(nonce);
     long expiry = clock.instant().plus(TTL).getEpochSecond();
-    String payload = "1." + expiry + "." + Base64.getUrlEncoder().withoutPadding().encodeToString(nonce);
+    String payload =
+        "1." + expiry + "." + Base64.getUrlEncoder().withoutPadding().encodeToString(nonce);
     return payload + "." + sign(payload);
   }
 
@@ -109,7 +114,8 @@ public final class ReadSessions {
     }
     String payload = value.substring(0, mac);
     byte[] expected = sign(payload).getBytes(StandardCharsets.US_ASCII);
-    if (!MessageDigest.isEqual(expected, value.substring(mac + 1).getBytes(StandardCharsets.US_ASCII))) {
+    if (!MessageDigest.isEqual(
+        expected, value.substring(mac + 1).getBytes(StandardCharsets.US_ASCII))) {
       return null;
     }
     String[] parts = payload.split("\\.");
@@ -127,7 +133,9 @@ public final class ReadSessions {
 
   // ---------------------------------------------------------------- wrong tokens
 
-  /** Whether {@code address} may try a token now (fewer than MAX_FAILURES failures in the window). */
+  /**
+   * Whether {@code address} may try a token now (fewer than MAX_FAILURES failures in the window).
+   */
   public boolean mayTry(String address) {
     Deque<Long> d = failures.get(key(address));
     if (d == null) {
@@ -143,12 +151,15 @@ public final class ReadSessions {
   public void failed(String address) {
     long now = clock.millis();
     if (failures.size() >= MAX_TRACKED_ADDRESSES) {
-      failures.entrySet().removeIf(e -> {
-        synchronized (e.getValue()) {
-          prune(e.getValue(), now);
-          return e.getValue().isEmpty();
-        }
-      });
+      failures
+          .entrySet()
+          .removeIf(
+              e -> {
+                synchronized (e.getValue()) {
+                  prune(e.getValue(), now);
+                  return e.getValue().isEmpty();
+                }
+              });
     }
     Deque<Long> d = failures.computeIfAbsent(key(address), k -> new ArrayDeque<>());
     synchronized (d) {
@@ -190,8 +201,11 @@ public final class ReadSessions {
     }
     try {
       URI u = new URI(next);
-      if (u.getScheme() != null || u.getRawAuthority() != null || u.getRawPath() == null
-          || !u.getRawPath().startsWith("/") || u.getRawPath().equals("/login")) {
+      if (u.getScheme() != null
+          || u.getRawAuthority() != null
+          || u.getRawPath() == null
+          || !u.getRawPath().startsWith("/")
+          || u.getRawPath().equals("/login")) {
         return "/";
       }
     } catch (URISyntaxException e) {
@@ -203,7 +217,9 @@ public final class ReadSessions {
   // ---------------------------------------------------------------- crypto
 
   private String sign(String payload) {
-    return Base64.getUrlEncoder().withoutPadding().encodeToString(hmac(key, payload.getBytes(StandardCharsets.UTF_8)));
+    return Base64.getUrlEncoder()
+        .withoutPadding()
+        .encodeToString(hmac(key, payload.getBytes(StandardCharsets.UTF_8)));
   }
 
   private static byte[] hmac(byte[] key, byte[] data) {

@@ -22,21 +22,39 @@ import java.util.function.Function;
  * The console's filter state, as it lives in the URL: every link and form of the console is built
  * from one of these, so a link can be shared, reloaded and gone back to. Pure.
  *
- * <p>Parameters: {@code source}, {@code severity}, {@code category}, {@code eventType},
- * {@code namespace}, {@code cluster}, {@code kind}, {@code resource}, {@code state}
- * (open|resolved|all, default open), {@code since} (24h|7d|30d: last seen within), {@code firstFrom},
- * {@code firstTo}, {@code lastFrom}, {@code lastTo} (a UTC time, {@code 2026-12-01T10:00} or RFC
- * 3339), {@code q} (free text), {@code sort} (last-seen|severity|count), {@code after} (page token),
- * {@code limit} (1..1000, default 50).
+ * <p>Parameters: {@code source}, {@code severity}, {@code category}, {@code eventType}, {@code
+ * namespace}, {@code cluster}, {@code kind}, {@code resource}, {@code state} (open|resolved|all,
+ * default open), {@code since} (24h|7d|30d: last seen within), {@code firstFrom}, {@code firstTo},
+ * {@code lastFrom}, {@code lastTo} (a UTC time, {@code 2026-12-01T10:00} or RFC 3339), {@code q}
+ * (free text), {@code sort} (last-seen|severity|count), {@code after} (page token), {@code limit}
+ * (1..1000, default 50).
  */
 public record ConsoleQuery(Map<String, String> params) {
-  public static final List<String> KEYS = List.of("source", "severity", "category", "eventType", "namespace",
-      "cluster", "kind", "resource", "state", "since", "firstFrom", "firstTo", "lastFrom", "lastTo", "q", "sort",
-      "after", "limit");
+  public static final List<String> KEYS =
+      List.of(
+          "source",
+          "severity",
+          "category",
+          "eventType",
+          "namespace",
+          "cluster",
+          "kind",
+          "resource",
+          "state",
+          "since",
+          "firstFrom",
+          "firstTo",
+          "lastFrom",
+          "lastTo",
+          "q",
+          "sort",
+          "after",
+          "limit");
   public static final int DEFAULT_LIMIT = 50;
+
   /** The presets of {@code since}. */
-  public static final Map<String, Duration> SINCE = ordered("24h", Duration.ofHours(24), "7d", Duration.ofDays(7),
-      "30d", Duration.ofDays(30));
+  public static final Map<String, Duration> SINCE =
+      ordered("24h", Duration.ofHours(24), "7d", Duration.ofDays(7), "30d", Duration.ofDays(30));
 
   public ConsoleQuery {
     Map<String, String> copy = new LinkedHashMap<>();
@@ -76,11 +94,15 @@ public record ConsoleQuery(Map<String, String> params) {
   }
 
   public boolean is(String key, String value) {
-    return value.equals(params.get(key)) || (key.equals("state") && value.equals("open") && !params.containsKey(key))
+    return value.equals(params.get(key))
+        || (key.equals("state") && value.equals("open") && !params.containsKey(key))
         || (key.equals("sort") && value.equals("last-seen") && !params.containsKey(key));
   }
 
-  /** The same query with {@code key} set (null or "" removes it); any other change drops the page token. */
+  /**
+   * The same query with {@code key} set (null or "" removes it); any other change drops the page
+   * token.
+   */
   public ConsoleQuery with(String key, String value) {
     Map<String, String> m = new LinkedHashMap<>(params);
     if (!key.equals("after")) {
@@ -97,8 +119,12 @@ public record ConsoleQuery(Map<String, String> params) {
   /** {@code ?a=b&c=d}, or "" for none. */
   public String queryString() {
     StringBuilder b = new StringBuilder();
-    params.forEach((k, v) -> b.append(b.isEmpty() ? "?" : "&").append(k).append('=')
-        .append(URLEncoder.encode(v, StandardCharsets.UTF_8)));
+    params.forEach(
+        (k, v) ->
+            b.append(b.isEmpty() ? "?" : "&")
+                .append(k)
+                .append('=')
+                .append(URLEncoder.encode(v, StandardCharsets.UTF_8)));
     return b.toString();
   }
 
@@ -111,11 +137,13 @@ public record ConsoleQuery(Map<String, String> params) {
   public void validate() {
     String sev = get("severity");
     if (sev != null && Severity.parse(sev).isEmpty()) {
-      throw new IllegalArgumentException("severity must be one of critical, high, medium, low, info");
+      throw new IllegalArgumentException(
+          "severity must be one of critical, high, medium, low, info");
     }
     String cat = get("category");
     if (cat != null && Category.parse(cat).isEmpty()) {
-      throw new IllegalArgumentException("category must be one of security, compliance, performance, operations, cost");
+      throw new IllegalArgumentException(
+          "category must be one of security, compliance, performance, operations, cost");
     }
     state();
     String sort = get("sort");
@@ -172,7 +200,8 @@ public record ConsoleQuery(Map<String, String> params) {
       try {
         return LocalDateTime.parse(v).toInstant(ZoneOffset.UTC);
       } catch (DateTimeParseException e2) {
-        throw new IllegalArgumentException(key + " must be a UTC time such as 2026-12-01T10:00 or an RFC 3339 time");
+        throw new IllegalArgumentException(
+            key + " must be a UTC time such as 2026-12-01T10:00 or an RFC 3339 time");
       }
     }
   }
@@ -191,9 +220,21 @@ public record ConsoleQuery(Map<String, String> params) {
     }
     String sev = get("severity");
     String cat = get("category");
-    return new FindingFilter(get("source"), sev == null ? null : Severity.parse(sev).get().wire(),
-        cat == null ? null : Category.parse(cat).get().wire(), get("eventType"), get("namespace"), get("cluster"),
-        get("kind"), get("resource"), state(), time("firstFrom"), time("firstTo"), lastFrom, time("lastTo"), get("q"));
+    return new FindingFilter(
+        get("source"),
+        sev == null ? null : Severity.parse(sev).get().wire(),
+        cat == null ? null : Category.parse(cat).get().wire(),
+        get("eventType"),
+        get("namespace"),
+        get("cluster"),
+        get("kind"),
+        get("resource"),
+        state(),
+        time("firstFrom"),
+        time("firstTo"),
+        lastFrom,
+        time("lastTo"),
+        get("q"));
   }
 
   public FindingsQuery page(Instant now) {
@@ -202,7 +243,8 @@ public record ConsoleQuery(Map<String, String> params) {
 
   /** True when the query filters on anything but the default open state. */
   public boolean filtered() {
-    return params.keySet().stream().anyMatch(k -> !k.equals("sort") && !k.equals("after") && !k.equals("limit"));
+    return params.keySet().stream()
+        .anyMatch(k -> !k.equals("sort") && !k.equals("after") && !k.equals("limit"));
   }
 
   private static Map<String, Duration> ordered(Object... kv) {

@@ -12,9 +12,26 @@ import java.util.List;
  * quote, so it is never taken as a formula. Pure.
  */
 final class Csv {
-  static final List<String> COLUMNS = List.of("namespace", "name", "source", "severity", "category", "eventType",
-      "title", "resourceKind", "resourceNamespace", "resourceName", "cluster", "count", "firstSeen", "lastSeen",
-      "resolved", "resolvedAt", "detectedAt", "fingerprint");
+  static final List<String> COLUMNS =
+      List.of(
+          "namespace",
+          "name",
+          "source",
+          "severity",
+          "category",
+          "eventType",
+          "title",
+          "resourceKind",
+          "resourceNamespace",
+          "resourceName",
+          "cluster",
+          "count",
+          "firstSeen",
+          "lastSeen",
+          "resolved",
+          "resolvedAt",
+          "detectedAt",
+          "fingerprint");
 
   private Csv() {}
 
@@ -24,14 +41,29 @@ final class Csv {
 
   static String row(Observation o) {
     ObservationSpec s = o.getSpec();
-    ObservationStatus st = o.getStatus() == null ? new ObservationStatus(null, null, null, null, null) : o.getStatus();
+    ObservationStatus st =
+        o.getStatus() == null ? new ObservationStatus(null, null, null, null, null) : o.getStatus();
     ResourceRef r = s.resource();
-    List<String> cells = java.util.Arrays.asList(o.getMetadata().getNamespace(), o.getMetadata().getName(),
-        s.source(), s.severity() == null ? null : s.severity().wire(), s.category() == null ? null : s.category().wire(),
-        s.eventType(), s.title(), r == null ? null : r.kind(), r == null ? null : r.namespace(),
-        r == null ? null : r.name(), s.clusterName(), st.count() == null ? null : st.count().toString(),
-        st.firstSeen(), st.lastSeen(), Boolean.TRUE.equals(st.resolved()) ? "true" : "false", st.resolvedAt(),
-        s.detectedAt(), s.fingerprint());
+    List<String> cells =
+        java.util.Arrays.asList(
+            o.getMetadata().getNamespace(),
+            o.getMetadata().getName(),
+            s.source(),
+            s.severity() == null ? null : s.severity().wire(),
+            s.category() == null ? null : s.category().wire(),
+            s.eventType(),
+            s.title(),
+            r == null ? null : r.kind(),
+            r == null ? null : r.namespace(),
+            r == null ? null : r.name(),
+            s.clusterName(),
+            st.count() == null ? null : st.count().toString(),
+            st.firstSeen(),
+            st.lastSeen(),
+            Boolean.TRUE.equals(st.resolved()) ? "true" : "false",
+            st.resolvedAt(),
+            s.detectedAt(),
+            s.fingerprint());
     StringBuilder b = new StringBuilder();
     for (int i = 0; i < cells.size(); i++) {
       if (i > 0) {
@@ -51,7 +83,10 @@ final class Csv {
     if (c == '=' || c == '+' || c == '-' || c == '@' || c == '\t' || c == '\r') {
       v = "'" + v;
     }
-    if (v.indexOf(',') >= 0 || v.indexOf('"') >= 0 || v.indexOf('\n') >= 0 || v.indexOf('\r') >= 0) {
+    if (v.indexOf(',') >= 0
+        || v.indexOf('"') >= 0
+        || v.indexOf('\n') >= 0
+        || v.indexOf('\r') >= 0) {
       return "\"" + v.replace("\"", "\"\"") + "\"";
     }
     return v;

@@ -7,8 +7,8 @@ import java.util.List;
 /**
  * What the console's sources page shows of the Ingesters: each one's Ready condition, read-only.
  * Implemented by small adapters over whatever keeps the Ingesters ({@link FileIngesterConditions}
- * for {@code INGESTERS_DIR}, {@link KubeIngesterConditions} for the Ingester resources); the console
- * depends on nothing else of theirs. Called off the event loop; may block briefly.
+ * for {@code INGESTERS_DIR}, {@link KubeIngesterConditions} for the Ingester resources); the
+ * console depends on nothing else of theirs. Called off the event loop; may block briefly.
  */
 public interface IngesterConditions {
 
@@ -24,8 +24,15 @@ public interface IngesterConditions {
    * @param message what it says, for a person
    * @param since when the condition last changed (null when unknown)
    */
-  record Condition(String name, String origin, String type, String source, String status, String reason,
-      String message, Instant since) {}
+  record Condition(
+      String name,
+      String origin,
+      String type,
+      String source,
+      String status,
+      String reason,
+      String message,
+      Instant since) {}
 
   /** The Ingesters' conditions now, in a stable order. */
   List<Condition> conditions();

@@ -27,7 +27,9 @@ public final class KubeIngesterConditions implements IngesterConditions {
   private List<Condition> last;
   private Instant lastAt;
 
-  /** @param namespace where the Ingesters are; null for every namespace */
+  /**
+   * @param namespace where the Ingesters are; null for every namespace
+   */
   public KubeIngesterConditions(KubernetesClient client, String namespace, Clock clock) {
     this.client = client;
     this.namespace = namespace;
@@ -41,8 +43,9 @@ public final class KubeIngesterConditions implements IngesterConditions {
       return last;
     }
     var op = client.resources(Ingester.class);
-    List<Ingester> items = (namespace == null ? op.inAnyNamespace().list() : op.inNamespace(namespace).list())
-        .getItems();
+    List<Ingester> items =
+        (namespace == null ? op.inAnyNamespace().list() : op.inNamespace(namespace).list())
+            .getItems();
     List<Condition> out = new ArrayList<>();
     for (Ingester i : items) {
       out.add(of(i));
@@ -55,25 +58,53 @@ public final class KubeIngesterConditions implements IngesterConditions {
 
   static Condition of(Ingester i) {
     String name = i.getMetadata().getNamespace() + "/" + i.getMetadata().getName();
-    String type = i.getSpec() == null || i.getSpec().type() == null ? null : i.getSpec().type().wire();
+    String type =
+        i.getSpec() == null || i.getSpec().type() == null ? null : i.getSpec().type().wire();
     String source = i.getSpec() == null ? null : i.getSpec().source();
     IngesterStatus s = i.getStatus();
-    io.fabric8.kubernetes.api.model.Condition ready = s == null || s.conditions() == null ? null
-        : s.conditions().stream().filter(c -> "Ready".equals(c.getType())).findFirst().orElse(null);
+    io.fabric8.kubernetes.api.model.Condition ready =
+        s == null || s.conditions() == null
+            ? null
+            : s.conditions().stream()
+                .filter(c -> "Ready".equals(c.getType()))
+                .findFirst()
+                .orElse(null);
     if (ready == null) {
-      return new Condition(name, "cluster", type, source, "Unknown", "NotReconciled",
-          "no Ready condition yet: the leader has not processed this Ingester", null);
+      return new Condition(
+          name,
+          "cluster",
+          type,
+          source,
+          "Unknown",
+          "NotReconciled",
+          "no Ready condition yet: the leader has not processed this Ingester",
+          null);
     }
     Long generation = i.getMetadata().getGeneration();
-    Long observed = ready.getObservedGeneration() != null ? ready.getObservedGeneration()
-        : s.observedGeneration();
+    Long observed =
+        ready.getObservedGeneration() != null
+            ? ready.getObservedGeneration()
+            : s.observedGeneration();
     String message = ready.getMessage() == null ? "" : ready.getMessage();
     String status = ready.getStatus() == null ? "Unknown" : ready.getStatus();
     if (generation != null && observed != null && observed < generation) {
-      message = "describes generation " + observed + "; generation " + generation + " is not applied yet: " + message;
+      message =
+          "describes generation "
+              + observed
+              + "; generation "
+              + generation
+              + " is not applied yet: "
+              + message;
       status = "Unknown";
     }
-    return new Condition(name, "cluster", type, source, status, ready.getReason(), message,
+    return new Condition(
+        name,
+        "cluster",
+        type,
+        source,
+        status,
+        ready.getReason(),
+        message,
         parse(ready.getLastTransitionTime()));
   }
 

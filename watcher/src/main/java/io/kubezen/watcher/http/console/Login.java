@@ -1,7 +1,7 @@
 package io.kubezen.watcher.http.console;
 
-import io.kubezen.watcher.http.error.HttpError;
 import io.kubezen.watcher.http.auth.ReadSessions;
+import io.kubezen.watcher.http.error.HttpError;
 import io.vertx.core.http.Cookie;
 import io.vertx.core.http.CookieSameSite;
 import io.vertx.core.http.HttpServerRequest;
@@ -21,13 +21,15 @@ import org.slf4j.LoggerFactory;
  * cannot send {@code Authorization: Bearer}:
  *
  * <ul>
- *   <li>{@code GET /login?next=<path>}: the form (or straight to {@code next} when already signed in);
- *   <li>{@code POST /login} ({@code token}, {@code next}; form-encoded, at most 4 KiB): refused with
- *       403 unless its {@code Origin} is this server's own (CSRF); a right token sets the session
- *       cookie ({@link ReadSessions}: HttpOnly, SameSite=Strict, Path=/, Secure over TLS) and 303s to
- *       {@code next} when it is a local path ({@link ReadSessions#localPath}), else to {@code /}; a
- *       wrong one is answered after {@link ReadSessions#FAILURE_DELAY} with the form again (401),
- *       and more than {@link ReadSessions#MAX_FAILURES} wrong ones a minute from one address get 429;
+ *   <li>{@code GET /login?next=<path>}: the form (or straight to {@code next} when already signed
+ *       in);
+ *   <li>{@code POST /login} ({@code token}, {@code next}; form-encoded, at most 4 KiB): refused
+ *       with 403 unless its {@code Origin} is this server's own (CSRF); a right token sets the
+ *       session cookie ({@link ReadSessions}: HttpOnly, SameSite=Strict, Path=/, Secure over TLS)
+ *       and 303s to {@code next} when it is a local path ({@link ReadSessions#localPath}), else to
+ *       {@code /}; a wrong one is answered after {@link ReadSessions#FAILURE_DELAY} with the form
+ *       again (401), and more than {@link ReadSessions#MAX_FAILURES} wrong ones a minute from one
+ *       address get 429;
  *   <li>{@code POST /logout}: same Origin check; ends the session on this replica, clears the
  *       cookie, 303 to {@code /login}.
  * </ul>
@@ -48,8 +50,10 @@ final class Login {
 
   void mount(Router router) {
     router.get("/login").handler(this::form);
-    // The Origin check comes first (nothing is read from another origin), then the body (at most BODY_LIMIT).
-    BodyHandler body = BodyHandler.create(false).setBodyLimit(BODY_LIMIT).setHandleFileUploads(false);
+    // The Origin check comes first (nothing is read from another origin), then the body (at most
+    // BODY_LIMIT).
+    BodyHandler body =
+        BodyHandler.create(false).setBodyLimit(BODY_LIMIT).setHandleFileUploads(false);
     router.post("/login").handler(ctx -> sameOrigin(ctx, body)).handler(this::signIn);
     router.post("/logout").handler(ctx -> sameOrigin(ctx, null)).handler(this::signOut);
   }
@@ -64,14 +68,24 @@ final class Login {
     page(ctx, 200, next, null);
   }
 
-  /** CSRF: a POST must come from a page of this server (its Origin is this server's scheme, host and port). */
+  /**
+   * CSRF: a POST must come from a page of this server (its Origin is this server's scheme, host and
+   * port).
+   */
   private void sameOrigin(RoutingContext ctx, BodyHandler body) {
     HttpServerRequest req = ctx.request();
     String origin = req.getHeader("Origin");
     if (!isOwnOrigin(origin, req.isSSL(), req.authority())) {
       Console.secure(ctx.response());
-      HttpError.send(ctx, 403, HttpError.reasonFor(403), "cross-origin POST " + req.path() + " refused: its Origin ("
-          + (origin == null ? "none" : shorten(origin)) + ") is not this server's");
+      HttpError.send(
+          ctx,
+          403,
+          HttpError.reasonFor(403),
+          "cross-origin POST "
+              + req.path()
+              + " refused: its Origin ("
+              + (origin == null ? "none" : shorten(origin))
+              + ") is not this server's");
       return;
     }
     if (body != null) {
@@ -93,8 +107,10 @@ final class Login {
     }
     String scheme = tls ? "https" : "http";
     int defaultPort = tls ? 443 : 80;
-    if (!scheme.equalsIgnoreCase(u.getScheme()) || u.getHost() == null || u.getRawPath() != null
-        && !u.getRawPath().isEmpty() || u.getRawUserInfo() != null) {
+    if (!scheme.equalsIgnoreCase(u.getScheme())
+        || u.getHost() == null
+        || u.getRawPath() != null && !u.getRawPath().isEmpty()
+        || u.getRawUserInfo() != null) {
       return false;
     }
     int originPort = u.getPort() < 0 ? defaultPort : u.getPort();
@@ -108,15 +124,18 @@ final class Login {
     String next = ReadSessions.localPath(req.getFormAttribute("next"));
     String address = req.remoteAddress() == null ? "" : req.remoteAddress().hostAddress();
     if (!sessions.mayTry(address)) {
-      ctx.response().putHeader("Retry-After", Long.toString(ReadSessions.FAILURE_WINDOW.toSeconds()));
+      ctx.response()
+          .putHeader("Retry-After", Long.toString(ReadSessions.FAILURE_WINDOW.toSeconds()));
       page(ctx, 429, next, "Too many wrong tokens from this address: wait a minute and try again.");
       return;
     }
     if (!sessions.tokenMatches(req.getFormAttribute("token"))) {
       sessions.failed(address);
       log.warn("console sign-in: wrong read token from {}", address);
-      ctx.vertx().setTimer(ReadSessions.FAILURE_DELAY.toMillis(),
-          t -> page(ctx, 401, next, "That is not the read token."));
+      ctx.vertx()
+          .setTimer(
+              ReadSessions.FAILURE_DELAY.toMillis(),
+              t -> page(ctx, 401, next, "That is not the read token."));
       return;
     }
     HttpServerResponse r = ctx.response();
@@ -135,8 +154,12 @@ final class Login {
   }
 
   private static Cookie cookie(String value, long maxAge, boolean tls) {
-    return Cookie.cookie(ReadSessions.COOKIE, value).setPath("/").setHttpOnly(true).setSameSite(CookieSameSite.STRICT)
-        .setSecure(tls).setMaxAge(maxAge);
+    return Cookie.cookie(ReadSessions.COOKIE, value)
+        .setPath("/")
+        .setHttpOnly(true)
+        .setSameSite(CookieSameSite.STRICT)
+        .setSecure(tls)
+        .setMaxAge(maxAge);
   }
 
   private static void redirect(HttpServerResponse r, String to) {
@@ -150,7 +173,9 @@ final class Login {
       return;
     }
     Console.secure(r);
-    r.setStatusCode(status).putHeader("Content-Type", "text/html; charset=utf-8").putHeader("Cache-Control", "no-store")
+    r.setStatusCode(status)
+        .putHeader("Content-Type", "text/html; charset=utf-8")
+        .putHeader("Cache-Control", "no-store")
         .end(render.apply(new Views.Login(assetVersion, next, error, ReadSessions.TTL.toHours())));
   }
 

@@ -48,25 +48,34 @@ import java.util.function.Supplier;
 /** Builds each page's view from store reads. Blocking: called off the event loop. */
 final class Pages {
   static final List<String> SEVERITIES = List.of("critical", "high", "medium", "low", "info");
-  static final List<String> CATEGORIES = List.of("security", "compliance", "performance", "operations", "cost");
+  static final List<String> CATEGORIES =
+      List.of("security", "compliance", "performance", "operations", "cost");
+
   /** A source whose newest finding is older than this is shown as quiet. */
   static final Duration QUIET_AFTER = Duration.ofHours(24);
+
   static final int TOP = 10;
   static final int RESOURCE_MAX = 500;
   static final int RELATED_MAX = 50;
   static final int REPORT_MAX = 1000;
   private static final DateTimeFormatter SHOWN =
-      DateTimeFormatter.ofPattern("yyyy-MM-dd HH:mm:ss 'UTC'", Locale.ROOT).withZone(ZoneOffset.UTC);
+      DateTimeFormatter.ofPattern("yyyy-MM-dd HH:mm:ss 'UTC'", Locale.ROOT)
+          .withZone(ZoneOffset.UTC);
 
   private final ObservationStore store;
   private final Clock clock;
   private final String assetVersion;
   private final Supplier<Map<String, Object>> readyDetails;
   private final String storeName;
+
   /** READ_AUTH=token: pages show a sign-out button. */
   volatile boolean signOut;
 
-  Pages(ObservationStore store, Clock clock, String assetVersion, Supplier<Map<String, Object>> readyDetails,
+  Pages(
+      ObservationStore store,
+      Clock clock,
+      String assetVersion,
+      Supplier<Map<String, Object>> readyDetails,
       String storeName) {
     this.store = store;
     this.clock = clock;
@@ -108,13 +117,22 @@ final class Pages {
   }
 
   Frame frame(String title, String active, boolean live, StoreSummary s) {
-    return new Frame(title, active, SHOWN.format(clock.instant()), s.tag(), assetVersion, live,
-        facet(GroupField.CLUSTER), signOut);
+    return new Frame(
+        title,
+        active,
+        SHOWN.format(clock.instant()),
+        s.tag(),
+        assetVersion,
+        live,
+        facet(GroupField.CLUSTER),
+        signOut);
   }
 
   // ---------------------------------------------------------------- overview
 
-  /** The last overview, reused while the store's state tag, the range and the minute are the same. */
+  /**
+   * The last overview, reused while the store's state tag, the range and the minute are the same.
+   */
   private record OverviewKey(String tag, String range, long minute) {}
 
   private volatile Map.Entry<OverviewKey, Views.Overview> lastOverview;
@@ -122,13 +140,25 @@ final class Pages {
   Views.Overview overview(String range) {
     StoreSummary summary = store.summary();
     Instant now = clock.instant();
-    OverviewKey key = new OverviewKey(summary.tag(), range == null ? "" : range, now.getEpochSecond() / 60);
+    OverviewKey key =
+        new OverviewKey(summary.tag(), range == null ? "" : range, now.getEpochSecond() / 60);
     Map.Entry<OverviewKey, Views.Overview> last = lastOverview;
     if (last != null && last.getKey().equals(key)) {
       Views.Overview o = last.getValue();
-      return new Views.Overview(frame("Overview", "overview", true, summary), o.severities(), o.matrix(),
-          o.severityTotals(), o.openTotal(), o.categories(), o.namespaces(), o.resources(), o.chart(), o.sources(),
-          o.clusterLinks(), o.resolvedTotal(), o.resolvedUrl());
+      return new Views.Overview(
+          frame("Overview", "overview", true, summary),
+          o.severities(),
+          o.matrix(),
+          o.severityTotals(),
+          o.openTotal(),
+          o.categories(),
+          o.namespaces(),
+          o.resources(),
+          o.chart(),
+          o.sources(),
+          o.clusterLinks(),
+          o.resolvedTotal(),
+          o.resolvedUrl());
     }
     Views.Overview o = overview(range, now, summary);
     lastOverview = Map.entry(key, o);
@@ -139,8 +169,9 @@ final class Pages {
     ConsoleQuery open = ConsoleQuery.EMPTY;
     FindingFilter openFilter = FindingFilter.OPEN;
     // One grouped read gives the source x severity matrix and the categories.
-    List<GroupCount> counts = store.countBy(openFilter, List.of(GroupField.SOURCE, GroupField.SEVERITY,
-        GroupField.CATEGORY));
+    List<GroupCount> counts =
+        store.countBy(
+            openFilter, List.of(GroupField.SOURCE, GroupField.SEVERITY, GroupField.CATEGORY));
     Map<String, Long> byCategory = new java.util.TreeMap<>();
     Map<String, long[]> bySource = new java.util.TreeMap<>();
     long[] totals = new long[SEVERITIES.size()];
@@ -169,44 +200,86 @@ final class Pages {
     }
     List<Cell> severityTotals = new ArrayList<>();
     for (int i = 0; i < SEVERITIES.size(); i++) {
-      severityTotals.add(new Cell(totals[i], open.with("severity", SEVERITIES.get(i)).findingsUrl()));
+      severityTotals.add(
+          new Cell(totals[i], open.with("severity", SEVERITIES.get(i)).findingsUrl()));
     }
     List<Link> categories = new ArrayList<>();
-    byCategory.entrySet().stream().sorted(Map.Entry.<String, Long>comparingByValue().reversed())
-        .forEach(e -> categories.add(new Link(e.getKey(), e.getValue(), open.with("category", e.getKey())
-            .findingsUrl())));
+    byCategory.entrySet().stream()
+        .sorted(Map.Entry.<String, Long>comparingByValue().reversed())
+        .forEach(
+            e ->
+                categories.add(
+                    new Link(
+                        e.getKey(),
+                        e.getValue(),
+                        open.with("category", e.getKey()).findingsUrl())));
     List<Ranked> namespaces = new ArrayList<>();
     for (RankedGroup r : store.topByCriticalHigh(openFilter, RankedGroup.By.NAMESPACE, TOP)) {
       ConsoleQuery q = open.with("namespace", r.namespace());
-      namespaces.add(new Ranked(r.namespace(), null, r.critical(), r.high(), r.total(), q.findingsUrl(),
-          q.with("severity", "critical").findingsUrl(), q.with("severity", "high").findingsUrl()));
+      namespaces.add(
+          new Ranked(
+              r.namespace(),
+              null,
+              r.critical(),
+              r.high(),
+              r.total(),
+              q.findingsUrl(),
+              q.with("severity", "critical").findingsUrl(),
+              q.with("severity", "high").findingsUrl()));
     }
     List<Ranked> resources = new ArrayList<>();
     for (RankedGroup r : store.topByCriticalHigh(openFilter, RankedGroup.By.RESOURCE, TOP)) {
-      ConsoleQuery q = open.with("kind", r.kind()).with("namespace", r.namespace()).with("resource", r.name());
-      resources.add(new Ranked((r.kind() == null ? "" : r.kind() + "/") + r.name(), r.namespace(), r.critical(),
-          r.high(), r.total(), resourceUrl(r.kind(), r.namespace(), r.name()),
-          q.with("severity", "critical").findingsUrl(), q.with("severity", "high").findingsUrl()));
+      ConsoleQuery q =
+          open.with("kind", r.kind()).with("namespace", r.namespace()).with("resource", r.name());
+      resources.add(
+          new Ranked(
+              (r.kind() == null ? "" : r.kind() + "/") + r.name(),
+              r.namespace(),
+              r.critical(),
+              r.high(),
+              r.total(),
+              resourceUrl(r.kind(), r.namespace(), r.name()),
+              q.with("severity", "critical").findingsUrl(),
+              q.with("severity", "high").findingsUrl()));
     }
     List<Link> clusterLinks = new ArrayList<>();
     for (GroupCount g : store.countBy(openFilter, List.of(GroupField.CLUSTER))) {
       if (g.key(0) != null) {
-        clusterLinks.add(new Link(g.key(0), g.count(), open.with("cluster", g.key(0)).findingsUrl()));
+        clusterLinks.add(
+            new Link(g.key(0), g.count(), open.with("cluster", g.key(0)).findingsUrl()));
       }
     }
     long resolved = summary.resolved();
-    return new Views.Overview(frame("Overview", "overview", true, summary), SEVERITIES, matrix, severityTotals,
-        new Cell(all, open.findingsUrl()), categories, namespaces, resources, chart(range, now),
-        sourceLines(now), clusterLinks, resolved, open.with("state", "resolved").findingsUrl());
+    return new Views.Overview(
+        frame("Overview", "overview", true, summary),
+        SEVERITIES,
+        matrix,
+        severityTotals,
+        new Cell(all, open.findingsUrl()),
+        categories,
+        namespaces,
+        resources,
+        chart(range, now),
+        sourceLines(now),
+        clusterLinks,
+        resolved,
+        open.with("state", "resolved").findingsUrl());
   }
 
   List<SourceLine> sourceLines(Instant now) {
     List<SourceLine> out = new ArrayList<>();
     for (SourceActivity a : store.sourceActivity(FindingFilter.NONE)) {
       boolean quiet = a.lastSeen().isBefore(now.minus(QUIET_AFTER));
-      out.add(new SourceLine(a.source(), SHOWN.format(a.lastSeen()), ago(a.lastSeen(), now), a.open(), a.total(),
-          quiet, ConsoleQuery.EMPTY.with("source", a.source()).with("state", "all").findingsUrl(),
-          ConsoleQuery.EMPTY.with("source", a.source()).findingsUrl()));
+      out.add(
+          new SourceLine(
+              a.source(),
+              SHOWN.format(a.lastSeen()),
+              ago(a.lastSeen(), now),
+              a.open(),
+              a.total(),
+              quiet,
+              ConsoleQuery.EMPTY.with("source", a.source()).with("state", "all").findingsUrl(),
+              ConsoleQuery.EMPTY.with("source", a.source()).findingsUrl()));
     }
     return out;
   }
@@ -234,11 +307,12 @@ final class Pages {
   Chart chart(String range, Instant now) {
     String r = range == null || !ConsoleQuery.SINCE.containsKey(range) ? "24h" : range;
     Duration span = ConsoleQuery.SINCE.get(r);
-    Duration width = switch (r) {
-      case "7d" -> Duration.ofHours(6);
-      case "30d" -> Duration.ofDays(1);
-      default -> Duration.ofHours(1);
-    };
+    Duration width =
+        switch (r) {
+          case "7d" -> Duration.ofHours(6);
+          case "30d" -> Duration.ofDays(1);
+          default -> Duration.ofHours(1);
+        };
     Instant to = now.truncatedTo(ChronoUnit.HOURS).plus(Duration.ofHours(1));
     Instant from = to.minus(span);
     List<TimeBucket> buckets = store.timeline(FindingFilter.NONE, from, to, width);
@@ -257,8 +331,11 @@ final class Pages {
     int barW = Math.max(1, (int) Math.floor(slot / 2) - 1);
     List<Bar> bars = new ArrayList<>();
     List<XLabel> xLabels = new ArrayList<>();
-    DateTimeFormatter label = (r.equals("24h") ? DateTimeFormatter.ofPattern("HH:mm", Locale.ROOT)
-        : DateTimeFormatter.ofPattern("MM-dd", Locale.ROOT)).withZone(ZoneOffset.UTC);
+    DateTimeFormatter label =
+        (r.equals("24h")
+                ? DateTimeFormatter.ofPattern("HH:mm", Locale.ROOT)
+                : DateTimeFormatter.ofPattern("MM-dd", Locale.ROOT))
+            .withZone(ZoneOffset.UTC);
     int every = Math.max(1, buckets.size() / 6);
     for (int i = 0; i < buckets.size(); i++) {
       TimeBucket b = buckets.get(i);
@@ -267,26 +344,64 @@ final class Pages {
       int hr = (int) Math.round((double) b.resolved() / max * plotH);
       Instant end = b.start().plus(width);
       String when = SHOWN.format(b.start()) + " – " + SHOWN.format(end);
-      String url = ConsoleQuery.EMPTY.with("state", "all").with("firstFrom", b.start().toString())
-          .with("firstTo", end.toString()).findingsUrl();
-      bars.add(new Bar(x, barW, CHART_TOP + plotH - ho, ho, "opened", b.opened() + " new, " + when, url));
-      bars.add(new Bar(x + barW + 1, barW, CHART_TOP + plotH - hr, hr, "resolved", b.resolved() + " resolved, " + when,
-          ConsoleQuery.EMPTY.with("state", "resolved").findingsUrl()));
+      String url =
+          ConsoleQuery.EMPTY
+              .with("state", "all")
+              .with("firstFrom", b.start().toString())
+              .with("firstTo", end.toString())
+              .findingsUrl();
+      bars.add(
+          new Bar(
+              x, barW, CHART_TOP + plotH - ho, ho, "opened", b.opened() + " new, " + when, url));
+      bars.add(
+          new Bar(
+              x + barW + 1,
+              barW,
+              CHART_TOP + plotH - hr,
+              hr,
+              "resolved",
+              b.resolved() + " resolved, " + when,
+              ConsoleQuery.EMPTY.with("state", "resolved").findingsUrl()));
       if (i % every == 0) {
         xLabels.add(new XLabel(x, label.format(b.start())));
       }
     }
-    List<Tick> ticks = List.of(new Tick(CHART_TOP, Long.toString(max)),
-        new Tick(CHART_TOP + plotH / 2, max % 2 == 0 ? Long.toString(max / 2) : ""), new Tick(CHART_TOP + plotH, "0"));
+    List<Tick> ticks =
+        List.of(
+            new Tick(CHART_TOP, Long.toString(max)),
+            new Tick(CHART_TOP + plotH / 2, max % 2 == 0 ? Long.toString(max / 2) : ""),
+            new Tick(CHART_TOP + plotH, "0"));
     List<Link> ranges = new ArrayList<>();
     for (String k : ConsoleQuery.SINCE.keySet()) {
       ranges.add(new Link(k, k.equals(r) ? 1 : 0, "/?range=" + k));
     }
-    String description = "New versus resolved findings over the last " + r + ": " + opened + " new, " + resolved
-        + " resolved, per " + (width.toHours() >= 24 ? width.toDays() + " day" : width.toHours() + " h") + ".";
-    return new Chart(r, ranges, CHART_W, CHART_H, bars, ticks, xLabels, opened, resolved, description,
-        ConsoleQuery.EMPTY.with("state", "all").with("firstFrom", from.toString()).with("firstTo", to.toString())
-            .findingsUrl(), ConsoleQuery.EMPTY.with("state", "resolved").findingsUrl());
+    String description =
+        "New versus resolved findings over the last "
+            + r
+            + ": "
+            + opened
+            + " new, "
+            + resolved
+            + " resolved, per "
+            + (width.toHours() >= 24 ? width.toDays() + " day" : width.toHours() + " h")
+            + ".";
+    return new Chart(
+        r,
+        ranges,
+        CHART_W,
+        CHART_H,
+        bars,
+        ticks,
+        xLabels,
+        opened,
+        resolved,
+        description,
+        ConsoleQuery.EMPTY
+            .with("state", "all")
+            .with("firstFrom", from.toString())
+            .with("firstTo", to.toString())
+            .findingsUrl(),
+        ConsoleQuery.EMPTY.with("state", "resolved").findingsUrl());
   }
 
   static long niceMax(long max) {
@@ -316,9 +431,11 @@ final class Pages {
     selects.add(select(q, "eventType", "Event type", options(GroupField.EVENT_TYPE)));
     selects.add(select(q, "namespace", "Namespace", options(GroupField.NAMESPACE)));
     selects.add(select(q, "cluster", "Cluster", options(GroupField.CLUSTER)));
-    List<Option> states = List.of(new Option("open", "open", q.is("state", "open")),
-        new Option("resolved", "resolved", q.is("state", "resolved")), new Option("all", "open and resolved",
-            q.is("state", "all")));
+    List<Option> states =
+        List.of(
+            new Option("open", "open", q.is("state", "open")),
+            new Option("resolved", "resolved", q.is("state", "resolved")),
+            new Option("all", "open and resolved", q.is("state", "all")));
     selects.add(new Select("state", "State", states));
     List<Option> since = new ArrayList<>();
     since.add(new Option("", "any time", q.get("since") == null));
@@ -331,22 +448,35 @@ final class Pages {
       sorts.add(new Option(s.wire(), s.wire().replace('-', ' '), q.sort() == s));
     }
     selects.add(new Select("sort", "Sort by", sorts));
-    String next = page.continueToken() == null ? null : q.with("after", page.continueToken()).findingsUrl();
+    String next =
+        page.continueToken() == null ? null : q.with("after", page.continueToken()).findingsUrl();
     String first = q.get("after") == null ? null : q.with("after", null).findingsUrl();
     ConsoleQuery exportQ = q.with("after", null).with("limit", null);
     List<Link> sortLinks = new ArrayList<>();
     for (FindingSort s : FindingSort.values()) {
-      sortLinks.add(new Link(s.wire(), q.sort() == s ? 1 : 0, q.with("sort", s.wire()).findingsUrl()));
+      sortLinks.add(
+          new Link(s.wire(), q.sort() == s ? 1 : 0, q.with("sort", s.wire()).findingsUrl()));
     }
     List<Link> active = new ArrayList<>();
     for (Map.Entry<String, String> e : q.params().entrySet()) {
       if (!List.of("after", "limit", "sort").contains(e.getKey())) {
-        active.add(new Link(e.getKey() + ": " + e.getValue(), 0, q.with(e.getKey(), null).findingsUrl()));
+        active.add(
+            new Link(e.getKey() + ": " + e.getValue(), 0, q.with(e.getKey(), null).findingsUrl()));
       }
     }
-    return new Views.FindingsList(frame("Findings", "findings", true), q, selects, rows, next, first,
-        "/export/findings.csv" + exportQ.queryString(), "/export/findings.json" + exportQ.queryString(),
-        "/report" + exportQ.queryString(), sortLinks, active, "/findings");
+    return new Views.FindingsList(
+        frame("Findings", "findings", true),
+        q,
+        selects,
+        rows,
+        next,
+        first,
+        "/export/findings.csv" + exportQ.queryString(),
+        "/export/findings.json" + exportQ.queryString(),
+        "/report" + exportQ.queryString(),
+        sortLinks,
+        active,
+        "/findings");
   }
 
   private List<String> options(GroupField field) {
@@ -378,21 +508,37 @@ final class Pages {
 
   static Row row(Observation o) {
     ObservationSpec s = o.getSpec();
-    ObservationStatus st = o.getStatus() == null ? new ObservationStatus(null, null, null, null, null) : o.getStatus();
+    ObservationStatus st =
+        o.getStatus() == null ? new ObservationStatus(null, null, null, null, null) : o.getStatus();
     ResourceRef r = s.resource();
     String resource = null;
     String resourceUrl = null;
     if (r != null && r.name() != null) {
-      resource = (r.kind() == null ? "" : r.kind() + "/") + (r.namespace() == null ? "" : r.namespace() + "/")
-          + r.name();
+      resource =
+          (r.kind() == null ? "" : r.kind() + "/")
+              + (r.namespace() == null ? "" : r.namespace() + "/")
+              + r.name();
       resourceUrl = resourceUrl(r.kind(), r.namespace(), r.name());
     }
     String ns = o.getMetadata().getNamespace();
     String name = o.getMetadata().getName();
-    return new Row(ns, name, s.source(), s.severity() == null ? "" : s.severity().wire(),
-        s.category() == null ? "" : s.category().wire(), s.eventType(), s.title() == null ? "" : s.title(), resource,
-        resourceUrl, st.count() == null ? 1 : st.count(), shown(st.firstSeen()), shown(st.lastSeen()),
-        Boolean.TRUE.equals(st.resolved()), shown(st.resolvedAt()), s.clusterName(), detailUrl(ns, name));
+    return new Row(
+        ns,
+        name,
+        s.source(),
+        s.severity() == null ? "" : s.severity().wire(),
+        s.category() == null ? "" : s.category().wire(),
+        s.eventType(),
+        s.title() == null ? "" : s.title(),
+        resource,
+        resourceUrl,
+        st.count() == null ? 1 : st.count(),
+        shown(st.firstSeen()),
+        shown(st.lastSeen()),
+        Boolean.TRUE.equals(st.resolved()),
+        shown(st.resolvedAt()),
+        s.clusterName(),
+        detailUrl(ns, name));
   }
 
   static String shown(String rfc3339) {
@@ -411,12 +557,17 @@ final class Pages {
   }
 
   static String resourceUrl(String kind, String namespace, String name) {
-    return "/resource" + ConsoleQuery.EMPTY.with("kind", kind).with("namespace", namespace).with("resource", name)
-        .queryString();
+    return "/resource"
+        + ConsoleQuery.EMPTY
+            .with("kind", kind)
+            .with("namespace", namespace)
+            .with("resource", name)
+            .queryString();
   }
 
   static String enc(String s) {
-    return java.net.URLEncoder.encode(s, java.nio.charset.StandardCharsets.UTF_8).replace("+", "%20");
+    return java.net.URLEncoder.encode(s, java.nio.charset.StandardCharsets.UTF_8)
+        .replace("+", "%20");
   }
 
   // ---------------------------------------------------------------- detail
@@ -430,32 +581,59 @@ final class Pages {
     Row row = row(o);
     ObservationSpec s = o.getSpec();
     List<DetailField> spec = new ArrayList<>();
-    spec.add(new DetailField("Source", s.source(), ConsoleQuery.EMPTY.with("source", s.source()).with("state", "all")
-        .findingsUrl(), false));
-    spec.add(new DetailField("Severity", row.severity(), ConsoleQuery.EMPTY.with("severity", row.severity())
-        .findingsUrl(), false));
+    spec.add(
+        new DetailField(
+            "Source",
+            s.source(),
+            ConsoleQuery.EMPTY.with("source", s.source()).with("state", "all").findingsUrl(),
+            false));
+    spec.add(
+        new DetailField(
+            "Severity",
+            row.severity(),
+            ConsoleQuery.EMPTY.with("severity", row.severity()).findingsUrl(),
+            false));
     spec.add(new DetailField("Category", row.category(), null, false));
-    spec.add(new DetailField("Event type", s.eventType(), ConsoleQuery.EMPTY.with("eventType", s.eventType())
-        .findingsUrl(), true));
+    spec.add(
+        new DetailField(
+            "Event type",
+            s.eventType(),
+            ConsoleQuery.EMPTY.with("eventType", s.eventType()).findingsUrl(),
+            true));
     spec.add(new DetailField("Title", row.title(), null, false));
     if (s.resource() != null) {
       ResourceRef r = s.resource();
-      spec.add(new DetailField("Resource", row.resource() == null ? "" : row.resource(), row.resourceUrl(), false));
+      spec.add(
+          new DetailField(
+              "Resource", row.resource() == null ? "" : row.resource(), row.resourceUrl(), false));
       spec.add(new DetailField("Resource apiVersion", r.apiVersion(), null, true));
-      spec.add(new DetailField("Resource namespace", r.namespace(), r.namespace() == null ? null
-          : "/resource" + ConsoleQuery.EMPTY.with("namespace", r.namespace()).queryString(), false));
+      spec.add(
+          new DetailField(
+              "Resource namespace",
+              r.namespace(),
+              r.namespace() == null
+                  ? null
+                  : "/resource" + ConsoleQuery.EMPTY.with("namespace", r.namespace()).queryString(),
+              false));
     }
     spec.add(new DetailField("Cluster", s.clusterName(), null, false));
     spec.add(new DetailField("Detected at", shown(s.detectedAt()), null, false));
     spec.add(new DetailField("Count", Long.toString(row.count()), null, false));
     spec.add(new DetailField("First seen", row.firstSeen(), null, false));
     spec.add(new DetailField("Last seen", row.lastSeen(), null, false));
-    spec.add(new DetailField("Resolved", row.resolved() ? "yes, at " + row.resolvedAt() : "no (open)", null, false));
-    spec.add(new DetailField("TTL after creation", s.ttlSecondsAfterCreation() == null ? null
-        : s.ttlSecondsAfterCreation() + " s", null, false));
+    spec.add(
+        new DetailField(
+            "Resolved", row.resolved() ? "yes, at " + row.resolvedAt() : "no (open)", null, false));
+    spec.add(
+        new DetailField(
+            "TTL after creation",
+            s.ttlSecondsAfterCreation() == null ? null : s.ttlSecondsAfterCreation() + " s",
+            null,
+            false));
     spec.add(new DetailField("Fingerprint", s.fingerprint(), null, true));
     spec.add(new DetailField("Observation", namespace + "/" + name, null, true));
-    spec.add(new DetailField("Created", shown(o.getMetadata().getCreationTimestamp()), null, false));
+    spec.add(
+        new DetailField("Created", shown(o.getMetadata().getCreationTimestamp()), null, false));
     spec.removeIf(f -> f.value() == null || f.value().isEmpty());
     List<DetailField> details = new ArrayList<>();
     if (s.details() != null) {
@@ -467,8 +645,10 @@ final class Pages {
     if (s.resource() != null && s.resource().name() != null) {
       ResourceRef r = s.resource();
       FindingFilter f = FindingFilter.NONE.withResource(r.kind(), r.namespace(), r.name());
-      for (Observation other : store.findings(FindingsQuery.first(f, FindingSort.SEVERITY, RELATED_MAX + 1)).items()) {
-        if (!(namespace.equals(other.getMetadata().getNamespace()) && name.equals(other.getMetadata().getName()))) {
+      for (Observation other :
+          store.findings(FindingsQuery.first(f, FindingSort.SEVERITY, RELATED_MAX + 1)).items()) {
+        if (!(namespace.equals(other.getMetadata().getNamespace())
+            && name.equals(other.getMetadata().getName()))) {
           related.add(row(other));
         }
       }
@@ -482,8 +662,14 @@ final class Pages {
     } catch (Exception e) {
       json = "";
     }
-    return Optional.of(new Views.Detail(frame(row.title().isEmpty() ? name : row.title(), "findings", false), row,
-        spec, details, related, json));
+    return Optional.of(
+        new Views.Detail(
+            frame(row.title().isEmpty() ? name : row.title(), "findings", false),
+            row,
+            spec,
+            details,
+            related,
+            json));
   }
 
   static DetailField detailField(String key, Object value) {
@@ -496,11 +682,14 @@ final class Pages {
     if (value instanceof Number || value instanceof Boolean) {
       return new DetailField(key, value.toString(), null, false);
     }
-    if (value instanceof List<?> list && list.stream().allMatch(v -> v instanceof String || v instanceof Number)) {
-      return new DetailField(key, String.join(", ", list.stream().map(String::valueOf).toList()), null, false);
+    if (value instanceof List<?> list
+        && list.stream().allMatch(v -> v instanceof String || v instanceof Number)) {
+      return new DetailField(
+          key, String.join(", ", list.stream().map(String::valueOf).toList()), null, false);
     }
     try {
-      return new DetailField(key, Json.MAPPER.writerWithDefaultPrettyPrinter().writeValueAsString(value), null, true);
+      return new DetailField(
+          key, Json.MAPPER.writerWithDefaultPrettyPrinter().writeValueAsString(value), null, true);
     } catch (Exception e) {
       return new DetailField(key, String.valueOf(value), null, true);
     }
@@ -509,7 +698,8 @@ final class Pages {
   /** A link target only for plain http(s) URLs: never javascript:, data: or anything else. */
   static String safeLink(String s) {
     String t = s.strip();
-    if ((t.startsWith("https://") || t.startsWith("http://")) && t.length() < 2048
+    if ((t.startsWith("https://") || t.startsWith("http://"))
+        && t.length() < 2048
         && t.chars().noneMatch(c -> c <= ' ' || c == '"' || c == '<' || c == '>' || c == '`')) {
       try {
         java.net.URI u = new java.net.URI(t);
@@ -528,31 +718,67 @@ final class Pages {
     String ns = q.get("namespace");
     String name = q.get("resource");
     if (name == null && ns == null) {
-      throw new IllegalArgumentException("a resource view needs resource (with kind and namespace) or namespace");
+      throw new IllegalArgumentException(
+          "a resource view needs resource (with kind and namespace) or namespace");
     }
-    FindingFilter f = new FindingFilter(null, null, null, null, ns, null, kind, name,
-        q.get("state") == null ? FindingFilter.State.ALL : q.state(), null, null, null, null, null);
-    ObservationPage page = store.findings(FindingsQuery.first(f, FindingSort.SEVERITY, RESOURCE_MAX));
+    FindingFilter f =
+        new FindingFilter(
+            null,
+            null,
+            null,
+            null,
+            ns,
+            null,
+            kind,
+            name,
+            q.get("state") == null ? FindingFilter.State.ALL : q.state(),
+            null,
+            null,
+            null,
+            null,
+            null);
+    ObservationPage page =
+        store.findings(FindingsQuery.first(f, FindingSort.SEVERITY, RESOURCE_MAX));
     Map<String, List<Row>> groups = new java.util.TreeMap<>();
     for (Observation o : page.items()) {
       groups.computeIfAbsent(o.getSpec().source(), k -> new ArrayList<>()).add(row(o));
     }
     List<Views.Group> out = new ArrayList<>();
     groups.forEach((k, v) -> out.add(new Views.Group(k, v)));
-    String heading = name != null ? (kind == null ? "" : kind + " ") + (ns == null ? "" : ns + "/") + name
-        : "Namespace " + ns;
-    ConsoleQuery listQ = ConsoleQuery.EMPTY.with("kind", kind).with("namespace", ns).with("resource", name)
-        .with("state", "all");
+    String heading =
+        name != null
+            ? (kind == null ? "" : kind + " ") + (ns == null ? "" : ns + "/") + name
+            : "Namespace " + ns;
+    ConsoleQuery listQ =
+        ConsoleQuery.EMPTY
+            .with("kind", kind)
+            .with("namespace", ns)
+            .with("resource", name)
+            .with("state", "all");
     List<Link> sev = new ArrayList<>();
     Map<String, Long> bySev = new LinkedHashMap<>();
-    for (GroupCount g : store.countBy(f.withState(FindingFilter.State.OPEN), List.of(GroupField.SEVERITY))) {
+    for (GroupCount g :
+        store.countBy(f.withState(FindingFilter.State.OPEN), List.of(GroupField.SEVERITY))) {
       bySev.put(g.key(0), g.count());
     }
     for (String s : SEVERITIES) {
-      sev.add(new Link(s, bySev.getOrDefault(s, 0L), listQ.with("state", "open").with("severity", s).findingsUrl()));
+      sev.add(
+          new Link(
+              s,
+              bySev.getOrDefault(s, 0L),
+              listQ.with("state", "open").with("severity", s).findingsUrl()));
     }
-    return new Views.Resource(frame(heading, "findings", false), heading, kind, ns, name, out, page.items().size(),
-        page.continueToken() != null, listQ.findingsUrl(), sev);
+    return new Views.Resource(
+        frame(heading, "findings", false),
+        heading,
+        kind,
+        ns,
+        name,
+        out,
+        page.items().size(),
+        page.continueToken() != null,
+        listQ.findingsUrl(),
+        sev);
   }
 
   // ---------------------------------------------------------------- sources
@@ -565,7 +791,8 @@ final class Pages {
     Map<String, Object> ready = readyDetails.get();
     List<DetailField> replica = new ArrayList<>();
     replica.add(new DetailField("Store", storeName, null, false));
-    replica.add(new DetailField("Store reachable", store.isReachable() ? "yes" : "no", null, false));
+    replica.add(
+        new DetailField("Store reachable", store.isReachable() ? "yes" : "no", null, false));
     List<SourceLine> activity = sourceLines(now);
     Map<String, SourceLine> lastBySource = new java.util.HashMap<>();
     activity.forEach(l -> lastBySource.put(l.source(), l));
@@ -582,15 +809,30 @@ final class Pages {
       if (c.source() != null) {
         ingesterSources.put("ingester:" + c.name(), c.source());
       }
-      String state = switch (c.status()) {
-        case "True" -> "active";
-        case "False" -> "inactive";
-        default -> "waiting";
-      };
-      ingesterRows.add(new Views.IngesterRow(c.name(), c.origin(), c.type(), c.source(), c.status(), state,
-          c.reason(), c.message(), c.since() == null ? "" : SHOWN.format(c.since()),
-          c.since() == null ? "" : ago(c.since(), now), c.source() == null ? null
-              : ConsoleQuery.EMPTY.with("source", c.source()).with("state", "all").findingsUrl()));
+      String state =
+          switch (c.status()) {
+            case "True" -> "active";
+            case "False" -> "inactive";
+            default -> "waiting";
+          };
+      ingesterRows.add(
+          new Views.IngesterRow(
+              c.name(),
+              c.origin(),
+              c.type(),
+              c.source(),
+              c.status(),
+              state,
+              c.reason(),
+              c.message(),
+              c.since() == null ? "" : SHOWN.format(c.since()),
+              c.since() == null ? "" : ago(c.since(), now),
+              c.source() == null
+                  ? null
+                  : ConsoleQuery.EMPTY
+                      .with("source", c.source())
+                      .with("state", "all")
+                      .findingsUrl()));
     }
     List<Views.SourceStatus> watched = new ArrayList<>();
     List<DetailField> other = new ArrayList<>();
@@ -599,18 +841,30 @@ final class Pages {
         for (Map.Entry<?, ?> s : m.entrySet()) {
           String id = String.valueOf(s.getKey());
           String status = String.valueOf(s.getValue());
-          // built-in sources are "<source>:<resource>", informer Ingesters "ingester:<namespace>/<name>"
-          String source = ingesterSources.getOrDefault(id, id.indexOf(':') > 0 ? id.substring(0, id.indexOf(':')) : id);
-          watched.add(new Views.SourceStatus(id, status, sourceState(status), lastBySource.get(source)));
+          // built-in sources are "<source>:<resource>", informer Ingesters
+          // "ingester:<namespace>/<name>"
+          String source =
+              ingesterSources.getOrDefault(
+                  id, id.indexOf(':') > 0 ? id.substring(0, id.indexOf(':')) : id);
+          watched.add(
+              new Views.SourceStatus(id, status, sourceState(status), lastBySource.get(source)));
         }
-      } else if (e.getValue() instanceof String || e.getValue() instanceof Number || e.getValue() instanceof Boolean) {
+      } else if (e.getValue() instanceof String
+          || e.getValue() instanceof Number
+          || e.getValue() instanceof Boolean) {
         replica.add(new DetailField(e.getKey(), String.valueOf(e.getValue()), null, false));
       } else {
         other.add(detailField(e.getKey(), e.getValue()));
       }
     }
-    return new Views.Sources(frame("Sources and Ingesters", "sources", false), replica, watched, activity, other,
-        ingesterRows, problem);
+    return new Views.Sources(
+        frame("Sources and Ingesters", "sources", false),
+        replica,
+        watched,
+        activity,
+        other,
+        ingesterRows,
+        problem);
   }
 
   /** active, waiting or stale, from SourceManager.status strings. */
@@ -642,8 +896,16 @@ final class Pages {
     }
     List<Link> filters = new ArrayList<>();
     q.params().forEach((k, v) -> filters.add(new Link(k + ": " + v, 0, null)));
-    return new Views.Report(frame("Findings report", "findings", false), q, SHOWN.format(now), bySeverity,
-        rows(page.items()), total, page.continueToken() != null, filters, q.findingsUrl());
+    return new Views.Report(
+        frame("Findings report", "findings", false),
+        q,
+        SHOWN.format(now),
+        bySeverity,
+        rows(page.items()),
+        total,
+        page.continueToken() != null,
+        filters,
+        q.findingsUrl());
   }
 
   static boolean severityKnown(String s) {

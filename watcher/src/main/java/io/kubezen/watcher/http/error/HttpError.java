@@ -16,7 +16,8 @@ public final class HttpError {
       ctx.response().end();
       return;
     }
-    JsonObject body = new JsonObject().put("error", reason).put("message", message).put("status", status);
+    JsonObject body =
+        new JsonObject().put("error", reason).put("message", message).put("status", status);
     ctx.response()
         .setStatusCode(status)
         .putHeader("Content-Type", "application/json")

@@ -40,27 +40,28 @@ import org.slf4j.LoggerFactory;
  * <p>This class handles the Ingester objects themselves: it watches them, validates their spec,
  * tells the engine which sources to run ({@link SourceManager#add}, {@link SourceManager#remove}),
  * and, while this replica leads, writes their Ready condition and counts. A resource whose CRD is
- * not installed makes the Ingester Ready=False (ResourceNotFound) until the engine finds it (it looks
- * every {@code CRD_CHECK_INTERVAL}), then Ready=True.
+ * not installed makes the Ingester Ready=False (ResourceNotFound) until the engine finds it (it
+ * looks every {@code CRD_CHECK_INTERVAL}), then Ready=True.
  */
 public final class IngesterInformers implements AutoCloseable {
   private static final Logger LOG = LoggerFactory.getLogger(IngesterInformers.class);
 
   /** Built-in resources (no CRD to read): group/resource → kind, namespaced. */
-  private static final Map<String, Object[]> BUILT_IN = Map.ofEntries(
-      Map.entry("/configmaps", new Object[] {"ConfigMap", true}),
-      Map.entry("/pods", new Object[] {"Pod", true}),
-      Map.entry("/services", new Object[] {"Service", true}),
-      Map.entry("/events", new Object[] {"Event", true}),
-      Map.entry("/serviceaccounts", new Object[] {"ServiceAccount", true}),
-      Map.entry("/nodes", new Object[] {"Node", false}),
-      Map.entry("/namespaces", new Object[] {"Namespace", false}),
-      Map.entry("apps/deployments", new Object[] {"Deployment", true}),
-      Map.entry("apps/daemonsets", new Object[] {"DaemonSet", true}),
-      Map.entry("apps/statefulsets", new Object[] {"StatefulSet", true}),
-      Map.entry("batch/jobs", new Object[] {"Job", true}),
-      Map.entry("batch/cronjobs", new Object[] {"CronJob", true}),
-      Map.entry("events.k8s.io/events", new Object[] {"Event", true}));
+  private static final Map<String, Object[]> BUILT_IN =
+      Map.ofEntries(
+          Map.entry("/configmaps", new Object[] {"ConfigMap", true}),
+          Map.entry("/pods", new Object[] {"Pod", true}),
+          Map.entry("/services", new Object[] {"Service", true}),
+          Map.entry("/events", new Object[] {"Event", true}),
+          Map.entry("/serviceaccounts", new Object[] {"ServiceAccount", true}),
+          Map.entry("/nodes", new Object[] {"Node", false}),
+          Map.entry("/namespaces", new Object[] {"Namespace", false}),
+          Map.entry("apps/deployments", new Object[] {"Deployment", true}),
+          Map.entry("apps/daemonsets", new Object[] {"DaemonSet", true}),
+          Map.entry("apps/statefulsets", new Object[] {"StatefulSet", true}),
+          Map.entry("batch/jobs", new Object[] {"Job", true}),
+          Map.entry("batch/cronjobs", new Object[] {"CronJob", true}),
+          Map.entry("events.k8s.io/events", new Object[] {"Event", true}));
 
   private final KubernetesClient client;
   private final String namespace;
@@ -75,6 +76,7 @@ public final class IngesterInformers implements AutoCloseable {
   private final Map<String, Running> running = new ConcurrentHashMap<>();
   private final Object lock = new Object();
   private IngesterWatch watch;
+
   /** True while this replica leads: only then are the Ingesters' status and counts written. */
   private volatile boolean leading;
 
@@ -88,15 +90,19 @@ public final class IngesterInformers implements AutoCloseable {
     final IngesterStats stats;
     final String sourceId;
     final String watching;
+
     /** What Ready says now, or should say (written while leading). */
     volatile Readiness readiness;
+
     volatile boolean written;
 
-    Running(Ingester i, IngesterStats stats, String sourceId, String watching, Readiness readiness) {
+    Running(
+        Ingester i, IngesterStats stats, String sourceId, String watching, Readiness readiness) {
       this.namespace = i.getMetadata().getNamespace();
       this.name = i.getMetadata().getName();
       this.uid = i.getMetadata().getUid();
-      this.generation = i.getMetadata().getGeneration() == null ? 0 : i.getMetadata().getGeneration();
+      this.generation =
+          i.getMetadata().getGeneration() == null ? 0 : i.getMetadata().getGeneration();
       this.spec = i.getSpec();
       this.stats = stats;
       this.sourceId = sourceId;
@@ -108,23 +114,49 @@ public final class IngesterInformers implements AutoCloseable {
   /**
    * @param namespace where to look for Ingesters; null for every namespace
    */
-  public IngesterInformers(KubernetesClient client, String namespace, Set<String> builtInSources,
-      IngesterPipelines pipelines, SourceManager engine, IngesterStatusWriter status, Clock clock,
-      Duration statusInterval, Duration resync) {
-    this(client, namespace, List.of(), builtInSources, pipelines, engine, status, clock, statusInterval, resync);
+  public IngesterInformers(
+      KubernetesClient client,
+      String namespace,
+      Set<String> builtInSources,
+      IngesterPipelines pipelines,
+      SourceManager engine,
+      IngesterStatusWriter status,
+      Clock clock,
+      Duration statusInterval,
+      Duration resync) {
+    this(
+        client,
+        namespace,
+        List.of(),
+        builtInSources,
+        pipelines,
+        engine,
+        status,
+        clock,
+        statusInterval,
+        resync);
   }
 
   /**
    * @param namespace where to look for Ingesters; null for every namespace
-   * @param accessNamespaces the only namespaces this install may read ({@code ACCESS_SCOPE=namespaces}):
-   *     CRDs are not read (the resource is taken as namespaced), an Ingester without {@code
-   *     informer.namespaces} watches these, and one naming another namespace or a cluster-scoped
-   *     resource is not Ready (OutOfScope). Empty: every namespace.
-   * @param engine the engine that runs the watched sources (started, in standby or stopped by the caller)
+   * @param accessNamespaces the only namespaces this install may read ({@code
+   *     ACCESS_SCOPE=namespaces}): CRDs are not read (the resource is taken as namespaced), an
+   *     Ingester without {@code informer.namespaces} watches these, and one naming another
+   *     namespace or a cluster-scoped resource is not Ready (OutOfScope). Empty: every namespace.
+   * @param engine the engine that runs the watched sources (started, in standby or stopped by the
+   *     caller)
    */
-  public IngesterInformers(KubernetesClient client, String namespace, List<String> accessNamespaces,
-      Set<String> builtInSources, IngesterPipelines pipelines, SourceManager engine, IngesterStatusWriter status,
-      Clock clock, Duration statusInterval, Duration resync) {
+  public IngesterInformers(
+      KubernetesClient client,
+      String namespace,
+      List<String> accessNamespaces,
+      Set<String> builtInSources,
+      IngesterPipelines pipelines,
+      SourceManager engine,
+      IngesterStatusWriter status,
+      Clock clock,
+      Duration statusInterval,
+      Duration resync) {
     this.client = client;
     this.namespace = namespace;
     this.accessNamespaces = List.copyOf(accessNamespaces);
@@ -137,7 +169,10 @@ public final class IngesterInformers implements AutoCloseable {
     this.resync = resync;
   }
 
-  /** Starts leading (on becoming leader): the Ingesters are watched and their status written. Repeatable after {@link #stop}. */
+  /**
+   * Starts leading (on becoming leader): the Ingesters are watched and their status written.
+   * Repeatable after {@link #stop}.
+   */
   public void start() {
     leading = true;
     watchIngesters();
@@ -155,7 +190,10 @@ public final class IngesterInformers implements AutoCloseable {
     watchIngesters();
   }
 
-  /** Leading to warm standby: the sources keep running in the engine; the status is no longer written. */
+  /**
+   * Leading to warm standby: the sources keep running in the engine; the status is no longer
+   * written.
+   */
   public void demote() {
     if (leading) {
       flushCounts();
@@ -168,12 +206,23 @@ public final class IngesterInformers implements AutoCloseable {
       if (watch != null) {
         return;
       }
-      watch = IngesterWatch.start(client, namespace, resync, statusInterval, "ingester-informer-status",
-          this::handle, obj -> stopOne(key(obj), obj.getMetadata().getUid()), this::tick);
+      watch =
+          IngesterWatch.start(
+              client,
+              namespace,
+              resync,
+              statusInterval,
+              "ingester-informer-status",
+              this::handle,
+              obj -> stopOne(key(obj), obj.getMetadata().getUid()),
+              this::tick);
     }
   }
 
-  /** Stops watching Ingesters and removes their sources from the engine; Observations are left as they are. */
+  /**
+   * Stops watching Ingesters and removes their sources from the engine; Observations are left as
+   * they are.
+   */
   public void stop() {
     IngesterWatch w;
     synchronized (lock) {
@@ -198,7 +247,10 @@ public final class IngesterInformers implements AutoCloseable {
     stop();
   }
 
-  /** The source names of the informer Ingesters running now: state-like, their findings live while reported. */
+  /**
+   * The source names of the informer Ingesters running now: state-like, their findings live while
+   * reported.
+   */
   public Set<String> sourceNames() {
     Set<String> out = new java.util.TreeSet<>();
     for (Running r : running.values()) {
@@ -251,12 +303,14 @@ public final class IngesterInformers implements AutoCloseable {
       }
       return;
     }
-    long generation = ing.getMetadata().getGeneration() == null ? 0 : ing.getMetadata().getGeneration();
+    long generation =
+        ing.getMetadata().getGeneration() == null ? 0 : ing.getMetadata().getGeneration();
     String uid = ing.getMetadata().getUid();
     if (current != null && current.uid.equals(uid) && current.generation == generation) {
       return;
     }
-    IngesterStats stats = current != null && current.uid.equals(uid) ? current.stats : new IngesterStats();
+    IngesterStats stats =
+        current != null && current.uid.equals(uid) ? current.stats : new IngesterStats();
     if (current != null) {
       stopOne(key, null);
     }
@@ -275,17 +329,27 @@ public final class IngesterInformers implements AutoCloseable {
     String label = gvr.resource() + (group.isEmpty() ? "" : "." + group) + "/" + gvr.version();
     Resolved resolved = context(group, gvr.version(), gvr.resource());
     ResourceDefinitionContext context = resolved.context();
-    boolean allNamespaces = spec.informer().namespaces() == null || spec.informer().namespaces().isEmpty();
+    boolean allNamespaces =
+        spec.informer().namespaces() == null || spec.informer().namespaces().isEmpty();
     List<String> namespaces = allNamespaces ? List.of() : spec.informer().namespaces();
     if (!accessNamespaces.isEmpty()) {
       // Namespaced Roles only: every informer in one namespace this install may read.
-      String outside = !context.isNamespaceScoped() ? gvr.resource() + " is cluster-scoped"
-          : allNamespaces ? null
-          : namespaces.stream().filter(n -> !accessNamespaces.contains(n)).findFirst()
-              .map(n -> "informer.namespaces: " + n + " is not").orElse(null);
+      String outside =
+          !context.isNamespaceScoped()
+              ? gvr.resource() + " is cluster-scoped"
+              : allNamespaces
+                  ? null
+                  : namespaces.stream()
+                      .filter(n -> !accessNamespaces.contains(n))
+                      .findFirst()
+                      .map(n -> "informer.namespaces: " + n + " is not")
+                      .orElse(null);
       if (outside != null) {
-        String m = outside + " among the namespaces of ACCESS_SCOPE=namespaces (" + String.join(", ", accessNamespaces)
-            + ")";
+        String m =
+            outside
+                + " among the namespaces of ACCESS_SCOPE=namespaces ("
+                + String.join(", ", accessNamespaces)
+                + ")";
         LOG.warn("Ingester {}: {}", key, m);
         setReady(ns, name, uid, generation, new Readiness(false, "OutOfScope", m));
         return;
@@ -295,20 +359,41 @@ public final class IngesterInformers implements AutoCloseable {
       }
     }
     try { // checked here: the engine's watch would fail on it
-      FieldSelectors.apply(client.genericKubernetesResources(context).inAnyNamespace(),
+      FieldSelectors.apply(
+          client.genericKubernetesResources(context).inAnyNamespace(),
           spec.informer().fieldSelector());
     } catch (RuntimeException e) {
-      String m = "informer: cannot watch " + gvr.resource() + "." + group + "/" + gvr.version() + ": " + e.getMessage();
+      String m =
+          "informer: cannot watch "
+              + gvr.resource()
+              + "."
+              + group
+              + "/"
+              + gvr.version()
+              + ": "
+              + e.getMessage();
       setReady(ns, name, uid, generation, new Readiness(false, "WatchFailed", m));
       return;
     }
     Pipeline pipeline = pipelines.create(def);
     String sourceId = sourceId(key);
-    WatchedSource source = new WatchedSource(spec.source(), context, spec.informer().labelSelector(),
-        ObjectReader.asIs(), def.normalizer(), resolved.crdName(), spec.informer().fieldSelector(), namespaces,
-        sourceId, pipeline, (findings, created) -> stats.record(findings, created, clock.instant()));
-    Readiness readiness = resolved.missing() != null ? new Readiness(false, "ResourceNotFound", resolved.missing())
-        : Readiness.ok("watching " + label);
+    WatchedSource source =
+        new WatchedSource(
+            spec.source(),
+            context,
+            spec.informer().labelSelector(),
+            ObjectReader.asIs(),
+            def.normalizer(),
+            resolved.crdName(),
+            spec.informer().fieldSelector(),
+            namespaces,
+            sourceId,
+            pipeline,
+            (findings, created) -> stats.record(findings, created, clock.instant()));
+    Readiness readiness =
+        resolved.missing() != null
+            ? new Readiness(false, "ResourceNotFound", resolved.missing())
+            : Readiness.ok("watching " + label);
     Running r = new Running(ing, stats, sourceId, "watching " + label, readiness);
     engine.remove(sourceId); // a previous generation's, if any
     try {
@@ -319,7 +404,11 @@ public final class IngesterInformers implements AutoCloseable {
       return;
     }
     running.put(key, r);
-    LOG.info("Ingester {}: watching {} (source {}){}", key, label, spec.source(),
+    LOG.info(
+        "Ingester {}: watching {} (source {}){}",
+        key,
+        label,
+        spec.source(),
         resolved.missing() == null ? "" : "; " + resolved.missing());
     writeReady(r);
   }
@@ -333,11 +422,14 @@ public final class IngesterInformers implements AutoCloseable {
       status.setReady(r.namespace, r.name, r.uid, r.generation, r.readiness);
       r.written = true;
     } catch (RuntimeException e) {
-      LOG.debug("Ingester {}/{}: cannot write Ready (retried): {}", r.namespace, r.name, e.toString());
+      LOG.debug(
+          "Ingester {}/{}: cannot write Ready (retried): {}", r.namespace, r.name, e.toString());
     }
   }
 
-  /** The status timer: Ready follows the engine (waiting for the CRD, or watching), then the counts. */
+  /**
+   * The status timer: Ready follows the engine (waiting for the CRD, or watching), then the counts.
+   */
   private void tick() {
     for (Running r : running.values()) {
       String s = engine.status(r.sourceId);
@@ -346,11 +438,15 @@ public final class IngesterInformers implements AutoCloseable {
       if (s == null || s.equals("stopped") || s.startsWith("checking")) {
         next = r.readiness; // not known yet
       } else if (failure != null) { // a 403 on the list or watch, say: retried by the engine
-        String m = "informer: cannot " + r.watching.replaceFirst("^watching", "watch") + ": " + failure;
-        next = m.equals(r.readiness.message()) ? r.readiness : new Readiness(false, "WatchFailed", m);
+        String m =
+            "informer: cannot " + r.watching.replaceFirst("^watching", "watch") + ": " + failure;
+        next =
+            m.equals(r.readiness.message()) ? r.readiness : new Readiness(false, "WatchFailed", m);
       } else if (s.startsWith("waiting for CRD") || s.startsWith("cluster-scoped")) {
-        next = r.readiness.ready() || !"ResourceNotFound".equals(r.readiness.reason())
-            ? new Readiness(false, "ResourceNotFound", s) : r.readiness;
+        next =
+            r.readiness.ready() || !"ResourceNotFound".equals(r.readiness.reason())
+                ? new Readiness(false, "ResourceNotFound", s)
+                : r.readiness;
       } else if (!r.readiness.ready() && s.startsWith("synced")) {
         next = Readiness.ok(r.watching);
         LOG.info("Ingester {}/{}: its resource is served; {}", r.namespace, r.name, r.watching);
@@ -366,44 +462,87 @@ public final class IngesterInformers implements AutoCloseable {
     }
   }
 
-  /** A resource context, its CRD (null for a built-in resource), and why it cannot be watched yet (or null). */
+  /**
+   * A resource context, its CRD (null for a built-in resource), and why it cannot be watched yet
+   * (or null).
+   */
   private record Resolved(ResourceDefinitionContext context, String crdName, String missing) {}
 
   private Resolved context(String group, String version, String resource) {
     Object[] builtIn = BUILT_IN.get(group + "/" + resource);
     if (builtIn != null) {
-      return new Resolved(new ResourceDefinitionContext.Builder().withGroup(group).withVersion(version)
-          .withPlural(resource).withKind((String) builtIn[0]).withNamespaced((Boolean) builtIn[1]).build(), null,
+      return new Resolved(
+          new ResourceDefinitionContext.Builder()
+              .withGroup(group)
+              .withVersion(version)
+              .withPlural(resource)
+              .withKind((String) builtIn[0])
+              .withNamespaced((Boolean) builtIn[1])
+              .build(),
+          null,
           null);
     }
     String crdName = resource + "." + group;
     // Without a kind the engine reads the kind and scope from the CRD once it is there.
-    ResourceDefinitionContext unknown = new ResourceDefinitionContext.Builder().withGroup(group).withVersion(version)
-        .withPlural(resource).withNamespaced(true).build();
+    ResourceDefinitionContext unknown =
+        new ResourceDefinitionContext.Builder()
+            .withGroup(group)
+            .withVersion(version)
+            .withPlural(resource)
+            .withNamespaced(true)
+            .build();
     if (!accessNamespaces.isEmpty()) {
-      // No right to read CRDs: a custom resource readable with namespaced Roles is a namespaced one.
+      // No right to read CRDs: a custom resource readable with namespaced Roles is a namespaced
+      // one.
       return new Resolved(unknown, crdName, null);
     }
     CustomResourceDefinition crd;
     try {
-      crd = group.isEmpty() ? null : client.apiextensions().v1().customResourceDefinitions().withName(crdName).get();
+      crd =
+          group.isEmpty()
+              ? null
+              : client.apiextensions().v1().customResourceDefinitions().withName(crdName).get();
     } catch (RuntimeException e) {
-      return new Resolved(unknown, crdName, "informer.gvr: cannot read CustomResourceDefinition " + crdName + ": "
-          + e.getMessage() + " (retried)");
+      return new Resolved(
+          unknown,
+          crdName,
+          "informer.gvr: cannot read CustomResourceDefinition "
+              + crdName
+              + ": "
+              + e.getMessage()
+              + " (retried)");
     }
     if (crd == null) {
-      return new Resolved(unknown, crdName, "informer.gvr: no CustomResourceDefinition " + crdName
-          + " is installed (the Ingester starts when it is)");
+      return new Resolved(
+          unknown,
+          crdName,
+          "informer.gvr: no CustomResourceDefinition "
+              + crdName
+              + " is installed (the Ingester starts when it is)");
     }
-    boolean served = crd.getSpec().getVersions().stream().anyMatch(v -> version.equals(v.getName())
-        && Boolean.TRUE.equals(v.getServed()));
+    boolean served =
+        crd.getSpec().getVersions().stream()
+            .anyMatch(v -> version.equals(v.getName()) && Boolean.TRUE.equals(v.getServed()));
     if (!served) {
-      return new Resolved(unknown, crdName, "informer.gvr.version: CustomResourceDefinition " + crdName
-          + " serves no version " + version + " (the Ingester starts when it does)");
+      return new Resolved(
+          unknown,
+          crdName,
+          "informer.gvr.version: CustomResourceDefinition "
+              + crdName
+              + " serves no version "
+              + version
+              + " (the Ingester starts when it does)");
     }
-    return new Resolved(new ResourceDefinitionContext.Builder().withGroup(group).withVersion(version)
-        .withPlural(resource).withKind(crd.getSpec().getNames().getKind())
-        .withNamespaced("Namespaced".equals(crd.getSpec().getScope())).build(), crdName, null);
+    return new Resolved(
+        new ResourceDefinitionContext.Builder()
+            .withGroup(group)
+            .withVersion(version)
+            .withPlural(resource)
+            .withKind(crd.getSpec().getNames().getKind())
+            .withNamespaced("Namespaced".equals(crd.getSpec().getScope()))
+            .build(),
+        crdName,
+        null);
   }
 
   void flushCounts() {

@@ -19,19 +19,20 @@ import java.util.List;
 import java.util.Map;
 
 /**
- * The CEL environment of Ingester mappings: {@code object} (the input object) and {@code item}
- * (the current element when {@code forEach} is set), both dynamically typed, the standard macros
- * ({@code has}, {@code map}, {@code filter}, ...) and the strings extension. Thread-safe.
+ * The CEL environment of Ingester mappings: {@code object} (the input object) and {@code item} (the
+ * current element when {@code forEach} is set), both dynamically typed, the standard macros ({@code
+ * has}, {@code map}, {@code filter}, ...) and the strings extension. Thread-safe.
  */
 final class MappingCel {
   static final int MAX_COMPREHENSION_ITERATIONS = 10_000;
   static final int MAX_EXPRESSION_LENGTH = 4_096;
 
-  private static final CelOptions OPTIONS = CelOptions.current()
-      .enableHeterogeneousNumericComparisons(true)
-      .comprehensionMaxIterations(MAX_COMPREHENSION_ITERATIONS)
-      .maxExpressionCodePointSize(MAX_EXPRESSION_LENGTH)
-      .build();
+  private static final CelOptions OPTIONS =
+      CelOptions.current()
+          .enableHeterogeneousNumericComparisons(true)
+          .comprehensionMaxIterations(MAX_COMPREHENSION_ITERATIONS)
+          .maxExpressionCodePointSize(MAX_EXPRESSION_LENGTH)
+          .build();
 
   private static final Cel OBJECT_ONLY = base().build();
   private static final Cel WITH_ITEM = base().addVar("item", SimpleType.DYN).build();
@@ -60,7 +61,8 @@ final class MappingCel {
    *
    * @param withItem whether {@code item} is declared (mappings of an Ingester with {@code forEach})
    */
-  static CelRuntime.Program compile(String expression, String place, boolean withItem) throws CompileException {
+  static CelRuntime.Program compile(String expression, String place, boolean withItem)
+      throws CompileException {
     if (expression == null || expression.isBlank()) {
       throw new CompileException(place + ": empty expression");
     }
@@ -83,12 +85,15 @@ final class MappingCel {
     // Over the cost limit on a worst-case object (every key present, each a long string): refused.
     Map<String, Object> probe = io.kubezen.watcher.model.CelBudget.probeObject();
     try {
-      io.kubezen.watcher.model.CelBudget.eval(program, withItem ? Map.of("object", probe, "item", probe)
-          : Map.of("object", probe));
+      io.kubezen.watcher.model.CelBudget.eval(
+          program, withItem ? Map.of("object", probe, "item", probe) : Map.of("object", probe));
     } catch (io.kubezen.watcher.model.CelBudget.ExceededException e) {
-      throw new CompileException(place + ": refused: on an input with fields of "
-          + io.kubezen.watcher.model.CelBudget.PROBE_STRING + " characters it "
-          + e.getMessage().replaceFirst("^the expression ", ""));
+      throw new CompileException(
+          place
+              + ": refused: on an input with fields of "
+              + io.kubezen.watcher.model.CelBudget.PROBE_STRING
+              + " characters it "
+              + e.getMessage().replaceFirst("^the expression ", ""));
     } catch (Exception ignored) {
       // other evaluation errors (missing keys, wrong types) depend on the input
     }
@@ -99,13 +104,18 @@ final class MappingCel {
     return s == null ? "" : s.strip().replaceAll("\\s*\\n\\s*", " | ");
   }
 
-  /** True when an evaluation failed only because a key or field is absent (the value is "missing"). */
+  /**
+   * True when an evaluation failed only because a key or field is absent (the value is "missing").
+   */
   static boolean isMissing(CelEvaluationException e) {
     if (e.getErrorCode() == CelErrorCode.ATTRIBUTE_NOT_FOUND) {
       return true;
     }
     String m = e.getMessage();
-    return m != null && (m.contains("no such key") || m.contains("no such field") || m.contains("no such attribute"));
+    return m != null
+        && (m.contains("no such key")
+            || m.contains("no such field")
+            || m.contains("no such attribute"));
   }
 
   /** A JSON tree as CEL values: maps, lists, strings, longs, doubles, booleans, and CEL null. */

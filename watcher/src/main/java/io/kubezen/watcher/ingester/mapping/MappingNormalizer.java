@@ -32,17 +32,18 @@ import java.util.Objects;
  * object (see docs/ingesters.md). Every expression is compiled once, here; {@link #normalize} only
  * evaluates. Pure and thread-safe.
  *
- * <p>Inputs: a JSON object is one {@code object}; a JSON array gives one {@code object} per element.
- * With {@code forEach}, each element of the list it yields is {@code item} and gives one finding;
- * without, each object gives one finding.
+ * <p>Inputs: a JSON object is one {@code object}; a JSON array gives one {@code object} per
+ * element. With {@code forEach}, each element of the list it yields is {@code item} and gives one
+ * finding; without, each object gives one finding.
  *
- * <p>A field whose expression fails because a key is absent is "not set" (its default applies);
- * any other evaluation error (a wrong type, say) makes the input invalid, with a message naming
- * the field.
+ * <p>A field whose expression fails because a key is absent is "not set" (its default applies); any
+ * other evaluation error (a wrong type, say) makes the input invalid, with a message naming the
+ * field.
  */
 public final class MappingNormalizer implements Normalizer {
   /** Most findings one input may give; more is an invalid input. */
   public static final int MAX_FINDINGS_PER_INPUT = 10_000;
+
   public static final String DEFAULT_EVENT_TYPE = "custom_event";
   public static final Severity DEFAULT_SEVERITY = Severity.MEDIUM;
   public static final Category DEFAULT_CATEGORY = Category.SECURITY;
@@ -87,14 +88,17 @@ public final class MappingNormalizer implements Normalizer {
     this.source = Objects.requireNonNull(source, "source");
     this.kind = Objects.requireNonNull(kind, "kind");
     if (!Finding.SOURCE_NAME.matcher(source).matches()) {
-      throw new MappingException(List.of("source: '" + source + "' is not a DNS-1123 label of at most 40 characters"));
+      throw new MappingException(
+          List.of("source: '" + source + "' is not a DNS-1123 label of at most 40 characters"));
     }
-    IngesterSpec.Mapping m = mapping != null ? mapping
-        : new IngesterSpec.Mapping(null, null, null, null, null, null, null, null, null, null);
+    IngesterSpec.Mapping m =
+        mapping != null
+            ? mapping
+            : new IngesterSpec.Mapping(null, null, null, null, null, null, null, null, null, null);
     List<String> problems = new ArrayList<>();
     Compiler c = new Compiler(problems, m.forEach() != null && !m.forEach().isBlank());
-    this.forEach = m.forEach() == null || m.forEach().isBlank() ? null
-        : compileForEach(m.forEach(), problems);
+    this.forEach =
+        m.forEach() == null || m.forEach().isBlank() ? null : compileForEach(m.forEach(), problems);
     this.severity = c.optional("mapping.severity", m.severity());
     this.title = c.optional("mapping.title", m.title());
     this.eventType = c.optional("mapping.eventType", m.eventType());
@@ -135,8 +139,12 @@ public final class MappingNormalizer implements Normalizer {
       for (Map.Entry<String, String> e : m.severityMap().entrySet()) {
         Severity s = Severity.parse(e.getValue()).orElse(null);
         if (s == null) {
-          problems.add("mapping.severityMap." + e.getKey() + ": '" + e.getValue()
-              + "' is not a severity (critical, high, medium, low, info)");
+          problems.add(
+              "mapping.severityMap."
+                  + e.getKey()
+                  + ": '"
+                  + e.getValue()
+                  + "' is not a severity (critical, high, medium, low, info)");
         } else if (e.getKey() != null) {
           sm.put(e.getKey().strip().toLowerCase(Locale.ROOT), s);
         }
@@ -148,9 +156,13 @@ public final class MappingNormalizer implements Normalizer {
     }
   }
 
-  /** The normalizer an Ingester declares: its source and mapping; EVENT for webhooks, STATE for informers. */
+  /**
+   * The normalizer an Ingester declares: its source and mapping; EVENT for webhooks, STATE for
+   * informers.
+   */
   public static MappingNormalizer of(IngesterSpec spec) {
-    SourceKind kind = spec.type() == IngesterSpec.Type.INFORMER ? SourceKind.STATE : SourceKind.EVENT;
+    SourceKind kind =
+        spec.type() == IngesterSpec.Type.INFORMER ? SourceKind.STATE : SourceKind.EVENT;
     return new MappingNormalizer(spec.source(), kind, spec.mapping());
   }
 
@@ -205,16 +217,18 @@ public final class MappingNormalizer implements Normalizer {
     if (input.isArray()) {
       for (JsonNode e : input) {
         if (!e.isObject()) {
-          throw new InvalidInputException("expected an array of objects, found an element that is "
-              + e.getNodeType().name().toLowerCase(Locale.ROOT));
+          throw new InvalidInputException(
+              "expected an array of objects, found an element that is "
+                  + e.getNodeType().name().toLowerCase(Locale.ROOT));
         }
         objects.add(e);
       }
     } else if (input.isObject()) {
       objects.add(input);
     } else {
-      throw new InvalidInputException("expected a JSON object or an array of objects, got "
-          + input.getNodeType().name().toLowerCase(Locale.ROOT));
+      throw new InvalidInputException(
+          "expected a JSON object or an array of objects, got "
+              + input.getNodeType().name().toLowerCase(Locale.ROOT));
     }
     List<Finding> out = new ArrayList<>();
     for (JsonNode o : objects) {
@@ -228,7 +242,8 @@ public final class MappingNormalizer implements Normalizer {
         continue;
       }
       if (!(list instanceof List<?> items)) {
-        throw new InvalidInputException("mapping.forEach: must give a list, gave " + describe(list));
+        throw new InvalidInputException(
+            "mapping.forEach: must give a list, gave " + describe(list));
       }
       for (Object item : items) {
         Map<String, Object> vars = new HashMap<>(4);
@@ -242,7 +257,8 @@ public final class MappingNormalizer implements Normalizer {
 
   private void add(List<Finding> out, Map<String, Object> vars, IngestContext context) {
     if (out.size() >= MAX_FINDINGS_PER_INPUT) {
-      throw new InvalidInputException("one input gives more than " + MAX_FINDINGS_PER_INPUT + " findings");
+      throw new InvalidInputException(
+          "one input gives more than " + MAX_FINDINGS_PER_INPUT + " findings");
     }
     out.add(finding(vars, context));
   }
@@ -265,9 +281,15 @@ public final class MappingNormalizer implements Normalizer {
     }
     Category cat = Category.parse(text(eval(category, vars))).orElse(DEFAULT_CATEGORY);
     String t = text(eval(title, vars));
-    ResourceRef resource = ResourceRef.of(text(eval(apiVersion, vars)), text(eval(resourceKind, vars)),
-        text(eval(namespace, vars)), text(eval(name, vars)));
-    if (resource.apiVersion() == null && resource.kind() == null && resource.name() == null
+    ResourceRef resource =
+        ResourceRef.of(
+            text(eval(apiVersion, vars)),
+            text(eval(resourceKind, vars)),
+            text(eval(namespace, vars)),
+            text(eval(name, vars)));
+    if (resource.apiVersion() == null
+        && resource.kind() == null
+        && resource.name() == null
         && resource.namespace() == null) {
       resource = null;
     }
@@ -296,7 +318,8 @@ public final class MappingNormalizer implements Normalizer {
       id.add(cat.wire());
       id.addAll(detailIdentity);
     }
-    return new Finding(source, cat, s, type, resource, t, d.build(), at != null ? at : context.receivedAt(), id);
+    return new Finding(
+        source, cat, s, type, resource, t, d.build(), at != null ? at : context.receivedAt(), id);
   }
 
   private static String nz(String s) {

@@ -36,14 +36,20 @@ public record IngesterDefinition(
     IngesterSpec.AuthType authType,
     IngesterSpec.SecretRef secretRef) {
 
-  /** A webhook path: one URL segment of lower-case letters, digits, '-', '_' and '.', at most 63 characters. */
+  /**
+   * A webhook path: one URL segment of lower-case letters, digits, '-', '_' and '.', at most 63
+   * characters.
+   */
   public static final Pattern PATH = Pattern.compile("^[a-z0-9]([-a-z0-9_.]{0,61}[a-z0-9])?$");
+
   /** A namespace name (DNS-1123 label). */
   static final Pattern NAMESPACE = Pattern.compile("^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$");
+
   static final Pattern RESOURCE = Pattern.compile("^[a-z0-9]([-a-z0-9.]{0,61}[a-z0-9])?$");
   static final Pattern GROUP = Pattern.compile("^$|^[a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?$");
   static final Pattern VERSION = Pattern.compile("^v[0-9]+((alpha|beta)[0-9]+)?$");
   private static final Pattern DURATION = Pattern.compile("(\\d{1,9})(ms|s|m|h)");
+
   /** Longest accepted dedup window. */
   public static final Duration MAX_WINDOW = Duration.ofHours(24);
 
@@ -61,8 +67,8 @@ public record IngesterDefinition(
    * @param builtInSources source names an Ingester may take neither as its source nor as its path
    * @throws InvalidIngesterException listing every problem, each naming its field
    */
-  public static IngesterDefinition compile(String key, IngesterSpec spec, Set<String> builtInSources)
-      throws InvalidIngesterException {
+  public static IngesterDefinition compile(
+      String key, IngesterSpec spec, Set<String> builtInSources) throws InvalidIngesterException {
     List<String> problems = new ArrayList<>();
     if (spec == null) {
       throw new InvalidIngesterException(List.of("spec: missing"));
@@ -96,10 +102,14 @@ public record IngesterDefinition(
       if (w == null || w.path() == null || w.path().isBlank()) {
         problems.add("webhook.path: missing (served at /ingest/<path>)");
       } else if (!PATH.matcher(w.path()).matches()) {
-        problems.add("webhook.path: '" + w.path() + "' is not one path segment of lower-case letters, digits, '-',"
-            + " '_' and '.' (at most 63 characters)");
+        problems.add(
+            "webhook.path: '"
+                + w.path()
+                + "' is not one path segment of lower-case letters, digits, '-',"
+                + " '_' and '.' (at most 63 characters)");
       } else if (builtInSources.contains(w.path())) {
-        problems.add("webhook.path: '" + w.path() + "' is the path of a built-in source; choose another");
+        problems.add(
+            "webhook.path: '" + w.path() + "' is the path of a built-in source; choose another");
       } else {
         path = w.path();
       }
@@ -108,8 +118,10 @@ public record IngesterDefinition(
         secretRef = w.auth().secretRef();
         if (authType != IngesterSpec.AuthType.NONE
             && (secretRef == null || secretRef.name() == null || secretRef.name().isBlank())) {
-          problems.add("webhook.auth.secretRef.name: missing (auth " + authType.wire()
-              + " reads its credentials from a Secret in the Ingester's namespace)");
+          problems.add(
+              "webhook.auth.secretRef.name: missing (auth "
+                  + authType.wire()
+                  + " reads its credentials from a Secret in the Ingester's namespace)");
         }
         if (authType == IngesterSpec.AuthType.NONE) {
           secretRef = null;
@@ -121,8 +133,11 @@ public record IngesterDefinition(
       problems.add("mapping: missing");
     } else {
       try {
-        normalizer = MappingNormalizer.of(sourceOk ? spec
-            : new IngesterSpec("x", spec.type(), null, null, spec.mapping(), null, null));
+        normalizer =
+            MappingNormalizer.of(
+                sourceOk
+                    ? spec
+                    : new IngesterSpec("x", spec.type(), null, null, spec.mapping(), null, null));
       } catch (MappingNormalizer.MappingException e) {
         problems.addAll(e.problems());
       }
@@ -159,12 +174,20 @@ public record IngesterDefinition(
       problems.add("informer.gvr.group: '" + g.group() + "' is not an API group name");
     }
     if (g.version() == null || !VERSION.matcher(g.version()).matches()) {
-      problems.add("informer.gvr.version: " + (g.version() == null ? "missing" : "'" + g.version()
-          + "' is not an API version (v1, v1beta1, v1alpha2, ...)"));
+      problems.add(
+          "informer.gvr.version: "
+              + (g.version() == null
+                  ? "missing"
+                  : "'" + g.version() + "' is not an API version (v1, v1beta1, v1alpha2, ...)"));
     }
     if (g.resource() == null || !RESOURCE.matcher(g.resource()).matches()) {
-      problems.add("informer.gvr.resource: " + (g.resource() == null ? "missing" : "'" + g.resource()
-          + "' is not a resource name (the lower-case plural, e.g. vulnerabilityreports)"));
+      problems.add(
+          "informer.gvr.resource: "
+              + (g.resource() == null
+                  ? "missing"
+                  : "'"
+                      + g.resource()
+                      + "' is not a resource name (the lower-case plural, e.g. vulnerabilityreports)"));
     }
     if (informer.namespaces() != null) {
       for (int i = 0; i < informer.namespaces().size(); i++) {
@@ -176,8 +199,11 @@ public record IngesterDefinition(
     }
   }
 
-  /** Compiles an Ingester's filter: the rules of the global filter file, applied to its source only. */
-  static Filter compileFilter(String source, IngesterSpec.Filter rules) throws FilterConfigException {
+  /**
+   * Compiles an Ingester's filter: the rules of the global filter file, applied to its source only.
+   */
+  static Filter compileFilter(String source, IngesterSpec.Filter rules)
+      throws FilterConfigException {
     ObjectNode root = Json.MAPPER.createObjectNode();
     root.putObject("sources").set(source, Json.MAPPER.valueToTree(rules));
     String prefix = "sources." + source;
@@ -185,11 +211,15 @@ public record IngesterDefinition(
       return Filter.compile(FilterConfig.fromTree(root));
     } catch (FilterConfigException e) {
       String m = e.getMessage();
-      throw new FilterConfigException(m.startsWith(prefix) ? "filter" + m.substring(prefix.length()) : "filter: " + m);
+      throw new FilterConfigException(
+          m.startsWith(prefix) ? "filter" + m.substring(prefix.length()) : "filter: " + m);
     }
   }
 
-  /** A duration such as {@code 30s}, {@code 5m}, {@code 1h}, {@code 1h30m}, {@code 500ms}; positive, at most 24h. */
+  /**
+   * A duration such as {@code 30s}, {@code 5m}, {@code 1h}, {@code 1h30m}, {@code 500ms}; positive,
+   * at most 24h.
+   */
   public static Duration parseWindow(String text) {
     String t = text == null ? "" : text.strip();
     if (t.isEmpty()) {
@@ -203,16 +233,19 @@ public record IngesterDefinition(
         break;
       }
       long n = Long.parseLong(m.group(1));
-      total = total.plus(switch (m.group(2)) {
-        case "ms" -> Duration.ofMillis(n);
-        case "s" -> Duration.ofSeconds(n);
-        case "m" -> Duration.ofMinutes(n);
-        default -> Duration.ofHours(n);
-      });
+      total =
+          total.plus(
+              switch (m.group(2)) {
+                case "ms" -> Duration.ofMillis(n);
+                case "s" -> Duration.ofSeconds(n);
+                case "m" -> Duration.ofMinutes(n);
+                default -> Duration.ofHours(n);
+              });
       at = m.end();
     }
     if (at != t.length()) {
-      throw new IllegalArgumentException("'" + text + "' is not a duration (e.g. 30s, 5m, 1h, 1h30m)");
+      throw new IllegalArgumentException(
+          "'" + text + "' is not a duration (e.g. 30s, 5m, 1h, 1h30m)");
     }
     if (total.compareTo(Duration.ofSeconds(1)) < 0) {
       throw new IllegalArgumentException("'" + text + "' is less than 1s");

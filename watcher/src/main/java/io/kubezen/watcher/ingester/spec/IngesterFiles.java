@@ -12,11 +12,16 @@ import java.io.IOException;
 import java.util.ArrayList;
 import java.util.List;
 
-/** Reads Ingester documents from YAML (or JSON) text: one or more documents separated by {@code ---}. Pure. */
+/**
+ * Reads Ingester documents from YAML (or JSON) text: one or more documents separated by {@code
+ * ---}. Pure.
+ */
 public final class IngesterFiles {
   private static final YAMLMapper YAML = new YAMLMapper();
-  private static final ObjectReader SPEC = Json.MAPPER.readerFor(IngesterSpec.class)
-      .with(DeserializationFeature.FAIL_ON_UNKNOWN_PROPERTIES);
+  private static final ObjectReader SPEC =
+      Json.MAPPER
+          .readerFor(IngesterSpec.class)
+          .with(DeserializationFeature.FAIL_ON_UNKNOWN_PROPERTIES);
   public static final String API_VERSION = Observation.GROUP + "/" + Observation.VERSION;
 
   private IngesterFiles() {}
@@ -35,7 +40,10 @@ public final class IngesterFiles {
       int index = 0;
       while (it.hasNextValue()) {
         JsonNode doc = it.nextValue();
-        if (doc == null || doc.isNull() || doc.isMissingNode() || (doc.isObject() && doc.isEmpty())) {
+        if (doc == null
+            || doc.isNull()
+            || doc.isMissingNode()
+            || (doc.isObject() && doc.isEmpty())) {
           index++;
           continue;
         }
@@ -57,8 +65,11 @@ public final class IngesterFiles {
       problems.add("kind: must be Ingester, found " + (kind == null ? "none" : "'" + kind + "'"));
     }
     if (!API_VERSION.equals(apiVersion)) {
-      problems.add("apiVersion: must be " + API_VERSION + ", found " + (apiVersion == null ? "none" : "'" + apiVersion
-          + "'"));
+      problems.add(
+          "apiVersion: must be "
+              + API_VERSION
+              + ", found "
+              + (apiVersion == null ? "none" : "'" + apiVersion + "'"));
     }
     IngesterSpec spec = null;
     JsonNode s = doc.get("spec");
@@ -75,7 +86,10 @@ public final class IngesterFiles {
   }
 
   private static String oneLine(IOException e) {
-    String m = e instanceof com.fasterxml.jackson.core.JsonProcessingException j ? j.getOriginalMessage() : e.getMessage();
+    String m =
+        e instanceof com.fasterxml.jackson.core.JsonProcessingException j
+            ? j.getOriginalMessage()
+            : e.getMessage();
     return m == null ? e.getClass().getSimpleName() : m.split("\n")[0];
   }
 }

@@ -28,8 +28,13 @@ public final class IngesterPipelines {
    * @param factory the program's Observation factory (namespace placement, TTL, cluster name); each
    *     Ingester's is this one with the Ingester's dedup window
    */
-  public IngesterPipelines(Supplier<Filter> globalFilter, Deduplicator dedup, ObservationWriter writer,
-      Metrics metrics, ObservationFactory factory, Duration defaultWindow) {
+  public IngesterPipelines(
+      Supplier<Filter> globalFilter,
+      Deduplicator dedup,
+      ObservationWriter writer,
+      Metrics metrics,
+      ObservationFactory factory,
+      Duration defaultWindow) {
     this.globalFilter = globalFilter;
     this.dedup = dedup;
     this.writer = writer;
@@ -42,7 +47,8 @@ public final class IngesterPipelines {
   public Pipeline create(IngesterDefinition d) {
     Duration window = d.dedupWindow() != null ? d.dedupWindow() : defaultWindow;
     Filter own = d.filter() == null ? Filter.ALLOW_ALL : d.filter();
-    Supplier<Filter> filter = own.allowsAll() ? globalFilter : () -> globalFilter.get().andThen(own);
+    Supplier<Filter> filter =
+        own.allowsAll() ? globalFilter : () -> globalFilter.get().andThen(own);
     return new Pipeline(filter, factory.withDedupWindow(window), dedup, writer, metrics);
   }
 }

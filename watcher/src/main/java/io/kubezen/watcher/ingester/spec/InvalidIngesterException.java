@@ -2,7 +2,9 @@ package io.kubezen.watcher.ingester.spec;
 
 import java.util.List;
 
-/** An Ingester that cannot be used; {@link #problems()} says every reason, each naming its field. */
+/**
+ * An Ingester that cannot be used; {@link #problems()} says every reason, each naming its field.
+ */
 public final class InvalidIngesterException extends Exception {
   private final List<String> problems;
 

@@ -10,7 +10,9 @@ import java.util.concurrent.atomic.AtomicReference;
  * Ingester's status now and then as deltas (so that several replicas add up). Thread-safe.
  */
 public final class IngesterStats {
-  /** Counts taken for one status write; give them back with {@link #restore} if the write failed. */
+  /**
+   * Counts taken for one status write; give them back with {@link #restore} if the write failed.
+   */
   public record Delta(long events, long created, Instant lastEventTime) {
     public boolean isEmpty() {
       return events == 0 && created == 0 && lastEventTime == null;

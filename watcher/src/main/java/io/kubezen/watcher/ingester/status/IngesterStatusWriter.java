@@ -15,10 +15,10 @@ import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 /**
- * Writes Ingester status through the status subresource: the {@code Ready} condition with
- * {@code observedGeneration}, and the activity counts, added as deltas so that several replicas
- * serving the same webhook add up. Every write reads the object, changes it and replaces it with
- * its resourceVersion, retrying on 409 Conflict.
+ * Writes Ingester status through the status subresource: the {@code Ready} condition with {@code
+ * observedGeneration}, and the activity counts, added as deltas so that several replicas serving
+ * the same webhook add up. Every write reads the object, changes it and replaces it with its
+ * resourceVersion, retrying on 409 Conflict.
  */
 public final class IngesterStatusWriter {
   private static final Logger LOG = LoggerFactory.getLogger(IngesterStatusWriter.class);
@@ -48,31 +48,55 @@ public final class IngesterStatusWriter {
    */
   public boolean setReady(String namespace, String name, String uid, long generation, Readiness r) {
     for (int attempt = 0; attempt < ATTEMPTS; attempt++) {
-      Ingester current = client.resources(Ingester.class).inNamespace(namespace).withName(name).get();
-      if (current == null || !Objects.equals(uid, current.getMetadata().getUid())
+      Ingester current =
+          client.resources(Ingester.class).inNamespace(namespace).withName(name).get();
+      if (current == null
+          || !Objects.equals(uid, current.getMetadata().getUid())
           || !Objects.equals(generation, current.getMetadata().getGeneration())) {
         return false;
       }
       IngesterStatus s = current.getStatus();
-      Condition old = s == null || s.conditions() == null ? null
-          : s.conditions().stream().filter(c -> READY.equals(c.getType())).findFirst().orElse(null);
+      Condition old =
+          s == null || s.conditions() == null
+              ? null
+              : s.conditions().stream()
+                  .filter(c -> READY.equals(c.getType()))
+                  .findFirst()
+                  .orElse(null);
       String status = r.ready() ? "True" : "False";
-      if (old != null && status.equals(old.getStatus()) && r.reason().equals(old.getReason())
-          && r.message().equals(old.getMessage()) && s.observedGeneration() != null
+      if (old != null
+          && status.equals(old.getStatus())
+          && r.reason().equals(old.getReason())
+          && r.message().equals(old.getMessage())
+          && s.observedGeneration() != null
           && s.observedGeneration() == generation) {
         return true;
       }
-      String transition = old != null && status.equals(old.getStatus()) && old.getLastTransitionTime() != null
-          ? old.getLastTransitionTime() : clock.instant().truncatedTo(java.time.temporal.ChronoUnit.SECONDS).toString();
-      Condition c = new ConditionBuilder().withType(READY).withStatus(status).withReason(r.reason())
-          .withMessage(r.message()).withObservedGeneration(generation).withLastTransitionTime(transition).build();
+      String transition =
+          old != null && status.equals(old.getStatus()) && old.getLastTransitionTime() != null
+              ? old.getLastTransitionTime()
+              : clock.instant().truncatedTo(java.time.temporal.ChronoUnit.SECONDS).toString();
+      Condition c =
+          new ConditionBuilder()
+              .withType(READY)
+              .withStatus(status)
+              .withReason(r.reason())
+              .withMessage(r.message())
+              .withObservedGeneration(generation)
+              .withLastTransitionTime(transition)
+              .build();
       List<Condition> conditions = new ArrayList<>();
       if (s != null && s.conditions() != null) {
         s.conditions().stream().filter(x -> !READY.equals(x.getType())).forEach(conditions::add);
       }
       conditions.add(c);
-      current.setStatus(new IngesterStatus(generation, conditions, s == null ? null : s.lastEventTime(),
-          s == null ? null : s.eventsTotal(), s == null ? null : s.observationsCreated()));
+      current.setStatus(
+          new IngesterStatus(
+              generation,
+              conditions,
+              s == null ? null : s.lastEventTime(),
+              s == null ? null : s.eventsTotal(),
+              s == null ? null : s.observationsCreated()));
       try {
         client.resources(Ingester.class).inNamespace(namespace).resource(current).updateStatus();
         return true;
@@ -112,13 +136,20 @@ public final class IngesterStatusWriter {
       }
       IngesterStatus s = current.getStatus();
       long events = (s == null || s.eventsTotal() == null ? 0 : s.eventsTotal()) + d.events();
-      long created = (s == null || s.observationsCreated() == null ? 0 : s.observationsCreated()) + d.created();
+      long created =
+          (s == null || s.observationsCreated() == null ? 0 : s.observationsCreated())
+              + d.created();
       String last = s == null ? null : s.lastEventTime();
       if (d.lastEventTime() != null && (last == null || parse(last).isBefore(d.lastEventTime()))) {
         last = d.lastEventTime().toString();
       }
-      current.setStatus(new IngesterStatus(s == null ? null : s.observedGeneration(),
-          s == null ? null : s.conditions(), last, events, created));
+      current.setStatus(
+          new IngesterStatus(
+              s == null ? null : s.observedGeneration(),
+              s == null ? null : s.conditions(),
+              last,
+              events,
+              created));
       try {
         client.resources(Ingester.class).inNamespace(namespace).resource(current).updateStatus();
         return true;

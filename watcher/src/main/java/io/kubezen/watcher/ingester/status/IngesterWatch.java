@@ -13,8 +13,8 @@ import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 /**
- * An informer over Ingesters (in one namespace, or all) and a timer that writes status counts:
- * what both Ingester controllers run. A handler that throws is logged and does not stop the watch.
+ * An informer over Ingesters (in one namespace, or all) and a timer that writes status counts: what
+ * both Ingester controllers run. A handler that throws is logged and does not stop the watch.
  */
 public final class IngesterWatch {
   private static final Logger LOG = LoggerFactory.getLogger(IngesterWatch.class);
@@ -31,33 +31,46 @@ public final class IngesterWatch {
    * @param namespace null for every namespace
    * @param changed called for an added or updated Ingester
    * @param deleted called for a deleted one
-   * @param flushCounts called every {@code statusInterval} (at least 100 ms) on thread {@code threadName}
+   * @param flushCounts called every {@code statusInterval} (at least 100 ms) on thread {@code
+   *     threadName}
    */
-  public static IngesterWatch start(KubernetesClient client, String namespace, Duration resync, Duration statusInterval,
-      String threadName, Consumer<Ingester> changed, Consumer<Ingester> deleted, Runnable flushCounts) {
+  public static IngesterWatch start(
+      KubernetesClient client,
+      String namespace,
+      Duration resync,
+      Duration statusInterval,
+      String threadName,
+      Consumer<Ingester> changed,
+      Consumer<Ingester> deleted,
+      Runnable flushCounts) {
     var op = client.resources(Ingester.class);
     var scoped = namespace == null ? op.inAnyNamespace() : op.inNamespace(namespace);
-    SharedIndexInformer<Ingester> informer = scoped.inform(new ResourceEventHandler<>() {
-      @Override
-      public void onAdd(Ingester obj) {
-        safely(obj, changed);
-      }
+    SharedIndexInformer<Ingester> informer =
+        scoped.inform(
+            new ResourceEventHandler<>() {
+              @Override
+              public void onAdd(Ingester obj) {
+                safely(obj, changed);
+              }
 
-      @Override
-      public void onUpdate(Ingester oldObj, Ingester newObj) {
-        safely(newObj, changed);
-      }
+              @Override
+              public void onUpdate(Ingester oldObj, Ingester newObj) {
+                safely(newObj, changed);
+              }
 
-      @Override
-      public void onDelete(Ingester obj, boolean deletedFinalStateUnknown) {
-        safely(obj, deleted);
-      }
-    }, resync.toMillis());
-    ScheduledExecutorService flusher = Executors.newSingleThreadScheduledExecutor(r -> {
-      Thread t = new Thread(r, threadName);
-      t.setDaemon(true);
-      return t;
-    });
+              @Override
+              public void onDelete(Ingester obj, boolean deletedFinalStateUnknown) {
+                safely(obj, deleted);
+              }
+            },
+            resync.toMillis());
+    ScheduledExecutorService flusher =
+        Executors.newSingleThreadScheduledExecutor(
+            r -> {
+              Thread t = new Thread(r, threadName);
+              t.setDaemon(true);
+              return t;
+            });
     long ms = Math.max(100, statusInterval.toMillis());
     flusher.scheduleWithFixedDelay(flushCounts, ms, ms, TimeUnit.MILLISECONDS);
     return new IngesterWatch(informer, flusher);

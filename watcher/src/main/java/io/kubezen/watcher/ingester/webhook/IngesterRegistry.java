@@ -13,9 +13,10 @@ import java.util.concurrent.ConcurrentHashMap;
 
 /**
  * The webhook routes Ingesters declare: {@code /ingest/<path>} → normalizer, pipeline (with the
- * Ingester's filter and dedup window), auth and counters. Read by the HTTP handler on every
- * request (lock-free), changed by whoever keeps it up to date (the Ingester controller, or the
- * INGESTERS_DIR loader). One path belongs to one Ingester at a time: the first to claim it keeps it.
+ * Ingester's filter and dedup window), auth and counters. Read by the HTTP handler on every request
+ * (lock-free), changed by whoever keeps it up to date (the Ingester controller, or the
+ * INGESTERS_DIR loader). One path belongs to one Ingester at a time: the first to claim it keeps
+ * it.
  */
 public final class IngesterRegistry {
 
@@ -24,11 +25,19 @@ public final class IngesterRegistry {
    *
    * @param key the Ingester that declares it ({@code namespace/name} or {@code file#document})
    */
-  public record Route(String path, String key, Normalizer normalizer, Pipeline pipeline, WebhookAuth auth,
+  public record Route(
+      String path,
+      String key,
+      Normalizer normalizer,
+      Pipeline pipeline,
+      WebhookAuth auth,
       IngesterStats stats) {
 
-    /** The route of a webhook Ingester, with its pipeline (from {@link IngesterPipelines#create}). */
-    public static Route of(IngesterDefinition d, IngesterPipelines pipelines, WebhookAuth auth, IngesterStats stats) {
+    /**
+     * The route of a webhook Ingester, with its pipeline (from {@link IngesterPipelines#create}).
+     */
+    public static Route of(
+        IngesterDefinition d, IngesterPipelines pipelines, WebhookAuth auth, IngesterStats stats) {
       if (!d.isWebhook()) {
         throw new IllegalArgumentException("not a webhook Ingester: " + d.key());
       }

@@ -3,8 +3,6 @@ package io.kubezen.watcher.ingester.webhook;
 import io.fabric8.kubernetes.api.model.Secret;
 import io.fabric8.kubernetes.client.KubernetesClient;
 import io.fabric8.kubernetes.client.KubernetesClientException;
-import io.fabric8.kubernetes.client.informers.ResourceEventHandler;
-import io.fabric8.kubernetes.client.informers.SharedIndexInformer;
 import io.kubezen.api.v1alpha1.Ingester;
 import io.kubezen.api.v1alpha1.IngesterSpec;
 import io.kubezen.watcher.ingester.spec.IngesterDefinition;
@@ -24,18 +22,16 @@ import java.util.Map;
 import java.util.Objects;
 import java.util.Set;
 import java.util.concurrent.ConcurrentHashMap;
-import java.util.concurrent.Executors;
-import java.util.concurrent.ScheduledExecutorService;
-import java.util.concurrent.TimeUnit;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 /**
  * Keeps the webhook routes up to date from the webhook Ingesters in the cluster: runs on every
  * replica (each serves the webhooks). Created, changed and deleted Ingesters take effect at once;
- * an Ingester re-created with the same path gets the path again. Writes the {@code Ready}
- * condition of webhook Ingesters (informer Ingesters are {@link io.kubezen.watcher.ingester.informer.IngesterInformers}' business) and,
- * every {@code statusInterval}, the counts of what each route received.
+ * an Ingester re-created with the same path gets the path again. Writes the {@code Ready} condition
+ * of webhook Ingesters (informer Ingesters are {@link
+ * io.kubezen.watcher.ingester.informer.IngesterInformers}' business) and, every {@code
+ * statusInterval}, the counts of what each route received.
  *
  * <p>Credentials (auth bearer or basic) are read from the Secret when the Ingester is seen (added,
  * changed, and at every informer resync), kept in memory, compared in constant time.
@@ -56,16 +52,29 @@ public final class IngesterWebhookController implements AutoCloseable {
   private IngesterWatch watch;
 
   /** What this controller did with one Ingester. */
-  private record Entry(String namespace, String name, String uid, long generation, IngesterStats stats,
-      String credentials, boolean routed, boolean conflict) {}
+  private record Entry(
+      String namespace,
+      String name,
+      String uid,
+      long generation,
+      IngesterStats stats,
+      String credentials,
+      boolean routed,
+      boolean conflict) {}
 
   /**
    * @param namespace where to look for Ingesters; null for every namespace
    * @param statusInterval how often counts are written to the status
    * @param resync how often every Ingester is looked at again (Secrets re-read)
    */
-  public IngesterWebhookController(KubernetesClient client, String namespace, Set<String> builtInSources,
-      IngesterRegistry registry, IngesterPipelines pipelines, IngesterStatusWriter status, Duration statusInterval,
+  public IngesterWebhookController(
+      KubernetesClient client,
+      String namespace,
+      Set<String> builtInSources,
+      IngesterRegistry registry,
+      IngesterPipelines pipelines,
+      IngesterStatusWriter status,
+      Duration statusInterval,
       Duration resync) {
     this.client = client;
     this.namespace = namespace;
@@ -77,14 +86,25 @@ public final class IngesterWebhookController implements AutoCloseable {
     this.resync = resync;
   }
 
-  /** Starts watching Ingesters; returns once the first list is handled. Repeatable after {@link #stop}. */
+  /**
+   * Starts watching Ingesters; returns once the first list is handled. Repeatable after {@link
+   * #stop}.
+   */
   public void start() {
     synchronized (lock) {
       if (watch != null) {
         return;
       }
-      watch = IngesterWatch.start(client, namespace, resync, statusInterval, "ingester-status", this::handle,
-          this::deleted, this::flushCounts);
+      watch =
+          IngesterWatch.start(
+              client,
+              namespace,
+              resync,
+              statusInterval,
+              "ingester-status",
+              this::handle,
+              this::deleted,
+              this::flushCounts);
     }
   }
 
@@ -114,11 +134,11 @@ public final class IngesterWebhookController implements AutoCloseable {
     return IngesterWatch.key(i);
   }
 
-
   private synchronized void handle(Ingester ing) {
     String key = key(ing);
     String uid = ing.getMetadata().getUid();
-    long generation = ing.getMetadata().getGeneration() == null ? 0 : ing.getMetadata().getGeneration();
+    long generation =
+        ing.getMetadata().getGeneration() == null ? 0 : ing.getMetadata().getGeneration();
     IngesterSpec spec = ing.getSpec();
     Entry e = entries.get(key);
     if (e != null && !Objects.equals(e.uid(), uid)) {
@@ -143,11 +163,15 @@ public final class IngesterWebhookController implements AutoCloseable {
       registry.remove(key);
       entries.put(key, new Entry(ns, name, uid, generation, stats, null, false, false));
       LOG.warn("Ingester {} is invalid: {}", key, ex.getMessage());
-      status.setReady(ns, name, uid, generation, new Readiness(false, "InvalidSpec", ex.getMessage()));
+      status.setReady(
+          ns, name, uid, generation, new Readiness(false, "InvalidSpec", ex.getMessage()));
       return;
     }
     Credentials c = credentials(ns, def);
-    if (e != null && e.routed() && e.generation() == generation && Objects.equals(e.credentials(), c.fingerprint())) {
+    if (e != null
+        && e.routed()
+        && e.generation() == generation
+        && Objects.equals(e.credentials(), c.fingerprint())) {
       return;
     }
     try {
@@ -155,15 +179,21 @@ public final class IngesterWebhookController implements AutoCloseable {
     } catch (IngesterRegistry.PathTakenException ex) {
       registry.remove(key);
       entries.put(key, new Entry(ns, name, uid, generation, stats, null, false, true));
-      status.setReady(ns, name, uid, generation, new Readiness(false, "PathConflict", ex.getMessage()));
+      status.setReady(
+          ns, name, uid, generation, new Readiness(false, "PathConflict", ex.getMessage()));
       return;
     }
     entries.put(key, new Entry(ns, name, uid, generation, stats, c.fingerprint(), true, false));
-    LOG.info("Ingester {}: serving /ingest/{} (source {}, auth {})", key, def.path(), spec.source(),
+    LOG.info(
+        "Ingester {}: serving /ingest/{} (source {}, auth {})",
+        key,
+        def.path(),
+        spec.source(),
         def.authType().wire());
-    Readiness r = c.auth().problem() == null
-        ? Readiness.ok("serving /ingest/" + def.path())
-        : new Readiness(false, "CredentialsUnavailable", "webhook.auth: " + c.auth().problem());
+    Readiness r =
+        c.auth().problem() == null
+            ? Readiness.ok("serving /ingest/" + def.path())
+            : new Readiness(false, "CredentialsUnavailable", "webhook.auth: " + c.auth().problem());
     status.setReady(ns, name, uid, generation, r);
   }
 
@@ -208,7 +238,10 @@ public final class IngesterWebhookController implements AutoCloseable {
       return new Credentials(WebhookAuth.unavailable(def.authType(), why), "error:" + why);
     }
     if (def.authType() == IngesterSpec.AuthType.BEARER) {
-      String k = def.secretRef().key() == null || def.secretRef().key().isBlank() ? "token" : def.secretRef().key();
+      String k =
+          def.secretRef().key() == null || def.secretRef().key().isBlank()
+              ? "token"
+              : def.secretRef().key();
       String token = value(secret, k);
       if (token == null || token.isBlank()) {
         String why = "Secret " + ns + "/" + secretName + " has no key '" + k + "'";
@@ -222,13 +255,15 @@ public final class IngesterWebhookController implements AutoCloseable {
       String why = "Secret " + ns + "/" + secretName + " needs the keys 'username' and 'password'";
       return new Credentials(WebhookAuth.unavailable(def.authType(), why), "error:" + why);
     }
-    return new Credentials(WebhookAuth.basic(user, password), digest("basic\0" + user + "\0" + password));
+    return new Credentials(
+        WebhookAuth.basic(user, password), digest("basic\0" + user + "\0" + password));
   }
 
   private static String value(Secret s, String key) {
     if (s.getData() != null && s.getData().get(key) != null) {
       try {
-        return new String(Base64.getDecoder().decode(s.getData().get(key).strip()), StandardCharsets.UTF_8);
+        return new String(
+            Base64.getDecoder().decode(s.getData().get(key).strip()), StandardCharsets.UTF_8);
       } catch (IllegalArgumentException e) {
         return null;
       }
@@ -238,7 +273,9 @@ public final class IngesterWebhookController implements AutoCloseable {
 
   private static String digest(String s) {
     try {
-      return HexFormat.of().formatHex(MessageDigest.getInstance("SHA-256").digest(s.getBytes(StandardCharsets.UTF_8)));
+      return HexFormat.of()
+          .formatHex(
+              MessageDigest.getInstance("SHA-256").digest(s.getBytes(StandardCharsets.UTF_8)));
     } catch (java.security.NoSuchAlgorithmException e) {
       throw new IllegalStateException(e);
     }

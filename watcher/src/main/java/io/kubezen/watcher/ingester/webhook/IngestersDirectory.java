@@ -34,6 +34,7 @@ import org.slf4j.LoggerFactory;
  */
 public final class IngestersDirectory implements AutoCloseable {
   private static final Logger LOG = LoggerFactory.getLogger(IngestersDirectory.class);
+
   /** Files larger than this are skipped. */
   public static final long MAX_FILE_BYTES = 1024 * 1024;
 
@@ -43,13 +44,19 @@ public final class IngestersDirectory implements AutoCloseable {
   private final IngesterRegistry registry;
   private final IngesterPipelines pipelines;
   private final Object lock = new Object();
+
   /** The definitions with a route now, by key. */
   private final Map<String, IngesterSpec> active = new HashMap<>();
+
   private final Map<String, IngesterStats> stats = new HashMap<>();
   private Map<String, List<String>> problems = Map.of();
   private ScheduledExecutorService poller;
 
-  public IngestersDirectory(Path dir, Duration poll, Set<String> builtInSources, IngesterRegistry registry,
+  public IngestersDirectory(
+      Path dir,
+      Duration poll,
+      Set<String> builtInSources,
+      IngesterRegistry registry,
       IngesterPipelines pipelines) {
     this.dir = Objects.requireNonNull(dir, "dir");
     this.poll = Objects.requireNonNull(poll, "poll");
@@ -58,7 +65,9 @@ public final class IngestersDirectory implements AutoCloseable {
     this.pipelines = pipelines;
   }
 
-  /** Loads the directory and starts polling it. A missing directory is an error (a typo must show). */
+  /**
+   * Loads the directory and starts polling it. A missing directory is an error (a typo must show).
+   */
   public void start() {
     if (!Files.isDirectory(dir)) {
       throw new IllegalStateException("INGESTERS_DIR " + dir + ": not a directory");
@@ -68,11 +77,13 @@ public final class IngestersDirectory implements AutoCloseable {
         return;
       }
       reload();
-      poller = Executors.newSingleThreadScheduledExecutor(r -> {
-        Thread t = new Thread(r, "ingesters-dir");
-        t.setDaemon(true);
-        return t;
-      });
+      poller =
+          Executors.newSingleThreadScheduledExecutor(
+              r -> {
+                Thread t = new Thread(r, "ingesters-dir");
+                t.setDaemon(true);
+                return t;
+              });
       long ms = Math.max(10, poll.toMillis());
       poller.scheduleWithFixedDelay(this::pollSafely, ms, ms, TimeUnit.MILLISECONDS);
     }
@@ -138,11 +149,15 @@ public final class IngestersDirectory implements AutoCloseable {
             }
           }
           if (def != null && !def.isWebhook()) {
-            p.add("type: only webhook Ingesters can be declared in INGESTERS_DIR (informers need a cluster)");
+            p.add(
+                "type: only webhook Ingesters can be declared in INGESTERS_DIR (informers need a cluster)");
           }
           if (def != null && def.authType() != IngesterSpec.AuthType.NONE) {
-            p.add("webhook.auth: " + def.authType().wire() + " needs a Secret, which only a cluster has; use auth"
-                + " none here (the global WEBHOOK auth token still applies)");
+            p.add(
+                "webhook.auth: "
+                    + def.authType().wire()
+                    + " needs a Secret, which only a cluster has; use auth"
+                    + " none here (the global WEBHOOK auth token still applies)");
           }
           if (p.isEmpty()) {
             wanted.put(key, def);
@@ -156,7 +171,9 @@ public final class IngestersDirectory implements AutoCloseable {
     }
   }
 
-  private void apply(Map<String, IngesterDefinition> wanted, Map<String, IngesterSpec> specs,
+  private void apply(
+      Map<String, IngesterDefinition> wanted,
+      Map<String, IngesterSpec> specs,
       Map<String, List<String>> bad) {
     for (String key : List.copyOf(active.keySet())) {
       if (!wanted.containsKey(key)) {
@@ -175,8 +192,13 @@ public final class IngestersDirectory implements AutoCloseable {
       IngesterStats s = stats.computeIfAbsent(key, k -> new IngesterStats());
       try {
         registry.put(IngesterRegistry.Route.of(e.getValue(), pipelines, WebhookAuth.NONE, s));
-        LOG.info("INGESTERS_DIR {}: Ingester {} {} at /ingest/{} (source {})", dir, key,
-            active.containsKey(key) ? "updated" : "serving", e.getValue().path(), spec.source());
+        LOG.info(
+            "INGESTERS_DIR {}: Ingester {} {} at /ingest/{} (source {})",
+            dir,
+            key,
+            active.containsKey(key) ? "updated" : "serving",
+            e.getValue().path(),
+            spec.source());
         active.put(key, spec);
       } catch (IngesterRegistry.PathTakenException ex) {
         if (active.remove(key) != null) {
@@ -188,7 +210,11 @@ public final class IngestersDirectory implements AutoCloseable {
     }
     for (Map.Entry<String, List<String>> e : bad.entrySet()) {
       if (!e.getValue().equals(problems.get(e.getKey()))) {
-        LOG.warn("INGESTERS_DIR {}: Ingester {} skipped: {}", dir, e.getKey(), String.join("; ", e.getValue()));
+        LOG.warn(
+            "INGESTERS_DIR {}: Ingester {} skipped: {}",
+            dir,
+            e.getKey(),
+            String.join("; ", e.getValue()));
       }
     }
     problems = Map.copyOf(bad);
@@ -197,10 +223,12 @@ public final class IngestersDirectory implements AutoCloseable {
   private List<Path> files() {
     try (Stream<Path> s = Files.list(dir)) {
       return s.filter(Files::isRegularFile)
-          .filter(f -> {
-            String n = f.getFileName().toString();
-            return !n.startsWith(".") && (n.endsWith(".yaml") || n.endsWith(".yml") || n.endsWith(".json"));
-          })
+          .filter(
+              f -> {
+                String n = f.getFileName().toString();
+                return !n.startsWith(".")
+                    && (n.endsWith(".yaml") || n.endsWith(".yml") || n.endsWith(".json"));
+              })
           .sorted()
           .toList();
     } catch (IOException e) {

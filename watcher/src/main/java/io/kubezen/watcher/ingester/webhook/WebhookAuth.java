@@ -9,11 +9,12 @@ import java.util.Objects;
 
 /**
  * Who may POST to an Ingester's webhook: anyone ({@code none}), a bearer token, or a user name and
- * password (HTTP basic). Credentials are kept as SHA-256 digests and compared in constant time.
- * An Ingester whose credentials could not be read refuses every request ({@link #unavailable}).
+ * password (HTTP basic). Credentials are kept as SHA-256 digests and compared in constant time. An
+ * Ingester whose credentials could not be read refuses every request ({@link #unavailable}).
  */
 public final class WebhookAuth {
-  public static final WebhookAuth NONE = new WebhookAuth(IngesterSpec.AuthType.NONE, null, null, null);
+  public static final WebhookAuth NONE =
+      new WebhookAuth(IngesterSpec.AuthType.NONE, null, null, null);
 
   private final IngesterSpec.AuthType type;
   private final byte[] first;
@@ -38,7 +39,9 @@ public final class WebhookAuth {
     return new WebhookAuth(IngesterSpec.AuthType.BASIC, digest(username), digest(password), null);
   }
 
-  /** Auth of this type whose credentials are not available: every request is refused, saying why. */
+  /**
+   * Auth of this type whose credentials are not available: every request is refused, saying why.
+   */
   public static WebhookAuth unavailable(IngesterSpec.AuthType type, String why) {
     return new WebhookAuth(type, null, null, why);
   }
@@ -47,7 +50,9 @@ public final class WebhookAuth {
     return type;
   }
 
-  /** True for bearer and basic: the Authorization header is this webhook's, not the global token's. */
+  /**
+   * True for bearer and basic: the Authorization header is this webhook's, not the global token's.
+   */
   public boolean ownsAuthorization() {
     return type != IngesterSpec.AuthType.NONE;
   }
@@ -70,18 +75,26 @@ public final class WebhookAuth {
       return "the credentials of this webhook are not available: " + unavailable;
     }
     if (type == IngesterSpec.AuthType.BEARER) {
-      if (authorization == null || authorization.length() < 7
+      if (authorization == null
+          || authorization.length() < 7
           || !authorization.regionMatches(true, 0, "Bearer ", 0, 7)) {
         return "missing 'Authorization: Bearer <token>' header";
       }
-      return MessageDigest.isEqual(digest(authorization.substring(7).strip()), first) ? null : "invalid bearer token";
+      return MessageDigest.isEqual(digest(authorization.substring(7).strip()), first)
+          ? null
+          : "invalid bearer token";
     }
-    if (authorization == null || authorization.length() < 6 || !authorization.regionMatches(true, 0, "Basic ", 0, 6)) {
+    if (authorization == null
+        || authorization.length() < 6
+        || !authorization.regionMatches(true, 0, "Basic ", 0, 6)) {
       return "missing 'Authorization: Basic <credentials>' header";
     }
     String decoded;
     try {
-      decoded = new String(Base64.getDecoder().decode(authorization.substring(6).strip()), StandardCharsets.UTF_8);
+      decoded =
+          new String(
+              Base64.getDecoder().decode(authorization.substring(6).strip()),
+              StandardCharsets.UTF_8);
     } catch (IllegalArgumentException e) {
       return "invalid basic credentials";
     }
@@ -103,6 +116,9 @@ public final class WebhookAuth {
 
   @Override
   public String toString() {
-    return "WebhookAuth[" + type.wire() + (unavailable != null ? ", unavailable: " + unavailable : "") + "]";
+    return "WebhookAuth["
+        + type.wire()
+        + (unavailable != null ? ", unavailable: " + unavailable : "")
+        + "]";
   }
 }

@@ -9,12 +9,19 @@ import java.util.Objects;
  * @param namespace the Lease's namespace ({@code POD_NAMESPACE})
  * @param name the Lease's name ({@code LEADER_ELECTION_ID})
  * @param identity this replica's holder identity ({@code POD_NAME}, else the host name)
- * @param leaseDuration how long followers wait, from when they last saw the Lease renewed, before taking it
+ * @param leaseDuration how long followers wait, from when they last saw the Lease renewed, before
+ *     taking it
  * @param renewDeadline how long the leader keeps leading without a successful renew
- * @param retryPeriod how often the leader renews and a follower tries (followers also watch the Lease)
+ * @param retryPeriod how often the leader renews and a follower tries (followers also watch the
+ *     Lease)
  */
-public record ElectionConfig(String namespace, String name, String identity, Duration leaseDuration,
-    Duration renewDeadline, Duration retryPeriod) {
+public record ElectionConfig(
+    String namespace,
+    String name,
+    String identity,
+    Duration leaseDuration,
+    Duration renewDeadline,
+    Duration retryPeriod) {
 
   public ElectionConfig {
     Objects.requireNonNull(namespace, "namespace");
@@ -27,12 +34,20 @@ public record ElectionConfig(String namespace, String name, String identity, Dur
       throw new IllegalArgumentException("retryPeriod must be positive");
     }
     if (renewDeadline.compareTo(retryPeriod) <= 0) {
-      throw new IllegalArgumentException("renewDeadline (" + renewDeadline + ") must be longer than retryPeriod ("
-          + retryPeriod + ")");
+      throw new IllegalArgumentException(
+          "renewDeadline ("
+              + renewDeadline
+              + ") must be longer than retryPeriod ("
+              + retryPeriod
+              + ")");
     }
     if (leaseDuration.compareTo(renewDeadline) <= 0) {
-      throw new IllegalArgumentException("leaseDuration (" + leaseDuration + ") must be longer than renewDeadline ("
-          + renewDeadline + ")");
+      throw new IllegalArgumentException(
+          "leaseDuration ("
+              + leaseDuration
+              + ") must be longer than renewDeadline ("
+              + renewDeadline
+              + ")");
     }
   }
 

@@ -36,21 +36,22 @@ import org.slf4j.LoggerFactory;
  * fabric8's electors (same fields; an empty holder means released).
  *
  * <p>Why not fabric8's {@code LeaderElector}: it tries to acquire only on a jittered tick (1 to 2.2
- * retry periods: 2.7 s measured for a graceful handoff); its renew-deadline check does not run while
- * a renew request hangs, and it reads the Lease again before calling {@code onStopLeading}, so on a
- * dead API server the leader may stop after the Lease has expired, when another replica already
- * leads. This elector:
+ * retry periods: 2.7 s measured for a graceful handoff); its renew-deadline check does not run
+ * while a renew request hangs, and it reads the Lease again before calling {@code onStopLeading},
+ * so on a dead API server the leader may stop after the Lease has expired, when another replica
+ * already leads. This elector:
  *
  * <ul>
  *   <li><b>Safety.</b> The leader renews every retry period; every API call is bounded by the time
- *       left before {@code lastSuccessfulRenewSent + renewDeadline}. At that instant it gives up and
- *       calls {@link Listener#stopLeading} with {@link ElectionConfig#stopBudget()}. A follower
+ *       left before {@code lastSuccessfulRenewSent + renewDeadline}. At that instant it gives up
+ *       and calls {@link Listener#stopLeading} with {@link ElectionConfig#stopBudget()}. A follower
  *       takes a held Lease only when it has not seen it change for the Lease's duration, measured
  *       on its own monotonic clock from when it saw the last renew (as client-go does: robust to
  *       clock offsets between nodes). A renew is seen no earlier than it was sent, so a follower
  *       takes over at least {@code leaseDuration} after the leader's last successful renew was
- *       sent, by which time the leader stopped ({@code renewDeadline + stopBudget < leaseDuration}).
- *       Writes use the Lease's resourceVersion: two replicas can never both succeed.
+ *       sent, by which time the leader stopped ({@code renewDeadline + stopBudget <
+ *       leaseDuration}). Writes use the Lease's resourceVersion: two replicas can never both
+ *       succeed.
  *   <li><b>Fast handoff.</b> Followers watch the Lease; when it is released (empty holder) or
  *       deleted they try at once; a held Lease is tried exactly when it expires, not on a tick.
  *   <li><b>Never exits.</b> After losing the Lease the replica keeps following and may lead again.
@@ -100,7 +101,8 @@ public final class LeaseElector implements AutoCloseable {
   private long observedAtNanos;
   private ScheduledFuture<?> next;
 
-  public LeaseElector(KubernetesClient client, ElectionConfig config, Clock clock, Listener listener) {
+  public LeaseElector(
+      KubernetesClient client, ElectionConfig config, Clock clock, Listener listener) {
     this.client = Objects.requireNonNull(client, "client");
     this.config = Objects.requireNonNull(config, "config");
     this.clock = Objects.requireNonNull(clock, "clock");
@@ -121,29 +123,42 @@ public final class LeaseElector implements AutoCloseable {
       return this;
     }
     try {
-      watch = client.leases().inNamespace(config.namespace()).withName(config.name())
-          .inform(new ResourceEventHandler<>() {
-            @Override
-            public void onAdd(Lease lease) {
-              onWatched(lease);
-            }
+      watch =
+          client
+              .leases()
+              .inNamespace(config.namespace())
+              .withName(config.name())
+              .inform(
+                  new ResourceEventHandler<>() {
+                    @Override
+                    public void onAdd(Lease lease) {
+                      onWatched(lease);
+                    }
 
-            @Override
-            public void onUpdate(Lease oldLease, Lease newLease) {
-              onWatched(newLease);
-            }
+                    @Override
+                    public void onUpdate(Lease oldLease, Lease newLease) {
+                      onWatched(newLease);
+                    }
 
-            @Override
-            public void onDelete(Lease lease, boolean unknown) {
-              onWatched(null);
-            }
-          }, 0);
+                    @Override
+                    public void onDelete(Lease lease, boolean unknown) {
+                      onWatched(null);
+                    }
+                  },
+                  0);
     } catch (RuntimeException e) {
-      // The election works without the watch (tries on every retry period); the informer retries by itself.
-      log.warn("cannot watch Lease {} (handoffs will wait for the retry period): {}", config.lease(), e.toString());
+      // The election works without the watch (tries on every retry period); the informer retries by
+      // itself.
+      log.warn(
+          "cannot watch Lease {} (handoffs will wait for the retry period): {}",
+          config.lease(),
+          e.toString());
     }
     submit(this::tick);
-    log.info("leader election started {} {} {} {} {}", kv("identity", config.identity()), kv("lease", config.lease()),
+    log.info(
+        "leader election started {} {} {} {} {}",
+        kv("identity", config.identity()),
+        kv("lease", config.lease()),
         kv("leaseDurationMillis", config.leaseDuration().toMillis()),
         kv("renewDeadlineMillis", config.renewDeadline().toMillis()),
         kv("retryPeriodMillis", config.retryPeriod().toMillis()));
@@ -185,19 +200,20 @@ public final class LeaseElector implements AutoCloseable {
     }
     try {
       CompletableFuture<Void> done = new CompletableFuture<>();
-      loop.execute(() -> {
-        try {
-          if (next != null) {
-            next.cancel(false);
-          }
-          if (leading) {
-            giveUp("shutdown", false);
-            release(deadline);
-          }
-        } finally {
-          done.complete(null);
-        }
-      });
+      loop.execute(
+          () -> {
+            try {
+              if (next != null) {
+                next.cancel(false);
+              }
+              if (leading) {
+                giveUp("shutdown", false);
+                release(deadline);
+              }
+            } finally {
+              done.complete(null);
+            }
+          });
       done.get(Math.max(1, deadline - System.nanoTime()), TimeUnit.NANOSECONDS);
     } catch (TimeoutException e) {
       log.warn("leader election did not stop within {} ms", timeout.toMillis());
@@ -226,25 +242,26 @@ public final class LeaseElector implements AutoCloseable {
   }
 
   private void onWatched(Lease lease) {
-    submit(() -> {
-      if (closed) {
-        return;
-      }
-      if (lease != null) {
-        observe(lease);
-      }
-      if (leading) {
-        if (lease == null || !config.identity().equals(holder(lease))) {
-          tickNow(); // find out at once: the renew fails with 409 or 404
-        }
-        return;
-      }
-      if (lease == null || isEmpty(holder(lease)) || expired()) {
-        tickNow();
-      } else {
-        schedule();
-      }
-    });
+    submit(
+        () -> {
+          if (closed) {
+            return;
+          }
+          if (lease != null) {
+            observe(lease);
+          }
+          if (leading) {
+            if (lease == null || !config.identity().equals(holder(lease))) {
+              tickNow(); // find out at once: the renew fails with 409 or 404
+            }
+            return;
+          }
+          if (lease == null || isEmpty(holder(lease)) || expired()) {
+            tickNow();
+          } else {
+            schedule();
+          }
+        });
   }
 
   private void tickNow() {
@@ -315,7 +332,10 @@ public final class LeaseElector implements AutoCloseable {
     }
     leaseCallSucceeded();
     if (current == null) {
-      if (last != null && !isEmpty(holder(last)) && !config.identity().equals(holder(last)) && !expired()) {
+      if (last != null
+          && !isEmpty(holder(last))
+          && !config.identity().equals(holder(last))
+          && !expired()) {
         // Deleted while another replica held it: that replica may still run its leader work until
         // its lease runs out (it learns of the deletion only at its next renew). Wait it out;
         // schedule() wakes us when it has expired.
@@ -324,8 +344,15 @@ public final class LeaseElector implements AutoCloseable {
       Lease created;
       sent = System.nanoTime();
       try {
-        created = call(() -> client.leases().inNamespace(config.namespace()).resource(record(null, 0, null)).create(),
-            acquireTimeoutNanos());
+        created =
+            call(
+                () ->
+                    client
+                        .leases()
+                        .inNamespace(config.namespace())
+                        .resource(record(null, 0, null))
+                        .create(),
+                acquireTimeoutNanos());
       } catch (Exception e) {
         leaseCallFailed("cannot create Lease", e);
         return;
@@ -341,14 +368,23 @@ public final class LeaseElector implements AutoCloseable {
       return;
     }
     Instant previous = renewTime(current);
-    int transitionsSoFar = current.getSpec() == null || current.getSpec().getLeaseTransitions() == null ? 0
-        : current.getSpec().getLeaseTransitions();
+    int transitionsSoFar =
+        current.getSpec() == null || current.getSpec().getLeaseTransitions() == null
+            ? 0
+            : current.getSpec().getLeaseTransitions();
     Lease updated;
     sent = System.nanoTime();
     try {
-      updated = call(() -> client.leases().inNamespace(config.namespace())
-          .resource(record(current, ours ? transitionsSoFar : transitionsSoFar + 1, null)).update(),
-          acquireTimeoutNanos());
+      updated =
+          call(
+              () ->
+                  client
+                      .leases()
+                      .inNamespace(config.namespace())
+                      .resource(
+                          record(current, ours ? transitionsSoFar : transitionsSoFar + 1, null))
+                      .update(),
+              acquireTimeoutNanos());
     } catch (Exception e) {
       leaseCallFailed("cannot take Lease", e);
       return;
@@ -357,7 +393,9 @@ public final class LeaseElector implements AutoCloseable {
     becameLeader(sent, previous);
   }
 
-  /** A Lease call failed since the last one that succeeded: the first failure was logged at WARN. */
+  /**
+   * A Lease call failed since the last one that succeeded: the first failure was logged at WARN.
+   */
   private volatile boolean leaseCallsFailing;
 
   /**
@@ -369,7 +407,11 @@ public final class LeaseElector implements AutoCloseable {
     boolean race = e instanceof KubernetesClientException k && k.getCode() == 409;
     if (!race && !leaseCallsFailing) {
       leaseCallsFailing = true;
-      log.warn("{} {}: {} (repeats logged at DEBUG until a Lease call succeeds)", what, config.lease(), e.toString());
+      log.warn(
+          "{} {}: {} (repeats logged at DEBUG until a Lease call succeeds)",
+          what,
+          config.lease(),
+          e.toString());
     } else {
       log.debug("{} {}: {}", what, config.lease(), e.toString());
     }
@@ -387,11 +429,15 @@ public final class LeaseElector implements AutoCloseable {
     leader = true;
     renewByNanos = sentNanos + config.renewDeadline().toNanos();
     transitions.incrementAndGet();
-    Duration failover = previousRenew == null ? null : Duration.between(previousRenew, clock.instant());
+    Duration failover =
+        previousRenew == null ? null : Duration.between(previousRenew, clock.instant());
     if (failover != null && failover.isNegative()) {
       failover = Duration.ZERO;
     }
-    log.info("leadership acquired {} {} {}", kv("identity", config.identity()), kv("lease", config.lease()),
+    log.info(
+        "leadership acquired {} {} {}",
+        kv("identity", config.identity()),
+        kv("lease", config.lease()),
         kv("failoverMillis", failover == null ? -1 : failover.toMillis()));
     try {
       listener.startLeading(failover);
@@ -407,8 +453,15 @@ public final class LeaseElector implements AutoCloseable {
       return;
     }
     try {
-      Lease updated = call(() -> client.leases().inNamespace(config.namespace())
-          .resource(record(last, transitionsOf(last), last)).update(), renewByNanos - sent);
+      Lease updated =
+          call(
+              () ->
+                  client
+                      .leases()
+                      .inNamespace(config.namespace())
+                      .resource(record(last, transitionsOf(last), last))
+                      .update(),
+              renewByNanos - sent);
       observe(updated);
       leaseCallSucceeded();
       renewByNanos = sent + config.renewDeadline().toNanos();
@@ -438,12 +491,21 @@ public final class LeaseElector implements AutoCloseable {
       }
       observe(current);
       if (!config.identity().equals(holder(current))) {
-        giveUp("lease taken by " + (isEmpty(holder(current)) ? "nobody (released)" : holder(current)), true);
+        giveUp(
+            "lease taken by " + (isEmpty(holder(current)) ? "nobody (released)" : holder(current)),
+            true);
         return;
       }
       long again = System.nanoTime();
-      Lease updated = call(() -> client.leases().inNamespace(config.namespace())
-          .resource(record(current, transitionsOf(current), current)).update(), Math.max(1, renewByNanos - again));
+      Lease updated =
+          call(
+              () ->
+                  client
+                      .leases()
+                      .inNamespace(config.namespace())
+                      .resource(record(current, transitionsOf(current), current))
+                      .update(),
+              Math.max(1, renewByNanos - again));
       observe(updated);
       renewByNanos = again + config.renewDeadline().toNanos();
     } catch (Exception e) {
@@ -467,7 +529,8 @@ public final class LeaseElector implements AutoCloseable {
     } catch (RuntimeException e) {
       log.error("stopping the leader work failed: {}", e.toString(), e);
     }
-    // Our own last renew is the one to wait out before taking the Lease again (unless it is still ours).
+    // Our own last renew is the one to wait out before taking the Lease again (unless it is still
+    // ours).
     observedAtNanos = System.nanoTime();
   }
 
@@ -478,17 +541,25 @@ public final class LeaseElector implements AutoCloseable {
       try {
         LeaseSpec spec = new LeaseSpec();
         spec.setHolderIdentity(null);
-        spec.setLeaseDurationSeconds(b.getSpec() == null ? seconds(config.leaseDuration())
-            : b.getSpec().getLeaseDurationSeconds());
+        spec.setLeaseDurationSeconds(
+            b.getSpec() == null
+                ? seconds(config.leaseDuration())
+                : b.getSpec().getLeaseDurationSeconds());
         spec.setLeaseTransitions(transitionsOf(b));
         spec.setRenewTime(now());
         Lease released = new Lease();
-        released.setMetadata(new ObjectMetaBuilder().withName(config.name()).withNamespace(config.namespace())
-            .withResourceVersion(b.getMetadata().getResourceVersion()).build());
+        released.setMetadata(
+            new ObjectMetaBuilder()
+                .withName(config.name())
+                .withNamespace(config.namespace())
+                .withResourceVersion(b.getMetadata().getResourceVersion())
+                .build());
         released.setSpec(spec);
-        call(() -> client.leases().inNamespace(config.namespace()).resource(released).update(),
+        call(
+            () -> client.leases().inNamespace(config.namespace()).resource(released).update(),
             Math.max(1, deadlineNanos - System.nanoTime()));
-        log.info("lease released {} {}", kv("identity", config.identity()), kv("lease", config.lease()));
+        log.info(
+            "lease released {} {}", kv("identity", config.identity()), kv("lease", config.lease()));
         return;
       } catch (KubernetesClientException e) {
         if (e.getCode() != 409) {
@@ -523,12 +594,17 @@ public final class LeaseElector implements AutoCloseable {
     LeaseSpec spec = new LeaseSpec();
     spec.setHolderIdentity(config.identity());
     spec.setLeaseDurationSeconds(seconds(config.leaseDuration()));
-    spec.setAcquireTime(heldBase != null && heldBase.getSpec() != null && heldBase.getSpec().getAcquireTime() != null
-        ? heldBase.getSpec().getAcquireTime() : now);
+    spec.setAcquireTime(
+        heldBase != null
+                && heldBase.getSpec() != null
+                && heldBase.getSpec().getAcquireTime() != null
+            ? heldBase.getSpec().getAcquireTime()
+            : now);
     spec.setRenewTime(now);
     spec.setLeaseTransitions(leaseTransitions);
     Lease lease = new Lease();
-    ObjectMetaBuilder meta = new ObjectMetaBuilder().withName(config.name()).withNamespace(config.namespace());
+    ObjectMetaBuilder meta =
+        new ObjectMetaBuilder().withName(config.name()).withNamespace(config.namespace());
     if (base != null) {
       meta.withResourceVersion(base.getMetadata().getResourceVersion());
     }
@@ -545,7 +621,12 @@ public final class LeaseElector implements AutoCloseable {
     if (lease == null) {
       return;
     }
-    String key = holder(lease) + "|" + lease.getSpec().getRenewTime() + "|" + lease.getSpec().getLeaseDurationSeconds();
+    String key =
+        holder(lease)
+            + "|"
+            + lease.getSpec().getRenewTime()
+            + "|"
+            + lease.getSpec().getLeaseDurationSeconds();
     if (!key.equals(observedKey)) {
       observedKey = key;
       observedAtNanos = System.nanoTime();
@@ -563,7 +644,8 @@ public final class LeaseElector implements AutoCloseable {
   }
 
   private static int transitionsOf(Lease lease) {
-    return lease == null || lease.getSpec() == null || lease.getSpec().getLeaseTransitions() == null ? 0
+    return lease == null || lease.getSpec() == null || lease.getSpec().getLeaseTransitions() == null
+        ? 0
         : lease.getSpec().getLeaseTransitions();
   }
 
@@ -575,8 +657,10 @@ public final class LeaseElector implements AutoCloseable {
     if (lease.getSpec() == null) {
       return null;
     }
-    ZonedDateTime t = lease.getSpec().getRenewTime() != null ? lease.getSpec().getRenewTime()
-        : lease.getSpec().getAcquireTime();
+    ZonedDateTime t =
+        lease.getSpec().getRenewTime() != null
+            ? lease.getSpec().getRenewTime()
+            : lease.getSpec().getAcquireTime();
     return t == null ? null : t.toInstant();
   }
 

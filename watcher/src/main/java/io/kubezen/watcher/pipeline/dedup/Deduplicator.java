@@ -63,10 +63,16 @@ public final class Deduplicator {
     Entry entry();
   }
 
-  /** The first sighting in this process inside the window: store it, then call {@link #stored} or {@link #failed}. */
+  /**
+   * The first sighting in this process inside the window: store it, then call {@link #stored} or
+   * {@link #failed}.
+   */
   public record First(Entry entry) implements Admission {}
 
-  /** A repeat: counted, flushed later; the answer may be given once {@code entry().stored()} completes. */
+  /**
+   * A repeat: counted, flushed later; the answer may be given once {@code entry().stored()}
+   * completes.
+   */
   public record Repeated(Entry entry) implements Admission {}
 
   /** Repeats drained for one flush; give them back with {@link #restore} if the flush fails. */
@@ -85,12 +91,13 @@ public final class Deduplicator {
   }
 
   public Deduplicator(int maxSize, Duration window, Ticker ticker) {
-    this.cache = Caffeine.newBuilder()
-        .maximumSize(maxSize)
-        .expireAfterWrite(window)
-        .ticker(ticker)
-        .executor(Runnable::run)
-        .build();
+    this.cache =
+        Caffeine.newBuilder()
+            .maximumSize(maxSize)
+            .expireAfterWrite(window)
+            .ticker(ticker)
+            .executor(Runnable::run)
+            .build();
     this.map = cache.asMap();
   }
 
@@ -104,21 +111,26 @@ public final class Deduplicator {
         return new Repeated(existing);
       }
       Entry fresh = new Entry(namespace, name, seenAt);
-      if (existing == null ? map.putIfAbsent(fingerprint, fresh) == null : map.replace(fingerprint, existing, fresh)) {
+      if (existing == null
+          ? map.putIfAbsent(fingerprint, fresh) == null
+          : map.replace(fingerprint, existing, fresh)) {
         return new First(fresh);
       }
     }
   }
 
-  /** The first sighting of {@code entry} is stored: its repeats may be flushed, waiting answers given. */
+  /**
+   * The first sighting of {@code entry} is stored: its repeats may be flushed, waiting answers
+   * given.
+   */
   public void stored(Entry entry) {
     entry.stored.complete(null);
   }
 
   /**
    * The first sighting could not be stored: forget the entry, so that the next sighting (the
-   * sender's retry) tries again, and fail every answer waiting on it. Its repeats are dropped: their
-   * requests fail too, so their senders retry them.
+   * sender's retry) tries again, and fail every answer waiting on it. Its repeats are dropped:
+   * their requests fail too, so their senders retry them.
    */
   public void failed(String fingerprint, Entry entry, Throwable cause) {
     map.remove(fingerprint, entry);

@@ -8,8 +8,8 @@ import dev.cel.common.types.MapType;
 import dev.cel.common.types.SimpleType;
 import dev.cel.extensions.CelExtensions;
 import dev.cel.parser.CelStandardMacro;
-import dev.cel.runtime.CelEvaluationException;
 import dev.cel.runtime.CelRuntime;
+import dev.cel.runtime.CelVariableResolver;
 import io.kubezen.api.v1alpha1.ResourceRef;
 import io.kubezen.watcher.model.Finding;
 import java.math.BigDecimal;
@@ -19,7 +19,6 @@ import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
-import dev.cel.runtime.CelVariableResolver;
 
 /**
  * The CEL environment of filter expressions: the declared variables, the options, and the
@@ -28,38 +27,52 @@ import dev.cel.runtime.CelVariableResolver;
 final class CelEnvironment {
   /** Bounds the work one comprehension (all, exists, map, filter) may do on one finding. */
   static final int MAX_COMPREHENSION_ITERATIONS = 1_000;
+
   /** Longest accepted expression, in code points. */
   static final int MAX_EXPRESSION_LENGTH = 10_000;
 
-  static final List<String> VARIABLES = List.of(
-      "source", "category", "severity", "severityRank", "eventType", "title", "resource", "details");
+  static final List<String> VARIABLES =
+      List.of(
+          "source",
+          "category",
+          "severity",
+          "severityRank",
+          "eventType",
+          "title",
+          "resource",
+          "details");
 
-  private static final CelOptions OPTIONS = CelOptions.current()
-      .enableHeterogeneousNumericComparisons(true)
-      .comprehensionMaxIterations(MAX_COMPREHENSION_ITERATIONS)
-      .maxExpressionCodePointSize(MAX_EXPRESSION_LENGTH)
-      .build();
+  private static final CelOptions OPTIONS =
+      CelOptions.current()
+          .enableHeterogeneousNumericComparisons(true)
+          .comprehensionMaxIterations(MAX_COMPREHENSION_ITERATIONS)
+          .maxExpressionCodePointSize(MAX_EXPRESSION_LENGTH)
+          .build();
 
-  private static final Cel CEL = CelFactory.standardCelBuilder()
-      .setOptions(OPTIONS)
-      .setStandardMacros(CelStandardMacro.STANDARD_MACROS)
-      .addCompilerLibraries(CelExtensions.strings())
-      .addRuntimeLibraries(io.kubezen.watcher.model.CelBudget.runtimeStrings())
-      .addFunctionBindings(io.kubezen.watcher.model.CelBudget.bindings())
-      .addVar("source", SimpleType.STRING)
-      .addVar("category", SimpleType.STRING)
-      .addVar("severity", SimpleType.STRING)
-      .addVar("severityRank", SimpleType.INT)
-      .addVar("eventType", SimpleType.STRING)
-      .addVar("title", SimpleType.STRING)
-      .addVar("resource", MapType.create(SimpleType.STRING, SimpleType.STRING))
-      .addVar("details", MapType.create(SimpleType.STRING, SimpleType.DYN))
-      .setResultType(SimpleType.BOOL)
-      .build();
+  private static final Cel CEL =
+      CelFactory.standardCelBuilder()
+          .setOptions(OPTIONS)
+          .setStandardMacros(CelStandardMacro.STANDARD_MACROS)
+          .addCompilerLibraries(CelExtensions.strings())
+          .addRuntimeLibraries(io.kubezen.watcher.model.CelBudget.runtimeStrings())
+          .addFunctionBindings(io.kubezen.watcher.model.CelBudget.bindings())
+          .addVar("source", SimpleType.STRING)
+          .addVar("category", SimpleType.STRING)
+          .addVar("severity", SimpleType.STRING)
+          .addVar("severityRank", SimpleType.INT)
+          .addVar("eventType", SimpleType.STRING)
+          .addVar("title", SimpleType.STRING)
+          .addVar("resource", MapType.create(SimpleType.STRING, SimpleType.STRING))
+          .addVar("details", MapType.create(SimpleType.STRING, SimpleType.DYN))
+          .setResultType(SimpleType.BOOL)
+          .build();
 
   private CelEnvironment() {}
 
-  /** Compiles and type-checks an expression to a program; the message of a failure starts with place. */
+  /**
+   * Compiles and type-checks an expression to a program; the message of a failure starts with
+   * place.
+   */
   static CelRuntime.Program compile(String expression, String place) throws FilterConfigException {
     CelValidationResult result;
     try {
@@ -80,8 +93,10 @@ final class CelEnvironment {
     try {
       io.kubezen.watcher.model.CelBudget.eval(program, new Activation(PROBE));
     } catch (io.kubezen.watcher.model.CelBudget.ExceededException e) {
-      throw new FilterConfigException(place + ": refused: on a finding with fields of the largest size it "
-          + e.getMessage().replaceFirst("^the expression ", ""));
+      throw new FilterConfigException(
+          place
+              + ": refused: on a finding with fields of the largest size it "
+              + e.getMessage().replaceFirst("^the expression ", ""));
     } catch (Exception ignored) {
       // other evaluation errors (a missing details key) are the expression's business at run time
     }
@@ -89,13 +104,21 @@ final class CelEnvironment {
   }
 
   /** The worst-case finding: every field as long as it may be. */
-  private static final Finding PROBE = new Finding("probe", io.kubezen.api.v1alpha1.Category.SECURITY,
-      io.kubezen.api.v1alpha1.Severity.CRITICAL, "probe_" + "x".repeat(58),
-      new ResourceRef("x".repeat(io.kubezen.watcher.model.CelBudget.PROBE_STRING),
-          "x".repeat(io.kubezen.watcher.model.CelBudget.PROBE_STRING),
-          "x".repeat(io.kubezen.watcher.model.CelBudget.PROBE_STRING), "probe"),
-      "x".repeat(Finding.MAX_TITLE), io.kubezen.watcher.model.CelBudget.probeObject(),
-      java.time.Instant.EPOCH, List.of());
+  private static final Finding PROBE =
+      new Finding(
+          "probe",
+          io.kubezen.api.v1alpha1.Category.SECURITY,
+          io.kubezen.api.v1alpha1.Severity.CRITICAL,
+          "probe_" + "x".repeat(58),
+          new ResourceRef(
+              "x".repeat(io.kubezen.watcher.model.CelBudget.PROBE_STRING),
+              "x".repeat(io.kubezen.watcher.model.CelBudget.PROBE_STRING),
+              "x".repeat(io.kubezen.watcher.model.CelBudget.PROBE_STRING),
+              "probe"),
+          "x".repeat(Finding.MAX_TITLE),
+          io.kubezen.watcher.model.CelBudget.probeObject(),
+          java.time.Instant.EPOCH,
+          List.of());
 
   /**
    * The variables of one finding. Each is computed only when the expression reads it, and at most
@@ -113,25 +136,35 @@ final class CelEnvironment {
 
     @Override
     public Optional<Object> find(String name) {
-      return Optional.ofNullable(switch (name) {
-        case "source" -> finding.source();
-        case "category" -> finding.category().wire();
-        case "severity" -> finding.severity().wire();
-        case "severityRank" -> (long) finding.severity().rank();
-        case "eventType" -> finding.eventType();
-        case "title" -> finding.title();
-        case "resource" -> resource();
-        case "details" -> details();
-        default -> null;
-      });
+      return Optional.ofNullable(
+          switch (name) {
+            case "source" -> finding.source();
+            case "category" -> finding.category().wire();
+            case "severity" -> finding.severity().wire();
+            case "severityRank" -> (long) finding.severity().rank();
+            case "eventType" -> finding.eventType();
+            case "title" -> finding.title();
+            case "resource" -> resource();
+            case "details" -> details();
+            default -> null;
+          });
     }
 
     private Map<String, String> resource() {
       if (resource == null) {
         ResourceRef r = finding.resource();
-        resource = r == null ? EMPTY_RESOURCE
-            : Map.of("apiVersion", orEmpty(r.apiVersion()), "kind", orEmpty(r.kind()),
-                "name", orEmpty(r.name()), "namespace", orEmpty(r.namespace()));
+        resource =
+            r == null
+                ? EMPTY_RESOURCE
+                : Map.of(
+                    "apiVersion",
+                    orEmpty(r.apiVersion()),
+                    "kind",
+                    orEmpty(r.kind()),
+                    "name",
+                    orEmpty(r.name()),
+                    "namespace",
+                    orEmpty(r.namespace()));
       }
       return resource;
     }
@@ -184,7 +217,10 @@ final class CelEnvironment {
     }
     if (v instanceof List<?> list) {
       for (Object o : list) {
-        if (!(o instanceof String || o instanceof Long || o instanceof Double || o instanceof Boolean)) {
+        if (!(o instanceof String
+            || o instanceof Long
+            || o instanceof Double
+            || o instanceof Boolean)) {
           return false;
         }
       }

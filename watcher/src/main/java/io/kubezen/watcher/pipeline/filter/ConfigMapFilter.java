@@ -15,11 +15,11 @@ import org.slf4j.LoggerFactory;
 
 /**
  * {@code FILTER_CONFIGMAP}: the global filter from key {@code filter.yaml} of a ConfigMap, watched
- * and hot-reloaded like the file of {@link FilterReloader}: {@link #start} fails when the ConfigMap,
- * its key or its content is missing or invalid; afterwards a valid change replaces the filter
- * ({@link FilterReloader.Listener#onLoaded}), an invalid change or a deleted ConfigMap keeps the last
- * good filter ({@link FilterReloader.Listener#onInvalid}), reported once per distinct content.
- * {@link #current()} is what the pipeline's {@code Supplier<Filter>} reads.
+ * and hot-reloaded like the file of {@link FilterReloader}: {@link #start} fails when the
+ * ConfigMap, its key or its content is missing or invalid; afterwards a valid change replaces the
+ * filter ({@link FilterReloader.Listener#onLoaded}), an invalid change or a deleted ConfigMap keeps
+ * the last good filter ({@link FilterReloader.Listener#onInvalid}), reported once per distinct
+ * content. {@link #current()} is what the pipeline's {@code Supplier<Filter>} reads.
  */
 public final class ConfigMapFilter implements AutoCloseable {
   private static final Logger LOG = LoggerFactory.getLogger(ConfigMapFilter.class);
@@ -35,7 +35,8 @@ public final class ConfigMapFilter implements AutoCloseable {
   private String lastSeen;
   private SharedIndexInformer<ConfigMap> informer;
 
-  public ConfigMapFilter(KubernetesClient client, String namespace, String name, FilterReloader.Listener listener) {
+  public ConfigMapFilter(
+      KubernetesClient client, String namespace, String name, FilterReloader.Listener listener) {
     this.client = Objects.requireNonNull(client, "client");
     this.namespace = Objects.requireNonNull(namespace, "namespace");
     this.name = Objects.requireNonNull(name, "name");
@@ -43,20 +44,29 @@ public final class ConfigMapFilter implements AutoCloseable {
   }
 
   /**
-   * From the setting: {@code name} (in {@code defaultNamespace}, the pod's) or {@code namespace/name}.
+   * From the setting: {@code name} (in {@code defaultNamespace}, the pod's) or {@code
+   * namespace/name}.
    *
    * @throws IllegalArgumentException when the setting is not of that form
    */
-  public static ConfigMapFilter of(KubernetesClient client, String setting, String defaultNamespace,
+  public static ConfigMapFilter of(
+      KubernetesClient client,
+      String setting,
+      String defaultNamespace,
       FilterReloader.Listener listener) {
     String s = setting == null ? "" : setting.strip();
     String[] parts = s.split("/", -1);
-    java.util.regex.Pattern dns = java.util.regex.Pattern.compile("^[a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?$");
-    if (parts.length > 2 || s.isEmpty() || !dns.matcher(parts[parts.length - 1]).matches()
+    java.util.regex.Pattern dns =
+        java.util.regex.Pattern.compile("^[a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?$");
+    if (parts.length > 2
+        || s.isEmpty()
+        || !dns.matcher(parts[parts.length - 1]).matches()
         || (parts.length == 2 && !dns.matcher(parts[0]).matches())) {
-      throw new IllegalArgumentException("FILTER_CONFIGMAP: '" + setting + "' is not <name> or <namespace>/<name>");
+      throw new IllegalArgumentException(
+          "FILTER_CONFIGMAP: '" + setting + "' is not <name> or <namespace>/<name>");
     }
-    return parts.length == 2 ? new ConfigMapFilter(client, parts[0], parts[1], listener)
+    return parts.length == 2
+        ? new ConfigMapFilter(client, parts[0], parts[1], listener)
         : new ConfigMapFilter(client, defaultNamespace, parts[0], listener);
   }
 
@@ -87,14 +97,16 @@ public final class ConfigMapFilter implements AutoCloseable {
       try {
         cm = client.configMaps().inNamespace(namespace).withName(name).get();
       } catch (KubernetesClientException e) {
-        throw new FilterConfigException("filter " + describe() + ": cannot read: " + e.getMessage(), e);
+        throw new FilterConfigException(
+            "filter " + describe() + ": cannot read: " + e.getMessage(), e);
       }
       if (cm == null) {
         throw new FilterConfigException("filter " + describe() + ": ConfigMap not found");
       }
       String text = cm.getData() == null ? null : cm.getData().get(KEY);
       if (text == null) {
-        throw new FilterConfigException("filter " + describe() + ": the ConfigMap has no key " + KEY);
+        throw new FilterConfigException(
+            "filter " + describe() + ": the ConfigMap has no key " + KEY);
       }
       Filter f;
       try {
@@ -108,27 +120,33 @@ public final class ConfigMapFilter implements AutoCloseable {
       lastSeen = hash;
       LOG.info("filter {} loaded (sha256 {})", describe(), hash);
       notifyLoaded(f, hash);
-      informer = client.configMaps().inNamespace(namespace).withName(name).inform(new ResourceEventHandler<>() {
-        @Override
-        public void onAdd(ConfigMap obj) {
-          changed(obj);
-        }
+      informer =
+          client
+              .configMaps()
+              .inNamespace(namespace)
+              .withName(name)
+              .inform(
+                  new ResourceEventHandler<>() {
+                    @Override
+                    public void onAdd(ConfigMap obj) {
+                      changed(obj);
+                    }
 
-        @Override
-        public void onUpdate(ConfigMap oldObj, ConfigMap newObj) {
-          changed(newObj);
-        }
+                    @Override
+                    public void onUpdate(ConfigMap oldObj, ConfigMap newObj) {
+                      changed(newObj);
+                    }
 
-        @Override
-        public void onDelete(ConfigMap obj, boolean unknown) {
-          synchronized (lock) {
-            if (!"(deleted)".equals(lastSeen)) {
-              lastSeen = "(deleted)";
-              rejected("ConfigMap deleted");
-            }
-          }
-        }
-      });
+                    @Override
+                    public void onDelete(ConfigMap obj, boolean unknown) {
+                      synchronized (lock) {
+                        if (!"(deleted)".equals(lastSeen)) {
+                          lastSeen = "(deleted)";
+                          rejected("ConfigMap deleted");
+                        }
+                      }
+                    }
+                  });
     }
   }
 
@@ -167,8 +185,14 @@ public final class ConfigMapFilter implements AutoCloseable {
   }
 
   private void rejected(String problem) {
-    String message = "filter " + describe() + ": " + problem + "; keeping the last good config (sha256 "
-        + currentHash + ")";
+    String message =
+        "filter "
+            + describe()
+            + ": "
+            + problem
+            + "; keeping the last good config (sha256 "
+            + currentHash
+            + ")";
     LOG.warn(message);
     try {
       listener.onInvalid(message);
@@ -197,7 +221,9 @@ public final class ConfigMapFilter implements AutoCloseable {
 
   private static String sha256(String text) {
     try {
-      return HexFormat.of().formatHex(MessageDigest.getInstance("SHA-256").digest(text.getBytes(StandardCharsets.UTF_8)));
+      return HexFormat.of()
+          .formatHex(
+              MessageDigest.getInstance("SHA-256").digest(text.getBytes(StandardCharsets.UTF_8)));
     } catch (NoSuchAlgorithmException e) {
       throw new IllegalStateException(e);
     }

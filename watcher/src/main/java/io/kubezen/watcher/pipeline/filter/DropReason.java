@@ -1,8 +1,8 @@
 package io.kubezen.watcher.pipeline.filter;
 
 /**
- * Why the filter dropped a finding. A small closed set: its {@link #wire()} label is the {@code reason}
- * label of {@code zen_watcher_observations_filtered_total}.
+ * Why the filter dropped a finding. A small closed set: its {@link #wire()} label is the {@code
+ * reason} label of {@code zen_watcher_observations_filtered_total}.
  */
 public enum DropReason {
   MIN_SEVERITY("min_severity"),

@@ -17,8 +17,8 @@ import java.util.Set;
  * <p>A finding must pass the {@code global} rules and the rules of its source. The checks run
  * cheapest first: minimum severity, category, event type, namespace, kind, rule (of both scopes),
  * then the CEL expressions (global, then the source's). The first failing check gives the drop
- * reason. A CEL expression that fails to evaluate (e.g. a missing details key) keeps the finding:
- * a security tool never silently loses one; the {@link Decision} says so.
+ * reason. A CEL expression that fails to evaluate (e.g. a missing details key) keeps the finding: a
+ * security tool never silently loses one; the {@link Decision} says so.
  */
 public final class Filter {
 
@@ -30,6 +30,7 @@ public final class Filter {
   private final FilterConfig config;
   private final Scope global;
   private final Map<String, Scope> sources;
+
   /** A filter a finding must pass as well, after this one (an Ingester's own); null for none. */
   private final Filter next;
 
@@ -171,8 +172,10 @@ public final class Filter {
     private Scope(String name, FilterConfig.Rules r, CelRuntime.Program program) {
       this.name = name;
       this.minRank = r.minSeverity() == null ? Integer.MIN_VALUE : r.minSeverity().rank();
-      this.includeCategories = r.includeCategories().isEmpty() ? null : EnumSet.copyOf(r.includeCategories());
-      this.excludeCategories = r.excludeCategories().isEmpty() ? null : EnumSet.copyOf(r.excludeCategories());
+      this.includeCategories =
+          r.includeCategories().isEmpty() ? null : EnumSet.copyOf(r.includeCategories());
+      this.excludeCategories =
+          r.excludeCategories().isEmpty() ? null : EnumSet.copyOf(r.excludeCategories());
       this.includeEventTypes = orNull(r.includeEventTypes());
       this.excludeEventTypes = orNull(r.excludeEventTypes());
       this.includeNamespaces = orNull(r.includeNamespaces());
@@ -191,8 +194,10 @@ public final class Filter {
       if (rules.isEmpty()) {
         return null;
       }
-      CelRuntime.Program program = rules.expression() == null ? null
-          : CelEnvironment.compile(rules.expression(), name + ".expression");
+      CelRuntime.Program program =
+          rules.expression() == null
+              ? null
+              : CelEnvironment.compile(rules.expression(), name + ".expression");
       return new Scope(name, rules, program);
     }
 
@@ -229,8 +234,9 @@ public final class Filter {
     }
 
     /**
-     * A missing value ("" or null) is not judged by the include list (a cluster-scoped or host-level
-     * finding is not "outside" a namespace list); an exclude list drops it when it names "".
+     * A missing value ("" or null) is not judged by the include list (a cluster-scoped or
+     * host-level finding is not "outside" a namespace list); an exclude list drops it when it names
+     * "".
      */
     private static boolean passes(String value, Set<String> include, Set<String> exclude) {
       String v = value == null ? "" : value;
@@ -243,7 +249,9 @@ public final class Filter {
       return include == null || include.contains(v);
     }
 
-    /** The rule names are details.rule, details.policy and details.check_id, whichever are present. */
+    /**
+     * The rule names are details.rule, details.policy and details.check_id, whichever are present.
+     */
     private boolean rulePasses(Map<String, Object> details) {
       boolean any = false;
       boolean included = includeRules == null;
@@ -280,8 +288,12 @@ public final class Filter {
       if (result instanceof Boolean b) {
         return b ? Decision.KEEP : drops.get(DropReason.EXPRESSION);
       }
-      return Decision.keptWithError(name, name + ".expression: evaluated to "
-          + (result == null ? "null" : result.getClass().getSimpleName()) + ", not a bool");
+      return Decision.keptWithError(
+          name,
+          name
+              + ".expression: evaluated to "
+              + (result == null ? "null" : result.getClass().getSimpleName())
+              + ", not a bool");
     }
   }
 }

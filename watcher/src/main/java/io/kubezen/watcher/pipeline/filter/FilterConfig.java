@@ -29,7 +29,8 @@ import java.util.stream.Collectors;
  *
  * <p>The text is YAML or JSON with the same structure (see docs/filter.md). Parsing is strict:
  * unknown keys, wrong types and unknown severities or categories are errors whose message names the
- * exact place ({@code global.minSeverity: ...}), because a typo must never silently disable a filter.
+ * exact place ({@code global.minSeverity: ...}), because a typo must never silently disable a
+ * filter.
  *
  * @param global rules every finding must pass
  * @param sources rules per source name; a finding must pass {@code global} and its source's rules
@@ -40,23 +41,28 @@ public record FilterConfig(Rules global, Map<String, Rules> sources) {
   public static final FilterConfig EMPTY = new FilterConfig(Rules.NONE, Map.of());
 
   /** Keys of a rules block, in documentation order. */
-  public static final List<String> RULE_KEYS = List.of(
-      "minSeverity",
-      "includeNamespaces", "excludeNamespaces",
-      "includeKinds", "excludeKinds",
-      "includeCategories", "excludeCategories",
-      "includeEventTypes", "excludeEventTypes",
-      "includeRules", "excludeRules",
-      "expression");
+  public static final List<String> RULE_KEYS =
+      List.of(
+          "minSeverity",
+          "includeNamespaces",
+          "excludeNamespaces",
+          "includeKinds",
+          "excludeKinds",
+          "includeCategories",
+          "excludeCategories",
+          "includeEventTypes",
+          "excludeEventTypes",
+          "includeRules",
+          "excludeRules",
+          "expression");
 
   private static final List<String> TOP_KEYS = List.of("global", "sources");
 
   private static final ObjectReader JSON_READER =
       Json.MAPPER.reader().with(JsonParser.Feature.STRICT_DUPLICATE_DETECTION);
 
-  private static final YAMLMapper YAML_MAPPER = YAMLMapper.builder()
-      .enable(StreamReadFeature.STRICT_DUPLICATE_DETECTION)
-      .build();
+  private static final YAMLMapper YAML_MAPPER =
+      YAMLMapper.builder().enable(StreamReadFeature.STRICT_DUPLICATE_DETECTION).build();
 
   public FilterConfig {
     Objects.requireNonNull(global, "global");
@@ -100,8 +106,10 @@ public record FilterConfig(Rules global, Map<String, Rules> sources) {
       Set<String> excludeRules,
       String expression) {
 
-    public static final Rules NONE = new Rules(null, Set.of(), Set.of(), Set.of(), Set.of(), Set.of(),
-        Set.of(), Set.of(), Set.of(), Set.of(), Set.of(), null);
+    public static final Rules NONE =
+        new Rules(
+            null, Set.of(), Set.of(), Set.of(), Set.of(), Set.of(), Set.of(), Set.of(), Set.of(),
+            Set.of(), Set.of(), null);
 
     public Rules {
       includeNamespaces = copy(includeNamespaces);
@@ -138,8 +146,8 @@ public record FilterConfig(Rules global, Map<String, Rules> sources) {
       return EMPTY;
     }
     if (!root.isObject()) {
-      throw new FilterConfigException("(top level): must be a mapping with keys " + TOP_KEYS + ", found "
-          + describe(root));
+      throw new FilterConfigException(
+          "(top level): must be a mapping with keys " + TOP_KEYS + ", found " + describe(root));
     }
     checkKeys(root, "", TOP_KEYS);
     Rules global = Rules.NONE;
@@ -151,16 +159,18 @@ public record FilterConfig(Rules global, Map<String, Rules> sources) {
     JsonNode s = root.get("sources");
     if (s != null && !s.isNull()) {
       if (!s.isObject()) {
-        throw new FilterConfigException("sources: must be a mapping from source name to rules, found "
-            + describe(s));
+        throw new FilterConfigException(
+            "sources: must be a mapping from source name to rules, found " + describe(s));
       }
       for (Iterator<Map.Entry<String, JsonNode>> it = s.fields(); it.hasNext(); ) {
         Map.Entry<String, JsonNode> e = it.next();
         String name = e.getKey();
         String place = "sources." + name;
         if (!Finding.SOURCE_NAME.matcher(name).matches()) {
-          throw new FilterConfigException(place + ": a source name must be a DNS-1123 label (lower-case"
-              + " letters, digits and '-', at most 40 characters)");
+          throw new FilterConfigException(
+              place
+                  + ": a source name must be a DNS-1123 label (lower-case"
+                  + " letters, digits and '-', at most 40 characters)");
         }
         sources.put(name, e.getValue().isNull() ? Rules.NONE : rules(e.getValue(), place));
       }
@@ -182,38 +192,53 @@ public record FilterConfig(Rules global, Map<String, Rules> sources) {
         try {
           return YAML_MAPPER.readTree(t);
         } catch (IOException yamlError) {
-          throw new FilterConfigException("(document): not valid JSON: " + jsonError.getOriginalMessage()
-              + location(jsonError), jsonError);
+          throw new FilterConfigException(
+              "(document): not valid JSON: " + jsonError.getOriginalMessage() + location(jsonError),
+              jsonError);
         }
       }
     }
     try {
       return YAML_MAPPER.readTree(t);
     } catch (JsonProcessingException e) {
-      throw new FilterConfigException("(document): not valid YAML: " + e.getOriginalMessage() + location(e), e);
+      throw new FilterConfigException(
+          "(document): not valid YAML: " + e.getOriginalMessage() + location(e), e);
     } catch (IOException e) {
       throw new FilterConfigException("(document): not valid YAML: " + e.getMessage(), e);
     }
   }
 
   private static String location(JsonProcessingException e) {
-    return e.getLocation() == null ? ""
-        : " (line " + e.getLocation().getLineNr() + ", column " + e.getLocation().getColumnNr() + ")";
+    return e.getLocation() == null
+        ? ""
+        : " (line "
+            + e.getLocation().getLineNr()
+            + ", column "
+            + e.getLocation().getColumnNr()
+            + ")";
   }
 
   private static Rules rules(JsonNode node, String place) throws FilterConfigException {
     if (!node.isObject()) {
-      throw new FilterConfigException(place + ": must be a mapping with keys " + RULE_KEYS + ", found "
-          + describe(node));
+      throw new FilterConfigException(
+          place + ": must be a mapping with keys " + RULE_KEYS + ", found " + describe(node));
     }
     checkKeys(node, place + ".", RULE_KEYS);
     Severity minSeverity = null;
     JsonNode ms = node.get("minSeverity");
     if (ms != null && !ms.isNull()) {
       String text = string(ms, place + ".minSeverity");
-      minSeverity = Severity.parse(text).orElseThrow(() -> new FilterConfigException(
-          place + ".minSeverity: unknown severity '" + text + "' (expected one of " + wires(Severity.values(),
-              Severity::wire) + ")"));
+      minSeverity =
+          Severity.parse(text)
+              .orElseThrow(
+                  () ->
+                      new FilterConfigException(
+                          place
+                              + ".minSeverity: unknown severity '"
+                              + text
+                              + "' (expected one of "
+                              + wires(Severity.values(), Severity::wire)
+                              + ")"));
     }
     String expression = null;
     JsonNode ex = node.get("expression");
@@ -235,12 +260,13 @@ public record FilterConfig(Rules global, Map<String, Rules> sources) {
         expression);
   }
 
-  private static void checkKeys(JsonNode node, String prefix, List<String> known) throws FilterConfigException {
+  private static void checkKeys(JsonNode node, String prefix, List<String> known)
+      throws FilterConfigException {
     for (Iterator<String> it = node.fieldNames(); it.hasNext(); ) {
       String key = it.next();
       if (!known.contains(key)) {
-        throw new FilterConfigException(prefix + key + ": unknown key (known keys: " + String.join(", ", known)
-            + ")");
+        throw new FilterConfigException(
+            prefix + key + ": unknown key (known keys: " + String.join(", ", known) + ")");
       }
     }
   }
@@ -253,36 +279,63 @@ public record FilterConfig(Rules global, Map<String, Rules> sources) {
     for (int i = 0; i < values.size(); i++) {
       String v = values.get(i).strip();
       if (v.isEmpty() && !emptyAllowed) {
-        throw new FilterConfigException(place + "." + key + "[" + i + "]: an empty name never matches here;"
-            + " findings with no value are never dropped by include lists (list \"\" in the exclude list to"
-            + " drop them)");
+        throw new FilterConfigException(
+            place
+                + "."
+                + key
+                + "["
+                + i
+                + "]: an empty name never matches here;"
+                + " findings with no value are never dropped by include lists (list \"\" in the exclude list to"
+                + " drop them)");
       }
       out.add(v);
     }
     return out;
   }
 
-  private static Set<Category> categories(JsonNode node, String place, String key) throws FilterConfigException {
+  private static Set<Category> categories(JsonNode node, String place, String key)
+      throws FilterConfigException {
     Set<Category> out = new LinkedHashSet<>();
     List<String> values = strings(node.get(key), place + "." + key);
     for (int i = 0; i < values.size(); i++) {
       String v = values.get(i);
       int index = i;
-      out.add(Category.parse(v).orElseThrow(() -> new FilterConfigException(place + "." + key + "[" + index
-          + "]: unknown category '" + v + "' (expected one of " + wires(Category.values(), Category::wire)
-          + ")")));
+      out.add(
+          Category.parse(v)
+              .orElseThrow(
+                  () ->
+                      new FilterConfigException(
+                          place
+                              + "."
+                              + key
+                              + "["
+                              + index
+                              + "]: unknown category '"
+                              + v
+                              + "' (expected one of "
+                              + wires(Category.values(), Category::wire)
+                              + ")")));
     }
     return out;
   }
 
-  private static Set<String> eventTypes(JsonNode node, String place, String key) throws FilterConfigException {
+  private static Set<String> eventTypes(JsonNode node, String place, String key)
+      throws FilterConfigException {
     Set<String> out = new LinkedHashSet<>();
     List<String> values = strings(node.get(key), place + "." + key);
     for (int i = 0; i < values.size(); i++) {
       String v = values.get(i).strip();
       if (!Finding.EVENT_TYPE.matcher(v).matches()) {
-        throw new FilterConfigException(place + "." + key + "[" + i + "]: '" + v
-            + "' is not an event type (event types match ^[a-z0-9_]+$, e.g. runtime_threat)");
+        throw new FilterConfigException(
+            place
+                + "."
+                + key
+                + "["
+                + i
+                + "]: '"
+                + v
+                + "' is not an event type (event types match ^[a-z0-9_]+$, e.g. runtime_threat)");
       }
       out.add(v);
     }
@@ -294,7 +347,8 @@ public record FilterConfig(Rules global, Map<String, Rules> sources) {
       return List.of();
     }
     if (!list.isArray()) {
-      throw new FilterConfigException(place + ": must be a list of strings, found " + describe(list));
+      throw new FilterConfigException(
+          place + ": must be a list of strings, found " + describe(list));
     }
     String[] out = new String[list.size()];
     for (int i = 0; i < list.size(); i++) {

@@ -1,6 +1,7 @@
 package io.kubezen.watcher.pipeline.filter;
 
 import java.io.IOException;
+import java.nio.ByteBuffer;
 import java.nio.charset.CharacterCodingException;
 import java.nio.charset.CodingErrorAction;
 import java.nio.charset.StandardCharsets;
@@ -9,7 +10,6 @@ import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
 import java.security.MessageDigest;
 import java.security.NoSuchAlgorithmException;
-import java.nio.ByteBuffer;
 import java.time.Duration;
 import java.util.HexFormat;
 import java.util.Objects;
@@ -29,8 +29,8 @@ import org.slf4j.LoggerFactory;
  * poll interval on a daemon thread; the SHA-256 of its content, not its mtime, tells whether it
  * changed (a Kubernetes ConfigMap volume swaps a symlink, and mtimes can lie). New valid content
  * replaces the filter ({@link Listener#onLoaded}, INFO log); invalid content, an unreadable file or
- * a deleted file keep the last good filter in force ({@link Listener#onInvalid}, WARN log), reported
- * once per distinct problem, not once per poll.
+ * a deleted file keep the last good filter in force ({@link Listener#onInvalid}, WARN log),
+ * reported once per distinct problem, not once per poll.
  */
 public final class FilterReloader implements AutoCloseable {
 
@@ -45,13 +45,14 @@ public final class FilterReloader implements AutoCloseable {
     /** A change was rejected; the last good filter stays in force. */
     void onInvalid(String message);
 
-    Listener NONE = new Listener() {
-      @Override
-      public void onLoaded(Filter filter, String contentHash) {}
+    Listener NONE =
+        new Listener() {
+          @Override
+          public void onLoaded(Filter filter, String contentHash) {}
 
-      @Override
-      public void onInvalid(String message) {}
-    };
+          @Override
+          public void onInvalid(String message) {}
+        };
   }
 
   private static final Logger LOG = LoggerFactory.getLogger(FilterReloader.class);
@@ -63,8 +64,10 @@ public final class FilterReloader implements AutoCloseable {
   private final Object lock = new Object();
   private volatile Filter current;
   private volatile String currentHash;
+
   /** Hash of the last content examined (good or bad), or MISSING: a problem is reported once. */
   private String lastSeen;
+
   private ScheduledExecutorService poller;
   private boolean closed;
 
@@ -102,8 +105,8 @@ public final class FilterReloader implements AutoCloseable {
   /**
    * The filter in force.
    *
-   * @throws IllegalStateException before {@link #start()}: a wiring mistake must not silently disable
-   *     filtering
+   * @throws IllegalStateException before {@link #start()}: a wiring mistake must not silently
+   *     disable filtering
    */
   public Filter current() {
     Filter f = current;
@@ -116,8 +119,8 @@ public final class FilterReloader implements AutoCloseable {
   /**
    * Loads the file and starts watching it.
    *
-   * @throws FilterConfigException when the file is missing, unreadable or invalid; the message names
-   *     the file and the place in it
+   * @throws FilterConfigException when the file is missing, unreadable or invalid; the message
+   *     names the file and the place in it
    */
   public void start() throws FilterConfigException {
     if (path == null) {
@@ -136,7 +139,8 @@ public final class FilterReloader implements AutoCloseable {
       } catch (NoSuchFileException e) {
         throw new FilterConfigException("filter config " + path + ": file not found");
       } catch (IOException e) {
-        throw new FilterConfigException("filter config " + path + ": cannot read: " + e.getMessage(), e);
+        throw new FilterConfigException(
+            "filter config " + path + ": cannot read: " + e.getMessage(), e);
       }
       String hash = sha256(content);
       Filter filter;
@@ -148,11 +152,13 @@ public final class FilterReloader implements AutoCloseable {
       install(filter, hash);
       LOG.info("filter config {} loaded (sha256 {})", path, hash);
       notifyLoaded(filter, hash);
-      poller = Executors.newSingleThreadScheduledExecutor(r -> {
-        Thread t = new Thread(r, "filter-config-reloader");
-        t.setDaemon(true);
-        return t;
-      });
+      poller =
+          Executors.newSingleThreadScheduledExecutor(
+              r -> {
+                Thread t = new Thread(r, "filter-config-reloader");
+                t.setDaemon(true);
+                return t;
+              });
       long millis = Math.max(1, pollInterval.toMillis());
       poller.scheduleWithFixedDelay(this::poll, millis, millis, TimeUnit.MILLISECONDS);
     }
@@ -237,8 +243,14 @@ public final class FilterReloader implements AutoCloseable {
   }
 
   private void rejected(String problem) {
-    String message = "filter config " + path + ": " + problem + "; keeping the last good config (sha256 "
-        + currentHash + ")";
+    String message =
+        "filter config "
+            + path
+            + ": "
+            + problem
+            + "; keeping the last good config (sha256 "
+            + currentHash
+            + ")";
     LOG.warn(message);
     try {
       listener.onInvalid(message);
@@ -258,7 +270,8 @@ public final class FilterReloader implements AutoCloseable {
   private byte[] read() throws IOException {
     long size = Files.size(path);
     if (size > MAX_CONFIG_BYTES) {
-      throw new IOException("file is " + size + " bytes, more than the " + MAX_CONFIG_BYTES + " accepted");
+      throw new IOException(
+          "file is " + size + " bytes, more than the " + MAX_CONFIG_BYTES + " accepted");
     }
     return Files.readAllBytes(path);
   }
@@ -266,11 +279,13 @@ public final class FilterReloader implements AutoCloseable {
   private static Filter compile(byte[] content) throws FilterConfigException {
     String text;
     try {
-      text = StandardCharsets.UTF_8.newDecoder()
-          .onMalformedInput(CodingErrorAction.REPORT)
-          .onUnmappableCharacter(CodingErrorAction.REPORT)
-          .decode(ByteBuffer.wrap(content))
-          .toString();
+      text =
+          StandardCharsets.UTF_8
+              .newDecoder()
+              .onMalformedInput(CodingErrorAction.REPORT)
+              .onUnmappableCharacter(CodingErrorAction.REPORT)
+              .decode(ByteBuffer.wrap(content))
+              .toString();
     } catch (CharacterCodingException e) {
       throw new FilterConfigException("(document): not UTF-8 text");
     }

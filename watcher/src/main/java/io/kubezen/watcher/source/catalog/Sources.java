@@ -24,21 +24,25 @@ import java.util.concurrent.ConcurrentHashMap;
  *
  * <p>Adding a source: a new package {@code source/<name>/} with its normalizer and its descriptor
  * ({@code <Name>Source.DESCRIPTOR}), and one line in {@link #BUILT_IN}. The webhook route, the
- * accepted Content-Types, the body limit, the informers, {@code SOURCES}, the metric labels and
- * the sources table of the docs follow from it.
+ * accepted Content-Types, the body limit, the informers, {@code SOURCES}, the metric labels and the
+ * sources table of the docs follow from it.
  */
 public final class Sources {
   /** The built-in sources, one line each. */
-  public static final List<SourceDescriptor> BUILT_IN = List.of(
-      FalcoSource.DESCRIPTOR,
-      AuditSource.DESCRIPTOR,
-      TrivySource.DESCRIPTOR,
-      KyvernoSource.DESCRIPTOR,
-      KubeBenchSource.DESCRIPTOR,
-      CheckovSource.DESCRIPTOR,
-      KubernetesEventsSource.DESCRIPTOR);
+  public static final List<SourceDescriptor> BUILT_IN =
+      List.of(
+          FalcoSource.DESCRIPTOR,
+          AuditSource.DESCRIPTOR,
+          TrivySource.DESCRIPTOR,
+          KyvernoSource.DESCRIPTOR,
+          KubeBenchSource.DESCRIPTOR,
+          CheckovSource.DESCRIPTOR,
+          KubernetesEventsSource.DESCRIPTOR);
 
-  /** Distinct generic source names whose descriptors are kept; past this, new ones are built per call. */
+  /**
+   * Distinct generic source names whose descriptors are kept; past this, new ones are built per
+   * call.
+   */
   private static final int MAX_CACHED_GENERIC = 1024;
 
   private final Map<String, SourceDescriptor> builtIn;
@@ -69,7 +73,10 @@ public final class Sources {
     return List.copyOf(builtIn.values());
   }
 
-  /** The descriptor for {@code name}: a built-in one, else a generic one; empty when the name is not a valid source name. */
+  /**
+   * The descriptor for {@code name}: a built-in one, else a generic one; empty when the name is not
+   * a valid source name.
+   */
   public Optional<SourceDescriptor> descriptor(String name) {
     SourceDescriptor d = builtIn.get(name);
     if (d != null) {
@@ -89,22 +96,31 @@ public final class Sources {
     return Optional.of(fresh);
   }
 
-  /** The normalizer for {@code name}: a built-in one, else a generic one; empty when the name is not a valid source name. */
+  /**
+   * The normalizer for {@code name}: a built-in one, else a generic one; empty when the name is not
+   * a valid source name.
+   */
   public Optional<Normalizer> forName(String name) {
     return descriptor(name).map(SourceDescriptor::normalizer);
   }
 
-  /** The names of the built-in sources the watch engine reads ({@code SOURCES} chooses among them). */
+  /**
+   * The names of the built-in sources the watch engine reads ({@code SOURCES} chooses among them).
+   */
   public static Set<String> watchedNames() {
     Set<String> out = new java.util.LinkedHashSet<>();
     BUILT_IN.stream().filter(SourceDescriptor::watched).forEach(d -> out.add(d.name()));
     return java.util.Collections.unmodifiableSet(out);
   }
 
-  /** The built-in sources' own default webhook body limits, by name (the others use the global one). */
+  /**
+   * The built-in sources' own default webhook body limits, by name (the others use the global one).
+   */
   public static Map<String, Long> defaultBodyLimits() {
     Map<String, Long> out = new LinkedHashMap<>();
-    BUILT_IN.stream().filter(d -> d.defaultMaxBodyBytes() > 0).forEach(d -> out.put(d.name(), d.defaultMaxBodyBytes()));
+    BUILT_IN.stream()
+        .filter(d -> d.defaultMaxBodyBytes() > 0)
+        .forEach(d -> out.put(d.name(), d.defaultMaxBodyBytes()));
     return java.util.Collections.unmodifiableMap(out);
   }
 }

@@ -16,9 +16,9 @@ import java.util.Locale;
 import java.util.Set;
 
 /**
- * {@code checkov -o json} output: one report object ({@code check_type}, {@code results},
- * {@code summary}) or a list of them, one per framework. One Finding per entry of
- * {@code results.failed_checks}; passed and skipped checks give none. See docs/sources/checkov.md.
+ * {@code checkov -o json} output: one report object ({@code check_type}, {@code results}, {@code
+ * summary}) or a list of them, one per framework. One Finding per entry of {@code
+ * results.failed_checks}; passed and skipped checks give none. See docs/sources/checkov.md.
  */
 public final class CheckovNormalizer implements Normalizer {
   public static final String SOURCE = "checkov";
@@ -49,12 +49,15 @@ public final class CheckovNormalizer implements Normalizer {
         if (isSummaryOnly(report)) {
           continue; // checkov prints only the summary when it evaluated no check at all
         }
-        throw new InvalidInputException("expected checkov -o json output (an object with check_type and results,"
-            + " or a list of them), found an object with fields " + fieldNames(report));
+        throw new InvalidInputException(
+            "expected checkov -o json output (an object with check_type and results,"
+                + " or a list of them), found an object with fields "
+                + fieldNames(report));
       }
       if (!results.isObject()) {
-        throw new InvalidInputException("checkov report: results must be an object, found "
-            + results.getNodeType().name().toLowerCase(Locale.ROOT));
+        throw new InvalidInputException(
+            "checkov report: results must be an object, found "
+                + results.getNodeType().name().toLowerCase(Locale.ROOT));
       }
       String checkType = JsonFields.text(report, "check_type");
       JsonNode failed = results.get("failed_checks");
@@ -63,8 +66,9 @@ public final class CheckovNormalizer implements Normalizer {
       }
       for (JsonNode check : JsonFields.array(results, "failed_checks")) {
         if (!check.isObject()) {
-          throw new InvalidInputException("checkov report: every failed_checks element must be an object, found "
-              + check.getNodeType().name().toLowerCase(Locale.ROOT));
+          throw new InvalidInputException(
+              "checkov report: every failed_checks element must be an object, found "
+                  + check.getNodeType().name().toLowerCase(Locale.ROOT));
         }
         out.add(finding(checkType, check, context));
       }
@@ -78,21 +82,24 @@ public final class CheckovNormalizer implements Normalizer {
     String resource = JsonFields.text(check, "resource");
     String filePath = JsonFields.text(check, "file_path");
     String rawSeverity = JsonFields.text(check, "severity");
-    boolean kubernetes = checkType != null && KUBERNETES_FRAMEWORKS.contains(checkType.toLowerCase(Locale.ROOT));
+    boolean kubernetes =
+        checkType != null && KUBERNETES_FRAMEWORKS.contains(checkType.toLowerCase(Locale.ROOT));
 
-    Details details = Details.builder()
-        .put("check_id", checkId)
-        .put("bc_check_id", JsonFields.text(check, "bc_check_id"))
-        .put("check_name", checkName)
-        .put("check_type", checkType)
-        .put("resource", resource)
-        .put("file_path", filePath)
-        .put("file_line_range", lineRange(check))
-        .put("guideline", JsonFields.text(check, "guideline"))
-        .put("severity", rawSeverity);
+    Details details =
+        Details.builder()
+            .put("check_id", checkId)
+            .put("bc_check_id", JsonFields.text(check, "bc_check_id"))
+            .put("check_name", checkName)
+            .put("check_type", checkType)
+            .put("resource", resource)
+            .put("file_path", filePath)
+            .put("file_line_range", lineRange(check))
+            .put("guideline", JsonFields.text(check, "guideline"))
+            .put("severity", rawSeverity);
 
-    List<String> identity = new ArrayList<>(List.of(
-        nullToEmpty(checkType), nullToEmpty(checkId), nullToEmpty(resource)));
+    List<String> identity =
+        new ArrayList<>(
+            List.of(nullToEmpty(checkType), nullToEmpty(checkId), nullToEmpty(resource)));
     if (!"kubernetes".equalsIgnoreCase(nullToEmpty(checkType))) {
       identity.add(nullToEmpty(filePath));
     }
@@ -109,7 +116,10 @@ public final class CheckovNormalizer implements Normalizer {
         identity);
   }
 
-  /** checkov severities: CRITICAL, HIGH (IMPORTANT), MEDIUM (MODERATE), LOW, INFO, NONE; absent: medium. */
+  /**
+   * checkov severities: CRITICAL, HIGH (IMPORTANT), MEDIUM (MODERATE), LOW, INFO, NONE; absent:
+   * medium.
+   */
   static Severity severity(String raw) {
     if (raw == null) {
       return Severity.MEDIUM;
@@ -148,18 +158,21 @@ public final class CheckovNormalizer implements Normalizer {
     return out.isEmpty() ? null : out;
   }
 
-  // The object checkov prints alone when it ran no check: {"passed":0,"failed":0,...,"checkov_version":"3.2.1"}.
+  // The object checkov prints alone when it ran no check:
+  // {"passed":0,"failed":0,...,"checkov_version":"3.2.1"}.
   private static boolean isSummaryOnly(JsonNode report) {
     return report.has("checkov_version") && report.has("failed") && !report.has("results");
   }
 
   private static String fieldNames(JsonNode node) {
     List<String> names = new ArrayList<>();
-    node.fieldNames().forEachRemaining(n -> {
-      if (names.size() < 10) {
-        names.add(n.length() > 40 ? n.substring(0, 40) + "…" : n);
-      }
-    });
+    node.fieldNames()
+        .forEachRemaining(
+            n -> {
+              if (names.size() < 10) {
+                names.add(n.length() > 40 ? n.substring(0, 40) + "…" : n);
+              }
+            });
     return names.isEmpty() ? "(none)" : names.toString();
   }
 

@@ -23,9 +23,9 @@ import java.util.Objects;
  * a JSON array of alerts; every alert gives exactly one Finding (eventType {@code runtime_threat},
  * category security).
  *
- * <p>Severity from {@code priority} (case-insensitive): Emergency/Critical → critical, Alert/Error →
- * high, Warning → medium, Notice/Informational (or Info) → low, Debug → info; a missing or unknown
- * priority → medium, so an alert is never silently downgraded to noise.
+ * <p>Severity from {@code priority} (case-insensitive): Emergency/Critical → critical, Alert/Error
+ * → high, Warning → medium, Notice/Informational (or Info) → low, Debug → info; a missing or
+ * unknown priority → medium, so an alert is never silently downgraded to noise.
  *
  * <p>Identity: rule + {@code <namespace>/<pod>} (or {@code host/<hostname>} for host alerts) +
  * container id.
@@ -33,6 +33,7 @@ import java.util.Objects;
 public final class FalcoNormalizer implements Normalizer {
   public static final String SOURCE = "falco";
   public static final String EVENT_TYPE = "runtime_threat";
+
   /** Severity of an alert whose priority is missing or not one of Falco's. */
   public static final Severity DEFAULT_SEVERITY = Severity.MEDIUM;
 
@@ -78,8 +79,9 @@ public final class FalcoNormalizer implements Normalizer {
     String rule = JsonFields.text(a, "rule");
     String output = JsonFields.text(a, "output");
     if (rule == null && output == null) {
-      throw new InvalidInputException((count > 1 ? "alert " + index + ": " : "")
-          + "not a Falco alert: it has neither \"rule\" nor \"output\"");
+      throw new InvalidInputException(
+          (count > 1 ? "alert " + index + ": " : "")
+              + "not a Falco alert: it has neither \"rule\" nor \"output\"");
     }
     String priority = JsonFields.text(a, "priority");
     JsonNode fields = JsonFields.at(a, "output_fields");
@@ -87,7 +89,8 @@ public final class FalcoNormalizer implements Normalizer {
     String namespace = field(fields, "k8s.ns.name");
     String containerId = field(fields, "container.id");
     String containerName = field(fields, "container.name");
-    String image = image(field(fields, "container.image.repository"), field(fields, "container.image.tag"));
+    String image =
+        image(field(fields, "container.image.repository"), field(fields, "container.image.tag"));
     String hostname = JsonFields.text(a, "hostname");
     if (hostname == null) {
       hostname = field(fields, "evt.hostname");
@@ -99,33 +102,42 @@ public final class FalcoNormalizer implements Normalizer {
       detectedAt = ctx.receivedAt();
     }
 
-    Details details = Details.builder()
-        .put("rule", rule)
-        .put("priority", priority)
-        .put("output", output)
-        .put("containerId", containerId)
-        .put("containerName", containerName)
-        .put("containerImage", image)
-        .put("hostname", hostname)
-        .put("tags", strings(JsonFields.at(a, "tags")))
-        .put("source", JsonFields.text(a, "source"))
-        .put("user", field(fields, "user.name"))
-        .put("processCmdline", field(fields, "proc.cmdline"));
+    Details details =
+        Details.builder()
+            .put("rule", rule)
+            .put("priority", priority)
+            .put("output", output)
+            .put("containerId", containerId)
+            .put("containerName", containerName)
+            .put("containerImage", image)
+            .put("hostname", hostname)
+            .put("tags", strings(JsonFields.at(a, "tags")))
+            .put("source", JsonFields.text(a, "source"))
+            .put("user", field(fields, "user.name"))
+            .put("processCmdline", field(fields, "proc.cmdline"));
 
-    String where = pod != null
-        ? (namespace == null ? pod : namespace + "/" + pod)
-        : null;
+    String where = pod != null ? (namespace == null ? pod : namespace + "/" + pod) : null;
     String title = title(rule, output, where, containerName, hostname);
-    List<String> identity = List.of(
-        rule == null ? "" : rule,
-        where != null ? where : "host/" + (hostname == null ? "" : hostname),
-        containerId == null ? "" : containerId);
+    List<String> identity =
+        List.of(
+            rule == null ? "" : rule,
+            where != null ? where : "host/" + (hostname == null ? "" : hostname),
+            containerId == null ? "" : containerId);
 
-    return new Finding(SOURCE, Category.SECURITY, severity(priority), EVENT_TYPE, resource, title,
-        details.build(), detectedAt, identity);
+    return new Finding(
+        SOURCE,
+        Category.SECURITY,
+        severity(priority),
+        EVENT_TYPE,
+        resource,
+        title,
+        details.build(),
+        detectedAt,
+        identity);
   }
 
-  private static String title(String rule, String output, String pod, String container, String hostname) {
+  private static String title(
+      String rule, String output, String pod, String container, String hostname) {
     StringBuilder t = new StringBuilder(rule != null ? rule : output);
     if (pod != null) {
       t.append(" in pod ").append(pod);

@@ -30,10 +30,13 @@ import java.util.regex.Pattern;
  */
 public final class GenericNormalizer implements Normalizer {
   public static final String DEFAULT_EVENT_TYPE = "custom_event";
+
   /** Longest eventType taken from the input; longer ones give {@link #DEFAULT_EVENT_TYPE}. */
   public static final int MAX_EVENT_TYPE = 63;
+
   /** Longest key copied into the details; longer keys are left out. */
   public static final int MAX_DETAIL_KEY = 128;
+
   /** What a missing or unrecognised severity becomes. */
   public static final Severity DEFAULT_SEVERITY = Severity.MEDIUM;
 
@@ -48,19 +51,36 @@ public final class GenericNormalizer implements Normalizer {
   private static final BigDecimal EPOCH_SECONDS_LIMIT = BigDecimal.valueOf(100_000_000_000L);
 
   /** Words tools use for a severity, by the severity they mean. */
-  private static final Map<String, Severity> SEVERITY_WORDS = Map.ofEntries(
-      Map.entry("critical", Severity.CRITICAL), Map.entry("crit", Severity.CRITICAL),
-      Map.entry("emergency", Severity.CRITICAL), Map.entry("emerg", Severity.CRITICAL),
-      Map.entry("alert", Severity.CRITICAL), Map.entry("fatal", Severity.CRITICAL),
-      Map.entry("panic", Severity.CRITICAL), Map.entry("blocker", Severity.CRITICAL),
-      Map.entry("high", Severity.HIGH), Map.entry("error", Severity.HIGH), Map.entry("err", Severity.HIGH),
-      Map.entry("major", Severity.HIGH), Map.entry("severe", Severity.HIGH), Map.entry("important", Severity.HIGH),
-      Map.entry("medium", Severity.MEDIUM), Map.entry("warning", Severity.MEDIUM), Map.entry("warn", Severity.MEDIUM),
-      Map.entry("moderate", Severity.MEDIUM),
-      Map.entry("low", Severity.LOW), Map.entry("notice", Severity.LOW), Map.entry("minor", Severity.LOW),
-      Map.entry("info", Severity.INFO), Map.entry("informational", Severity.INFO),
-      Map.entry("information", Severity.INFO), Map.entry("debug", Severity.INFO), Map.entry("trace", Severity.INFO),
-      Map.entry("ok", Severity.INFO), Map.entry("none", Severity.INFO));
+  private static final Map<String, Severity> SEVERITY_WORDS =
+      Map.ofEntries(
+          Map.entry("critical", Severity.CRITICAL),
+          Map.entry("crit", Severity.CRITICAL),
+          Map.entry("emergency", Severity.CRITICAL),
+          Map.entry("emerg", Severity.CRITICAL),
+          Map.entry("alert", Severity.CRITICAL),
+          Map.entry("fatal", Severity.CRITICAL),
+          Map.entry("panic", Severity.CRITICAL),
+          Map.entry("blocker", Severity.CRITICAL),
+          Map.entry("high", Severity.HIGH),
+          Map.entry("error", Severity.HIGH),
+          Map.entry("err", Severity.HIGH),
+          Map.entry("major", Severity.HIGH),
+          Map.entry("severe", Severity.HIGH),
+          Map.entry("important", Severity.HIGH),
+          Map.entry("medium", Severity.MEDIUM),
+          Map.entry("warning", Severity.MEDIUM),
+          Map.entry("warn", Severity.MEDIUM),
+          Map.entry("moderate", Severity.MEDIUM),
+          Map.entry("low", Severity.LOW),
+          Map.entry("notice", Severity.LOW),
+          Map.entry("minor", Severity.LOW),
+          Map.entry("info", Severity.INFO),
+          Map.entry("informational", Severity.INFO),
+          Map.entry("information", Severity.INFO),
+          Map.entry("debug", Severity.INFO),
+          Map.entry("trace", Severity.INFO),
+          Map.entry("ok", Severity.INFO),
+          Map.entry("none", Severity.INFO));
 
   private final String source;
 
@@ -147,34 +167,51 @@ public final class GenericNormalizer implements Normalizer {
     }
 
     Details details = Details.builder();
-    n.fields().forEachRemaining(e -> {
-      JsonNode v = e.getValue();
-      if (used.contains(e.getKey()) || e.getKey().isBlank() || e.getKey().length() > MAX_DETAIL_KEY) {
-        return;
-      }
-      if (v.isTextual()) {
-        details.put(e.getKey(), v.textValue());
-      } else if (v.isNumber()) {
-        details.put(e.getKey(), v.numberValue());
-      } else if (v.isBoolean()) {
-        details.put(e.getKey(), v.booleanValue());
-      }
-    });
+    n.fields()
+        .forEachRemaining(
+            e -> {
+              JsonNode v = e.getValue();
+              if (used.contains(e.getKey())
+                  || e.getKey().isBlank()
+                  || e.getKey().length() > MAX_DETAIL_KEY) {
+                return;
+              }
+              if (v.isTextual()) {
+                details.put(e.getKey(), v.textValue());
+              } else if (v.isNumber()) {
+                details.put(e.getKey(), v.numberValue());
+              } else if (v.isBoolean()) {
+                details.put(e.getKey(), v.booleanValue());
+              }
+            });
 
-    List<String> identity = List.of(
-        severity.wire(),
-        title == null ? "" : title,
-        category.wire(),
+    List<String> identity =
+        List.of(
+            severity.wire(),
+            title == null ? "" : title,
+            category.wire(),
+            eventType,
+            resource == null ? "" : nullToEmpty(resource.apiVersion()),
+            resource == null ? "" : nullToEmpty(resource.kind()),
+            resource == null ? "" : nullToEmpty(resource.namespace()),
+            resource == null ? "" : nullToEmpty(resource.name()));
+
+    return new Finding(
+        source,
+        category,
+        severity,
         eventType,
-        resource == null ? "" : nullToEmpty(resource.apiVersion()),
-        resource == null ? "" : nullToEmpty(resource.kind()),
-        resource == null ? "" : nullToEmpty(resource.namespace()),
-        resource == null ? "" : nullToEmpty(resource.name()));
-
-    return new Finding(source, category, severity, eventType, resource, title, details.build(), detectedAt, identity);
+        resource,
+        title,
+        details.build(),
+        detectedAt,
+        identity);
   }
 
-  /** A severity word (case-insensitive, see {@link #SEVERITY_WORDS}); empty for anything else, numbers included. */
+  /**
+   * A severity word (case-insensitive, see {@link #SEVERITY_WORDS}); empty for anything else,
+   * numbers included.
+   */
   static Optional<Severity> severity(String raw) {
     if (raw == null) {
       return Optional.empty();
@@ -182,7 +219,10 @@ public final class GenericNormalizer implements Normalizer {
     return Optional.ofNullable(SEVERITY_WORDS.get(raw.strip().toLowerCase(Locale.ROOT)));
   }
 
-  /** Lower-cased, {@code - . / space} replaced by {@code _}; null when the result is not {@code ^[a-z0-9_]+$}. */
+  /**
+   * Lower-cased, {@code - . / space} replaced by {@code _}; null when the result is not {@code
+   * ^[a-z0-9_]+$}.
+   */
   static String eventType(String raw) {
     if (raw == null) {
       return null;
@@ -220,10 +260,16 @@ public final class GenericNormalizer implements Normalizer {
       namespace = validNamespace(JsonFields.text(n, "resource", "namespace"));
     }
     ResourceRef ref = ResourceRef.of(apiVersion, kind, namespace, name);
-    return ref.apiVersion() == null && ref.kind() == null && ref.name() == null && ref.namespace() == null ? null : ref;
+    return ref.apiVersion() == null
+            && ref.kind() == null
+            && ref.name() == null
+            && ref.namespace() == null
+        ? null
+        : ref;
   }
 
-  // A namespace must be one Kubernetes could hold (a DNS-1123 label): the Observation is stored in it.
+  // A namespace must be one Kubernetes could hold (a DNS-1123 label): the Observation is stored in
+  // it.
   private static String validNamespace(String ns) {
     return ns != null && ns.length() <= 63 && NAMESPACE.matcher(ns).matches() ? ns : null;
   }
@@ -237,7 +283,9 @@ public final class GenericNormalizer implements Normalizer {
     return v.textValue();
   }
 
-  /** RFC 3339 text, or a positive number of seconds (below 10^11) or milliseconds since the epoch. */
+  /**
+   * RFC 3339 text, or a positive number of seconds (below 10^11) or milliseconds since the epoch.
+   */
   static Instant time(JsonNode v) {
     return io.kubezen.watcher.model.Times.sane(parseTime(v));
   }

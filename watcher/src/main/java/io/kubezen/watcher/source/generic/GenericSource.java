@@ -3,8 +3,9 @@ package io.kubezen.watcher.source.generic;
 import io.kubezen.watcher.source.SourceDescriptor;
 
 /**
- * Any other valid source name: a tool that POSTs zen-watcher's own generic shape (event-like; JSON).
- * Not in the list of built-in sources: every name not taken by one of them is a generic source.
+ * Any other valid source name: a tool that POSTs zen-watcher's own generic shape (event-like;
+ * JSON). Not in the list of built-in sources: every name not taken by one of them is a generic
+ * source.
  */
 public final class GenericSource {
   public static final String DOCS_PAGE = "docs/sources/generic.md";

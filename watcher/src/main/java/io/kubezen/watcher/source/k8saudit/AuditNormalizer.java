@@ -24,8 +24,8 @@ import java.util.Set;
  * the API server's webhook backend POSTs it (items may carry no apiVersion/kind of their own), a
  * single {@code Event}, or a JSON array of Events (an audit log file, one Event per line, turned
  * into an array by the HTTP layer). Only security-relevant events give a Finding, at most one per
- * event; see {@link AuditType} for the types and their precedence and docs/sources/k8s-audit.md
- * for the full rule set.
+ * event; see {@link AuditType} for the types and their precedence and docs/sources/k8s-audit.md for
+ * the full rule set.
  *
  * <p>Stages: {@code ResponseComplete} and {@code Panic} count. Long-running connect requests
  * (pods/exec, pods/attach, pods/portforward) count at {@code ResponseStarted} too, the moment the
@@ -43,62 +43,83 @@ public final class AuditNormalizer implements Normalizer {
   static final String RBAC_GROUP = "rbac.authorization.k8s.io";
 
   /** Resource plural → kind, for the resources an audit finding is usually about. */
-  static final Map<String, String> KINDS = Map.ofEntries(
-      Map.entry("pods", "Pod"),
-      Map.entry("secrets", "Secret"),
-      Map.entry("configmaps", "ConfigMap"),
-      Map.entry("services", "Service"),
-      Map.entry("serviceaccounts", "ServiceAccount"),
-      Map.entry("namespaces", "Namespace"),
-      Map.entry("nodes", "Node"),
-      Map.entry("endpoints", "Endpoints"),
-      Map.entry("events", "Event"),
-      Map.entry("persistentvolumes", "PersistentVolume"),
-      Map.entry("persistentvolumeclaims", "PersistentVolumeClaim"),
-      Map.entry("replicationcontrollers", "ReplicationController"),
-      Map.entry("resourcequotas", "ResourceQuota"),
-      Map.entry("limitranges", "LimitRange"),
-      Map.entry("deployments", "Deployment"),
-      Map.entry("replicasets", "ReplicaSet"),
-      Map.entry("daemonsets", "DaemonSet"),
-      Map.entry("statefulsets", "StatefulSet"),
-      Map.entry("jobs", "Job"),
-      Map.entry("cronjobs", "CronJob"),
-      Map.entry("roles", "Role"),
-      Map.entry("clusterroles", "ClusterRole"),
-      Map.entry("rolebindings", "RoleBinding"),
-      Map.entry("clusterrolebindings", "ClusterRoleBinding"),
-      Map.entry("networkpolicies", "NetworkPolicy"),
-      Map.entry("ingresses", "Ingress"),
-      Map.entry("ingressclasses", "IngressClass"),
-      Map.entry("storageclasses", "StorageClass"),
-      Map.entry("poddisruptionbudgets", "PodDisruptionBudget"),
-      Map.entry("horizontalpodautoscalers", "HorizontalPodAutoscaler"),
-      Map.entry("customresourcedefinitions", "CustomResourceDefinition"),
-      Map.entry("mutatingwebhookconfigurations", "MutatingWebhookConfiguration"),
-      Map.entry("validatingwebhookconfigurations", "ValidatingWebhookConfiguration"),
-      Map.entry("validatingadmissionpolicies", "ValidatingAdmissionPolicy"),
-      Map.entry("validatingadmissionpolicybindings", "ValidatingAdmissionPolicyBinding"),
-      Map.entry("certificatesigningrequests", "CertificateSigningRequest"),
-      Map.entry("leases", "Lease"),
-      Map.entry("endpointslices", "EndpointSlice"),
-      Map.entry("priorityclasses", "PriorityClass"),
-      Map.entry("runtimeclasses", "RuntimeClass"),
-      Map.entry("apiservices", "APIService"),
-      Map.entry("tokenreviews", "TokenReview"),
-      Map.entry("subjectaccessreviews", "SubjectAccessReview"),
-      Map.entry("selfsubjectaccessreviews", "SelfSubjectAccessReview"));
+  static final Map<String, String> KINDS =
+      Map.ofEntries(
+          Map.entry("pods", "Pod"),
+          Map.entry("secrets", "Secret"),
+          Map.entry("configmaps", "ConfigMap"),
+          Map.entry("services", "Service"),
+          Map.entry("serviceaccounts", "ServiceAccount"),
+          Map.entry("namespaces", "Namespace"),
+          Map.entry("nodes", "Node"),
+          Map.entry("endpoints", "Endpoints"),
+          Map.entry("events", "Event"),
+          Map.entry("persistentvolumes", "PersistentVolume"),
+          Map.entry("persistentvolumeclaims", "PersistentVolumeClaim"),
+          Map.entry("replicationcontrollers", "ReplicationController"),
+          Map.entry("resourcequotas", "ResourceQuota"),
+          Map.entry("limitranges", "LimitRange"),
+          Map.entry("deployments", "Deployment"),
+          Map.entry("replicasets", "ReplicaSet"),
+          Map.entry("daemonsets", "DaemonSet"),
+          Map.entry("statefulsets", "StatefulSet"),
+          Map.entry("jobs", "Job"),
+          Map.entry("cronjobs", "CronJob"),
+          Map.entry("roles", "Role"),
+          Map.entry("clusterroles", "ClusterRole"),
+          Map.entry("rolebindings", "RoleBinding"),
+          Map.entry("clusterrolebindings", "ClusterRoleBinding"),
+          Map.entry("networkpolicies", "NetworkPolicy"),
+          Map.entry("ingresses", "Ingress"),
+          Map.entry("ingressclasses", "IngressClass"),
+          Map.entry("storageclasses", "StorageClass"),
+          Map.entry("poddisruptionbudgets", "PodDisruptionBudget"),
+          Map.entry("horizontalpodautoscalers", "HorizontalPodAutoscaler"),
+          Map.entry("customresourcedefinitions", "CustomResourceDefinition"),
+          Map.entry("mutatingwebhookconfigurations", "MutatingWebhookConfiguration"),
+          Map.entry("validatingwebhookconfigurations", "ValidatingWebhookConfiguration"),
+          Map.entry("validatingadmissionpolicies", "ValidatingAdmissionPolicy"),
+          Map.entry("validatingadmissionpolicybindings", "ValidatingAdmissionPolicyBinding"),
+          Map.entry("certificatesigningrequests", "CertificateSigningRequest"),
+          Map.entry("leases", "Lease"),
+          Map.entry("endpointslices", "EndpointSlice"),
+          Map.entry("priorityclasses", "PriorityClass"),
+          Map.entry("runtimeclasses", "RuntimeClass"),
+          Map.entry("apiservices", "APIService"),
+          Map.entry("tokenreviews", "TokenReview"),
+          Map.entry("subjectaccessreviews", "SubjectAccessReview"),
+          Map.entry("selfsubjectaccessreviews", "SelfSubjectAccessReview"));
 
   /** Deleting these is medium (the rest is low): losing them breaks or opens up much more. */
-  static final Set<String> SENSITIVE_DELETES = Set.of(
-      "namespaces", "nodes", "customresourcedefinitions", "persistentvolumes", "persistentvolumeclaims",
-      "deployments", "statefulsets", "daemonsets", "services", "serviceaccounts", "networkpolicies",
-      "configmaps", "mutatingwebhookconfigurations", "validatingwebhookconfigurations",
-      "validatingadmissionpolicies", "validatingadmissionpolicybindings", "apiservices",
-      "storageclasses", "ingresses", "cronjobs", "priorityclasses", "runtimeclasses");
+  static final Set<String> SENSITIVE_DELETES =
+      Set.of(
+          "namespaces",
+          "nodes",
+          "customresourcedefinitions",
+          "persistentvolumes",
+          "persistentvolumeclaims",
+          "deployments",
+          "statefulsets",
+          "daemonsets",
+          "services",
+          "serviceaccounts",
+          "networkpolicies",
+          "configmaps",
+          "mutatingwebhookconfigurations",
+          "validatingwebhookconfigurations",
+          "validatingadmissionpolicies",
+          "validatingadmissionpolicybindings",
+          "apiservices",
+          "storageclasses",
+          "ingresses",
+          "cronjobs",
+          "priorityclasses",
+          "runtimeclasses");
 
   /** Non-resource paths anonymous clients (load balancers, probes) read by design: no finding. */
-  private static final String[] ANONYMOUS_HEALTH_PATHS = {"/healthz", "/livez", "/readyz", "/version"};
+  private static final String[] ANONYMOUS_HEALTH_PATHS = {
+    "/healthz", "/livez", "/readyz", "/version"
+  };
 
   public AuditNormalizer() {}
 
@@ -116,7 +137,8 @@ public final class AuditNormalizer implements Normalizer {
   public List<Finding> normalize(JsonNode input, IngestContext context) {
     Objects.requireNonNull(context, "context");
     if (input == null || input.isNull()) {
-      throw new InvalidInputException("expected an audit.k8s.io EventList, Event or array of Events, got null");
+      throw new InvalidInputException(
+          "expected an audit.k8s.io EventList, Event or array of Events, got null");
     }
     List<Finding> out = new ArrayList<>();
     if (input.isArray()) {
@@ -153,12 +175,18 @@ public final class AuditNormalizer implements Normalizer {
         }
         String itemKind = str(item, "kind");
         if (itemKind != null && !"Event".equals(itemKind)) {
-          throw invalid(index, "EventList item " + i + " has kind " + itemKind + ", expected Event");
+          throw invalid(
+              index, "EventList item " + i + " has kind " + itemKind + ", expected Event");
         }
         String itemVersion = str(item, "apiVersion");
         if (itemVersion != null && !V1.equals(itemVersion) && !V1BETA1.equals(itemVersion)) {
-          throw invalid(index, "EventList item " + i + " has apiVersion " + itemVersion
-              + ", expected audit.k8s.io/v1 or audit.k8s.io/v1beta1");
+          throw invalid(
+              index,
+              "EventList item "
+                  + i
+                  + " has apiVersion "
+                  + itemVersion
+                  + ", expected audit.k8s.io/v1 or audit.k8s.io/v1beta1");
         }
         event(item, ctx, out);
         i++;
@@ -178,16 +206,26 @@ public final class AuditNormalizer implements Normalizer {
       event(n, ctx, out);
       return;
     }
-    throw invalid(index, "expected kind EventList or Event of audit.k8s.io/v1 or v1beta1, got kind "
-        + kind + (apiVersion == null ? "" : " apiVersion " + apiVersion));
+    throw invalid(
+        index,
+        "expected kind EventList or Event of audit.k8s.io/v1 or v1beta1, got kind "
+            + kind
+            + (apiVersion == null ? "" : " apiVersion " + apiVersion));
   }
 
   private static void checkApiVersion(String apiVersion, String kind, int index) {
     if (apiVersion != null && !V1.equals(apiVersion) && !V1BETA1.equals(apiVersion)) {
-      String hint = "v1".equals(apiVersion) || "events.k8s.io/v1".equals(apiVersion)
-          ? " (a Kubernetes Event, not an audit Event: post it to /ingest/k8s-events)" : "";
-      throw invalid(index, "expected apiVersion audit.k8s.io/v1 or audit.k8s.io/v1beta1 for kind "
-          + kind + ", got " + apiVersion + hint);
+      String hint =
+          "v1".equals(apiVersion) || "events.k8s.io/v1".equals(apiVersion)
+              ? " (a Kubernetes Event, not an audit Event: post it to /ingest/k8s-events)"
+              : "";
+      throw invalid(
+          index,
+          "expected apiVersion audit.k8s.io/v1 or audit.k8s.io/v1beta1 for kind "
+              + kind
+              + ", got "
+              + apiVersion
+              + hint);
     }
   }
 
@@ -198,7 +236,9 @@ public final class AuditNormalizer implements Normalizer {
     String resource = str(ref, "resource");
     String subresource = str(ref, "subresource");
     boolean connect = "pods".equals(resource) && isConnect(subresource);
-    if (stage != null && !"ResponseComplete".equals(stage) && !"Panic".equals(stage)
+    if (stage != null
+        && !"ResponseComplete".equals(stage)
+        && !"Panic".equals(stage)
         && !(connect && "ResponseStarted".equals(stage))) {
       return;
     }
@@ -236,13 +276,37 @@ public final class AuditNormalizer implements Normalizer {
     } else {
       return;
     }
-    out.add(finding(e, type, ref, resource, subresource, verb, user, groups, code, stage, connect,
-        privileged, ctx));
+    out.add(
+        finding(
+            e,
+            type,
+            ref,
+            resource,
+            subresource,
+            verb,
+            user,
+            groups,
+            code,
+            stage,
+            connect,
+            privileged,
+            ctx));
   }
 
-  private static Finding finding(JsonNode e, AuditType type, JsonNode ref, String resource,
-      String subresource, String verb, String user, JsonNode groups, int code, String stage,
-      boolean connect, String privileged, IngestContext ctx) {
+  private static Finding finding(
+      JsonNode e,
+      AuditType type,
+      JsonNode ref,
+      String resource,
+      String subresource,
+      String verb,
+      String user,
+      JsonNode groups,
+      int code,
+      String stage,
+      boolean connect,
+      String privileged,
+      IngestContext ctx) {
     String namespace = str(ref, "namespace");
     String name = str(ref, "name");
     if (name == null && ref != null) {
@@ -253,31 +317,38 @@ public final class AuditNormalizer implements Normalizer {
       }
     }
     String kind = resource == null ? null : KINDS.getOrDefault(resource, resource);
-    ResourceRef resourceRef = ref == null ? null : ResourceRef.of(apiVersion(ref), kind,
-        "namespaces".equals(resource) ? null : namespace, name);
+    ResourceRef resourceRef =
+        ref == null
+            ? null
+            : ResourceRef.of(
+                apiVersion(ref), kind, "namespaces".equals(resource) ? null : namespace, name);
     String uri = str(e, "requestURI");
 
-    Severity severity = switch (type) {
-      case ANONYMOUS_ACCESS -> code == 401 || code == 403 ? Severity.MEDIUM : Severity.HIGH;
-      case ACCESS_DENIED, SECRET_ACCESS -> Severity.MEDIUM;
-      case PRIVILEGED_POD, POD_EXEC -> Severity.HIGH;
-      case RBAC_CHANGE -> grantsClusterAdmin(e, resource) ? Severity.CRITICAL : Severity.HIGH;
-      case RESOURCE_DELETION -> "deletecollection".equals(verb) || SENSITIVE_DELETES.contains(resource)
-          ? Severity.MEDIUM : Severity.LOW;
-    };
+    Severity severity =
+        switch (type) {
+          case ANONYMOUS_ACCESS -> code == 401 || code == 403 ? Severity.MEDIUM : Severity.HIGH;
+          case ACCESS_DENIED, SECRET_ACCESS -> Severity.MEDIUM;
+          case PRIVILEGED_POD, POD_EXEC -> Severity.HIGH;
+          case RBAC_CHANGE -> grantsClusterAdmin(e, resource) ? Severity.CRITICAL : Severity.HIGH;
+          case RESOURCE_DELETION ->
+              "deletecollection".equals(verb) || SENSITIVE_DELETES.contains(resource)
+                  ? Severity.MEDIUM
+                  : Severity.LOW;
+        };
 
-    Details d = Details.builder()
-        .put("verb", verb)
-        .put("user", user)
-        .put("groups", strings(groups))
-        .put("impersonatedUser", text(e, "impersonatedUser", "username"))
-        .put("sourceIPs", strings(e.get("sourceIPs")))
-        .put("userAgent", str(e, "userAgent"))
-        .put("auditID", str(e, "auditID"))
-        .put("responseCode", code == 0 ? null : code)
-        .put("stage", stage)
-        .put("subresource", subresource)
-        .put("requestURI", uri);
+    Details d =
+        Details.builder()
+            .put("verb", verb)
+            .put("user", user)
+            .put("groups", strings(groups))
+            .put("impersonatedUser", text(e, "impersonatedUser", "username"))
+            .put("sourceIPs", strings(e.get("sourceIPs")))
+            .put("userAgent", str(e, "userAgent"))
+            .put("auditID", str(e, "auditID"))
+            .put("responseCode", code == 0 ? null : code)
+            .put("stage", stage)
+            .put("subresource", subresource)
+            .put("requestURI", uri);
     if (code >= 400) {
       d.put("reason", text(e, "responseStatus", "reason"));
       d.put("authorizationReason", text(e, "annotations", "authorization.k8s.io/reason"));
@@ -292,27 +363,58 @@ public final class AuditNormalizer implements Normalizer {
       d.put("roleRef", text(e, "requestObject", "roleRef", "name"));
     }
 
-    Instant detectedAt = connect
-        // Both stages of one exec session: the same time, hence the same dedup bucket.
-        ? first(JsonFields.time(e, "requestReceivedTimestamp"), JsonFields.time(e, "stageTimestamp"))
-        : first(JsonFields.time(e, "stageTimestamp"), JsonFields.time(e, "requestReceivedTimestamp"));
+    Instant detectedAt =
+        connect
+            // Both stages of one exec session: the same time, hence the same dedup bucket.
+            ? first(
+                JsonFields.time(e, "requestReceivedTimestamp"),
+                JsonFields.time(e, "stageTimestamp"))
+            : first(
+                JsonFields.time(e, "stageTimestamp"),
+                JsonFields.time(e, "requestReceivedTimestamp"));
     if (detectedAt == null) {
       detectedAt = first(JsonFields.time(e, "timestamp"), ctx.receivedAt()); // v1beta1
     }
 
     String target = target(kind, namespace, name, subresource, ref == null ? path(uri) : null);
-    List<String> identity = List.of(type.eventType(), nz(user), nz(verb), nz(namespace), nz(resource),
-        nz(name), nz(subresource), ref == null ? nz(path(uri)) : "");
-    return new Finding(SOURCE, type.category(), severity, type.eventType(), resourceRef,
-        title(type, user, verb, target, subresource, code, privileged), d.build(), detectedAt, identity);
+    List<String> identity =
+        List.of(
+            type.eventType(),
+            nz(user),
+            nz(verb),
+            nz(namespace),
+            nz(resource),
+            nz(name),
+            nz(subresource),
+            ref == null ? nz(path(uri)) : "");
+    return new Finding(
+        SOURCE,
+        type.category(),
+        severity,
+        type.eventType(),
+        resourceRef,
+        title(type, user, verb, target, subresource, code, privileged),
+        d.build(),
+        detectedAt,
+        identity);
   }
 
-  private static String title(AuditType type, String user, String verb, String target,
-      String subresource, int code, String privileged) {
+  private static String title(
+      AuditType type,
+      String user,
+      String verb,
+      String target,
+      String subresource,
+      int code,
+      String privileged) {
     String who = user == null ? "unauthenticated client" : user;
     return switch (type) {
-      case ANONYMOUS_ACCESS -> "Anonymous request: " + verb + " " + target
-          + (code == 0 ? "" : " (" + code + (code == 401 || code == 403 ? " denied)" : ")"));
+      case ANONYMOUS_ACCESS ->
+          "Anonymous request: "
+              + verb
+              + " "
+              + target
+              + (code == 0 ? "" : " (" + code + (code == 401 || code == 403 ? " denied)" : ")"));
       case ACCESS_DENIED -> who + " denied " + verb + " " + target + " (" + code + ")";
       case PRIVILEGED_POD -> "Privileged pod " + target + " by " + who + " (" + privileged + ")";
       case POD_EXEC -> who + " opened " + subresource + " on " + target;
@@ -320,7 +422,8 @@ public final class AuditNormalizer implements Normalizer {
     };
   }
 
-  private static String target(String kind, String namespace, String name, String subresource, String path) {
+  private static String target(
+      String kind, String namespace, String name, String subresource, String path) {
     if (kind == null) {
       return path == null ? "(no resource)" : path;
     }
@@ -347,7 +450,8 @@ public final class AuditNormalizer implements Normalizer {
    */
   static String privileged(JsonNode e, String verb, String subresource) {
     boolean create = subresource == null && "create".equals(verb);
-    boolean ephemeral = "ephemeralcontainers".equals(subresource) && isWrite(verb) && !isDelete(verb);
+    boolean ephemeral =
+        "ephemeralcontainers".equals(subresource) && isWrite(verb) && !isDelete(verb);
     if (!create && !ephemeral) {
       return null;
     }
@@ -424,10 +528,12 @@ public final class AuditNormalizer implements Normalizer {
       String key = param.substring(0, eq);
       String value = decode(param.substring(eq + 1));
       switch (key) {
-        case "command" -> command = command == null ? new StringBuilder(value) : command.append(' ').append(value);
+        case "command" ->
+            command =
+                command == null ? new StringBuilder(value) : command.append(' ').append(value);
         case "container" -> container = value;
         case "ports" -> ports = ports == null ? value : ports + "," + value;
-        default -> { }
+        default -> {}
       }
     }
     d.put("command", command == null ? null : command.toString());
@@ -474,7 +580,9 @@ public final class AuditNormalizer implements Normalizer {
   }
 
   static boolean isConnect(String subresource) {
-    return "exec".equals(subresource) || "attach".equals(subresource) || "portforward".equals(subresource);
+    return "exec".equals(subresource)
+        || "attach".equals(subresource)
+        || "portforward".equals(subresource);
   }
 
   static boolean isWrite(String verb) {

@@ -11,7 +11,9 @@ public enum AuditType {
   ANONYMOUS_ACCESS("anonymous_access", Category.SECURITY),
   /** A request answered 401 or 403. */
   ACCESS_DENIED("access_denied", Category.SECURITY),
-  /** A pod created with a privileged container, hostPID/hostNetwork/hostIPC or a hostPath volume. */
+  /**
+   * A pod created with a privileged container, hostPID/hostNetwork/hostIPC or a hostPath volume.
+   */
   PRIVILEGED_POD("privileged_pod", Category.COMPLIANCE),
   /** pods/exec, pods/attach, pods/portforward. */
   POD_EXEC("pod_exec", Category.COMPLIANCE),

@@ -15,10 +15,10 @@ import java.util.List;
 import java.util.Optional;
 
 /**
- * Kubernetes Events, core {@code v1} ({@code involvedObject}, {@code message}) and
- * {@code events.k8s.io/v1} ({@code regarding}, {@code note}): one Event, an array of them, or an
- * {@code EventList}/{@code List}. Only {@code type: Warning} Events that match a rule of
- * {@link EventRules} give a Finding; everything else gives none. See docs/sources/k8s-events.md.
+ * Kubernetes Events, core {@code v1} ({@code involvedObject}, {@code message}) and {@code
+ * events.k8s.io/v1} ({@code regarding}, {@code note}): one Event, an array of them, or an {@code
+ * EventList}/{@code List}. Only {@code type: Warning} Events that match a rule of {@link
+ * EventRules} give a Finding; everything else gives none. See docs/sources/k8s-events.md.
  */
 public final class KubernetesEventNormalizer implements Normalizer {
   public static final String SOURCE = "k8s-events";
@@ -62,27 +62,30 @@ public final class KubernetesEventNormalizer implements Normalizer {
     Instant last = e.lastTimestamp();
     Instant detectedAt = last != null ? last : context.receivedAt();
 
-    Details details = Details.builder()
-        .put("reason", e.reason())
-        .put("message", e.message())
-        .put("rule", r.name())
-        .put("reportingComponent", e.reportingComponent())
-        .put("count", e.count())
-        .put("firstTimestamp", e.firstTimestamp() == null ? null : e.firstTimestamp().toString())
-        .put("lastTimestamp", last == null ? null : last.toString())
-        .put("involvedObjectUid", e.involvedUid())
-        .put("fieldPath", e.fieldPath());
+    Details details =
+        Details.builder()
+            .put("reason", e.reason())
+            .put("message", e.message())
+            .put("rule", r.name())
+            .put("reportingComponent", e.reportingComponent())
+            .put("count", e.count())
+            .put(
+                "firstTimestamp", e.firstTimestamp() == null ? null : e.firstTimestamp().toString())
+            .put("lastTimestamp", last == null ? null : last.toString())
+            .put("involvedObjectUid", e.involvedUid())
+            .put("fieldPath", e.fieldPath());
 
-    return Optional.of(new Finding(
-        SOURCE,
-        r.category(),
-        r.severity(),
-        r.eventType(),
-        involved,
-        title(e, involved),
-        details.build(),
-        detectedAt,
-        List.of(objectKey(e, involved), nullToEmpty(e.reason()), r.eventType())));
+    return Optional.of(
+        new Finding(
+            SOURCE,
+            r.category(),
+            r.severity(),
+            r.eventType(),
+            involved,
+            title(e, involved),
+            details.build(),
+            detectedAt,
+            List.of(objectKey(e, involved), nullToEmpty(e.reason()), r.eventType())));
   }
 
   // The involved object's uid when the Event carries it, else kind/namespace/name.
@@ -93,7 +96,11 @@ public final class KubernetesEventNormalizer implements Normalizer {
     if (involved == null) {
       return "";
     }
-    return nullToEmpty(involved.kind()) + "/" + nullToEmpty(involved.namespace()) + "/" + nullToEmpty(involved.name());
+    return nullToEmpty(involved.kind())
+        + "/"
+        + nullToEmpty(involved.namespace())
+        + "/"
+        + nullToEmpty(involved.name());
   }
 
   private static String title(EventView e, ResourceRef involved) {
@@ -116,8 +123,17 @@ public final class KubernetesEventNormalizer implements Normalizer {
   }
 
   /** The fields of either Event API, read once. */
-  record EventView(String type, String reason, String message, ResourceRef involved, String involvedUid,
-      String fieldPath, String reportingComponent, Long count, Instant firstTimestamp, Instant lastTimestamp) {
+  record EventView(
+      String type,
+      String reason,
+      String message,
+      ResourceRef involved,
+      String involvedUid,
+      String fieldPath,
+      String reportingComponent,
+      Long count,
+      Instant firstTimestamp,
+      Instant lastTimestamp) {
 
     static EventView of(JsonNode n) {
       String apiVersion = JsonFields.text(n, "apiVersion");
@@ -128,7 +144,8 @@ public final class KubernetesEventNormalizer implements Normalizer {
       boolean coreApi = false;
       if (kind == null || "Event".equals(kind)) {
         if (apiVersion == null) {
-          // Items of a raw EventList carry no apiVersion/kind of their own: recognise them by shape.
+          // Items of a raw EventList carry no apiVersion/kind of their own: recognise them by
+          // shape.
           newApi = regarding != null && regarding.isObject();
           coreApi = !newApi && involvedObject != null && involvedObject.isObject();
         } else {
@@ -145,8 +162,11 @@ public final class KubernetesEventNormalizer implements Normalizer {
     private static EventView fromCoreApi(JsonNode n, JsonNode involvedObject) {
       Instant eventTime = JsonFields.time(n, "eventTime");
       Instant first = firstNonNull(JsonFields.time(n, "firstTimestamp"), eventTime);
-      Instant last = firstNonNull(JsonFields.time(n, "lastTimestamp"), JsonFields.time(n, "series", "lastObservedTime"),
-          eventTime);
+      Instant last =
+          firstNonNull(
+              JsonFields.time(n, "lastTimestamp"),
+              JsonFields.time(n, "series", "lastObservedTime"),
+              eventTime);
       Long count = number(n, "count");
       if (count == null) {
         count = number(n, "series", "count");
@@ -158,7 +178,8 @@ public final class KubernetesEventNormalizer implements Normalizer {
           ref(involvedObject),
           JsonFields.text(involvedObject, "uid"),
           JsonFields.text(involvedObject, "fieldPath"),
-          firstNonNull(JsonFields.text(n, "reportingComponent"), JsonFields.text(n, "source", "component")),
+          firstNonNull(
+              JsonFields.text(n, "reportingComponent"), JsonFields.text(n, "source", "component")),
           count,
           first,
           last);
@@ -167,8 +188,11 @@ public final class KubernetesEventNormalizer implements Normalizer {
     private static EventView fromEventsApi(JsonNode n, JsonNode regarding) {
       Instant eventTime = JsonFields.time(n, "eventTime");
       Instant first = firstNonNull(JsonFields.time(n, "deprecatedFirstTimestamp"), eventTime);
-      Instant last = firstNonNull(JsonFields.time(n, "series", "lastObservedTime"),
-          JsonFields.time(n, "deprecatedLastTimestamp"), eventTime);
+      Instant last =
+          firstNonNull(
+              JsonFields.time(n, "series", "lastObservedTime"),
+              JsonFields.time(n, "deprecatedLastTimestamp"),
+              eventTime);
       Long count = number(n, "series", "count");
       if (count == null) {
         count = number(n, "deprecatedCount");
@@ -180,7 +204,9 @@ public final class KubernetesEventNormalizer implements Normalizer {
           ref(regarding),
           JsonFields.text(regarding, "uid"),
           JsonFields.text(regarding, "fieldPath"),
-          firstNonNull(JsonFields.text(n, "reportingController"), JsonFields.text(n, "deprecatedSource", "component")),
+          firstNonNull(
+              JsonFields.text(n, "reportingController"),
+              JsonFields.text(n, "deprecatedSource", "component")),
           count,
           first,
           last);
@@ -190,8 +216,12 @@ public final class KubernetesEventNormalizer implements Normalizer {
       if (o == null || !o.isObject()) {
         return null;
       }
-      ResourceRef r = ResourceRef.of(JsonFields.text(o, "apiVersion"), JsonFields.text(o, "kind"),
-          JsonFields.text(o, "namespace"), JsonFields.text(o, "name"));
+      ResourceRef r =
+          ResourceRef.of(
+              JsonFields.text(o, "apiVersion"),
+              JsonFields.text(o, "kind"),
+              JsonFields.text(o, "namespace"),
+              JsonFields.text(o, "name"));
       return r.kind() == null && r.name() == null && r.namespace() == null ? null : r;
     }
 
@@ -213,17 +243,28 @@ public final class KubernetesEventNormalizer implements Normalizer {
     private static String describe(String apiVersion, String kind, JsonNode n) {
       if (kind == null && apiVersion == null) {
         List<String> names = new ArrayList<>();
-        n.fieldNames().forEachRemaining(f -> {
-          if (names.size() < 8) {
-            names.add(f.length() > 40 ? f.substring(0, 40) + "…" : f);
-          }
-        });
+        n.fieldNames()
+            .forEachRemaining(
+                f -> {
+                  if (names.size() < 8) {
+                    names.add(f.length() > 40 ? f.substring(0, 40) + "…" : f);
+                  }
+                });
         return "expected a Kubernetes Event (v1 or events.k8s.io/v1), an array of them or an EventList;"
-            + " found an object with no apiVersion/kind and fields " + (names.isEmpty() ? "(none)" : names);
+            + " found an object with no apiVersion/kind and fields "
+            + (names.isEmpty() ? "(none)" : names);
       }
-      String found = cut(kind == null ? "(no kind)" : kind) + " " + cut(apiVersion == null ? "(no apiVersion)" : apiVersion);
-      String hint = apiVersion != null && apiVersion.startsWith("audit.k8s.io/") ? " (audit events go to /ingest/k8s-audit)" : "";
-      return "expected a Kubernetes Event (v1 or events.k8s.io/v1), an array of them or an EventList; found " + found + hint;
+      String found =
+          cut(kind == null ? "(no kind)" : kind)
+              + " "
+              + cut(apiVersion == null ? "(no apiVersion)" : apiVersion);
+      String hint =
+          apiVersion != null && apiVersion.startsWith("audit.k8s.io/")
+              ? " (audit events go to /ingest/k8s-audit)"
+              : "";
+      return "expected a Kubernetes Event (v1 or events.k8s.io/v1), an array of them or an EventList; found "
+          + found
+          + hint;
     }
 
     private static String cut(String s) {

@@ -17,9 +17,9 @@ import java.util.Locale;
 import java.util.Map;
 
 /**
- * {@code kube-bench --json} output: an object with {@code Controls[]} (and {@code Totals}), a single
- * Controls object ({@code id, version, text, node_type, tests[]}), or a JSON array of either. Each
- * Controls holds {@code tests[]} (sections) of {@code results[]} (checks).
+ * {@code kube-bench --json} output: an object with {@code Controls[]} (and {@code Totals}), a
+ * single Controls object ({@code id, version, text, node_type, tests[]}), or a JSON array of
+ * either. Each Controls holds {@code tests[]} (sections) of {@code results[]} (checks).
  *
  * <p>One Finding per check with status {@code FAIL} (high when scored, else medium) or {@code WARN}
  * (low); {@code PASS} and {@code INFO} give none. The resource is the Node the benchmark ran on:
@@ -31,6 +31,7 @@ import java.util.Map;
 public final class KubeBenchNormalizer implements Normalizer {
   public static final String SOURCE = "kube-bench";
   public static final String EVENT_TYPE = "cis_benchmark_fail";
+
   /** The request parameter naming the node ({@code /ingest/kube-bench?node=NODE}). */
   public static final String NODE_PARAM = "node";
 
@@ -96,11 +97,13 @@ public final class KubeBenchNormalizer implements Normalizer {
   private static void checkTests(JsonNode controls) {
     JsonNode tests = JsonFields.at(controls, "tests");
     if (tests != null && !tests.isArray()) {
-      throw new InvalidInputException("kube-bench: tests of controls " + JsonFields.text(controls, "id") + " is not an array");
+      throw new InvalidInputException(
+          "kube-bench: tests of controls " + JsonFields.text(controls, "id") + " is not an array");
     }
   }
 
-  private static void addFindings(JsonNode controls, String node, IngestContext context, List<Finding> out) {
+  private static void addFindings(
+      JsonNode controls, String node, IngestContext context, List<Finding> out) {
     String nodeType = JsonFields.text(controls, "node_type");
     String benchmark = JsonFields.text(controls, "version");
     String controlsText = JsonFields.text(controls, "text");
@@ -120,38 +123,47 @@ public final class KubeBenchNormalizer implements Normalizer {
         String testDesc = JsonFields.text(check, "test_desc");
         String upperStatus = status.trim().toUpperCase(Locale.ROOT);
 
-        Map<String, Object> details = Details.builder()
-            .put("test_number", testNumber)
-            .put("test_desc", testDesc)
-            .put("status", upperStatus)
-            .put("scored", scored)
-            .put("section", section)
-            .put("section_desc", sectionDesc)
-            .put("node_type", nodeType)
-            .put("benchmark", benchmark)
-            .put("controls", controlsText)
-            .put("remediation", JsonFields.text(check, "remediation"))
-            .put("actual_value", JsonFields.text(check, "actual_value"))
-            .put("expected_result", JsonFields.text(check, "expected_result"))
-            .put("reason", JsonFields.text(check, "reason"))
-            .put("type", JsonFields.text(check, "type"))
-            .build();
+        Map<String, Object> details =
+            Details.builder()
+                .put("test_number", testNumber)
+                .put("test_desc", testDesc)
+                .put("status", upperStatus)
+                .put("scored", scored)
+                .put("section", section)
+                .put("section_desc", sectionDesc)
+                .put("node_type", nodeType)
+                .put("benchmark", benchmark)
+                .put("controls", controlsText)
+                .put("remediation", JsonFields.text(check, "remediation"))
+                .put("actual_value", JsonFields.text(check, "actual_value"))
+                .put("expected_result", JsonFields.text(check, "expected_result"))
+                .put("reason", JsonFields.text(check, "reason"))
+                .put("type", JsonFields.text(check, "type"))
+                .build();
 
-        out.add(new Finding(
-            SOURCE,
-            Category.COMPLIANCE,
-            severity,
-            EVENT_TYPE,
-            resource,
-            title(testNumber, upperStatus, testDesc, node),
-            details,
-            context.receivedAt(),
-            List.of(node == null ? "" : node, testNumber != null ? testNumber : "desc:" + (testDesc == null ? "" : testDesc))));
+        out.add(
+            new Finding(
+                SOURCE,
+                Category.COMPLIANCE,
+                severity,
+                EVENT_TYPE,
+                resource,
+                title(testNumber, upperStatus, testDesc, node),
+                details,
+                context.receivedAt(),
+                List.of(
+                    node == null ? "" : node,
+                    testNumber != null
+                        ? testNumber
+                        : "desc:" + (testDesc == null ? "" : testDesc))));
       }
     }
   }
 
-  /** FAIL: high when scored, else medium; WARN: low; PASS, INFO and anything else: null (no Finding). */
+  /**
+   * FAIL: high when scored, else medium; WARN: low; PASS, INFO and anything else: null (no
+   * Finding).
+   */
   static Severity severity(String status, boolean scored) {
     if (status == null) {
       return null;

@@ -20,13 +20,13 @@ import java.util.Set;
 import java.util.regex.Pattern;
 
 /**
- * Policy reports: {@code wgpolicyk8s.io} ({@code v1alpha2}, {@code v1beta1}) {@code PolicyReport} and
- * {@code ClusterPolicyReport}, and {@code openreports.io/v1alpha1} {@code Report} and
- * {@code ClusterReport}, which share one result shape. Accepts one report, a JSON array of reports,
- * or a Kubernetes {@code List} of them.
+ * Policy reports: {@code wgpolicyk8s.io} ({@code v1alpha2}, {@code v1beta1}) {@code PolicyReport}
+ * and {@code ClusterPolicyReport}, and {@code openreports.io/v1alpha1} {@code Report} and {@code
+ * ClusterReport}, which share one result shape. Accepts one report, a JSON array of reports, or a
+ * Kubernetes {@code List} of them.
  *
- * <p>Results {@code fail} (severity from the result, else medium), {@code error} (high) and
- * {@code warn} (low) become Findings; {@code pass} and {@code skip} do not. A result naming several
+ * <p>Results {@code fail} (severity from the result, else medium), {@code error} (high) and {@code
+ * warn} (low) become Findings; {@code pass} and {@code skip} do not. A result naming several
  * resources gives one Finding per resource, so each object gets its own Observation. See
  * docs/sources/kyverno.md.
  */
@@ -35,9 +35,12 @@ public final class KyvernoNormalizer implements Normalizer {
   public static final String EVENT_TYPE = "policy_violation";
 
   static final Set<String> GROUPS = Set.of("wgpolicyk8s.io", "openreports.io");
-  static final Set<String> KINDS = Set.of("PolicyReport", "ClusterPolicyReport", "Report", "ClusterReport");
+  static final Set<String> KINDS =
+      Set.of("PolicyReport", "ClusterPolicyReport", "Report", "ClusterReport");
 
-  /** Result categories that mean "a benchmark or a recommended practice", not a security control. */
+  /**
+   * Result categories that mean "a benchmark or a recommended practice", not a security control.
+   */
   static final Pattern COMPLIANCE_CATEGORY =
       Pattern.compile("(?i).*(compliance|best[ -]?practices?|benchmark|\\bcis\\b).*");
 
@@ -72,15 +75,20 @@ public final class KyvernoNormalizer implements Normalizer {
   private static void check(JsonNode report) {
     String kind = JsonFields.text(report, "kind");
     if (kind == null || !KINDS.contains(kind)) {
-      throw new InvalidInputException("kyverno reads PolicyReport, ClusterPolicyReport (wgpolicyk8s.io), Report and ClusterReport (openreports.io); got "
-          + (kind == null ? "an object with no kind" : "kind " + kind));
+      throw new InvalidInputException(
+          "kyverno reads PolicyReport, ClusterPolicyReport (wgpolicyk8s.io), Report and ClusterReport (openreports.io); got "
+              + (kind == null ? "an object with no kind" : "kind " + kind));
     }
     String apiVersion = JsonFields.text(report, "apiVersion");
     if (apiVersion != null) {
       int slash = apiVersion.indexOf('/');
       String group = slash < 0 ? "" : apiVersion.substring(0, slash);
       if (!GROUPS.contains(group)) {
-        throw new InvalidInputException("kyverno reads wgpolicyk8s.io and openreports.io reports; got " + kind + " of apiVersion " + apiVersion);
+        throw new InvalidInputException(
+            "kyverno reads wgpolicyk8s.io and openreports.io reports; got "
+                + kind
+                + " of apiVersion "
+                + apiVersion);
       }
     }
     JsonNode results = JsonFields.at(report, "results");
@@ -111,17 +119,18 @@ public final class KyvernoNormalizer implements Normalizer {
       String category = JsonFields.text(result, "category");
       Instant detectedAt = firstNonNull(timestamp(result), reportTime, context.receivedAt());
 
-      Map<String, Object> details = Details.builder()
-          .put("policy", policy)
-          .put("rule", rule)
-          .put("message", message)
-          .put("result", outcome)
-          .put("category", category)
-          .put("severity", JsonFields.text(result, "severity"))
-          .put("source", firstNonNull(JsonFields.text(result, "source"), reportSource))
-          .put("scored", scored(result))
-          .put("report", reportName)
-          .build();
+      Map<String, Object> details =
+          Details.builder()
+              .put("policy", policy)
+              .put("rule", rule)
+              .put("message", message)
+              .put("result", outcome)
+              .put("category", category)
+              .put("severity", JsonFields.text(result, "severity"))
+              .put("source", firstNonNull(JsonFields.text(result, "source"), reportSource))
+              .put("scored", scored(result))
+              .put("report", reportName)
+              .build();
 
       List<JsonNode> subjects = new ArrayList<>();
       for (JsonNode r : JsonFields.array(result, "resources")) {
@@ -134,30 +143,80 @@ public final class KyvernoNormalizer implements Normalizer {
       }
       if (subjects.isEmpty()) {
         // Neither resources nor scope: the report itself stands for the subject in the identity.
-        out.add(finding(severity, category, null, policy, rule, outcome, message, details, detectedAt,
-            List.of(nullToEmpty(policy), nullToEmpty(rule), "report", nullToEmpty(reportNamespace), nullToEmpty(reportName))));
+        out.add(
+            finding(
+                severity,
+                category,
+                null,
+                policy,
+                rule,
+                outcome,
+                message,
+                details,
+                detectedAt,
+                List.of(
+                    nullToEmpty(policy),
+                    nullToEmpty(rule),
+                    "report",
+                    nullToEmpty(reportNamespace),
+                    nullToEmpty(reportName))));
         continue;
       }
       for (JsonNode subject : subjects) {
-        ResourceRef resource = ResourceRef.of(
-            JsonFields.text(subject, "apiVersion"),
-            JsonFields.text(subject, "kind"),
-            JsonFields.text(subject, "namespace"),
-            JsonFields.text(subject, "name"));
+        ResourceRef resource =
+            ResourceRef.of(
+                JsonFields.text(subject, "apiVersion"),
+                JsonFields.text(subject, "kind"),
+                JsonFields.text(subject, "namespace"),
+                JsonFields.text(subject, "name"));
         String uid = JsonFields.text(subject, "uid");
-        List<String> identity = uid != null
-            ? List.of(nullToEmpty(policy), nullToEmpty(rule), "uid", uid)
-            : List.of(nullToEmpty(policy), nullToEmpty(rule), "ref",
-                nullToEmpty(resource.kind()), nullToEmpty(resource.namespace()), nullToEmpty(resource.name()));
-        out.add(finding(severity, category, resource, policy, rule, outcome, message, details, detectedAt, identity));
+        List<String> identity =
+            uid != null
+                ? List.of(nullToEmpty(policy), nullToEmpty(rule), "uid", uid)
+                : List.of(
+                    nullToEmpty(policy),
+                    nullToEmpty(rule),
+                    "ref",
+                    nullToEmpty(resource.kind()),
+                    nullToEmpty(resource.namespace()),
+                    nullToEmpty(resource.name()));
+        out.add(
+            finding(
+                severity,
+                category,
+                resource,
+                policy,
+                rule,
+                outcome,
+                message,
+                details,
+                detectedAt,
+                identity));
       }
     }
   }
 
-  private static Finding finding(Severity severity, String category, ResourceRef resource, String policy, String rule,
-      String outcome, String message, Map<String, Object> details, Instant detectedAt, List<String> identity) {
-    return new Finding(SOURCE, category(category), severity, EVENT_TYPE, resource,
-        title(policy, rule, outcome, resource, message), details, detectedAt, identity);
+  private static Finding finding(
+      Severity severity,
+      String category,
+      ResourceRef resource,
+      String policy,
+      String rule,
+      String outcome,
+      String message,
+      Map<String, Object> details,
+      Instant detectedAt,
+      List<String> identity) {
+    return new Finding(
+        SOURCE,
+        category(category),
+        severity,
+        EVENT_TYPE,
+        resource,
+        title(policy, rule, outcome, resource, message),
+        details,
+        detectedAt,
+        identity);
   }
 
   /**
@@ -176,14 +235,18 @@ public final class KyvernoNormalizer implements Normalizer {
     };
   }
 
-  /** compliance when the result's category names a benchmark, a compliance set or best practices; else security. */
+  /**
+   * compliance when the result's category names a benchmark, a compliance set or best practices;
+   * else security.
+   */
   static Category category(String resultCategory) {
     return resultCategory != null && COMPLIANCE_CATEGORY.matcher(resultCategory).matches()
         ? Category.COMPLIANCE
         : Category.SECURITY;
   }
 
-  private static String title(String policy, String rule, String outcome, ResourceRef resource, String message) {
+  private static String title(
+      String policy, String rule, String outcome, ResourceRef resource, String message) {
     StringBuilder t = new StringBuilder();
     t.append(policy == null ? "policy" : policy);
     if (rule != null) {
@@ -192,7 +255,10 @@ public final class KyvernoNormalizer implements Normalizer {
     t.append(' ').append(outcome);
     if (resource != null) {
       t.append(" on ").append(nullToEmpty(resource.kind()));
-      String where = resource.namespace() == null ? nullToEmpty(resource.name()) : resource.namespace() + "/" + nullToEmpty(resource.name());
+      String where =
+          resource.namespace() == null
+              ? nullToEmpty(resource.name())
+              : resource.namespace() + "/" + nullToEmpty(resource.name());
       if (!where.isEmpty()) {
         t.append(' ').append(where);
       }
@@ -203,7 +269,9 @@ public final class KyvernoNormalizer implements Normalizer {
     return t.toString();
   }
 
-  /** The result's {@code timestamp}: a protobuf Timestamp {seconds, nanos}, or an RFC 3339 string. */
+  /**
+   * The result's {@code timestamp}: a protobuf Timestamp {seconds, nanos}, or an RFC 3339 string.
+   */
   static Instant timestamp(JsonNode result) {
     JsonNode ts = JsonFields.at(result, "timestamp");
     if (ts == null) {
@@ -211,7 +279,10 @@ public final class KyvernoNormalizer implements Normalizer {
     }
     if (ts.isObject()) {
       JsonNode seconds = ts.get("seconds");
-      if (seconds == null || !seconds.canConvertToLong() || seconds.asLong() <= 0 || seconds.asLong() > MAX_EPOCH_SECOND) {
+      if (seconds == null
+          || !seconds.canConvertToLong()
+          || seconds.asLong() <= 0
+          || seconds.asLong() > MAX_EPOCH_SECOND) {
         return null;
       }
       JsonNode nanos = ts.get("nanos");

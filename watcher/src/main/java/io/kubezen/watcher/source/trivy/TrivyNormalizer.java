@@ -18,15 +18,15 @@ import java.util.Locale;
 import java.util.Map;
 
 /**
- * Trivy-operator {@code VulnerabilityReport} and {@code ClusterVulnerabilityReport}
- * ({@code aquasecurity.github.io/v1alpha1}): one Finding per entry of {@code report.vulnerabilities}.
+ * Trivy-operator {@code VulnerabilityReport} and {@code ClusterVulnerabilityReport} ({@code
+ * aquasecurity.github.io/v1alpha1}): one Finding per entry of {@code report.vulnerabilities}.
  * Accepts one report, a JSON array of reports, or a Kubernetes {@code List} of them.
  *
  * <p>The scanned workload comes from the labels {@code trivy-operator.resource.kind/name/namespace}
- * (namespace falls back to the report's own), the container from
- * {@code trivy-operator.container.name}. The identity is workload + container + vulnerability ID +
- * package + installed version, with no time in it: the same vulnerability in the same workload is
- * the same Observation for as long as it is reported. See docs/sources/trivy.md.
+ * (namespace falls back to the report's own), the container from {@code
+ * trivy-operator.container.name}. The identity is workload + container + vulnerability ID + package
+ * + installed version, with no time in it: the same vulnerability in the same workload is the same
+ * Observation for as long as it is reported. See docs/sources/trivy.md.
  */
 public final class TrivyNormalizer implements Normalizer {
   public static final String SOURCE = "trivy";
@@ -38,16 +38,17 @@ public final class TrivyNormalizer implements Normalizer {
   static final String LABEL_NAMESPACE = "trivy-operator.resource.namespace";
   static final String LABEL_CONTAINER = "trivy-operator.container.name";
 
-  private static final Map<String, String> API_VERSIONS = Map.ofEntries(
-      Map.entry("Deployment", "apps/v1"),
-      Map.entry("ReplicaSet", "apps/v1"),
-      Map.entry("StatefulSet", "apps/v1"),
-      Map.entry("DaemonSet", "apps/v1"),
-      Map.entry("Pod", "v1"),
-      Map.entry("ReplicationController", "v1"),
-      Map.entry("Node", "v1"),
-      Map.entry("Job", "batch/v1"),
-      Map.entry("CronJob", "batch/v1"));
+  private static final Map<String, String> API_VERSIONS =
+      Map.ofEntries(
+          Map.entry("Deployment", "apps/v1"),
+          Map.entry("ReplicaSet", "apps/v1"),
+          Map.entry("StatefulSet", "apps/v1"),
+          Map.entry("DaemonSet", "apps/v1"),
+          Map.entry("Pod", "v1"),
+          Map.entry("ReplicationController", "v1"),
+          Map.entry("Node", "v1"),
+          Map.entry("Job", "batch/v1"),
+          Map.entry("CronJob", "batch/v1"));
 
   public TrivyNormalizer() {}
 
@@ -89,10 +90,12 @@ public final class TrivyNormalizer implements Normalizer {
     }
     if (!kind.equals("VulnerabilityReport") && !kind.equals("ClusterVulnerabilityReport")) {
       throw new InvalidInputException(
-          "trivy reads VulnerabilityReport and ClusterVulnerabilityReport objects; got kind " + kind);
+          "trivy reads VulnerabilityReport and ClusterVulnerabilityReport objects; got kind "
+              + kind);
     }
     if (apiVersion != null && !apiVersion.startsWith(GROUP + "/")) {
-      throw new InvalidInputException("trivy reads " + GROUP + " reports; got " + kind + " of apiVersion " + apiVersion);
+      throw new InvalidInputException(
+          "trivy reads " + GROUP + " reports; got " + kind + " of apiVersion " + apiVersion);
     }
     JsonNode vulns = JsonFields.at(report, "report", "vulnerabilities");
     if (vulns != null && !vulns.isArray()) {
@@ -110,18 +113,29 @@ public final class TrivyNormalizer implements Normalizer {
     String reportNamespace = JsonFields.text(report, "metadata", "namespace");
     String workloadKind = JsonFields.text(labels, LABEL_KIND);
     String workloadName = JsonFields.text(labels, LABEL_NAME);
-    String workloadNamespace = firstNonNull(JsonFields.text(labels, LABEL_NAMESPACE), reportNamespace);
+    String workloadNamespace =
+        firstNonNull(JsonFields.text(labels, LABEL_NAMESPACE), reportNamespace);
     String container = JsonFields.text(labels, LABEL_CONTAINER);
 
-    ResourceRef resource = workloadKind == null && workloadName == null && workloadNamespace == null
-        ? null
-        : ResourceRef.of(workloadKind == null ? null : API_VERSIONS.get(workloadKind), workloadKind, workloadNamespace, workloadName);
+    ResourceRef resource =
+        workloadKind == null && workloadName == null && workloadNamespace == null
+            ? null
+            : ResourceRef.of(
+                workloadKind == null ? null : API_VERSIONS.get(workloadKind),
+                workloadKind,
+                workloadNamespace,
+                workloadName);
 
     // Without the workload labels, the report's own name stands for the workload in the identity,
     // so two unlabelled reports in one namespace never merge.
-    String workloadKey = workloadKind == null && workloadName == null
-        ? "report:" + nullToEmpty(reportName)
-        : nullToEmpty(workloadKind) + "/" + nullToEmpty(workloadNamespace) + "/" + nullToEmpty(workloadName);
+    String workloadKey =
+        workloadKind == null && workloadName == null
+            ? "report:" + nullToEmpty(reportName)
+            : nullToEmpty(workloadKind)
+                + "/"
+                + nullToEmpty(workloadNamespace)
+                + "/"
+                + nullToEmpty(workloadName);
 
     String repository = JsonFields.text(report, "report", "artifact", "repository");
     String tag = JsonFields.text(report, "report", "artifact", "tag");
@@ -130,10 +144,11 @@ public final class TrivyNormalizer implements Normalizer {
     String shortImage = image(null, repository, tag, digest);
     String fullImage = image(registry, repository, tag, digest);
 
-    Instant detectedAt = firstNonNull(
-        JsonFields.time(report, "report", "updateTimestamp"),
-        JsonFields.time(report, "metadata", "creationTimestamp"),
-        context.receivedAt());
+    Instant detectedAt =
+        firstNonNull(
+            JsonFields.time(report, "report", "updateTimestamp"),
+            JsonFields.time(report, "metadata", "creationTimestamp"),
+            context.receivedAt());
 
     for (JsonNode v : vulnerabilities) {
       if (!v.isObject()) {
@@ -146,33 +161,40 @@ public final class TrivyNormalizer implements Normalizer {
       String trivySeverity = JsonFields.text(v, "severity");
       JsonNode score = JsonFields.at(v, "score");
 
-      Map<String, Object> details = Details.builder()
-          .put("vulnerabilityID", id)
-          .put("resource", pkg)
-          .put("installedVersion", installed)
-          .put("fixedVersion", fixed)
-          .put("severity", trivySeverity)
-          .put("score", score != null && score.isNumber() ? score.numberValue() : null)
-          .put("title", JsonFields.text(v, "title"))
-          .put("primaryLink", JsonFields.text(v, "primaryLink"))
-          .put("image", fullImage)
-          .put("digest", digest)
-          .put("container", container)
-          .put("target", JsonFields.text(v, "target"))
-          .put("packageType", JsonFields.text(v, "packageType"))
-          .put("report", reportName)
-          .build();
+      Map<String, Object> details =
+          Details.builder()
+              .put("vulnerabilityID", id)
+              .put("resource", pkg)
+              .put("installedVersion", installed)
+              .put("fixedVersion", fixed)
+              .put("severity", trivySeverity)
+              .put("score", score != null && score.isNumber() ? score.numberValue() : null)
+              .put("title", JsonFields.text(v, "title"))
+              .put("primaryLink", JsonFields.text(v, "primaryLink"))
+              .put("image", fullImage)
+              .put("digest", digest)
+              .put("container", container)
+              .put("target", JsonFields.text(v, "target"))
+              .put("packageType", JsonFields.text(v, "packageType"))
+              .put("report", reportName)
+              .build();
 
-      out.add(new Finding(
-          SOURCE,
-          Category.SECURITY,
-          severity(trivySeverity),
-          EVENT_TYPE,
-          resource,
-          title(id, pkg, installed, shortImage, container),
-          details,
-          detectedAt,
-          List.of(workloadKey, nullToEmpty(container), nullToEmpty(id), nullToEmpty(pkg), nullToEmpty(installed))));
+      out.add(
+          new Finding(
+              SOURCE,
+              Category.SECURITY,
+              severity(trivySeverity),
+              EVENT_TYPE,
+              resource,
+              title(id, pkg, installed, shortImage, container),
+              details,
+              detectedAt,
+              List.of(
+                  workloadKey,
+                  nullToEmpty(container),
+                  nullToEmpty(id),
+                  nullToEmpty(pkg),
+                  nullToEmpty(installed))));
     }
   }
 
@@ -190,7 +212,8 @@ public final class TrivyNormalizer implements Normalizer {
     };
   }
 
-  private static String title(String id, String pkg, String installed, String image, String container) {
+  private static String title(
+      String id, String pkg, String installed, String image, String container) {
     StringBuilder t = new StringBuilder(id == null ? "vulnerability" : id);
     if (pkg != null) {
       t.append(" in ").append(pkg);
@@ -211,7 +234,10 @@ public final class TrivyNormalizer implements Normalizer {
     return t.toString();
   }
 
-  /** {@code [registry/]repository[:tag]}, or {@code @digest} when there is no tag; null without a repository. */
+  /**
+   * {@code [registry/]repository[:tag]}, or {@code @digest} when there is no tag; null without a
+   * repository.
+   */
   static String image(String registry, String repository, String tag, String digest) {
     if (repository == null) {
       return null;

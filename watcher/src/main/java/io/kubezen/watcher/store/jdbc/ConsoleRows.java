@@ -20,9 +20,10 @@ public final class ConsoleRows {
   private ConsoleRows() {}
 
   /** Rows {@code k0.., n} as group counts of {@code fields} keys. */
-  public static List<GroupCount> groupCounts(Connection conn, String sql, List<Object> args, int fields)
-      throws SQLException {
-    try (PreparedStatement st = Jdbc.prepare(conn, sql, args); ResultSet rs = st.executeQuery()) {
+  public static List<GroupCount> groupCounts(
+      Connection conn, String sql, List<Object> args, int fields) throws SQLException {
+    try (PreparedStatement st = Jdbc.prepare(conn, sql, args);
+        ResultSet rs = st.executeQuery()) {
       List<GroupCount> out = new ArrayList<>();
       while (rs.next()) {
         List<String> key = new ArrayList<>(fields);
@@ -35,13 +36,20 @@ public final class ConsoleRows {
     }
   }
 
-  /** The summary row (total, resolved, count_sum, last_created in ms, last_seen in µs); EMPTY when none. */
+  /**
+   * The summary row (total, resolved, count_sum, last_created in ms, last_seen in µs); EMPTY when
+   * none.
+   */
   public static StoreSummary summary(Connection conn, String sql) throws SQLException {
-    try (Statement st = conn.createStatement(); ResultSet rs = st.executeQuery(sql)) {
+    try (Statement st = conn.createStatement();
+        ResultSet rs = st.executeQuery(sql)) {
       if (!rs.next() || rs.getLong("total") <= 0) {
         return StoreSummary.EMPTY;
       }
-      return new StoreSummary(rs.getLong("total"), rs.getLong("resolved"), rs.getLong("count_sum"),
+      return new StoreSummary(
+          rs.getLong("total"),
+          rs.getLong("resolved"),
+          rs.getLong("count_sum"),
           Instant.ofEpochMilli(rs.getLong("last_created")),
           Instant.EPOCH.plus(rs.getLong("last_seen"), ChronoUnit.MICROS));
     }
@@ -67,15 +75,19 @@ public final class ConsoleRows {
     public List<TimeBucket> buckets(long[] opened, long[] resolved) {
       List<TimeBucket> out = new ArrayList<>(buckets);
       for (int i = 0; i < buckets; i++) {
-        out.add(new TimeBucket(Instant.EPOCH.plus(from + i * width, ChronoUnit.MICROS), opened[i], resolved[i]));
+        out.add(
+            new TimeBucket(
+                Instant.EPOCH.plus(from + i * width, ChronoUnit.MICROS), opened[i], resolved[i]));
       }
       return out;
     }
   }
 
   /** Adds rows {@code b, n} (bucket index, count) to {@code into}. */
-  public static void fillBuckets(Connection conn, String sql, List<Object> args, long[] into) throws SQLException {
-    try (PreparedStatement st = Jdbc.prepare(conn, sql, args); ResultSet rs = st.executeQuery()) {
+  public static void fillBuckets(Connection conn, String sql, List<Object> args, long[] into)
+      throws SQLException {
+    try (PreparedStatement st = Jdbc.prepare(conn, sql, args);
+        ResultSet rs = st.executeQuery()) {
       while (rs.next()) {
         long b = rs.getLong("b");
         if (b >= 0 && b < into.length) {

@@ -10,7 +10,8 @@ public final class Jdbc {
   private Jdbc() {}
 
   /** A statement with its arguments bound in order (closed again when binding fails). */
-  public static PreparedStatement prepare(Connection conn, String sql, List<Object> args) throws SQLException {
+  public static PreparedStatement prepare(Connection conn, String sql, List<Object> args)
+      throws SQLException {
     PreparedStatement st = conn.prepareStatement(sql);
     try {
       for (int i = 0; i < args.size(); i++) {

@@ -87,7 +87,9 @@ final class AdaptiveLimiter {
     rate = Math.min(ceiling, rate + STEP / rate);
   }
 
-  /** The API server pushed back (429, 5xx); {@code retryAfterMillis} when it said how long (else 0). */
+  /**
+   * The API server pushed back (429, 5xx); {@code retryAfterMillis} when it said how long (else 0).
+   */
   synchronized void throttled(long retryAfterMillis) {
     long now = nanoTime.getAsLong();
     decrease(0.5, now);

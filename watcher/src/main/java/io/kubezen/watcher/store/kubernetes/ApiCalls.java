@@ -4,10 +4,10 @@ import io.fabric8.kubernetes.api.model.KubernetesResourceList;
 import io.fabric8.kubernetes.api.model.ObjectMetaBuilder;
 import io.fabric8.kubernetes.client.KubernetesClient;
 import io.fabric8.kubernetes.client.KubernetesClientException;
-import io.fabric8.kubernetes.client.dsl.base.PatchContext;
-import io.fabric8.kubernetes.client.dsl.base.PatchType;
 import io.fabric8.kubernetes.client.dsl.MixedOperation;
 import io.fabric8.kubernetes.client.dsl.Resource;
+import io.fabric8.kubernetes.client.dsl.base.PatchContext;
+import io.fabric8.kubernetes.client.dsl.base.PatchType;
 import io.kubezen.api.v1alpha1.Observation;
 import io.kubezen.api.v1alpha1.ObservationStatus;
 import io.kubezen.watcher.store.PartialWriteException;
@@ -38,18 +38,18 @@ import java.util.function.UnaryOperator;
  *   <li>every write (create, status patch, delete) takes a slot of the {@link AdaptiveLimiter} (as
  *       fast as the API server answers; halved on 429/5xx, slower on rising latency; {@code
  *       KUBE_WRITE_QPS} an optional ceiling); a 429 the client gave up on is retried after its
- *       Retry-After (1 s without it), at most {@link #MAX_THROTTLE_RETRIES} times;</li>
+ *       Retry-After (1 s without it), at most {@link #MAX_THROTTLE_RETRIES} times;
  *   <li>the items of a batch run on {@code maxInFlight} worker threads ({@link #fanOut}): items of
  *       the same Observation one after the other, in order; outcomes per item, a {@link
- *       PartialWriteException} when some failed;</li>
- *   <li>a status change is a read-modify-write with optimistic concurrency ({@link #mutate}): a merge
- *       patch of the whole status carrying the resourceVersion it was computed from, again on 409
- *       Conflict (at most {@link #MAX_CONFLICT_RETRIES} attempts). Its result goes into the
- *       Observation cache at once.</li>
+ *       PartialWriteException} when some failed;
+ *   <li>a status change is a read-modify-write with optimistic concurrency ({@link #mutate}): a
+ *       merge patch of the whole status carrying the resourceVersion it was computed from, again on
+ *       409 Conflict (at most {@link #MAX_CONFLICT_RETRIES} attempts). Its result goes into the
+ *       Observation cache at once.
  * </ul>
  *
- * Request counts are not kept here: every request is counted by the client's interceptor
- * ({@code zen_watcher_kube_requests_total}).
+ * Request counts are not kept here: every request is counted by the client's interceptor ({@code
+ * zen_watcher_kube_requests_total}).
  */
 final class ApiCalls implements AutoCloseable {
   static final int MAX_CONFLICT_RETRIES = 16;
@@ -68,11 +68,14 @@ final class ApiCalls implements AutoCloseable {
     this.cache = cache;
     this.limiter = new AdaptiveLimiter(options.writeQps(), options.writeBurst(), System::nanoTime);
     AtomicInteger n = new AtomicInteger();
-    this.workers = Executors.newFixedThreadPool(options.maxInFlight(), r -> {
-      Thread t = new Thread(r, "kube-store-" + n.incrementAndGet());
-      t.setDaemon(true);
-      return t;
-    });
+    this.workers =
+        Executors.newFixedThreadPool(
+            options.maxInFlight(),
+            r -> {
+              Thread t = new Thread(r, "kube-store-" + n.incrementAndGet());
+              t.setDaemon(true);
+              return t;
+            });
   }
 
   /** The write rate the limiter allows now, writes per second. */
@@ -101,7 +104,11 @@ final class ApiCalls implements AutoCloseable {
     }
   }
 
-  enum Mutation { WRITTEN, UNCHANGED, MISSING }
+  enum Mutation {
+    WRITTEN,
+    UNCHANGED,
+    MISSING
+  }
 
   /**
    * Read-modify-write of one status with optimistic concurrency: {@code change} is applied to the
@@ -130,8 +137,13 @@ final class ApiCalls implements AutoCloseable {
       String patch = statusPatch(current.resourceVersion(), after);
       try {
         // resource(named) rather than withName(name): with no object given, fabric8 reads it first.
-        Observation written = write(() -> api.inNamespace(ns).resource(named(ns, name))
-            .subresource("status").patch(STATUS_PATCH, patch));
+        Observation written =
+            write(
+                () ->
+                    api.inNamespace(ns)
+                        .resource(named(ns, name))
+                        .subresource("status")
+                        .patch(STATUS_PATCH, patch));
         if (written != null) {
           cache.written(written);
         }
@@ -153,8 +165,14 @@ final class ApiCalls implements AutoCloseable {
         }
       }
     }
-    throw new StoreException("status of Observation " + ns + "/" + name + " still conflicting after "
-        + MAX_CONFLICT_RETRIES + " attempts");
+    throw new StoreException(
+        "status of Observation "
+            + ns
+            + "/"
+            + name
+            + " still conflicting after "
+            + MAX_CONFLICT_RETRIES
+            + " attempts");
   }
 
   /** An Observation with only its namespace and name: the target of a request. */
@@ -169,8 +187,8 @@ final class ApiCalls implements AutoCloseable {
   /**
    * A JSON merge patch of the status subresource that sets the whole status to {@code status} (a
    * field it lacks is sent as null, which removes it) and carries {@code resourceVersion}, which
-   * the API server checks as a precondition: 409 Conflict when the Observation changed since it
-   * was read. The RBAC verb is {@code patch} on {@code observations/status}.
+   * the API server checks as a precondition: 409 Conflict when the Observation changed since it was
+   * read. The RBAC verb is {@code patch} on {@code observations/status}.
    */
   static String statusPatch(String resourceVersion, ObservationStatus status) {
     Map<String, Object> fields = new java.util.LinkedHashMap<>();
@@ -180,7 +198,9 @@ final class ApiCalls implements AutoCloseable {
     fields.put("resolved", status.resolved());
     fields.put("resolvedAt", status.resolvedAt());
     Map<String, Object> patch = new java.util.LinkedHashMap<>();
-    patch.put("metadata", Map.of("resourceVersion", Objects.requireNonNull(resourceVersion, "resourceVersion")));
+    patch.put(
+        "metadata",
+        Map.of("resourceVersion", Objects.requireNonNull(resourceVersion, "resourceVersion")));
     patch.put("status", fields);
     try {
       return PATCH_JSON.writeValueAsString(patch);
@@ -203,29 +223,35 @@ final class ApiCalls implements AutoCloseable {
    * keyOf} (the same Observation) run one after the other, in input order, so that the first of
    * them is the one that creates it.
    */
-  List<WriteOutcome> fanOut(String what, int size, IntFunction<WriteOutcome> task, IntFunction<String> keyOf) {
+  List<WriteOutcome> fanOut(
+      String what, int size, IntFunction<WriteOutcome> task, IntFunction<String> keyOf) {
     ensureOpen();
     if (size == 0) {
       return List.of();
     }
     Map<String, List<Integer>> groups = new LinkedHashMap<>();
     for (int i = 0; i < size; i++) {
-      groups.computeIfAbsent(keyOf == null ? Integer.toString(i) : keyOf.apply(i), k -> new ArrayList<>()).add(i);
+      groups
+          .computeIfAbsent(
+              keyOf == null ? Integer.toString(i) : keyOf.apply(i), k -> new ArrayList<>())
+          .add(i);
     }
     WriteOutcome[] done = new WriteOutcome[size];
     Throwable[] failed = new Throwable[size];
     List<Future<?>> futures = new ArrayList<>(groups.size());
     try {
       for (List<Integer> group : groups.values()) {
-        futures.add(workers.submit(() -> {
-          for (int index : group) {
-            try {
-              done[index] = task.apply(index);
-            } catch (RuntimeException | Error e) {
-              failed[index] = e;
-            }
-          }
-        }));
+        futures.add(
+            workers.submit(
+                () -> {
+                  for (int index : group) {
+                    try {
+                      done[index] = task.apply(index);
+                    } catch (RuntimeException | Error e) {
+                      failed[index] = e;
+                    }
+                  }
+                }));
       }
     } catch (java.util.concurrent.RejectedExecutionException e) {
       futures.forEach(f -> f.cancel(true));
@@ -252,8 +278,18 @@ final class ApiCalls implements AutoCloseable {
     }
     if (first != null) {
       int count = (int) outcomes.stream().filter(Objects::isNull).count();
-      throw new PartialWriteException("kubernetes store: " + what + ": " + count + " of " + size + " failed: "
-          + first.getMessage(), outcomes, first, java.util.Arrays.asList(failed));
+      throw new PartialWriteException(
+          "kubernetes store: "
+              + what
+              + ": "
+              + count
+              + " of "
+              + size
+              + " failed: "
+              + first.getMessage(),
+          outcomes,
+          first,
+          java.util.Arrays.asList(failed));
     }
     return outcomes;
   }
@@ -263,27 +299,28 @@ final class ApiCalls implements AutoCloseable {
    * follows the answers: success and latency raise or lower it, 429 and 5xx halve it.
    */
   <T> T write(Callable<T> call) {
-    return read(() -> {
-      try {
-        limiter.acquire();
-      } catch (InterruptedException e) {
-        Thread.currentThread().interrupt();
-        throw new StoreException("interrupted waiting for the write rate limit", e);
-      }
-      long t0 = System.nanoTime();
-      try {
-        T result = call.call();
-        limiter.succeeded(System.nanoTime() - t0);
-        return result;
-      } catch (KubernetesClientException e) {
-        if (e.getCode() == 429 || e.getCode() >= 500) {
-          limiter.throttled(e.getCode() == 429 ? retryAfterMillis(e) : 0);
-        } else if (e.getCode() == 409 || e.getCode() == 404) {
-          limiter.succeeded(System.nanoTime() - t0); // an answer, not push-back
-        }
-        throw e;
-      }
-    });
+    return read(
+        () -> {
+          try {
+            limiter.acquire();
+          } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw new StoreException("interrupted waiting for the write rate limit", e);
+          }
+          long t0 = System.nanoTime();
+          try {
+            T result = call.call();
+            limiter.succeeded(System.nanoTime() - t0);
+            return result;
+          } catch (KubernetesClientException e) {
+            if (e.getCode() == 429 || e.getCode() >= 500) {
+              limiter.throttled(e.getCode() == 429 ? retryAfterMillis(e) : 0);
+            } else if (e.getCode() == 409 || e.getCode() == 404) {
+              limiter.succeeded(System.nanoTime() - t0); // an answer, not push-back
+            }
+            throw e;
+          }
+        });
   }
 
   /** An API call; a 429 the client gave up on is retried after its Retry-After (bounded). */
@@ -306,8 +343,10 @@ final class ApiCalls implements AutoCloseable {
   }
 
   static long retryAfterMillis(KubernetesClientException e) {
-    Integer seconds = e.getStatus() != null && e.getStatus().getDetails() != null
-        ? e.getStatus().getDetails().getRetryAfterSeconds() : null;
+    Integer seconds =
+        e.getStatus() != null && e.getStatus().getDetails() != null
+            ? e.getStatus().getDetails().getRetryAfterSeconds()
+            : null;
     long s = seconds == null || seconds < 1 ? 1 : Math.min(seconds, 30);
     return s * 1000;
   }

@@ -2,19 +2,18 @@ package io.kubezen.watcher.store.kubernetes;
 
 import io.fabric8.kubernetes.api.model.StatusDetails;
 import io.fabric8.kubernetes.client.KubernetesClientException;
-import io.kubezen.api.v1alpha1.Observation;
 import io.kubezen.api.v1alpha1.Severity;
-import io.kubezen.watcher.store.Observations;
 import java.util.EnumMap;
 import java.util.List;
 import java.util.Map;
 import java.util.concurrent.atomic.AtomicLong;
 
 /**
- * {@code MAX_OBSERVATIONS}: the live count is the Observation cache's size plus the creates admitted
- * and not yet in it; at the cap, a new Observation evicts one of a lower severity (the lowest there
- * is, from the cache) or, when there is none, is refused. Both are counted ({@link #shedCount},
- * {@code zen_watcher_observations_shed_total}). With no cap every create is admitted at once.
+ * {@code MAX_OBSERVATIONS}: the live count is the Observation cache's size plus the creates
+ * admitted and not yet in it; at the cap, a new Observation evicts one of a lower severity (the
+ * lowest there is, from the cache) or, when there is none, is refused. Both are counted ({@link
+ * #shedCount}, {@code zen_watcher_observations_shed_total}). With no cap every create is admitted
+ * at once.
  */
 final class CapacityGuard {
   /** Attempts of one admission when victims change under it. */
@@ -23,16 +22,20 @@ final class CapacityGuard {
   private final long max;
   private final ObservationCache cache;
   private final ApiCalls calls;
+
   /** Creates admitted under the cap and not yet in the cache. */
   private final AtomicLong reserved = new AtomicLong();
-  private final Map<Severity, Map<KubernetesObservationStore.Shed, AtomicLong>> shed = new EnumMap<>(Severity.class);
+
+  private final Map<Severity, Map<KubernetesObservationStore.Shed, AtomicLong>> shed =
+      new EnumMap<>(Severity.class);
 
   CapacityGuard(long max, ObservationCache cache, ApiCalls calls) {
     this.max = max;
     this.cache = cache;
     this.calls = calls;
     for (Severity s : Severity.values()) {
-      Map<KubernetesObservationStore.Shed, AtomicLong> m = new EnumMap<>(KubernetesObservationStore.Shed.class);
+      Map<KubernetesObservationStore.Shed, AtomicLong> m =
+          new EnumMap<>(KubernetesObservationStore.Shed.class);
       for (KubernetesObservationStore.Shed k : KubernetesObservationStore.Shed.values()) {
         m.put(k, new AtomicLong());
       }
@@ -45,7 +48,10 @@ final class CapacityGuard {
     return shed.get(severity).get(kind).get();
   }
 
-  /** A create admitted with {@link Admission#reserved()} is done (created or failed): its slot is free. */
+  /**
+   * A create admitted with {@link Admission#reserved()} is done (created or failed): its slot is
+   * free.
+   */
   void release(Admission admission) {
     if (admission.reserved()) {
       reserved.decrementAndGet();
@@ -119,8 +125,15 @@ final class CapacityGuard {
 
   private boolean evict(ObservationCache.Entry victim) {
     try {
-      List<StatusDetails> r = calls.write(() -> calls.api.inNamespace(victim.namespace()).withName(victim.name())
-          .lockResourceVersion(victim.resourceVersion()).delete());
+      List<StatusDetails> r =
+          calls.write(
+              () ->
+                  calls
+                      .api
+                      .inNamespace(victim.namespace())
+                      .withName(victim.name())
+                      .lockResourceVersion(victim.resourceVersion())
+                      .delete());
       if (!r.isEmpty()) {
         cache.gone(victim.namespace(), victim.name());
       }
@@ -136,5 +149,4 @@ final class CapacityGuard {
       throw e;
     }
   }
-
 }

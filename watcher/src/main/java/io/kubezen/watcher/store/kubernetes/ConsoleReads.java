@@ -48,7 +48,10 @@ final class ConsoleReads {
   private static final Instant MIN = Instant.parse("0001-01-01T00:00:00Z");
   private static final Instant MAX = Instant.parse("9999-12-31T23:59:59.999999Z");
 
-  /** Epoch microseconds; times outside 0001-01-01 .. 9999-12-31 are clamped to these bounds (as SQLite does). */
+  /**
+   * Epoch microseconds; times outside 0001-01-01 .. 9999-12-31 are clamped to these bounds (as
+   * SQLite does).
+   */
   static long micros(Instant time) {
     Instant t = time.isBefore(MIN) ? MIN : time.isAfter(MAX) ? MAX : time;
     return Math.multiplyExact(t.getEpochSecond(), 1_000_000L) + t.getNano() / 1_000;
@@ -67,7 +70,8 @@ final class ConsoleReads {
     if (f.severity() != null && !f.severity().equals(e.severity().wire())) {
       return false;
     }
-    if (f.category() != null && (e.category() == null || !f.category().equals(e.category().wire()))) {
+    if (f.category() != null
+        && (e.category() == null || !f.category().equals(e.category().wire()))) {
       return false;
     }
     if (f.eventType() != null && !f.eventType().equals(e.eventType())) {
@@ -79,10 +83,12 @@ final class ConsoleReads {
     if (f.cluster() != null && !f.cluster().equals(e.clusterName())) {
       return false;
     }
-    if (f.resourceKind() != null && (e.resource() == null || !f.resourceKind().equals(e.resource().kind()))) {
+    if (f.resourceKind() != null
+        && (e.resource() == null || !f.resourceKind().equals(e.resource().kind()))) {
       return false;
     }
-    if (f.resourceName() != null && (e.resource() == null || !f.resourceName().equals(e.resource().name()))) {
+    if (f.resourceName() != null
+        && (e.resource() == null || !f.resourceName().equals(e.resource().name()))) {
       return false;
     }
     if (withState) {
@@ -97,7 +103,7 @@ final class ConsoleReads {
             return false;
           }
         }
-        case ALL -> { }
+        case ALL -> {}
       }
     }
     if (!inRange(e.firstSeenMicros(), f.firstSeenFrom(), f.firstSeenTo())
@@ -129,9 +135,22 @@ final class ConsoleReads {
     private static final String VERSION = "k1";
 
     String encode() {
-      String raw = VERSION + ":" + sort.ordinal() + ":" + k1 + ":" + k2 + ":" + namespace.length() + ":" + namespace
-          + name;
-      return Base64.getUrlEncoder().withoutPadding().encodeToString(raw.getBytes(StandardCharsets.UTF_8));
+      String raw =
+          VERSION
+              + ":"
+              + sort.ordinal()
+              + ":"
+              + k1
+              + ":"
+              + k2
+              + ":"
+              + namespace.length()
+              + ":"
+              + namespace
+              + name;
+      return Base64.getUrlEncoder()
+          .withoutPadding()
+          .encodeToString(raw.getBytes(StandardCharsets.UTF_8));
     }
 
     static After decode(String token, FindingSort expected) {
@@ -148,7 +167,11 @@ final class ConsoleReads {
         if (nsLength < 0 || nsLength > p[5].length()) {
           throw new IllegalArgumentException("bad namespace length");
         }
-        return new After(expected, Long.parseLong(p[2]), Long.parseLong(p[3]), p[5].substring(0, nsLength),
+        return new After(
+            expected,
+            Long.parseLong(p[2]),
+            Long.parseLong(p[3]),
+            p[5].substring(0, nsLength),
             p[5].substring(nsLength));
       } catch (IllegalArgumentException e) { // includes NumberFormatException and bad base64
         throw new InvalidContinueTokenException("invalid continue token: " + e.getMessage());
@@ -169,7 +192,15 @@ final class ConsoleReads {
   }
 
   /** Page order: first key descending, lastSeen descending, namespace, name ascending. */
-  static int compare(FindingSort sort, long k1a, long k2a, String nsA, String nameA, long k1b, long k2b, String nsB,
+  static int compare(
+      FindingSort sort,
+      long k1a,
+      long k2a,
+      String nsA,
+      String nameA,
+      long k1b,
+      long k2b,
+      String nsB,
       String nameB) {
     int c = Long.compare(k1b, k1a);
     if (c == 0 && sort != FindingSort.LAST_SEEN) {
@@ -182,24 +213,46 @@ final class ConsoleReads {
   }
 
   static Comparator<ObservationCache.Entry> order(FindingSort sort) {
-    return (a, b) -> compare(sort, k1(sort, a), a.lastSeenMicros(), a.namespace(), a.name(), k1(sort, b),
-        b.lastSeenMicros(), b.namespace(), b.name());
+    return (a, b) ->
+        compare(
+            sort,
+            k1(sort, a),
+            a.lastSeenMicros(),
+            a.namespace(),
+            a.name(),
+            k1(sort, b),
+            b.lastSeenMicros(),
+            b.namespace(),
+            b.name());
   }
 
   /**
    * One keyset page: the {@code limit + 1} first matching entries after the token, kept in a
    * bounded heap (n log limit), not a sort of every match.
    */
-  static ObservationPage findings(Iterable<ObservationCache.Entry> entries, FindingsQuery q,
+  static ObservationPage findings(
+      Iterable<ObservationCache.Entry> entries,
+      FindingsQuery q,
       Function<ObservationCache.Entry, Observation> toObservation) {
     FindingSort sort = q.sort();
     After after = q.after() == null ? null : After.decode(q.after(), sort);
     Comparator<ObservationCache.Entry> order = order(sort);
     int keep = q.limit() + 1;
-    PriorityQueue<ObservationCache.Entry> heap = new PriorityQueue<>(Math.min(keep, 1024), order.reversed());
+    PriorityQueue<ObservationCache.Entry> heap =
+        new PriorityQueue<>(Math.min(keep, 1024), order.reversed());
     for (ObservationCache.Entry e : entries) {
-      if (after != null && compare(sort, k1(sort, e), e.lastSeenMicros(), e.namespace(), e.name(), after.k1(),
-          after.k2(), after.namespace(), after.name()) <= 0) {
+      if (after != null
+          && compare(
+                  sort,
+                  k1(sort, e),
+                  e.lastSeenMicros(),
+                  e.namespace(),
+                  e.name(),
+                  after.k1(),
+                  after.k2(),
+                  after.namespace(),
+                  after.name())
+              <= 0) {
         continue;
       }
       if (!matches(q.filter(), e, true)) {
@@ -258,9 +311,11 @@ final class ConsoleReads {
     return 0;
   }
 
-  static List<GroupCount> countBy(Iterable<ObservationCache.Entry> entries, FindingFilter filter,
-      List<GroupField> fields) {
-    if (fields.isEmpty() || fields.size() > 3 || fields.stream().distinct().count() != fields.size()) {
+  static List<GroupCount> countBy(
+      Iterable<ObservationCache.Entry> entries, FindingFilter filter, List<GroupField> fields) {
+    if (fields.isEmpty()
+        || fields.size() > 3
+        || fields.stream().distinct().count() != fields.size()) {
       throw new IllegalArgumentException("group by one to three distinct fields: " + fields);
     }
     Map<List<String>, long[]> counts = new HashMap<>();
@@ -276,15 +331,21 @@ final class ConsoleReads {
     }
     List<GroupCount> out = new ArrayList<>(counts.size());
     counts.forEach((k, n) -> out.add(new GroupCount(k, n[0])));
-    out.sort(Comparator.comparingLong(GroupCount::count).reversed()
-        .thenComparing((a, b) -> compareKeys(a.key(), b.key())));
+    out.sort(
+        Comparator.comparingLong(GroupCount::count)
+            .reversed()
+            .thenComparing((a, b) -> compareKeys(a.key(), b.key())));
     return out;
   }
 
-  static List<RankedGroup> topByCriticalHigh(Iterable<ObservationCache.Entry> entries, FindingFilter filter,
-      RankedGroup.By by, int limit) {
+  static List<RankedGroup> topByCriticalHigh(
+      Iterable<ObservationCache.Entry> entries,
+      FindingFilter filter,
+      RankedGroup.By by,
+      int limit) {
     if (limit < 1 || limit > ObservationQuery.MAX_LIMIT) {
-      throw new IllegalArgumentException("limit must be between 1 and " + ObservationQuery.MAX_LIMIT + ": " + limit);
+      throw new IllegalArgumentException(
+          "limit must be between 1 and " + ObservationQuery.MAX_LIMIT + ": " + limit);
     }
     Map<List<String>, long[]> groups = new HashMap<>(); // critical, high, total
     for (ObservationCache.Entry e : entries) {
@@ -308,26 +369,33 @@ final class ConsoleReads {
       switch (e.severity()) {
         case CRITICAL -> c[0]++;
         case HIGH -> c[1]++;
-        default -> { }
+        default -> {}
       }
       c[2]++;
     }
     List<RankedGroup> out = new ArrayList<>();
-    groups.forEach((k, c) -> {
-      if (c[0] + c[1] > 0) {
-        out.add(new RankedGroup(k.get(0), k.get(1), k.get(2), c[0], c[1], c[2]));
-      }
-    });
-    out.sort(Comparator.comparingLong(RankedGroup::critical).reversed()
-        .thenComparing(Comparator.comparingLong(RankedGroup::high).reversed())
-        .thenComparing((a, b) -> compareNullsFirst(a.namespace(), b.namespace()))
-        .thenComparing((a, b) -> compareNullsFirst(a.kind(), b.kind()))
-        .thenComparing((a, b) -> compareNullsFirst(a.name(), b.name())));
+    groups.forEach(
+        (k, c) -> {
+          if (c[0] + c[1] > 0) {
+            out.add(new RankedGroup(k.get(0), k.get(1), k.get(2), c[0], c[1], c[2]));
+          }
+        });
+    out.sort(
+        Comparator.comparingLong(RankedGroup::critical)
+            .reversed()
+            .thenComparing(Comparator.comparingLong(RankedGroup::high).reversed())
+            .thenComparing((a, b) -> compareNullsFirst(a.namespace(), b.namespace()))
+            .thenComparing((a, b) -> compareNullsFirst(a.kind(), b.kind()))
+            .thenComparing((a, b) -> compareNullsFirst(a.name(), b.name())));
     return out.size() > limit ? List.copyOf(out.subList(0, limit)) : out;
   }
 
-  static List<TimeBucket> timeline(Iterable<ObservationCache.Entry> entries, FindingFilter filter, Instant from,
-      Instant to, Duration width) {
+  static List<TimeBucket> timeline(
+      Iterable<ObservationCache.Entry> entries,
+      FindingFilter filter,
+      Instant from,
+      Instant to,
+      Duration width) {
     long fromMicros = micros(from);
     long toMicros = micros(to);
     long widthMicros = width.toNanos() / 1000;
@@ -361,7 +429,8 @@ final class ConsoleReads {
     return out;
   }
 
-  static List<SourceActivity> sourceActivity(Iterable<ObservationCache.Entry> entries, FindingFilter filter) {
+  static List<SourceActivity> sourceActivity(
+      Iterable<ObservationCache.Entry> entries, FindingFilter filter) {
     Map<String, long[]> bySource = new TreeMap<>(); // lastSeen, open, total
     for (ObservationCache.Entry e : entries) {
       if (e.source() == null || !matches(filter, e, true)) {
@@ -373,7 +442,8 @@ final class ConsoleReads {
       a[2]++;
     }
     List<SourceActivity> out = new ArrayList<>(bySource.size());
-    bySource.forEach((s, a) -> out.add(new SourceActivity(s, a[0] == NONE ? null : instant(a[0]), a[1], a[2])));
+    bySource.forEach(
+        (s, a) -> out.add(new SourceActivity(s, a[0] == NONE ? null : instant(a[0]), a[1], a[2])));
     return out;
   }
 }

@@ -9,8 +9,8 @@ import java.util.List;
 import java.util.Map;
 
 /**
- * Keeps {@code spec.details} under a size: when its JSON is larger than the cap, the entries with the
- * largest values are dropped first until it fits, and {@code truncated: true} is added. Pure.
+ * Keeps {@code spec.details} under a size: when its JSON is larger than the cap, the entries with
+ * the largest values are dropped first until it fits, and {@code truncated: true} is added. Pure.
  */
 final class DetailsCap {
   static final String TRUNCATED = "truncated";

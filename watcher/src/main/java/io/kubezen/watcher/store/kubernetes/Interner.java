@@ -4,11 +4,11 @@ import java.lang.ref.WeakReference;
 import java.util.WeakHashMap;
 
 /**
- * Shares equal values (strings, resource references, boxed numbers) among the entries of the
- * {@link ObservationCache}: the thousands of Observations of one report hold one namespace, one
- * source, one origin uid, one resource and, across reports, one title per vulnerability. Weak: a
- * value no entry holds any more is forgotten (an origin uid of a deleted report, say), so the table
- * never outgrows what the cache holds. Thread-safe.
+ * Shares equal values (strings, resource references, boxed numbers) among the entries of the {@link
+ * ObservationCache}: the thousands of Observations of one report hold one namespace, one source,
+ * one origin uid, one resource and, across reports, one title per vulnerability. Weak: a value no
+ * entry holds any more is forgotten (an origin uid of a deleted report, say), so the table never
+ * outgrows what the cache holds. Thread-safe.
  */
 final class Interner {
   private final WeakHashMap<Object, WeakReference<Object>> table = new WeakHashMap<>();

@@ -47,37 +47,38 @@ import org.slf4j.LoggerFactory;
  *       exist, with which status and resourceVersion", "what did this report produce", the live
  *       count, eviction victims, GC candidates, the read API's list order and the console's reads,
  *       so that writes cost requests only for what changes. Until it has synced, reads go to the
- *       API server instead.</li>
+ *       API server instead.
  *   <li>{@link ApiCalls}: the requests: the adaptive write limiter, the worker threads a batch runs
- *       on, 429 retries, and the read-modify-write of a status with 409 retries.</li>
+ *       on, 429 retries, and the read-modify-write of a status with 409 retries.
  *   <li>{@link CapacityGuard}: {@code MAX_OBSERVATIONS} (admission, eviction of a lower severity,
- *       refusal, the shed counts).</li>
+ *       refusal, the shed counts).
  *   <li>{@link ScopedLists}: lists from the API server within the access scope (all namespaces, or
- *       each namespace of a namespaced install), paging, the readiness probe.</li>
- *   <li>{@link ObservationGc}: the TTL sweep.</li>
- *   <li>{@link NewestFirst}: the read API's list over the cache, newest first.</li>
+ *       each namespace of a namespaced install), paging, the readiness probe.
+ *   <li>{@link ObservationGc}: the TTL sweep.
+ *   <li>{@link NewestFirst}: the read API's list over the cache, newest first.
  * </ul>
  *
  * <h2>Writes (this class)</h2>
+ *
  * <ul>
  *   <li>Create with the deterministic name; 409 AlreadyExists means the finding is stored already
- *       (another replica, a previous pod, a retried request) and the status is merged instead.</li>
- *   <li><b>One write per new Observation.</b> The status subresource drops {@code status} on create;
- *       the CRD's schema default makes it {@code {count: 1}} as the API server answers, and a missing
- *       time means the implicit one (first and last seen at {@code spec.detectedAt}), which every read
- *       and merge of this store fills in ({@link Statuses#effective}). Only an Observation created
- *       with another status (count above 1, other times) gets a status write after its create, as a
- *       merge onto the implicit status, so that it is exact even when another replica merges in
- *       between.</li>
+ *       (another replica, a previous pod, a retried request) and the status is merged instead.
+ *   <li><b>One write per new Observation.</b> The status subresource drops {@code status} on
+ *       create; the CRD's schema default makes it {@code {count: 1}} as the API server answers, and
+ *       a missing time means the implicit one (first and last seen at {@code spec.detectedAt}),
+ *       which every read and merge of this store fills in ({@link Statuses#effective}). Only an
+ *       Observation created with another status (count above 1, other times) gets a status write
+ *       after its create, as a merge onto the implicit status, so that it is exact even when
+ *       another replica merges in between.
  *   <li>Partial failure: outcomes are collected per item; when any item failed the call throws a
  *       {@link PartialWriteException} whose {@code outcomes()} holds the outcome of each item that
  *       was written (null for the failed ones). A caller that retries the whole batch counts the
  *       written ones twice (their create meets 409 and merges: count + 1 at worst); so does a lost
- *       acknowledgement of a create. Nothing is ever duplicated.</li>
+ *       acknowledgement of a create. Nothing is ever duplicated.
  *   <li>{@code spec.details} larger than {@code maxDetailsBytes} is cut: largest values first,
- *       {@code truncated: true} added. The store adds the label {@link #LABEL_EVENT_TYPE}.</li>
+ *       {@code truncated: true} added. The store adds the label {@link #LABEL_EVENT_TYPE}.
  *   <li>The writer may have {@link #writeConcurrency()} batches in flight at once; it never hands
- *       two of them the same Observation.</li>
+ *       two of them the same Observation.
  * </ul>
  */
 public final class KubernetesObservationStore implements ObservationStore {
@@ -88,8 +89,10 @@ public final class KubernetesObservationStore implements ObservationStore {
    * valid label value), so that the read API can filter on it server-side.
    */
   public static final String LABEL_EVENT_TYPE = Observation.GROUP + "/event-type";
+
   /** Attempts of one item when its Observation is deleted and re-created under it. */
   static final int MAX_ROUNDS = 3;
+
   /** What was shed to respect {@code maxObservations}. */
   public enum Shed {
     /** A new Observation that was not created: nothing of lower severity to make room. */
@@ -111,12 +114,14 @@ public final class KubernetesObservationStore implements ObservationStore {
    * Starts the Observation cache in the background ({@link #liveCount} is -1 until it has synced).
    * The client stays the caller's: {@link #close} does not close it.
    */
-  public KubernetesObservationStore(KubernetesClient client, Clock clock, KubernetesStoreOptions options) {
+  public KubernetesObservationStore(
+      KubernetesClient client, Clock clock, KubernetesStoreOptions options) {
     Objects.requireNonNull(client, "client");
     this.clock = Objects.requireNonNull(clock, "clock");
     this.options = Objects.requireNonNull(options, "options");
     // Every replica keeps it: a new leader needs no re-list, and every replica can answer from it.
-    this.cache = new ObservationCache(options.maxObservations() > 0).start(client, options.namespaces());
+    this.cache =
+        new ObservationCache(options.maxObservations() > 0).start(client, options.namespaces());
     this.calls = new ApiCalls(client, cache, options);
     this.capacity = new CapacityGuard(options.maxObservations(), cache, calls);
     this.lists = new ScopedLists(calls, options.namespaces());
@@ -162,20 +167,31 @@ public final class KubernetesObservationStore implements ObservationStore {
   }
 
   /** An Observation ready to be created: its body and the status it wants. */
-  private record Prepared(String namespace, String name, Observation body, ObservationStatus wanted,
-      boolean implicit, Severity severity) {}
+  private record Prepared(
+      String namespace,
+      String name,
+      Observation body,
+      ObservationStatus wanted,
+      boolean implicit,
+      Severity severity) {}
 
   @Override
   public List<WriteOutcome> createOrMerge(List<Observation> observations) {
     List<Prepared> items = prepareAll(observations);
-    return calls.fanOut("createOrMerge", items.size(), i -> create(items.get(i), true),
+    return calls.fanOut(
+        "createOrMerge",
+        items.size(),
+        i -> create(items.get(i), true),
         i -> items.get(i).namespace() + "/" + items.get(i).name());
   }
 
   @Override
   public List<WriteOutcome> createIfAbsent(List<Observation> observations) {
     List<Prepared> items = prepareAll(observations);
-    return calls.fanOut("createIfAbsent", items.size(), i -> create(items.get(i), false),
+    return calls.fanOut(
+        "createIfAbsent",
+        items.size(),
+        i -> create(items.get(i), false),
         i -> items.get(i).namespace() + "/" + items.get(i).name());
   }
 
@@ -199,29 +215,47 @@ public final class KubernetesObservationStore implements ObservationStore {
     if (spec.eventType() != null) {
       labels.put(LABEL_EVENT_TYPE, eventTypeLabel(spec.eventType()));
     }
-    ObservationSpec stored = new ObservationSpec(spec.source(), spec.category(), spec.severity(), spec.eventType(),
-        spec.resource(), spec.title(), DetailsCap.cap(spec.details(), options.maxDetailsBytes()), spec.detectedAt(),
-        spec.fingerprint(), spec.ttlSecondsAfterCreation(),
-        spec.clusterName() != null ? spec.clusterName() : options.clusterName());
+    ObservationSpec stored =
+        new ObservationSpec(
+            spec.source(),
+            spec.category(),
+            spec.severity(),
+            spec.eventType(),
+            spec.resource(),
+            spec.title(),
+            DetailsCap.cap(spec.details(), options.maxDetailsBytes()),
+            spec.detectedAt(),
+            spec.fingerprint(),
+            spec.ttlSecondsAfterCreation(),
+            spec.clusterName() != null ? spec.clusterName() : options.clusterName());
     Observation body = new Observation();
-    body.setMetadata(new ObjectMetaBuilder()
-        .withName(meta.getName())
-        .withNamespace(meta.getNamespace())
-        .withLabels(labels.isEmpty() ? null : labels)
-        .withAnnotations(meta.getAnnotations() == null || meta.getAnnotations().isEmpty() ? null : meta.getAnnotations())
-        .build());
+    body.setMetadata(
+        new ObjectMetaBuilder()
+            .withName(meta.getName())
+            .withNamespace(meta.getNamespace())
+            .withLabels(labels.isEmpty() ? null : labels)
+            .withAnnotations(
+                meta.getAnnotations() == null || meta.getAnnotations().isEmpty()
+                    ? null
+                    : meta.getAnnotations())
+            .build());
     body.setSpec(stored);
     ObservationStatus wanted = status != null ? status : ObservationStatus.seen(1, null, null);
-    if (wanted.firstSeen() == null && wanted.lastSeen() == null && Statuses.parse(spec.detectedAt()) == null) {
+    if (wanted.firstSeen() == null
+        && wanted.lastSeen() == null
+        && Statuses.parse(spec.detectedAt()) == null) {
       String now = clock.instant().toString();
-      wanted = new ObservationStatus(wanted.count(), now, now, wanted.resolved(), wanted.resolvedAt());
+      wanted =
+          new ObservationStatus(wanted.count(), now, now, wanted.resolved(), wanted.resolvedAt());
     }
     boolean implicit = Statuses.isImplicit(o) && Statuses.parse(spec.detectedAt()) != null;
     Severity severity = spec.severity() != null ? spec.severity() : Severity.INFO;
     return new Prepared(meta.getNamespace(), meta.getName(), body, wanted, implicit, severity);
   }
 
-  /** How long a reconcile waits for the Observation cache's initial list before it reads instead. */
+  /**
+   * How long a reconcile waits for the Observation cache's initial list before it reads instead.
+   */
   static final Duration CACHE_WAIT = Duration.ofSeconds(30);
 
   /** What the cache knows of {@code ns/name}: null when it has not synced (ask the API server). */
@@ -231,7 +265,8 @@ public final class KubernetesObservationStore implements ObservationStore {
 
   /** One create: CREATED, MERGED (merge) or EXISTED (not merge); MISSING when shed. */
   private WriteOutcome create(Prepared p, boolean merge) {
-    UnaryOperator<ObservationStatus> onExisting = merge ? s -> Statuses.merge(s, p.wanted(), 0) : Statuses::unresolve;
+    UnaryOperator<ObservationStatus> onExisting =
+        merge ? s -> Statuses.merge(s, p.wanted(), 0) : Statuses::unresolve;
     WriteOutcome existing = merge ? WriteOutcome.MERGED : WriteOutcome.EXISTED;
     if (!merge) {
       // Reconciling a watched source: almost everything exists already after a failover. The
@@ -241,12 +276,16 @@ public final class KubernetesObservationStore implements ObservationStore {
     }
     Optional<ObservationCache.Entry> known = cached(p.namespace(), p.name());
     if (known == null && !merge) {
-      Observation current = calls.read(() -> calls.api.inNamespace(p.namespace()).withName(p.name()).get());
-      if (current != null && calls.mutate(p.namespace(), p.name(), ApiCalls.Known.of(current), onExisting) != ApiCalls.Mutation.MISSING) {
+      Observation current =
+          calls.read(() -> calls.api.inNamespace(p.namespace()).withName(p.name()).get());
+      if (current != null
+          && calls.mutate(p.namespace(), p.name(), ApiCalls.Known.of(current), onExisting)
+              != ApiCalls.Mutation.MISSING) {
         return existing;
       }
     } else if (known != null && known.isPresent()) {
-      if (calls.mutate(p.namespace(), p.name(), ApiCalls.Known.of(known.get()), onExisting) != ApiCalls.Mutation.MISSING) {
+      if (calls.mutate(p.namespace(), p.name(), ApiCalls.Known.of(known.get()), onExisting)
+          != ApiCalls.Mutation.MISSING) {
         return existing;
       }
     }
@@ -256,25 +295,34 @@ public final class KubernetesObservationStore implements ObservationStore {
         return WriteOutcome.MISSING;
       }
       if (admission.existing() != null) {
-        if (calls.mutate(p.namespace(), p.name(), admission.existing(), onExisting) != ApiCalls.Mutation.MISSING) {
+        if (calls.mutate(p.namespace(), p.name(), admission.existing(), onExisting)
+            != ApiCalls.Mutation.MISSING) {
           return existing;
         }
         continue;
       }
       Observation created;
       try {
-        created = calls.write(() -> calls.api.inNamespace(p.namespace()).resource(p.body()).create());
+        created =
+            calls.write(() -> calls.api.inNamespace(p.namespace()).resource(p.body()).create());
         cache.written(created);
       } catch (KubernetesClientException e) {
         if (e.getCode() == 409) {
-          if (calls.mutate(p.namespace(), p.name(), null, onExisting) != ApiCalls.Mutation.MISSING) {
+          if (calls.mutate(p.namespace(), p.name(), null, onExisting)
+              != ApiCalls.Mutation.MISSING) {
             return existing;
           }
           continue; // deleted between the 409 and the read: create it again
         }
         if (e.getCode() == 422) {
-          throw new io.kubezen.watcher.store.RejectedWriteException("the API server refused Observation "
-              + p.namespace() + "/" + p.name() + " as invalid (HTTP 422): " + e.getMessage(), e);
+          throw new io.kubezen.watcher.store.RejectedWriteException(
+              "the API server refused Observation "
+                  + p.namespace()
+                  + "/"
+                  + p.name()
+                  + " as invalid (HTTP 422): "
+                  + e.getMessage(),
+              e);
         }
         throw e;
       } finally {
@@ -283,16 +331,29 @@ public final class KubernetesObservationStore implements ObservationStore {
       if (!p.implicit()) {
         // A merge onto the implicit status (which counts this sighting once already): exact even
         // when another writer merged into the new Observation in between.
-        calls.mutate(p.namespace(), p.name(), ApiCalls.Known.of(created), s -> {
-          ObservationStatus m = Statuses.merge(s, p.wanted(), 1);
-          boolean resolved = Boolean.TRUE.equals(p.wanted().resolved());
-          return resolved ? new ObservationStatus(m.count(), m.firstSeen(), m.lastSeen(), true, p.wanted().resolvedAt()) : m;
-        });
+        calls.mutate(
+            p.namespace(),
+            p.name(),
+            ApiCalls.Known.of(created),
+            s -> {
+              ObservationStatus m = Statuses.merge(s, p.wanted(), 1);
+              boolean resolved = Boolean.TRUE.equals(p.wanted().resolved());
+              return resolved
+                  ? new ObservationStatus(
+                      m.count(), m.firstSeen(), m.lastSeen(), true, p.wanted().resolvedAt())
+                  : m;
+            });
       }
       return WriteOutcome.CREATED;
     }
-    throw new StoreException("Observation " + p.namespace() + "/" + p.name() + " was deleted and re-created "
-        + MAX_ROUNDS + " times while being written");
+    throw new StoreException(
+        "Observation "
+            + p.namespace()
+            + "/"
+            + p.name()
+            + " was deleted and re-created "
+            + MAX_ROUNDS
+            + " times while being written");
   }
 
   @Override
@@ -300,23 +361,37 @@ public final class KubernetesObservationStore implements ObservationStore {
     for (Repeat r : repeats) {
       Objects.requireNonNull(r, "repeat");
     }
-    return calls.fanOut("addRepeats", repeats.size(), i -> {
-      Repeat r = repeats.get(i);
-      ApiCalls.Mutation m = calls.mutate(r.namespace(), r.name(), knownOrNull(r.namespace(), r.name()),
-          s -> Statuses.repeat(s, r.delta(), r.lastSeen()));
-      return m == ApiCalls.Mutation.MISSING ? WriteOutcome.MISSING : WriteOutcome.MERGED;
-    });
+    return calls.fanOut(
+        "addRepeats",
+        repeats.size(),
+        i -> {
+          Repeat r = repeats.get(i);
+          ApiCalls.Mutation m =
+              calls.mutate(
+                  r.namespace(),
+                  r.name(),
+                  knownOrNull(r.namespace(), r.name()),
+                  s -> Statuses.repeat(s, r.delta(), r.lastSeen()));
+          return m == ApiCalls.Mutation.MISSING ? WriteOutcome.MISSING : WriteOutcome.MERGED;
+        });
   }
 
   @Override
   public List<WriteOutcome> resolve(List<ObservationKey> keys, Instant at) {
     Objects.requireNonNull(at, "at");
-    return calls.fanOut("resolve", keys.size(), i -> {
-      ObservationKey k = keys.get(i);
-      ApiCalls.Mutation m = calls.mutate(k.namespace(), k.name(), knownOrNull(k.namespace(), k.name()),
-          s -> Statuses.resolve(s, at));
-      return m == ApiCalls.Mutation.MISSING ? WriteOutcome.MISSING : WriteOutcome.MERGED;
-    });
+    return calls.fanOut(
+        "resolve",
+        keys.size(),
+        i -> {
+          ObservationKey k = keys.get(i);
+          ApiCalls.Mutation m =
+              calls.mutate(
+                  k.namespace(),
+                  k.name(),
+                  knownOrNull(k.namespace(), k.name()),
+                  s -> Statuses.resolve(s, at));
+          return m == ApiCalls.Mutation.MISSING ? WriteOutcome.MISSING : WriteOutcome.MERGED;
+        });
   }
 
   /** What the cache knows, or null (read it). */
@@ -333,7 +408,8 @@ public final class KubernetesObservationStore implements ObservationStore {
     Objects.requireNonNull(name, "name");
     ensureOpen();
     try {
-      return Optional.ofNullable(calls.read(() -> calls.api.inNamespace(namespace).withName(name).get()))
+      return Optional.ofNullable(
+              calls.read(() -> calls.api.inNamespace(namespace).withName(name).get()))
           .map(KubernetesObservationStore::forReading);
     } catch (KubernetesClientException e) {
       throw ScopedLists.failure("get " + namespace + "/" + name, e);
@@ -367,7 +443,8 @@ public final class KubernetesObservationStore implements ObservationStore {
       try {
         f.get().ifPresent(items::add);
       } catch (ExecutionException e) {
-        throw e.getCause() instanceof StoreException se ? se
+        throw e.getCause() instanceof StoreException se
+            ? se
             : new StoreException("list: a read failed: " + e.getCause(), e.getCause());
       } catch (InterruptedException e) {
         Thread.currentThread().interrupt();
@@ -398,7 +475,10 @@ public final class KubernetesObservationStore implements ObservationStore {
     return out;
   }
 
-  /** An Observation as the cache has it: metadata, labels, status; the spec without title and details. */
+  /**
+   * An Observation as the cache has it: metadata, labels, status; the spec without title and
+   * details.
+   */
   static Observation trimmed(ObservationCache.Entry e) {
     Observation o = new Observation();
     Map<String, String> labels = new LinkedHashMap<>();
@@ -412,11 +492,27 @@ public final class KubernetesObservationStore implements ObservationStore {
     if (e.originUid() != null) {
       labels.put(Observation.LABEL_ORIGIN_UID, e.originUid());
     }
-    o.setMetadata(new ObjectMetaBuilder().withNamespace(e.namespace()).withName(e.name())
-        .withResourceVersion(e.resourceVersion()).withCreationTimestamp(e.creationTimestamp()).withLabels(labels)
-        .build());
-    o.setSpec(new ObservationSpec(e.source(), e.category(), e.severity(), e.eventType(), e.resource(), null, null,
-        null, null, e.ttlSeconds(), e.clusterName()));
+    o.setMetadata(
+        new ObjectMetaBuilder()
+            .withNamespace(e.namespace())
+            .withName(e.name())
+            .withResourceVersion(e.resourceVersion())
+            .withCreationTimestamp(e.creationTimestamp())
+            .withLabels(labels)
+            .build());
+    o.setSpec(
+        new ObservationSpec(
+            e.source(),
+            e.category(),
+            e.severity(),
+            e.eventType(),
+            e.resource(),
+            null,
+            null,
+            null,
+            null,
+            e.ttlSeconds(),
+            e.clusterName()));
     o.setStatus(e.status());
     return o;
   }
@@ -468,7 +564,8 @@ public final class KubernetesObservationStore implements ObservationStore {
       return eventType;
     }
     try {
-      byte[] h = MessageDigest.getInstance("SHA-256").digest(eventType.getBytes(StandardCharsets.UTF_8));
+      byte[] h =
+          MessageDigest.getInstance("SHA-256").digest(eventType.getBytes(StandardCharsets.UTF_8));
       return "h." + HexFormat.of().formatHex(h).substring(0, 40);
     } catch (NoSuchAlgorithmException e) {
       throw new IllegalStateException(e);
@@ -485,45 +582,68 @@ public final class KubernetesObservationStore implements ObservationStore {
   private java.util.Collection<ObservationCache.Entry> consoleEntries() {
     ensureOpen();
     if (!cache.awaitSynced(CONSOLE_CACHE_WAIT)) {
-      throw new StoreException("the Observation cache has not synced yet; the console reads wait for it");
+      throw new StoreException(
+          "the Observation cache has not synced yet; the console reads wait for it");
     }
     return cache.entries();
   }
 
-  /** A findings row: the trimmed Observation with its (capped) title; {@code get} reads the full one. */
+  /**
+   * A findings row: the trimmed Observation with its (capped) title; {@code get} reads the full
+   * one.
+   */
   static Observation forConsole(ObservationCache.Entry e) {
     Observation o = trimmed(e);
     ObservationSpec s = o.getSpec();
-    o.setSpec(new ObservationSpec(s.source(), s.category(), s.severity(), s.eventType(), s.resource(), e.title(),
-        null, null, null, s.ttlSecondsAfterCreation(), s.clusterName()));
+    o.setSpec(
+        new ObservationSpec(
+            s.source(),
+            s.category(),
+            s.severity(),
+            s.eventType(),
+            s.resource(),
+            e.title(),
+            null,
+            null,
+            null,
+            s.ttlSecondsAfterCreation(),
+            s.clusterName()));
     return o;
   }
 
   @Override
-  public io.kubezen.watcher.store.ObservationPage findings(io.kubezen.watcher.store.FindingsQuery query) {
+  public io.kubezen.watcher.store.ObservationPage findings(
+      io.kubezen.watcher.store.FindingsQuery query) {
     return ConsoleReads.findings(consoleEntries(), query, KubernetesObservationStore::forConsole);
   }
 
   @Override
-  public List<io.kubezen.watcher.store.GroupCount> countBy(io.kubezen.watcher.store.FindingFilter filter,
+  public List<io.kubezen.watcher.store.GroupCount> countBy(
+      io.kubezen.watcher.store.FindingFilter filter,
       List<io.kubezen.watcher.store.GroupField> fields) {
     return ConsoleReads.countBy(consoleEntries(), filter, fields);
   }
 
   @Override
-  public List<io.kubezen.watcher.store.RankedGroup> topByCriticalHigh(io.kubezen.watcher.store.FindingFilter filter,
-      io.kubezen.watcher.store.RankedGroup.By by, int limit) {
+  public List<io.kubezen.watcher.store.RankedGroup> topByCriticalHigh(
+      io.kubezen.watcher.store.FindingFilter filter,
+      io.kubezen.watcher.store.RankedGroup.By by,
+      int limit) {
     return ConsoleReads.topByCriticalHigh(consoleEntries(), filter, by, limit);
   }
 
   @Override
-  public List<io.kubezen.watcher.store.TimeBucket> timeline(io.kubezen.watcher.store.FindingFilter filter,
-      Instant from, Instant to, java.time.Duration width) {
+  public List<io.kubezen.watcher.store.TimeBucket> timeline(
+      io.kubezen.watcher.store.FindingFilter filter,
+      Instant from,
+      Instant to,
+      java.time.Duration width) {
     return ConsoleReads.timeline(consoleEntries(), filter, from, to, width);
   }
 
   @Override
-  public List<io.kubezen.watcher.store.SourceActivity> sourceActivity(io.kubezen.watcher.store.FindingFilter filter) {
+  public List<io.kubezen.watcher.store.SourceActivity> sourceActivity(
+      io.kubezen.watcher.store.FindingFilter filter) {
     return ConsoleReads.sourceActivity(consoleEntries(), filter);
   }
 

@@ -11,16 +11,18 @@ import java.util.PriorityQueue;
 
 /**
  * The read API's list ({@link io.kubezen.watcher.store.ObservationStore#list}) over the Observation
- * cache: newest first (creation time, then name, then namespace, as the SQL stores), filtered by the
- * query's fields, paged by a keyset token (the sort key of the page's last row, so that it stays
- * valid while Observations come and go). Pure: which rows; reading them whole is the store's.
+ * cache: newest first (creation time, then name, then namespace, as the SQL stores), filtered by
+ * the query's fields, paged by a keyset token (the sort key of the page's last row, so that it
+ * stays valid while Observations come and go). Pure: which rows; reading them whole is the store's.
  */
 final class NewestFirst {
   /** Newest first; ties by name, then namespace. */
-  static final Comparator<ObservationCache.Entry> ORDER = Comparator
-      .comparingLong(ObservationCache.Entry::createdMillis).reversed()
-      .thenComparing(ObservationCache.Entry::name)
-      .thenComparing(ObservationCache.Entry::namespace);
+  static final Comparator<ObservationCache.Entry> ORDER =
+      Comparator.comparingLong(ObservationCache.Entry::createdMillis)
+          .reversed()
+          .thenComparing(ObservationCache.Entry::name)
+          .thenComparing(ObservationCache.Entry::namespace);
+
   private static final String VERSION = "k1";
 
   private NewestFirst() {}
@@ -41,7 +43,9 @@ final class NewestFirst {
 
     String encode() {
       String raw = VERSION + ":" + createdMillis + ":" + name.length() + ":" + name + namespace;
-      return Base64.getUrlEncoder().withoutPadding().encodeToString(raw.getBytes(StandardCharsets.UTF_8));
+      return Base64.getUrlEncoder()
+          .withoutPadding()
+          .encodeToString(raw.getBytes(StandardCharsets.UTF_8));
     }
 
     static After of(ObservationCache.Entry e) {
@@ -60,27 +64,34 @@ final class NewestFirst {
         if (nameLength < 1 || nameLength > parts[3].length() - 1) {
           throw new IllegalArgumentException("bad name length");
         }
-        return new After(created, parts[3].substring(0, nameLength), parts[3].substring(nameLength));
+        return new After(
+            created, parts[3].substring(0, nameLength), parts[3].substring(nameLength));
       } catch (IllegalArgumentException e) {
-        throw new InvalidContinueTokenException("invalid continue token (start the list again): " + e.getMessage());
+        throw new InvalidContinueTokenException(
+            "invalid continue token (start the list again): " + e.getMessage());
       }
     }
   }
 
-  /** True when {@code token} is one of this list's (else the API server's, or not a token at all). */
+  /**
+   * True when {@code token} is one of this list's (else the API server's, or not a token at all).
+   */
   static boolean isToken(String token) {
     return token.startsWith(TOKEN_PREFIX);
   }
 
   /** How every token of this list begins: "k1:" in base64. */
-  private static final String TOKEN_PREFIX = Base64.getUrlEncoder().withoutPadding()
-      .encodeToString((VERSION + ":").getBytes(StandardCharsets.UTF_8));
+  private static final String TOKEN_PREFIX =
+      Base64.getUrlEncoder()
+          .withoutPadding()
+          .encodeToString((VERSION + ":").getBytes(StandardCharsets.UTF_8));
 
   /** True when {@code e} passes the query's filters (cluster aside: one cluster per store). */
   static boolean matches(ObservationQuery q, ObservationCache.Entry e) {
     return (q.source() == null || q.source().equals(e.source()))
         && (q.severity() == null || q.severity().equals(e.severity().wire()))
-        && (q.category() == null || (e.category() != null && q.category().equals(e.category().wire())))
+        && (q.category() == null
+            || (e.category() != null && q.category().equals(e.category().wire())))
         && (q.namespace() == null || q.namespace().equals(e.namespace()))
         && (q.eventType() == null || q.eventType().equals(e.eventType()));
   }
@@ -89,7 +100,8 @@ final class NewestFirst {
   static Page page(Iterable<ObservationCache.Entry> entries, ObservationQuery q) {
     After after = q.continueToken() == null ? null : After.decode(q.continueToken());
     int keep = q.limit() + 1; // one more: does another page follow?
-    PriorityQueue<ObservationCache.Entry> heap = new PriorityQueue<>(Math.min(keep, 1024), ORDER.reversed());
+    PriorityQueue<ObservationCache.Entry> heap =
+        new PriorityQueue<>(Math.min(keep, 1024), ORDER.reversed());
     for (ObservationCache.Entry e : entries) {
       if (!matches(q, e) || (after != null && after.compareTo(e) >= 0)) {
         continue;

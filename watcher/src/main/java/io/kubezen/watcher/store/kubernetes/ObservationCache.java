@@ -15,8 +15,8 @@ import io.kubezen.api.v1alpha1.ResourceRef;
 import io.kubezen.api.v1alpha1.Severity;
 import io.kubezen.watcher.store.SearchText;
 import io.kubezen.watcher.store.StoreSummary;
-import java.time.Instant;
 import java.time.Duration;
+import java.time.Instant;
 import java.util.ArrayList;
 import java.util.Collection;
 import java.util.EnumMap;
@@ -45,15 +45,17 @@ import org.slf4j.LoggerFactory;
  */
 public final class ObservationCache implements AutoCloseable {
   private static final Logger log = LoggerFactory.getLogger(ObservationCache.class);
+
   /** Page size of the informers' initial list. */
   static final long LIST_PAGE = 500;
 
   /**
    * One Observation, trimmed. {@code status} is the effective status (implicit fields filled in).
-   * For the console's reads: {@code title} (capped at {@link #TITLE_MAX} characters), {@code search}
-   * ({@link SearchText#of}, capped at {@link #SEARCH_MAX}; null when it would only repeat the title
-   * and resource name, see {@link #searchText()}), and the status times as epoch microseconds
-   * ({@link ConsoleReads#NONE} when absent), so that filters and sorts compare numbers.
+   * For the console's reads: {@code title} (capped at {@link #TITLE_MAX} characters), {@code
+   * search} ({@link SearchText#of}, capped at {@link #SEARCH_MAX}; null when it would only repeat
+   * the title and resource name, see {@link #searchText()}), and the status times as epoch
+   * microseconds ({@link ConsoleReads#NONE} when absent), so that filters and sorts compare
+   * numbers.
    *
    * <p>Compact, because there is one per Observation (100,000 and more): a decimal resourceVersion
    * is kept as a number, times as numbers (their text only when it would not be given back the same
@@ -64,8 +66,13 @@ public final class ObservationCache implements AutoCloseable {
   public static final class Entry {
     private final String namespace;
     private final String name;
-    /** The resourceVersion when it is a decimal number (what etcd issues); -1 when {@link #rvText} holds it. */
+
+    /**
+     * The resourceVersion when it is a decimal number (what etcd issues); -1 when {@link #rvText}
+     * holds it.
+     */
     private final long rv;
+
     private final String rvText;
     private final String source;
     private final Severity severity;
@@ -74,28 +81,49 @@ public final class ObservationCache implements AutoCloseable {
     private final String originUid;
     private final String clusterName;
     private final ResourceRef resource;
+
     /** Epoch milliseconds of the creation, {@link Long#MIN_VALUE} when absent or unparseable. */
     private final long createdMillis;
+
     /** The creation time as written, only when {@link #createdMillis} would not give it back. */
     private final String createdText;
+
     private final Long ttlSeconds;
+
     /** status.count, -1 when absent. */
     private final long count;
+
     /** status.resolved: 0 absent, 1 false, 2 true. */
     private final byte resolvedFlag;
+
     private final long firstSeenMicros;
     private final long lastSeenMicros;
     private final long resolvedMicros;
+
     /** The status times as written, each only when its micros would not give it back. */
     private final String firstText;
+
     private final String lastText;
     private final String resolvedText;
     private final String title;
     private final String search;
 
-    private Entry(String namespace, String name, String resourceVersion, String source, Severity severity,
-        Category category, String eventType, String originUid, String clusterName, ResourceRef resource,
-        String creationTimestamp, Long ttlSeconds, ObservationStatus status, String title, String search) {
+    private Entry(
+        String namespace,
+        String name,
+        String resourceVersion,
+        String source,
+        Severity severity,
+        Category category,
+        String eventType,
+        String originUid,
+        String clusterName,
+        ResourceRef resource,
+        String creationTimestamp,
+        Long ttlSeconds,
+        ObservationStatus status,
+        String title,
+        String search) {
       this.namespace = namespace;
       this.name = name;
       long n = decimal(resourceVersion);
@@ -110,17 +138,24 @@ public final class ObservationCache implements AutoCloseable {
       this.resource = resource;
       Instant created = creationTimestamp == null ? null : Statuses.parse(creationTimestamp);
       this.createdMillis = created == null ? Long.MIN_VALUE : created.toEpochMilli();
-      this.createdText = created != null && Instant.ofEpochMilli(createdMillis).toString().equals(creationTimestamp)
-          ? null : creationTimestamp;
+      this.createdText =
+          created != null
+                  && Instant.ofEpochMilli(createdMillis).toString().equals(creationTimestamp)
+              ? null
+              : creationTimestamp;
       this.ttlSeconds = ttlSeconds;
       this.count = status == null || status.count() == null ? -1 : status.count();
-      this.resolvedFlag = (byte) (status == null || status.resolved() == null ? 0 : status.resolved() ? 2 : 1);
+      this.resolvedFlag =
+          (byte) (status == null || status.resolved() == null ? 0 : status.resolved() ? 2 : 1);
       this.firstSeenMicros = ConsoleReads.micros(status == null ? null : status.firstSeen());
       this.lastSeenMicros = ConsoleReads.micros(status == null ? null : status.lastSeen());
       this.resolvedMicros = ConsoleReads.micros(status == null ? null : status.resolvedAt());
-      this.firstText = textUnlessCanonical(status == null ? null : status.firstSeen(), firstSeenMicros);
-      this.lastText = textUnlessCanonical(status == null ? null : status.lastSeen(), lastSeenMicros);
-      this.resolvedText = textUnlessCanonical(status == null ? null : status.resolvedAt(), resolvedMicros);
+      this.firstText =
+          textUnlessCanonical(status == null ? null : status.firstSeen(), firstSeenMicros);
+      this.lastText =
+          textUnlessCanonical(status == null ? null : status.lastSeen(), lastSeenMicros);
+      this.resolvedText =
+          textUnlessCanonical(status == null ? null : status.resolvedAt(), resolvedMicros);
       this.title = title;
       this.search = search;
     }
@@ -165,7 +200,10 @@ public final class ObservationCache implements AutoCloseable {
 
     /** A decimal resourceVersion as a number; -1 when it is not one (opaque, or absent). */
     static long decimal(String rv) {
-      if (rv == null || rv.isEmpty() || rv.length() > 18 || (rv.length() > 1 && rv.charAt(0) == '0')) {
+      if (rv == null
+          || rv.isEmpty()
+          || rv.length() > 18
+          || (rv.length() > 1 && rv.charAt(0) == '0')) {
         return -1;
       }
       for (int i = 0; i < rv.length(); i++) {
@@ -180,11 +218,15 @@ public final class ObservationCache implements AutoCloseable {
       if (text == null) {
         return null;
       }
-      return micros != ConsoleReads.NONE && ConsoleReads.instant(micros).toString().equals(text) ? null : text;
+      return micros != ConsoleReads.NONE && ConsoleReads.instant(micros).toString().equals(text)
+          ? null
+          : text;
     }
 
     private static String time(String text, long micros) {
-      return text != null ? text : micros == ConsoleReads.NONE ? null : ConsoleReads.instant(micros).toString();
+      return text != null
+          ? text
+          : micros == ConsoleReads.NONE ? null : ConsoleReads.instant(micros).toString();
     }
 
     public String namespace() {
@@ -233,7 +275,8 @@ public final class ObservationCache implements AutoCloseable {
     }
 
     public String creationTimestamp() {
-      return createdText != null ? createdText
+      return createdText != null
+          ? createdText
           : createdMillis == Long.MIN_VALUE ? null : Instant.ofEpochMilli(createdMillis).toString();
     }
 
@@ -249,10 +292,16 @@ public final class ObservationCache implements AutoCloseable {
     /** The effective status, rebuilt from the entry's numbers. */
     public ObservationStatus status() {
       String first = time(firstText, firstSeenMicros);
-      String last = lastText == null && lastSeenMicros == firstSeenMicros && firstText == null ? first
-          : time(lastText, lastSeenMicros);
-      return new ObservationStatus(count < 0 ? null : count, first, last,
-          resolvedFlag == 0 ? null : resolvedFlag == 2, time(resolvedText, resolvedMicros));
+      String last =
+          lastText == null && lastSeenMicros == firstSeenMicros && firstText == null
+              ? first
+              : time(lastText, lastSeenMicros);
+      return new ObservationStatus(
+          count < 0 ? null : count,
+          first,
+          last,
+          resolvedFlag == 0 ? null : resolvedFlag == 2,
+          time(resolvedText, resolvedMicros));
     }
 
     public String title() {
@@ -323,18 +372,32 @@ public final class ObservationCache implements AutoCloseable {
 
   /** Titles longer than this are cut in the cache (the detail page reads the full Observation). */
   public static final int TITLE_MAX = 256;
+
   /** Search texts longer than this are cut in the cache. */
   public static final int SEARCH_MAX = 1024;
 
-  /** The entries by namespace, then name (the key is the entry's own name: no key string per entry). */
+  /**
+   * The entries by namespace, then name (the key is the entry's own name: no key string per entry).
+   */
   private final Map<String, Map<String, Entry>> byNamespace = new ConcurrentHashMap<>();
-  private final java.util.concurrent.atomic.AtomicInteger size = new java.util.concurrent.atomic.AtomicInteger();
-  /** The entries of each origin uid (by instance: an entry replaced is taken out, its successor put in). */
+
+  private final java.util.concurrent.atomic.AtomicInteger size =
+      new java.util.concurrent.atomic.AtomicInteger();
+
+  /**
+   * The entries of each origin uid (by instance: an entry replaced is taken out, its successor put
+   * in).
+   */
   private final Map<String, Set<Entry>> byOrigin = new ConcurrentHashMap<>();
-  /** The entries of each severity, for eviction under {@code MAX_OBSERVATIONS}; null when not kept. */
+
+  /**
+   * The entries of each severity, for eviction under {@code MAX_OBSERVATIONS}; null when not kept.
+   */
   private final Map<Severity, Set<Entry>> bySeverity;
+
   /** Values shared by the entries that have them. */
   private final Interner interner = new Interner();
+
   private final List<SharedIndexInformer<Observation>> informers = new ArrayList<>();
   private final Stats stats = new Stats();
   private volatile boolean started;
@@ -377,35 +440,49 @@ public final class ObservationCache implements AutoCloseable {
     MixedOperation<Observation, KubernetesResourceList<Observation>, Resource<Observation>> api =
         client.resources(Observation.class);
     if (namespaces.isEmpty()) {
-      informers.add(startInformer(api.inAnyNamespace().withLimit(LIST_PAGE).runnableInformer(0), ns -> true, "all"));
+      informers.add(
+          startInformer(
+              api.inAnyNamespace().withLimit(LIST_PAGE).runnableInformer(0), ns -> true, "all"));
     } else {
       for (String ns : namespaces) {
-        informers.add(startInformer(api.inNamespace(ns).withLimit(LIST_PAGE).runnableInformer(0), ns::equals, ns));
+        informers.add(
+            startInformer(
+                api.inNamespace(ns).withLimit(LIST_PAGE).runnableInformer(0), ns::equals, ns));
       }
     }
     return this;
   }
 
-  private SharedIndexInformer<Observation> startInformer(SharedIndexInformer<Observation> informer,
-      Predicate<String> namespaces, String scope) {
+  private SharedIndexInformer<Observation> startInformer(
+      SharedIndexInformer<Observation> informer, Predicate<String> namespaces, String scope) {
     informer.removeNamespaceIndex();
     informer.itemStore(new View(namespaces));
-    java.util.concurrent.atomic.AtomicInteger failures = new java.util.concurrent.atomic.AtomicInteger();
-    informer.exceptionHandler((isStarted, t) -> {
-      if (failures.getAndIncrement() == 0) {
-        log.warn("the Observation cache's watch ({}) failed; retrying: {}", scope, t.toString());
-      } else {
-        log.debug("the Observation cache's watch ({}) failed; retrying: {}", scope, t.toString());
-      }
-      return true;
-    });
+    java.util.concurrent.atomic.AtomicInteger failures =
+        new java.util.concurrent.atomic.AtomicInteger();
+    informer.exceptionHandler(
+        (isStarted, t) -> {
+          if (failures.getAndIncrement() == 0) {
+            log.warn(
+                "the Observation cache's watch ({}) failed; retrying: {}", scope, t.toString());
+          } else {
+            log.debug(
+                "the Observation cache's watch ({}) failed; retrying: {}", scope, t.toString());
+          }
+          return true;
+        });
     long t0 = System.nanoTime();
-    informer.start().whenComplete((v, e) -> {
-      if (e == null) {
-        log.info("Observation cache ({}) synced: {} Observations in {} ms", scope, size(),
-            TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - t0));
-      }
-    });
+    informer
+        .start()
+        .whenComplete(
+            (v, e) -> {
+              if (e == null) {
+                log.info(
+                    "Observation cache ({}) synced: {} Observations in {} ms",
+                    scope,
+                    size(),
+                    TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - t0));
+              }
+            });
     return informer;
   }
 
@@ -483,7 +560,10 @@ public final class ObservationCache implements AutoCloseable {
     return size.get();
   }
 
-  /** The numbers of {@link StoreSummary}, kept as entries change (a scan only after the newest one went). */
+  /**
+   * The numbers of {@link StoreSummary}, kept as entries change (a scan only after the newest one
+   * went).
+   */
   public StoreSummary summary() {
     return stats.summary();
   }
@@ -493,39 +573,40 @@ public final class ObservationCache implements AutoCloseable {
     return entriesView;
   }
 
-  private final Collection<Entry> entriesView = new java.util.AbstractCollection<>() {
-    @Override
-    public java.util.Iterator<Entry> iterator() {
-      java.util.Iterator<Map<String, Entry>> namespaces = byNamespace.values().iterator();
-      return new java.util.Iterator<>() {
-        java.util.Iterator<Entry> current = java.util.Collections.emptyIterator();
-
+  private final Collection<Entry> entriesView =
+      new java.util.AbstractCollection<>() {
         @Override
-        public boolean hasNext() {
-          while (!current.hasNext()) {
-            if (!namespaces.hasNext()) {
-              return false;
+        public java.util.Iterator<Entry> iterator() {
+          java.util.Iterator<Map<String, Entry>> namespaces = byNamespace.values().iterator();
+          return new java.util.Iterator<>() {
+            java.util.Iterator<Entry> current = java.util.Collections.emptyIterator();
+
+            @Override
+            public boolean hasNext() {
+              while (!current.hasNext()) {
+                if (!namespaces.hasNext()) {
+                  return false;
+                }
+                current = namespaces.next().values().iterator();
+              }
+              return true;
             }
-            current = namespaces.next().values().iterator();
-          }
-          return true;
+
+            @Override
+            public Entry next() {
+              if (!hasNext()) {
+                throw new java.util.NoSuchElementException();
+              }
+              return current.next();
+            }
+          };
         }
 
         @Override
-        public Entry next() {
-          if (!hasNext()) {
-            throw new java.util.NoSuchElementException();
-          }
-          return current.next();
+        public int size() {
+          return size.get();
         }
       };
-    }
-
-    @Override
-    public int size() {
-      return size.get();
-    }
-  };
 
   // ---------------------------------------------------------------- writes of the store
 
@@ -540,44 +621,55 @@ public final class ObservationCache implements AutoCloseable {
   }
 
   /** The status the store just wrote, with the resourceVersion the API server answered. */
-  public void statusWritten(String namespace, String name, String resourceVersion, ObservationStatus status) {
+  public void statusWritten(
+      String namespace, String name, String resourceVersion, ObservationStatus status) {
     Map<String, Entry> m = byNamespace.get(namespace);
     if (m == null) {
       return;
     }
-    m.computeIfPresent(name, (k, e) -> {
-      Entry next = e.withStatus(resourceVersion, compact(status));
-      unindex(e);
-      index(next);
-      stats.replaced(e, next);
-      return next;
-    });
+    m.computeIfPresent(
+        name,
+        (k, e) -> {
+          Entry next = e.withStatus(resourceVersion, compact(status));
+          unindex(e);
+          index(next);
+          stats.replaced(e, next);
+          return next;
+        });
   }
 
   // ---------------------------------------------------------------- the entries and indexes
 
-  /** Puts {@code e} in place of the entry of its namespace/name, indexes kept in step; returns what was there. */
+  /**
+   * Puts {@code e} in place of the entry of its namespace/name, indexes kept in step; returns what
+   * was there.
+   */
   private Entry put(Entry e) {
-    Map<String, Entry> m = byNamespace.computeIfAbsent(e.namespace(), ns -> new ConcurrentHashMap<>());
+    Map<String, Entry> m =
+        byNamespace.computeIfAbsent(e.namespace(), ns -> new ConcurrentHashMap<>());
     Entry[] before = new Entry[1];
-    m.compute(e.name(), (k, b) -> {
-      before[0] = b;
-      if (b != null && older(e.resourceVersionNumber(), b.resourceVersionNumber())) {
-        // A watch event older than what the store already wrote here (the create's event arriving
-        // after the status write): keep the newer entry; the watch delivers the newer event next.
-        return b;
-      }
-      // The map keeps the key it has: the successor shares that name instance.
-      Entry next = b == null ? e : e.named(b.name());
-      if (b != null) {
-        unindex(b);
-      } else {
-        size.incrementAndGet();
-      }
-      index(next);
-      stats.replaced(b, next);
-      return next;
-    });
+    m.compute(
+        e.name(),
+        (k, b) -> {
+          before[0] = b;
+          if (b != null && older(e.resourceVersionNumber(), b.resourceVersionNumber())) {
+            // A watch event older than what the store already wrote here (the create's event
+            // arriving
+            // after the status write): keep the newer entry; the watch delivers the newer event
+            // next.
+            return b;
+          }
+          // The map keeps the key it has: the successor shares that name instance.
+          Entry next = b == null ? e : e.named(b.name());
+          if (b != null) {
+            unindex(b);
+          } else {
+            size.incrementAndGet();
+          }
+          index(next);
+          stats.replaced(b, next);
+          return next;
+        });
     return before[0];
   }
 
@@ -599,13 +691,15 @@ public final class ObservationCache implements AutoCloseable {
       return null;
     }
     Entry[] removed = new Entry[1];
-    m.computeIfPresent(name, (key, before) -> {
-      unindex(before);
-      size.decrementAndGet();
-      removed[0] = before;
-      stats.replaced(before, null);
-      return null;
-    });
+    m.computeIfPresent(
+        name,
+        (key, before) -> {
+          unindex(before);
+          size.decrementAndGet();
+          removed[0] = before;
+          stats.replaced(before, null);
+          return null;
+        });
     return removed[0];
   }
 
@@ -620,10 +714,12 @@ public final class ObservationCache implements AutoCloseable {
 
   private void unindex(Entry e) {
     if (e.originUid() != null) {
-      byOrigin.computeIfPresent(e.originUid(), (u, set) -> {
-        set.remove(e);
-        return set.isEmpty() ? null : set;
-      });
+      byOrigin.computeIfPresent(
+          e.originUid(),
+          (u, set) -> {
+            set.remove(e);
+            return set.isEmpty() ? null : set;
+          });
     }
     if (bySeverity != null) {
       bySeverity.get(e.severity()).remove(e);
@@ -636,22 +732,53 @@ public final class ObservationCache implements AutoCloseable {
     Map<String, String> labels = m.getLabels() == null ? Map.of() : m.getLabels();
     Severity severity = spec != null && spec.severity() != null ? spec.severity() : Severity.INFO;
     ResourceRef r = spec == null ? null : spec.resource();
-    ResourceRef resource = r == null ? null : interner.intern(new ResourceRef(interner.intern(r.apiVersion()),
-        interner.intern(r.kind()), interner.intern(r.name()), interner.intern(r.namespace())));
+    ResourceRef resource =
+        r == null
+            ? null
+            : interner.intern(
+                new ResourceRef(
+                    interner.intern(r.apiVersion()),
+                    interner.intern(r.kind()),
+                    interner.intern(r.name()),
+                    interner.intern(r.namespace())));
     String title = spec == null ? null : interner.intern(cap(spec.title(), TITLE_MAX));
     String search = spec == null ? null : cap(SearchText.of(spec), SEARCH_MAX);
-    Entry e = new Entry(interner.intern(m.getNamespace()), m.getName(), m.getResourceVersion(),
-        interner.intern(spec == null ? labels.get(Observation.LABEL_SOURCE) : spec.source()), severity,
-        spec == null ? null : spec.category(), interner.intern(spec == null ? null : spec.eventType()),
-        interner.intern(labels.get(Observation.LABEL_ORIGIN_UID)),
-        interner.intern(spec == null ? null : spec.clusterName()), resource, m.getCreationTimestamp(),
-        interner.intern(spec == null ? null : spec.ttlSecondsAfterCreation()), compact(Statuses.effective(o)), title,
-        null);
+    Entry e =
+        new Entry(
+            interner.intern(m.getNamespace()),
+            m.getName(),
+            m.getResourceVersion(),
+            interner.intern(spec == null ? labels.get(Observation.LABEL_SOURCE) : spec.source()),
+            severity,
+            spec == null ? null : spec.category(),
+            interner.intern(spec == null ? null : spec.eventType()),
+            interner.intern(labels.get(Observation.LABEL_ORIGIN_UID)),
+            interner.intern(spec == null ? null : spec.clusterName()),
+            resource,
+            m.getCreationTimestamp(),
+            interner.intern(spec == null ? null : spec.ttlSecondsAfterCreation()),
+            compact(Statuses.effective(o)),
+            title,
+            null);
     // Most search texts are just the title and resource name: derived on demand, not kept twice.
     if (search != null && !search.equals(e.searchText())) {
-      e = new Entry(e.namespace(), e.name(), m.getResourceVersion(), e.source(), e.severity(), e.category(),
-          e.eventType(), e.originUid(), e.clusterName(), e.resource(), m.getCreationTimestamp(), e.ttlSeconds(),
-          e.status(), e.title(), search);
+      e =
+          new Entry(
+              e.namespace(),
+              e.name(),
+              m.getResourceVersion(),
+              e.source(),
+              e.severity(),
+              e.category(),
+              e.eventType(),
+              e.originUid(),
+              e.clusterName(),
+              e.resource(),
+              m.getCreationTimestamp(),
+              e.ttlSeconds(),
+              e.status(),
+              e.title(),
+              search);
     }
     return e;
   }
@@ -662,9 +789,12 @@ public final class ObservationCache implements AutoCloseable {
 
   /** One String for firstSeen and lastSeen when they are equal (most Observations). */
   private static ObservationStatus compact(ObservationStatus s) {
-    if (s.firstSeen() != null && s.lastSeen() != null && s.firstSeen() != s.lastSeen()
+    if (s.firstSeen() != null
+        && s.lastSeen() != null
+        && s.firstSeen() != s.lastSeen()
         && s.firstSeen().equals(s.lastSeen())) {
-      return new ObservationStatus(s.count(), s.firstSeen(), s.firstSeen(), s.resolved(), s.resolvedAt());
+      return new ObservationStatus(
+          s.count(), s.firstSeen(), s.firstSeen(), s.resolved(), s.resolvedAt());
     }
     return s;
   }
@@ -717,7 +847,10 @@ public final class ObservationCache implements AutoCloseable {
       if (total <= 0) {
         return StoreSummary.EMPTY;
       }
-      return new StoreSummary(total, resolved, countSum,
+      return new StoreSummary(
+          total,
+          resolved,
+          countSum,
           lastCreated == Long.MIN_VALUE ? null : Instant.ofEpochMilli(lastCreated),
           lastSeen == ConsoleReads.NONE ? null : ConsoleReads.instant(lastSeen));
     }
@@ -759,7 +892,10 @@ public final class ObservationCache implements AutoCloseable {
     @Override
     public Observation remove(String key) {
       int slash = key.indexOf('/');
-      Entry e = slash < 0 ? null : ObservationCache.this.remove(key.substring(0, slash), key.substring(slash + 1));
+      Entry e =
+          slash < 0
+              ? null
+              : ObservationCache.this.remove(key.substring(0, slash), key.substring(slash + 1));
       return e == null ? null : skeleton(e);
     }
 
@@ -781,13 +917,17 @@ public final class ObservationCache implements AutoCloseable {
     @Override
     public Observation get(String key) {
       int slash = key.indexOf('/');
-      Entry e = slash < 0 ? null : ObservationCache.this.get(key.substring(0, slash), key.substring(slash + 1));
+      Entry e =
+          slash < 0
+              ? null
+              : ObservationCache.this.get(key.substring(0, slash), key.substring(slash + 1));
       return e == null || !namespaces.test(e.namespace()) ? null : skeleton(e);
     }
 
     /** The entries of the namespaces this informer watches. */
     private Stream<Entry> mine() {
-      return byNamespace.entrySet().stream().filter(n -> namespaces.test(n.getKey()))
+      return byNamespace.entrySet().stream()
+          .filter(n -> namespaces.test(n.getKey()))
           .flatMap(n -> n.getValue().values().stream());
     }
 

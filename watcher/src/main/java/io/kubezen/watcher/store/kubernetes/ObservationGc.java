@@ -54,7 +54,13 @@ final class ObservationGc {
       while (true) {
         KubernetesResourceList<Observation> page;
         try {
-          page = lists.listIn(ns, new ListOptionsBuilder().withLimit((long) ScopedLists.PAGE).withContinue(cont).build());
+          page =
+              lists.listIn(
+                  ns,
+                  new ListOptionsBuilder()
+                      .withLimit((long) ScopedLists.PAGE)
+                      .withContinue(cont)
+                      .build());
         } catch (KubernetesClientException e) {
           if (e.getCode() == 410 && !restartedHere) {
             // The continue token expired (a long sweep): list again from the start, once.
@@ -63,7 +69,8 @@ final class ObservationGc {
             cont = null;
             continue;
           }
-          throw ScopedLists.failure("GC list (after " + deleted + " deleted, " + errors + " errors)", e);
+          throw ScopedLists.failure(
+              "GC list (after " + deleted + " deleted, " + errors + " errors)", e);
         }
         listed += page.getItems().size();
         List<Future<Boolean>> futures = new ArrayList<>();
@@ -95,11 +102,19 @@ final class ObservationGc {
     return new GcResult(deleted, errors);
   }
 
-  /** A sweep over the cache: no list; a delete (with the cached resourceVersion) per expired one. */
+  /**
+   * A sweep over the cache: no list; a delete (with the cached resourceVersion) per expired one.
+   */
   private GcResult deleteExpiredCached(Instant now, java.util.Set<String> stateLikeSources) {
     List<Future<Boolean>> futures = new ArrayList<>();
     for (ObservationCache.Entry e : cache.entries()) {
-      if (expired(e.ttlSeconds(), e.status(), e.originUid() != null, e.source(), e.creationTimestamp(), now,
+      if (expired(
+          e.ttlSeconds(),
+          e.status(),
+          e.originUid() != null,
+          e.source(),
+          e.creationTimestamp(),
+          now,
           stateLikeSources)) {
         Observation o = KubernetesObservationStore.trimmed(e);
         futures.add(calls.submit(() -> deleteIfExpired(o, now, stateLikeSources)));
@@ -125,7 +140,8 @@ final class ObservationGc {
   }
 
   /** Deletes {@code o} if it is still the object that expired; true when this call deleted it. */
-  private boolean deleteIfExpired(Observation o, Instant now, java.util.Set<String> stateLikeSources) {
+  private boolean deleteIfExpired(
+      Observation o, Instant now, java.util.Set<String> stateLikeSources) {
     Observation current = o;
     for (int attempt = 0; attempt < MAX_ROUNDS; attempt++) {
       if (current == null || !expired(current, now, stateLikeSources)) {
@@ -133,8 +149,15 @@ final class ObservationGc {
       }
       ObjectMeta m = current.getMetadata();
       try {
-        List<StatusDetails> r = calls.write(() -> calls.api.inNamespace(m.getNamespace()).withName(m.getName())
-            .lockResourceVersion(m.getResourceVersion()).delete());
+        List<StatusDetails> r =
+            calls.write(
+                () ->
+                    calls
+                        .api
+                        .inNamespace(m.getNamespace())
+                        .withName(m.getName())
+                        .lockResourceVersion(m.getResourceVersion())
+                        .delete());
         if (r.isEmpty()) {
           return false;
         }
@@ -149,11 +172,16 @@ final class ObservationGc {
           throw e;
         }
         // Changed since the list (a repeat, or deleted and re-created): judge the current one.
-        current = calls.read(() -> calls.api.inNamespace(m.getNamespace()).withName(m.getName()).get());
+        current =
+            calls.read(() -> calls.api.inNamespace(m.getNamespace()).withName(m.getName()).get());
       }
     }
-    throw new StoreException("Observation " + o.getMetadata().getNamespace() + "/" + o.getMetadata().getName()
-        + " kept changing while being deleted");
+    throw new StoreException(
+        "Observation "
+            + o.getMetadata().getNamespace()
+            + "/"
+            + o.getMetadata().getName()
+            + " kept changing while being deleted");
   }
 
   /**
@@ -162,15 +190,28 @@ final class ObservationGc {
    * {@code creationTimestamp + TTL}. Never without a TTL.
    */
   static boolean expired(Observation o, Instant now, java.util.Set<String> stateLikeSources) {
-    boolean watched = o.getMetadata() != null && o.getMetadata().getLabels() != null
-        && o.getMetadata().getLabels().containsKey(Observation.LABEL_ORIGIN_UID);
-    return expired(o.getSpec() == null ? null : o.getSpec().ttlSecondsAfterCreation(), o.getStatus(), watched,
+    boolean watched =
+        o.getMetadata() != null
+            && o.getMetadata().getLabels() != null
+            && o.getMetadata().getLabels().containsKey(Observation.LABEL_ORIGIN_UID);
+    return expired(
+        o.getSpec() == null ? null : o.getSpec().ttlSecondsAfterCreation(),
+        o.getStatus(),
+        watched,
         o.getSpec() == null ? null : o.getSpec().source(),
-        o.getMetadata() == null ? null : o.getMetadata().getCreationTimestamp(), now, stateLikeSources);
+        o.getMetadata() == null ? null : o.getMetadata().getCreationTimestamp(),
+        now,
+        stateLikeSources);
   }
 
-  static boolean expired(Long ttl, ObservationStatus status, boolean watched, String source, String createdAt,
-      Instant now, java.util.Set<String> stateLikeSources) {
+  static boolean expired(
+      Long ttl,
+      ObservationStatus status,
+      boolean watched,
+      String source,
+      String createdAt,
+      Instant now,
+      java.util.Set<String> stateLikeSources) {
     if (ttl == null) {
       return false;
     }
@@ -192,5 +233,4 @@ final class ObservationGc {
       return false; // beyond the end of time
     }
   }
-
 }

@@ -11,8 +11,8 @@ import java.util.Objects;
  * Status arithmetic of the kubernetes store. Pure.
  *
  * <p>The status subresource ignores {@code status} on create, so a new Observation is created
- * without one; the CRD's schema default gives it {@code {count: 1}} whenever the API server reads it
- * (older CRDs: no status at all). A missing status or missing times mean the <em>implicit</em>
+ * without one; the CRD's schema default gives it {@code {count: 1}} whenever the API server reads
+ * it (older CRDs: no status at all). A missing status or missing times mean the <em>implicit</em>
  * status: count 1, first and last seen at {@code spec.detectedAt} (else the creation time). Every
  * status write writes the full status.
  */
@@ -26,7 +26,8 @@ final class Statuses {
     long count = s != null && s.count() != null ? s.count() : 1;
     String first = s != null && s.firstSeen() != null ? s.firstSeen() : seen;
     String last = s != null && s.lastSeen() != null ? s.lastSeen() : first;
-    return new ObservationStatus(count, first, last, s == null ? null : s.resolved(), s == null ? null : s.resolvedAt());
+    return new ObservationStatus(
+        count, first, last, s == null ? null : s.resolved(), s == null ? null : s.resolvedAt());
   }
 
   private static String implicitSeen(Observation o) {
@@ -55,11 +56,12 @@ final class Statuses {
   }
 
   /**
-   * {@code current} plus {@code wanted}, the status of sightings not yet counted, of which
-   * {@code alreadyCounted} are counted by {@code current} already (1 for the creator of an
-   * Observation whose implicit status counted its first sighting, 0 for a merge). Unresolves.
+   * {@code current} plus {@code wanted}, the status of sightings not yet counted, of which {@code
+   * alreadyCounted} are counted by {@code current} already (1 for the creator of an Observation
+   * whose implicit status counted its first sighting, 0 for a merge). Unresolves.
    */
-  static ObservationStatus merge(ObservationStatus current, ObservationStatus wanted, long alreadyCounted) {
+  static ObservationStatus merge(
+      ObservationStatus current, ObservationStatus wanted, long alreadyCounted) {
     long add = (wanted.count() == null ? 1 : wanted.count()) - alreadyCounted;
     return new ObservationStatus(
         current.count() + Math.max(0, add),
@@ -71,17 +73,20 @@ final class Statuses {
 
   /** {@code delta} more sightings, the latest at {@code lastSeen} (null: unknown). */
   static ObservationStatus repeat(ObservationStatus current, long delta, Instant lastSeen) {
-    return new ObservationStatus(current.count() + delta, current.firstSeen(),
+    return new ObservationStatus(
+        current.count() + delta,
+        current.firstSeen(),
         lastSeen == null ? current.lastSeen() : max(current.lastSeen(), lastSeen.toString()),
-        current.resolved(), current.resolvedAt());
+        current.resolved(),
+        current.resolvedAt());
   }
 
   static ObservationStatus unresolve(ObservationStatus current) {
     if (!Boolean.TRUE.equals(current.resolved())) {
       return current;
     }
-    return new ObservationStatus(current.count(), current.firstSeen(), current.lastSeen(), false,
-        current.resolvedAt());
+    return new ObservationStatus(
+        current.count(), current.firstSeen(), current.lastSeen(), false, current.resolvedAt());
   }
 
   /** Resolved at {@code at}; one already resolved keeps its first resolvedAt. */
@@ -89,7 +94,8 @@ final class Statuses {
     if (Boolean.TRUE.equals(current.resolved()) && current.resolvedAt() != null) {
       return current;
     }
-    return new ObservationStatus(current.count(), current.firstSeen(), current.lastSeen(), true, at.toString());
+    return new ObservationStatus(
+        current.count(), current.firstSeen(), current.lastSeen(), true, at.toString());
   }
 
   static String min(String a, String b) {

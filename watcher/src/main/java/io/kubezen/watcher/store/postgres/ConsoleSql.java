@@ -21,14 +21,33 @@ import java.util.List;
 final class ConsoleSql {
   private ConsoleSql() {}
 
-  /** The key of the last row of a findings page: the sort's two numbers, then namespace, name, cluster. */
+  /**
+   * The key of the last row of a findings page: the sort's two numbers, then namespace, name,
+   * cluster.
+   */
   record After(FindingSort sort, long k1, long k2, String namespace, String name, String cluster) {
     private static final String VERSION = "p1";
 
     String encode() {
-      String raw = VERSION + ":" + sort.ordinal() + ":" + k1 + ":" + k2 + ":" + namespace.length() + ":"
-          + name.length() + ":" + namespace + name + cluster;
-      return Base64.getUrlEncoder().withoutPadding().encodeToString(raw.getBytes(StandardCharsets.UTF_8));
+      String raw =
+          VERSION
+              + ":"
+              + sort.ordinal()
+              + ":"
+              + k1
+              + ":"
+              + k2
+              + ":"
+              + namespace.length()
+              + ":"
+              + name.length()
+              + ":"
+              + namespace
+              + name
+              + cluster;
+      return Base64.getUrlEncoder()
+          .withoutPadding()
+          .encodeToString(raw.getBytes(StandardCharsets.UTF_8));
     }
 
     static After decode(String token, FindingSort expected) {
@@ -47,8 +66,13 @@ final class ConsoleSql {
           throw new IllegalArgumentException("bad lengths");
         }
         String rest = p[6];
-        return new After(expected, Long.parseLong(p[2]), Long.parseLong(p[3]), rest.substring(0, nsLength),
-            rest.substring(nsLength, nsLength + nameLength), rest.substring(nsLength + nameLength));
+        return new After(
+            expected,
+            Long.parseLong(p[2]),
+            Long.parseLong(p[3]),
+            rest.substring(0, nsLength),
+            rest.substring(nsLength, nsLength + nameLength),
+            rest.substring(nsLength + nameLength));
       } catch (IllegalArgumentException e) {
         throw new InvalidContinueTokenException("invalid continue token: " + e.getMessage());
       }
@@ -70,7 +94,7 @@ final class ConsoleSql {
       switch (f.state()) {
         case OPEN -> sql.append(" AND resolved IS NOT TRUE");
         case RESOLVED -> sql.append(" AND resolved IS TRUE");
-        case ALL -> { }
+        case ALL -> {}
       }
     }
     range(sql, args, "first_seen_us", f.firstSeenFrom(), f.firstSeenTo());
@@ -91,7 +115,8 @@ final class ConsoleSql {
     }
   }
 
-  private static void range(StringBuilder sql, List<Object> args, String column, Instant from, Instant to) {
+  private static void range(
+      StringBuilder sql, List<Object> args, String column, Instant from, Instant to) {
     if (from != null) {
       sql.append(" AND ").append(column).append(" >= ?");
       args.add(io.kubezen.watcher.store.StoreTimes.micros(from));
@@ -102,7 +127,10 @@ final class ConsoleSql {
     }
   }
 
-  /** The sort keys of a page, ascending, as in the sort's index (findings_last_seen, _severity, _count). */
+  /**
+   * The sort keys of a page, ascending, as in the sort's index (findings_last_seen, _severity,
+   * _count).
+   */
   static String keys(FindingSort sort) {
     return switch (sort) {
       case LAST_SEEN -> "(-last_seen_us), namespace, name, cluster";
@@ -112,9 +140,11 @@ final class ConsoleSql {
   }
 
   static String page(FindingsQuery q, After after, List<Object> args) {
-    StringBuilder sql = new StringBuilder("SELECT cluster, namespace, name, created_ms, count, first_seen_us, "
-        + "last_seen_us, resolved, resolved_at, severity_rank, metadata::text AS metadata, spec::text AS spec "
-        + "FROM observations WHERE true");
+    StringBuilder sql =
+        new StringBuilder(
+            "SELECT cluster, namespace, name, created_ms, count, first_seen_us, "
+                + "last_seen_us, resolved, resolved_at, severity_rank, metadata::text AS metadata, spec::text AS spec "
+                + "FROM observations WHERE true");
     sql.append(where(q.filter(), args, true));
     if (after != null) {
       sql.append(" AND (").append(keys(q.sort())).append(") > (");
@@ -148,7 +178,9 @@ final class ConsoleSql {
   }
 
   static String countBy(FindingFilter filter, List<GroupField> fields, List<Object> args) {
-    if (fields.isEmpty() || fields.size() > 3 || fields.stream().distinct().count() != fields.size()) {
+    if (fields.isEmpty()
+        || fields.size() > 3
+        || fields.stream().distinct().count() != fields.size()) {
       throw new IllegalArgumentException("group by one to three distinct fields: " + fields);
     }
     StringBuilder cols = new StringBuilder();
@@ -159,8 +191,14 @@ final class ConsoleSql {
       groups.append(i == 0 ? "" : ", ").append(i + 1);
       order.append(", ").append(i + 1).append(" NULLS FIRST");
     }
-    return "SELECT " + cols + "count(*) AS n FROM observations WHERE true" + where(filter, args, true)
-        + " GROUP BY " + groups + " ORDER BY n DESC" + order;
+    return "SELECT "
+        + cols
+        + "count(*) AS n FROM observations WHERE true"
+        + where(filter, args, true)
+        + " GROUP BY "
+        + groups
+        + " ORDER BY n DESC"
+        + order;
   }
 
   /**
@@ -169,27 +207,39 @@ final class ConsoleSql {
    */
   static String top(FindingFilter filter, RankedGroup.By by, int limit, List<Object> args) {
     boolean ns = by == RankedGroup.By.NAMESPACE;
-    String keys = ns
-        ? "resource_namespace COLLATE \"C\" AS resource_namespace, NULL::text AS resource_kind,"
-            + " NULL::text AS resource_name"
-        : "resource_namespace COLLATE \"C\" AS resource_namespace, resource_kind COLLATE \"C\" AS resource_kind,"
-            + " resource_name COLLATE \"C\" AS resource_name";
+    String keys =
+        ns
+            ? "resource_namespace COLLATE \"C\" AS resource_namespace, NULL::text AS resource_kind,"
+                + " NULL::text AS resource_name"
+            : "resource_namespace COLLATE \"C\" AS resource_namespace, resource_kind COLLATE \"C\" AS resource_kind,"
+                + " resource_name COLLATE \"C\" AS resource_name";
     String present = ns ? " AND resource_namespace IS NOT NULL" : " AND resource_name IS NOT NULL";
     String group = ns ? "1" : "1, 2, 3";
     String order = ns ? "1 NULLS FIRST" : "1 NULLS FIRST, 2 NULLS FIRST, 3 NULLS FIRST";
-    String sql = "SELECT " + keys + ", count(*) FILTER (WHERE severity = 'critical') AS critical,"
-        + " count(*) FILTER (WHERE severity = 'high') AS high, count(*) AS total"
-        + " FROM observations WHERE true" + where(filter, args, true) + present
-        + " GROUP BY " + group + " HAVING count(*) FILTER (WHERE severity IN ('critical', 'high')) > 0"
-        + " ORDER BY critical DESC, high DESC, " + order + " LIMIT ?";
+    String sql =
+        "SELECT "
+            + keys
+            + ", count(*) FILTER (WHERE severity = 'critical') AS critical,"
+            + " count(*) FILTER (WHERE severity = 'high') AS high, count(*) AS total"
+            + " FROM observations WHERE true"
+            + where(filter, args, true)
+            + present
+            + " GROUP BY "
+            + group
+            + " HAVING count(*) FILTER (WHERE severity IN ('critical', 'high')) > 0"
+            + " ORDER BY critical DESC, high DESC, "
+            + order
+            + " LIMIT ?";
     args.add(limit);
     return sql;
   }
 
   /** Bucket index of first_seen_us for findings first seen in [from, to). */
-  static String opened(FindingFilter filter, long fromMicros, long toMicros, long widthMicros, List<Object> args) {
-    String sql = "SELECT (first_seen_us - ?) / ? AS b, count(*) AS n FROM observations WHERE first_seen_us >= ?"
-        + " AND first_seen_us < ?";
+  static String opened(
+      FindingFilter filter, long fromMicros, long toMicros, long widthMicros, List<Object> args) {
+    String sql =
+        "SELECT (first_seen_us - ?) / ? AS b, count(*) AS n FROM observations WHERE first_seen_us >= ?"
+            + " AND first_seen_us < ?";
     args.add(fromMicros);
     args.add(widthMicros);
     args.add(fromMicros);
@@ -198,9 +248,11 @@ final class ConsoleSql {
   }
 
   /** Bucket index of resolved_us for findings resolved now and resolved in [from, to). */
-  static String resolvedIn(FindingFilter filter, long fromMicros, long toMicros, long widthMicros, List<Object> args) {
-    String sql = "SELECT (resolved_us - ?) / ? AS b, count(*) AS n FROM observations WHERE resolved_us >= ?"
-        + " AND resolved_us < ? AND resolved IS TRUE";
+  static String resolvedIn(
+      FindingFilter filter, long fromMicros, long toMicros, long widthMicros, List<Object> args) {
+    String sql =
+        "SELECT (resolved_us - ?) / ? AS b, count(*) AS n FROM observations WHERE resolved_us >= ?"
+            + " AND resolved_us < ? AND resolved IS TRUE";
     args.add(fromMicros);
     args.add(widthMicros);
     args.add(fromMicros);
@@ -211,12 +263,14 @@ final class ConsoleSql {
   /** Per source: newest last seen, open and all counts. */
   static String sourceActivity(FindingFilter filter, List<Object> args) {
     return "SELECT source, max(last_seen_us) AS last_seen, count(*) FILTER (WHERE resolved IS NOT TRUE) AS open,"
-        + " count(*) AS total FROM observations WHERE source IS NOT NULL" + where(filter, args, true)
+        + " count(*) AS total FROM observations WHERE source IS NOT NULL"
+        + where(filter, args, true)
         + " GROUP BY source ORDER BY source";
   }
 
   /** The whole store in a few numbers, every cluster: the rows the triggers of schema V2 keep. */
-  static final String SUMMARY = "SELECT coalesce(sum(total), 0) AS total, coalesce(sum(resolved), 0) AS resolved,"
-      + " coalesce(sum(count_sum), 0) AS count_sum, max(last_created) AS last_created, max(last_seen) AS last_seen"
-      + " FROM observation_stats WHERE total > 0";
+  static final String SUMMARY =
+      "SELECT coalesce(sum(total), 0) AS total, coalesce(sum(resolved), 0) AS resolved,"
+          + " coalesce(sum(count_sum), 0) AS count_sum, max(last_created) AS last_created, max(last_seen) AS last_seen"
+          + " FROM observation_stats WHERE total > 0";
 }

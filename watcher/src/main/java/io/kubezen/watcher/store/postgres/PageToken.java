@@ -12,9 +12,21 @@ record PageToken(long createdMs, String name, String namespace, String cluster) 
   private static final String VERSION = "p1";
 
   String encode() {
-    String raw = VERSION + ":" + createdMs + ":" + name.length() + ":" + namespace.length() + ":" + name + namespace
-        + cluster;
-    return Base64.getUrlEncoder().withoutPadding().encodeToString(raw.getBytes(StandardCharsets.UTF_8));
+    String raw =
+        VERSION
+            + ":"
+            + createdMs
+            + ":"
+            + name.length()
+            + ":"
+            + namespace.length()
+            + ":"
+            + name
+            + namespace
+            + cluster;
+    return Base64.getUrlEncoder()
+        .withoutPadding()
+        .encodeToString(raw.getBytes(StandardCharsets.UTF_8));
   }
 
   static PageToken decode(String token) {
@@ -28,11 +40,16 @@ record PageToken(long createdMs, String name, String namespace, String cluster) 
       int nameLength = Integer.parseInt(parts[2]);
       int namespaceLength = Integer.parseInt(parts[3]);
       String rest = parts[4];
-      if (nameLength < 0 || namespaceLength < 0 || (long) nameLength + namespaceLength > rest.length()) {
+      if (nameLength < 0
+          || namespaceLength < 0
+          || (long) nameLength + namespaceLength > rest.length()) {
         throw new IllegalArgumentException("bad lengths");
       }
-      return new PageToken(createdMs, rest.substring(0, nameLength),
-          rest.substring(nameLength, nameLength + namespaceLength), rest.substring(nameLength + namespaceLength));
+      return new PageToken(
+          createdMs,
+          rest.substring(0, nameLength),
+          rest.substring(nameLength, nameLength + namespaceLength),
+          rest.substring(nameLength + namespaceLength));
     } catch (IllegalArgumentException e) { // includes NumberFormatException and bad base64
       throw new InvalidContinueTokenException("invalid continue token: " + e.getMessage());
     }

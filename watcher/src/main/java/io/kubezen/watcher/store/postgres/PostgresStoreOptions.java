@@ -14,8 +14,16 @@ import java.util.Objects;
  * @param maxObservations live Observations of this cluster kept at most (each GC sweep evicts the
  *     lowest severities, oldest first, beyond it); 0 for no cap
  */
-public record PostgresStoreOptions(String url, String user, String password, int poolSize, Duration statementTimeout,
-    Duration connectTimeout, String cluster, boolean readOnly, long maxObservations) {
+public record PostgresStoreOptions(
+    String url,
+    String user,
+    String password,
+    int poolSize,
+    Duration statementTimeout,
+    Duration connectTimeout,
+    String cluster,
+    boolean readOnly,
+    long maxObservations) {
 
   public PostgresStoreOptions {
     Objects.requireNonNull(url, "url");
@@ -30,40 +38,72 @@ public record PostgresStoreOptions(String url, String user, String password, int
   }
 
   public static PostgresStoreOptions of(String url, String user, String password, String cluster) {
-    return new PostgresStoreOptions(url, user, password, 4, Duration.ofSeconds(10), Duration.ofSeconds(5), cluster,
-        false, 0);
+    return new PostgresStoreOptions(
+        url, user, password, 4, Duration.ofSeconds(10), Duration.ofSeconds(5), cluster, false, 0);
   }
 
   /** A read-only viewer of every cluster. */
   public static PostgresStoreOptions reader(String url, String user, String password) {
-    return new PostgresStoreOptions(url, user, password, 4, Duration.ofSeconds(10), Duration.ofSeconds(5), null,
-        true, 0);
+    return new PostgresStoreOptions(
+        url, user, password, 4, Duration.ofSeconds(10), Duration.ofSeconds(5), null, true, 0);
   }
 
   public PostgresStoreOptions withCluster(String value) {
-    return new PostgresStoreOptions(url, user, password, poolSize, statementTimeout, connectTimeout, value, readOnly,
+    return new PostgresStoreOptions(
+        url,
+        user,
+        password,
+        poolSize,
+        statementTimeout,
+        connectTimeout,
+        value,
+        readOnly,
         maxObservations);
   }
 
   public PostgresStoreOptions readOnlyViewer() {
-    return new PostgresStoreOptions(url, user, password, poolSize, statementTimeout, connectTimeout, cluster, true,
+    return new PostgresStoreOptions(
+        url,
+        user,
+        password,
+        poolSize,
+        statementTimeout,
+        connectTimeout,
+        cluster,
+        true,
         maxObservations);
   }
 
   public PostgresStoreOptions withMaxObservations(long value) {
-    return new PostgresStoreOptions(url, user, password, poolSize, statementTimeout, connectTimeout, cluster, readOnly,
-        value);
+    return new PostgresStoreOptions(
+        url, user, password, poolSize, statementTimeout, connectTimeout, cluster, readOnly, value);
   }
 
   public PostgresStoreOptions withTimeouts(Duration statement, Duration connect) {
-    return new PostgresStoreOptions(url, user, password, poolSize, statement, connect, cluster, readOnly,
-        maxObservations);
+    return new PostgresStoreOptions(
+        url, user, password, poolSize, statement, connect, cluster, readOnly, maxObservations);
   }
 
   @Override
   public String toString() {
-    return "PostgresStoreOptions[url=" + url + ", user=" + user + ", password=" + (password == null ? "(none)" : "***")
-        + ", poolSize=" + poolSize + ", statementTimeout=" + statementTimeout + ", connectTimeout=" + connectTimeout
-        + ", cluster=" + cluster + ", readOnly=" + readOnly + ", maxObservations=" + maxObservations + "]";
+    return "PostgresStoreOptions[url="
+        + url
+        + ", user="
+        + user
+        + ", password="
+        + (password == null ? "(none)" : "***")
+        + ", poolSize="
+        + poolSize
+        + ", statementTimeout="
+        + statementTimeout
+        + ", connectTimeout="
+        + connectTimeout
+        + ", cluster="
+        + cluster
+        + ", readOnly="
+        + readOnly
+        + ", maxObservations="
+        + maxObservations
+        + "]";
   }
 }

@@ -13,7 +13,9 @@ record ContinueToken(long createdAt, String name, String namespace) {
 
   String encode() {
     String raw = VERSION + ":" + createdAt + ":" + name.length() + ":" + name + namespace;
-    return Base64.getUrlEncoder().withoutPadding().encodeToString(raw.getBytes(StandardCharsets.UTF_8));
+    return Base64.getUrlEncoder()
+        .withoutPadding()
+        .encodeToString(raw.getBytes(StandardCharsets.UTF_8));
   }
 
   static ContinueToken decode(String token) {
@@ -29,7 +31,8 @@ record ContinueToken(long createdAt, String name, String namespace) {
       if (nameLength < 0 || nameLength > rest.length()) {
         throw new IllegalArgumentException("bad name length");
       }
-      return new ContinueToken(createdAt, rest.substring(0, nameLength), rest.substring(nameLength));
+      return new ContinueToken(
+          createdAt, rest.substring(0, nameLength), rest.substring(nameLength));
     } catch (IllegalArgumentException e) { // includes NumberFormatException and bad base64
       throw new InvalidContinueTokenException("invalid continue token: " + e.getMessage());
     }

@@ -25,8 +25,17 @@ class ReadSessionsTest {
     assertThat(new ReadSessions(TOKEN, clock).valid(v)).isTrue();
     assertThat(new ReadSessions(TOKEN + "x", clock).valid(v)).isFalse();
     // Garbage, truncation, another version.
-    for (String bad : new String[] {null, "", "1", "1.2.3", v.substring(0, v.length() - 1), "2" + v.substring(1),
-        v + "A", "x".repeat(300)}) {
+    for (String bad :
+        new String[] {
+          null,
+          "",
+          "1",
+          "1.2.3",
+          v.substring(0, v.length() - 1),
+          "2" + v.substring(1),
+          v + "A",
+          "x".repeat(300)
+        }) {
       assertThat(s.valid(bad)).as(String.valueOf(bad)).isFalse();
     }
     clock.advance(ReadSessions.TTL.minusSeconds(5));
@@ -65,11 +74,27 @@ class ReadSessionsTest {
 
   @Test
   void nextIsALocalPathOrSlash() {
-    assertThat(ReadSessions.localPath("/findings?severity=high&q=a%20b")).isEqualTo("/findings?severity=high&q=a%20b");
+    assertThat(ReadSessions.localPath("/findings?severity=high&q=a%20b"))
+        .isEqualTo("/findings?severity=high&q=a%20b");
     assertThat(ReadSessions.localPath("/")).isEqualTo("/");
-    for (String bad : new String[] {null, "", "//evil.example", "///evil.example", "/\\evil.example",
-        "https://evil.example", "HTTP://evil.example", "javascript:alert(1)", "evil.example", "/a b", "/a\tb",
-        "/a\nLocation:x", "/login", "/login?next=/x", "/x\\y"}) {
+    for (String bad :
+        new String[] {
+          null,
+          "",
+          "//evil.example",
+          "///evil.example",
+          "/\\evil.example",
+          "https://evil.example",
+          "HTTP://evil.example",
+          "javascript:alert(1)",
+          "evil.example",
+          "/a b",
+          "/a\tb",
+          "/a\nLocation:x",
+          "/login",
+          "/login?next=/x",
+          "/x\\y"
+        }) {
       assertThat(ReadSessions.localPath(bad)).as(String.valueOf(bad)).isEqualTo("/");
     }
   }

@@ -13,8 +13,10 @@ import org.junit.jupiter.api.Test;
 class ConsolePartsTest {
   @Test
   void queryRoundTripsThroughTheUrlAndDropsThePageTokenOnAnyChange() {
-    ConsoleQuery q = ConsoleQuery.parse(Map.of("severity", "HIGH", "namespace", "shop", "q", "a&b c", "after", "t",
-        "junk", "x")::get);
+    ConsoleQuery q =
+        ConsoleQuery.parse(
+            Map.of("severity", "HIGH", "namespace", "shop", "q", "a&b c", "after", "t", "junk", "x")
+                ::get);
     assertThat(q.queryString()).isEqualTo("?severity=HIGH&namespace=shop&q=a%26b+c&after=t");
     assertThat(q.with("sort", "count").get("after")).isNull();
     assertThat(q.with("after", "u").get("after")).isEqualTo("u");
@@ -26,9 +28,13 @@ class ConsolePartsTest {
     Instant now = Instant.parse("2026-12-05T12:00:00Z");
     assertThat(ConsoleQuery.parse(Map.of("since", "7d")::get).filter(now).lastSeenFrom())
         .isEqualTo(Instant.parse("2026-11-28T12:00:00Z"));
-    assertThat(ConsoleQuery.parse(Map.of("firstFrom", "2026-12-01T10:00")::get).filter(now).firstSeenFrom())
+    assertThat(
+            ConsoleQuery.parse(Map.of("firstFrom", "2026-12-01T10:00")::get)
+                .filter(now)
+                .firstSeenFrom())
         .isEqualTo(Instant.parse("2026-12-01T10:00:00Z"));
-    assertThatThrownBy(() -> ConsoleQuery.parse(Map.of("since", "1y")::get)).hasMessageContaining("since");
+    assertThatThrownBy(() -> ConsoleQuery.parse(Map.of("since", "1y")::get))
+        .hasMessageContaining("since");
   }
 
   @Test
@@ -46,8 +52,8 @@ class ConsolePartsTest {
 
   @Test
   void onlyPlainHttpLinksAreClickable() {
-    assertThat(Pages.safeLink("https://avd.aquasec.com/nvd/cve-2023-44487")).isEqualTo(
-        "https://avd.aquasec.com/nvd/cve-2023-44487");
+    assertThat(Pages.safeLink("https://avd.aquasec.com/nvd/cve-2023-44487"))
+        .isEqualTo("https://avd.aquasec.com/nvd/cve-2023-44487");
     assertThat(Pages.safeLink("javascript:alert(1)")).isNull();
     assertThat(Pages.safeLink("data:text/html,x")).isNull();
     assertThat(Pages.safeLink("https://x\"onmouseover=")).isNull();

@@ -70,7 +70,8 @@ class IngesterEngineTest {
   @BeforeAll
   static void crds() throws Exception {
     KubeApiServer.applyZenCrds();
-    try (var in = IngesterEngineTest.class.getResourceAsStream("/crds/scanreports.scans.example.com.yaml")) {
+    try (var in =
+        IngesterEngineTest.class.getResourceAsStream("/crds/scanreports.scans.example.com.yaml")) {
       KubeApiServer.apply(in);
     }
     client = KubeApiServer.client();
@@ -81,7 +82,10 @@ class IngesterEngineTest {
     ns = KubeApiServer.uniqueNamespace("ieng");
   }
 
-  /** The store and writer one leader and its followers share (as they share the API server's Observations). */
+  /**
+   * The store and writer one leader and its followers share (as they share the API server's
+   * Observations).
+   */
   void rig(int writeQueue, boolean startWriter) {
     store = SqliteObservationStore.open(tmp.resolve("obs.db"), CLOCK);
     metrics = Metrics.prometheus(Sources.standard().builtInNames());
@@ -90,9 +94,12 @@ class IngesterEngineTest {
     if (startWriter) {
       startWriter();
     }
-    ObservationFactory factory = new ObservationFactory("zen-system", 3600, Duration.ofMinutes(10), null);
+    ObservationFactory factory =
+        new ObservationFactory("zen-system", 3600, Duration.ofMinutes(10), null);
     pipeline = new Pipeline(() -> Filter.ALLOW_ALL, factory, dedup, writer, metrics);
-    pipelines = new IngesterPipelines(() -> Filter.ALLOW_ALL, dedup, writer, metrics, factory, Duration.ofMinutes(10));
+    pipelines =
+        new IngesterPipelines(
+            () -> Filter.ALLOW_ALL, dedup, writer, metrics, factory, Duration.ofMinutes(10));
   }
 
   boolean writerStarted;
@@ -114,10 +121,25 @@ class IngesterEngineTest {
   }
 
   Replica replica(KubernetesClient c) {
-    SourceManager engine = new SourceManager(c, pipeline, metrics, CLOCK,
-        SourceOptions.defaults().withCrdCheckInterval(Duration.ofMillis(300)), List.of());
-    IngesterInformers ingesters = new IngesterInformers(c, ns, Sources.standard().builtInNames(), pipelines, engine,
-        new IngesterStatusWriter(c, CLOCK), CLOCK, Duration.ofMillis(300), Duration.ofMinutes(10));
+    SourceManager engine =
+        new SourceManager(
+            c,
+            pipeline,
+            metrics,
+            CLOCK,
+            SourceOptions.defaults().withCrdCheckInterval(Duration.ofMillis(300)),
+            List.of());
+    IngesterInformers ingesters =
+        new IngesterInformers(
+            c,
+            ns,
+            Sources.standard().builtInNames(),
+            pipelines,
+            engine,
+            new IngesterStatusWriter(c, CLOCK),
+            CLOCK,
+            Duration.ofMillis(300),
+            Duration.ofMinutes(10));
     Replica r = new Replica(engine, ingesters);
     closing.add(r);
     return r;
@@ -144,9 +166,15 @@ class IngesterEngineTest {
 
   static IngesterSpec spec(String group, List<String> namespaces) {
     IngesterSpec s = IngesterInformersTest.spec(namespaces, null);
-    return new IngesterSpec(s.source(), s.type(),
-        new IngesterSpec.Informer(new IngesterSpec.Gvr(group, "v1", "scanreports"), namespaces, null, null),
-        s.webhook(), s.mapping(), s.filter(), s.dedup());
+    return new IngesterSpec(
+        s.source(),
+        s.type(),
+        new IngesterSpec.Informer(
+            new IngesterSpec.Gvr(group, "v1", "scanreports"), namespaces, null, null),
+        s.webhook(),
+        s.mapping(),
+        s.filter(),
+        s.dedup());
   }
 
   GenericKubernetesResource report(ResourceDefinitionContext ctx, String name) throws Exception {
@@ -158,11 +186,15 @@ class IngesterEngineTest {
   }
 
   List<Observation> observations() {
-    return store.list(new ObservationQuery("acme-scan", null, null, null, null, 1000, null)).items();
+    return store
+        .list(new ObservationQuery("acme-scan", null, null, null, null, 1000, null))
+        .items();
   }
 
   long resolved() {
-    return observations().stream().filter(o -> Boolean.TRUE.equals(o.getStatus().resolved())).count();
+    return observations().stream()
+        .filter(o -> Boolean.TRUE.equals(o.getStatus().resolved()))
+        .count();
   }
 
   Condition ready(String name) {
@@ -170,7 +202,10 @@ class IngesterEngineTest {
     if (i == null || i.getStatus() == null || i.getStatus().conditions() == null) {
       return null;
     }
-    return i.getStatus().conditions().stream().filter(c -> c.getType().equals("Ready")).findFirst().orElse(null);
+    return i.getStatus().conditions().stream()
+        .filter(c -> c.getType().equals("Ready"))
+        .findFirst()
+        .orElse(null);
   }
 
   @Test
@@ -182,25 +217,39 @@ class IngesterEngineTest {
     String group = "late" + UUID.randomUUID().toString().substring(0, 8) + ".example.com";
     createIngester("late", spec(group, List.of(ns)));
     String id = IngesterInformers.sourceId(ns + "/late");
-    await().atMost(Duration.ofSeconds(10)).untilAsserted(() -> {
-      assertThat(leader.engine().status(id)).isEqualTo("waiting for CRD scanreports." + group);
-      assertThat(ready("late")).isNotNull();
-      assertThat(ready("late").getStatus()).isEqualTo("False");
-      assertThat(ready("late").getReason()).isEqualTo("ResourceNotFound");
-    });
+    await()
+        .atMost(Duration.ofSeconds(10))
+        .untilAsserted(
+            () -> {
+              assertThat(leader.engine().status(id))
+                  .isEqualTo("waiting for CRD scanreports." + group);
+              assertThat(ready("late")).isNotNull();
+              assertThat(ready("late").getStatus()).isEqualTo("False");
+              assertThat(ready("late").getReason()).isEqualTo("ResourceNotFound");
+            });
     assertThat(leader.ingesters().runningKeys()).contains(ns + "/late");
 
     // the CRD is installed: the engine finds it (kind and scope from it), watches, reconciles
-    String yaml = Files.readString(Path.of(getClass().getResource("/crds/scanreports.scans.example.com.yaml").toURI()))
-        .replace("scans.example.com", group);
+    String yaml =
+        Files.readString(
+                Path.of(getClass().getResource("/crds/scanreports.scans.example.com.yaml").toURI()))
+            .replace("scans.example.com", group);
     KubeApiServer.apply(new ByteArrayInputStream(yaml.getBytes(StandardCharsets.UTF_8)));
-    ResourceDefinitionContext late = new ResourceDefinitionContext.Builder().withGroup(group).withVersion("v1")
-        .withPlural("scanreports").withKind("ScanReport").withNamespaced(true).build();
+    ResourceDefinitionContext late =
+        new ResourceDefinitionContext.Builder()
+            .withGroup(group)
+            .withVersion("v1")
+            .withPlural("scanreports")
+            .withKind("ScanReport")
+            .withNamespaced(true)
+            .build();
     report(late, "deploy-web");
     await().atMost(Duration.ofSeconds(20)).until(() -> observations().size() == 3);
     assertThat(leader.engine().status(id)).isEqualTo("synced");
-    await().atMost(Duration.ofSeconds(10)).untilAsserted(() ->
-        assertThat(ready("late")).extracting(Condition::getStatus).isEqualTo("True"));
+    await()
+        .atMost(Duration.ofSeconds(10))
+        .untilAsserted(
+            () -> assertThat(ready("late")).extracting(Condition::getStatus).isEqualTo("True"));
   }
 
   @Test
@@ -213,7 +262,8 @@ class IngesterEngineTest {
     report(SCANS, "first");
     report(SCANS, "second");
     report(SCANS, "third");
-    // the first object takes the whole queue; the others are refused (OverloadedException) and retried
+    // the first object takes the whole queue; the others are refused (OverloadedException) and
+    // retried
     Thread.sleep(3000);
     assertThat(writer.queued()).isBetween(1, 3);
     assertThat(observations()).isEmpty();
@@ -226,10 +276,18 @@ class IngesterEngineTest {
   void aFollowerInWarmStandbyTakesOverReadingOnlyWhatChanged() throws Exception {
     rig(1000, true);
     Map<String, AtomicLong> counts = new ConcurrentHashMap<>();
-    ApiRequestMetrics interceptor = new ApiRequestMetrics((verb, resource, code, nanos) ->
-        counts.computeIfAbsent(verb + " " + resource, k -> new AtomicLong()).incrementAndGet());
-    KubernetesClient followerClient = new KubernetesClientBuilder().withConfig(KubeApiServer.config())
-        .withHttpClientBuilderConsumer(b -> b.addOrReplaceInterceptor(ApiRequestMetrics.NAME, interceptor)).build();
+    ApiRequestMetrics interceptor =
+        new ApiRequestMetrics(
+            (verb, resource, code, nanos) ->
+                counts
+                    .computeIfAbsent(verb + " " + resource, k -> new AtomicLong())
+                    .incrementAndGet());
+    KubernetesClient followerClient =
+        new KubernetesClientBuilder()
+            .withConfig(KubeApiServer.config())
+            .withHttpClientBuilderConsumer(
+                b -> b.addOrReplaceInterceptor(ApiRequestMetrics.NAME, interceptor))
+            .build();
     closing.add(followerClient);
     Replica leader = replica(client);
     leader.engine().start();
@@ -244,16 +302,24 @@ class IngesterEngineTest {
     }
     await().atMost(Duration.ofSeconds(20)).until(() -> observations().size() == 15);
     String id = IngesterInformers.sourceId(ns + "/scans");
-    await().atMost(Duration.ofSeconds(10)).until(() -> "synced".equals(follower.engine().status(id)));
+    await()
+        .atMost(Duration.ofSeconds(10))
+        .until(() -> "synced".equals(follower.engine().status(id)));
 
     // the leader goes; meanwhile one report loses a finding (the follower sees it, writes nothing)
     leader.close();
-    client.genericKubernetesResources(SCANS).inNamespace(ns).withName("report-2").edit(r -> {
-      @SuppressWarnings("unchecked")
-      Map<String, Object> report = (Map<String, Object>) r.getAdditionalProperties().get("report");
-      report.put("results", ((List<?>) report.get("results")).subList(0, 2));
-      return r;
-    });
+    client
+        .genericKubernetesResources(SCANS)
+        .inNamespace(ns)
+        .withName("report-2")
+        .edit(
+            r -> {
+              @SuppressWarnings("unchecked")
+              Map<String, Object> report =
+                  (Map<String, Object>) r.getAdditionalProperties().get("report");
+              report.put("results", ((List<?>) report.get("results")).subList(0, 2));
+              return r;
+            });
     Thread.sleep(1500);
     assertThat(resolved()).as("a follower writes nothing").isZero();
 
@@ -265,8 +331,12 @@ class IngesterEngineTest {
     assertThat(observations()).hasSize(15);
     assertThat(c.created()).isZero();
     // only the changed report was read; the four others matched their Observations
-    assertThat(counts.getOrDefault("get scanreports", new AtomicLong()).get()).as(counts.toString()).isEqualTo(1);
-    assertThat(counts.getOrDefault("list scanreports", new AtomicLong()).get()).as("no re-list").isZero();
+    assertThat(counts.getOrDefault("get scanreports", new AtomicLong()).get())
+        .as(counts.toString())
+        .isEqualTo(1);
+    assertThat(counts.getOrDefault("list scanreports", new AtomicLong()).get())
+        .as("no re-list")
+        .isZero();
   }
 
   @Test
@@ -276,15 +346,29 @@ class IngesterEngineTest {
     leader.engine().start();
     leader.ingesters().start();
     IngesterSpec s = spec("scans.example.com", List.of(ns));
-    // custom resources support no field selector but metadata.name/namespace: the list is refused (400)
-    createIngester("refused", new IngesterSpec(s.source(), s.type(), new IngesterSpec.Informer(
-        s.informer().gvr(), List.of(ns), null, "spec.nope=x"), s.webhook(), s.mapping(), s.filter(), s.dedup()));
-    await().atMost(Duration.ofSeconds(15)).untilAsserted(() -> {
-      assertThat(ready("refused")).isNotNull();
-      assertThat(ready("refused").getStatus()).isEqualTo("False");
-      assertThat(ready("refused").getReason()).isEqualTo("WatchFailed");
-      assertThat(ready("refused").getMessage()).startsWith("informer: cannot watch scanreports.scans.example.com/v1: 400");
-    });
-    assertThat(leader.engine().status(IngesterInformers.sourceId(ns + "/refused"))).isEqualTo("syncing");
+    // custom resources support no field selector but metadata.name/namespace: the list is refused
+    // (400)
+    createIngester(
+        "refused",
+        new IngesterSpec(
+            s.source(),
+            s.type(),
+            new IngesterSpec.Informer(s.informer().gvr(), List.of(ns), null, "spec.nope=x"),
+            s.webhook(),
+            s.mapping(),
+            s.filter(),
+            s.dedup()));
+    await()
+        .atMost(Duration.ofSeconds(15))
+        .untilAsserted(
+            () -> {
+              assertThat(ready("refused")).isNotNull();
+              assertThat(ready("refused").getStatus()).isEqualTo("False");
+              assertThat(ready("refused").getReason()).isEqualTo("WatchFailed");
+              assertThat(ready("refused").getMessage())
+                  .startsWith("informer: cannot watch scanreports.scans.example.com/v1: 400");
+            });
+    assertThat(leader.engine().status(IngesterInformers.sourceId(ns + "/refused")))
+        .isEqualTo("syncing");
   }
 }

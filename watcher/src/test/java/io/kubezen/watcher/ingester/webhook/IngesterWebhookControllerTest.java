@@ -41,9 +41,16 @@ class IngesterWebhookControllerTest {
   void start() {
     ns = KubeApiServer.uniqueNamespace("ing");
     server = new IngestServer(tmp, Map.of());
-    controller = new IngesterWebhookController(client, ns, server.sources.builtInNames(), server.registry,
-        server.pipelines, new IngesterStatusWriter(client, Clock.systemUTC()), Duration.ofMillis(300),
-        Duration.ofMinutes(10));
+    controller =
+        new IngesterWebhookController(
+            client,
+            ns,
+            server.sources.builtInNames(),
+            server.registry,
+            server.pipelines,
+            new IngesterStatusWriter(client, Clock.systemUTC()),
+            Duration.ofMillis(300),
+            Duration.ofMinutes(10));
     controller.start();
   }
 
@@ -54,13 +61,28 @@ class IngesterWebhookControllerTest {
   }
 
   static IngesterSpec.Mapping mapping() {
-    return new IngesterSpec.Mapping(null, "object.level", Map.of("SEV1", "critical"), "object.summary",
-        "'runtime_' + object.rule", null, null, null, null, null);
+    return new IngesterSpec.Mapping(
+        null,
+        "object.level",
+        Map.of("SEV1", "critical"),
+        "object.summary",
+        "'runtime_' + object.rule",
+        null,
+        null,
+        null,
+        null,
+        null);
   }
 
   static IngesterSpec webhookSpec(String source, String path) {
-    return new IngesterSpec(source, IngesterSpec.Type.WEBHOOK, null, new IngesterSpec.Webhook(path, null), mapping(),
-        null, new IngesterSpec.Dedup("5m"));
+    return new IngesterSpec(
+        source,
+        IngesterSpec.Type.WEBHOOK,
+        null,
+        new IngesterSpec.Webhook(path, null),
+        mapping(),
+        null,
+        new IngesterSpec.Dedup("5m"));
   }
 
   Ingester create(String name, IngesterSpec spec) {
@@ -73,15 +95,22 @@ class IngesterWebhookControllerTest {
   Condition ready(String name) {
     Ingester i = client.resources(Ingester.class).inNamespace(ns).withName(name).get();
     IngesterStatus s = i == null ? null : i.getStatus();
-    if (s == null || s.conditions() == null || s.observedGeneration() == null
+    if (s == null
+        || s.conditions() == null
+        || s.observedGeneration() == null
         || !s.observedGeneration().equals(i.getMetadata().getGeneration())) {
       return null;
     }
-    return s.conditions().stream().filter(c -> c.getType().equals("Ready")).findFirst().orElse(null);
+    return s.conditions().stream()
+        .filter(c -> c.getType().equals("Ready"))
+        .findFirst()
+        .orElse(null);
   }
 
   Condition awaitReady(String name, String status) {
-    await().atMost(Duration.ofSeconds(15)).until(() -> ready(name) != null && ready(name).getStatus().equals(status));
+    await()
+        .atMost(Duration.ofSeconds(15))
+        .until(() -> ready(name) != null && ready(name).getStatus().equals(status));
     return ready(name);
   }
 
@@ -95,19 +124,32 @@ class IngesterWebhookControllerTest {
     assertThat(server.count("acme")).isEqualTo(1);
 
     // counts reach the status
-    await().atMost(Duration.ofSeconds(10)).untilAsserted(() -> {
-      IngesterStatus s = client.resources(Ingester.class).inNamespace(ns).withName("acme").get().getStatus();
-      assertThat(s.eventsTotal()).isEqualTo(1);
-      assertThat(s.observationsCreated()).isEqualTo(1);
-      assertThat(s.lastEventTime()).isNotNull();
-    });
+    await()
+        .atMost(Duration.ofSeconds(10))
+        .untilAsserted(
+            () -> {
+              IngesterStatus s =
+                  client
+                      .resources(Ingester.class)
+                      .inNamespace(ns)
+                      .withName("acme")
+                      .get()
+                      .getStatus();
+              assertThat(s.eventsTotal()).isEqualTo(1);
+              assertThat(s.observationsCreated()).isEqualTo(1);
+              assertThat(s.lastEventTime()).isNotNull();
+            });
 
     // path changed live
-    client.resources(Ingester.class).inNamespace(ns).withName("acme")
-        .edit(i -> {
-          i.setSpec(webhookSpec("acme", "acme-v2"));
-          return i;
-        });
+    client
+        .resources(Ingester.class)
+        .inNamespace(ns)
+        .withName("acme")
+        .edit(
+            i -> {
+              i.setSpec(webhookSpec("acme", "acme-v2"));
+              return i;
+            });
     await().atMost(Duration.ofSeconds(10)).until(() -> server.registry.find("acme-v2").isPresent());
     assertThat(server.registry.find("acme-alerts")).isEmpty();
     assertThat(awaitReady("acme", "True").getMessage()).isEqualTo("serving /ingest/acme-v2");
@@ -122,8 +164,10 @@ class IngesterWebhookControllerTest {
 
       create("acme", webhookSpec("acme", "acme-v2"));
       awaitReady("acme", "True");
-      IngestServer.Response r = server.post("/ingest/acme-v2",
-          "{\"level\":\"low\",\"summary\":\"round " + round + "\",\"rule\":\"x\"}");
+      IngestServer.Response r =
+          server.post(
+              "/ingest/acme-v2",
+              "{\"level\":\"low\",\"summary\":\"round " + round + "\",\"rule\":\"x\"}");
       assertThat(r.status()).as(r.body()).isEqualTo(200);
       assertThat(r.body()).contains("\"created\":1");
     }
@@ -132,23 +176,36 @@ class IngesterWebhookControllerTest {
 
   @Test
   void invalidIngesterIsReadyFalseWithEveryProblem() {
-    IngesterSpec bad = new IngesterSpec("falco", IngesterSpec.Type.WEBHOOK, null,
-        new IngesterSpec.Webhook("Not/A/Path", null),
-        new IngesterSpec.Mapping(null, "object.(", null, null, null, null, null, null, null, null), null,
-        new IngesterSpec.Dedup("forever"));
+    IngesterSpec bad =
+        new IngesterSpec(
+            "falco",
+            IngesterSpec.Type.WEBHOOK,
+            null,
+            new IngesterSpec.Webhook("Not/A/Path", null),
+            new IngesterSpec.Mapping(
+                null, "object.(", null, null, null, null, null, null, null, null),
+            null,
+            new IngesterSpec.Dedup("forever"));
     create("broken", bad);
     Condition c = awaitReady("broken", "False");
     assertThat(c.getReason()).isEqualTo("InvalidSpec");
-    assertThat(c.getMessage()).contains("source: 'falco' is a built-in source name")
-        .contains("webhook.path: 'Not/A/Path' is not one path segment").contains("mapping.severity: ")
+    assertThat(c.getMessage())
+        .contains("source: 'falco' is a built-in source name")
+        .contains("webhook.path: 'Not/A/Path' is not one path segment")
+        .contains("mapping.severity: ")
         .contains("dedup.window: 'forever' is not a duration");
     assertThat(server.registry.paths()).isEmpty();
 
     // fixed live
-    client.resources(Ingester.class).inNamespace(ns).withName("broken").edit(i -> {
-      i.setSpec(webhookSpec("fixed", "fixed"));
-      return i;
-    });
+    client
+        .resources(Ingester.class)
+        .inNamespace(ns)
+        .withName("broken")
+        .edit(
+            i -> {
+              i.setSpec(webhookSpec("fixed", "fixed"));
+              return i;
+            });
     awaitReady("broken", "True");
     assertThat(server.post("/ingest/fixed", ALERT).status()).isEqualTo(200);
     assertThat(server.count("fixed")).isEqualTo(1);

@@ -15,7 +15,10 @@ import java.util.concurrent.atomic.AtomicReference;
  * each started and stopped leading, and any moment two led at once.
  */
 final class ElectionRig implements AutoCloseable {
-  /** One replica: its elector, its client (closing it cuts its API access) and its leadership intervals. */
+  /**
+   * One replica: its elector, its client (closing it cuts its API access) and its leadership
+   * intervals.
+   */
   final class Replica implements LeaseElector.Listener {
     final String identity;
     final KubernetesClient client;
@@ -28,8 +31,13 @@ final class ElectionRig implements AutoCloseable {
     Replica(String identity) {
       this.identity = identity;
       this.client = new KubernetesClientBuilder().withConfig(KubeApiServer.config()).build();
-      this.elector = new LeaseElector(client, new ElectionConfig(namespace, lease, identity, leaseDuration,
-          renewDeadline, retryPeriod), Clock.systemUTC(), this);
+      this.elector =
+          new LeaseElector(
+              client,
+              new ElectionConfig(
+                  namespace, lease, identity, leaseDuration, renewDeadline, retryPeriod),
+              Clock.systemUTC(),
+              this);
     }
 
     @Override
@@ -88,7 +96,9 @@ final class ElectionRig implements AutoCloseable {
     return null;
   }
 
-  /** The replica other than {@code not} leading now, waiting up to {@code timeout}; null if none. */
+  /**
+   * The replica other than {@code not} leading now, waiting up to {@code timeout}; null if none.
+   */
   Replica awaitOtherLeader(Replica not, Duration timeout) throws InterruptedException {
     long end = System.nanoTime() + timeout.toNanos();
     while (System.nanoTime() < end) {

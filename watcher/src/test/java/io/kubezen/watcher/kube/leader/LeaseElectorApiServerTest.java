@@ -23,7 +23,8 @@ class LeaseElectorApiServerTest {
       assertThat(leader).isNotNull();
       Thread.sleep(RETRY.toMillis() * 4); // several renews and follower ticks
       assertThat(rig.replicas.stream().filter(r -> r.elector.isLeader()).count()).isEqualTo(1);
-      Lease lease = KubeApiServer.client().leases().inNamespace(rig.namespace).withName(rig.lease).get();
+      Lease lease =
+          KubeApiServer.client().leases().inNamespace(rig.namespace).withName(rig.lease).get();
       assertThat(lease.getSpec().getHolderIdentity()).isEqualTo(leader.identity);
       assertThat(lease.getSpec().getLeaseDurationSeconds()).isEqualTo(2);
 
@@ -31,7 +32,8 @@ class LeaseElectorApiServerTest {
       leader.elector.close(Duration.ofSeconds(5));
       ElectionRig.Replica next = rig.awaitOtherLeader(leader, Duration.ofSeconds(5));
       long handoffMillis = (System.nanoTime() - t0) / 1_000_000;
-      System.out.println("graceful handoff: " + handoffMillis + " ms (failover " + next.lastFailover + ")");
+      System.out.println(
+          "graceful handoff: " + handoffMillis + " ms (failover " + next.lastFailover + ")");
       assertThat(next).isNotNull();
       assertThat(handoffMillis).isLessThan(3000);
       assertThat(leader.lastStopReason).isEqualTo("shutdown");
@@ -40,7 +42,8 @@ class LeaseElectorApiServerTest {
       assertThat(next.elector.transitions()).isEqualTo(1);
       assertThat(next.lastFailover).isNotNull().isLessThan(Duration.ofSeconds(3));
       assertThat(rig.overlaps).isEmpty();
-      Lease after = KubeApiServer.client().leases().inNamespace(rig.namespace).withName(rig.lease).get();
+      Lease after =
+          KubeApiServer.client().leases().inNamespace(rig.namespace).withName(rig.lease).get();
       assertThat(after.getSpec().getHolderIdentity()).isEqualTo(next.identity);
       assertThat(after.getSpec().getLeaseTransitions()).isGreaterThanOrEqualTo(1);
     }
@@ -57,16 +60,23 @@ class LeaseElectorApiServerTest {
       assertThat(b.elector.isLeader()).isFalse();
 
       long cut = System.nanoTime();
-      a.client.close(); // every request of a fails from now on: as a crash, or a network partition, for b
+      a.client
+          .close(); // every request of a fails from now on: as a crash, or a network partition, for
+      // b
       ElectionRig.Replica next = rig.awaitOtherLeader(a, LEASE.plus(RETRY).multipliedBy(2));
       assertThat(next).isSameAs(b);
       long stopMillis = (a.stoppedNanos - cut) / 1_000_000;
       long takeoverMillis = (b.startedNanos - cut) / 1_000_000;
-      System.out.println("cut: leader stopped after " + stopMillis + " ms, follower took over after " + takeoverMillis
-          + " ms");
+      System.out.println(
+          "cut: leader stopped after "
+              + stopMillis
+              + " ms, follower took over after "
+              + takeoverMillis
+              + " ms");
       assertThat(a.stoppedNanos).as("the cut leader stopped").isPositive();
       assertThat(a.lastStopReason).startsWith("renew deadline passed");
-      assertThat(stopMillis).isLessThanOrEqualTo(RENEW.plus(a.elector.config().stopBudget()).toMillis() + 100);
+      assertThat(stopMillis)
+          .isLessThanOrEqualTo(RENEW.plus(a.elector.config().stopBudget()).toMillis() + 100);
       assertThat(a.stoppedNanos).as("stopped before the other started").isLessThan(b.startedNanos);
       assertThat(takeoverMillis).isLessThanOrEqualTo(LEASE.plus(RETRY).toMillis() + 500);
       assertThat(a.elector.isLeader()).isFalse();
@@ -87,22 +97,51 @@ class LeaseElectorApiServerTest {
       ElectionRig.Replica now = rig.awaitLeader(Duration.ofSeconds(5));
       assertThat(now).isNotNull();
       assertThat(rig.replicas.stream().filter(r -> r.elector.isLeader()).count()).isEqualTo(1);
-      assertThat(KubeApiServer.client().leases().inNamespace(rig.namespace).withName(rig.lease).get().getSpec()
-          .getHolderIdentity()).isEqualTo(now.identity);
+      assertThat(
+              KubeApiServer.client()
+                  .leases()
+                  .inNamespace(rig.namespace)
+                  .withName(rig.lease)
+                  .get()
+                  .getSpec()
+                  .getHolderIdentity())
+          .isEqualTo(now.identity);
       assertThat(rig.overlaps).isEmpty();
     }
   }
 
   @Test
   void configRejectsDurationsOutOfOrder() {
-    org.assertj.core.api.Assertions.assertThatThrownBy(() -> new ElectionConfig("ns", "l", "a",
-        Duration.ofSeconds(10), Duration.ofSeconds(10), Duration.ofSeconds(2)))
+    org.assertj.core.api.Assertions.assertThatThrownBy(
+            () ->
+                new ElectionConfig(
+                    "ns",
+                    "l",
+                    "a",
+                    Duration.ofSeconds(10),
+                    Duration.ofSeconds(10),
+                    Duration.ofSeconds(2)))
         .hasMessageContaining("leaseDuration");
-    org.assertj.core.api.Assertions.assertThatThrownBy(() -> new ElectionConfig("ns", "l", "a",
-        Duration.ofSeconds(15), Duration.ofSeconds(2), Duration.ofSeconds(2)))
+    org.assertj.core.api.Assertions.assertThatThrownBy(
+            () ->
+                new ElectionConfig(
+                    "ns",
+                    "l",
+                    "a",
+                    Duration.ofSeconds(15),
+                    Duration.ofSeconds(2),
+                    Duration.ofSeconds(2)))
         .hasMessageContaining("renewDeadline");
-    assertThat(new ElectionConfig("ns", "l", "a", Duration.ofSeconds(15), Duration.ofSeconds(10),
-        Duration.ofSeconds(2)).stopBudget()).isEqualTo(Duration.ofMillis(2500));
+    assertThat(
+            new ElectionConfig(
+                    "ns",
+                    "l",
+                    "a",
+                    Duration.ofSeconds(15),
+                    Duration.ofSeconds(10),
+                    Duration.ofSeconds(2))
+                .stopBudget())
+        .isEqualTo(Duration.ofMillis(2500));
     assertThat(LeaseElector.seconds(Duration.ofMillis(1500))).isEqualTo(2);
   }
 }

@@ -9,11 +9,10 @@ import java.util.List;
 import org.junit.jupiter.api.Test;
 
 /**
- * Handoff times against the real API server, for bench/HA.md. Not part of the default test run
- * (the class name does not end in Test); run it with
- * {@code ./mvnw -B -o -q -pl watcher test -Dtest=LeaseHandoffBench -Dsurefire.failIfNoSpecifiedTests=false}
- * (ZW_IT_KUBECONFIG for a running kube-apiext, else one is started). {@code -Dbench.runs=N} sets
- * the runs per case (default 10).
+ * Handoff times against the real API server, for bench/HA.md. Not part of the default test run (the
+ * class name does not end in Test); run it with {@code ./mvnw -B -o -q -pl watcher test
+ * -Dtest=LeaseHandoffBench -Dsurefire.failIfNoSpecifiedTests=false} (ZW_IT_KUBECONFIG for a running
+ * kube-apiext, else one is started). {@code -Dbench.runs=N} sets the runs per case (default 10).
  *
  * <ul>
  *   <li>graceful: the leader leaves (stops its work, releases the Lease); measured from the call to
@@ -28,19 +27,30 @@ class LeaseHandoffBench {
 
   @Test
   void handoffs() throws Exception {
-    StringBuilder table = new StringBuilder("| lease/renew/retry | handoff | runs | p50 ms | max ms | min ms |\n"
-        + "|---|---|---|---|---|---|\n");
-    for (Duration[] d : new Duration[][] {
-        {Duration.ofSeconds(4), Duration.ofSeconds(3), Duration.ofSeconds(1)},
-        {Duration.ofSeconds(15), Duration.ofSeconds(10), Duration.ofSeconds(2)}}) {
+    StringBuilder table =
+        new StringBuilder(
+            "| lease/renew/retry | handoff | runs | p50 ms | max ms | min ms |\n"
+                + "|---|---|---|---|---|---|\n");
+    for (Duration[] d :
+        new Duration[][] {
+          {Duration.ofSeconds(4), Duration.ofSeconds(3), Duration.ofSeconds(1)},
+          {Duration.ofSeconds(15), Duration.ofSeconds(10), Duration.ofSeconds(2)}
+        }) {
       String label = d[0].toSeconds() + "/" + d[1].toSeconds() + "/" + d[2].toSeconds();
       List<Long> graceful = new ArrayList<>();
       List<Long> crash = new ArrayList<>();
       for (int i = 0; i < RUNS; i++) {
         graceful.add(once(d, false));
         crash.add(once(d, true));
-        System.out.println(label + " run " + (i + 1) + ": graceful " + graceful.get(i) + " ms, crash " + crash.get(i)
-            + " ms");
+        System.out.println(
+            label
+                + " run "
+                + (i + 1)
+                + ": graceful "
+                + graceful.get(i)
+                + " ms, crash "
+                + crash.get(i)
+                + " ms");
       }
       table.append(row(label, "graceful", graceful)).append(row(label, "crash", crash));
       assertThat(Collections.max(crash)).isLessThanOrEqualTo(d[0].plus(d[2]).toMillis() + 500);
@@ -52,8 +62,19 @@ class LeaseHandoffBench {
     List<Long> sorted = new ArrayList<>(ms);
     Collections.sort(sorted);
     long p50 = sorted.get((sorted.size() - 1) / 2);
-    return "| " + label + " | " + kind + " | " + sorted.size() + " | " + p50 + " | " + sorted.get(sorted.size() - 1)
-        + " | " + sorted.get(0) + " |\n";
+    return "| "
+        + label
+        + " | "
+        + kind
+        + " | "
+        + sorted.size()
+        + " | "
+        + p50
+        + " | "
+        + sorted.get(sorted.size() - 1)
+        + " | "
+        + sorted.get(0)
+        + " |\n";
   }
 
   /** One handoff between two fresh replicas on a fresh Lease; milliseconds. */

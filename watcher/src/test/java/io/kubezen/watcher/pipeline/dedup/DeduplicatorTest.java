@@ -23,14 +23,20 @@ class DeduplicatorTest {
     Deduplicator d = new Deduplicator(100, Duration.ofSeconds(60), ticker);
     Deduplicator.Admission a = d.admit("fp1", "ns", "falco-1", T0);
     assertThat(a).isInstanceOf(Deduplicator.First.class);
-    assertThat(d.admit("fp1", "ns", "falco-1", T0.plusSeconds(5))).isInstanceOf(Deduplicator.Repeated.class);
-    assertThat(d.admit("fp1", "ns", "falco-1", T0.plusSeconds(3))).isInstanceOf(Deduplicator.Repeated.class);
-    assertThat(d.drainRepeats()).as("nothing flushed before the first sighting is stored").isEmpty();
+    assertThat(d.admit("fp1", "ns", "falco-1", T0.plusSeconds(5)))
+        .isInstanceOf(Deduplicator.Repeated.class);
+    assertThat(d.admit("fp1", "ns", "falco-1", T0.plusSeconds(3)))
+        .isInstanceOf(Deduplicator.Repeated.class);
+    assertThat(d.drainRepeats())
+        .as("nothing flushed before the first sighting is stored")
+        .isEmpty();
     d.stored(a.entry());
     List<Deduplicator.Pending> p = d.drainRepeats();
     assertThat(p).hasSize(1);
     assertThat(p.get(0).delta()).isEqualTo(2);
-    assertThat(p.get(0).lastSeen()).as("the latest sighting, not the last to arrive").isEqualTo(T0.plusSeconds(5));
+    assertThat(p.get(0).lastSeen())
+        .as("the latest sighting, not the last to arrive")
+        .isEqualTo(T0.plusSeconds(5));
     assertThat(p.get(0).toRepeat().name()).isEqualTo("falco-1");
     assertThat(d.drainRepeats()).as("drained once").isEmpty();
   }
@@ -77,7 +83,9 @@ class DeduplicatorTest {
     d.stored(a.entry());
     d.admit("a", "ns", "a", T0);
     d.admit("b", "ns", "b", T0); // evicts "a"
-    assertThat(d.drainRepeats()).singleElement().satisfies(p -> assertThat(p.entry().name()).isEqualTo("a"));
+    assertThat(d.drainRepeats())
+        .singleElement()
+        .satisfies(p -> assertThat(p.entry().name()).isEqualTo("a"));
   }
 
   @Test
@@ -89,27 +97,30 @@ class DeduplicatorTest {
     CountDownLatch go = new CountDownLatch(1);
     AtomicLong firsts = new AtomicLong();
     for (int t = 0; t < threads; t++) {
-      pool.submit(() -> {
-        go.await();
-        for (int i = 0; i < perThread; i++) {
-          Deduplicator.Admission a = d.admit("fp" + (i % 10), "ns", "n" + (i % 10), T0);
-          if (a instanceof Deduplicator.First) {
-            firsts.incrementAndGet();
-            d.stored(a.entry());
-          }
-          if (i % 1000 == 0) {
-            d.drainRepeats().forEach(p -> total.addAndGet(p.delta()));
-          }
-        }
-        return null;
-      });
+      pool.submit(
+          () -> {
+            go.await();
+            for (int i = 0; i < perThread; i++) {
+              Deduplicator.Admission a = d.admit("fp" + (i % 10), "ns", "n" + (i % 10), T0);
+              if (a instanceof Deduplicator.First) {
+                firsts.incrementAndGet();
+                d.stored(a.entry());
+              }
+              if (i % 1000 == 0) {
+                d.drainRepeats().forEach(p -> total.addAndGet(p.delta()));
+              }
+            }
+            return null;
+          });
     }
     go.countDown();
     pool.shutdown();
     assertThat(pool.awaitTermination(30, TimeUnit.SECONDS)).isTrue();
     d.drainRepeats().forEach(p -> total.addAndGet(p.delta()));
     assertThat(firsts.get()).isEqualTo(10);
-    assertThat(total.get() + firsts.get()).as("every sighting counted once").isEqualTo((long) threads * perThread);
+    assertThat(total.get() + firsts.get())
+        .as("every sighting counted once")
+        .isEqualTo((long) threads * perThread);
   }
 
   final AtomicLong total = new AtomicLong();

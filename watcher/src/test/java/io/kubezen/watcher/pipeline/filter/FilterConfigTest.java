@@ -29,9 +29,10 @@ class FilterConfigTest {
     assertThat(yaml.global().excludeNamespaces()).containsExactly("kube-system");
     assertThat(yaml.sources()).containsOnlyKeys("falco", "trivy", "kyverno", "k8s-audit");
     assertThat(yaml.forSource("falco").minSeverity()).isEqualTo(Severity.HIGH);
-    assertThat(yaml.forSource("falco").excludeRules()).containsExactly("Contact K8S API Server From Container");
-    assertThat(yaml.forSource("kyverno").includeCategories()).containsExactlyInAnyOrder(Category.SECURITY,
-        Category.COMPLIANCE);
+    assertThat(yaml.forSource("falco").excludeRules())
+        .containsExactly("Contact K8S API Server From Container");
+    assertThat(yaml.forSource("kyverno").includeCategories())
+        .containsExactlyInAnyOrder(Category.SECURITY, Category.COMPLIANCE);
     assertThat(yaml.forSource("trivy").expression()).startsWith("!has(details.fixedVersion)");
     assertThat(yaml.forSource("checkov")).isEqualTo(FilterConfig.Rules.NONE);
   }
@@ -51,14 +52,16 @@ class FilterConfigTest {
 
   @Test
   void nullValuesMeanUnset() throws Exception {
-    FilterConfig c = FilterConfig.parse("global:\n  minSeverity:\n  excludeNamespaces:\nsources:\n  falco:\n");
+    FilterConfig c =
+        FilterConfig.parse("global:\n  minSeverity:\n  excludeNamespaces:\nsources:\n  falco:\n");
     assertThat(c.global()).isEqualTo(FilterConfig.Rules.NONE);
     assertThat(c.forSource("falco").isEmpty()).isTrue();
   }
 
   @Test
   void severitiesAndCategoriesAreCaseInsensitive() throws Exception {
-    FilterConfig c = FilterConfig.parse("global:\n  minSeverity: HIGH\n  excludeCategories: [Cost]\n");
+    FilterConfig c =
+        FilterConfig.parse("global:\n  minSeverity: HIGH\n  excludeCategories: [Cost]\n");
     assertThat(c.global().minSeverity()).isEqualTo(Severity.HIGH);
     assertThat(c.global().excludeCategories()).isEqualTo(Set.of(Category.COST));
   }
@@ -72,7 +75,8 @@ class FilterConfigTest {
     assertThatThrownBy(() -> FilterConfig.parse("global:\n  minSeverty: high\n"))
         .hasMessageStartingWith("global.minSeverty: unknown key")
         .hasMessageContaining("minSeverity");
-    assertThatThrownBy(() -> FilterConfig.parse("{\"sources\":{\"falco\":{\"excludeNamespace\":[\"a\"]}}}"))
+    assertThatThrownBy(
+            () -> FilterConfig.parse("{\"sources\":{\"falco\":{\"excludeNamespace\":[\"a\"]}}}"))
         .hasMessageStartingWith("sources.falco.excludeNamespace: unknown key");
   }
 
@@ -80,22 +84,25 @@ class FilterConfigTest {
   void invalidSeverityNamesThePlace() {
     assertThatThrownBy(() -> FilterConfig.parse("sources:\n  falco:\n    minSeverity: hihg\n"))
         .isInstanceOf(FilterConfigException.class)
-        .hasMessage("sources.falco.minSeverity: unknown severity 'hihg' (expected one of critical, high, medium,"
-            + " low, info)");
+        .hasMessage(
+            "sources.falco.minSeverity: unknown severity 'hihg' (expected one of critical, high, medium,"
+                + " low, info)");
     assertThatThrownBy(() -> FilterConfig.parse("global:\n  minSeverity: 3\n"))
         .hasMessage("global.minSeverity: must be a string, found a number (3)");
   }
 
   @Test
   void invalidCategoryNamesThePlaceAndIndex() {
-    assertThatThrownBy(() -> FilterConfig.parse("global:\n  includeCategories: [security, secrity]\n"))
+    assertThatThrownBy(
+            () -> FilterConfig.parse("global:\n  includeCategories: [security, secrity]\n"))
         .hasMessageStartingWith("global.includeCategories[1]: unknown category 'secrity'");
   }
 
   @Test
   void eventTypesMustLookLikeEventTypes() {
     assertThatThrownBy(() -> FilterConfig.parse("global:\n  excludeEventTypes: [Runtime-Threat]\n"))
-        .hasMessageStartingWith("global.excludeEventTypes[0]: 'Runtime-Threat' is not an event type");
+        .hasMessageStartingWith(
+            "global.excludeEventTypes[0]: 'Runtime-Threat' is not an event type");
   }
 
   @Test
@@ -132,10 +139,14 @@ class FilterConfigTest {
 
   @Test
   void duplicateKeysAreRejectedInBothFormats() {
-    assertThatThrownBy(() -> FilterConfig.parse("global:\n  minSeverity: high\n  minSeverity: low\n"))
+    assertThatThrownBy(
+            () -> FilterConfig.parse("global:\n  minSeverity: high\n  minSeverity: low\n"))
         .isInstanceOf(FilterConfigException.class)
         .hasMessageContaining("minSeverity");
-    assertThatThrownBy(() -> FilterConfig.parse("{\"global\":{\"minSeverity\":\"high\",\"minSeverity\":\"low\"}}"))
+    assertThatThrownBy(
+            () ->
+                FilterConfig.parse(
+                    "{\"global\":{\"minSeverity\":\"high\",\"minSeverity\":\"low\"}}"))
         .isInstanceOf(FilterConfigException.class)
         .hasMessageContaining("minSeverity");
   }

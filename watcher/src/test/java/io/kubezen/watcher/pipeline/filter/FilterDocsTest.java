@@ -11,7 +11,8 @@ import org.junit.jupiter.api.Test;
 
 /** Every example expression in docs/filter.md compiles: the documentation cannot rot silently. */
 class FilterDocsTest {
-  private static final Pattern EXPRESSION = Pattern.compile("^\\s*\"?expression\"?: (\".*\")\\s*}?\\s*$");
+  private static final Pattern EXPRESSION =
+      Pattern.compile("^\\s*\"?expression\"?: (\".*\")\\s*}?\\s*$");
 
   @Test
   void documentedExpressionsCompile() throws Exception {

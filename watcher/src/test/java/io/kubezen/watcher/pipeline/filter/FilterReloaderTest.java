@@ -24,24 +24,25 @@ class FilterReloaderTest {
 
   private static final String HIGH_ONLY = "global:\n  minSeverity: high\n";
   private static final String CRITICAL_ONLY = "{\"global\": {\"minSeverity\": \"critical\"}}";
-  private static final Finding HIGH = falco(Severity.HIGH, "payments", "Terminal shell in container");
+  private static final Finding HIGH =
+      falco(Severity.HIGH, "payments", "Terminal shell in container");
 
-  @TempDir
-  Path dir;
+  @TempDir Path dir;
 
   private final List<String> loaded = new CopyOnWriteArrayList<>();
   private final List<String> invalid = new CopyOnWriteArrayList<>();
-  private final FilterReloader.Listener listener = new FilterReloader.Listener() {
-    @Override
-    public void onLoaded(Filter filter, String contentHash) {
-      loaded.add(contentHash);
-    }
+  private final FilterReloader.Listener listener =
+      new FilterReloader.Listener() {
+        @Override
+        public void onLoaded(Filter filter, String contentHash) {
+          loaded.add(contentHash);
+        }
 
-    @Override
-    public void onInvalid(String message) {
-      invalid.add(message);
-    }
-  };
+        @Override
+        public void onInvalid(String message) {
+          invalid.add(message);
+        }
+      };
   private FilterReloader reloader;
 
   @AfterEach
@@ -76,11 +77,14 @@ class FilterReloaderTest {
 
     write(file, CRITICAL_ONLY);
 
-    await().atMost(Duration.ofSeconds(10)).untilAsserted(() -> {
-      Decision d = reloader.current().apply(HIGH);
-      assertThat(d.dropped()).isTrue();
-      assertThat(d.reason()).isEqualTo(DropReason.MIN_SEVERITY);
-    });
+    await()
+        .atMost(Duration.ofSeconds(10))
+        .untilAsserted(
+            () -> {
+              Decision d = reloader.current().apply(HIGH);
+              assertThat(d.dropped()).isTrue();
+              assertThat(d.reason()).isEqualTo(DropReason.MIN_SEVERITY);
+            });
     assertThat(loaded).hasSize(2);
     assertThat(loaded.get(1)).isEqualTo(FilterReloader.sha256(CRITICAL_ONLY.getBytes()));
     assertThat(invalid).isEmpty();
@@ -101,7 +105,8 @@ class FilterReloaderTest {
         .contains("global.expression: ")
         .contains("keeping the last good config");
     assertThat(reloader.current().apply(HIGH).kept()).isTrue();
-    assertThat(reloader.current().apply(falco(Severity.MEDIUM, "a", "r")).reason()).isEqualTo(DropReason.MIN_SEVERITY);
+    assertThat(reloader.current().apply(falco(Severity.MEDIUM, "a", "r")).reason())
+        .isEqualTo(DropReason.MIN_SEVERITY);
     Thread.sleep(300); // several more polls of the same bad content
     assertThat(invalid).hasSize(1);
     assertThat(loaded).hasSize(1);
@@ -192,7 +197,8 @@ class FilterReloaderTest {
 
     assertThatThrownBy(r::start)
         .isInstanceOf(FilterConfigException.class)
-        .hasMessageStartingWith("filter config " + file + ": sources.falco.minSeverity: unknown severity 'severe'");
+        .hasMessageStartingWith(
+            "filter config " + file + ": sources.falco.minSeverity: unknown severity 'severe'");
     assertThat(loaded).isEmpty();
   }
 
@@ -232,18 +238,22 @@ class FilterReloaderTest {
     Path file = dir.resolve("filter.yaml");
     write(file, HIGH_ONLY);
     List<String> hashes = new CopyOnWriteArrayList<>();
-    reloader = new FilterReloader(file, Duration.ofMillis(50), new FilterReloader.Listener() {
-      @Override
-      public void onLoaded(Filter filter, String contentHash) {
-        hashes.add(contentHash);
-        throw new IllegalStateException("boom");
-      }
+    reloader =
+        new FilterReloader(
+            file,
+            Duration.ofMillis(50),
+            new FilterReloader.Listener() {
+              @Override
+              public void onLoaded(Filter filter, String contentHash) {
+                hashes.add(contentHash);
+                throw new IllegalStateException("boom");
+              }
 
-      @Override
-      public void onInvalid(String message) {
-        throw new IllegalStateException("boom");
-      }
-    });
+              @Override
+              public void onInvalid(String message) {
+                throw new IllegalStateException("boom");
+              }
+            });
     reloader.start();
     write(file, "global: [");
     write(file, CRITICAL_ONLY);

@@ -15,40 +15,64 @@ import java.util.stream.Collectors;
 import org.junit.jupiter.api.Test;
 
 /**
- * docs/sources/README.md's table of sources is generated from the list of descriptors
- * ({@link Sources#BUILT_IN}); this test fails when the committed page differs. To regenerate:
- * {@code ./mvnw -pl watcher test -Dtest=SourcesDocTest -Dzw.writeDocs=true}.
+ * docs/sources/README.md's table of sources is generated from the list of descriptors ({@link
+ * Sources#BUILT_IN}); this test fails when the committed page differs. To regenerate: {@code ./mvnw
+ * -pl watcher test -Dtest=SourcesDocTest -Dzw.writeDocs=true}.
  */
 class SourcesDocTest {
   static final Path INDEX = Path.of("../docs/sources/README.md");
-  static final String BEGIN = "<!-- sources-table:begin (generated from source/catalog/Sources by SourcesDocTest; "
-      + "do not edit) -->";
+  static final String BEGIN =
+      "<!-- sources-table:begin (generated from source/catalog/Sources by SourcesDocTest; "
+          + "do not edit) -->";
   static final String END = "<!-- sources-table:end -->";
 
   static String table() {
     StringBuilder b = new StringBuilder();
-    b.append("| source | kind | webhook Content-Types | default body limit | watched in Kubernetes mode | declared in |\n");
+    b.append(
+        "| source | kind | webhook Content-Types | default body limit | watched in Kubernetes mode | declared in |\n");
     b.append("|---|---|---|---|---|---|\n");
     for (SourceDescriptor d : Sources.BUILT_IN) {
-      b.append("| [").append(d.name()).append("](").append(Path.of(d.docsPage()).getFileName()).append(") | ")
-          .append(d.kind() == io.kubezen.watcher.source.SourceKind.EVENT ? "event-like" : "state-like").append(" | ")
-          .append(d.bodyFormats().stream().map(f -> "`" + f.mediaTypes() + "`").collect(Collectors.joining(", ")))
-          .append(d.jsonSequence() ? " (JSON: one value or several in a row)" : "").append(" | ")
-          .append(d.defaultMaxBodyBytes() > 0 ? mib(d.defaultMaxBodyBytes()) : "`WEBHOOK_MAX_BODY_BYTES`")
-          .append(" | ").append(d.watches().isEmpty() ? "no (webhook only)" : watches(d.watches())).append(" | `")
-          .append(d.normalizer().getClass().getPackageName().replace("io.kubezen.watcher.", "")).append("` |\n");
+      b.append("| [")
+          .append(d.name())
+          .append("](")
+          .append(Path.of(d.docsPage()).getFileName())
+          .append(") | ")
+          .append(
+              d.kind() == io.kubezen.watcher.source.SourceKind.EVENT ? "event-like" : "state-like")
+          .append(" | ")
+          .append(
+              d.bodyFormats().stream()
+                  .map(f -> "`" + f.mediaTypes() + "`")
+                  .collect(Collectors.joining(", ")))
+          .append(d.jsonSequence() ? " (JSON: one value or several in a row)" : "")
+          .append(" | ")
+          .append(
+              d.defaultMaxBodyBytes() > 0
+                  ? mib(d.defaultMaxBodyBytes())
+                  : "`WEBHOOK_MAX_BODY_BYTES`")
+          .append(" | ")
+          .append(d.watches().isEmpty() ? "no (webhook only)" : watches(d.watches()))
+          .append(" | `")
+          .append(d.normalizer().getClass().getPackageName().replace("io.kubezen.watcher.", ""))
+          .append("` |\n");
     }
-    b.append("| [any other name](generic.md) | event-like | `").append(BodyFormat.JSON.mediaTypes())
+    b.append("| [any other name](generic.md) | event-like | `")
+        .append(BodyFormat.JSON.mediaTypes())
         .append("` | `WEBHOOK_MAX_BODY_BYTES` | no (webhook only) | `")
-        .append(GenericSource.class.getPackageName().replace("io.kubezen.watcher.", "")).append("` |\n");
+        .append(GenericSource.class.getPackageName().replace("io.kubezen.watcher.", ""))
+        .append("` |\n");
     return b.toString();
   }
 
   private static String watches(List<WatchedResource> rs) {
     List<String> out = new ArrayList<>();
     for (WatchedResource r : rs) {
-      String s = (r.group().isEmpty() ? "" : r.group() + "/") + r.version() + " " + r.plural()
-          + (r.namespaced() ? "" : " (cluster)");
+      String s =
+          (r.group().isEmpty() ? "" : r.group() + "/")
+              + r.version()
+              + " "
+              + r.plural()
+              + (r.namespaced() ? "" : " (cluster)");
       if (r.labelSelector() != null) {
         s += " labelled `" + r.labelSelector() + "`";
       }
@@ -68,13 +92,17 @@ class SourcesDocTest {
     int to = page.indexOf(END);
     assertThat(from).as("markers in " + INDEX).isNotNegative();
     assertThat(to).isGreaterThan(from);
-    String expected = page.substring(0, from + BEGIN.length()) + "\n" + table() + page.substring(to);
+    String expected =
+        page.substring(0, from + BEGIN.length()) + "\n" + table() + page.substring(to);
     if (Boolean.getBoolean("zw.writeDocs")) {
       Files.writeString(INDEX, expected);
       page = expected;
     }
-    assertThat(page).as("docs/sources/README.md differs from the list of sources: run ./mvnw -pl watcher test "
-        + "-Dtest=SourcesDocTest -Dzw.writeDocs=true").isEqualTo(expected);
+    assertThat(page)
+        .as(
+            "docs/sources/README.md differs from the list of sources: run ./mvnw -pl watcher test "
+                + "-Dtest=SourcesDocTest -Dzw.writeDocs=true")
+        .isEqualTo(expected);
   }
 
   @Test
@@ -89,7 +117,9 @@ class SourcesDocTest {
       assertThat(readme).as("README links " + page).contains("(" + page + ")");
     }
     for (SourceDescriptor d : Sources.BUILT_IN) {
-      assertThat(Files.readString(Path.of("..").resolve(d.docsPage()))).as(d.docsPage()).contains("`" + d.name() + "`");
+      assertThat(Files.readString(Path.of("..").resolve(d.docsPage())))
+          .as(d.docsPage())
+          .contains("`" + d.name() + "`");
     }
   }
 }

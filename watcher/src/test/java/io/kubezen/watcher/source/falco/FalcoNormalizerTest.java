@@ -37,12 +37,17 @@ class FalcoNormalizerTest {
     assertThat(f.category()).isEqualTo(Category.SECURITY);
     assertThat(f.eventType()).isEqualTo("runtime_threat");
     assertThat(f.severity()).isEqualTo(Severity.LOW); // Notice
-    assertThat(f.resource()).isEqualTo(new ResourceRef("v1", "Pod", "checkout-7c9f8d6b5-x2lqp", "payments"));
+    assertThat(f.resource())
+        .isEqualTo(new ResourceRef("v1", "Pod", "checkout-7c9f8d6b5-x2lqp", "payments"));
     assertThat(f.detectedAt()).isEqualTo(Instant.parse("2024-06-01T09:41:02.123456789Z"));
     assertThat(f.detectedAt().getNano()).isEqualTo(123_456_789);
-    assertThat(f.title()).isEqualTo("Terminal shell in container in pod payments/checkout-7c9f8d6b5-x2lqp"
-        + " (container nginx) on ip-10-0-12-34.eu-west-1.compute.internal");
-    assertThat(f.identity()).containsExactly("Terminal shell in container", "payments/checkout-7c9f8d6b5-x2lqp", "3a9c1f2b7d4e");
+    assertThat(f.title())
+        .isEqualTo(
+            "Terminal shell in container in pod payments/checkout-7c9f8d6b5-x2lqp"
+                + " (container nginx) on ip-10-0-12-34.eu-west-1.compute.internal");
+    assertThat(f.identity())
+        .containsExactly(
+            "Terminal shell in container", "payments/checkout-7c9f8d6b5-x2lqp", "3a9c1f2b7d4e");
     assertThat(f.details())
         .containsEntry("rule", "Terminal shell in container")
         .containsEntry("priority", "Notice")
@@ -53,8 +58,10 @@ class FalcoNormalizerTest {
         .containsEntry("source", "syscall")
         .containsEntry("user", "root")
         .containsEntry("processCmdline", "bash")
-        .containsEntry("tags", List.of("T1059", "container", "maturity_stable", "mitre_execution", "shell"));
-    assertThat((String) f.details().get("output")).startsWith("09:41:02.123456789: Notice A shell was spawned");
+        .containsEntry(
+            "tags", List.of("T1059", "container", "maturity_stable", "mitre_execution", "shell"));
+    assertThat((String) f.details().get("output"))
+        .startsWith("09:41:02.123456789: Notice A shell was spawned");
     // only the chosen fields, never the whole output_fields
     assertThat(f.details()).doesNotContainKeys("output_fields", "evt.type", "proc.tty");
   }
@@ -63,17 +70,20 @@ class FalcoNormalizerTest {
   void batchMapsEveryPriorityAndKeepsOrder() {
     List<Finding> findings = falco.normalize(Samples.json("falco/alerts-batch.json"), CTX);
 
-    assertThat(findings).extracting(Finding::severity).containsExactly(
-        Severity.MEDIUM, // Warning
-        Severity.CRITICAL, // Critical
-        Severity.HIGH, // Error
-        Severity.CRITICAL, // EMERGENCY (upper case)
-        Severity.INFO, // debug (lower case)
-        Severity.HIGH, // Alert
-        Severity.LOW); // Informational
+    assertThat(findings)
+        .extracting(Finding::severity)
+        .containsExactly(
+            Severity.MEDIUM, // Warning
+            Severity.CRITICAL, // Critical
+            Severity.HIGH, // Error
+            Severity.CRITICAL, // EMERGENCY (upper case)
+            Severity.INFO, // debug (lower case)
+            Severity.HIGH, // Alert
+            Severity.LOW); // Informational
     assertThat(findings).allSatisfy(f -> assertThat(f.eventType()).isEqualTo("runtime_threat"));
     assertThat(findings.get(1).detectedAt()).isEqualTo(Instant.parse("2024-06-01T10:15:31.500Z"));
-    assertThat(findings.get(3).detectedAt()).isEqualTo(Instant.parse("2024-06-01T10:17:12.345678901Z"));
+    assertThat(findings.get(3).detectedAt())
+        .isEqualTo(Instant.parse("2024-06-01T10:17:12.345678901Z"));
   }
 
   @Test
@@ -84,7 +94,9 @@ class FalcoNormalizerTest {
     assertThat(host.title()).isEqualTo("Write below etc on host worker-3");
     assertThat(host.identity()).containsExactly("Write below etc", "host/worker-3", "host");
     assertThat(host.detectedAt()).isEqualTo(Instant.parse("2024-06-01T10:16:00Z")); // +00:00 offset
-    assertThat(host.details()).containsEntry("hostname", "worker-3").doesNotContainKey("containerImage");
+    assertThat(host.details())
+        .containsEntry("hostname", "worker-3")
+        .doesNotContainKey("containerImage");
   }
 
   @Test
@@ -132,7 +144,13 @@ class FalcoNormalizerTest {
 
   @Test
   void outputWithoutRuleIsStillAnAlert() {
-    Finding f = falco.normalize(Samples.parse("{\"output\":\"12:00:00.0: Warning something\",\"priority\":\"Warning\"}"), CTX).get(0);
+    Finding f =
+        falco
+            .normalize(
+                Samples.parse(
+                    "{\"output\":\"12:00:00.0: Warning something\",\"priority\":\"Warning\"}"),
+                CTX)
+            .get(0);
     assertThat(f.title()).isEqualTo("12:00:00.0: Warning something");
     assertThat(f.identity().get(0)).isEmpty();
   }
@@ -154,8 +172,10 @@ class FalcoNormalizerTest {
 
   @Test
   void nonObjectInputIsRejectedAndEmptyArrayGivesNothing() {
-    assertThatThrownBy(() -> falco.normalize(Samples.parse("\"hello\""), CTX)).isInstanceOf(InvalidInputException.class);
-    assertThatThrownBy(() -> falco.normalize(Samples.parse("[1,2]"), CTX)).isInstanceOf(InvalidInputException.class);
+    assertThatThrownBy(() -> falco.normalize(Samples.parse("\"hello\""), CTX))
+        .isInstanceOf(InvalidInputException.class);
+    assertThatThrownBy(() -> falco.normalize(Samples.parse("[1,2]"), CTX))
+        .isInstanceOf(InvalidInputException.class);
     assertThat(falco.normalize(Samples.parse("[]"), CTX)).isEmpty();
   }
 
@@ -175,16 +195,25 @@ class FalcoNormalizerTest {
 
   @Test
   void podWithoutNamespaceKeepsThePod() {
-    Finding f = falco.normalize(Samples.parse(
-        "{\"rule\":\"R\",\"hostname\":\"h\",\"output_fields\":{\"k8s.pod.name\":\"p\"}}"), CTX).get(0);
+    Finding f =
+        falco
+            .normalize(
+                Samples.parse(
+                    "{\"rule\":\"R\",\"hostname\":\"h\",\"output_fields\":{\"k8s.pod.name\":\"p\"}}"),
+                CTX)
+            .get(0);
     assertThat(f.resource()).isEqualTo(new ResourceRef("v1", "Pod", "p", null));
     assertThat(f.identity().get(1)).isEqualTo("p");
   }
 
   @Test
   void hostnameFallsBackToEvtHostname() {
-    Finding f = falco.normalize(Samples.parse(
-        "{\"rule\":\"R\",\"output_fields\":{\"evt.hostname\":\"node-9\"}}"), CTX).get(0);
+    Finding f =
+        falco
+            .normalize(
+                Samples.parse("{\"rule\":\"R\",\"output_fields\":{\"evt.hostname\":\"node-9\"}}"),
+                CTX)
+            .get(0);
     assertThat(f.title()).isEqualTo("R on host node-9");
   }
 }

@@ -9,14 +9,18 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.List;
 import java.util.Optional;
+import org.junit.jupiter.api.Test;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.CsvSource;
-import org.junit.jupiter.api.Test;
 
 class EventRulesTest {
 
   @ParameterizedTest(name = "{0} / {1} / {2} -> {3}")
-  @CsvSource(delimiter = '|', nullValues = "-", textBlock = """
+  @CsvSource(
+      delimiter = '|',
+      nullValues = "-",
+      textBlock =
+          """
       FailedCreate      | pods "x" is forbidden: violates PodSecurity "baseline:latest": hostPath volumes  | ReplicaSet | pod-security-violation
       FailedCreate      | admission webhook "validation.gatekeeper.sh" denied the request: [psp] no     | DaemonSet  | admission-webhook-denied
       FailedCreate      | ValidatingAdmissionPolicy 'no-latest' with binding 'b' denied request: tag      | ReplicaSet | admission-policy-denied
@@ -61,7 +65,11 @@ class EventRulesTest {
   }
 
   @ParameterizedTest(name = "{0} / {1} -> none")
-  @CsvSource(delimiter = '|', nullValues = "-", textBlock = """
+  @CsvSource(
+      delimiter = '|',
+      nullValues = "-",
+      textBlock =
+          """
       DNSConfigForming        | Nameserver limits were exceeded                       | Pod
       FailedGetResourceMetric | failed to get cpu utilization: missing request for cpu | HorizontalPodAutoscaler
       Rebooted                | Node worker-1 has been rebooted                        | Node
@@ -74,24 +82,31 @@ class EventRulesTest {
   @Test
   void everyRuleHasAUniqueNameAValidEventTypeAndTheDocumentedCategory() {
     assertThat(EventRules.RULES).extracting(EventRules.Rule::name).doesNotHaveDuplicates();
-    assertThat(EventRules.RULES).allSatisfy(r -> {
-      assertThat(r.eventType()).matches(Finding.EVENT_TYPE);
-      assertThat(r.category()).isEqualTo(
-          r.eventType().equals("access_control_violation") || r.eventType().equals("policy_violation")
-              ? Category.SECURITY : Category.OPERATIONS);
-    });
+    assertThat(EventRules.RULES)
+        .allSatisfy(
+            r -> {
+              assertThat(r.eventType()).matches(Finding.EVENT_TYPE);
+              assertThat(r.category())
+                  .isEqualTo(
+                      r.eventType().equals("access_control_violation")
+                              || r.eventType().equals("policy_violation")
+                          ? Category.SECURITY
+                          : Category.OPERATIONS);
+            });
   }
 
   @Test
   void theDocumentedTableListsEveryRuleInOrderWithItsEventTypeAndSeverity() throws IOException {
-    List<String> rows = Files.readAllLines(Path.of("../docs/sources/k8s-events.md")).stream()
-        .filter(l -> l.matches("\\| \\d+ \\| `[a-z0-9-]+` \\|.*"))
-        .toList();
+    List<String> rows =
+        Files.readAllLines(Path.of("../docs/sources/k8s-events.md")).stream()
+            .filter(l -> l.matches("\\| \\d+ \\| `[a-z0-9-]+` \\|.*"))
+            .toList();
 
     assertThat(rows).hasSize(EventRules.RULES.size());
     for (int i = 0; i < rows.size(); i++) {
       EventRules.Rule r = EventRules.RULES.get(i);
-      assertThat(rows.get(i)).as("row %d", i + 1)
+      assertThat(rows.get(i))
+          .as("row %d", i + 1)
           .startsWith("| " + (i + 1) + " | `" + r.name() + "` |")
           .endsWith("| " + r.eventType() + " | " + r.severity().wire() + " |");
     }

@@ -25,12 +25,15 @@ import org.junit.jupiter.api.Test;
 class KubeBenchNormalizerTest {
   private static final Instant RECEIVED = Instant.parse("2024-03-13T08:00:00Z");
   private static final IngestContext NO_NODE = IngestContext.at(RECEIVED);
-  private static final IngestContext NODE_PARAM = new IngestContext(RECEIVED, Map.of("node", "cp-1"));
+  private static final IngestContext NODE_PARAM =
+      new IngestContext(RECEIVED, Map.of("node", "cp-1"));
 
   private final KubeBenchNormalizer normalizer = new KubeBenchNormalizer();
 
   static JsonNode sample() {
-    try (InputStream in = KubeBenchNormalizerTest.class.getResourceAsStream("/samples/kube-bench/kube-bench-master-node.json")) {
+    try (InputStream in =
+        KubeBenchNormalizerTest.class.getResourceAsStream(
+            "/samples/kube-bench/kube-bench-master-node.json")) {
       return Json.MAPPER.readTree(in);
     } catch (IOException e) {
       throw new IllegalStateException(e);
@@ -47,27 +50,41 @@ class KubeBenchNormalizerTest {
   void failAndWarnGiveFindingsPassAndInfoDoNot() {
     List<Finding> findings = normalizer.normalize(sample(), NODE_PARAM);
 
-    assertThat(findings).extracting(f -> f.details().get("test_number"))
+    assertThat(findings)
+        .extracting(f -> f.details().get("test_number"))
         .containsExactly("1.1.12", "1.2.1", "1.2.18", "4.2.1", "4.2.6", "4.2.13");
-    assertThat(findings).extracting(Finding::severity)
-        .containsExactly(Severity.HIGH, Severity.LOW, Severity.HIGH, Severity.HIGH, Severity.MEDIUM, Severity.LOW);
-    assertThat(findings).allSatisfy(f -> {
-      assertThat(f.source()).isEqualTo("kube-bench");
-      assertThat(f.category()).isEqualTo(Category.COMPLIANCE);
-      assertThat(f.eventType()).isEqualTo("cis_benchmark_fail");
-      assertThat(f.resource()).isEqualTo(new ResourceRef("v1", "Node", "cp-1", null));
-      assertThat(f.detectedAt()).isEqualTo(RECEIVED);
-    });
+    assertThat(findings)
+        .extracting(Finding::severity)
+        .containsExactly(
+            Severity.HIGH,
+            Severity.LOW,
+            Severity.HIGH,
+            Severity.HIGH,
+            Severity.MEDIUM,
+            Severity.LOW);
+    assertThat(findings)
+        .allSatisfy(
+            f -> {
+              assertThat(f.source()).isEqualTo("kube-bench");
+              assertThat(f.category()).isEqualTo(Category.COMPLIANCE);
+              assertThat(f.eventType()).isEqualTo("cis_benchmark_fail");
+              assertThat(f.resource()).isEqualTo(new ResourceRef("v1", "Node", "cp-1", null));
+              assertThat(f.detectedAt()).isEqualTo(RECEIVED);
+            });
   }
 
   @Test
   void findingCarriesTheCheckDetails() {
     Finding f = normalizer.normalize(sample(), NODE_PARAM).get(0);
 
-    assertThat(f.title()).isEqualTo("CIS 1.1.12 FAIL on node cp-1: Ensure that the etcd data directory ownership is set to etcd:etcd (Automated)");
+    assertThat(f.title())
+        .isEqualTo(
+            "CIS 1.1.12 FAIL on node cp-1: Ensure that the etcd data directory ownership is set to etcd:etcd (Automated)");
     assertThat(f.details())
         .containsEntry("test_number", "1.1.12")
-        .containsEntry("test_desc", "Ensure that the etcd data directory ownership is set to etcd:etcd (Automated)")
+        .containsEntry(
+            "test_desc",
+            "Ensure that the etcd data directory ownership is set to etcd:etcd (Automated)")
         .containsEntry("status", "FAIL")
         .containsEntry("scored", true)
         .containsEntry("section", "1.1")
@@ -80,31 +97,48 @@ class KubeBenchNormalizerTest {
     assertThat((String) f.details().get("remediation")).contains("chown etcd:etcd /var/lib/etcd");
     assertThat(f.identity()).containsExactly("cp-1", "1.1.12");
     // the example Observation of docs/sources/kube-bench.md
-    assertThat(Fingerprint.observationName("kube-bench", Fingerprint.of("kube-bench", f.identity(), -1))).isEqualTo("kube-bench-7431b40845db1dc3");
+    assertThat(
+            Fingerprint.observationName(
+                "kube-bench", Fingerprint.of("kube-bench", f.identity(), -1)))
+        .isEqualTo("kube-bench-7431b40845db1dc3");
 
     Finding manual = normalizer.normalize(sample(), NODE_PARAM).get(1);
-    assertThat(manual.details()).containsEntry("reason", "Test marked as a manual test").containsEntry("scored", false);
+    assertThat(manual.details())
+        .containsEntry("reason", "Test marked as a manual test")
+        .containsEntry("scored", false);
   }
 
   @Test
   void withoutANodeNameThereIsNoResourceAndAnEmptyNodeInTheIdentity() {
     List<Finding> findings = normalizer.normalize(sample(), NO_NODE);
 
-    assertThat(findings).hasSize(6).allSatisfy(f -> {
-      assertThat(f.resource()).isNull();
-      assertThat(f.identity().get(0)).isEmpty();
-    });
-    assertThat(findings.get(3).title()).isEqualTo("CIS 4.2.1 FAIL: Ensure that the --anonymous-auth argument is set to false (Automated)");
+    assertThat(findings)
+        .hasSize(6)
+        .allSatisfy(
+            f -> {
+              assertThat(f.resource()).isNull();
+              assertThat(f.identity().get(0)).isEmpty();
+            });
+    assertThat(findings.get(3).title())
+        .isEqualTo(
+            "CIS 4.2.1 FAIL: Ensure that the --anonymous-auth argument is set to false (Automated)");
   }
 
   @Test
   void identitiesAreStablePerNodeAndDifferAcrossNodes() {
     List<Finding> first = normalizer.normalize(sample(), NODE_PARAM);
-    List<Finding> again = normalizer.normalize(sample(), new IngestContext(RECEIVED.plusSeconds(86_400), Map.of("node", "cp-1")));
-    List<Finding> otherNode = normalizer.normalize(sample(), new IngestContext(RECEIVED, Map.of("node", "worker-7")));
+    List<Finding> again =
+        normalizer.normalize(
+            sample(), new IngestContext(RECEIVED.plusSeconds(86_400), Map.of("node", "cp-1")));
+    List<Finding> otherNode =
+        normalizer.normalize(sample(), new IngestContext(RECEIVED, Map.of("node", "worker-7")));
 
-    assertThat(again).extracting(Finding::identity).isEqualTo(first.stream().map(Finding::identity).toList());
-    assertThat(first).extracting(f -> Fingerprint.of("kube-bench", f.identity(), -1)).doesNotHaveDuplicates();
+    assertThat(again)
+        .extracting(Finding::identity)
+        .isEqualTo(first.stream().map(Finding::identity).toList());
+    assertThat(first)
+        .extracting(f -> Fingerprint.of("kube-bench", f.identity(), -1))
+        .doesNotHaveDuplicates();
     assertThat(Fingerprint.of("kube-bench", otherNode.get(0).identity(), -1))
         .isNotEqualTo(Fingerprint.of("kube-bench", first.get(0).identity(), -1));
   }
@@ -115,8 +149,12 @@ class KubeBenchNormalizerTest {
 
     List<Finding> findings = normalizer.normalize(nodeControls, NODE_PARAM);
 
-    assertThat(findings).extracting(f -> f.details().get("test_number")).containsExactly("4.2.1", "4.2.6", "4.2.13");
-    assertThat(findings.get(0).details()).containsEntry("node_type", "node").containsEntry("section_desc", "Kubelet");
+    assertThat(findings)
+        .extracting(f -> f.details().get("test_number"))
+        .containsExactly("4.2.1", "4.2.6", "4.2.13");
+    assertThat(findings.get(0).details())
+        .containsEntry("node_type", "node")
+        .containsEntry("section_desc", "Kubelet");
   }
 
   @Test
@@ -129,8 +167,10 @@ class KubeBenchNormalizerTest {
 
     assertThat(findings).hasSize(12);
     // a name in the input wins over the request parameter
-    assertThat(findings.subList(0, 6)).allSatisfy(f -> assertThat(f.resource().name()).isEqualTo("worker-1"));
-    assertThat(findings.subList(6, 12)).allSatisfy(f -> assertThat(f.resource().name()).isEqualTo("worker-2"));
+    assertThat(findings.subList(0, 6))
+        .allSatisfy(f -> assertThat(f.resource().name()).isEqualTo("worker-1"));
+    assertThat(findings.subList(6, 12))
+        .allSatisfy(f -> assertThat(f.resource().name()).isEqualTo("worker-2"));
     assertThat(findings.get(0).identity()).containsExactly("worker-1", "1.1.12");
   }
 
@@ -142,10 +182,16 @@ class KubeBenchNormalizerTest {
 
   @Test
   void allPassingOrEmptyRunsGiveNothing() throws IOException {
-    assertThat(normalizer.normalize(Json.MAPPER.readTree("{\"Controls\":[],\"Totals\":{\"total_pass\":0}}"), NO_NODE)).isEmpty();
-    assertThat(normalizer.normalize(Json.MAPPER.readTree(
-        "{\"id\":\"4\",\"node_type\":\"node\",\"tests\":[{\"section\":\"4.1\",\"results\":[{\"test_number\":\"4.1.1\",\"status\":\"PASS\",\"scored\":true}]}]}"),
-        NO_NODE)).isEmpty();
+    assertThat(
+            normalizer.normalize(
+                Json.MAPPER.readTree("{\"Controls\":[],\"Totals\":{\"total_pass\":0}}"), NO_NODE))
+        .isEmpty();
+    assertThat(
+            normalizer.normalize(
+                Json.MAPPER.readTree(
+                    "{\"id\":\"4\",\"node_type\":\"node\",\"tests\":[{\"section\":\"4.1\",\"results\":[{\"test_number\":\"4.1.1\",\"status\":\"PASS\",\"scored\":true}]}]}"),
+                NO_NODE))
+        .isEmpty();
   }
 
   @Test
@@ -160,13 +206,25 @@ class KubeBenchNormalizerTest {
 
   @Test
   void inputOfAnotherShapeIsRejected() throws IOException {
-    assertThatThrownBy(() -> normalizer.normalize(Json.MAPPER.readTree("{\"output\":\"falco alert\",\"priority\":\"Warning\"}"), NO_NODE))
-        .isInstanceOf(InvalidInputException.class).hasMessageContaining("Controls");
-    assertThatThrownBy(() -> normalizer.normalize(Json.MAPPER.readTree("{\"Controls\":{\"id\":\"1\"}}"), NO_NODE))
+    assertThatThrownBy(
+            () ->
+                normalizer.normalize(
+                    Json.MAPPER.readTree("{\"output\":\"falco alert\",\"priority\":\"Warning\"}"),
+                    NO_NODE))
+        .isInstanceOf(InvalidInputException.class)
+        .hasMessageContaining("Controls");
+    assertThatThrownBy(
+            () ->
+                normalizer.normalize(
+                    Json.MAPPER.readTree("{\"Controls\":{\"id\":\"1\"}}"), NO_NODE))
         .isInstanceOf(InvalidInputException.class);
-    assertThatThrownBy(() -> normalizer.normalize(Json.MAPPER.readTree("{\"Controls\":[42]}"), NO_NODE))
+    assertThatThrownBy(
+            () -> normalizer.normalize(Json.MAPPER.readTree("{\"Controls\":[42]}"), NO_NODE))
         .isInstanceOf(InvalidInputException.class);
-    assertThatThrownBy(() -> normalizer.normalize(Json.MAPPER.readTree("{\"id\":\"1\",\"tests\":\"no\"}"), NO_NODE))
+    assertThatThrownBy(
+            () ->
+                normalizer.normalize(
+                    Json.MAPPER.readTree("{\"id\":\"1\",\"tests\":\"no\"}"), NO_NODE))
         .isInstanceOf(InvalidInputException.class);
     assertThatThrownBy(() -> normalizer.normalize(Json.MAPPER.readTree("[1,2]"), NO_NODE))
         .isInstanceOf(InvalidInputException.class);

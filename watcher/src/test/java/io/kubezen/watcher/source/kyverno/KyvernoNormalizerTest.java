@@ -30,7 +30,8 @@ class KyvernoNormalizerTest {
   private final KyvernoNormalizer normalizer = new KyvernoNormalizer();
 
   static JsonNode sample(String name) {
-    try (InputStream in = KyvernoNormalizerTest.class.getResourceAsStream("/samples/kyverno/" + name)) {
+    try (InputStream in =
+        KyvernoNormalizerTest.class.getResourceAsStream("/samples/kyverno/" + name)) {
       return Json.MAPPER.readTree(in);
     } catch (IOException e) {
       throw new IllegalStateException(e);
@@ -47,21 +48,38 @@ class KyvernoNormalizerTest {
   void failWarnAndErrorGiveFindingsPassAndSkipDoNot() {
     List<Finding> findings = normalizer.normalize(sample("policyreport-namespace.json"), CTX);
 
-    assertThat(findings).extracting(f -> f.details().get("policy") + "/" + f.details().get("result") + "/" + f.resource().name())
+    assertThat(findings)
+        .extracting(
+            f ->
+                f.details().get("policy")
+                    + "/"
+                    + f.details().get("result")
+                    + "/"
+                    + f.resource().name())
         .containsExactly(
             "disallow-privileged-containers/fail/debug-shell",
             "require-requests-limits/fail/web",
             "require-requests-limits/fail/api",
             "disallow-latest-tag/warn/debug-shell",
             "check-image-signature/error/api");
-    assertThat(findings).extracting(Finding::severity)
-        .containsExactly(Severity.MEDIUM, Severity.MEDIUM, Severity.MEDIUM, Severity.LOW, Severity.HIGH);
-    assertThat(findings).extracting(Finding::category)
-        .containsExactly(Category.SECURITY, Category.COMPLIANCE, Category.COMPLIANCE, Category.COMPLIANCE, Category.SECURITY);
-    assertThat(findings).allSatisfy(f -> {
-      assertThat(f.source()).isEqualTo("kyverno");
-      assertThat(f.eventType()).isEqualTo("policy_violation");
-    });
+    assertThat(findings)
+        .extracting(Finding::severity)
+        .containsExactly(
+            Severity.MEDIUM, Severity.MEDIUM, Severity.MEDIUM, Severity.LOW, Severity.HIGH);
+    assertThat(findings)
+        .extracting(Finding::category)
+        .containsExactly(
+            Category.SECURITY,
+            Category.COMPLIANCE,
+            Category.COMPLIANCE,
+            Category.COMPLIANCE,
+            Category.SECURITY);
+    assertThat(findings)
+        .allSatisfy(
+            f -> {
+              assertThat(f.source()).isEqualTo("kyverno");
+              assertThat(f.eventType()).isEqualTo("policy_violation");
+            });
   }
 
   @Test
@@ -70,7 +88,9 @@ class KyvernoNormalizerTest {
 
     assertThat(f.resource()).isEqualTo(new ResourceRef("v1", "Pod", "debug-shell", "shop"));
     assertThat(f.detectedAt()).isEqualTo(Instant.ofEpochSecond(1710235812, 250_000_000));
-    assertThat(f.title()).startsWith("disallow-privileged-containers/privileged-containers fail on Pod shop/debug-shell: validation error: Privileged mode");
+    assertThat(f.title())
+        .startsWith(
+            "disallow-privileged-containers/privileged-containers fail on Pod shop/debug-shell: validation error: Privileged mode");
     assertThat(f.details())
         .containsEntry("policy", "disallow-privileged-containers")
         .containsEntry("rule", "privileged-containers")
@@ -79,10 +99,14 @@ class KyvernoNormalizerTest {
         .containsEntry("source", "kyverno")
         .containsEntry("scored", true)
         .containsEntry("report", "polr-ns-shop");
-    assertThat((String) f.details().get("message")).startsWith("validation error: Privileged mode is disallowed.");
-    assertThat(f.identity()).containsExactly("disallow-privileged-containers", "privileged-containers", "uid", DEBUG_POD_UID);
+    assertThat((String) f.details().get("message"))
+        .startsWith("validation error: Privileged mode is disallowed.");
+    assertThat(f.identity())
+        .containsExactly(
+            "disallow-privileged-containers", "privileged-containers", "uid", DEBUG_POD_UID);
     // the example Observation of docs/sources/kyverno.md
-    assertThat(Fingerprint.observationName("kyverno", Fingerprint.of("kyverno", f.identity(), -1))).isEqualTo("kyverno-5fe9f4d38a727799");
+    assertThat(Fingerprint.observationName("kyverno", Fingerprint.of("kyverno", f.identity(), -1)))
+        .isEqualTo("kyverno-5fe9f4d38a727799");
   }
 
   @Test
@@ -93,9 +117,12 @@ class KyvernoNormalizerTest {
 
     assertThat(web.resource()).isEqualTo(new ResourceRef("apps/v1", "Deployment", "web", "shop"));
     assertThat(api.resource()).isEqualTo(new ResourceRef("apps/v1", "Deployment", "api", "shop"));
-    assertThat(web.identity()).containsExactly("require-requests-limits", "validate-resources", "uid", WEB_UID);
+    assertThat(web.identity())
+        .containsExactly("require-requests-limits", "validate-resources", "uid", WEB_UID);
     // no uid: kind/namespace/name
-    assertThat(api.identity()).containsExactly("require-requests-limits", "validate-resources", "ref", "Deployment", "shop", "api");
+    assertThat(api.identity())
+        .containsExactly(
+            "require-requests-limits", "validate-resources", "ref", "Deployment", "shop", "api");
     assertThat(web.details()).doesNotContainKey("severity");
   }
 
@@ -108,24 +135,39 @@ class KyvernoNormalizerTest {
       ((ObjectNode) r.get("timestamp")).put("seconds", 1710300000);
       ((ObjectNode) r).put("message", "changed wording");
     }
-    List<Finding> second = normalizer.normalize(later, IngestContext.at(RECEIVED.plusSeconds(3600)));
+    List<Finding> second =
+        normalizer.normalize(later, IngestContext.at(RECEIVED.plusSeconds(3600)));
 
-    assertThat(second).extracting(Finding::identity).isEqualTo(first.stream().map(Finding::identity).toList());
-    assertThat(first).extracting(f -> Fingerprint.of("kyverno", f.identity(), -1)).doesNotHaveDuplicates();
-    assertThat(second.get(0).detectedAt()).isEqualTo(Instant.ofEpochSecond(1710300000, 250_000_000));
+    assertThat(second)
+        .extracting(Finding::identity)
+        .isEqualTo(first.stream().map(Finding::identity).toList());
+    assertThat(first)
+        .extracting(f -> Fingerprint.of("kyverno", f.identity(), -1))
+        .doesNotHaveDuplicates();
+    assertThat(second.get(0).detectedAt())
+        .isEqualTo(Instant.ofEpochSecond(1710300000, 250_000_000));
   }
 
   @Test
   void resultWithoutResourcesUsesTheReportScope() {
     List<Finding> findings = normalizer.normalize(sample("policyreport-scoped.json"), CTX);
 
-    assertThat(findings).singleElement().satisfies(f -> {
-      assertThat(f.severity()).isEqualTo(Severity.HIGH);
-      assertThat(f.category()).isEqualTo(Category.SECURITY);
-      assertThat(f.resource()).isEqualTo(new ResourceRef("v1", "Pod", "checkout-7b9c6d5f4-x2k8p", "payments"));
-      assertThat(f.identity()).containsExactly("disallow-host-namespaces", "host-namespaces", "uid", "0b5f3a52-7c1d-4e7b-9a61-1f2e3d4c5b6a");
-      assertThat(f.detectedAt()).isEqualTo(Instant.ofEpochSecond(1710235867));
-    });
+    assertThat(findings)
+        .singleElement()
+        .satisfies(
+            f -> {
+              assertThat(f.severity()).isEqualTo(Severity.HIGH);
+              assertThat(f.category()).isEqualTo(Category.SECURITY);
+              assertThat(f.resource())
+                  .isEqualTo(new ResourceRef("v1", "Pod", "checkout-7b9c6d5f4-x2k8p", "payments"));
+              assertThat(f.identity())
+                  .containsExactly(
+                      "disallow-host-namespaces",
+                      "host-namespaces",
+                      "uid",
+                      "0b5f3a52-7c1d-4e7b-9a61-1f2e3d4c5b6a");
+              assertThat(f.detectedAt()).isEqualTo(Instant.ofEpochSecond(1710235867));
+            });
   }
 
   @Test
@@ -140,11 +182,13 @@ class KyvernoNormalizerTest {
     assertThat(ns.category()).isEqualTo(Category.SECURITY);
     // no result timestamp: the report's creation time
     assertThat(ns.detectedAt()).isEqualTo(Instant.parse("2024-03-12T08:00:00Z"));
-    assertThat(ns.title()).startsWith("require-ns-owner/check-owner fail on Namespace sandbox: validation error");
+    assertThat(ns.title())
+        .startsWith("require-ns-owner/check-owner fail on Namespace sandbox: validation error");
 
     Finding openReport = findings.get(1);
     assertThat(openReport.severity()).isEqualTo(Severity.CRITICAL);
-    assertThat(openReport.resource()).isEqualTo(new ResourceRef("apps/v1", "Deployment", "ledger", "payments"));
+    assertThat(openReport.resource())
+        .isEqualTo(new ResourceRef("apps/v1", "Deployment", "ledger", "payments"));
     // the report-level source of openreports.io fills in for the result's
     assertThat(openReport.details()).containsEntry("source", "kyverno");
 
@@ -153,16 +197,21 @@ class KyvernoNormalizerTest {
     assertThat(bench.severity()).isEqualTo(Severity.HIGH);
     assertThat(bench.category()).isEqualTo(Category.COMPLIANCE);
     assertThat(bench.details()).containsEntry("source", "kube-bench-adapter");
-    assertThat(bench.identity()).containsExactly("Worker Node Security Configuration", "4.2.1", "report", "", "kube-bench-cis-worker-1");
+    assertThat(bench.identity())
+        .containsExactly(
+            "Worker Node Security Configuration", "4.2.1", "report", "", "kube-bench-cis-worker-1");
     assertThat(bench.detectedAt()).isEqualTo(Instant.parse("2024-03-12T07:00:00Z"));
   }
 
   @Test
   void withoutAnyTimeTheReceiptTimeIsUsed() throws IOException {
-    JsonNode report = Json.MAPPER.readTree("""
+    JsonNode report =
+        Json.MAPPER.readTree(
+            """
         {"apiVersion":"wgpolicyk8s.io/v1alpha2","kind":"ClusterPolicyReport","metadata":{"name":"x"},
          "results":[{"policy":"p","rule":"r","result":"fail","timestamp":{"seconds":0,"nanos":0}}]}""");
-    assertThat(normalizer.normalize(report, CTX)).singleElement()
+    assertThat(normalizer.normalize(report, CTX))
+        .singleElement()
         .satisfies(f -> assertThat(f.detectedAt()).isEqualTo(RECEIVED));
   }
 
@@ -181,33 +230,60 @@ class KyvernoNormalizerTest {
     assertThat(KyvernoNormalizer.category("EKS Best Practices")).isEqualTo(Category.COMPLIANCE);
     assertThat(KyvernoNormalizer.category("CIS Benchmarks")).isEqualTo(Category.COMPLIANCE);
     assertThat(KyvernoNormalizer.category("PCI Compliance")).isEqualTo(Category.COMPLIANCE);
-    assertThat(KyvernoNormalizer.category("Pod Security Standards (Restricted)")).isEqualTo(Category.SECURITY);
+    assertThat(KyvernoNormalizer.category("Pod Security Standards (Restricted)"))
+        .isEqualTo(Category.SECURITY);
     assertThat(KyvernoNormalizer.category("Precision")).isEqualTo(Category.SECURITY);
     assertThat(KyvernoNormalizer.category(null)).isEqualTo(Category.SECURITY);
   }
 
   @Test
   void emptyReportsGiveNothing() throws IOException {
-    assertThat(normalizer.normalize(Json.MAPPER.readTree(
-        "{\"apiVersion\":\"wgpolicyk8s.io/v1alpha2\",\"kind\":\"PolicyReport\",\"metadata\":{\"name\":\"e\"}}"), CTX)).isEmpty();
-    assertThat(normalizer.normalize(Json.MAPPER.readTree(
-        "{\"apiVersion\":\"v1\",\"kind\":\"List\",\"items\":[]}"), CTX)).isEmpty();
+    assertThat(
+            normalizer.normalize(
+                Json.MAPPER.readTree(
+                    "{\"apiVersion\":\"wgpolicyk8s.io/v1alpha2\",\"kind\":\"PolicyReport\",\"metadata\":{\"name\":\"e\"}}"),
+                CTX))
+        .isEmpty();
+    assertThat(
+            normalizer.normalize(
+                Json.MAPPER.readTree("{\"apiVersion\":\"v1\",\"kind\":\"List\",\"items\":[]}"),
+                CTX))
+        .isEmpty();
   }
 
   @Test
   void wrongShapesAreRejectedByName() throws IOException {
-    assertThatThrownBy(() -> normalizer.normalize(Json.MAPPER.readTree(
-        "{\"apiVersion\":\"aquasecurity.github.io/v1alpha1\",\"kind\":\"VulnerabilityReport\"}"), CTX))
-        .isInstanceOf(InvalidInputException.class).hasMessageContaining("VulnerabilityReport");
-    assertThatThrownBy(() -> normalizer.normalize(Json.MAPPER.readTree(
-        "{\"apiVersion\":\"example.com/v1\",\"kind\":\"Report\"}"), CTX))
-        .isInstanceOf(InvalidInputException.class).hasMessageContaining("example.com/v1");
-    assertThatThrownBy(() -> normalizer.normalize(Json.MAPPER.readTree(
-        "{\"apiVersion\":\"wgpolicyk8s.io/v1alpha2\",\"kind\":\"PolicyReport\",\"results\":\"nope\"}"), CTX))
+    assertThatThrownBy(
+            () ->
+                normalizer.normalize(
+                    Json.MAPPER.readTree(
+                        "{\"apiVersion\":\"aquasecurity.github.io/v1alpha1\",\"kind\":\"VulnerabilityReport\"}"),
+                    CTX))
+        .isInstanceOf(InvalidInputException.class)
+        .hasMessageContaining("VulnerabilityReport");
+    assertThatThrownBy(
+            () ->
+                normalizer.normalize(
+                    Json.MAPPER.readTree("{\"apiVersion\":\"example.com/v1\",\"kind\":\"Report\"}"),
+                    CTX))
+        .isInstanceOf(InvalidInputException.class)
+        .hasMessageContaining("example.com/v1");
+    assertThatThrownBy(
+            () ->
+                normalizer.normalize(
+                    Json.MAPPER.readTree(
+                        "{\"apiVersion\":\"wgpolicyk8s.io/v1alpha2\",\"kind\":\"PolicyReport\",\"results\":\"nope\"}"),
+                    CTX))
         .isInstanceOf(InvalidInputException.class);
     assertThatThrownBy(() -> normalizer.normalize(Json.MAPPER.readTree("{\"results\":[]}"), CTX))
-        .isInstanceOf(InvalidInputException.class).hasMessageContaining("no kind");
-    ArrayNode mixed = Json.MAPPER.createArrayNode().add(sample("policyreport-scoped.json")).add(Json.MAPPER.createObjectNode().put("kind", "Pod"));
-    assertThatThrownBy(() -> normalizer.normalize(mixed, CTX)).isInstanceOf(InvalidInputException.class);
+        .isInstanceOf(InvalidInputException.class)
+        .hasMessageContaining("no kind");
+    ArrayNode mixed =
+        Json.MAPPER
+            .createArrayNode()
+            .add(sample("policyreport-scoped.json"))
+            .add(Json.MAPPER.createObjectNode().put("kind", "Pod"));
+    assertThatThrownBy(() -> normalizer.normalize(mixed, CTX))
+        .isInstanceOf(InvalidInputException.class);
   }
 }

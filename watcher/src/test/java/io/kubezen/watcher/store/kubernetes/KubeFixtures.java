@@ -29,20 +29,35 @@ final class KubeFixtures {
 
   private KubeFixtures() {}
 
-  static Observation obs(String namespace, String name, Severity severity, String eventType, long ttl) {
+  static Observation obs(
+      String namespace, String name, Severity severity, String eventType, long ttl) {
     Map<String, Object> details = new LinkedHashMap<>();
     details.put("rule", "Terminal shell in container");
     details.put("priority", "Warning");
     details.put("tags", List.of("container", "shell", "mitre_execution"));
-    ObservationSpec spec = new ObservationSpec("falco", Category.SECURITY, severity, eventType,
-        ResourceRef.of("v1", "Pod", namespace, "web-7d4b9c"), "A shell was spawned in container web",
-        details, DETECTED, io.kubezen.watcher.model.Fingerprint.of("falco", java.util.List.of(namespace, name), -1), ttl, null);
+    ObservationSpec spec =
+        new ObservationSpec(
+            "falco",
+            Category.SECURITY,
+            severity,
+            eventType,
+            ResourceRef.of("v1", "Pod", namespace, "web-7d4b9c"),
+            "A shell was spawned in container web",
+            details,
+            DETECTED,
+            io.kubezen.watcher.model.Fingerprint.of(
+                "falco", java.util.List.of(namespace, name), -1),
+            ttl,
+            null);
     Observation o = new Observation();
-    o.setMetadata(new ObjectMetaBuilder().withName(name).withNamespace(namespace)
-        .addToLabels(Observation.LABEL_SOURCE, "falco")
-        .addToLabels(Observation.LABEL_CATEGORY, Category.SECURITY.wire())
-        .addToLabels(Observation.LABEL_SEVERITY, severity.wire())
-        .build());
+    o.setMetadata(
+        new ObjectMetaBuilder()
+            .withName(name)
+            .withNamespace(namespace)
+            .addToLabels(Observation.LABEL_SOURCE, "falco")
+            .addToLabels(Observation.LABEL_CATEGORY, Category.SECURITY.wire())
+            .addToLabels(Observation.LABEL_SEVERITY, severity.wire())
+            .build());
     o.setSpec(spec);
     o.setStatus(ObservationStatus.seen(1, DETECTED, DETECTED));
     return o;
@@ -65,10 +80,13 @@ final class KubeFixtures {
     return KubernetesStoreOptions.defaults().withWriteRate(10_000, 10_000).withMaxInFlight(16);
   }
 
-  /** Counts requests by method ("POST", "PUT", "PATCH", "DELETE", "GET") and runs a hook before each. */
+  /**
+   * Counts requests by method ("POST", "PUT", "PATCH", "DELETE", "GET") and runs a hook before
+   * each.
+   */
   static final class Counting implements Interceptor {
     final Map<String, AtomicLong> byMethod = new ConcurrentHashMap<>();
-    volatile BiConsumer<BasicBuilder, HttpRequest> hook = (b, r) -> { };
+    volatile BiConsumer<BasicBuilder, HttpRequest> hook = (b, r) -> {};
 
     @Override
     public void before(BasicBuilder builder, HttpRequest request, RequestTags tags) {
@@ -87,9 +105,10 @@ final class KubeFixtures {
   }
 
   /**
-   * Requests by "verb resource" ({@code "create observations"}, {@code "patch observations/status"}),
-   * as the program counts them ({@link io.kubezen.watcher.kube.ApiRequestMetrics}, the
-   * {@code zen_watcher_kube_requests_total} series).
+   * Requests by "verb resource" ({@code "create observations"}, {@code "patch
+   * observations/status"}), as the program counts them ({@link
+   * io.kubezen.watcher.kube.ApiRequestMetrics}, the {@code zen_watcher_kube_requests_total}
+   * series).
    */
   static final class Requests implements io.kubezen.watcher.kube.ApiRequestMetrics.Sink {
     final Map<String, AtomicLong> counts = new ConcurrentHashMap<>();
@@ -106,22 +125,31 @@ final class KubeFixtures {
 
     /** Creates, status patches and deletes of Observations: the writes. */
     long writes() {
-      return count("create", "observations") + count("patch", "observations/status")
+      return count("create", "observations")
+          + count("patch", "observations/status")
           + count("delete", "observations");
     }
   }
 
-  /** A client whose every request is counted into {@code requests} by the program's own interceptor. */
+  /**
+   * A client whose every request is counted into {@code requests} by the program's own interceptor.
+   */
   static KubernetesClient measuredClient(Requests requests) {
-    return new KubernetesClientBuilder().withConfig(KubeApiServer.config())
-        .withHttpClientBuilderConsumer(b -> b.addOrReplaceInterceptor(io.kubezen.watcher.kube.ApiRequestMetrics.NAME,
-            new io.kubezen.watcher.kube.ApiRequestMetrics(requests)))
+    return new KubernetesClientBuilder()
+        .withConfig(KubeApiServer.config())
+        .withHttpClientBuilderConsumer(
+            b ->
+                b.addOrReplaceInterceptor(
+                    io.kubezen.watcher.kube.ApiRequestMetrics.NAME,
+                    new io.kubezen.watcher.kube.ApiRequestMetrics(requests)))
         .build();
   }
 
   static KubernetesClient countingClient(Counting counting) {
     Config config = KubeApiServer.config();
-    return new KubernetesClientBuilder().withConfig(config)
-        .withHttpClientBuilderConsumer(b -> b.addOrReplaceInterceptor("counting", counting)).build();
+    return new KubernetesClientBuilder()
+        .withConfig(config)
+        .withHttpClientBuilderConsumer(b -> b.addOrReplaceInterceptor("counting", counting))
+        .build();
   }
 }

@@ -16,8 +16,8 @@ import org.junit.jupiter.api.Test;
 /**
  * Unique findings written through the kubernetes store vs a bare fabric8 create loop at the same
  * concurrency, against the same API server, in the same run. Not part of the default test run (the
- * name does not end in Test); run it with
- * {@code ./mvnw -B -o -pl watcher test -Dtest=KubernetesStoreBenchmark -Dbench.n=4000 -Dbench.concurrency=16}.
+ * name does not end in Test); run it with {@code ./mvnw -B -o -pl watcher test
+ * -Dtest=KubernetesStoreBenchmark -Dbench.n=4000 -Dbench.concurrency=16}.
  */
 class KubernetesStoreBenchmark {
   @Test
@@ -35,16 +35,21 @@ class KubernetesStoreBenchmark {
     List<Double> twoWriteRates = new ArrayList<>();
     for (int r = 0; r < rounds; r++) {
       bareRates.add(bare(client, KubeApiServer.uniqueNamespace("bench-bare"), n, concurrency));
-      storeRates.add(viaStore(client, KubeApiServer.uniqueNamespace("bench-store"), n, concurrency, false));
-      twoWriteRates.add(viaStore(client, KubeApiServer.uniqueNamespace("bench-store2"), n, concurrency, true));
+      storeRates.add(
+          viaStore(client, KubeApiServer.uniqueNamespace("bench-store"), n, concurrency, false));
+      twoWriteRates.add(
+          viaStore(client, KubeApiServer.uniqueNamespace("bench-store2"), n, concurrency, true));
     }
     double bare = median(bareRates);
     double store = median(storeRates);
-    System.out.printf("benchmark: %d unique Observations x %d rounds, concurrency %d%n", n, rounds, concurrency);
+    System.out.printf(
+        "benchmark: %d unique Observations x %d rounds, concurrency %d%n", n, rounds, concurrency);
     System.out.printf("  bare fabric8 create loop: %s /s (median %.0f)%n", bareRates, bare);
-    System.out.printf("  KubernetesObservationStore.createOrMerge: %s /s (median %.0f)%n", storeRates, store);
+    System.out.printf(
+        "  KubernetesObservationStore.createOrMerge: %s /s (median %.0f)%n", storeRates, store);
     System.out.printf("  ratio store/bare: %.2f%n", store / bare);
-    System.out.printf("  with a status write after each create (2 writes each): %s /s (median %.0f, ratio %.2f)%n",
+    System.out.printf(
+        "  with a status write after each create (2 writes each): %s /s (median %.0f, ratio %.2f)%n",
         twoWriteRates, median(twoWriteRates), median(twoWriteRates) / bare);
   }
 
@@ -53,14 +58,17 @@ class KubernetesStoreBenchmark {
     client.resources(Observation.class).inNamespace(ns).delete();
   }
 
-  private static double bare(KubernetesClient client, String ns, int n, int concurrency) throws Exception {
+  private static double bare(KubernetesClient client, String ns, int n, int concurrency)
+      throws Exception {
     ExecutorService pool = Executors.newFixedThreadPool(concurrency);
     List<Observation> items = items(ns, n);
     long start = System.nanoTime();
     List<Future<?>> fs = new ArrayList<>();
     for (Observation o : items) {
       o.setStatus(null);
-      fs.add(pool.submit(() -> client.resources(Observation.class).inNamespace(ns).resource(o).create()));
+      fs.add(
+          pool.submit(
+              () -> client.resources(Observation.class).inNamespace(ns).resource(o).create()));
     }
     for (Future<?> f : fs) {
       f.get();
@@ -72,18 +80,27 @@ class KubernetesStoreBenchmark {
   }
 
   /** {@code explicitStatus}: each carries count 2, which needs a status write after its create. */
-  private static double viaStore(KubernetesClient client, String ns, int n, int concurrency, boolean explicitStatus) {
+  private static double viaStore(
+      KubernetesClient client, String ns, int n, int concurrency, boolean explicitStatus) {
     List<Observation> items = items(ns, n);
     if (explicitStatus) {
-      items.forEach(o -> KubeFixtures.withStatus(o, 2, KubeFixtures.DETECTED, KubeFixtures.DETECTED));
+      items.forEach(
+          o -> KubeFixtures.withStatus(o, 2, KubeFixtures.DETECTED, KubeFixtures.DETECTED));
     }
-    try (KubernetesObservationStore store = KubeFixtures.store(client,
-        KubernetesStoreOptions.defaults().withWriteRate(1_000_000, 1_000_000).withMaxInFlight(concurrency))) {
+    try (KubernetesObservationStore store =
+        KubeFixtures.store(
+            client,
+            KubernetesStoreOptions.defaults()
+                .withWriteRate(1_000_000, 1_000_000)
+                .withMaxInFlight(concurrency))) {
       // The store counts the live Observations when it starts: not part of the write rate.
-      org.awaitility.Awaitility.await().atMost(java.time.Duration.ofMinutes(2)).until(() -> store.liveCount() >= 0);
+      org.awaitility.Awaitility.await()
+          .atMost(java.time.Duration.ofMinutes(2))
+          .until(() -> store.liveCount() >= 0);
       long start = System.nanoTime();
       for (int i = 0; i < n; i += 500) {
-        assertThat(store.createOrMerge(items.subList(i, Math.min(n, i + 500)))).containsOnly(WriteOutcome.CREATED);
+        assertThat(store.createOrMerge(items.subList(i, Math.min(n, i + 500))))
+            .containsOnly(WriteOutcome.CREATED);
       }
       double rate = n / ((System.nanoTime() - start) / 1e9);
       cleanUp(client, ns);

@@ -36,13 +36,22 @@ class KubernetesStoreContractTest extends ObservationStoreContract {
     // Other tests may have left thousands behind: a delete-collection of those can take long.
     io.fabric8.kubernetes.client.Config config = KubeApiServer.config();
     config.setRequestTimeout(120_000);
-    try (KubernetesClient cleaner = new io.fabric8.kubernetes.client.KubernetesClientBuilder().withConfig(config)
-        .build()) {
+    try (KubernetesClient cleaner =
+        new io.fabric8.kubernetes.client.KubernetesClientBuilder().withConfig(config).build()) {
       cleaner.resources(Observation.class).inAnyNamespace().list().getItems().stream()
-          .map(o -> o.getMetadata().getNamespace()).distinct()
+          .map(o -> o.getMetadata().getNamespace())
+          .distinct()
           .forEach(ns -> cleaner.resources(Observation.class).inNamespace(ns).delete());
-      await().atMost(Duration.ofSeconds(120))
-          .until(() -> cleaner.resources(Observation.class).inAnyNamespace().list().getItems().isEmpty());
+      await()
+          .atMost(Duration.ofSeconds(120))
+          .until(
+              () ->
+                  cleaner
+                      .resources(Observation.class)
+                      .inAnyNamespace()
+                      .list()
+                      .getItems()
+                      .isEmpty());
     }
     return KubeFixtures.store(client, fast());
   }
@@ -75,23 +84,42 @@ class KubernetesStoreContractTest extends ObservationStoreContract {
   void consoleReadsFollowWhatOthersWriteThroughTheWatch() {
     String n = ns("others");
     Observation o = KubeFixtures.obs(n, "falco-by-hand");
-    io.kubezen.watcher.store.FindingFilter rule = new io.kubezen.watcher.store.FindingFilter(null, null, null, null,
-        null, null, null, null, null, null, null, null, null, "TERMINAL SHELL in");
-    io.kubezen.watcher.store.FindingsQuery q = io.kubezen.watcher.store.FindingsQuery.first(rule,
-        io.kubezen.watcher.store.FindingSort.SEVERITY, 10);
+    io.kubezen.watcher.store.FindingFilter rule =
+        new io.kubezen.watcher.store.FindingFilter(
+            null,
+            null,
+            null,
+            null,
+            null,
+            null,
+            null,
+            null,
+            null,
+            null,
+            null,
+            null,
+            null,
+            "TERMINAL SHELL in");
+    io.kubezen.watcher.store.FindingsQuery q =
+        io.kubezen.watcher.store.FindingsQuery.first(
+            rule, io.kubezen.watcher.store.FindingSort.SEVERITY, 10);
     assertThat(store.findings(q).items()).isEmpty();
     client.resources(Observation.class).inNamespace(n).resource(o).create();
     await().atMost(Duration.ofSeconds(30)).until(() -> store.summary().total() == 1);
     Observation row = store.findings(q).items().get(0);
     assertThat(row.getMetadata().getName()).isEqualTo("falco-by-hand");
     assertThat(row.getSpec().title()).isEqualTo("A shell was spawned in container web");
-    assertThat(row.getSpec().details()).isNull(); // trimmed: the detail page reads the full one with get
+    assertThat(row.getSpec().details())
+        .isNull(); // trimmed: the detail page reads the full one with get
     assertThat(store.get(n, "falco-by-hand").orElseThrow().getSpec().details()).containsKey("rule");
-    assertThat(store.countBy(io.kubezen.watcher.store.FindingFilter.NONE,
-        java.util.List.of(io.kubezen.watcher.store.GroupField.SOURCE)))
+    assertThat(
+            store.countBy(
+                io.kubezen.watcher.store.FindingFilter.NONE,
+                java.util.List.of(io.kubezen.watcher.store.GroupField.SOURCE)))
         .containsExactly(new io.kubezen.watcher.store.GroupCount(java.util.List.of("falco"), 1));
     client.resources(Observation.class).inNamespace(n).withName("falco-by-hand").delete();
-    await().atMost(Duration.ofSeconds(30))
+    await()
+        .atMost(Duration.ofSeconds(30))
         .until(() -> store.summary().equals(io.kubezen.watcher.store.StoreSummary.EMPTY));
     assertThat(store.findings(q).items()).isEmpty();
   }

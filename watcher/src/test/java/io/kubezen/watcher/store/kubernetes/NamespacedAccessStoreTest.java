@@ -53,13 +53,18 @@ class NamespacedAccessStoreTest {
     b = KubeApiServer.uniqueNamespace("scope-b");
     c = KubeApiServer.uniqueNamespace("outside");
     recording = new KubeFixtures.Counting();
-    recording.hook = (builder, request) -> paths.add(request.method() + " " + request.uri().getPath());
+    recording.hook =
+        (builder, request) -> paths.add(request.method() + " " + request.uri().getPath());
   }
 
-  /** Observations created by an admin client: {@code n} in {@code ns}, the even ones with a 60 s TTL. */
+  /**
+   * Observations created by an admin client: {@code n} in {@code ns}, the even ones with a 60 s
+   * TTL.
+   */
   void seed(String ns, int n, Severity severity, String originUid) {
     for (int i = 0; i < n; i++) {
-      Observation o = obs(ns, "falco-" + ns + "-" + i, severity, "runtime_threat", i % 2 == 0 ? 60 : TTL_LONG);
+      Observation o =
+          obs(ns, "falco-" + ns + "-" + i, severity, "runtime_threat", i % 2 == 0 ? 60 : TTL_LONG);
       o.getMetadata().getLabels().put(Observation.LABEL_ORIGIN_UID, originUid);
       o.setStatus(null);
       admin.resources(Observation.class).inNamespace(ns).resource(o).create();
@@ -67,9 +72,18 @@ class NamespacedAccessStoreTest {
   }
 
   void assertNoClusterWideCall() {
-    assertThat(paths).isNotEmpty().allSatisfy(p -> assertThat(p)
-        .as("every Observation call names a namespace of the scope")
-        .matches("^[A-Z]+ /apis/zen\\.kube-zen\\.io/v1alpha1/namespaces/(" + a + "|" + b + ")/observations.*"));
+    assertThat(paths)
+        .isNotEmpty()
+        .allSatisfy(
+            p ->
+                assertThat(p)
+                    .as("every Observation call names a namespace of the scope")
+                    .matches(
+                        "^[A-Z]+ /apis/zen\\.kube-zen\\.io/v1alpha1/namespaces/("
+                            + a
+                            + "|"
+                            + b
+                            + ")/observations.*"));
   }
 
   @Test
@@ -84,13 +98,18 @@ class NamespacedAccessStoreTest {
       List<Integer> sizes = new ArrayList<>();
       String token = null;
       do {
-        ObservationPage page = store.list(new ObservationQuery(null, null, null, null, null, 3, token));
-        page.items().forEach(o -> seen.add(o.getMetadata().getNamespace() + "/" + o.getMetadata().getName()));
+        ObservationPage page =
+            store.list(new ObservationQuery(null, null, null, null, null, 3, token));
+        page.items()
+            .forEach(
+                o -> seen.add(o.getMetadata().getNamespace() + "/" + o.getMetadata().getName()));
         sizes.add(page.items().size());
         token = page.continueToken();
       } while (token != null);
       assertThat(sizes).containsExactly(3, 3, 2);
-      assertThat(seen).doesNotHaveDuplicates().hasSize(8)
+      assertThat(seen)
+          .doesNotHaveDuplicates()
+          .hasSize(8)
           .allSatisfy(n -> assertThat(n.substring(0, n.indexOf('/'))).isIn(a, b));
       assertThat(seen.stream().filter(n -> n.startsWith(b + "/"))).hasSize(3);
       // One page for all: the namespaces in order.
@@ -100,23 +119,39 @@ class NamespacedAccessStoreTest {
       ObservationPage five = store.list(ObservationQuery.all(5));
       assertThat(five.items()).hasSize(5);
       assertThat(five.continueToken()).isNotNull();
-      List<String> firstFive = five.items().stream().map(o -> o.getMetadata().getNamespace() + "/"
-          + o.getMetadata().getName()).toList();
-      assertThat(store.list(new ObservationQuery(null, null, null, null, null, 5, five.continueToken())).items())
-          .hasSize(3).noneSatisfy(o -> assertThat(firstFive).contains(o.getMetadata().getNamespace() + "/"
-              + o.getMetadata().getName()));
-      // Filtered by namespace: one in the scope is listed, one outside holds nothing of this install.
-      assertThat(store.list(new ObservationQuery(null, null, null, b, null, 100, null)).items()).hasSize(3);
-      assertThat(store.list(new ObservationQuery(null, null, null, c, null, 100, null)).items()).isEmpty();
+      List<String> firstFive =
+          five.items().stream()
+              .map(o -> o.getMetadata().getNamespace() + "/" + o.getMetadata().getName())
+              .toList();
+      assertThat(
+              store
+                  .list(new ObservationQuery(null, null, null, null, null, 5, five.continueToken()))
+                  .items())
+          .hasSize(3)
+          .noneSatisfy(
+              o ->
+                  assertThat(firstFive)
+                      .contains(o.getMetadata().getNamespace() + "/" + o.getMetadata().getName()));
+      // Filtered by namespace: one in the scope is listed, one outside holds nothing of this
+      // install.
+      assertThat(store.list(new ObservationQuery(null, null, null, b, null, 100, null)).items())
+          .hasSize(3);
+      assertThat(store.list(new ObservationQuery(null, null, null, c, null, 100, null)).items())
+          .isEmpty();
       // Tokens this list did not issue.
-      assertThatThrownBy(() -> store.list(new ObservationQuery(null, null, null, null, null, 3, "garbage")))
+      assertThatThrownBy(
+              () -> store.list(new ObservationQuery(null, null, null, null, null, 3, "garbage")))
           .isInstanceOf(InvalidContinueTokenException.class);
-      assertThatThrownBy(() -> store.list(new ObservationQuery(null, null, null, null, null, 3, "ns1.7.x")))
+      assertThatThrownBy(
+              () -> store.list(new ObservationQuery(null, null, null, null, null, 3, "ns1.7.x")))
           .isInstanceOf(InvalidContinueTokenException.class);
-      assertThatThrownBy(() -> store.list(new ObservationQuery(null, null, null, null, null, 3, "ns1.0.bogus")))
+      assertThatThrownBy(
+              () ->
+                  store.list(new ObservationQuery(null, null, null, null, null, 3, "ns1.0.bogus")))
           .isInstanceOf(InvalidContinueTokenException.class);
 
-      assertThat(store.listByOrigin("uid-1")).hasSize(8)
+      assertThat(store.listByOrigin("uid-1"))
+          .hasSize(8)
           .allSatisfy(o -> assertThat(o.getMetadata().getNamespace()).isIn(a, b));
       await().atMost(Duration.ofSeconds(10)).until(() -> store.liveCount() == 8);
       assertNoClusterWideCall();
@@ -128,10 +163,18 @@ class NamespacedAccessStoreTest {
     seed(a, 4, Severity.LOW, "uid-2");
     seed(b, 2, Severity.LOW, "uid-2");
     seed(c, 4, Severity.LOW, "uid-2");
-    Instant created = Instant.parse(admin.resources(Observation.class).inNamespace(a).withName("falco-" + a + "-0")
-        .get().getMetadata().getCreationTimestamp());
+    Instant created =
+        Instant.parse(
+            admin
+                .resources(Observation.class)
+                .inNamespace(a)
+                .withName("falco-" + a + "-0")
+                .get()
+                .getMetadata()
+                .getCreationTimestamp());
     try (KubernetesClient client = KubeFixtures.countingClient(recording);
-        KubernetesObservationStore store = store(client, fast().withNamespaces(List.of(a, b)).withMaxObservations(3))) {
+        KubernetesObservationStore store =
+            store(client, fast().withNamespaces(List.of(a, b)).withMaxObservations(3))) {
       GcResult gc = store.deleteExpired(created.plus(Duration.ofHours(1)));
       assertThat(gc.errors()).isZero();
       assertThat(gc.deleted()).isEqualTo(3); // the even ones of a (2) and b (1)
@@ -140,8 +183,11 @@ class NamespacedAccessStoreTest {
       assertThat(names(c)).hasSize(4); // outside: untouched, although expired
       assertThat(store.liveCount()).isEqualTo(3);
 
-      // At the cap (3 live in the scope): a HIGH finding evicts a LOW one of the scope, never one outside.
-      assertThat(store.createOrMerge(List.of(obs(b, "falco-high", Severity.HIGH, "runtime_threat", TTL_LONG))))
+      // At the cap (3 live in the scope): a HIGH finding evicts a LOW one of the scope, never one
+      // outside.
+      assertThat(
+              store.createOrMerge(
+                  List.of(obs(b, "falco-high", Severity.HIGH, "runtime_threat", TTL_LONG))))
           .containsExactly(WriteOutcome.CREATED);
       assertThat(names(a).size() + names(b).size()).isEqualTo(3);
       assertThat(names(b)).contains("falco-high");
@@ -151,7 +197,9 @@ class NamespacedAccessStoreTest {
   }
 
   Set<String> names(String ns) {
-    return new TreeSet<>(admin.resources(Observation.class).inNamespace(ns).list().getItems().stream()
-        .map(o -> o.getMetadata().getName()).toList());
+    return new TreeSet<>(
+        admin.resources(Observation.class).inNamespace(ns).list().getItems().stream()
+            .map(o -> o.getMetadata().getName())
+            .toList());
   }
 }

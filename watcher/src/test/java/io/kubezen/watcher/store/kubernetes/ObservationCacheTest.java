@@ -15,15 +15,40 @@ import java.time.Instant;
 import java.util.Map;
 import org.junit.jupiter.api.Test;
 
-/** The cache's own bookkeeping: entries for the console reads, the summary counters, stale events. */
+/**
+ * The cache's own bookkeeping: entries for the console reads, the summary counters, stale events.
+ */
 class ObservationCacheTest {
-  static Observation obs(String name, String rv, String created, String title, Map<String, Object> details, long count,
-      String first, String last) {
+  static Observation obs(
+      String name,
+      String rv,
+      String created,
+      String title,
+      Map<String, Object> details,
+      long count,
+      String first,
+      String last) {
     Observation o = new Observation();
-    o.setMetadata(new ObjectMetaBuilder().withNamespace("zen").withName(name).withResourceVersion(rv)
-        .withCreationTimestamp(created).build());
-    o.setSpec(new ObservationSpec("trivy", Category.SECURITY, Severity.HIGH, "vuln", ResourceRef.of("apps/v1",
-        "Deployment", "shop", "web"), title, details, first, "0".repeat(64), 3600L, null));
+    o.setMetadata(
+        new ObjectMetaBuilder()
+            .withNamespace("zen")
+            .withName(name)
+            .withResourceVersion(rv)
+            .withCreationTimestamp(created)
+            .build());
+    o.setSpec(
+        new ObservationSpec(
+            "trivy",
+            Category.SECURITY,
+            Severity.HIGH,
+            "vuln",
+            ResourceRef.of("apps/v1", "Deployment", "shop", "web"),
+            title,
+            details,
+            first,
+            "0".repeat(64),
+            3600L,
+            null));
     o.setStatus(ObservationStatus.seen(count, first, last));
     return o;
   }
@@ -31,39 +56,95 @@ class ObservationCacheTest {
   @Test
   void entriesKeepTheTitleAndTheSearchTextOnlyWhenItSaysMore() {
     ObservationCache cache = new ObservationCache();
-    cache.written(obs("a", "1", "2026-12-01T00:00:00Z", "Plain title", null, 1, "2026-12-01T00:00:00Z",
-        "2026-12-01T00:00:00Z"));
-    cache.written(obs("b", "1", "2026-12-01T00:00:00Z", "X".repeat(5000), Map.of("vulnerabilityID", "CVE-1"), 1,
-        "2026-12-01T00:00:00Z", "2026-12-01T00:00:00Z"));
+    cache.written(
+        obs(
+            "a",
+            "1",
+            "2026-12-01T00:00:00Z",
+            "Plain title",
+            null,
+            1,
+            "2026-12-01T00:00:00Z",
+            "2026-12-01T00:00:00Z"));
+    cache.written(
+        obs(
+            "b",
+            "1",
+            "2026-12-01T00:00:00Z",
+            "X".repeat(5000),
+            Map.of("vulnerabilityID", "CVE-1"),
+            1,
+            "2026-12-01T00:00:00Z",
+            "2026-12-01T00:00:00Z"));
     ObservationCache.Entry a = cache.get("zen", "a");
     assertThat(a.title()).isEqualTo("Plain title");
     assertThat(a.search()).isNull(); // derived from title and resource name
-    assertThat(a.searchText()).isEqualTo(SearchText.of(obs("a", "1", null, "Plain title", null, 1, null, null)
-        .getSpec()));
+    assertThat(a.searchText())
+        .isEqualTo(
+            SearchText.of(obs("a", "1", null, "Plain title", null, 1, null, null).getSpec()));
     ObservationCache.Entry b = cache.get("zen", "b");
     assertThat(b.title()).hasSize(ObservationCache.TITLE_MAX);
     assertThat(b.searchText()).hasSize(ObservationCache.SEARCH_MAX).startsWith("xxx");
-    assertThat(a.lastSeenMicros()).isEqualTo(Instant.parse("2026-12-01T00:00:00Z").getEpochSecond() * 1_000_000L);
+    assertThat(a.lastSeenMicros())
+        .isEqualTo(Instant.parse("2026-12-01T00:00:00Z").getEpochSecond() * 1_000_000L);
   }
 
   @Test
   void summaryFollowsCreatesStatusWritesAndDeletes() {
     ObservationCache cache = new ObservationCache();
     assertThat(cache.summary()).isEqualTo(StoreSummary.EMPTY);
-    cache.written(obs("a", "1", "2026-12-01T00:00:00Z", "t", null, 2, "2026-12-01T00:00:00Z",
-        "2026-12-01T01:00:00Z"));
-    cache.written(obs("b", "2", "2026-12-01T00:00:05Z", "t", null, 3, "2026-12-01T00:00:00Z",
-        "2026-12-01T02:00:00Z"));
-    assertThat(cache.summary()).isEqualTo(new StoreSummary(2, 0, 5, Instant.parse("2026-12-01T00:00:05Z"),
-        Instant.parse("2026-12-01T02:00:00Z")));
-    cache.statusWritten("zen", "a", "3", new ObservationStatus(4L, "2026-12-01T00:00:00Z", "2026-12-01T01:30:00Z",
-        true, "2026-12-01T03:00:00Z"));
-    assertThat(cache.summary()).isEqualTo(new StoreSummary(2, 1, 7, Instant.parse("2026-12-01T00:00:05Z"),
-        Instant.parse("2026-12-01T02:00:00Z")));
+    cache.written(
+        obs(
+            "a",
+            "1",
+            "2026-12-01T00:00:00Z",
+            "t",
+            null,
+            2,
+            "2026-12-01T00:00:00Z",
+            "2026-12-01T01:00:00Z"));
+    cache.written(
+        obs(
+            "b",
+            "2",
+            "2026-12-01T00:00:05Z",
+            "t",
+            null,
+            3,
+            "2026-12-01T00:00:00Z",
+            "2026-12-01T02:00:00Z"));
+    assertThat(cache.summary())
+        .isEqualTo(
+            new StoreSummary(
+                2,
+                0,
+                5,
+                Instant.parse("2026-12-01T00:00:05Z"),
+                Instant.parse("2026-12-01T02:00:00Z")));
+    cache.statusWritten(
+        "zen",
+        "a",
+        "3",
+        new ObservationStatus(
+            4L, "2026-12-01T00:00:00Z", "2026-12-01T01:30:00Z", true, "2026-12-01T03:00:00Z"));
+    assertThat(cache.summary())
+        .isEqualTo(
+            new StoreSummary(
+                2,
+                1,
+                7,
+                Instant.parse("2026-12-01T00:00:05Z"),
+                Instant.parse("2026-12-01T02:00:00Z")));
     // The newest one goes: the maxima are found again among the rest.
     cache.gone("zen", "b");
-    assertThat(cache.summary()).isEqualTo(new StoreSummary(1, 1, 4, Instant.parse("2026-12-01T00:00:00Z"),
-        Instant.parse("2026-12-01T01:30:00Z")));
+    assertThat(cache.summary())
+        .isEqualTo(
+            new StoreSummary(
+                1,
+                1,
+                4,
+                Instant.parse("2026-12-01T00:00:00Z"),
+                Instant.parse("2026-12-01T01:30:00Z")));
     cache.gone("zen", "a");
     assertThat(cache.summary()).isEqualTo(StoreSummary.EMPTY);
   }
@@ -71,15 +152,39 @@ class ObservationCacheTest {
   @Test
   void anOlderResourceVersionDoesNotReplaceANewerEntry() {
     ObservationCache cache = new ObservationCache();
-    cache.written(obs("a", "12", "2026-12-01T00:00:00Z", "t", null, 7, "2026-12-01T00:00:00Z",
-        "2026-12-01T05:00:00Z"));
-    cache.written(obs("a", "11", "2026-12-01T00:00:00Z", "t", null, 1, "2026-12-01T00:00:00Z",
-        "2026-12-01T00:00:00Z"));
+    cache.written(
+        obs(
+            "a",
+            "12",
+            "2026-12-01T00:00:00Z",
+            "t",
+            null,
+            7,
+            "2026-12-01T00:00:00Z",
+            "2026-12-01T05:00:00Z"));
+    cache.written(
+        obs(
+            "a",
+            "11",
+            "2026-12-01T00:00:00Z",
+            "t",
+            null,
+            1,
+            "2026-12-01T00:00:00Z",
+            "2026-12-01T00:00:00Z"));
     assertThat(cache.get("zen", "a").resourceVersion()).isEqualTo("12");
     assertThat(cache.get("zen", "a").count()).isEqualTo(7);
     assertThat(cache.summary().countSum()).isEqualTo(7);
-    cache.written(obs("a", "13", "2026-12-01T00:00:00Z", "t", null, 8, "2026-12-01T00:00:00Z",
-        "2026-12-01T06:00:00Z"));
+    cache.written(
+        obs(
+            "a",
+            "13",
+            "2026-12-01T00:00:00Z",
+            "t",
+            null,
+            8,
+            "2026-12-01T00:00:00Z",
+            "2026-12-01T06:00:00Z"));
     assertThat(cache.get("zen", "a").count()).isEqualTo(8);
     assertThat(ObservationCache.older("9", "10")).isTrue();
     assertThat(ObservationCache.older("10", "9")).isFalse();
@@ -90,8 +195,16 @@ class ObservationCacheTest {
   void manyEntriesOfOneNamespaceAreAllKeptAndIndexed() {
     ObservationCache cache = new ObservationCache(false);
     for (int i = 0; i < 7; i++) {
-      cache.written(obs("n" + i, Integer.toString(10 + i), "2026-12-01T00:00:0" + i + "Z", "t", null, 1,
-          "2026-12-01T00:00:00Z", "2026-12-01T00:00:00Z"));
+      cache.written(
+          obs(
+              "n" + i,
+              Integer.toString(10 + i),
+              "2026-12-01T00:00:0" + i + "Z",
+              "t",
+              null,
+              1,
+              "2026-12-01T00:00:00Z",
+              "2026-12-01T00:00:00Z"));
     }
     assertThat(cache.size()).isEqualTo(7);
     assertThat(cache.entries()).hasSize(7);

@@ -39,7 +39,9 @@ class RejectedWriteTest {
       assertThat(t).isInstanceOf(PartialWriteException.class);
       PartialWriteException p = (PartialWriteException) t;
       assertThat(p.outcomes()).containsExactly(WriteOutcome.CREATED, null);
-      assertThat(p.causeOf(1)).isInstanceOf(RejectedWriteException.class).hasMessageContaining("422");
+      assertThat(p.causeOf(1))
+          .isInstanceOf(RejectedWriteException.class)
+          .hasMessageContaining("422");
       assertThat(p.causeOf(0)).isSameAs(p);
     }
   }

@@ -33,7 +33,8 @@ class RepeatFloodTest {
     long elapsedNanos;
     try (KubernetesClient client = KubeFixtures.countingClient(counting);
         KubernetesObservationStore store = KubeFixtures.store(client, KubeFixtures.fast())) {
-      ObservationWriter writer = new ObservationWriter(store, dedup, metrics, 10_000, 500, flush).start();
+      ObservationWriter writer =
+          new ObservationWriter(store, dedup, metrics, 10_000, 500, flush).start();
       Observation first = KubeFixtures.obs(ns, "falco-flood");
       Instant t0 = Instant.parse(KubeFixtures.DETECTED);
       start = System.nanoTime();
@@ -41,13 +42,15 @@ class RepeatFloodTest {
         Deduplicator.Admission a = dedup.admit("fp-flood", ns, "falco-flood", t0.plusMillis(i));
         if (a instanceof Deduplicator.First f) {
           ObservationWriter.Create c = ObservationWriter.Create.of(first);
-          c.result().whenComplete((o, e) -> {
-            if (e == null) {
-              dedup.stored(f.entry());
-            } else {
-              dedup.failed("fp-flood", f.entry(), e);
-            }
-          });
+          c.result()
+              .whenComplete(
+                  (o, e) -> {
+                    if (e == null) {
+                      dedup.stored(f.entry());
+                    } else {
+                      dedup.failed("fp-flood", f.entry(), e);
+                    }
+                  });
           writer.submit(List.of(c));
         }
         if (i % 1000 == 999) {
@@ -56,15 +59,23 @@ class RepeatFloodTest {
       }
       writer.close(Duration.ofSeconds(20));
       elapsedNanos = System.nanoTime() - start;
-      Observation stored = client.resources(Observation.class).inNamespace(ns).withName("falco-flood").get();
+      Observation stored =
+          client.resources(Observation.class).inNamespace(ns).withName("falco-flood").get();
       assertThat(stored.getStatus().count()).isEqualTo(sightings);
       assertThat(stored.getStatus().lastSeen()).isEqualTo(t0.plusMillis(sightings - 1).toString());
     }
     long intervals = elapsedNanos / flush.toNanos() + 1;
     long writes = counting.writes();
-    System.out.printf("repeat flood: %d sightings of one finding, %d API writes (%d creates, %d status updates)"
-        + " over %d ms = %d flush intervals of %d ms%n", sightings, writes, counting.count("POST"),
-        counting.count("PUT"), elapsedNanos / 1_000_000, intervals, flush.toMillis());
+    System.out.printf(
+        "repeat flood: %d sightings of one finding, %d API writes (%d creates, %d status updates)"
+            + " over %d ms = %d flush intervals of %d ms%n",
+        sightings,
+        writes,
+        counting.count("POST"),
+        counting.count("PUT"),
+        elapsedNanos / 1_000_000,
+        intervals,
+        flush.toMillis());
     assertThat(counting.count("POST")).isEqualTo(1);
     assertThat(writes).isLessThanOrEqualTo(1 + intervals + 1);
   }

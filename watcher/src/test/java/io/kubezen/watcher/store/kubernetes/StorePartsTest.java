@@ -41,7 +41,8 @@ class StorePartsTest {
       now.addAndGet(10_000_000L);
       limiter.succeeded(2_000_000L);
     }
-    assertThat(limiter.rate()).isBetween(start + AdaptiveLimiter.STEP * 0.8, start + AdaptiveLimiter.STEP * 1.01);
+    assertThat(limiter.rate())
+        .isBetween(start + AdaptiveLimiter.STEP * 0.8, start + AdaptiveLimiter.STEP * 1.01);
     double before = limiter.rate();
     now.addAndGet(2_000_000_000L);
     limiter.throttled(0);
@@ -74,8 +75,11 @@ class StorePartsTest {
     d.put("output", "x".repeat(400));
     d.put("cmdline", "y".repeat(100));
     Map<String, Object> capped = DetailsCap.cap(d, 160);
-    assertThat(capped).containsEntry("rule", "Terminal shell").containsEntry("cmdline", "y".repeat(100))
-        .containsEntry("truncated", true).doesNotContainKey("output");
+    assertThat(capped)
+        .containsEntry("rule", "Terminal shell")
+        .containsEntry("cmdline", "y".repeat(100))
+        .containsEntry("truncated", true)
+        .doesNotContainKey("output");
     assertThat(DetailsCap.size(capped)).isLessThanOrEqualTo(160);
     assertThat(DetailsCap.cap(d, 10_000)).isSameAs(d);
     assertThat(DetailsCap.cap(null, 64)).isNull();
@@ -83,15 +87,30 @@ class StorePartsTest {
 
   @Test
   void mergeAddsCountsAndWidensTheTimesAndUnresolves() {
-    ObservationStatus current = new ObservationStatus(4L, "2024-05-01T10:00:00Z", "2024-05-01T11:00:00Z", true,
-        "2024-05-01T12:00:00Z");
-    ObservationStatus merged = Statuses.merge(current,
-        ObservationStatus.seen(2, "2024-05-01T09:00:00+00:00", "2024-05-01T10:30:00Z"), 0);
-    assertThat(merged).isEqualTo(new ObservationStatus(6L, "2024-05-01T09:00:00+00:00", "2024-05-01T11:00:00Z",
-        false, "2024-05-01T12:00:00Z"));
+    ObservationStatus current =
+        new ObservationStatus(
+            4L, "2024-05-01T10:00:00Z", "2024-05-01T11:00:00Z", true, "2024-05-01T12:00:00Z");
+    ObservationStatus merged =
+        Statuses.merge(
+            current,
+            ObservationStatus.seen(2, "2024-05-01T09:00:00+00:00", "2024-05-01T10:30:00Z"),
+            0);
+    assertThat(merged)
+        .isEqualTo(
+            new ObservationStatus(
+                6L,
+                "2024-05-01T09:00:00+00:00",
+                "2024-05-01T11:00:00Z",
+                false,
+                "2024-05-01T12:00:00Z"));
     // The creator's own merge onto the implicit status: its first sighting is counted already.
-    assertThat(Statuses.merge(ObservationStatus.seen(1, "2024-05-01T10:00:00Z", "2024-05-01T10:00:00Z"),
-        ObservationStatus.seen(3, null, null), 1).count()).isEqualTo(3);
+    assertThat(
+            Statuses.merge(
+                    ObservationStatus.seen(1, "2024-05-01T10:00:00Z", "2024-05-01T10:00:00Z"),
+                    ObservationStatus.seen(3, null, null),
+                    1)
+                .count())
+        .isEqualTo(3);
     assertThat(Statuses.repeat(current, 5, Instant.parse("2024-05-01T10:59:00Z")).lastSeen())
         .isEqualTo("2024-05-01T11:00:00Z");
     assertThat(Statuses.resolve(current, Instant.parse("2024-06-01T00:00:00Z"))).isSameAs(current);
@@ -102,25 +121,38 @@ class StorePartsTest {
     Observation o = KubeFixtures.obs("ns", "falco-x");
     assertThat(Statuses.isImplicit(o)).isTrue();
     o.setStatus(null);
-    assertThat(Statuses.effective(o)).isEqualTo(ObservationStatus.seen(1, KubeFixtures.DETECTED, KubeFixtures.DETECTED));
-    assertThat(Statuses.isImplicit(KubeFixtures.withStatus(KubeFixtures.obs("ns", "y"), 2, KubeFixtures.DETECTED,
-        KubeFixtures.DETECTED))).isFalse();
+    assertThat(Statuses.effective(o))
+        .isEqualTo(ObservationStatus.seen(1, KubeFixtures.DETECTED, KubeFixtures.DETECTED));
+    assertThat(
+            Statuses.isImplicit(
+                KubeFixtures.withStatus(
+                    KubeFixtures.obs("ns", "y"), 2, KubeFixtures.DETECTED, KubeFixtures.DETECTED)))
+        .isFalse();
   }
 
   @Test
   void expiresAfterCreationPlusTtlAndNeverWithoutOne() {
-    Observation o = KubeFixtures.obs("ns", "falco-ttl", io.kubezen.api.v1alpha1.Severity.LOW, "x", 60);
+    Observation o =
+        KubeFixtures.obs("ns", "falco-ttl", io.kubezen.api.v1alpha1.Severity.LOW, "x", 60);
     o.getMetadata().setCreationTimestamp("2024-05-01T10:00:00Z");
-    assertThat(ObservationGc.expired(o, Instant.parse("2024-05-01T10:01:00Z"), java.util.Set.of())).isFalse();
-    assertThat(ObservationGc.expired(o, Instant.parse("2024-05-01T10:01:01Z"), java.util.Set.of())).isTrue();
-    Observation forever = KubeFixtures.obs("ns", "falco-ttl", io.kubezen.api.v1alpha1.Severity.LOW, "x", Long.MAX_VALUE);
+    assertThat(ObservationGc.expired(o, Instant.parse("2024-05-01T10:01:00Z"), java.util.Set.of()))
+        .isFalse();
+    assertThat(ObservationGc.expired(o, Instant.parse("2024-05-01T10:01:01Z"), java.util.Set.of()))
+        .isTrue();
+    Observation forever =
+        KubeFixtures.obs(
+            "ns", "falco-ttl", io.kubezen.api.v1alpha1.Severity.LOW, "x", Long.MAX_VALUE);
     forever.getMetadata().setCreationTimestamp("2024-05-01T10:00:00Z");
-    assertThat(ObservationGc.expired(forever, Instant.parse("9999-01-01T00:00:00Z"), java.util.Set.of())).isFalse();
+    assertThat(
+            ObservationGc.expired(
+                forever, Instant.parse("9999-01-01T00:00:00Z"), java.util.Set.of()))
+        .isFalse();
   }
 
   @Test
   void stateLikeFindingsLiveWhileOpenAndResolvedOnesExpireFromResolvedAt() {
-    Observation o = KubeFixtures.obs("ns", "trivy-ttl", io.kubezen.api.v1alpha1.Severity.LOW, "x", 60);
+    Observation o =
+        KubeFixtures.obs("ns", "trivy-ttl", io.kubezen.api.v1alpha1.Severity.LOW, "x", 60);
     o.getMetadata().setCreationTimestamp("2024-05-01T10:00:00Z");
     o.getMetadata().getLabels().put(Observation.LABEL_ORIGIN_UID, "uid-1");
     Instant muchLater = Instant.parse("2024-06-01T00:00:00Z");
@@ -130,16 +162,23 @@ class StorePartsTest {
     // the same source not state-like (or nothing watched): creation + TTL
     assertThat(ObservationGc.expired(o, muchLater, java.util.Set.of())).isTrue();
     // resolved: resolvedAt + TTL, whatever its age
-    o.setStatus(new ObservationStatus(1L, KubeFixtures.DETECTED, KubeFixtures.DETECTED, true, "2024-05-31T23:59:30Z"));
+    o.setStatus(
+        new ObservationStatus(
+            1L, KubeFixtures.DETECTED, KubeFixtures.DETECTED, true, "2024-05-31T23:59:30Z"));
     assertThat(ObservationGc.expired(o, muchLater, java.util.Set.of(source))).isFalse();
-    assertThat(ObservationGc.expired(o, muchLater.plusSeconds(31), java.util.Set.of(source))).isTrue();
+    assertThat(ObservationGc.expired(o, muchLater.plusSeconds(31), java.util.Set.of(source)))
+        .isTrue();
   }
 
   @Test
   void eventTypeLabelIsTheValueOrAStableHash() {
-    assertThat(KubernetesObservationStore.eventTypeLabel("runtime_threat")).isEqualTo("runtime_threat");
+    assertThat(KubernetesObservationStore.eventTypeLabel("runtime_threat"))
+        .isEqualTo("runtime_threat");
     String odd = KubernetesObservationStore.eventTypeLabel("_leading");
-    assertThat(odd).startsWith("h.").hasSize(42).isEqualTo(KubernetesObservationStore.eventTypeLabel("_leading"));
+    assertThat(odd)
+        .startsWith("h.")
+        .hasSize(42)
+        .isEqualTo(KubernetesObservationStore.eventTypeLabel("_leading"));
     assertThat(KubernetesObservationStore.eventTypeLabel("a".repeat(64))).startsWith("h.");
   }
 }

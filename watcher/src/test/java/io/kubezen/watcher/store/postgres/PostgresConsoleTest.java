@@ -64,13 +64,35 @@ class PostgresConsoleTest {
     return PostgresStoreOptions.of(url, PostgresServer.USER, null, cluster);
   }
 
-  static Observation obs(String name, String source, Severity sev, String ns, String kind, String res, String title,
-      Map<String, Object> details, long count, Instant first, Instant last, String cluster) {
-    ObservationSpec spec = new ObservationSpec(source, Category.SECURITY, sev, "type_" + source,
-        res == null ? null : ResourceRef.of("v1", kind, ns, res), title, details, first.toString(),
-        "0".repeat(64), 3600L, cluster);
+  static Observation obs(
+      String name,
+      String source,
+      Severity sev,
+      String ns,
+      String kind,
+      String res,
+      String title,
+      Map<String, Object> details,
+      long count,
+      Instant first,
+      Instant last,
+      String cluster) {
+    ObservationSpec spec =
+        new ObservationSpec(
+            source,
+            Category.SECURITY,
+            sev,
+            "type_" + source,
+            res == null ? null : ResourceRef.of("v1", kind, ns, res),
+            title,
+            details,
+            first.toString(),
+            "0".repeat(64),
+            3600L,
+            cluster);
     Observation o = new Observation();
-    o.setMetadata(new ObjectMetaBuilder().withName(name).withNamespace(ns == null ? "zen" : ns).build());
+    o.setMetadata(
+        new ObjectMetaBuilder().withName(name).withNamespace(ns == null ? "zen" : ns).build());
     o.setSpec(spec);
     o.setStatus(ObservationStatus.seen(count, first.toString(), last.toString()));
     return o;
@@ -81,19 +103,86 @@ class PostgresConsoleTest {
     Map<String, Object> cve = new LinkedHashMap<>();
     cve.put("vulnerabilityID", "CVE-2024-3094");
     cve.put("primaryLink", "https://avd.aquasec.com/nvd/cve-2024-3094");
-    store.createOrMerge(List.of(
-        obs("trivy-1", "trivy", Severity.CRITICAL, "shop", "Deployment", "web", "xz backdoor", cve, 1,
-            T0.minusSeconds(3600), T0.minusSeconds(3600), "prod"),
-        obs("trivy-2", "trivy", Severity.HIGH, "shop", "Deployment", "web", "openssl", Map.of("vulnerabilityID",
-            "CVE-2023-0001"), 1, T0.minusSeconds(7200), T0.minusSeconds(7200), "prod"),
-        obs("falco-1", "falco", Severity.HIGH, "shop", "Pod", "web-abc", "Terminal shell 100% <script>", Map.of("rule",
-            "Terminal shell in container"), 7, T0.minusSeconds(600), T0.minusSeconds(60), "prod"),
-        obs("falco-2", "falco", Severity.MEDIUM, "pay", "Pod", "api-1", "Read sensitive file", Map.of("rule",
-            "Read sensitive file untrusted"), 2, T0.minusSeconds(86400 * 2), T0.minusSeconds(86400), "prod"),
-        obs("kyverno-1", "kyverno", Severity.LOW, "pay", "Deployment", "api", "require labels", Map.of("policy",
-            "require-labels"), 1, T0.minusSeconds(300), T0.minusSeconds(300), "staging"),
-        obs("kube-bench-1", "kube-bench", Severity.HIGH, null, "Node", "node-1", "1.1.1 Ensure perms", Map.of(
-            "test_number", "1.1.1"), 1, T0.minusSeconds(100), T0.minusSeconds(100), null)));
+    store.createOrMerge(
+        List.of(
+            obs(
+                "trivy-1",
+                "trivy",
+                Severity.CRITICAL,
+                "shop",
+                "Deployment",
+                "web",
+                "xz backdoor",
+                cve,
+                1,
+                T0.minusSeconds(3600),
+                T0.minusSeconds(3600),
+                "prod"),
+            obs(
+                "trivy-2",
+                "trivy",
+                Severity.HIGH,
+                "shop",
+                "Deployment",
+                "web",
+                "openssl",
+                Map.of("vulnerabilityID", "CVE-2023-0001"),
+                1,
+                T0.minusSeconds(7200),
+                T0.minusSeconds(7200),
+                "prod"),
+            obs(
+                "falco-1",
+                "falco",
+                Severity.HIGH,
+                "shop",
+                "Pod",
+                "web-abc",
+                "Terminal shell 100% <script>",
+                Map.of("rule", "Terminal shell in container"),
+                7,
+                T0.minusSeconds(600),
+                T0.minusSeconds(60),
+                "prod"),
+            obs(
+                "falco-2",
+                "falco",
+                Severity.MEDIUM,
+                "pay",
+                "Pod",
+                "api-1",
+                "Read sensitive file",
+                Map.of("rule", "Read sensitive file untrusted"),
+                2,
+                T0.minusSeconds(86400 * 2),
+                T0.minusSeconds(86400),
+                "prod"),
+            obs(
+                "kyverno-1",
+                "kyverno",
+                Severity.LOW,
+                "pay",
+                "Deployment",
+                "api",
+                "require labels",
+                Map.of("policy", "require-labels"),
+                1,
+                T0.minusSeconds(300),
+                T0.minusSeconds(300),
+                "staging"),
+            obs(
+                "kube-bench-1",
+                "kube-bench",
+                Severity.HIGH,
+                null,
+                "Node",
+                "node-1",
+                "1.1.1 Ensure perms",
+                Map.of("test_number", "1.1.1"),
+                1,
+                T0.minusSeconds(100),
+                T0.minusSeconds(100),
+                null)));
     store.resolve(List.of(new ObservationKey("shop", "trivy-2")), T0.minusSeconds(1800));
   }
 
@@ -106,11 +195,13 @@ class PostgresConsoleTest {
   }
 
   static FindingFilter text(String t) {
-    return new FindingFilter(null, null, null, null, null, null, null, null, null, null, null, null, null, t);
+    return new FindingFilter(
+        null, null, null, null, null, null, null, null, null, null, null, null, null, t);
   }
 
   static FindingFilter cluster(String c) {
-    return new FindingFilter(null, null, null, null, null, c, null, null, null, null, null, null, null, null);
+    return new FindingFilter(
+        null, null, null, null, null, c, null, null, null, null, null, null, null, null);
   }
 
   @Test
@@ -120,34 +211,87 @@ class PostgresConsoleTest {
     assertThat(names(f, FindingSort.LAST_SEEN, 100))
         .containsExactly("falco-1", "kube-bench-1", "kyverno-1", "trivy-1", "trivy-2", "falco-2");
     assertThat(names(f.withState(FindingFilter.State.OPEN), FindingSort.LAST_SEEN, 100))
-        .doesNotContain("trivy-2").hasSize(5);
+        .doesNotContain("trivy-2")
+        .hasSize(5);
     assertThat(names(f.withState(FindingFilter.State.RESOLVED), FindingSort.LAST_SEEN, 100))
         .containsExactly("trivy-2");
     assertThat(names(text("cve-2024-3094"), FindingSort.LAST_SEEN, 10)).containsExactly("trivy-1");
     assertThat(names(text("untrusted"), FindingSort.LAST_SEEN, 10)).containsExactly("falco-2");
-    assertThat(names(text("REQUIRE-labels"), FindingSort.LAST_SEEN, 10)).containsExactly("kyverno-1");
+    assertThat(names(text("REQUIRE-labels"), FindingSort.LAST_SEEN, 10))
+        .containsExactly("kyverno-1");
     assertThat(names(text("node-1"), FindingSort.LAST_SEEN, 10)).containsExactly("kube-bench-1");
     assertThat(names(text("100%"), FindingSort.LAST_SEEN, 10)).containsExactly("falco-1");
     assertThat(names(text("1_1"), FindingSort.LAST_SEEN, 10)).isEmpty();
-    assertThat(names(text("E"), FindingSort.LAST_SEEN, 10)).containsExactly("falco-1", "kube-bench-1", "kyverno-1",
-        "trivy-1", "trivy-2", "falco-2"); // shorter than a trigram: still a substring test
+    assertThat(names(text("E"), FindingSort.LAST_SEEN, 10))
+        .containsExactly(
+            "falco-1",
+            "kube-bench-1",
+            "kyverno-1",
+            "trivy-1",
+            "trivy-2",
+            "falco-2"); // shorter than a trigram: still a substring test
     // Hostile text: no error, no match.
     assertThat(names(text("x\0'\\%_;--"), FindingSort.LAST_SEEN, 10)).isEmpty();
-    assertThat(names(new FindingFilter(null, null, null, null, "pay", null, null, null, null, null, null, null, null,
-        null), FindingSort.LAST_SEEN, 10)).containsExactly("kyverno-1", "falco-2");
+    assertThat(
+            names(
+                new FindingFilter(
+                    null, null, null, null, "pay", null, null, null, null, null, null, null, null,
+                    null),
+                FindingSort.LAST_SEEN,
+                10))
+        .containsExactly("kyverno-1", "falco-2");
     // The cluster is spec.clusterName.
     assertThat(names(cluster("staging"), FindingSort.LAST_SEEN, 10)).containsExactly("kyverno-1");
     assertThat(names(f.withResource("Deployment", "shop", "web"), FindingSort.SEVERITY, 10))
         .containsExactly("trivy-1", "trivy-2");
-    assertThat(names(new FindingFilter(null, null, null, null, null, null, null, null, null, null, null,
-        T0.minusSeconds(3600), T0, null), FindingSort.LAST_SEEN, 10))
+    assertThat(
+            names(
+                new FindingFilter(
+                    null,
+                    null,
+                    null,
+                    null,
+                    null,
+                    null,
+                    null,
+                    null,
+                    null,
+                    null,
+                    null,
+                    T0.minusSeconds(3600),
+                    T0,
+                    null),
+                FindingSort.LAST_SEEN,
+                10))
         .containsExactly("falco-1", "kube-bench-1", "kyverno-1", "trivy-1");
-    assertThat(names(new FindingFilter(null, null, null, null, null, null, null, null, null, null,
-        T0.minusSeconds(7200), null, null, null), FindingSort.LAST_SEEN, 10)).containsExactly("falco-2");
+    assertThat(
+            names(
+                new FindingFilter(
+                    null,
+                    null,
+                    null,
+                    null,
+                    null,
+                    null,
+                    null,
+                    null,
+                    null,
+                    null,
+                    T0.minusSeconds(7200),
+                    null,
+                    null,
+                    null),
+                FindingSort.LAST_SEEN,
+                10))
+        .containsExactly("falco-2");
     assertThat(names(f.withSeverity("high"), FindingSort.LAST_SEEN, 10))
         .containsExactly("falco-1", "kube-bench-1", "trivy-2");
     // Rows come back whole.
-    Observation row = store.findings(FindingsQuery.first(text("backdoor"), FindingSort.LAST_SEEN, 1)).items().get(0);
+    Observation row =
+        store
+            .findings(FindingsQuery.first(text("backdoor"), FindingSort.LAST_SEEN, 1))
+            .items()
+            .get(0);
     assertThat(row.getSpec().details()).containsEntry("vulnerabilityID", "CVE-2024-3094");
     assertThat(row.getStatus().count()).isEqualTo(1L);
     assertThat(row.getStatus().lastSeen()).isEqualTo(T0.minusSeconds(3600).toString());
@@ -162,46 +306,81 @@ class PostgresConsoleTest {
         List<String> paged = new ArrayList<>();
         String after = null;
         do {
-          ObservationPage p = store.findings(new FindingsQuery(FindingFilter.NONE, sort, size, after));
+          ObservationPage p =
+              store.findings(new FindingsQuery(FindingFilter.NONE, sort, size, after));
           paged.addAll(names(p));
           after = p.continueToken();
         } while (after != null);
         assertThat(paged).as("%s by %d", sort, size).isEqualTo(all).hasSize(6);
       }
     }
-    assertThat(names(FindingFilter.NONE, FindingSort.SEVERITY, 2)).containsExactly("trivy-1", "falco-1");
-    assertThat(names(FindingFilter.NONE, FindingSort.COUNT, 2)).containsExactly("falco-1", "falco-2");
-    assertThat(store.findings(FindingsQuery.first(FindingFilter.NONE, FindingSort.LAST_SEEN, 6)).continueToken())
+    assertThat(names(FindingFilter.NONE, FindingSort.SEVERITY, 2))
+        .containsExactly("trivy-1", "falco-1");
+    assertThat(names(FindingFilter.NONE, FindingSort.COUNT, 2))
+        .containsExactly("falco-1", "falco-2");
+    assertThat(
+            store
+                .findings(FindingsQuery.first(FindingFilter.NONE, FindingSort.LAST_SEEN, 6))
+                .continueToken())
         .isNull();
-    String token = store.findings(FindingsQuery.first(FindingFilter.NONE, FindingSort.COUNT, 2)).continueToken();
+    String token =
+        store
+            .findings(FindingsQuery.first(FindingFilter.NONE, FindingSort.COUNT, 2))
+            .continueToken();
     assertThat(token).isNotNull();
-    assertThatThrownBy(() -> store.findings(new FindingsQuery(FindingFilter.NONE, FindingSort.SEVERITY, 2, token)))
+    assertThatThrownBy(
+            () ->
+                store.findings(
+                    new FindingsQuery(FindingFilter.NONE, FindingSort.SEVERITY, 2, token)))
         .isInstanceOf(InvalidContinueTokenException.class);
-    assertThatThrownBy(() -> store.findings(new FindingsQuery(FindingFilter.NONE, FindingSort.SEVERITY, 2, "!!")))
+    assertThatThrownBy(
+            () ->
+                store.findings(
+                    new FindingsQuery(FindingFilter.NONE, FindingSort.SEVERITY, 2, "!!")))
         .isInstanceOf(InvalidContinueTokenException.class);
     // A token of the SQLite layout is refused too.
-    assertThatThrownBy(() -> store.findings(new FindingsQuery(FindingFilter.NONE, FindingSort.LAST_SEEN, 2,
-        java.util.Base64.getUrlEncoder().encodeToString("f1:0:1:2:2:nsname".getBytes()))))
+    assertThatThrownBy(
+            () ->
+                store.findings(
+                    new FindingsQuery(
+                        FindingFilter.NONE,
+                        FindingSort.LAST_SEEN,
+                        2,
+                        java.util.Base64.getUrlEncoder()
+                            .encodeToString("f1:0:1:2:2:nsname".getBytes()))))
         .isInstanceOf(InvalidContinueTokenException.class);
     // A token stays valid when its row goes.
-    ObservationPage first = store.findings(FindingsQuery.first(FindingFilter.NONE, FindingSort.LAST_SEEN, 2));
+    ObservationPage first =
+        store.findings(FindingsQuery.first(FindingFilter.NONE, FindingSort.LAST_SEEN, 2));
     PostgresServer.execute(url, "DELETE FROM observations WHERE name = 'kube-bench-1'");
-    assertThat(names(store.findings(new FindingsQuery(FindingFilter.NONE, FindingSort.LAST_SEEN, 2,
-        first.continueToken())))).containsExactly("kyverno-1", "trivy-1");
+    assertThat(
+            names(
+                store.findings(
+                    new FindingsQuery(
+                        FindingFilter.NONE, FindingSort.LAST_SEEN, 2, first.continueToken()))))
+        .containsExactly("kyverno-1", "trivy-1");
   }
 
   @Test
   void aggregates() {
     fill();
     assertThat(store.countBy(FindingFilter.OPEN, List.of(GroupField.SOURCE, GroupField.SEVERITY)))
-        .extracting(g -> g.key(0) + "/" + g.key(1) + "=" + g.count()).containsExactlyInAnyOrder(
-            "trivy/critical=1", "falco/high=1", "falco/medium=1", "kyverno/low=1", "kube-bench/high=1");
+        .extracting(g -> g.key(0) + "/" + g.key(1) + "=" + g.count())
+        .containsExactlyInAnyOrder(
+            "trivy/critical=1",
+            "falco/high=1",
+            "falco/medium=1",
+            "kyverno/low=1",
+            "kube-bench/high=1");
     assertThat(store.countBy(FindingFilter.NONE, List.of(GroupField.NAMESPACE)))
-        .extracting(g -> g.key(0) + "=" + g.count()).containsExactly("shop=3", "pay=2", "null=1");
+        .extracting(g -> g.key(0) + "=" + g.count())
+        .containsExactly("shop=3", "pay=2", "null=1");
     assertThat(store.countBy(FindingFilter.NONE, List.of(GroupField.RESOLVED)))
-        .extracting(g -> g.key(0) + "=" + g.count()).containsExactly("false=5", "true=1");
+        .extracting(g -> g.key(0) + "=" + g.count())
+        .containsExactly("false=5", "true=1");
     assertThat(store.countBy(FindingFilter.NONE, List.of(GroupField.CLUSTER)))
-        .extracting(g -> g.key(0) + "=" + g.count()).containsExactly("prod=4", "null=1", "staging=1");
+        .extracting(g -> g.key(0) + "=" + g.count())
+        .containsExactly("prod=4", "null=1", "staging=1");
     assertThat(store.countBy(FindingFilter.NONE, List.of(GroupField.SOURCE)))
         .extracting(g -> g.key(0) + "=" + g.count())
         .containsExactly("falco=2", "trivy=2", "kube-bench=1", "kyverno=1");
@@ -210,28 +389,52 @@ class PostgresConsoleTest {
 
     assertThat(store.topByCriticalHigh(FindingFilter.OPEN, RankedGroup.By.NAMESPACE, 10))
         .containsExactly(new RankedGroup("shop", null, null, 1, 1, 2));
-    assertThat(store.topByCriticalHigh(FindingFilter.NONE, RankedGroup.By.RESOURCE, 10)).containsExactly(
-        new RankedGroup("shop", "Deployment", "web", 1, 1, 2),
-        new RankedGroup(null, "Node", "node-1", 0, 1, 1),
-        new RankedGroup("shop", "Pod", "web-abc", 0, 1, 1));
+    assertThat(store.topByCriticalHigh(FindingFilter.NONE, RankedGroup.By.RESOURCE, 10))
+        .containsExactly(
+            new RankedGroup("shop", "Deployment", "web", 1, 1, 2),
+            new RankedGroup(null, "Node", "node-1", 0, 1, 1),
+            new RankedGroup("shop", "Pod", "web-abc", 0, 1, 1));
     assertThat(store.topByCriticalHigh(FindingFilter.NONE, RankedGroup.By.RESOURCE, 1))
         .containsExactly(new RankedGroup("shop", "Deployment", "web", 1, 1, 2));
 
-    List<TimeBucket> day = store.timeline(FindingFilter.NONE, T0.minus(Duration.ofHours(24)), T0, Duration.ofHours(1));
+    List<TimeBucket> day =
+        store.timeline(FindingFilter.NONE, T0.minus(Duration.ofHours(24)), T0, Duration.ofHours(1));
     assertThat(day).hasSize(24);
     assertThat(day.get(23)).isEqualTo(new TimeBucket(T0.minusSeconds(3600), 4, 1));
     assertThat(day.get(22)).isEqualTo(new TimeBucket(T0.minusSeconds(7200), 1, 0));
     assertThat(day.stream().mapToLong(TimeBucket::opened).sum()).isEqualTo(5);
-    assertThatThrownBy(() -> store.timeline(FindingFilter.NONE, T0.minus(Duration.ofDays(2)), T0,
-        Duration.ofMinutes(1))).isInstanceOf(IllegalArgumentException.class);
+    assertThatThrownBy(
+            () ->
+                store.timeline(
+                    FindingFilter.NONE, T0.minus(Duration.ofDays(2)), T0, Duration.ofMinutes(1)))
+        .isInstanceOf(IllegalArgumentException.class);
     // Reopened: no longer counted as resolved.
-    store.createOrMerge(List.of(obs("trivy-2", "trivy", Severity.HIGH, "shop", "Deployment", "web", "openssl",
-        Map.of(), 1, T0.minusSeconds(10), T0.minusSeconds(10), "prod")));
-    assertThat(store.timeline(FindingFilter.NONE, T0.minusSeconds(3600), T0, Duration.ofHours(1)).get(0).resolved())
+    store.createOrMerge(
+        List.of(
+            obs(
+                "trivy-2",
+                "trivy",
+                Severity.HIGH,
+                "shop",
+                "Deployment",
+                "web",
+                "openssl",
+                Map.of(),
+                1,
+                T0.minusSeconds(10),
+                T0.minusSeconds(10),
+                "prod")));
+    assertThat(
+            store
+                .timeline(FindingFilter.NONE, T0.minusSeconds(3600), T0, Duration.ofHours(1))
+                .get(0)
+                .resolved())
         .isZero();
 
     List<SourceActivity> act = store.sourceActivity(FindingFilter.NONE);
-    assertThat(act).extracting(SourceActivity::source).containsExactly("falco", "kube-bench", "kyverno", "trivy");
+    assertThat(act)
+        .extracting(SourceActivity::source)
+        .containsExactly("falco", "kube-bench", "kyverno", "trivy");
     assertThat(act.get(0)).isEqualTo(new SourceActivity("falco", T0.minusSeconds(60), 2, 2));
     assertThat(act.get(3)).isEqualTo(new SourceActivity("trivy", T0.minusSeconds(10), 2, 2));
 
@@ -252,57 +455,117 @@ class PostgresConsoleTest {
     assertThat(store.countBy(FindingFilter.OPEN, List.of(GroupField.SEVERITY))).isEmpty();
     assertThat(store.topByCriticalHigh(FindingFilter.OPEN, RankedGroup.By.RESOURCE, 10)).isEmpty();
     assertThat(store.sourceActivity(FindingFilter.NONE)).isEmpty();
-    assertThat(store.findings(FindingsQuery.first(FindingFilter.NONE, FindingSort.COUNT, 5)).continueToken()).isNull();
+    assertThat(
+            store
+                .findings(FindingsQuery.first(FindingFilter.NONE, FindingSort.COUNT, 5))
+                .continueToken())
+        .isNull();
     assertThat(store.timeline(FindingFilter.NONE, T0.minusSeconds(60), T0, Duration.ofSeconds(30)))
-        .containsExactly(new TimeBucket(T0.minusSeconds(60), 0, 0), new TimeBucket(T0.minusSeconds(30), 0, 0));
+        .containsExactly(
+            new TimeBucket(T0.minusSeconds(60), 0, 0), new TimeBucket(T0.minusSeconds(30), 0, 0));
   }
 
   @Test
   void manyClustersInOneDatabaseAreReadTogetherOrOneByOne() {
-    // The same Observation name in two clusters: two rows, both shown, paged without gaps or repeats.
+    // The same Observation name in two clusters: two rows, both shown, paged without gaps or
+    // repeats.
     try (PostgresObservationStore west = PostgresObservationStore.open(options("west"), clock);
-        PostgresObservationStore reader = PostgresObservationStore.open(
-            PostgresStoreOptions.reader(url, PostgresServer.USER, null), clock)) {
+        PostgresObservationStore reader =
+            PostgresObservationStore.open(
+                PostgresStoreOptions.reader(url, PostgresServer.USER, null), clock)) {
       for (int i = 0; i < 3; i++) {
         Instant t = T0.minusSeconds(100 - i);
-        store.createOrMerge(List.of(obs("f-" + i, "falco", Severity.HIGH, "shop", "Pod", "p" + i, "shell", Map.of(),
-            1, t, t, "prod")));
-        west.createOrMerge(List.of(obs("f-" + i, "falco", Severity.HIGH, "shop", "Pod", "p" + i, "shell", Map.of(),
-            1, t, t, "west")));
+        store.createOrMerge(
+            List.of(
+                obs(
+                    "f-" + i,
+                    "falco",
+                    Severity.HIGH,
+                    "shop",
+                    "Pod",
+                    "p" + i,
+                    "shell",
+                    Map.of(),
+                    1,
+                    t,
+                    t,
+                    "prod")));
+        west.createOrMerge(
+            List.of(
+                obs(
+                    "f-" + i,
+                    "falco",
+                    Severity.HIGH,
+                    "shop",
+                    "Pod",
+                    "p" + i,
+                    "shell",
+                    Map.of(),
+                    1,
+                    t,
+                    t,
+                    "west")));
       }
       west.resolve(List.of(new ObservationKey("shop", "f-0")), T0.minusSeconds(5));
       for (FindingSort sort : FindingSort.values()) {
         List<String> paged = new ArrayList<>();
         String after = null;
         do {
-          ObservationPage p = reader.findings(new FindingsQuery(FindingFilter.NONE, sort, 1, after));
-          p.items().forEach(o -> paged.add(o.getSpec().clusterName() + "/" + o.getMetadata().getName()));
+          ObservationPage p =
+              reader.findings(new FindingsQuery(FindingFilter.NONE, sort, 1, after));
+          p.items()
+              .forEach(o -> paged.add(o.getSpec().clusterName() + "/" + o.getMetadata().getName()));
           after = p.continueToken();
         } while (after != null);
         assertThat(paged).as("%s", sort).hasSize(6).doesNotHaveDuplicates();
       }
-      assertThat(reader.findings(FindingsQuery.first(FindingFilter.NONE, FindingSort.LAST_SEEN, 2)).items())
-          .extracting(o -> o.getSpec().clusterName()).containsExactly("prod", "west");
-      assertThat(reader.findings(FindingsQuery.first(cluster("west"), FindingSort.LAST_SEEN, 10)).items())
-          .extracting(o -> o.getSpec().clusterName()).containsOnly("west").hasSize(3);
-      assertThat(reader.countBy(FindingFilter.NONE, List.of(GroupField.CLUSTER, GroupField.RESOLVED)))
+      assertThat(
+              reader
+                  .findings(FindingsQuery.first(FindingFilter.NONE, FindingSort.LAST_SEEN, 2))
+                  .items())
+          .extracting(o -> o.getSpec().clusterName())
+          .containsExactly("prod", "west");
+      assertThat(
+              reader
+                  .findings(FindingsQuery.first(cluster("west"), FindingSort.LAST_SEEN, 10))
+                  .items())
+          .extracting(o -> o.getSpec().clusterName())
+          .containsOnly("west")
+          .hasSize(3);
+      assertThat(
+              reader.countBy(FindingFilter.NONE, List.of(GroupField.CLUSTER, GroupField.RESOLVED)))
           .extracting(g -> g.key(0) + "/" + g.key(1) + "=" + g.count())
           .containsExactly("prod/false=3", "west/false=2", "west/true=1");
       assertThat(reader.topByCriticalHigh(cluster("west"), RankedGroup.By.NAMESPACE, 5))
           .containsExactly(new RankedGroup("shop", null, null, 0, 3, 3));
       assertThat(reader.timeline(cluster("west"), T0.minusSeconds(10), T0, Duration.ofSeconds(10)))
           .containsExactly(new TimeBucket(T0.minusSeconds(10), 0, 1));
-      assertThat(reader.sourceActivity(cluster("prod"))).containsExactly(
-          new SourceActivity("falco", T0.minusSeconds(98), 3, 3));
+      assertThat(reader.sourceActivity(cluster("prod")))
+          .containsExactly(new SourceActivity("falco", T0.minusSeconds(98), 3, 3));
       assertThat(reader.summary()).isEqualTo(new StoreSummary(6, 1, 6, T0, T0.minusSeconds(98)));
       // The summary is kept per cluster by triggers: a repeat, a reopen, a GC of one cluster.
-      west.addRepeats(List.of(new io.kubezen.watcher.store.Repeat("shop", "f-1", 4, T0.minusSeconds(1))));
+      west.addRepeats(
+          List.of(new io.kubezen.watcher.store.Repeat("shop", "f-1", 4, T0.minusSeconds(1))));
       assertThat(reader.summary()).isEqualTo(new StoreSummary(6, 1, 10, T0, T0.minusSeconds(1)));
-      west.createIfAbsent(List.of(obs("f-0", "falco", Severity.HIGH, "shop", "Pod", "p0", "shell", Map.of(), 1,
-          T0, T0, "west")));
+      west.createIfAbsent(
+          List.of(
+              obs(
+                  "f-0",
+                  "falco",
+                  Severity.HIGH,
+                  "shop",
+                  "Pod",
+                  "p0",
+                  "shell",
+                  Map.of(),
+                  1,
+                  T0,
+                  T0,
+                  "west")));
       assertThat(reader.summary().resolved()).isZero();
       assertThat(west.deleteExpired(T0.plus(Duration.ofDays(1))).deleted()).isEqualTo(3);
-      assertThat(reader.summary()).isEqualTo(new StoreSummary(3, 0, 3, T0, T0.minusSeconds(98))); // prod's row
+      assertThat(reader.summary())
+          .isEqualTo(new StoreSummary(3, 0, 3, T0, T0.minusSeconds(98))); // prod's row
       assertThat(store.deleteExpired(T0.plus(Duration.ofDays(1))).deleted()).isEqualTo(3);
       assertThat(reader.summary()).isEqualTo(StoreSummary.EMPTY);
     }
@@ -312,10 +575,16 @@ class PostgresConsoleTest {
   void aVersionOneDatabaseIsBackfilledForTheConsole() throws Exception {
     store.close();
     String old = PostgresServer.get().createDatabase("v1");
-    Flyway.configure(getClass().getClassLoader()).dataSource(old, PostgresServer.USER, "")
-        .locations(PostgresObservationStore.MIGRATIONS).table(PostgresObservationStore.HISTORY_TABLE)
-        .target("1").load().migrate();
-    PostgresServer.execute(old, """
+    Flyway.configure(getClass().getClassLoader())
+        .dataSource(old, PostgresServer.USER, "")
+        .locations(PostgresObservationStore.MIGRATIONS)
+        .table(PostgresObservationStore.HISTORY_TABLE)
+        .target("1")
+        .load()
+        .migrate();
+    PostgresServer.execute(
+        old,
+        """
         INSERT INTO observations (cluster, namespace, name, source, category, severity, event_type, created_ms,
           first_seen_us, last_seen_us, count, resolved, resolved_at, metadata, spec)
         VALUES ('prod', 'shop', 'trivy-1', 'trivy', 'security', 'critical', 'vulnerability', 1764547200000,
@@ -330,15 +599,29 @@ class PostgresConsoleTest {
     store = PostgresObservationStore.open(options("prod"), clock);
     assertThat(names(text("cve-2024-3094"), FindingSort.SEVERITY, 10)).containsExactly("trivy-1");
     assertThat(names(text("xz\nweb"), FindingSort.SEVERITY, 10)).containsExactly("trivy-1");
-    assertThat(names(text("not"), FindingSort.SEVERITY, 10)).isEmpty(); // an object detail is not searched
-    assertThat(names(FindingFilter.NONE, FindingSort.SEVERITY, 10)).containsExactly("trivy-1", "bad-time");
+    assertThat(names(text("not"), FindingSort.SEVERITY, 10))
+        .isEmpty(); // an object detail is not searched
+    assertThat(names(FindingFilter.NONE, FindingSort.SEVERITY, 10))
+        .containsExactly("trivy-1", "bad-time");
     assertThat(store.countBy(FindingFilter.NONE, List.of(GroupField.CLUSTER)))
-        .extracting(g -> g.key(0) + "=" + g.count()).containsExactly("null=1", "prod=1"); // ties: null first
-    assertThat(store.timeline(FindingFilter.NONE, Instant.parse("2026-11-30T00:00:00Z"),
-        Instant.parse("2026-12-02T00:00:00Z"), Duration.ofDays(1)))
-        .extracting(TimeBucket::resolved).containsExactly(0L, 1L);
-    assertThat(store.summary()).isEqualTo(new StoreSummary(2, 2, 4, Instant.ofEpochMilli(1764547200000L),
-        Instant.ofEpochMilli(1764547200000L)));
+        .extracting(g -> g.key(0) + "=" + g.count())
+        .containsExactly("null=1", "prod=1"); // ties: null first
+    assertThat(
+            store.timeline(
+                FindingFilter.NONE,
+                Instant.parse("2026-11-30T00:00:00Z"),
+                Instant.parse("2026-12-02T00:00:00Z"),
+                Duration.ofDays(1)))
+        .extracting(TimeBucket::resolved)
+        .containsExactly(0L, 1L);
+    assertThat(store.summary())
+        .isEqualTo(
+            new StoreSummary(
+                2,
+                2,
+                4,
+                Instant.ofEpochMilli(1764547200000L),
+                Instant.ofEpochMilli(1764547200000L)));
   }
 
   @Test
@@ -350,24 +633,67 @@ class PostgresConsoleTest {
       // On six rows a sequential scan wins; forbid it to see which index serves each page.
       st.execute("SET enable_seqscan = off");
       for (FindingSort sort : FindingSort.values()) {
-        for (ConsoleSql.After a : java.util.Arrays.asList(null, new ConsoleSql.After(sort, 1, 2, "ns", "n", "c"))) {
+        for (ConsoleSql.After a :
+            java.util.Arrays.asList(null, new ConsoleSql.After(sort, 1, 2, "ns", "n", "c"))) {
           List<Object> args = new ArrayList<>();
-          String plan = plan(c, ConsoleSql.page(new FindingsQuery(FindingFilter.OPEN, sort, 50, null), a, args), args);
-          assertThat(plan).as("%s %s", sort, a).contains("Index Scan using findings_").doesNotContain("Sort");
+          String plan =
+              plan(
+                  c,
+                  ConsoleSql.page(new FindingsQuery(FindingFilter.OPEN, sort, 50, null), a, args),
+                  args);
+          assertThat(plan)
+              .as("%s %s", sort, a)
+              .contains("Index Scan using findings_")
+              .doesNotContain("Sort");
         }
       }
-      // The namespace filter: an index range in the page's order (not a walk of findings_last_seen).
+      // The namespace filter: an index range in the page's order (not a walk of
+      // findings_last_seen).
       List<Object> nsArgs = new ArrayList<>();
-      assertThat(plan(c, ConsoleSql.page(FindingsQuery.first(new FindingFilter(null, null, null, null, "shop", null,
-          null, null, FindingFilter.State.OPEN, null, null, null, null, null), FindingSort.LAST_SEEN, 50), null,
-          nsArgs), nsArgs)).contains("Index Scan using findings_namespace_last_seen").doesNotContain("Sort");
+      assertThat(
+              plan(
+                  c,
+                  ConsoleSql.page(
+                      FindingsQuery.first(
+                          new FindingFilter(
+                              null,
+                              null,
+                              null,
+                              null,
+                              "shop",
+                              null,
+                              null,
+                              null,
+                              FindingFilter.State.OPEN,
+                              null,
+                              null,
+                              null,
+                              null,
+                              null),
+                          FindingSort.LAST_SEEN,
+                          50),
+                      null,
+                      nsArgs),
+                  nsArgs))
+          .contains("Index Scan using findings_namespace_last_seen")
+          .doesNotContain("Sort");
       List<Object> args = new ArrayList<>();
-      assertThat(plan(c, ConsoleSql.page(FindingsQuery.first(text("cve-2024"), FindingSort.LAST_SEEN, 50), null,
-          args), args)).contains("findings_");
+      assertThat(
+              plan(
+                  c,
+                  ConsoleSql.page(
+                      FindingsQuery.first(text("cve-2024"), FindingSort.LAST_SEEN, 50), null, args),
+                  args))
+          .contains("findings_");
       st.execute("SET enable_indexscan = off");
       args.clear();
-      assertThat(plan(c, ConsoleSql.page(FindingsQuery.first(text("cve-2024"), FindingSort.LAST_SEEN, 50), null,
-          args), args)).contains("Bitmap Index Scan on findings_search");
+      assertThat(
+              plan(
+                  c,
+                  ConsoleSql.page(
+                      FindingsQuery.first(text("cve-2024"), FindingSort.LAST_SEEN, 50), null, args),
+                  args))
+          .contains("Bitmap Index Scan on findings_search");
     }
   }
 

@@ -36,7 +36,10 @@ import java.util.concurrent.Executors;
 import java.util.concurrent.Future;
 import org.junit.jupiter.api.Test;
 
-/** The PostgreSQL store on a real PostgreSQL: the store contract suite, then many clusters in one database. */
+/**
+ * The PostgreSQL store on a real PostgreSQL: the store contract suite, then many clusters in one
+ * database.
+ */
 class PostgresObservationStoreTest extends SqlObservationStoreContract {
   String url;
 
@@ -70,8 +73,11 @@ class PostgresObservationStoreTest extends SqlObservationStoreContract {
   void migratesToTheCurrentVersionWithFlywayAndIsIdempotent() throws Exception {
     try (Connection c = DriverManager.getConnection(url, PostgresServer.USER, "");
         Statement st = c.createStatement();
-        ResultSet rs = st.executeQuery("SELECT version, success FROM " + PostgresObservationStore.HISTORY_TABLE
-            + " WHERE version IS NOT NULL AND type = 'SQL' ORDER BY installed_rank")) {
+        ResultSet rs =
+            st.executeQuery(
+                "SELECT version, success FROM "
+                    + PostgresObservationStore.HISTORY_TABLE
+                    + " WHERE version IS NOT NULL AND type = 'SQL' ORDER BY installed_rank")) {
       for (String version : List.of("1", "2", "3")) {
         assertThat(rs.next()).isTrue();
         assertThat(rs.getString(1)).isEqualTo(version);
@@ -81,7 +87,8 @@ class PostgresObservationStoreTest extends SqlObservationStoreContract {
     }
     // A second watcher on the same database migrates nothing and works.
     try (PostgresObservationStore west = PostgresObservationStore.open(options("west"), clock)) {
-      assertThat(west.createOrMerge(List.of(falco("a", "x")))).containsExactly(WriteOutcome.CREATED);
+      assertThat(west.createOrMerge(List.of(falco("a", "x"))))
+          .containsExactly(WriteOutcome.CREATED);
     }
   }
 
@@ -90,21 +97,30 @@ class PostgresObservationStoreTest extends SqlObservationStoreContract {
     try (PostgresObservationStore west = PostgresObservationStore.open(options("west"), clock)) {
       assertThat(store.createOrMerge(List.of(withCluster(falco("shop", "falco-1"), "east"))))
           .containsExactly(WriteOutcome.CREATED);
-      assertThat(west.createOrMerge(List.of(withCluster(falco("shop", "falco-1"), "west"),
-          withCluster(falco("shop", "falco-1"), "west")))).containsExactly(WriteOutcome.CREATED, WriteOutcome.MERGED);
+      assertThat(
+              west.createOrMerge(
+                  List.of(
+                      withCluster(falco("shop", "falco-1"), "west"),
+                      withCluster(falco("shop", "falco-1"), "west"))))
+          .containsExactly(WriteOutcome.CREATED, WriteOutcome.MERGED);
 
       // Each watcher reads and counts its own cluster's row.
       assertThat(store.get("shop", "falco-1").orElseThrow().getStatus().count()).isEqualTo(1L);
       assertThat(west.get("shop", "falco-1").orElseThrow().getStatus().count()).isEqualTo(2L);
-      assertThat(west.get("east", "shop", "falco-1").orElseThrow().getSpec().clusterName()).isEqualTo("east");
+      assertThat(west.get("east", "shop", "falco-1").orElseThrow().getSpec().clusterName())
+          .isEqualTo("east");
       // The read API shows every cluster by default, one when asked.
-      assertThat(store.list(ObservationQuery.all(10)).items()).extracting(o -> o.getSpec().clusterName())
+      assertThat(store.list(ObservationQuery.all(10)).items())
+          .extracting(o -> o.getSpec().clusterName())
           .containsExactlyInAnyOrder("east", "west");
       assertThat(store.list(ObservationQuery.all(10).withCluster("west")).items())
-          .extracting(o -> o.getSpec().clusterName()).containsExactly("west");
+          .extracting(o -> o.getSpec().clusterName())
+          .containsExactly("west");
       assertThat(store.list(ObservationQuery.all(10).withCluster("north")).items()).isEmpty();
       // GC and repeats touch only the store's own cluster.
-      assertThat(west.addRepeats(List.of(new io.kubezen.watcher.store.Repeat("shop", "falco-1", 5, null))))
+      assertThat(
+              west.addRepeats(
+                  List.of(new io.kubezen.watcher.store.Repeat("shop", "falco-1", 5, null))))
           .containsExactly(WriteOutcome.MERGED);
       assertThat(store.get("shop", "falco-1").orElseThrow().getStatus().count()).isEqualTo(1L);
       clock.advance(Duration.ofDays(30));
@@ -116,23 +132,28 @@ class PostgresObservationStoreTest extends SqlObservationStoreContract {
   @Test
   void aReaderSeesEveryClusterAndWritesNothing() {
     store.createOrMerge(List.of(withCluster(falco("shop", "falco-1"), "east")));
-    try (PostgresObservationStore reader = PostgresObservationStore.open(
-        PostgresStoreOptions.reader(url, PostgresServer.USER, null), clock)) {
+    try (PostgresObservationStore reader =
+        PostgresObservationStore.open(
+            PostgresStoreOptions.reader(url, PostgresServer.USER, null), clock)) {
       assertThat(reader.cluster()).isNull();
       assertThat(reader.get("shop", "falco-1")).isPresent();
       assertThat(reader.list(ObservationQuery.all(10)).items()).hasSize(1);
       assertThat(reader.isReachable()).isTrue();
       assertThatThrownBy(() -> reader.createOrMerge(List.of(falco("shop", "x"))))
-          .isInstanceOf(StoreException.class).hasMessageContaining("read-only");
-      assertThatThrownBy(() -> reader.deleteExpired(clock.instant())).isInstanceOf(StoreException.class);
+          .isInstanceOf(StoreException.class)
+          .hasMessageContaining("read-only");
+      assertThatThrownBy(() -> reader.deleteExpired(clock.instant()))
+          .isInstanceOf(StoreException.class);
     }
   }
 
   @Test
   void aReaderRefusesADatabaseNoWatcherHasMigrated() {
     String empty = PostgresServer.get().createDatabase("empty");
-    assertThatThrownBy(() -> PostgresObservationStore.open(
-        PostgresStoreOptions.reader(empty, PostgresServer.USER, null), clock))
+    assertThatThrownBy(
+            () ->
+                PostgresObservationStore.open(
+                    PostgresStoreOptions.reader(empty, PostgresServer.USER, null), clock))
         .isInstanceOf(StoreException.class)
         .hasMessageContaining("a reader does not migrate");
   }
@@ -142,8 +163,10 @@ class PostgresObservationStoreTest extends SqlObservationStoreContract {
     String taken = PostgresServer.get().createDatabase("taken");
     // Another program's table of the same name: version 1 cannot be applied.
     PostgresServer.execute(taken, "CREATE TABLE observations (id int)");
-    assertThatThrownBy(() -> PostgresObservationStore.open(
-        PostgresStoreOptions.of(taken, PostgresServer.USER, null, "east"), clock))
+    assertThatThrownBy(
+            () ->
+                PostgresObservationStore.open(
+                    PostgresStoreOptions.of(taken, PostgresServer.USER, null, "east"), clock))
         .isInstanceOf(StoreException.class)
         .hasMessageContaining("migration")
         .hasMessageContaining(taken)
@@ -154,8 +177,9 @@ class PostgresObservationStoreTest extends SqlObservationStoreContract {
   void aDatabaseWithOtherProgramsTablesIsMigratedBesideThem() {
     String shared = PostgresServer.get().createDatabase("shared");
     PostgresServer.execute(shared, "CREATE TABLE unrelated (id int)");
-    try (PostgresObservationStore s = PostgresObservationStore.open(
-        PostgresStoreOptions.of(shared, PostgresServer.USER, null, "east"), clock)) {
+    try (PostgresObservationStore s =
+        PostgresObservationStore.open(
+            PostgresStoreOptions.of(shared, PostgresServer.USER, null, "east"), clock)) {
       assertThat(s.createOrMerge(List.of(falco("a", "x")))).containsExactly(WriteOutcome.CREATED);
     }
   }
@@ -168,14 +192,37 @@ class PostgresObservationStoreTest extends SqlObservationStoreContract {
     }
     String nowhere = "jdbc:postgresql://127.0.0.1:" + closed + "/zw";
     long t0 = System.nanoTime();
-    assertThatThrownBy(() -> PostgresObservationStore.open(new PostgresStoreOptions(nowhere, "zw",
-        "s3cret-Pa55word", 2, Duration.ofSeconds(5), Duration.ofSeconds(1), "east", false, 0), clock))
+    assertThatThrownBy(
+            () ->
+                PostgresObservationStore.open(
+                    new PostgresStoreOptions(
+                        nowhere,
+                        "zw",
+                        "s3cret-Pa55word",
+                        2,
+                        Duration.ofSeconds(5),
+                        Duration.ofSeconds(1),
+                        "east",
+                        false,
+                        0),
+                    clock))
         .isInstanceOf(StoreException.class)
         .hasMessageContaining(nowhere)
         .satisfies(e -> assertThat(e.getMessage()).doesNotContain("s3cret-Pa55word"));
     assertThat(Duration.ofNanos(System.nanoTime() - t0)).isLessThan(Duration.ofSeconds(15));
-    assertThat(new PostgresStoreOptions(nowhere, "zw", "s3cret-Pa55word", 2, Duration.ofSeconds(5),
-        Duration.ofSeconds(1), "east", false, 0).toString()).doesNotContain("s3cret-Pa55word");
+    assertThat(
+            new PostgresStoreOptions(
+                    nowhere,
+                    "zw",
+                    "s3cret-Pa55word",
+                    2,
+                    Duration.ofSeconds(5),
+                    Duration.ofSeconds(1),
+                    "east",
+                    false,
+                    0)
+                .toString())
+        .doesNotContain("s3cret-Pa55word");
   }
 
   @Test
@@ -191,25 +238,28 @@ class PostgresObservationStoreTest extends SqlObservationStoreContract {
       CyclicBarrier start = new CyclicBarrier(replicas.size());
       List<Future<List<WriteOutcome>>> results = new ArrayList<>();
       for (PostgresObservationStore s : replicas) {
-        results.add(pool.submit(() -> {
-          List<WriteOutcome> all = new ArrayList<>();
-          start.await();
-          for (int r = 0; r < rounds; r++) {
-            List<Observation> batch = new ArrayList<>();
-            for (int i = 0; i < names; i++) {
-              batch.add(falco("ns-" + (i % 3), "falco-race-" + i));
-            }
-            Collections.shuffle(batch);
-            all.addAll(s.createOrMerge(batch));
-          }
-          return all;
-        }));
+        results.add(
+            pool.submit(
+                () -> {
+                  List<WriteOutcome> all = new ArrayList<>();
+                  start.await();
+                  for (int r = 0; r < rounds; r++) {
+                    List<Observation> batch = new ArrayList<>();
+                    for (int i = 0; i < names; i++) {
+                      batch.add(falco("ns-" + (i % 3), "falco-race-" + i));
+                    }
+                    Collections.shuffle(batch);
+                    all.addAll(s.createOrMerge(batch));
+                  }
+                  return all;
+                }));
       }
       List<WriteOutcome> outcomes = new ArrayList<>();
       for (Future<List<WriteOutcome>> f : results) {
         outcomes.addAll(f.get());
       }
-      assertThat(outcomes.stream().filter(o -> o == WriteOutcome.CREATED).count()).isEqualTo(2L * names);
+      assertThat(outcomes.stream().filter(o -> o == WriteOutcome.CREATED).count())
+          .isEqualTo(2L * names);
     } finally {
       pool.shutdownNow();
       replicas.forEach(PostgresObservationStore::close);
@@ -229,14 +279,25 @@ class PostgresObservationStoreTest extends SqlObservationStoreContract {
     Map<String, Object> details = new LinkedHashMap<>();
     details.put("output", "before\u0000after");
     details.put("key\u0000", List.of("x\u0000y"));
-    ObservationSpec spec = new ObservationSpec("falco", Category.SECURITY, Severity.HIGH, "runtime\u0000threat",
-        new ResourceRef("v1", "Pod", "web", "shop"), "title \u0000", details, "2024-05-01T10:00:00Z", "fp", 60L,
-        "east");
+    ObservationSpec spec =
+        new ObservationSpec(
+            "falco",
+            Category.SECURITY,
+            Severity.HIGH,
+            "runtime\u0000threat",
+            new ResourceRef("v1", "Pod", "web", "shop"),
+            "title \u0000",
+            details,
+            "2024-05-01T10:00:00Z",
+            "fp",
+            60L,
+            "east");
     Observation o = falco("shop", "falco-nul");
     o.setSpec(spec);
     assertThat(store.createOrMerge(List.of(o))).containsExactly(WriteOutcome.CREATED);
     Observation got = store.get("shop", "falco-nul").orElseThrow();
-    assertThat(got.getSpec().details()).containsEntry("output", "before\uFFFDafter")
+    assertThat(got.getSpec().details())
+        .containsEntry("output", "before\uFFFDafter")
         .containsEntry("key\uFFFD", List.of("x\uFFFDy"));
     assertThat(got.getSpec().eventType()).isEqualTo("runtime\uFFFDthreat");
     assertThat(got.getSpec().title()).isEqualTo("title \uFFFD");
@@ -250,13 +311,19 @@ class PostgresObservationStoreTest extends SqlObservationStoreContract {
     store = PostgresObservationStore.open(options("east").withMaxObservations(3), clock);
     store.createOrMerge(List.of(sev("low-old", Severity.LOW), sev("critical", Severity.CRITICAL)));
     clock.advance(Duration.ofSeconds(1));
-    assertThat(store.createOrMerge(List.of(sev("low-new", Severity.LOW), sev("info", Severity.INFO),
-        sev("high", Severity.HIGH)))).containsExactly(WriteOutcome.CREATED, WriteOutcome.MISSING, WriteOutcome.CREATED);
+    assertThat(
+            store.createOrMerge(
+                List.of(
+                    sev("low-new", Severity.LOW),
+                    sev("info", Severity.INFO),
+                    sev("high", Severity.HIGH))))
+        .containsExactly(WriteOutcome.CREATED, WriteOutcome.MISSING, WriteOutcome.CREATED);
     PostgresObservationStore pg = (PostgresObservationStore) store;
     assertThat(pg.shedCount(Severity.INFO, false)).isEqualTo(1);
     assertThat(pg.shedCount(Severity.LOW, true)).isEqualTo(1);
     assertThat(store.deleteExpired(clock.instant())).isEqualTo(new GcResult(0, 0));
-    assertThat(names(ObservationQuery.all(10))).containsExactlyInAnyOrder("critical", "high", "low-new");
+    assertThat(names(ObservationQuery.all(10)))
+        .containsExactlyInAnyOrder("critical", "high", "low-new");
     // Restarted with a lower cap: the sweep deletes the excess, lowest severity first.
     store.close();
     store = PostgresObservationStore.open(options("east").withMaxObservations(2), clock);
@@ -269,23 +336,30 @@ class PostgresObservationStoreTest extends SqlObservationStoreContract {
   void concurrentCappedWritersKeepTheCap() throws Exception {
     store.close();
     store = PostgresObservationStore.open(options("east").withMaxObservations(50), clock);
-    try (PostgresObservationStore other = PostgresObservationStore.open(options("east").withMaxObservations(50), clock)) {
-      java.util.concurrent.ExecutorService pool = java.util.concurrent.Executors.newFixedThreadPool(4);
+    try (PostgresObservationStore other =
+        PostgresObservationStore.open(options("east").withMaxObservations(50), clock)) {
+      java.util.concurrent.ExecutorService pool =
+          java.util.concurrent.Executors.newFixedThreadPool(4);
       try {
         List<Future<?>> done = new java.util.ArrayList<>();
         for (int t = 0; t < 4; t++) {
           ObservationStore writer = t % 2 == 0 ? store : other;
           int thread = t;
-          done.add(pool.submit(() -> {
-            for (int b = 0; b < 10; b++) {
-              List<Observation> batch = new java.util.ArrayList<>();
-              for (int i = 0; i < 10; i++) {
-                batch.add(sev("t" + thread + "-" + b + "-" + i, Severity.values()[(thread + b + i) % 5]));
-              }
-              writer.createOrMerge(batch);
-            }
-            return null;
-          }));
+          done.add(
+              pool.submit(
+                  () -> {
+                    for (int b = 0; b < 10; b++) {
+                      List<Observation> batch = new java.util.ArrayList<>();
+                      for (int i = 0; i < 10; i++) {
+                        batch.add(
+                            sev(
+                                "t" + thread + "-" + b + "-" + i,
+                                Severity.values()[(thread + b + i) % 5]));
+                      }
+                      writer.createOrMerge(batch);
+                    }
+                    return null;
+                  }));
         }
         for (Future<?> f : done) {
           f.get();
@@ -308,8 +382,13 @@ class PostgresObservationStoreTest extends SqlObservationStoreContract {
   void everyFieldRoundTrips() {
     Observation o = falco("shop", "falco-9f86d081884c7d65");
     o.getMetadata().setAnnotations(Map.of("note", "日本語"));
-    o.setStatus(new ObservationStatus(7L, "2024-05-01T10:00:00.123456Z", "2024-05-01T10:10:00Z", true,
-        "2024-05-01T11:00:00Z"));
+    o.setStatus(
+        new ObservationStatus(
+            7L,
+            "2024-05-01T10:00:00.123456Z",
+            "2024-05-01T10:10:00Z",
+            true,
+            "2024-05-01T11:00:00Z"));
     store.createOrMerge(List.of(o));
     Observation got = store.get("shop", "falco-9f86d081884c7d65").orElseThrow();
     assertThat(got.getApiVersion()).isEqualTo(Observation.API_VERSION);
@@ -320,14 +399,34 @@ class PostgresObservationStoreTest extends SqlObservationStoreContract {
   }
 
   private static Observation sev(String name, Severity severity) {
-    return obs("a", name, "falco", severity, Category.SECURITY, "runtime_threat", null, 1,
-        "2024-05-01T10:00:00Z", "2024-05-01T10:00:00Z");
+    return obs(
+        "a",
+        name,
+        "falco",
+        severity,
+        Category.SECURITY,
+        "runtime_threat",
+        null,
+        1,
+        "2024-05-01T10:00:00Z",
+        "2024-05-01T10:00:00Z");
   }
 
   private static Observation withCluster(Observation o, String cluster) {
     ObservationSpec s = o.getSpec();
-    o.setSpec(new ObservationSpec(s.source(), s.category(), s.severity(), s.eventType(), s.resource(), s.title(),
-        s.details(), s.detectedAt(), s.fingerprint(), s.ttlSecondsAfterCreation(), cluster));
+    o.setSpec(
+        new ObservationSpec(
+            s.source(),
+            s.category(),
+            s.severity(),
+            s.eventType(),
+            s.resource(),
+            s.title(),
+            s.details(),
+            s.detectedAt(),
+            s.fingerprint(),
+            s.ttlSecondsAfterCreation(),
+            cluster));
     return o;
   }
 }

@@ -24,18 +24,22 @@ class QueryPlanTest {
     SqliteObservationStore.open(db, Clock.systemUTC()).close();
     ContinueToken after = new ContinueToken(1L, "n", "ns");
     try (Connection c = DriverManager.getConnection("jdbc:sqlite:" + db)) {
-      List<ObservationQuery> queries = List.of(
-          ObservationQuery.all(100),
-          new ObservationQuery("falco", null, null, null, null, 100, null),
-          new ObservationQuery(null, "high", null, null, null, 100, null),
-          new ObservationQuery(null, null, "security", null, null, 100, null),
-          new ObservationQuery(null, null, null, "shop", null, 100, null),
-          new ObservationQuery(null, null, null, null, "vulnerability", 100, null));
+      List<ObservationQuery> queries =
+          List.of(
+              ObservationQuery.all(100),
+              new ObservationQuery("falco", null, null, null, null, 100, null),
+              new ObservationQuery(null, "high", null, null, null, 100, null),
+              new ObservationQuery(null, null, "security", null, null, 100, null),
+              new ObservationQuery(null, null, null, "shop", null, 100, null),
+              new ObservationQuery(null, null, null, null, "vulnerability", 100, null));
       for (ObservationQuery q : queries) {
         for (ContinueToken t : java.util.Arrays.asList(null, after)) {
           List<Object> args = new ArrayList<>();
           String plan = plan(c, SqliteObservationStore.listSql(q, t, args), args);
-          assertThat(plan).as("%s / %s", q, t).contains("USING INDEX observations_").doesNotContain("TEMP B-TREE");
+          assertThat(plan)
+              .as("%s / %s", q, t)
+              .contains("USING INDEX observations_")
+              .doesNotContain("TEMP B-TREE");
           if (!q.equals(ObservationQuery.all(100))) {
             assertThat(plan).as("%s", q).contains("SEARCH");
           }

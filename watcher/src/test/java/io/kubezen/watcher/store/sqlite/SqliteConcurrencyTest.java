@@ -1,10 +1,10 @@
 package io.kubezen.watcher.store.sqlite;
 
-import io.kubezen.watcher.store.MutableClock;
 import static io.kubezen.watcher.store.StoreFixtures.falco;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import io.kubezen.api.v1alpha1.Observation;
+import io.kubezen.watcher.store.MutableClock;
 import io.kubezen.watcher.store.ObservationPage;
 import io.kubezen.watcher.store.ObservationQuery;
 import io.kubezen.watcher.store.Repeat;
@@ -36,57 +36,66 @@ class SqliteConcurrencyTest {
       int readerThreads = 6; // more threads than read connections: they also wait for one another
       CountDownLatch done = new CountDownLatch(readerThreads + 2);
 
-      Thread writer = new Thread(() -> {
-        try {
-          for (int b = 0; b < 40; b++) {
-            List<Observation> batch = new ArrayList<>();
-            for (int i = 0; i < 100; i++) {
-              batch.add(falco("w", "obs-" + b + "-" + i));
-            }
-            store.createOrMerge(batch);
-            store.addRepeats(List.of(new Repeat("a", "hot", 1, clock.instant())));
-          }
-        } catch (Throwable t) {
-          errors.add(t);
-        } finally {
-          writing.set(false);
-          done.countDown();
-        }
-      });
-      Thread gc = new Thread(() -> { // a second writer, contending for the write lock
-        try {
-          while (writing.get()) {
-            store.deleteExpired(Instant.parse("2024-05-01T12:00:00Z"));
-          }
-        } catch (Throwable t) {
-          errors.add(t);
-        } finally {
-          done.countDown();
-        }
-      });
+      Thread writer =
+          new Thread(
+              () -> {
+                try {
+                  for (int b = 0; b < 40; b++) {
+                    List<Observation> batch = new ArrayList<>();
+                    for (int i = 0; i < 100; i++) {
+                      batch.add(falco("w", "obs-" + b + "-" + i));
+                    }
+                    store.createOrMerge(batch);
+                    store.addRepeats(List.of(new Repeat("a", "hot", 1, clock.instant())));
+                  }
+                } catch (Throwable t) {
+                  errors.add(t);
+                } finally {
+                  writing.set(false);
+                  done.countDown();
+                }
+              });
+      Thread gc =
+          new Thread(
+              () -> { // a second writer, contending for the write lock
+                try {
+                  while (writing.get()) {
+                    store.deleteExpired(Instant.parse("2024-05-01T12:00:00Z"));
+                  }
+                } catch (Throwable t) {
+                  errors.add(t);
+                } finally {
+                  done.countDown();
+                }
+              });
       List<Thread> threads = new ArrayList<>(List.of(writer, gc));
       for (int r = 0; r < readerThreads; r++) {
-        threads.add(new Thread(() -> {
-          try {
-            long lastHot = 0;
-            int lastSize = 0;
-            while (writing.get()) {
-              long hot = store.get("a", "hot").orElseThrow().getStatus().count();
-              assertThat(hot).isGreaterThanOrEqualTo(lastHot); // never goes back: committed data only
-              lastHot = hot;
-              ObservationPage page = store.list(new ObservationQuery(null, null, null, "w", null, 1000, null));
-              assertThat(page.items().size() % 100).isZero(); // a batch is visible whole or not at all
-              assertThat(page.items().size()).isGreaterThanOrEqualTo(lastSize);
-              lastSize = page.items().size();
-              assertThat(store.isReachable()).isTrue();
-              reads.addAndGet(3);
-            }
-          } catch (Throwable t) {
-            errors.add(t);
-          } finally {
-            done.countDown();
-          }
-        }));
+        threads.add(
+            new Thread(
+                () -> {
+                  try {
+                    long lastHot = 0;
+                    int lastSize = 0;
+                    while (writing.get()) {
+                      long hot = store.get("a", "hot").orElseThrow().getStatus().count();
+                      assertThat(hot)
+                          .isGreaterThanOrEqualTo(lastHot); // never goes back: committed data only
+                      lastHot = hot;
+                      ObservationPage page =
+                          store.list(new ObservationQuery(null, null, null, "w", null, 1000, null));
+                      assertThat(page.items().size() % 100)
+                          .isZero(); // a batch is visible whole or not at all
+                      assertThat(page.items().size()).isGreaterThanOrEqualTo(lastSize);
+                      lastSize = page.items().size();
+                      assertThat(store.isReachable()).isTrue();
+                      reads.addAndGet(3);
+                    }
+                  } catch (Throwable t) {
+                    errors.add(t);
+                  } finally {
+                    done.countDown();
+                  }
+                }));
       }
       threads.forEach(Thread::start);
       assertThat(done.await(120, TimeUnit.SECONDS)).isTrue();
@@ -94,7 +103,10 @@ class SqliteConcurrencyTest {
       assertThat(errors).isEmpty();
       assertThat(reads.get()).isPositive();
       assertThat(store.get("a", "hot").orElseThrow().getStatus().count()).isEqualTo(41L);
-      assertThat(store.list(new ObservationQuery(null, null, null, "w", null, 1000, null)).continueToken())
+      assertThat(
+              store
+                  .list(new ObservationQuery(null, null, null, "w", null, 1000, null))
+                  .continueToken())
           .isNotNull();
     }
   }
@@ -127,7 +139,8 @@ class SqliteConcurrencyTest {
         store.createOrMerge(prepared.get(b));
       }
       double mergeSeconds = (System.nanoTime() - start) / 1e9;
-      System.out.printf("SQLite store: %d creates in batches of %d: %.0f creates/s; merges: %.0f merges/s%n",
+      System.out.printf(
+          "SQLite store: %d creates in batches of %d: %.0f creates/s; merges: %.0f merges/s%n",
           creates, size, creates / seconds, creates / mergeSeconds);
     }
   }

@@ -14,10 +14,6 @@ import io.kubezen.api.v1alpha1.Severity;
 import io.kubezen.watcher.model.Json;
 import io.kubezen.watcher.store.ObservationStore;
 import io.kubezen.watcher.store.SqlObservationStoreContract;
-import io.kubezen.watcher.store.InvalidContinueTokenException;
-import io.kubezen.watcher.store.ObservationPage;
-import io.kubezen.watcher.store.ObservationQuery;
-import io.kubezen.watcher.store.Repeat;
 import io.kubezen.watcher.store.StoreException;
 import io.kubezen.watcher.store.WriteOutcome;
 import java.nio.charset.StandardCharsets;
@@ -27,21 +23,17 @@ import java.sql.Connection;
 import java.sql.DriverManager;
 import java.sql.ResultSet;
 import java.sql.Statement;
-import java.time.Duration;
-import java.time.Instant;
 import java.util.ArrayList;
-import java.util.Base64;
-import java.util.HashSet;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
-import java.util.Set;
-import org.junit.jupiter.api.AfterEach;
-import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
-/** The SQLite store: the store contract suite, and what is SQLite's own (files, WAL, locks, a full disk). */
+/**
+ * The SQLite store: the store contract suite, and what is SQLite's own (files, WAL, locks, a full
+ * disk).
+ */
 class SqliteObservationStoreTest extends SqlObservationStoreContract {
   @TempDir Path dir;
   Path db;
@@ -109,21 +101,38 @@ class SqliteObservationStoreTest extends SqlObservationStoreContract {
     nested.put("scored", true);
     nested.put("missing", null);
     nested.put("deep", List.of(Map.of("a", List.of(Map.of("b", "c")))));
-    nested.put("output", "Shell spawned 🐚 by user=root عربى \"quoted\" \\ back\nnew line \u0000 nul");
-    ObservationSpec spec = new ObservationSpec("falco", Category.SECURITY, Severity.CRITICAL, "runtime_threat",
-        new ResourceRef("v1", "Pod", "web-ü", "shop"), "Terminal shell in container «web»", nested,
-        "2024-05-01T10:00:00.123456Z", "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08",
-        604800L, "cluster-ä");
+    nested.put(
+        "output", "Shell spawned 🐚 by user=root عربى \"quoted\" \\ back\nnew line \u0000 nul");
+    ObservationSpec spec =
+        new ObservationSpec(
+            "falco",
+            Category.SECURITY,
+            Severity.CRITICAL,
+            "runtime_threat",
+            new ResourceRef("v1", "Pod", "web-ü", "shop"),
+            "Terminal shell in container «web»",
+            nested,
+            "2024-05-01T10:00:00.123456Z",
+            "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08",
+            604800L,
+            "cluster-ä");
     Observation o = new Observation();
-    o.setMetadata(new io.fabric8.kubernetes.api.model.ObjectMetaBuilder()
-        .withName("falco-9f86d081884c7d65").withNamespace("shop")
-        .addToLabels(Observation.LABEL_SOURCE, "falco")
-        .addToAnnotations("note", "日本語")
-        .withResourceVersion("42") // not kept: the store owns its own bookkeeping
-        .build());
+    o.setMetadata(
+        new io.fabric8.kubernetes.api.model.ObjectMetaBuilder()
+            .withName("falco-9f86d081884c7d65")
+            .withNamespace("shop")
+            .addToLabels(Observation.LABEL_SOURCE, "falco")
+            .addToAnnotations("note", "日本語")
+            .withResourceVersion("42") // not kept: the store owns its own bookkeeping
+            .build());
     o.setSpec(spec);
-    o.setStatus(new ObservationStatus(7L, "2024-05-01T10:00:00.123456Z", "2024-05-01T10:10:00Z", true,
-        "2024-05-01T11:00:00Z"));
+    o.setStatus(
+        new ObservationStatus(
+            7L,
+            "2024-05-01T10:00:00.123456Z",
+            "2024-05-01T10:10:00Z",
+            true,
+            "2024-05-01T11:00:00Z"));
     store.createOrMerge(List.of(o));
 
     Observation got = store.get("shop", "falco-9f86d081884c7d65").orElseThrow();
@@ -137,7 +146,9 @@ class SqliteObservationStoreTest extends SqlObservationStoreContract {
     assertThat(got.getMetadata().getResourceVersion()).isNull();
 
     JsonNode tree = Json.MAPPER.readTree(Json.MAPPER.writeValueAsString(got));
-    assertThat(tree.fieldNames()).toIterable().containsExactlyInAnyOrder("apiVersion", "kind", "metadata", "spec", "status");
+    assertThat(tree.fieldNames())
+        .toIterable()
+        .containsExactlyInAnyOrder("apiVersion", "kind", "metadata", "spec", "status");
     assertThat(tree.at("/spec/details/deep/0/a/0/b").asText()).isEqualTo("c");
     assertThat(tree.at("/spec/details/output").asText()).isEqualTo(nested.get("output"));
     assertThat(tree.at("/spec/details").has("missing")).isTrue();
@@ -152,7 +163,9 @@ class SqliteObservationStoreTest extends SqlObservationStoreContract {
     JsonNode tree = Json.MAPPER.readTree(json);
     assertThat(tree.get("apiVersion").asText()).isEqualTo("zen.kube-zen.io/v1alpha1");
     assertThat(tree.get("kind").asText()).isEqualTo("Observation");
-    assertThat(tree.fieldNames()).toIterable().containsExactlyInAnyOrder("apiVersion", "kind", "metadata", "spec", "status");
+    assertThat(tree.fieldNames())
+        .toIterable()
+        .containsExactlyInAnyOrder("apiVersion", "kind", "metadata", "spec", "status");
     Observation back = Json.MAPPER.readValue(json, Observation.class);
     assertThat(back.getSpec()).isEqualTo(o.getSpec());
     assertThat(back.getStatus()).isEqualTo(o.getStatus());
@@ -172,8 +185,11 @@ class SqliteObservationStoreTest extends SqlObservationStoreContract {
   @Test
   void aFileThatIsNotADatabaseFailsWithThePathInTheMessage() throws Exception {
     Path notDb = dir.resolve("garbage.db");
-    Files.write(notDb, "this is certainly not an SQLite database file, just text".repeat(100)
-        .getBytes(StandardCharsets.UTF_8));
+    Files.write(
+        notDb,
+        "this is certainly not an SQLite database file, just text"
+            .repeat(100)
+            .getBytes(StandardCharsets.UTF_8));
     assertThatThrownBy(() -> SqliteObservationStore.open(notDb, clock))
         .isInstanceOf(StoreException.class)
         .hasMessageContaining(notDb.toString());
@@ -229,5 +245,4 @@ class SqliteObservationStoreTest extends SqlObservationStoreContract {
     assertThat(store.get("a", "x").orElseThrow().getStatus().count()).isEqualTo(1L);
     assertThat(store.createOrMerge(big)).hasSize(501).endsWith(WriteOutcome.MERGED);
   }
-
 }
