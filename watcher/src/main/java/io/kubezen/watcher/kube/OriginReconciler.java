@@ -1,6 +1,7 @@
 package io.kubezen.watcher.kube;
 
 import io.fabric8.kubernetes.api.model.GenericKubernetesResource;
+import io.fabric8.kubernetes.api.model.ObjectMeta;
 import io.kubezen.watcher.model.Finding;
 import io.kubezen.watcher.pipeline.ObservationWriter;
 import io.kubezen.watcher.pipeline.Pipeline;
@@ -13,12 +14,15 @@ import java.time.Duration;
 import java.util.HashSet;
 import java.util.List;
 import java.util.Map;
+import java.util.Objects;
+import java.util.Queue;
 import java.util.Set;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CompletionException;
 import java.util.concurrent.ConcurrentHashMap;
-import java.util.concurrent.ExecutorService;
+import java.util.concurrent.ConcurrentLinkedQueue;
 import java.util.concurrent.Executors;
+import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.function.Supplier;
@@ -37,8 +41,13 @@ import org.slf4j.LoggerFactory;
  *       sources (Kubernetes Events expire) resolve nothing.
  * </ul>
  *
- * <p>A full write queue is waited out (retried with backoff for as long as this runs); other
- * failures are retried {@link #MAX_ATTEMPTS} times, then logged: the next update or re-list of the
+ * <p>A full write queue is waited out, for as long as this runs, without holding the object: the
+ * work is parked, and a state-like source's object (a report, which can be large) is let go and
+ * read again ({@link Reader}, one GET) when the queue has room. Parked work is let out while the
+ * queue is at least half empty, {@link #IN_HAND} at a time. So a leader's first reconcile of a
+ * thousand reports holds a few of them, not all of them, while the writer works through the backlog
+ * (memory bounded by the write queue, not by the number of objects waiting). Other failures are
+ * retried {@link #MAX_ATTEMPTS} times with backoff, then logged: the next update or re-list of the
  * object reconciles it again.
  *
  * <p>The future {@link #upserted} and {@link #deleted} return completes normally when the work is
@@ -49,12 +58,31 @@ import org.slf4j.LoggerFactory;
 final class OriginReconciler implements AutoCloseable {
   private static final Logger log = LoggerFactory.getLogger(OriginReconciler.class);
   static final int MAX_ATTEMPTS = 5;
+
+  /** Parked pieces of work let out at once (each reads its object, then queues its writes). */
+  static final int IN_HAND = 4;
+
+  private static final long DRAIN_EVERY_MILLIS = 100;
   private static final Duration FIRST_BACKOFF = Duration.ofMillis(200);
   private static final Duration MAX_BACKOFF = Duration.ofSeconds(10);
 
+  /**
+   * Reads a watched object by name (a GET): null when it no longer exists. For the objects let go
+   * while waiting for the write queue, and for a new leader's catch-up.
+   */
+  @FunctionalInterface
+  interface Reader {
+    GenericKubernetesResource read(WatchedSource source, String namespace, String name);
+  }
+
   private final Pipeline pipeline;
   private final Clock clock;
-  private final ExecutorService executor;
+  private final Reader reader;
+  private final ScheduledExecutorService executor;
+  // Work waiting for room in the write queue, oldest first, and how many were let out and have
+  // not yet queued their writes (or been parked again).
+  private final Queue<Runnable> parked = new ConcurrentLinkedQueue<>();
+  private final AtomicInteger inHand = new AtomicInteger();
   private final Map<String, CompletableFuture<Void>> tails = new ConcurrentHashMap<>();
   private volatile boolean open = true;
   // For the catch-up of a new leader: the uids whose upsert is done (or given up), and the
@@ -76,29 +104,92 @@ final class OriginReconciler implements AutoCloseable {
   /** Where what each reconciled object's findings map to is remembered (null: nowhere). */
   private final Map<String, Digest> digests;
 
-  OriginReconciler(Pipeline pipeline, Clock clock, int threads, Map<String, Digest> digests) {
+  OriginReconciler(
+      Pipeline pipeline, Clock clock, int threads, Map<String, Digest> digests, Reader reader) {
     this.digests = digests;
     this.pipeline = pipeline;
     this.clock = clock;
+    this.reader = reader;
     AtomicInteger n = new AtomicInteger();
     this.executor =
-        Executors.newFixedThreadPool(
+        Executors.newScheduledThreadPool(
             threads,
             r -> {
               Thread t = new Thread(r, "source-reconcile-" + n.incrementAndGet());
               t.setDaemon(true);
               return t;
             });
+    executor.scheduleWithFixedDelay(
+        this::drain, DRAIN_EVERY_MILLIS, DRAIN_EVERY_MILLIS, TimeUnit.MILLISECONDS);
   }
 
   /** The object was added or changed. */
   CompletableFuture<Void> upserted(WatchedSource source, GenericKubernetesResource object) {
-    String uid = object.getMetadata().getUid();
-    CompletableFuture<Void> f = inOrder(uid, () -> upsert(source, object, uid), source, object);
-    if (uid != null) {
-      f.whenComplete((v, e) -> handled.add(uid));
+    ObjectMeta m = object.getMetadata();
+    return upserted(new Upsert(source, m.getNamespace(), m.getName(), m.getUid(), object));
+  }
+
+  /**
+   * The object with this name and uid is to be reconciled; it is read (one GET) when its turn
+   * comes. For a new leader's catch-up, which knows the objects only by name.
+   */
+  CompletableFuture<Void> upsertedByName(
+      WatchedSource source, String namespace, String name, String uid) {
+    return upserted(new Upsert(source, namespace, name, uid, null));
+  }
+
+  private CompletableFuture<Void> upserted(Upsert u) {
+    CompletableFuture<Void> f = inOrder(u.uid, () -> upsert(u), u.source, u.name(), u::letGo);
+    if (u.uid != null) {
+      f.whenComplete((v, e) -> handled.add(u.uid));
     }
     return f;
+  }
+
+  /**
+   * One object to reconcile: its body while it is held, or only its name once let go while waiting
+   * for the write queue (state-like sources: the object is the current state, and reading it again
+   * gives the same or a newer one).
+   */
+  private final class Upsert {
+    final WatchedSource source;
+    final String namespace;
+    final String objectName;
+    final String uid;
+    volatile GenericKubernetesResource object;
+
+    Upsert(
+        WatchedSource source,
+        String namespace,
+        String name,
+        String uid,
+        GenericKubernetesResource object) {
+      this.source = source;
+      this.namespace = namespace;
+      this.objectName = name;
+      this.uid = uid;
+      this.object = object;
+    }
+
+    void letGo() {
+      if (source.stateLike()) {
+        object = null;
+      }
+    }
+
+    /** The object: held, or read again (null: gone, or replaced by another of the same name). */
+    GenericKubernetesResource body() {
+      GenericKubernetesResource o = object;
+      if (o != null) {
+        return o;
+      }
+      o = reader.read(source, namespace, objectName);
+      return o == null || !Objects.equals(uid, o.getMetadata().getUid()) ? null : o;
+    }
+
+    String name() {
+      return (namespace == null ? "" : namespace + "/") + objectName;
+    }
   }
 
   /**
@@ -125,6 +216,7 @@ final class OriginReconciler implements AutoCloseable {
    */
   void halt() {
     open = false;
+    releaseParked();
   }
 
   /** The object was deleted. */
@@ -136,7 +228,7 @@ final class OriginReconciler implements AutoCloseable {
     if (digests != null && uid != null) {
       digests.remove(uid);
     }
-    return inOrder(uid, () -> resolveExcept(source, uid, Set.of()), source, object);
+    return inOrder(uid, () -> resolveExcept(source, uid, Set.of()), source, name(object), () -> {});
   }
 
   /** The findings of a watched object; throws InvalidInputException when it cannot be read. */
@@ -150,15 +242,24 @@ final class OriginReconciler implements AutoCloseable {
             .normalize(input.json(), new IngestContext(clock.instant(), input.params()));
   }
 
-  private CompletableFuture<Void> upsert(
-      WatchedSource source, GenericKubernetesResource object, String uid) {
+  private CompletableFuture<Void> upsert(Upsert u) {
+    WatchedSource source = u.source;
+    String uid = u.uid;
+    if (u.object == null && !writeRoom()) {
+      // Let go while waiting: not read again before the queue has room.
+      throw new ObservationWriter.OverloadedException("waiting for room in the write queue");
+    }
+    GenericKubernetesResource object = u.body();
+    if (object == null) {
+      return CompletableFuture.completedFuture(null); // deleted meanwhile: its delete event follows
+    }
     List<Finding> findings;
     try {
       findings = findings(source, object, clock);
     } catch (InvalidInputException e) {
       // Unreadable: nothing is known about its findings, so nothing is resolved either.
       log.warn(
-          "{} {}: cannot read {}: {}", source.source(), source.gvr(), name(object), e.getMessage());
+          "{} {}: cannot read {}: {}", source.source(), source.gvr(), u.name(), e.getMessage());
       return CompletableFuture.completedFuture(null);
     }
     Pipeline p = pipelineOf(source);
@@ -204,20 +305,23 @@ final class OriginReconciler implements AutoCloseable {
   }
 
   // Chains the work on one uid after the previous work on it.
+  // Chains the work on one uid after the previous work on it. letGo: what to drop while the work
+  // is parked.
   private CompletableFuture<Void> inOrder(
       String uid,
       Supplier<CompletableFuture<Void>> work,
       WatchedSource source,
-      GenericKubernetesResource object) {
+      String name,
+      Runnable letGo) {
     if (uid == null) {
-      log.warn("{} {}: {} has no uid; ignored", source.source(), source.gvr(), name(object));
+      log.warn("{} {}: {} has no uid; ignored", source.source(), source.gvr(), name);
       return CompletableFuture.completedFuture(null);
     }
     CompletableFuture<Void> next = new CompletableFuture<>();
     CompletableFuture<Void> previous = tails.put(uid, next);
     CompletableFuture<Void> before =
         previous == null ? CompletableFuture.completedFuture(null) : previous;
-    before.whenComplete((v, e) -> attempt(work, 1, next, source, object));
+    before.whenComplete((v, e) -> attempt(work, 1, next, source, name, letGo));
     next.whenComplete((v, e) -> tails.remove(uid, next));
     return next;
   }
@@ -227,7 +331,8 @@ final class OriginReconciler implements AutoCloseable {
       int attempt,
       CompletableFuture<Void> done,
       WatchedSource source,
-      GenericKubernetesResource object) {
+      String name,
+      Runnable letGo) {
     if (!open) {
       done.completeExceptionally(new NotStoredException("closed", null));
       return;
@@ -253,32 +358,86 @@ final class OriginReconciler implements AutoCloseable {
                   "{} {}: giving up on {} after {} attempts: {}",
                   source.source(),
                   source.gvr(),
-                  name(object),
+                  name,
                   attempt,
                   cause.toString());
             }
             done.completeExceptionally(new NotStoredException(open ? "given up" : "closed", cause));
             return;
           }
+          if (overloaded) {
+            letGo.run();
+            park(() -> attempt(work, attempt + 1, done, source, name, letGo));
+            return;
+          }
           long delay =
               Math.min(
                   MAX_BACKOFF.toMillis(), FIRST_BACKOFF.toMillis() << Math.min(attempt - 1, 10));
-          if (!overloaded) {
-            log.debug(
-                "{} {}: retrying {} in {} ms: {}",
-                source.source(),
-                source.gvr(),
-                name(object),
-                delay,
-                cause.toString());
-          }
+          log.debug(
+              "{} {}: retrying {} in {} ms: {}",
+              source.source(),
+              source.gvr(),
+              name,
+              delay,
+              cause.toString());
           try {
             CompletableFuture.delayedExecutor(delay, TimeUnit.MILLISECONDS, executor)
-                .execute(() -> attempt(work, attempt + 1, done, source, object));
+                .execute(() -> attempt(work, attempt + 1, done, source, name, letGo));
           } catch (java.util.concurrent.RejectedExecutionException closed) {
             done.completeExceptionally(new NotStoredException("closed", cause));
           }
         });
+  }
+
+  /** Parks work until the write queue has room ({@link #drain}); run at once when closed. */
+  private void park(Runnable work) {
+    parked.add(work);
+    if (!open) {
+      releaseParked();
+    }
+  }
+
+  /** True when the write queue is at least half empty: parked work may be let out. */
+  private boolean writeRoom() {
+    return pipeline.writeRoom() * 2 >= pipeline.writeCapacity();
+  }
+
+  // Lets parked work out while the write queue has room, IN_HAND at a time.
+  private void drain() {
+    while (open && !parked.isEmpty() && inHand.get() < IN_HAND && writeRoom()) {
+      Runnable next = parked.poll();
+      if (next == null) {
+        return;
+      }
+      inHand.incrementAndGet();
+      try {
+        executor.execute(
+            () -> {
+              try {
+                next.run();
+              } finally {
+                inHand.decrementAndGet();
+              }
+              drain();
+            });
+      } catch (java.util.concurrent.RejectedExecutionException closed) {
+        inHand.decrementAndGet();
+        next.run(); // completes as closed
+      }
+    }
+  }
+
+  // Once closed, parked work completes at once (as closed: attempt checks open first).
+  private void releaseParked() {
+    Runnable r;
+    while ((r = parked.poll()) != null) {
+      r.run();
+    }
+  }
+
+  /** Pieces of work parked until the write queue has room. */
+  int parked() {
+    return parked.size();
   }
 
   /** The number of objects with work under way. */
@@ -298,6 +457,7 @@ final class OriginReconciler implements AutoCloseable {
       }
     }
     open = false;
+    releaseParked();
     executor.shutdown();
     try {
       executor.awaitTermination(Math.max(0, deadline - System.nanoTime()), TimeUnit.NANOSECONDS);

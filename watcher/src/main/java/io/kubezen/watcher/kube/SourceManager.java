@@ -251,8 +251,9 @@ public final class SourceManager implements AutoCloseable {
         options.checkpointed()
             ? new EventCheckpoint(client, options.checkpointNamespace(), options.checkpointName())
             : null;
-    SourceRun r = new SourceRun(new WarmStandby(client, pipeline, clock), checkpoint, active);
-    r.reconciler = new OriginReconciler(pipeline, clock, RECONCILE_THREADS, r.standby.digests);
+    SourceRun r = new SourceRun(new WarmStandby(pipeline, clock), checkpoint, active);
+    r.reconciler =
+        new OriginReconciler(pipeline, clock, RECONCILE_THREADS, r.standby.digests, this::read);
     if (namespaceSelector != null) {
       r.namespaces = new NamespaceSelection(client, namespaceSelector, () -> reconcileFeeds(r));
       r.namespaces.start();
@@ -285,7 +286,8 @@ public final class SourceManager implements AutoCloseable {
    */
   private void activate(SourceRun r) {
     OriginReconciler unused = r.reconciler;
-    r.reconciler = new OriginReconciler(pipeline, clock, RECONCILE_THREADS, r.standby.digests);
+    r.reconciler =
+        new OriginReconciler(pipeline, clock, RECONCILE_THREADS, r.standby.digests, this::read);
     unused.close(Duration.ZERO);
     r.startedNanos = System.nanoTime();
     r.caughtUp = new CompletableFuture<>();
@@ -415,6 +417,14 @@ public final class SourceManager implements AutoCloseable {
     }
     r.caughtUp.complete(
         new CatchUp(Duration.ofNanos(System.nanoTime() - r.startedNanos), r.reconciler.created()));
+  }
+
+  /** One watched object by name (a GET), or null when it does not exist. */
+  private GenericKubernetesResource read(WatchedSource source, String namespace, String name) {
+    var op = client.genericKubernetesResources(source.resource());
+    return source.namespaced() && namespace != null
+        ? op.inNamespace(namespace).withName(name).get()
+        : op.withName(name).get();
   }
 
   // ---------------------------------------------------------------- status

@@ -1,7 +1,6 @@
 package io.kubezen.watcher.kube;
 
 import io.fabric8.kubernetes.api.model.GenericKubernetesResource;
-import io.fabric8.kubernetes.client.KubernetesClient;
 import io.kubezen.watcher.pipeline.Pipeline;
 import java.time.Clock;
 import java.util.List;
@@ -18,15 +17,13 @@ import org.slf4j.LoggerFactory;
 final class WarmStandby {
   private static final Logger log = LoggerFactory.getLogger(WarmStandby.class);
 
-  private final KubernetesClient client;
   private final Pipeline pipeline;
   private final Clock clock;
 
   /** By object uid; the reconciler updates it too after each reconcile. */
   final Map<String, Digest> digests = new ConcurrentHashMap<>();
 
-  WarmStandby(KubernetesClient client, Pipeline pipeline, Clock clock) {
-    this.client = client;
+  WarmStandby(Pipeline pipeline, Clock clock) {
     this.pipeline = pipeline;
     this.clock = clock;
   }
@@ -58,8 +55,9 @@ final class WarmStandby {
   /**
    * The catch-up of a warm standby that became leader: each object whose remembered findings match
    * its unresolved Observations (the cache answers) is done without a request; each other one
-   * (changed since the last leader reconciled it, or never seen whole) is read and reconciled.
-   * Gives up as soon as the run stops leading or its reconciler is replaced.
+   * (changed since the last leader reconciled it, or never seen whole) is handed to the reconciler
+   * by name, which reads it (one GET) when the write queue has room, and reconciles it. Gives up as
+   * soon as the run stops leading or its reconciler is replaced.
    */
   void catchUp(SourceRun r, List<SourceUnit> units) {
     OriginReconciler rec = r.reconciler;
@@ -79,34 +77,14 @@ final class WarmStandby {
             continue;
           }
           Digest d = digests.get(uid);
-          try {
-            if (d != null && d.matches(openKeys(uid))) {
-              rec.alreadyReconciled(uid);
-              matched++;
-              continue;
-            }
-            read++;
-            var op = client.genericKubernetesResources(u.source.resource());
-            String ns = o.getMetadata().getNamespace();
-            GenericKubernetesResource full =
-                u.source.namespaced() && ns != null
-                    ? op.inNamespace(ns).withName(o.getMetadata().getName()).get()
-                    : op.withName(o.getMetadata().getName()).get();
-            if (full == null) {
-              rec.alreadyReconciled(uid); // deleted meanwhile: its delete event follows
-            } else {
-              rec.upserted(u.source, full);
-            }
-          } catch (RuntimeException e) {
-            // the next update or re-list of the object reconciles it
-            log.warn(
-                "{}: catch-up of {}/{} failed: {}",
-                u.source.id(),
-                o.getMetadata().getNamespace(),
-                o.getMetadata().getName(),
-                e.toString());
+          if (d != null && d.matches(openKeys(uid))) {
             rec.alreadyReconciled(uid);
+            matched++;
+            continue;
           }
+          read++;
+          rec.upsertedByName(
+              u.source, o.getMetadata().getNamespace(), o.getMetadata().getName(), uid);
         }
       }
     }

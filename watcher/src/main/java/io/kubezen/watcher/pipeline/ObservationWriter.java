@@ -217,6 +217,16 @@ public final class ObservationWriter implements AutoCloseable {
     return durableRepeats;
   }
 
+  /** Places for creates left in the queue (of {@link #capacity()}). */
+  public int room() {
+    return room.availablePermits();
+  }
+
+  /** How many creates the queue holds at most. */
+  public int capacity() {
+    return capacity;
+  }
+
   /** Creates and resolves waiting to be written (not yet handed to the store). */
   public int queued() {
     return waiting.get();

@@ -234,6 +234,16 @@ public final class Pipeline {
     return out;
   }
 
+  /** Places left in the write queue, for the work that waits for room before it reads. */
+  public int writeRoom() {
+    return writer.room();
+  }
+
+  /** The write queue's capacity. */
+  public int writeCapacity() {
+    return writer.capacity();
+  }
+
   /**
    * Resolves, through the writer (queued after the creates before it), the unresolved Observations
    * of the watched object {@code originUid} that are not in {@code keep}.
