@@ -165,14 +165,7 @@ public final class ZenWatcher {
               ingesterPipelines);
       ingestersDirectory.start();
     }
-    if (store instanceof KubernetesObservationStore kube) {
-      StoreMetrics.export(metrics, kube);
-    } else {
-      metrics.gauge(
-          Metrics.OBSERVATIONS_LIVE,
-          "Observations in the store (-1 until counted)",
-          store::liveCount);
-    }
+    StoreMetrics.export(metrics, store);
 
     // HTTP: webhooks, read API, console, health, readiness, metrics.
     int loops = Math.max(1, Runtime.getRuntime().availableProcessors());

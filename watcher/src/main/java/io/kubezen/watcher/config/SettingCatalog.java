@@ -562,10 +562,10 @@ public final class SettingCatalog {
               0,
               0,
               100_000_000,
-              "Live Observations kept at most. Kubernetes store: at the cap a new Observation evicts one of "
-                  + "a lower severity, or is refused when there is none (counted in "
-                  + "`zen_watcher_observations_shed_total`). Counted per replica between GC sweeps, so "
-                  + "approximate with several replicas. SQLite and Postgres stores: the same at write time, exact "
+              "Live Observations kept at most. At the cap a new Observation evicts one of a lower severity, "
+                  + "or is refused when there is none (both counted in `zen_watcher_observations_shed_total`). "
+                  + "Kubernetes store: counted per replica between GC sweeps, so approximate with several "
+                  + "replicas. SQLite and Postgres stores: at write time, exact "
                   + "(Postgres: per cluster, the writes of one cluster's replicas take turns under an advisory lock "
                   + "while a cap is set; each GC sweep also deletes any excess left by a lowered cap, lowest "
                   + "severities first and the oldest first among them).")

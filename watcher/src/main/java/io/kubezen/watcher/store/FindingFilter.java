@@ -24,6 +24,9 @@ import java.util.Locale;
  * @param text free text: a case-insensitive substring of the title, the resource name, or the
  *     details {@link SearchText#DETAIL_KEYS} (rule, policy, CVE id, check id); see {@link
  *     SearchText}
+ * @param resolvedFrom resolved, {@code status.resolvedAt >= resolvedFrom} (an open one never
+ *     matches a resolved range)
+ * @param resolvedTo resolved, {@code status.resolvedAt < resolvedTo}
  */
 public record FindingFilter(
     String source,
@@ -39,7 +42,9 @@ public record FindingFilter(
     Instant firstSeenTo,
     Instant lastSeenFrom,
     Instant lastSeenTo,
-    String text) {
+    String text,
+    Instant resolvedFrom,
+    Instant resolvedTo) {
 
   /** Open, resolved or both. */
   public enum State {
@@ -55,7 +60,8 @@ public record FindingFilter(
   /** Every Observation. */
   public static final FindingFilter NONE =
       new FindingFilter(
-          null, null, null, null, null, null, null, null, null, null, null, null, null, null);
+          null, null, null, null, null, null, null, null, null, null, null, null, null, null, null,
+          null);
 
   /** Every open Observation. */
   public static final FindingFilter OPEN = NONE.withState(State.OPEN);
@@ -73,6 +79,67 @@ public record FindingFilter(
     text = blankToNull(text);
   }
 
+  /** Without a resolved range. */
+  public FindingFilter(
+      String source,
+      String severity,
+      String category,
+      String eventType,
+      String namespace,
+      String cluster,
+      String resourceKind,
+      String resourceName,
+      State state,
+      Instant firstSeenFrom,
+      Instant firstSeenTo,
+      Instant lastSeenFrom,
+      Instant lastSeenTo,
+      String text) {
+    this(
+        source,
+        severity,
+        category,
+        eventType,
+        namespace,
+        cluster,
+        resourceKind,
+        resourceName,
+        state,
+        firstSeenFrom,
+        firstSeenTo,
+        lastSeenFrom,
+        lastSeenTo,
+        text,
+        null,
+        null);
+  }
+
+  /** True when it has a resolved-at range. */
+  public boolean hasResolvedRange() {
+    return resolvedFrom != null || resolvedTo != null;
+  }
+
+  /** The same, resolved within [from, to) (either may be null). */
+  public FindingFilter withResolvedBetween(Instant from, Instant to) {
+    return new FindingFilter(
+        source,
+        severity,
+        category,
+        eventType,
+        namespace,
+        cluster,
+        resourceKind,
+        resourceName,
+        state,
+        firstSeenFrom,
+        firstSeenTo,
+        lastSeenFrom,
+        lastSeenTo,
+        text,
+        from,
+        to);
+  }
+
   public FindingFilter withState(State s) {
     return new FindingFilter(
         source,
@@ -88,7 +155,9 @@ public record FindingFilter(
         firstSeenTo,
         lastSeenFrom,
         lastSeenTo,
-        text);
+        text,
+        resolvedFrom,
+        resolvedTo);
   }
 
   public FindingFilter withSeverity(String s) {
@@ -106,7 +175,9 @@ public record FindingFilter(
         firstSeenTo,
         lastSeenFrom,
         lastSeenTo,
-        text);
+        text,
+        resolvedFrom,
+        resolvedTo);
   }
 
   public FindingFilter withResource(String kind, String ns, String name) {
@@ -124,7 +195,9 @@ public record FindingFilter(
         firstSeenTo,
         lastSeenFrom,
         lastSeenTo,
-        text);
+        text,
+        resolvedFrom,
+        resolvedTo);
   }
 
   /** The free text, lower-cased, as stored in the search column; null for none. */

@@ -170,6 +170,14 @@ public interface ObservationStore extends AutoCloseable {
   boolean isReachable();
 
   /**
+   * Observations of {@code severity} shed so far by this store to respect MAX_OBSERVATIONS:
+   * refused, or evicted to make room for one of a higher severity. Zero without a cap.
+   */
+  default long shedCount(io.kubezen.api.v1alpha1.Severity severity, Shed action) {
+    return 0;
+  }
+
+  /**
    * Whether repeat counts are made durable before a webhook is answered: the answer to a repeat
    * waits until its count is committed, and the writer commits all waiting repeats in one
    * transaction (group commit). True for database stores; false for the Kubernetes store, where

@@ -378,6 +378,13 @@ public abstract class ObservationStoreContract {
     org.awaitility.Awaitility.await()
         .atMost(Duration.ofSeconds(30))
         .until(() -> store.liveCount() == 3);
+    // What was shed, by severity (zen_watcher_observations_shed_total): info and medium-3
+    // refused; low evicted by high, a medium by critical.
+    assertThat(store.shedCount(Severity.INFO, Shed.REFUSED)).isEqualTo(1);
+    assertThat(store.shedCount(Severity.MEDIUM, Shed.REFUSED)).isEqualTo(1);
+    assertThat(store.shedCount(Severity.LOW, Shed.EVICTED)).isEqualTo(1);
+    assertThat(store.shedCount(Severity.MEDIUM, Shed.EVICTED)).isEqualTo(1);
+    assertThat(store.shedCount(Severity.HIGH, Shed.REFUSED)).isZero();
   }
 
   @Test
@@ -695,6 +702,24 @@ public abstract class ObservationStoreContract {
                 FindingSort.LAST_SEEN,
                 10))
         .containsExactly("falco-2");
+    // Resolved within a time range (the overview chart's resolved bars link to it): trivy-2 was
+    // resolved at t0 - 30 min; open findings never match a resolved range.
+    FindingFilter lastHour = f.withResolvedBetween(t0.minusSeconds(3600), t0);
+    assertThat(findingNames(lastHour, FindingSort.LAST_SEEN, 10)).containsExactly("trivy-2");
+    assertThat(
+            findingNames(lastHour.withState(FindingFilter.State.OPEN), FindingSort.LAST_SEEN, 10))
+        .isEmpty();
+    assertThat(
+            findingNames(
+                f.withResolvedBetween(t0.minusSeconds(1000), null), FindingSort.LAST_SEEN, 10))
+        .isEmpty();
+    assertThat(
+            findingNames(
+                f.withResolvedBetween(null, t0.minusSeconds(1800)), FindingSort.LAST_SEEN, 10))
+        .isEmpty();
+    assertThat(store.countBy(lastHour, List.of(GroupField.SOURCE)))
+        .extracting(GroupCount::count)
+        .containsExactly(1L);
     // A row carries what the list shows: title, severity, resource, status.
     Observation row =
         store

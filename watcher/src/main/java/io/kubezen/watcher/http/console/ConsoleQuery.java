@@ -25,7 +25,8 @@ import java.util.function.Function;
  * <p>Parameters: {@code source}, {@code severity}, {@code category}, {@code eventType}, {@code
  * namespace}, {@code cluster}, {@code kind}, {@code resource}, {@code state} (open|resolved|all,
  * default open), {@code since} (24h|7d|30d: last seen within), {@code firstFrom}, {@code firstTo},
- * {@code lastFrom}, {@code lastTo} (a UTC time, {@code 2026-12-01T10:00} or RFC 3339), {@code q}
+ * {@code lastFrom}, {@code lastTo}, {@code resolvedFrom}, {@code resolvedTo} (a UTC time, {@code
+ * 2026-12-01T10:00} or RFC 3339; a resolved range keeps only findings resolved in it), {@code q}
  * (free text), {@code sort} (last-seen|severity|count), {@code after} (page token), {@code limit}
  * (1..1000, default 50).
  */
@@ -46,6 +47,8 @@ public record ConsoleQuery(Map<String, String> params) {
           "firstTo",
           "lastFrom",
           "lastTo",
+          "resolvedFrom",
+          "resolvedTo",
           "q",
           "sort",
           "after",
@@ -154,7 +157,8 @@ public record ConsoleQuery(Map<String, String> params) {
     if (since != null && !SINCE.containsKey(since)) {
       throw new IllegalArgumentException("since must be one of 24h, 7d, 30d");
     }
-    for (String k : List.of("firstFrom", "firstTo", "lastFrom", "lastTo")) {
+    for (String k :
+        List.of("firstFrom", "firstTo", "lastFrom", "lastTo", "resolvedFrom", "resolvedTo")) {
       time(k);
     }
     limit();
@@ -234,7 +238,9 @@ public record ConsoleQuery(Map<String, String> params) {
         time("firstTo"),
         lastFrom,
         time("lastTo"),
-        get("q"));
+        get("q"),
+        time("resolvedFrom"),
+        time("resolvedTo"));
   }
 
   public FindingsQuery page(Instant now) {

@@ -361,7 +361,11 @@ final class Pages {
               hr,
               "resolved",
               b.resolved() + " resolved, " + when,
-              ConsoleQuery.EMPTY.with("state", "resolved").findingsUrl()));
+              ConsoleQuery.EMPTY
+                  .with("state", "resolved")
+                  .with("resolvedFrom", b.start().toString())
+                  .with("resolvedTo", end.toString())
+                  .findingsUrl()));
       if (i % every == 0) {
         xLabels.add(new XLabel(x, label.format(b.start())));
       }
@@ -401,7 +405,11 @@ final class Pages {
             .with("firstFrom", from.toString())
             .with("firstTo", to.toString())
             .findingsUrl(),
-        ConsoleQuery.EMPTY.with("state", "resolved").findingsUrl());
+        ConsoleQuery.EMPTY
+            .with("state", "resolved")
+            .with("resolvedFrom", from.toString())
+            .with("resolvedTo", to.toString())
+            .findingsUrl());
   }
 
   static long niceMax(long max) {

@@ -45,6 +45,7 @@ public final class RollupSql {
         && f.firstSeenTo() == null
         && f.lastSeenFrom() == null
         && f.lastSeenTo() == null
+        && !f.hasResolvedRange()
         && f.text() == null
         && !fields.contains(GroupField.EVENT_TYPE);
   }

@@ -3,6 +3,7 @@ package io.kubezen.watcher.store.kubernetes;
 import io.fabric8.kubernetes.api.model.StatusDetails;
 import io.fabric8.kubernetes.client.KubernetesClientException;
 import io.kubezen.api.v1alpha1.Severity;
+import io.kubezen.watcher.store.Shed;
 import java.util.EnumMap;
 import java.util.List;
 import java.util.Map;
@@ -26,17 +27,15 @@ final class CapacityGuard {
   /** Creates admitted under the cap and not yet in the cache. */
   private final AtomicLong reserved = new AtomicLong();
 
-  private final Map<Severity, Map<KubernetesObservationStore.Shed, AtomicLong>> shed =
-      new EnumMap<>(Severity.class);
+  private final Map<Severity, Map<Shed, AtomicLong>> shed = new EnumMap<>(Severity.class);
 
   CapacityGuard(long max, ObservationCache cache, ApiCalls calls) {
     this.max = max;
     this.cache = cache;
     this.calls = calls;
     for (Severity s : Severity.values()) {
-      Map<KubernetesObservationStore.Shed, AtomicLong> m =
-          new EnumMap<>(KubernetesObservationStore.Shed.class);
-      for (KubernetesObservationStore.Shed k : KubernetesObservationStore.Shed.values()) {
+      Map<Shed, AtomicLong> m = new EnumMap<>(Shed.class);
+      for (Shed k : Shed.values()) {
         m.put(k, new AtomicLong());
       }
       shed.put(s, m);
@@ -44,7 +43,7 @@ final class CapacityGuard {
   }
 
   /** Observations of {@code severity} shed so far. */
-  long shedCount(Severity severity, KubernetesObservationStore.Shed kind) {
+  long shedCount(Severity severity, Shed kind) {
     return shed.get(severity).get(kind).get();
   }
 
@@ -96,10 +95,10 @@ final class CapacityGuard {
         break;
       }
       if (evict(victim)) {
-        shed.get(victim.severity()).get(KubernetesObservationStore.Shed.EVICTED).incrementAndGet();
+        shed.get(victim.severity()).get(Shed.EVICTED).incrementAndGet();
       }
     }
-    shed.get(severity).get(KubernetesObservationStore.Shed.REFUSED).incrementAndGet();
+    shed.get(severity).get(Shed.REFUSED).incrementAndGet();
     return Admission.REFUSED;
   }
 

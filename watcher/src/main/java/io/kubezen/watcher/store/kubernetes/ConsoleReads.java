@@ -107,7 +107,9 @@ final class ConsoleReads {
       }
     }
     if (!inRange(e.firstSeenMicros(), f.firstSeenFrom(), f.firstSeenTo())
-        || !inRange(e.lastSeenMicros(), f.lastSeenFrom(), f.lastSeenTo())) {
+        || !inRange(e.lastSeenMicros(), f.lastSeenFrom(), f.lastSeenTo())
+        || (f.hasResolvedRange()
+            && (!e.resolved() || !inRange(e.resolvedMicros(), f.resolvedFrom(), f.resolvedTo())))) {
       return false;
     }
     String needle = f.textNeedle();

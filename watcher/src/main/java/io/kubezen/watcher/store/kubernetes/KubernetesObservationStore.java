@@ -16,6 +16,7 @@ import io.kubezen.watcher.store.ObservationStore;
 import io.kubezen.watcher.store.Observations;
 import io.kubezen.watcher.store.PartialWriteException;
 import io.kubezen.watcher.store.Repeat;
+import io.kubezen.watcher.store.Shed;
 import io.kubezen.watcher.store.StoreException;
 import io.kubezen.watcher.store.WriteOutcome;
 import java.nio.charset.StandardCharsets;
@@ -94,14 +95,8 @@ public final class KubernetesObservationStore implements ObservationStore {
   static final int MAX_ROUNDS = 3;
 
   /** What was shed to respect {@code maxObservations}. */
-  public enum Shed {
-    /** A new Observation that was not created: nothing of lower severity to make room. */
-    REFUSED,
-    /** An existing Observation deleted to make room for one of a higher severity. */
-    EVICTED
-  }
-
   private final Clock clock;
+
   private final KubernetesStoreOptions options;
   private final ObservationCache cache;
   private final ApiCalls calls;
@@ -136,6 +131,7 @@ public final class KubernetesObservationStore implements ObservationStore {
   }
 
   /** Observations of {@code severity} shed so far ({@code zen_watcher_observations_shed_total}). */
+  @Override
   public long shedCount(Severity severity, Shed kind) {
     return capacity.shedCount(severity, kind);
   }

@@ -99,6 +99,10 @@ final class ConsoleSql {
     }
     range(sql, args, "first_seen_us", f.firstSeenFrom(), f.firstSeenTo());
     range(sql, args, "last_seen_us", f.lastSeenFrom(), f.lastSeenTo());
+    if (f.hasResolvedRange()) {
+      sql.append(" AND resolved IS TRUE");
+      range(sql, args, "resolved_us", f.resolvedFrom(), f.resolvedTo());
+    }
     if (f.textNeedle() != null) {
       // A substring test on the lower-cased search column; the trigram index (when pg_trgm is
       // installed) finds the candidates.

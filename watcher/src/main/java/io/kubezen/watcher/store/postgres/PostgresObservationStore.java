@@ -146,10 +146,11 @@ public final class PostgresObservationStore implements ObservationStore {
 
   /**
    * Observations shed at write time to respect MAX_OBSERVATIONS: evicted to make room for one of a
-   * higher severity ({@code evicted}), or refused (severity of the one refused).
+   * higher severity (severity of the one evicted), or refused (severity of the one refused).
    */
-  public long shedCount(Severity severity, boolean evicted) {
-    return capacity.shedCount(severity, evicted);
+  @Override
+  public long shedCount(Severity severity, io.kubezen.watcher.store.Shed action) {
+    return capacity.shedCount(severity, action == io.kubezen.watcher.store.Shed.EVICTED);
   }
 
   /**

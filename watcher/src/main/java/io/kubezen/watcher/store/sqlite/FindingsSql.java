@@ -101,6 +101,10 @@ final class FindingsSql {
     }
     range(sql, args, "first_seen", f.firstSeenFrom(), f.firstSeenTo());
     range(sql, args, "last_seen", f.lastSeenFrom(), f.lastSeenTo());
+    if (f.hasResolvedRange()) {
+      sql.append(" AND resolved = 1");
+      range(sql, args, "resolved_time", f.resolvedFrom(), f.resolvedTo());
+    }
     if (f.textNeedle() != null) {
       String needle = f.textNeedle();
       if (needle.codePointCount(0, needle.length()) >= 3) {

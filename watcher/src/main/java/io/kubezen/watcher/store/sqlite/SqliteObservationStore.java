@@ -155,6 +155,12 @@ public final class SqliteObservationStore implements ObservationStore {
   }
 
   @Override
+  public long shedCount(
+      io.kubezen.api.v1alpha1.Severity severity, io.kubezen.watcher.store.Shed action) {
+    return writes.shedCount(severity, action);
+  }
+
+  @Override
   public List<WriteOutcome> addRepeats(List<Repeat> repeats) {
     return writes.addRepeats(repeats);
   }

@@ -7,10 +7,12 @@ import io.fabric8.kubernetes.api.model.ObjectMetaBuilder;
 import io.kubezen.api.v1alpha1.Observation;
 import io.kubezen.api.v1alpha1.ObservationSpec;
 import io.kubezen.api.v1alpha1.ObservationStatus;
+import io.kubezen.api.v1alpha1.Severity;
 import io.kubezen.watcher.model.Json;
 import io.kubezen.watcher.store.ObservationKey;
 import io.kubezen.watcher.store.Observations;
 import io.kubezen.watcher.store.Repeat;
+import io.kubezen.watcher.store.Shed;
 import io.kubezen.watcher.store.StoreTimes;
 import io.kubezen.watcher.store.WriteOutcome;
 import java.sql.Connection;
@@ -22,8 +24,11 @@ import java.sql.Types;
 import java.time.Clock;
 import java.time.Instant;
 import java.util.ArrayList;
+import java.util.EnumMap;
 import java.util.List;
+import java.util.Map;
 import java.util.Objects;
+import java.util.concurrent.atomic.AtomicLong;
 
 /**
  * The write path of a {@link SqliteObservationStore}: createOrMerge and createIfAbsent (with
@@ -61,11 +66,34 @@ final class SqliteWrites {
   private final SqliteConnections db;
   private final Clock clock;
   private final long maxObservations;
+  // What MAX_OBSERVATIONS shed, by severity (counted once the transaction committed).
+  private final Map<Shed, Map<Severity, AtomicLong>> shed = new EnumMap<>(Shed.class);
 
   SqliteWrites(SqliteConnections db, Clock clock, long maxObservations) {
     this.db = db;
     this.clock = clock;
     this.maxObservations = maxObservations;
+    for (Shed action : Shed.values()) {
+      Map<Severity, AtomicLong> bySeverity = new EnumMap<>(Severity.class);
+      for (Severity sev : Severity.values()) {
+        bySeverity.put(sev, new AtomicLong());
+      }
+      shed.put(action, bySeverity);
+    }
+  }
+
+  /** Observations of {@code severity} shed to respect MAX_OBSERVATIONS so far. */
+  long shedCount(Severity severity, Shed action) {
+    return shed.get(action).get(severity).get();
+  }
+
+  /** One Observation shed inside a write transaction: counted if that transaction commits. */
+  private record ShedOne(Shed action, Severity severity) {}
+
+  private void count(List<ShedOne> committed) {
+    for (ShedOne one : committed) {
+      shed.get(one.action()).get(one.severity()).incrementAndGet();
+    }
   }
 
   /** One Observation ready to be written: everything computed outside the write lock. */
@@ -90,36 +118,41 @@ final class SqliteWrites {
     for (Observation o : observations) {
       rows.add(row(o));
     }
-    return db.inWriteTransaction(
-        "createOrMerge of " + rows.size(),
-        conn -> {
-          long now = clock.millis();
-          List<WriteOutcome> outcomes = new ArrayList<>(rows.size());
-          try (PreparedStatement insert = conn.prepareStatement(INSERT);
-              PreparedStatement merge = conn.prepareStatement(MERGE)) {
-            for (Row r : rows) {
-              if (!admit(conn, r)) {
-                outcomes.add(WriteOutcome.MISSING);
-                continue;
+    List<ShedOne> shedNow = new ArrayList<>();
+    List<WriteOutcome> result =
+        db.inWriteTransaction(
+            "createOrMerge of " + rows.size(),
+            conn -> {
+              shedNow.clear(); // a retried transaction starts over
+              long now = clock.millis();
+              List<WriteOutcome> outcomes = new ArrayList<>(rows.size());
+              try (PreparedStatement insert = conn.prepareStatement(INSERT);
+                  PreparedStatement merge = conn.prepareStatement(MERGE)) {
+                for (Row r : rows) {
+                  if (!admit(conn, r, shedNow)) {
+                    outcomes.add(WriteOutcome.MISSING);
+                    continue;
+                  }
+                  if (insert(insert, r, now) == 1) {
+                    outcomes.add(WriteOutcome.CREATED);
+                    continue;
+                  }
+                  merge.setLong(1, r.count());
+                  merge.setLong(2, r.firstSeen());
+                  merge.setLong(3, r.lastSeen());
+                  merge.setString(4, r.namespace());
+                  merge.setString(5, r.name());
+                  if (merge.executeUpdate() != 1) {
+                    throw new SQLException(
+                        "row " + r.namespace() + "/" + r.name() + " vanished inside a transaction");
+                  }
+                  outcomes.add(WriteOutcome.MERGED);
+                }
               }
-              if (insert(insert, r, now) == 1) {
-                outcomes.add(WriteOutcome.CREATED);
-                continue;
-              }
-              merge.setLong(1, r.count());
-              merge.setLong(2, r.firstSeen());
-              merge.setLong(3, r.lastSeen());
-              merge.setString(4, r.namespace());
-              merge.setString(5, r.name());
-              if (merge.executeUpdate() != 1) {
-                throw new SQLException(
-                    "row " + r.namespace() + "/" + r.name() + " vanished inside a transaction");
-              }
-              outcomes.add(WriteOutcome.MERGED);
-            }
-          }
-          return outcomes;
-        });
+              return outcomes;
+            });
+    count(shedNow);
+    return result;
   }
 
   /**
@@ -127,7 +160,7 @@ final class SqliteWrites {
    * room for it, if need be by deleting the Observation of the lowest severity below its own (the
    * oldest first); false when it is refused.
    */
-  private boolean admit(Connection conn, Row r) throws SQLException {
+  private boolean admit(Connection conn, Row r, List<ShedOne> shedNow) throws SQLException {
     if (maxObservations <= 0) {
       return true;
     }
@@ -147,14 +180,35 @@ final class SqliteWrites {
         return true;
       }
     }
+    Severity severity = r.spec().severity() == null ? Severity.INFO : r.spec().severity();
     int rank = r.spec().severity() == null ? 0 : r.spec().severity().rank();
+    long victim;
+    String victimSeverity;
     try (PreparedStatement st =
         conn.prepareStatement(
-            "DELETE FROM observations WHERE rowid = (SELECT rowid FROM"
-                + " observations WHERE severity_rank < ? ORDER BY severity_rank, created_at, name, namespace LIMIT 1)")) {
+            "SELECT rowid, severity FROM observations WHERE severity_rank < ?"
+                + " ORDER BY severity_rank, created_at, name, namespace LIMIT 1")) {
       st.setInt(1, rank);
-      return st.executeUpdate() == 1;
+      try (ResultSet rs = st.executeQuery()) {
+        if (!rs.next()) {
+          shedNow.add(new ShedOne(Shed.REFUSED, severity));
+          return false;
+        }
+        victim = rs.getLong(1);
+        victimSeverity = rs.getString(2);
+      }
     }
+    try (PreparedStatement st = conn.prepareStatement("DELETE FROM observations WHERE rowid = ?")) {
+      st.setLong(1, victim);
+      st.executeUpdate();
+    }
+    shedNow.add(
+        new ShedOne(
+            Shed.EVICTED,
+            victimSeverity == null
+                ? Severity.INFO
+                : Severity.parse(victimSeverity).orElse(Severity.INFO)));
+    return true;
   }
 
   private static int insert(PreparedStatement st, Row r, long now) throws SQLException {
@@ -300,30 +354,35 @@ final class SqliteWrites {
     for (Observation o : observations) {
       rows.add(row(o));
     }
-    return db.inWriteTransaction(
-        "createIfAbsent of " + rows.size(),
-        conn -> {
-          long now = clock.millis();
-          List<WriteOutcome> outcomes = new ArrayList<>(rows.size());
-          try (PreparedStatement insert = conn.prepareStatement(INSERT);
-              PreparedStatement unresolve = conn.prepareStatement(UNRESOLVE)) {
-            for (Row r : rows) {
-              if (!admit(conn, r)) {
-                outcomes.add(WriteOutcome.MISSING);
-                continue;
+    List<ShedOne> shedNow = new ArrayList<>();
+    List<WriteOutcome> result =
+        db.inWriteTransaction(
+            "createIfAbsent of " + rows.size(),
+            conn -> {
+              shedNow.clear(); // a retried transaction starts over
+              long now = clock.millis();
+              List<WriteOutcome> outcomes = new ArrayList<>(rows.size());
+              try (PreparedStatement insert = conn.prepareStatement(INSERT);
+                  PreparedStatement unresolve = conn.prepareStatement(UNRESOLVE)) {
+                for (Row r : rows) {
+                  if (!admit(conn, r, shedNow)) {
+                    outcomes.add(WriteOutcome.MISSING);
+                    continue;
+                  }
+                  if (insert(insert, r, now) == 1) {
+                    outcomes.add(WriteOutcome.CREATED);
+                    continue;
+                  }
+                  unresolve.setString(1, r.namespace());
+                  unresolve.setString(2, r.name());
+                  unresolve.executeUpdate();
+                  outcomes.add(WriteOutcome.EXISTED);
+                }
               }
-              if (insert(insert, r, now) == 1) {
-                outcomes.add(WriteOutcome.CREATED);
-                continue;
-              }
-              unresolve.setString(1, r.namespace());
-              unresolve.setString(2, r.name());
-              unresolve.executeUpdate();
-              outcomes.add(WriteOutcome.EXISTED);
-            }
-          }
-          return outcomes;
-        });
+              return outcomes;
+            });
+    count(shedNow);
+    return result;
   }
 
   List<WriteOutcome> resolve(List<ObservationKey> keys, Instant at) {

@@ -293,4 +293,47 @@ class ConsoleTest {
     assertThat(get("/assets/console.css").statusCode()).isEqualTo(200);
     assertThat(get("/assets/nothing.js").statusCode()).isEqualTo(404);
   }
+
+  @Test
+  void aResolvedBarOfTheChartLinksToTheFindingsResolvedInItsHour() throws Exception {
+    store.createOrMerge(
+        List.of(
+            obs("early", "resolved two hours ago", Map.of()),
+            obs("late", "resolved just now", Map.of()),
+            obs("open", "still open", Map.of())));
+    Instant now = Instant.now();
+    store.resolve(
+        List.of(new io.kubezen.watcher.store.ObservationKey("shop", "early")),
+        now.minusSeconds(7200));
+    store.resolve(List.of(new io.kubezen.watcher.store.ObservationKey("shop", "late")), now);
+
+    String page = get("/?range=24h").body();
+    // Each resolved bar: <a href="URL"><rect class="resolved" ...><title>N resolved, ...
+    java.util.regex.Matcher m =
+        java.util.regex.Pattern.compile(
+                "<a href=\"([^\"]+)\"><rect class=\"resolved\"[^>]*><title>(\\d+) resolved")
+            .matcher(page);
+    List<String> withOne = new ArrayList<>();
+    while (m.find()) {
+      if (m.group(2).equals("1")) {
+        withOne.add(m.group(1).replace("&amp;", "&"));
+      }
+    }
+    assertThat(withOne).hasSize(2);
+    List<String> listed = new ArrayList<>();
+    for (String url : withOne) {
+      assertThat(url).contains("state=resolved").contains("resolvedFrom=").contains("resolvedTo=");
+      String findings = get(url).body();
+      assertThat(findings).doesNotContain("still open");
+      listed.add(
+          findings.contains("resolved two hours ago") && !findings.contains("resolved just now")
+              ? "early"
+              : findings.contains("resolved just now")
+                      && !findings.contains("resolved two hours ago")
+                  ? "late"
+                  : "both or none");
+    }
+    // Each bar's link lists its own finding only, not every resolved one.
+    assertThat(listed).containsExactlyInAnyOrder("early", "late");
+  }
 }

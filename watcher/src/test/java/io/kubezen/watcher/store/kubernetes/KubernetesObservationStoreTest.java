@@ -23,6 +23,7 @@ import io.kubezen.watcher.store.ObservationKey;
 import io.kubezen.watcher.store.ObservationPage;
 import io.kubezen.watcher.store.ObservationQuery;
 import io.kubezen.watcher.store.Repeat;
+import io.kubezen.watcher.store.Shed;
 import io.kubezen.watcher.store.WriteOutcome;
 import io.kubezen.watcher.testing.KubeApiServer;
 import java.time.Clock;
@@ -516,8 +517,7 @@ class KubernetesObservationStoreTest {
                   List.of(obs(ns, "falco-cap-i3", Severity.INFO, "runtime_threat", TTL_LONG))))
           .containsExactly(WriteOutcome.MISSING);
       assertThat(read(ns, "falco-cap-i3")).isNull();
-      assertThat(store.shedCount(Severity.INFO, KubernetesObservationStore.Shed.REFUSED))
-          .isEqualTo(1);
+      assertThat(store.shedCount(Severity.INFO, Shed.REFUSED)).isEqualTo(1);
       // An existing one still merges at the cap.
       assertThat(
               store.createOrMerge(
@@ -532,8 +532,7 @@ class KubernetesObservationStoreTest {
           .containsExactly(WriteOutcome.CREATED);
       assertThat(read(ns, "falco-cap-c1")).isNotNull();
       assertThat(countAll("info")).isEqualTo(infoBefore - 1);
-      assertThat(store.shedCount(Severity.INFO, KubernetesObservationStore.Shed.EVICTED))
-          .isEqualTo(1);
+      assertThat(store.shedCount(Severity.INFO, Shed.EVICTED)).isEqualTo(1);
       assertThat(store.liveCount()).isEqualTo(existing + 3);
       assertThat(countAll(null)).isEqualTo(existing + 3);
     } finally {

@@ -319,8 +319,8 @@ class PostgresObservationStoreTest extends SqlObservationStoreContract {
                     sev("high", Severity.HIGH))))
         .containsExactly(WriteOutcome.CREATED, WriteOutcome.MISSING, WriteOutcome.CREATED);
     PostgresObservationStore pg = (PostgresObservationStore) store;
-    assertThat(pg.shedCount(Severity.INFO, false)).isEqualTo(1);
-    assertThat(pg.shedCount(Severity.LOW, true)).isEqualTo(1);
+    assertThat(pg.shedCount(Severity.INFO, io.kubezen.watcher.store.Shed.REFUSED)).isEqualTo(1);
+    assertThat(pg.shedCount(Severity.LOW, io.kubezen.watcher.store.Shed.EVICTED)).isEqualTo(1);
     assertThat(store.deleteExpired(clock.instant())).isEqualTo(new GcResult(0, 0));
     assertThat(names(ObservationQuery.all(10)))
         .containsExactlyInAnyOrder("critical", "high", "low-new");
