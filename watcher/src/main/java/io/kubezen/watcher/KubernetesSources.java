@@ -23,7 +23,7 @@ import java.util.function.Consumer;
  * replica), the watched-source engine with the built-in sources, and the informer Ingesters it runs
  * beside them. The leader runs the engine; a follower keeps it in warm standby or stopped.
  */
-final class KubernetesSources {
+final class KubernetesSources implements LeaderWork.Sources {
   private final IngesterWebhookController webhooks;
   private final SourceManager engine;
   private final IngesterInformers informers;
@@ -111,21 +111,24 @@ final class KubernetesSources {
    * Becoming leader: the engine and the informer Ingesters run; {@code caughtUp} hears of the
    * catch-up.
    */
-  void lead(Consumer<SourceManager.CatchUp> caughtUp) {
+  @Override
+  public void lead(Consumer<SourceManager.CatchUp> caughtUp) {
     engine.start();
     engine.catchUp().thenAccept(caughtUp);
     informers.start();
   }
 
   /** Fences the engine at once: no event is acted on and no new store work starts. */
-  void halt() {
+  @Override
+  public void halt() {
     engine.halt();
   }
 
   /**
    * No longer leader: back to warm standby, or stopped without it. May block on a dead API server.
    */
-  void stepDown() {
+  @Override
+  public void stepDown() {
     if (warmStandby) {
       informers.demote(); // their sources stay in the engine, warm
       engine.demote(); // the informers keep running for a later takeover

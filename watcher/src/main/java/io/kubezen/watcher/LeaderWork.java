@@ -16,15 +16,30 @@ final class LeaderWork {
   /** Logged as ZenWatcher, as before this class was split out of it (log queries keep working). */
   private static final Logger log = LoggerFactory.getLogger(ZenWatcher.class);
 
+  /** What the leader runs in Kubernetes mode ({@link KubernetesSources}). */
+  interface Sources {
+    /** Becoming leader; {@code caughtUp} hears of the catch-up. */
+    void lead(java.util.function.Consumer<io.kubezen.watcher.kube.SourceManager.CatchUp> caughtUp);
+
+    /** Fences at once: nothing new starts. */
+    void halt();
+
+    /** No longer leader (may block on a dead API server). */
+    void stepDown();
+  }
+
   /** Null outside Kubernetes mode. */
-  private final KubernetesSources sources;
+  private final Sources sources;
 
   private final GarbageCollector gc;
   private final Metrics metrics;
   private final String identity;
   private volatile boolean leading;
+  // The step-down of the last term (null before the first stop).
+  private Thread stopper;
+  static final Duration STEP_DOWN_WAIT = Duration.ofSeconds(15);
 
-  LeaderWork(KubernetesSources sources, GarbageCollector gc, Metrics metrics, String identity) {
+  LeaderWork(Sources sources, GarbageCollector gc, Metrics metrics, String identity) {
     this.sources = sources;
     this.gc = gc;
     this.metrics = metrics;
@@ -36,10 +51,28 @@ final class LeaderWork {
     return leading;
   }
 
-  /** Starts it (no-op when running). */
+  /**
+   * Starts it (no-op when running). A previous term still stepping down (its work draining, on the
+   * stopper thread) is waited for first, up to {@link #STEP_DOWN_WAIT}: otherwise that step-down
+   * could fence or stop this new term's sources.
+   */
   synchronized void start() {
     if (leading) {
       return;
+    }
+    Thread previous = stopper;
+    if (previous != null && previous.isAlive()) {
+      try {
+        previous.join(STEP_DOWN_WAIT.toMillis());
+      } catch (InterruptedException e) {
+        Thread.currentThread().interrupt();
+        return;
+      }
+      if (previous.isAlive()) {
+        log.warn(
+            "the previous term's sources have not stepped down within {} ms; leading anyway",
+            STEP_DOWN_WAIT.toMillis());
+      }
     }
     leading = true;
     log.info("leader work started {}", kv("identity", identity));
@@ -66,6 +99,7 @@ final class LeaderWork {
    */
   void stop(String reason, Duration timeout) {
     long deadline = System.nanoTime() + timeout.toNanos();
+    Thread stopper;
     synchronized (this) {
       if (!leading) {
         return;
@@ -75,17 +109,19 @@ final class LeaderWork {
         sources.halt();
       }
       gc.cancel();
+      // Running and known before the lock is released, so that a next start() waits for it.
+      stopper =
+          new Thread(
+              () -> {
+                if (sources != null) {
+                  sources.stepDown();
+                }
+              },
+              "leader-work-stop");
+      stopper.setDaemon(true);
+      this.stopper = stopper;
+      stopper.start();
     }
-    Thread stopper =
-        new Thread(
-            () -> {
-              if (sources != null) {
-                sources.stepDown();
-              }
-            },
-            "leader-work-stop");
-    stopper.setDaemon(true);
-    stopper.start();
     try {
       stopper.join(Math.max(1, (deadline - System.nanoTime()) / 1_000_000));
     } catch (InterruptedException e) {

@@ -306,6 +306,7 @@ public final class SourceManager implements AutoCloseable {
    */
   public void demote() {
     SourceRun r;
+    OriginReconciler stepped;
     synchronized (this) {
       r = run;
       if (r == null) {
@@ -317,13 +318,21 @@ public final class SourceManager implements AutoCloseable {
       if (!wasLeading) {
         return;
       }
+      // Fenced: nothing new starts from here (what was handed to the writer completes below).
+      // Logged now, under the lock, so that a next term's "starting" always comes after it.
+      stepped = r.reconciler;
+      log.info("watched sources stopped (back to warm standby: the informers go on)");
     }
     reconcileFeeds(r);
-    r.reconciler.close(Duration.ofSeconds(10));
-    if (r.checkpoint != null) {
-      r.writeCheckpoint(true);
+    // This term's reconciler, not r.reconciler: leading again meanwhile (start() on another
+    // thread) put a new one there, which this must not close.
+    stepped.close(Duration.ofSeconds(10));
+    synchronized (this) {
+      if (r.checkpoint != null && !r.leading) {
+        r.writeCheckpoint(true); // the last word, unless the next term owns the checkpoint already
+      }
     }
-    log.info("watched sources stopped (back to warm standby: the informers go on)");
+    log.debug("the stepped-down term's work is drained");
   }
 
   /**
