@@ -642,4 +642,48 @@ class ConsoleBrowserIT {
   static String decode(String s) {
     return URLDecoder.decode(s, StandardCharsets.UTF_8);
   }
+
+  @Test
+  @Order(13)
+  void aRankedNamespaceOpensItsFindingsAndTheListSortsBySeverityAndCount() {
+    // The first namespace with the most critical/high findings: its critical count opens the list
+    // of exactly those.
+    WebElement row =
+        wait(d -> d.findElement(By.cssSelector("section[aria-labelledby=h-ns] tbody tr")));
+    String ns = row.findElement(By.cssSelector("th a")).getText();
+    WebElement critical = row.findElement(By.cssSelector("td:nth-of-type(1) a"));
+    long n = Long.parseLong(critical.getText());
+    critical.click();
+    wait(d -> d.getCurrentUrl().contains("namespace=" + ns));
+    assertThat(driver.getCurrentUrl()).contains("severity=critical");
+    if (n > 0) {
+      wait(d -> rows().size() == n);
+      assertThat(driver.findElements(By.cssSelector("table.findings tbody tr .sev")))
+          .allSatisfy(e -> assertThat(e.getText()).isEqualTo("critical"));
+    } else {
+      wait(d -> !d.findElements(By.id("no-findings")).isEmpty());
+    }
+
+    // Sorted by severity: no row is more severe than the one above it.
+    driver.get(base + "/findings?state=all");
+    new Select(driver.findElement(By.id("f-sort"))).selectByValue("severity");
+    driver.findElement(By.id("apply")).click();
+    wait(d -> d.getCurrentUrl().contains("sort=severity"));
+    List<String> order = List.of("critical", "high", "medium", "low", "info");
+    List<Integer> ranks =
+        driver.findElements(By.cssSelector("table.findings tbody tr .sev")).stream()
+            .map(e -> order.indexOf(e.getText()))
+            .toList();
+    assertThat(ranks).isNotEmpty().isSorted().doesNotContain(-1);
+
+    // Sorted by count: the counts never increase down the list.
+    new Select(driver.findElement(By.id("f-sort"))).selectByValue("count");
+    driver.findElement(By.id("apply")).click();
+    wait(d -> d.getCurrentUrl().contains("sort=count"));
+    List<Long> counts =
+        driver.findElements(By.cssSelector("table.findings tbody tr td.num")).stream()
+            .map(e -> Long.parseLong(e.getText()))
+            .toList();
+    assertThat(counts).isNotEmpty().isSortedAccordingTo(java.util.Comparator.reverseOrder());
+  }
 }
