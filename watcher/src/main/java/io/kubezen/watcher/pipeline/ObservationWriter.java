@@ -217,9 +217,9 @@ public final class ObservationWriter implements AutoCloseable {
     return durableRepeats;
   }
 
-  /** Places for creates left in the queue (of {@link #capacity()}). */
+  /** Places for creates left in the queue (of {@link #capacity()}); none once closing. */
   public int room() {
-    return room.availablePermits();
+    return accepting.get() ? room.availablePermits() : 0;
   }
 
   /** How many creates the queue holds at most. */

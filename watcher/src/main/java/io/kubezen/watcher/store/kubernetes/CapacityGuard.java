@@ -4,9 +4,8 @@ import io.fabric8.kubernetes.api.model.StatusDetails;
 import io.fabric8.kubernetes.client.KubernetesClientException;
 import io.kubezen.api.v1alpha1.Severity;
 import io.kubezen.watcher.store.Shed;
-import java.util.EnumMap;
+import io.kubezen.watcher.store.ShedCounts;
 import java.util.List;
-import java.util.Map;
 import java.util.concurrent.atomic.AtomicLong;
 
 /**
@@ -27,24 +26,17 @@ final class CapacityGuard {
   /** Creates admitted under the cap and not yet in the cache. */
   private final AtomicLong reserved = new AtomicLong();
 
-  private final Map<Severity, Map<Shed, AtomicLong>> shed = new EnumMap<>(Severity.class);
+  private final ShedCounts shed = new ShedCounts();
 
   CapacityGuard(long max, ObservationCache cache, ApiCalls calls) {
     this.max = max;
     this.cache = cache;
     this.calls = calls;
-    for (Severity s : Severity.values()) {
-      Map<Shed, AtomicLong> m = new EnumMap<>(Shed.class);
-      for (Shed k : Shed.values()) {
-        m.put(k, new AtomicLong());
-      }
-      shed.put(s, m);
-    }
   }
 
   /** Observations of {@code severity} shed so far. */
   long shedCount(Severity severity, Shed kind) {
-    return shed.get(severity).get(kind).get();
+    return shed.get(severity, kind);
   }
 
   /**
@@ -95,10 +87,10 @@ final class CapacityGuard {
         break;
       }
       if (evict(victim)) {
-        shed.get(victim.severity()).get(Shed.EVICTED).incrementAndGet();
+        shed.add(Shed.EVICTED, victim.severity());
       }
     }
-    shed.get(severity).get(Shed.REFUSED).incrementAndGet();
+    shed.add(Shed.REFUSED, severity);
     return Admission.REFUSED;
   }
 

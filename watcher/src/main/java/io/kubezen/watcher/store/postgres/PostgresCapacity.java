@@ -2,6 +2,8 @@ package io.kubezen.watcher.store.postgres;
 
 import io.kubezen.api.v1alpha1.Severity;
 import io.kubezen.watcher.store.ObservationKey;
+import io.kubezen.watcher.store.Shed;
+import io.kubezen.watcher.store.ShedCounts;
 import java.sql.Connection;
 import java.sql.PreparedStatement;
 import java.sql.ResultSet;
@@ -29,15 +31,6 @@ final class PostgresCapacity {
    */
   static final int CAP_LOCK_CLASS = 0x7a776370; // "zwcp"
 
-  private static Map<Severity, java.util.concurrent.atomic.AtomicLong> perSeverity() {
-    Map<Severity, java.util.concurrent.atomic.AtomicLong> m =
-        new java.util.EnumMap<>(Severity.class);
-    for (Severity s : Severity.values()) {
-      m.put(s, new java.util.concurrent.atomic.AtomicLong());
-    }
-    return m;
-  }
-
   /** The upsert of the admitted rows; the keys it created. */
   @FunctionalInterface
   interface Upsert {
@@ -46,10 +39,7 @@ final class PostgresCapacity {
 
   private final PostgresStoreOptions options;
   private final PostgresLiveCount liveCount;
-  private final Map<Severity, java.util.concurrent.atomic.AtomicLong> evictedBySeverity =
-      perSeverity();
-  private final Map<Severity, java.util.concurrent.atomic.AtomicLong> refusedBySeverity =
-      perSeverity();
+  private final ShedCounts shed = new ShedCounts();
 
   PostgresCapacity(PostgresStoreOptions options, PostgresLiveCount liveCount) {
     this.options = options;
@@ -177,8 +167,8 @@ final class PostgresCapacity {
           rows.stream().filter(r -> !refused.contains(r.key())).toList();
       Set<ObservationKey> created = admitted.isEmpty() ? Set.of() : upsert.run(conn, admitted);
       conn.commit();
-      evictedSeverities.forEach(sev -> countShed(sev, true));
-      refusedSeverities.forEach(sev -> countShed(sev, false));
+      evictedSeverities.forEach(sev -> shed.add(Shed.EVICTED, sev));
+      refusedSeverities.forEach(sev -> shed.add(Shed.REFUSED, sev));
       if (!victims.isEmpty() || !refused.isEmpty()) {
         log.debug(
             "MAX_OBSERVATIONS={} of cluster {}: evicted {}, refused {}",
@@ -204,17 +194,9 @@ final class PostgresCapacity {
     }
   }
 
-  private void countShed(String severity, boolean evicted) {
-    Severity s = severity == null ? Severity.INFO : Severity.parse(severity).orElse(Severity.INFO);
-    (evicted ? evictedBySeverity : refusedBySeverity).get(s).incrementAndGet();
-  }
-
-  /**
-   * Observations shed at write time to respect MAX_OBSERVATIONS: evicted to make room for one of a
-   * higher severity ({@code evicted}), or refused (severity of the one refused).
-   */
-  long shedCount(Severity severity, boolean evicted) {
-    return (evicted ? evictedBySeverity : refusedBySeverity).get(severity).get();
+  /** Observations shed at write time to respect MAX_OBSERVATIONS (counted after commit). */
+  long shedCount(Severity severity, Shed action) {
+    return shed.get(severity, action);
   }
 
   private static String rankName(int rank) {

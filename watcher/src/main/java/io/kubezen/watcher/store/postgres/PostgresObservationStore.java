@@ -150,7 +150,7 @@ public final class PostgresObservationStore implements ObservationStore {
    */
   @Override
   public long shedCount(Severity severity, io.kubezen.watcher.store.Shed action) {
-    return capacity.shedCount(severity, action == io.kubezen.watcher.store.Shed.EVICTED);
+    return capacity.shedCount(severity, action);
   }
 
   /**

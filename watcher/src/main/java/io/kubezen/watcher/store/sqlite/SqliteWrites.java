@@ -13,6 +13,7 @@ import io.kubezen.watcher.store.ObservationKey;
 import io.kubezen.watcher.store.Observations;
 import io.kubezen.watcher.store.Repeat;
 import io.kubezen.watcher.store.Shed;
+import io.kubezen.watcher.store.ShedCounts;
 import io.kubezen.watcher.store.StoreTimes;
 import io.kubezen.watcher.store.WriteOutcome;
 import java.sql.Connection;
@@ -24,11 +25,8 @@ import java.sql.Types;
 import java.time.Clock;
 import java.time.Instant;
 import java.util.ArrayList;
-import java.util.EnumMap;
 import java.util.List;
-import java.util.Map;
 import java.util.Objects;
-import java.util.concurrent.atomic.AtomicLong;
 
 /**
  * The write path of a {@link SqliteObservationStore}: createOrMerge and createIfAbsent (with
@@ -66,25 +64,18 @@ final class SqliteWrites {
   private final SqliteConnections db;
   private final Clock clock;
   private final long maxObservations;
-  // What MAX_OBSERVATIONS shed, by severity (counted once the transaction committed).
-  private final Map<Shed, Map<Severity, AtomicLong>> shed = new EnumMap<>(Shed.class);
+  // What MAX_OBSERVATIONS shed (counted once the transaction committed).
+  private final ShedCounts shed = new ShedCounts();
 
   SqliteWrites(SqliteConnections db, Clock clock, long maxObservations) {
     this.db = db;
     this.clock = clock;
     this.maxObservations = maxObservations;
-    for (Shed action : Shed.values()) {
-      Map<Severity, AtomicLong> bySeverity = new EnumMap<>(Severity.class);
-      for (Severity sev : Severity.values()) {
-        bySeverity.put(sev, new AtomicLong());
-      }
-      shed.put(action, bySeverity);
-    }
   }
 
   /** Observations of {@code severity} shed to respect MAX_OBSERVATIONS so far. */
   long shedCount(Severity severity, Shed action) {
-    return shed.get(action).get(severity).get();
+    return shed.get(severity, action);
   }
 
   /** One Observation shed inside a write transaction: counted if that transaction commits. */
@@ -92,7 +83,7 @@ final class SqliteWrites {
 
   private void count(List<ShedOne> committed) {
     for (ShedOne one : committed) {
-      shed.get(one.action()).get(one.severity()).incrementAndGet();
+      shed.add(one.action(), one.severity());
     }
   }
 
@@ -111,6 +102,37 @@ final class SqliteWrites {
       String originUid) {}
 
   List<WriteOutcome> createOrMerge(List<Observation> observations) {
+    return create(
+        "createOrMerge",
+        observations,
+        MERGE,
+        (merge, r) -> {
+          merge.setLong(1, r.count());
+          merge.setLong(2, r.firstSeen());
+          merge.setLong(3, r.lastSeen());
+          merge.setString(4, r.namespace());
+          merge.setString(5, r.name());
+          if (merge.executeUpdate() != 1) {
+            throw new SQLException(
+                "row " + r.namespace() + "/" + r.name() + " vanished inside a transaction");
+          }
+          return WriteOutcome.MERGED;
+        });
+  }
+
+  /** What is done to a row that exists already, with the statement {@code create} prepared. */
+  @FunctionalInterface
+  private interface OnExisting {
+    WriteOutcome apply(PreparedStatement st, Row r) throws SQLException;
+  }
+
+  /**
+   * One write transaction: each row admitted under MAX_OBSERVATIONS is inserted, or, when it
+   * exists, handed to {@code onExisting} with {@code existingSql} prepared. What was shed is
+   * counted once the transaction committed.
+   */
+  private List<WriteOutcome> create(
+      String what, List<Observation> observations, String existingSql, OnExisting onExisting) {
     if (observations.isEmpty()) {
       return List.of();
     }
@@ -121,32 +143,21 @@ final class SqliteWrites {
     List<ShedOne> shedNow = new ArrayList<>();
     List<WriteOutcome> result =
         db.inWriteTransaction(
-            "createOrMerge of " + rows.size(),
+            what + " of " + rows.size(),
             conn -> {
               shedNow.clear(); // a retried transaction starts over
               long now = clock.millis();
               List<WriteOutcome> outcomes = new ArrayList<>(rows.size());
               try (PreparedStatement insert = conn.prepareStatement(INSERT);
-                  PreparedStatement merge = conn.prepareStatement(MERGE)) {
+                  PreparedStatement existing = conn.prepareStatement(existingSql)) {
                 for (Row r : rows) {
                   if (!admit(conn, r, shedNow)) {
                     outcomes.add(WriteOutcome.MISSING);
-                    continue;
-                  }
-                  if (insert(insert, r, now) == 1) {
+                  } else if (insert(insert, r, now) == 1) {
                     outcomes.add(WriteOutcome.CREATED);
-                    continue;
+                  } else {
+                    outcomes.add(onExisting.apply(existing, r));
                   }
-                  merge.setLong(1, r.count());
-                  merge.setLong(2, r.firstSeen());
-                  merge.setLong(3, r.lastSeen());
-                  merge.setString(4, r.namespace());
-                  merge.setString(5, r.name());
-                  if (merge.executeUpdate() != 1) {
-                    throw new SQLException(
-                        "row " + r.namespace() + "/" + r.name() + " vanished inside a transaction");
-                  }
-                  outcomes.add(WriteOutcome.MERGED);
                 }
               }
               return outcomes;
@@ -180,7 +191,6 @@ final class SqliteWrites {
         return true;
       }
     }
-    Severity severity = r.spec().severity() == null ? Severity.INFO : r.spec().severity();
     int rank = r.spec().severity() == null ? 0 : r.spec().severity().rank();
     long victim;
     String victimSeverity;
@@ -191,7 +201,7 @@ final class SqliteWrites {
       st.setInt(1, rank);
       try (ResultSet rs = st.executeQuery()) {
         if (!rs.next()) {
-          shedNow.add(new ShedOne(Shed.REFUSED, severity));
+          shedNow.add(new ShedOne(Shed.REFUSED, r.spec().severity()));
           return false;
         }
         victim = rs.getLong(1);
@@ -205,9 +215,7 @@ final class SqliteWrites {
     shedNow.add(
         new ShedOne(
             Shed.EVICTED,
-            victimSeverity == null
-                ? Severity.INFO
-                : Severity.parse(victimSeverity).orElse(Severity.INFO)));
+            victimSeverity == null ? null : Severity.parse(victimSeverity).orElse(null)));
     return true;
   }
 
@@ -347,42 +355,16 @@ final class SqliteWrites {
   }
 
   List<WriteOutcome> createIfAbsent(List<Observation> observations) {
-    if (observations.isEmpty()) {
-      return List.of();
-    }
-    List<Row> rows = new ArrayList<>(observations.size());
-    for (Observation o : observations) {
-      rows.add(row(o));
-    }
-    List<ShedOne> shedNow = new ArrayList<>();
-    List<WriteOutcome> result =
-        db.inWriteTransaction(
-            "createIfAbsent of " + rows.size(),
-            conn -> {
-              shedNow.clear(); // a retried transaction starts over
-              long now = clock.millis();
-              List<WriteOutcome> outcomes = new ArrayList<>(rows.size());
-              try (PreparedStatement insert = conn.prepareStatement(INSERT);
-                  PreparedStatement unresolve = conn.prepareStatement(UNRESOLVE)) {
-                for (Row r : rows) {
-                  if (!admit(conn, r, shedNow)) {
-                    outcomes.add(WriteOutcome.MISSING);
-                    continue;
-                  }
-                  if (insert(insert, r, now) == 1) {
-                    outcomes.add(WriteOutcome.CREATED);
-                    continue;
-                  }
-                  unresolve.setString(1, r.namespace());
-                  unresolve.setString(2, r.name());
-                  unresolve.executeUpdate();
-                  outcomes.add(WriteOutcome.EXISTED);
-                }
-              }
-              return outcomes;
-            });
-    count(shedNow);
-    return result;
+    return create(
+        "createIfAbsent",
+        observations,
+        UNRESOLVE,
+        (unresolve, r) -> {
+          unresolve.setString(1, r.namespace());
+          unresolve.setString(2, r.name());
+          unresolve.executeUpdate();
+          return WriteOutcome.EXISTED;
+        });
   }
 
   List<WriteOutcome> resolve(List<ObservationKey> keys, Instant at) {

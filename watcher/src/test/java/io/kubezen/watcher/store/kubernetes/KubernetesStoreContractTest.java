@@ -53,12 +53,24 @@ class KubernetesStoreContractTest extends ObservationStoreContract {
                       .getItems()
                       .isEmpty());
     }
-    return KubeFixtures.store(client, fast());
+    return synced(KubeFixtures.store(client, fast()));
   }
 
   @Override
   protected ObservationStore openWithMaxObservations(long max) {
-    return KubeFixtures.store(client, fast().withMaxObservations(max));
+    return synced(KubeFixtures.store(client, fast().withMaxObservations(max)));
+  }
+
+  /**
+   * Waits for the store's Observation cache to have its initial list (the live count is -1 until
+   * then). A write made while that list is in flight is in the API server at once but can be
+   * missing from the cache until its watch event arrives (the list's snapshot, taken before the
+   * write, replaces what the cache held): the console's cache-backed counts lag it by that event.
+   * The contract is about what the store answers once it is running, so the cases start synced.
+   */
+  private static KubernetesObservationStore synced(KubernetesObservationStore s) {
+    await().atMost(Duration.ofSeconds(60)).until(() -> s.liveCount() >= 0);
+    return s;
   }
 
   @Override
