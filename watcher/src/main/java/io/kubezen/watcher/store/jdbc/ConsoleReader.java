@@ -134,23 +134,8 @@ public final class ConsoleReader {
           if (d.onePassAggregates) {
             return ranked;
           }
-          List<RankedGroup> out = new ArrayList<>(ranked.size());
-          for (RankedGroup g : ranked) {
-            List<Object> totalArgs = new ArrayList<>();
-            String total = sql.groupTotal(filter, g, by, totalArgs);
-            try (PreparedStatement t = Jdbc.prepare(conn, total, totalArgs);
-                ResultSet trs = t.executeQuery()) {
-              out.add(
-                  new RankedGroup(
-                      g.namespace(),
-                      g.kind(),
-                      g.name(),
-                      g.critical(),
-                      g.high(),
-                      trs.next() ? trs.getLong("n") : 0));
-            }
-          }
-          return out;
+          return ConsoleRows.withTotals(
+              conn, ranked, (g, totalArgs) -> sql.groupTotal(filter, g, by, totalArgs));
         });
   }
 

@@ -272,13 +272,18 @@ public final class ConsoleSql {
     };
   }
 
-  /** Rows k0.., n: count descending, then the keys ascending, nulls first. */
-  public String countBy(FindingFilter filter, List<GroupField> fields, List<Object> args) {
+  /** Refuses a grouping other than by one to three distinct fields. */
+  static void checkGroupFields(List<GroupField> fields) {
     if (fields.isEmpty()
         || fields.size() > 3
         || fields.stream().distinct().count() != fields.size()) {
       throw new IllegalArgumentException("group by one to three distinct fields: " + fields);
     }
+  }
+
+  /** Rows k0.., n: count descending, then the keys ascending, nulls first. */
+  public String countBy(FindingFilter filter, List<GroupField> fields, List<Object> args) {
+    checkGroupFields(fields);
     StringBuilder cols = new StringBuilder();
     StringBuilder groups = new StringBuilder();
     StringBuilder order = new StringBuilder();
