@@ -52,6 +52,7 @@ public final class ConsoleReader {
     this.rows = rows;
   }
 
+  /** A page of findings in the query's sort, with a continue token when there are more. */
   public ObservationPage findings(FindingsQuery query) {
     ConsoleSql.After after = query.after() == null ? null : sql.decode(query.after(), query.sort());
     List<Object> args = new ArrayList<>();
@@ -92,6 +93,7 @@ public final class ConsoleReader {
         });
   }
 
+  /** The number of matching findings per combination of the fields' values. */
   public List<GroupCount> countBy(FindingFilter filter, List<GroupField> fields) {
     if (RollupSql.coversCounts(filter, fields)) {
       return db.read("countBy " + fields, conn -> Rollups.countBy(conn, filter, fields));
@@ -102,6 +104,7 @@ public final class ConsoleReader {
         "countBy " + fields, conn -> ConsoleRows.groupCounts(conn, counts, args, fields.size()));
   }
 
+  /** The namespaces or resources with the most critical, then high, matching findings. */
   public List<RankedGroup> topByCriticalHigh(FindingFilter filter, RankedGroup.By by, int limit) {
     if (limit < 1 || limit > ObservationQuery.MAX_LIMIT) {
       throw new IllegalArgumentException(
@@ -139,6 +142,7 @@ public final class ConsoleReader {
         });
   }
 
+  /** Per bucket of [from, to): findings first seen in it, and findings resolved in it. */
   public List<TimeBucket> timeline(FindingFilter filter, Instant from, Instant to, Duration width) {
     ConsoleRows.Span span = ConsoleRows.Span.of(from, to, width);
     long[] opened = new long[span.buckets()];
@@ -166,6 +170,7 @@ public final class ConsoleReader {
     return span.buckets(opened, resolved);
   }
 
+  /** Per source: its newest last sighting, its open and all matching findings. */
   public List<SourceActivity> sourceActivity(FindingFilter filter) {
     if (RollupSql.coversSourceActivity(filter)) {
       return db.read(
@@ -212,6 +217,7 @@ public final class ConsoleReader {
         });
   }
 
+  /** The whole store in a few numbers. */
   public StoreSummary summary() {
     return db.read("summary", conn -> ConsoleRows.summary(conn, d.summary));
   }

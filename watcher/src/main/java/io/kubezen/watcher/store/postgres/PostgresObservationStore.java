@@ -106,11 +106,6 @@ public final class PostgresObservationStore implements ObservationStore {
     }
   }
 
-  /** PostgreSQL text cannot hold U+0000: it becomes U+FFFD (every field is untrusted input). */
-  static String text(String s) {
-    return PostgresText.text(s);
-  }
-
   public PostgresStoreOptions options() {
     return options;
   }
