@@ -1,6 +1,7 @@
 package io.kubezen.watcher.store.jdbc;
 
 import io.kubezen.watcher.store.GroupCount;
+import io.kubezen.watcher.store.RankedGroup;
 import io.kubezen.watcher.store.StoreSummary;
 import io.kubezen.watcher.store.StoreTimes;
 import io.kubezen.watcher.store.TimeBucket;
@@ -95,5 +96,35 @@ public final class ConsoleRows {
         }
       }
     }
+  }
+
+  /**
+   * The query that counts one ranked group's findings (one row, the count first), args appended.
+   */
+  @FunctionalInterface
+  public interface GroupTotal {
+    String sql(RankedGroup group, List<Object> args);
+  }
+
+  /** The groups again, each with the total its query counts (0 when it returns no row). */
+  public static List<RankedGroup> withTotals(
+      Connection conn, List<RankedGroup> groups, GroupTotal total) throws SQLException {
+    List<RankedGroup> out = new ArrayList<>(groups.size());
+    for (RankedGroup g : groups) {
+      List<Object> args = new ArrayList<>();
+      String sql = total.sql(g, args);
+      try (PreparedStatement st = Jdbc.prepare(conn, sql, args);
+          ResultSet rs = st.executeQuery()) {
+        out.add(
+            new RankedGroup(
+                g.namespace(),
+                g.kind(),
+                g.name(),
+                g.critical(),
+                g.high(),
+                rs.next() ? rs.getLong(1) : 0));
+      }
+    }
+    return out;
   }
 }

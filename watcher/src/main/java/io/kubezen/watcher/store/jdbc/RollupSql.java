@@ -121,11 +121,7 @@ public final class RollupSql {
 
   /** countBy: columns k0.., n; count descending, then the keys ascending, null first. */
   public static String countBy(FindingFilter filter, List<GroupField> fields, List<Object> args) {
-    if (fields.isEmpty()
-        || fields.size() > 3
-        || fields.stream().distinct().count() != fields.size()) {
-      throw new IllegalArgumentException("group by one to three distinct fields: " + fields);
-    }
+    ConsoleSql.checkGroupFields(fields);
     StringBuilder cols = new StringBuilder();
     StringBuilder groups = new StringBuilder();
     for (int i = 0; i < fields.size(); i++) {

@@ -59,23 +59,11 @@ public final class Rollups {
       if (by == RankedGroup.By.NAMESPACE) {
         return out;
       }
-      List<RankedGroup> withTotals = new ArrayList<>(out.size());
-      for (RankedGroup g : out) {
-        List<Object> totalArgs = new ArrayList<>();
-        String total = RollupSql.resourceTotal(g.namespace(), g.kind(), g.name(), open, totalArgs);
-        try (PreparedStatement t = Jdbc.prepare(conn, total, totalArgs);
-            ResultSet trs = t.executeQuery()) {
-          withTotals.add(
-              new RankedGroup(
-                  g.namespace(),
-                  g.kind(),
-                  g.name(),
-                  g.critical(),
-                  g.high(),
-                  trs.next() ? trs.getLong(1) : 0));
-        }
-      }
-      return withTotals;
+      return ConsoleRows.withTotals(
+          conn,
+          out,
+          (g, totalArgs) ->
+              RollupSql.resourceTotal(g.namespace(), g.kind(), g.name(), open, totalArgs));
     }
   }
 

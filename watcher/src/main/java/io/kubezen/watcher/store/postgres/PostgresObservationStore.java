@@ -19,6 +19,8 @@ import io.kubezen.watcher.store.StoreException;
 import io.kubezen.watcher.store.StoreSummary;
 import io.kubezen.watcher.store.TimeBucket;
 import io.kubezen.watcher.store.WriteOutcome;
+import io.kubezen.watcher.store.jdbc.ConsoleReader;
+import io.kubezen.watcher.store.jdbc.SqlDialect;
 import java.time.Clock;
 import java.time.Duration;
 import java.time.Instant;
@@ -45,8 +47,9 @@ import java.util.Set;
  * <p>A facade over its parts: {@link PostgresSchema} (the pool's settings and the migration),
  * {@link PostgresDb} (running statements, retries, readiness), {@link PostgresWrites} (the batched
  * write path), {@link PostgresCapacity} (MAX_OBSERVATIONS at write time), {@link
- * PostgresLiveCount}, {@link PostgresReads} (the read API), {@link PostgresConsoleReads} (the
- * console's reads) and {@link PostgresGc} (the TTL and cap sweeps).
+ * PostgresLiveCount}, {@link PostgresReads} (the read API), {@link ConsoleReader} (the console's
+ * reads, in {@link SqlDialect#POSTGRES}: every cluster's Observations unless the filter names a
+ * cluster) and {@link PostgresGc} (the TTL and cap sweeps).
  */
 public final class PostgresObservationStore implements ObservationStore {
   /** Rows deleted per GC statement (see {@link PostgresGc#GC_CHUNK}). */
@@ -61,7 +64,7 @@ public final class PostgresObservationStore implements ObservationStore {
   private final PostgresCapacity capacity;
   private final PostgresWrites writes;
   private final PostgresReads reads;
-  private final PostgresConsoleReads console;
+  private final ConsoleReader console;
   private final PostgresGc gc;
 
   private PostgresObservationStore(
@@ -72,7 +75,7 @@ public final class PostgresObservationStore implements ObservationStore {
     this.capacity = new PostgresCapacity(options, liveCount);
     this.writes = new PostgresWrites(db, clock, capacity);
     this.reads = new PostgresReads(db);
-    this.console = new PostgresConsoleReads(db);
+    this.console = new ConsoleReader(SqlDialect.POSTGRES, db::read, PostgresReads::observation);
     this.gc = new PostgresGc(db);
   }
 
@@ -101,11 +104,6 @@ public final class PostgresObservationStore implements ObservationStore {
       pool.close();
       throw e;
     }
-  }
-
-  /** PostgreSQL text cannot hold U+0000: it becomes U+FFFD (every field is untrusted input). */
-  static String text(String s) {
-    return PostgresText.text(s);
   }
 
   public PostgresStoreOptions options() {

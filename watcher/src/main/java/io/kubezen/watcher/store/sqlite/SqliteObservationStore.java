@@ -17,6 +17,8 @@ import io.kubezen.watcher.store.StoreException;
 import io.kubezen.watcher.store.StoreSummary;
 import io.kubezen.watcher.store.TimeBucket;
 import io.kubezen.watcher.store.WriteOutcome;
+import io.kubezen.watcher.store.jdbc.ConsoleReader;
+import io.kubezen.watcher.store.jdbc.SqlDialect;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -42,8 +44,8 @@ import java.util.Set;
  *
  * <p>A facade over its parts: {@link SqliteConnections} (opening, the write lock and transactions,
  * the read pool, readiness), {@link SqliteWrites} (the batched write path and MAX_OBSERVATIONS),
- * {@link SqliteReads} (the read API), {@link SqliteConsoleReads} (the console's aggregate reads)
- * and {@link SqliteGc} (the TTL sweep).
+ * {@link SqliteReads} (the read API), {@link ConsoleReader} (the console's aggregate reads, in
+ * {@link SqlDialect#SQLITE}) and {@link SqliteGc} (the TTL sweep).
  */
 public final class SqliteObservationStore implements ObservationStore {
   /** Read connections opened by {@link #open(Path, Clock)}. */
@@ -58,14 +60,14 @@ public final class SqliteObservationStore implements ObservationStore {
   private final SqliteConnections db;
   private final SqliteWrites writes;
   private final SqliteReads reads;
-  private final SqliteConsoleReads console;
+  private final ConsoleReader console;
   private final SqliteGc gc;
 
   private SqliteObservationStore(SqliteConnections db, Clock clock, long maxObservations) {
     this.db = db;
     this.writes = new SqliteWrites(db, clock, maxObservations);
     this.reads = new SqliteReads(db);
-    this.console = new SqliteConsoleReads(db);
+    this.console = new ConsoleReader(SqlDialect.SQLITE, db::read, SqliteReads::observation);
     this.gc = new SqliteGc(db);
   }
 

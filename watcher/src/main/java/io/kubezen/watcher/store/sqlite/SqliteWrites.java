@@ -16,6 +16,7 @@ import io.kubezen.watcher.store.Shed;
 import io.kubezen.watcher.store.ShedCounts;
 import io.kubezen.watcher.store.StoreTimes;
 import io.kubezen.watcher.store.WriteOutcome;
+import io.kubezen.watcher.store.jdbc.SqlDialect;
 import java.sql.Connection;
 import java.sql.PreparedStatement;
 import java.sql.ResultSet;
@@ -186,7 +187,7 @@ final class SqliteWrites {
       }
     }
     try (Statement st = conn.createStatement();
-        ResultSet rs = st.executeQuery(FindingsSql.SUMMARY)) {
+        ResultSet rs = st.executeQuery(SqlDialect.SQLITE.summarySql())) {
       if (!rs.next() || rs.getLong("total") < maxObservations) {
         return true;
       }
