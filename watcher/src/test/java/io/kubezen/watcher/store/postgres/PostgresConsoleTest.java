@@ -21,6 +21,8 @@ import io.kubezen.watcher.store.RankedGroup;
 import io.kubezen.watcher.store.SourceActivity;
 import io.kubezen.watcher.store.StoreSummary;
 import io.kubezen.watcher.store.TimeBucket;
+import io.kubezen.watcher.store.jdbc.ConsoleSql;
+import io.kubezen.watcher.store.jdbc.SqlDialect;
 import io.kubezen.watcher.testing.PostgresServer;
 import java.sql.Connection;
 import java.sql.DriverManager;
@@ -44,6 +46,9 @@ import org.junit.jupiter.api.Test;
  * what only this store has: many clusters in one database, the version-1 backfill, index plans.
  */
 class PostgresConsoleTest {
+  /** The console's SQL as the PostgreSQL store builds it (for the query-plan cases). */
+  static final ConsoleSql SQL = new ConsoleSql(SqlDialect.POSTGRES);
+
   static final Instant T0 = Instant.parse("2026-12-01T00:00:00Z");
   final Clock clock = Clock.fixed(T0, ZoneOffset.UTC);
   String url;
@@ -639,7 +644,7 @@ class PostgresConsoleTest {
           String plan =
               plan(
                   c,
-                  ConsoleSql.page(new FindingsQuery(FindingFilter.OPEN, sort, 50, null), a, args),
+                  SQL.page(new FindingsQuery(FindingFilter.OPEN, sort, 50, null), a, args),
                   args);
           assertThat(plan)
               .as("%s %s", sort, a)
@@ -653,7 +658,7 @@ class PostgresConsoleTest {
       assertThat(
               plan(
                   c,
-                  ConsoleSql.page(
+                  SQL.page(
                       FindingsQuery.first(
                           new FindingFilter(
                               null,
@@ -681,7 +686,7 @@ class PostgresConsoleTest {
       assertThat(
               plan(
                   c,
-                  ConsoleSql.page(
+                  SQL.page(
                       FindingsQuery.first(text("cve-2024"), FindingSort.LAST_SEEN, 50), null, args),
                   args))
           .contains("findings_");
@@ -690,7 +695,7 @@ class PostgresConsoleTest {
       assertThat(
               plan(
                   c,
-                  ConsoleSql.page(
+                  SQL.page(
                       FindingsQuery.first(text("cve-2024"), FindingSort.LAST_SEEN, 50), null, args),
                   args))
           .contains("Bitmap Index Scan on findings_search");

@@ -22,6 +22,8 @@ import io.kubezen.watcher.store.RankedGroup;
 import io.kubezen.watcher.store.SourceActivity;
 import io.kubezen.watcher.store.StoreSummary;
 import io.kubezen.watcher.store.TimeBucket;
+import io.kubezen.watcher.store.jdbc.ConsoleSql;
+import io.kubezen.watcher.store.jdbc.SqlDialect;
 import java.nio.file.Path;
 import java.sql.Connection;
 import java.sql.DriverManager;
@@ -42,6 +44,9 @@ import org.junit.jupiter.api.io.TempDir;
 
 /** The console's reads on the real SQLite store: filters, sorts, keyset pages, aggregates. */
 class SqliteFindingsTest {
+  /** The console's SQL as the SQLite store builds it (for the query-plan cases). */
+  static final ConsoleSql SQL = new ConsoleSql(SqlDialect.SQLITE);
+
   static final Instant T0 = Instant.parse("2026-12-01T00:00:00Z");
   @TempDir Path dir;
   SqliteObservationStore store;
@@ -464,13 +469,13 @@ class SqliteFindingsTest {
     Path db = dir.resolve("f.db");
     try (Connection c = DriverManager.getConnection("jdbc:sqlite:" + db)) {
       for (FindingSort sort : FindingSort.values()) {
-        FindingsSql.After after = new FindingsSql.After(sort, 1, 2, "ns", "n");
-        for (FindingsSql.After a : java.util.Arrays.asList(null, after)) {
+        ConsoleSql.After after = new ConsoleSql.After(sort, 1, 2, "ns", "n", null);
+        for (ConsoleSql.After a : java.util.Arrays.asList(null, after)) {
           List<Object> args = new ArrayList<>();
           String plan =
               plan(
                   c,
-                  FindingsSql.page(new FindingsQuery(FindingFilter.OPEN, sort, 50, null), a, args),
+                  SQL.page(new FindingsQuery(FindingFilter.OPEN, sort, 50, null), a, args),
                   args);
           assertThat(plan)
               .as("%s %s", sort, a)
@@ -500,7 +505,7 @@ class SqliteFindingsTest {
       assertThat(
               plan(
                   c,
-                  FindingsSql.page(
+                  SQL.page(
                       new FindingsQuery(namespace, FindingSort.LAST_SEEN, 50, null), null, nsArgs),
                   nsArgs))
           .contains("USING INDEX findings_namespace_last_seen")
@@ -509,7 +514,7 @@ class SqliteFindingsTest {
       assertThat(
               plan(
                   c,
-                  FindingsSql.page(
+                  SQL.page(
                       new FindingsQuery(
                           namespace.withResource("Deployment", "ns-7", "app-7-3"),
                           FindingSort.LAST_SEEN,
@@ -524,7 +529,7 @@ class SqliteFindingsTest {
       assertThat(
               plan(
                   c,
-                  FindingsSql.countBy(
+                  SQL.countBy(
                       FindingFilter.OPEN, List.of(GroupField.SOURCE, GroupField.SEVERITY), args),
                   args))
           .contains("COVERING INDEX findings_open");
