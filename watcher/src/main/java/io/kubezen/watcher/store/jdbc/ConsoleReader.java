@@ -57,40 +57,32 @@ public final class ConsoleReader {
     ConsoleSql.After after = query.after() == null ? null : sql.decode(query.after(), query.sort());
     List<Object> args = new ArrayList<>();
     String page = sql.page(query, after, args);
-    int limit = query.limit();
     return db.read(
         "findings",
-        conn -> {
-          try (PreparedStatement st = Jdbc.prepare(conn, page, args);
-              ResultSet rs = st.executeQuery()) {
-            List<Observation> items = new ArrayList<>();
-            ConsoleSql.After last = null;
-            boolean more = false;
-            while (rs.next()) {
-              if (items.size() == limit) {
-                more = true;
-                break;
-              }
-              items.add(rows.observation(rs));
-              long lastSeen = rs.getLong(d.lastSeen);
-              long k1 =
-                  switch (query.sort()) {
-                    case LAST_SEEN -> lastSeen;
-                    case SEVERITY -> rs.getLong("severity_rank");
-                    case COUNT -> rs.getLong("count");
-                  };
-              last =
-                  new ConsoleSql.After(
+        conn ->
+            Jdbc.page(
+                conn,
+                page,
+                args,
+                query.limit(),
+                rows::observation,
+                rs -> {
+                  long lastSeen = rs.getLong(d.lastSeen);
+                  long k1 =
+                      switch (query.sort()) {
+                        case LAST_SEEN -> lastSeen;
+                        case SEVERITY -> rs.getLong("severity_rank");
+                        case COUNT -> rs.getLong("count");
+                      };
+                  return new ConsoleSql.After(
                       query.sort(),
                       k1,
                       lastSeen,
                       rs.getString("namespace"),
                       rs.getString("name"),
                       d.rowValuePages ? rs.getString("cluster") : null);
-            }
-            return new ObservationPage(items, more ? sql.encode(last) : null);
-          }
-        });
+                },
+                sql::encode));
   }
 
   /** The number of matching findings per combination of the fields' values. */

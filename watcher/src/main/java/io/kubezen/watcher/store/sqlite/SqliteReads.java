@@ -8,6 +8,7 @@ import io.kubezen.watcher.model.Json;
 import io.kubezen.watcher.store.ObservationPage;
 import io.kubezen.watcher.store.ObservationQuery;
 import io.kubezen.watcher.store.StoreTimes;
+import io.kubezen.watcher.store.jdbc.Jdbc;
 import java.sql.PreparedStatement;
 import java.sql.ResultSet;
 import java.sql.SQLException;
@@ -50,32 +51,19 @@ final class SqliteReads {
         query.continueToken() == null ? null : ContinueToken.decode(query.continueToken());
     List<Object> args = new ArrayList<>();
     String sql = listSql(query, after, args);
-    int limit = query.limit();
     return db.read(
         "list",
-        conn -> {
-          try (PreparedStatement st = conn.prepareStatement(sql)) {
-            for (int i = 0; i < args.size(); i++) {
-              st.setObject(i + 1, args.get(i));
-            }
-            List<Observation> items = new ArrayList<>();
-            ContinueToken last = null;
-            boolean more = false;
-            try (ResultSet rs = st.executeQuery()) {
-              while (rs.next()) {
-                if (items.size() == limit) {
-                  more = true;
-                  break;
-                }
-                items.add(observation(rs));
-                last =
+        conn ->
+            Jdbc.page(
+                conn,
+                sql,
+                args,
+                query.limit(),
+                SqliteReads::observation,
+                rs ->
                     new ContinueToken(
-                        rs.getLong("created_at"), rs.getString("name"), rs.getString("namespace"));
-              }
-            }
-            return new ObservationPage(items, more ? last.encode() : null);
-          }
-        });
+                        rs.getLong("created_at"), rs.getString("name"), rs.getString("namespace")),
+                ContinueToken::encode));
   }
 
   /** The page query; fills {@code args}. Every filter has an index that also serves the order. */
