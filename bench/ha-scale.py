@@ -239,6 +239,39 @@ class Replica:
                 self.proc.wait()
 
 
+class Sampler(threading.Thread):
+    """Every `every` seconds: VmRSS, VmHWM and thread count of each live replica, and its NMT categories
+    when nmt; written as JSON lines to path, so that a peak can be matched to what the JVM held then."""
+
+    def __init__(self, replicas, path, every, nmt):
+        super().__init__(daemon=True)
+        self.replicas, self.path, self.every, self.nmt = replicas, path, every, nmt
+        self.halt = threading.Event()
+        self.peaks = {}
+
+    def run(self):
+        with open(self.path, "w") as out:
+            while not self.halt.wait(self.every):
+                for r in list(self.replicas):
+                    if r.proc.poll() is not None:
+                        continue
+                    try:
+                        text = open("/proc/%d/status" % r.proc.pid).read()
+                    except OSError:
+                        continue
+                    row = {"t": round(time.time() - self.replicas[0].started, 1), "replica": r.name}
+                    for k in ("VmRSS", "VmHWM", "Threads"):
+                        m = re.search(k + r":\s+(\d+)", text)
+                        row[k] = int(m.group(1)) if m else None
+                    if self.nmt:
+                        row["nmt"] = native_memory(r.proc.pid)
+                    out.write(json.dumps(row) + "\n")
+                    out.flush()
+                    peak = self.peaks.get(r.name)
+                    if row["VmRSS"] and (peak is None or row["VmRSS"] > peak["VmRSS"]):
+                        self.peaks[r.name] = row
+
+
 def parse_ts(ts):
     m = re.match(r"(\d+-\d+-\d+T\d+:\d+:\d+)(\.\d+)?Z", ts)
     base = time.mktime(time.strptime(m.group(1), "%Y-%m-%dT%H:%M:%S")) - time.timezone
@@ -285,6 +318,9 @@ def main():
     ap.add_argument("--jvm", default="", help="more JVM flags, after the image's")
     ap.add_argument("--nmt", action="store_true",
                     help="-XX:NativeMemoryTracking=summary; jcmd VM.native_memory of A and B with the RSS")
+    ap.add_argument("--samples", metavar="FILE",
+                    help="a time series (JSON lines) of each replica's RSS, threads and, with --nmt, NMT categories")
+    ap.add_argument("--sample-every", type=float, default=2.0, help="seconds between samples (--samples)")
     ap.add_argument("--skip-handoffs", action="store_true", help="stop after the kill -9 and catch-up")
     args = ap.parse_args()
     Replica.extra_env = dict(e.split("=", 1) for e in args.env)
@@ -300,6 +336,7 @@ def main():
     subprocess.run([os.path.join(third, "up.sh"), kubedir, os.path.join(third, "crds/third-party/trivy-vulnerabilityreports.yaml")]
                    + crds, check=True, stdout=subprocess.DEVNULL)
     replicas = []
+    sampler = None
     result = {"reports": args.reports, "vulns": args.vulns, "findings": total, "lease": LEASE, "renew": RENEW,
               "retry": RETRY, "jvm": " ".join(JVM + Replica.extra_jvm), "env": Replica.extra_env,
               "cores": os.cpu_count(), "load_start": os.getloadavg()}
@@ -313,6 +350,9 @@ def main():
 
         a = Replica("replica-a", args.jar, kubedir, work)
         replicas.append(a)
+        if args.samples:
+            sampler = Sampler(replicas, args.samples, args.sample_every, args.nmt)
+            sampler.start()
         wait("A's first reconcile", lambda: (a.sample("zen_watcher_observations_live") or -1) >= total, 3600,
              step=0.2)
         result["first_reconcile_s"] = round(time.time() - a.started, 2)
@@ -373,7 +413,11 @@ def main():
         stored = kube.count(OBS_PATH)
         result["observations"] = stored
         result["duplicates"] = stored - expected
+        if sampler:
+            result["sampled_peaks"] = sampler.peaks
     finally:
+        if sampler:
+            sampler.halt.set()
         for r in replicas:
             r.stop(signal.SIGKILL)
         subprocess.run([os.path.join(third, "down.sh"), kubedir], stdout=subprocess.DEVNULL,

@@ -398,7 +398,7 @@ public final class ObservationCache implements AutoCloseable {
   /** Values shared by the entries that have them. */
   private final Interner interner = new Interner();
 
-  private final List<SharedIndexInformer<Observation>> informers = new ArrayList<>();
+  private final List<SharedIndexInformer<CachedObservation>> informers = new ArrayList<>();
   private final Stats stats = new Stats();
   private volatile boolean started;
 
@@ -437,8 +437,11 @@ public final class ObservationCache implements AutoCloseable {
       return this;
     }
     started = true;
-    MixedOperation<Observation, KubernetesResourceList<Observation>, Resource<Observation>> api =
-        client.resources(Observation.class);
+    MixedOperation<
+            CachedObservation,
+            KubernetesResourceList<CachedObservation>,
+            Resource<CachedObservation>>
+        api = client.resources(CachedObservation.class);
     if (namespaces.isEmpty()) {
       informers.add(
           startInformer(
@@ -453,8 +456,8 @@ public final class ObservationCache implements AutoCloseable {
     return this;
   }
 
-  private SharedIndexInformer<Observation> startInformer(
-      SharedIndexInformer<Observation> informer, Predicate<String> namespaces, String scope) {
+  private SharedIndexInformer<CachedObservation> startInformer(
+      SharedIndexInformer<CachedObservation> informer, Predicate<String> namespaces, String scope) {
     informer.removeNamespaceIndex();
     informer.itemStore(new View(namespaces));
     java.util.concurrent.atomic.AtomicInteger failures =
@@ -492,7 +495,7 @@ public final class ObservationCache implements AutoCloseable {
       return false;
     }
     synchronized (this) {
-      for (SharedIndexInformer<Observation> i : informers) {
+      for (SharedIndexInformer<CachedObservation> i : informers) {
         if (!i.hasSynced()) {
           return false;
         }
@@ -520,7 +523,7 @@ public final class ObservationCache implements AutoCloseable {
 
   @Override
   public synchronized void close() {
-    for (SharedIndexInformer<Observation> i : informers) {
+    for (SharedIndexInformer<CachedObservation> i : informers) {
       i.stop();
     }
     informers.clear();
@@ -612,7 +615,7 @@ public final class ObservationCache implements AutoCloseable {
 
   /** The store wrote {@code o} (its result from the API server): the cache has it at once. */
   public void written(Observation o) {
-    put(toEntry(o));
+    put(toEntry(o.getMetadata(), o.getSpec(), o.getStatus()));
   }
 
   /** The store saw that {@code namespace/name} is gone (404, or deleted). */
@@ -726,9 +729,7 @@ public final class ObservationCache implements AutoCloseable {
     }
   }
 
-  Entry toEntry(Observation o) {
-    ObjectMeta m = o.getMetadata();
-    ObservationSpec spec = o.getSpec();
+  Entry toEntry(ObjectMeta m, ObservationSpec spec, ObservationStatus status) {
     Map<String, String> labels = m.getLabels() == null ? Map.of() : m.getLabels();
     Severity severity = spec != null && spec.severity() != null ? spec.severity() : Severity.INFO;
     ResourceRef r = spec == null ? null : spec.resource();
@@ -757,7 +758,7 @@ public final class ObservationCache implements AutoCloseable {
             resource,
             m.getCreationTimestamp(),
             interner.intern(spec == null ? null : spec.ttlSecondsAfterCreation()),
-            compact(Statuses.effective(o)),
+            compact(Statuses.effective(m, spec, status)),
             title,
             null);
     // Most search texts are just the title and resource name: derived on demand, not kept twice.
@@ -856,22 +857,11 @@ public final class ObservationCache implements AutoCloseable {
     }
   }
 
-  /** What the informer keeps of an Observation: only its identity and resourceVersion. */
-  private static Observation skeleton(Entry e) {
-    Observation o = new Observation();
-    ObjectMeta m = new ObjectMeta();
-    m.setNamespace(e.namespace());
-    m.setName(e.name());
-    m.setResourceVersion(e.resourceVersion());
-    o.setMetadata(m);
-    return o;
-  }
-
   /**
    * The item store of one informer: all of the cache, or the namespace it watches (so that its
    * re-list removes only what it owns).
    */
-  private final class View implements ItemStore<Observation> {
+  private final class View implements ItemStore<CachedObservation> {
     private final Predicate<String> namespaces;
 
     View(Predicate<String> namespaces) {
@@ -879,24 +869,26 @@ public final class ObservationCache implements AutoCloseable {
     }
 
     @Override
-    public String getKey(Observation o) {
-      return key(o.getMetadata().getNamespace(), o.getMetadata().getName());
+    public String getKey(CachedObservation o) {
+      Entry e = o.entry();
+      return e != null ? e.key() : key(o.getMetadata().getNamespace(), o.getMetadata().getName());
     }
 
     @Override
-    public Observation put(String key, Observation o) {
-      Entry before = ObservationCache.this.put(toEntry(o));
-      return before == null ? null : skeleton(before);
+    public CachedObservation put(String key, CachedObservation o) {
+      Entry before =
+          ObservationCache.this.put(toEntry(o.getMetadata(), o.getSpec(), o.getStatus()));
+      return before == null ? null : new CachedObservation(before);
     }
 
     @Override
-    public Observation remove(String key) {
+    public CachedObservation remove(String key) {
       int slash = key.indexOf('/');
       Entry e =
           slash < 0
               ? null
               : ObservationCache.this.remove(key.substring(0, slash), key.substring(slash + 1));
-      return e == null ? null : skeleton(e);
+      return e == null ? null : new CachedObservation(e);
     }
 
     @Override
@@ -905,8 +897,8 @@ public final class ObservationCache implements AutoCloseable {
     }
 
     @Override
-    public Stream<Observation> values() {
-      return mine().map(ObservationCache::skeleton);
+    public Stream<CachedObservation> values() {
+      return mine().map(CachedObservation::new);
     }
 
     @Override
@@ -915,13 +907,13 @@ public final class ObservationCache implements AutoCloseable {
     }
 
     @Override
-    public Observation get(String key) {
+    public CachedObservation get(String key) {
       int slash = key.indexOf('/');
       Entry e =
           slash < 0
               ? null
               : ObservationCache.this.get(key.substring(0, slash), key.substring(slash + 1));
-      return e == null || !namespaces.test(e.namespace()) ? null : skeleton(e);
+      return e == null || !namespaces.test(e.namespace()) ? null : new CachedObservation(e);
     }
 
     /** The entries of the namespaces this informer watches. */

@@ -1,6 +1,8 @@
 package io.kubezen.watcher.store.kubernetes;
 
+import io.fabric8.kubernetes.api.model.ObjectMeta;
 import io.kubezen.api.v1alpha1.Observation;
+import io.kubezen.api.v1alpha1.ObservationSpec;
 import io.kubezen.api.v1alpha1.ObservationStatus;
 import java.time.DateTimeException;
 import java.time.Instant;
@@ -21,8 +23,12 @@ final class Statuses {
 
   /** The status as stored, with missing fields filled in from the implicit status. */
   static ObservationStatus effective(Observation o) {
-    ObservationStatus s = o.getStatus();
-    String seen = implicitSeen(o);
+    return effective(o.getMetadata(), o.getSpec(), o.getStatus());
+  }
+
+  /** {@link #effective(Observation)} of an Observation given by its parts. */
+  static ObservationStatus effective(ObjectMeta meta, ObservationSpec spec, ObservationStatus s) {
+    String seen = implicitSeen(meta, spec);
     long count = s != null && s.count() != null ? s.count() : 1;
     String first = s != null && s.firstSeen() != null ? s.firstSeen() : seen;
     String last = s != null && s.lastSeen() != null ? s.lastSeen() : first;
@@ -30,12 +36,12 @@ final class Statuses {
         count, first, last, s == null ? null : s.resolved(), s == null ? null : s.resolvedAt());
   }
 
-  private static String implicitSeen(Observation o) {
-    String detected = o.getSpec() == null ? null : o.getSpec().detectedAt();
+  private static String implicitSeen(ObjectMeta meta, ObservationSpec spec) {
+    String detected = spec == null ? null : spec.detectedAt();
     if (detected != null && parse(detected) != null) {
       return detected;
     }
-    return o.getMetadata() == null ? null : o.getMetadata().getCreationTimestamp();
+    return meta == null ? null : meta.getCreationTimestamp();
   }
 
   /**
