@@ -52,8 +52,8 @@ public final class ObservationCache implements AutoCloseable {
   /**
    * One Observation, trimmed. {@code status} is the effective status (implicit fields filled in).
    * For the console's reads: {@code title} (capped at {@link #TITLE_MAX} characters), {@code
-   * search} ({@link SearchText#of}, capped at {@link #SEARCH_MAX}; null when it would only repeat
-   * the title and resource name, see {@link #searchText()}), and the status times as epoch
+   * search} ({@link SearchText#of}, capped at {@link #SEARCH_MAX}, kept without the title and
+   * resource name it starts with, see {@link #searchText()}), and the status times as epoch
    * microseconds ({@link ConsoleReads#NONE} when absent), so that filters and sorts compare
    * numbers.
    *
@@ -106,7 +106,15 @@ public final class ObservationCache implements AutoCloseable {
     private final String lastText;
     private final String resolvedText;
     private final String title;
+
+    /**
+     * The search text without what {@link #searchText()} derives from the title and resource name:
+     * null when it is only that, what follows that (after a newline) when {@link #searchIsTail},
+     * else the whole text.
+     */
     private final String search;
+
+    private final boolean searchIsTail;
 
     private Entry(
         String namespace,
@@ -123,7 +131,8 @@ public final class ObservationCache implements AutoCloseable {
         Long ttlSeconds,
         ObservationStatus status,
         String title,
-        String search) {
+        String search,
+        boolean searchIsTail) {
       this.namespace = namespace;
       this.name = name;
       long n = decimal(resourceVersion);
@@ -158,6 +167,7 @@ public final class ObservationCache implements AutoCloseable {
           textUnlessCanonical(status == null ? null : status.resolvedAt(), resolvedMicros);
       this.title = title;
       this.search = search;
+      this.searchIsTail = searchIsTail;
     }
 
     private Entry(Entry e, String name, long rv, String rvText, ObservationStatus status) {
@@ -177,6 +187,7 @@ public final class ObservationCache implements AutoCloseable {
       this.ttlSeconds = e.ttlSeconds;
       this.title = e.title;
       this.search = e.search;
+      this.searchIsTail = e.searchIsTail;
       if (status == null) {
         this.count = e.count;
         this.resolvedFlag = e.resolvedFlag;
@@ -308,7 +319,8 @@ public final class ObservationCache implements AutoCloseable {
       return title;
     }
 
-    public String search() {
+    /** What the entry keeps of its search text (see {@link #searchText()}). */
+    String search() {
       return search;
     }
 
@@ -339,9 +351,15 @@ public final class ObservationCache implements AutoCloseable {
 
     /** The free-text haystack: {@link SearchText#of} of the spec (lower-cased), capped. */
     public String searchText() {
-      if (search != null) {
+      if (search != null && !searchIsTail) {
         return search;
       }
+      String head = derivedSearchText();
+      return search == null ? head : head + "\n" + search;
+    }
+
+    /** The search text of the title and resource name alone. */
+    private String derivedSearchText() {
       StringBuilder b = new StringBuilder();
       if (title != null && !title.isBlank()) {
         b.append(title);
@@ -760,9 +778,17 @@ public final class ObservationCache implements AutoCloseable {
             interner.intern(spec == null ? null : spec.ttlSecondsAfterCreation()),
             compact(Statuses.effective(m, spec, status)),
             title,
-            null);
-    // Most search texts are just the title and resource name: derived on demand, not kept twice.
-    if (search != null && !search.equals(e.searchText())) {
+            null,
+            false);
+    // Most search texts are the title and resource name, then a detail or two (a CVE id, a rule):
+    // the entry keeps only what follows the title and resource name, which it has anyway.
+    String head = e.searchText();
+    if (search != null && !search.equals(head)) {
+      boolean tail =
+          !head.isEmpty()
+              && search.length() > head.length()
+              && search.charAt(head.length()) == '\n'
+              && search.startsWith(head);
       e =
           new Entry(
               e.namespace(),
@@ -779,7 +805,8 @@ public final class ObservationCache implements AutoCloseable {
               e.ttlSeconds(),
               e.status(),
               e.title(),
-              search);
+              tail ? search.substring(head.length() + 1) : search,
+              tail);
     }
     return e;
   }

@@ -54,7 +54,7 @@ class ObservationCacheTest {
   }
 
   @Test
-  void entriesKeepTheTitleAndTheSearchTextOnlyWhenItSaysMore() {
+  void entriesKeepTheTitleAndOfTheSearchTextOnlyWhatItSaysMore() {
     ObservationCache cache = new ObservationCache();
     cache.written(
         obs(
@@ -82,6 +82,32 @@ class ObservationCacheTest {
     assertThat(a.searchText())
         .isEqualTo(
             SearchText.of(obs("a", "1", null, "Plain title", null, 1, null, null).getSpec()));
+    cache.written(
+        obs(
+            "c",
+            "1",
+            "2026-12-01T00:00:00Z",
+            "CVE-2 in libfoo 1.0 (Image:1, container main)",
+            Map.of("vulnerabilityID", "CVE-2"),
+            1,
+            "2026-12-01T00:00:00Z",
+            "2026-12-01T00:00:00Z"));
+    ObservationCache.Entry c = cache.get("zen", "c");
+    // kept: only what follows the title and resource name
+    assertThat(c.search()).isEqualTo("cve-2");
+    assertThat(c.searchText())
+        .isEqualTo(
+            SearchText.of(
+                obs(
+                        "c",
+                        "1",
+                        null,
+                        "CVE-2 in libfoo 1.0 (Image:1, container main)",
+                        Map.of("vulnerabilityID", "CVE-2"),
+                        1,
+                        null,
+                        null)
+                    .getSpec()));
     ObservationCache.Entry b = cache.get("zen", "b");
     assertThat(b.title()).hasSize(ObservationCache.TITLE_MAX);
     assertThat(b.searchText()).hasSize(ObservationCache.SEARCH_MAX).startsWith("xxx");
