@@ -44,8 +44,11 @@ COPY --from=build --chown=0:0 /zen-watcher.jar /app/zen-watcher.jar
 #   bounded;
 # - MALLOC_ARENA_MAX=2: glibc gives each thread that mallocs an arena of its own otherwise (up to 8 per
 #   core), whose fragments count in the RSS;
+# - TrimNativeHeapInterval=5000: every 5 s the JVM asks glibc to give back the malloc memory freed since
+#   (the JIT's arenas, the HTTP client's buffers), which glibc keeps otherwise: 30-50 MiB of the RSS at
+#   100k findings. Experimental in JDK 17.0.9+ and 21.0.1+ (hence the unlock), a product flag from 22;
 # /tmp is where sqlite-jdbc unpacks its native library.
-ENV JAVA_TOOL_OPTIONS="-XX:MaxRAMPercentage=40 -XX:MinHeapFreeRatio=10 -XX:MaxHeapFreeRatio=30 -XX:+UseSerialGC -XX:MaxMetaspaceSize=128m -XX:ReservedCodeCacheSize=64m -Xss512k -XX:+ExitOnOutOfMemoryError -Dio.netty.allocator.numDirectArenas=2 -Dio.netty.allocator.numHeapArenas=2 -Dio.netty.allocator.maxOrder=7 -Djdk.nio.maxCachedBufferSize=262144 -Djava.io.tmpdir=/tmp" \
+ENV JAVA_TOOL_OPTIONS="-XX:MaxRAMPercentage=40 -XX:MinHeapFreeRatio=10 -XX:MaxHeapFreeRatio=30 -XX:+UseSerialGC -XX:MaxMetaspaceSize=128m -XX:ReservedCodeCacheSize=64m -Xss512k -XX:+ExitOnOutOfMemoryError -XX:+UnlockExperimentalVMOptions -XX:TrimNativeHeapInterval=5000 -Dio.netty.allocator.numDirectArenas=2 -Dio.netty.allocator.numHeapArenas=2 -Dio.netty.allocator.maxOrder=7 -Djdk.nio.maxCachedBufferSize=262144 -Djava.io.tmpdir=/tmp" \
     MALLOC_ARENA_MAX=2 \
     SQLITE_PATH=/data/zen-watcher.db
 # No LOG_FORMAT: JSON lines in a pod (KUBERNETES_SERVICE_HOST is set there), text for a person running
