@@ -470,7 +470,8 @@ public final class SettingCatalog {
               null,
               "JVM flags",
               "The standard JVM variable. The image (and the chart's `jvm.options`, identical) sizes the JVM "
-                  + "for a 512 MiB container: heap 40 %, serial GC, Netty arenas and chunk size bounded; why each: "
+                  + "for a 512 MiB container: heap 40 %, serial GC, Netty arenas and chunk size bounded, glibc's freed memory "
+                  + "given back every 5 s; why each: "
                   + "[high-availability.md](high-availability.md#memory).",
               v -> v)
           .shownDefault("the image's memory flags (see the Dockerfile)");
