@@ -477,7 +477,7 @@ public final class ObservationCache implements AutoCloseable {
   private SharedIndexInformer<CachedObservation> startInformer(
       SharedIndexInformer<CachedObservation> informer, Predicate<String> namespaces, String scope) {
     informer.removeNamespaceIndex();
-    informer.itemStore(new View(namespaces));
+    informer.itemStore(itemStore(namespaces));
     java.util.concurrent.atomic.AtomicInteger failures =
         new java.util.concurrent.atomic.AtomicInteger();
     informer.exceptionHandler(
@@ -882,6 +882,11 @@ public final class ObservationCache implements AutoCloseable {
           lastCreated == Long.MIN_VALUE ? null : Instant.ofEpochMilli(lastCreated),
           lastSeen == ConsoleReads.NONE ? null : ConsoleReads.instant(lastSeen));
     }
+  }
+
+  /** The item store of an informer over the Observations of {@code namespaces}. */
+  ItemStore<CachedObservation> itemStore(Predicate<String> namespaces) {
+    return new View(namespaces);
   }
 
   /**

@@ -3,6 +3,7 @@ package io.kubezen.watcher.store.kubernetes;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import io.fabric8.kubernetes.api.model.ObjectMetaBuilder;
+import io.fabric8.kubernetes.client.informers.cache.ItemStore;
 import io.kubezen.api.v1alpha1.Category;
 import io.kubezen.api.v1alpha1.Observation;
 import io.kubezen.api.v1alpha1.ObservationSpec;
@@ -11,8 +12,11 @@ import io.kubezen.api.v1alpha1.ResourceRef;
 import io.kubezen.api.v1alpha1.Severity;
 import io.kubezen.watcher.store.SearchText;
 import io.kubezen.watcher.store.StoreSummary;
+import java.lang.management.ManagementFactory;
 import java.time.Instant;
+import java.util.List;
 import java.util.Map;
+import java.util.stream.Collectors;
 import org.junit.jupiter.api.Test;
 
 /**
@@ -51,6 +55,47 @@ class ObservationCacheTest {
             null));
     o.setStatus(ObservationStatus.seen(count, first, last));
     return o;
+  }
+
+  /**
+   * fabric8's informer lists its whole item store at the end of every list and re-list (to find
+   * what went away): the handles it gets are cheap (no ObjectMeta, no Observation per entry), and
+   * give the informer the key, name and resourceVersion it compares.
+   */
+  @Test
+  void theInformersScanOfTheWholeStoreCostsAFewBytesPerEntry() {
+    ObservationCache cache = new ObservationCache();
+    int n = 20_000;
+    for (int i = 0; i < n; i++) {
+      cache.written(
+          obs(
+              "o" + i,
+              Integer.toString(100 + i),
+              "2026-12-01T00:00:00Z",
+              "title " + i,
+              null,
+              1,
+              "2026-12-01T00:00:00Z",
+              "2026-12-01T00:00:00Z"));
+    }
+    ItemStore<CachedObservation> store = cache.itemStore(ns -> true);
+    com.sun.management.ThreadMXBean threads =
+        (com.sun.management.ThreadMXBean) ManagementFactory.getThreadMXBean();
+    long id = Thread.currentThread().getId();
+    List<CachedObservation> warm = store.values().collect(Collectors.toList());
+    long before = threads.getThreadAllocatedBytes(id);
+    List<CachedObservation> all = store.values().collect(Collectors.toList());
+    long perEntry = (threads.getThreadAllocatedBytes(id) - before) / n;
+    assertThat(all).hasSize(n).hasSameSizeAs(warm);
+    // An Observation (a CustomResource) per entry was about 1 KB.
+    assertThat(perEntry).isLessThan(100);
+    CachedObservation one =
+        all.stream().filter(o -> o.getMetadata().getName().equals("o7")).findFirst().orElseThrow();
+    assertThat(store.getKey(one)).isEqualTo("zen/o7");
+    assertThat(one.getMetadata().getResourceVersion()).isEqualTo("107");
+    assertThat(store.get("zen/o7").getMetadata().getName()).isEqualTo("o7");
+    assertThat(store.remove("zen/o7")).isNotNull();
+    assertThat(cache.get("zen", "o7")).isNull();
   }
 
   @Test
