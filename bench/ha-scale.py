@@ -11,7 +11,9 @@ sized as the chart sizes it (-XX:MaxRAM=512m -XX:MaxRAMPercentage=75 -XX:+ExitOn
                     report reconciled) and B's API requests by verb during it
   SIGTERM gap       B (leader) gets SIGTERM; a report created right after: SIGTERM -> stored, and
                     SIGTERM -> the next replica's "leader work started" (handoff), RUNS times
-  RSS               VmRSS and VmHWM of each replica (kB, /proc/<pid>/status)
+  RSS               VmRSS and VmHWM of each replica (kB, /proc/<pid>/status); with --samples FILE also
+                    a time series of each replica's RSS, threads and (--nmt) NMT categories, and the
+                    sampled peak of each in the result ("sampled_peaks")
   duplicates        Observations in the namespace minus the findings: must be 0
 
 Everything talks to 127.0.0.1 only and stops by itself (every wait is bounded).
