@@ -113,7 +113,7 @@ final class ConsoleReads {
       return false;
     }
     String needle = f.textNeedle();
-    return needle == null || e.searchText().contains(needle);
+    return needle == null || e.searchContains(needle);
   }
 
   private static boolean inRange(long v, Instant from, Instant to) {

@@ -358,6 +358,55 @@ public final class ObservationCache implements AutoCloseable {
       return search == null ? head : head + "\n" + search;
     }
 
+    /**
+     * {@code searchText().contains(needle)} for a lower-cased {@code needle}, without building the
+     * text when the title, resource name and needle are ASCII (the console's free-text search scans
+     * every entry): the parts are searched one by one, which is the same because a needle without a
+     * newline cannot span the newlines between them.
+     */
+    public boolean searchContains(String needle) {
+      if (search != null && !searchIsTail) {
+        return search.contains(needle);
+      }
+      if (search != null && search.contains(needle)) {
+        return true;
+      }
+      String rn = resource == null ? null : resource.name();
+      if (needle.indexOf('\n') < 0 && isAscii(needle) && isAscii(title) && isAscii(rn)) {
+        return containsIgnoringAsciiCase(title, needle) || containsIgnoringAsciiCase(rn, needle);
+      }
+      return searchText().contains(needle);
+    }
+
+    private static boolean isAscii(String s) {
+      if (s != null) {
+        for (int i = 0; i < s.length(); i++) {
+          if (s.charAt(i) >= 128) {
+            return false;
+          }
+        }
+      }
+      return true;
+    }
+
+    /** ASCII {@code hay} lower-cased contains ASCII lower-case {@code needle}; false for null. */
+    private static boolean containsIgnoringAsciiCase(String hay, String needle) {
+      if (hay == null) {
+        return false;
+      }
+      outer:
+      for (int i = 0; i + needle.length() <= hay.length(); i++) {
+        for (int j = 0; j < needle.length(); j++) {
+          char c = hay.charAt(i + j);
+          if ((c >= 'A' && c <= 'Z' ? (char) (c + 32) : c) != needle.charAt(j)) {
+            continue outer;
+          }
+        }
+        return true;
+      }
+      return false;
+    }
+
     /** The search text of the title and resource name alone. */
     private String derivedSearchText() {
       StringBuilder b = new StringBuilder();

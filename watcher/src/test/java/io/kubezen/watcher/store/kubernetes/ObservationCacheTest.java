@@ -98,6 +98,54 @@ class ObservationCacheTest {
     assertThat(cache.get("zen", "o7")).isNull();
   }
 
+  /** The console's free-text match gives what a search of the whole text gives. */
+  @Test
+  void searchContainsIsTheWholeTextsContains() {
+    ObservationCache cache = new ObservationCache();
+    String[] titles = {
+      "CVE-2 in libfoo 1.0 (Image:1, container main)",
+      "Terminal SHELL",
+      "Ünïcode İstanbul",
+      "  ",
+      null
+    };
+    List<Map<String, Object>> details =
+        List.of(Map.of(), Map.of("vulnerabilityID", "CVE-2"), Map.of("rule", "Terminal Shell"));
+    int n = 0;
+    for (String title : titles) {
+      for (Map<String, Object> d : details) {
+        cache.written(obs("s" + n++, "1", null, title, d, 1, null, null));
+      }
+    }
+    String[] needles = {
+      "cve-2",
+      "libfoo",
+      "main)",
+      "web",
+      "b\ncve",
+      "shell",
+      "terminal shell",
+      "ünï",
+      "i̇stanbul",
+      "ı",
+      "x",
+      ")\nweb",
+      "2 in"
+    };
+    int matched = 0;
+    for (int i = 0; i < n; i++) {
+      ObservationCache.Entry e = cache.get("zen", "s" + i);
+      for (String needle : needles) {
+        boolean whole = e.searchText().contains(needle);
+        assertThat(e.searchContains(needle))
+            .as("%s in %s", needle, e.searchText())
+            .isEqualTo(whole);
+        matched += whole ? 1 : 0;
+      }
+    }
+    assertThat(matched).isGreaterThan(20);
+  }
+
   @Test
   void entriesKeepTheTitleAndOfTheSearchTextOnlyWhatItSaysMore() {
     ObservationCache cache = new ObservationCache();
